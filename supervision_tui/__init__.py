@@ -1,0 +1,3 @@
+"""supervision-tui: a terminal dashboard for clinical supervision."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,284 @@
+"""Command line: ``supervision-tui [DB]`` opens the dashboard; subcommands
+import, validate, export, flags, summary, agenda, demo, serve.
+
+Exit status (interchange.md §4): 0 success, 1 invalid input, 2 wrong usage.
+No user error ever prints a Python traceback: every ``UserError`` is shown
+as its message. Heavy modules are imported inside commands so that
+``--help`` and the CLI-only commands start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from supervision_tui.errors import UserError
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+class _DefaultGroup(click.Group):
+    """A group whose first argument may be a database path instead of a
+    command: ``supervision-tui caseload.json`` means ``open caseload.json``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["open", *args]
+        elif not args:
+            args = ["open"]
+        return super().parse_args(ctx, args)
+
+
+def _as_date(value) -> date | None:
+    return value.date() if value is not None else None
+
+
+def _fail(err: UserError) -> None:
+    click.echo(str(err), err=True)
+    sys.exit(err.exit_code)
+
+
+def _load_settings(config: Path | None):
+    from supervision_tui.settings import load_settings
+
+    return load_settings(config)
+
+
+def _open_db(path: Path, read_only: bool = True):
+    from supervision_tui.store.database import Database
+
+    return Database(path, read_only=read_only)
+
+
+@click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="supervision-tui")
+def cli() -> None:
+    """Terminal dashboard for clinical supervision caseload review.
+
+    Run without arguments to open a private copy of the bundled demo
+    caseload; give a database path to open your own.
+    """
+
+
+@cli.command("open")
+@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--theme", help="Theme name (see README: Themes).")
+@click.option("--present", is_flag=True, help="Start in presentation mode (private text hidden).")
+@click.option("--read-only", is_flag=True, help="Open without any write path.")
+@click.option("--clinician", help="Show only this clinician's clients.")
+@click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored).")
+@click.option("--ssh/--no-ssh", default=None, help="Force SSH mode on/off (default: detect).")
+@click.option("--all", "show_all", is_flag=True, help="Also list closed and dropped-out clients.")
+def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all) -> None:
+    """Open the dashboard on DB (default: a private copy of the demo)."""
+    try:
+        settings = _load_settings(config)
+        if db is None:
+            from supervision_tui.store.demo import private_demo_copy
+
+            db, created = private_demo_copy()
+            click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
+        elif not db.exists():
+            raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
+        from supervision_tui.ui.app import run_app
+
+        run_app(
+            db,
+            settings=settings,
+            config_path=config,
+            theme=theme,
+            present=present,
+            read_only=read_only,
+            clinician=clinician,
+            as_of=_as_date(as_of),
+            ssh=ssh,
+            show_all=show_all,
+        )
+    except UserError as err:
+        _fail(err)
+
+
+@cli.command("import")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("measures", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--clients", type=click.Path(dir_okay=False, path_type=Path), help="Clients CSV.")
+@click.option("--goals", type=click.Path(dir_okay=False, path_type=Path), help="Goals CSV.")
+def import_cmd(db, measures, clients, goals) -> None:
+    """Import MEASURES.csv (and optional clients/goals CSVs) into DB.
+
+    Creates DB if it does not exist. Nothing is written unless every file
+    validates; the write is atomic.
+    """
+    from supervision_tui.store.csv_io import parse_files
+
+    try:
+        parsed = parse_files(measures, clients=clients, goals=goals)
+        report = _open_db(db, read_only=False).import_parsed(parsed)
+    except UserError as err:
+        _fail(err)
+    click.echo(report.summary())
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate_cmd(files) -> None:
+    """Check measures/clients/goals CSV files without writing anything.
+
+    The kind of each file is recognised from its header.
+    """
+    from supervision_tui.store.csv_io import validate_files
+
+    try:
+        message = validate_files(list(files))
+    except UserError as err:
+        _fail(err)
+    click.echo(message)
+
+
+@cli.command("export")
+@click.argument("db", type=click.Path(exists=False, dir_okay=False, path_type=Path))
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--clinician", help="Export only this clinician's clients.")
+@click.option("--include-notes", is_flag=True, help="Include goal descriptions (private free text).")
+def export_cmd(db, outdir, clinician, include_notes) -> None:
+    """Write measures.csv, clients.csv and goals.csv of DB into OUTDIR.
+
+    Goal descriptions are private and left empty unless --include-notes.
+    """
+    from supervision_tui.store.csv_io import export_csv
+
+    try:
+        caseload = _open_db(db).load()
+        written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes)
+    except UserError as err:
+        _fail(err)
+    for path in written:
+        click.echo(str(path))
+
+
+def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
+    from supervision_tui.rules.engine import analyse_caseload
+
+    settings = _load_settings(config)
+    caseload = _open_db(db).load()
+    analyses = analyse_caseload(caseload, settings, as_of=_as_date(as_of))
+    if clinician:
+        analyses = [a for a in analyses if a.clinician == clinician]
+    return analyses
+
+
+_common_rule_options = [
+    click.argument("db", type=click.Path(dir_okay=False, path_type=Path)),
+    click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md)."),
+    click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored)."),
+    click.option("--clinician", help="Only this clinician's clients."),
+    click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file."),
+]
+
+
+def _rule_options(fn):
+    for deco in reversed(_common_rule_options):
+        fn = deco(fn)
+    return fn
+
+
+@cli.command("flags")
+@_rule_options
+def flags_cmd(db, as_json, as_of, clinician, config) -> None:
+    """List every flag (ruptures, goals, outcomes, attendance, risk)."""
+    from supervision_tui.reports import tables
+
+    try:
+        analyses = _analyse(db, config, as_of, clinician)
+    except UserError as err:
+        _fail(err)
+    click.echo(tables.flags_json(analyses) if as_json else tables.flags_table(analyses))
+
+
+@cli.command("summary")
+@_rule_options
+@click.option("--all", "show_all", is_flag=True, help="Include closed and dropped-out clients (text table only).")
+def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
+    """One line per triaged client, in triage order."""
+    from supervision_tui.reports import tables
+
+    try:
+        analyses = _analyse(db, config, as_of, clinician)
+    except UserError as err:
+        _fail(err)
+    click.echo(tables.summary_json(analyses) if as_json else tables.summary_table(analyses, show_all=show_all))
+
+
+@cli.command("agenda")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
+@click.option("--as-of", type=DATE, help="Evaluate as of this date.")
+@click.option("--clinician", help="Only this clinician's clients.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--include-notes", is_flag=True, help="Include review notes, action texts and goal texts.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (owner-readable).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
+    """The weekly supervision agenda as Markdown or self-contained HTML."""
+    from supervision_tui.reports.agenda import build_agenda, render
+
+    try:
+        settings = _load_settings(config)
+        database = _open_db(db)
+        agenda = build_agenda(
+            database, settings, since=_as_date(since), as_of=_as_date(as_of), clinician=clinician
+        )
+        text = render(agenda, fmt=fmt, include_notes=include_notes)
+        if out:
+            from supervision_tui.store.files import write_private_text
+
+            write_private_text(out, text)
+            click.echo(f"Agenda written to {out}", err=True)
+        else:
+            click.echo(text)
+    except UserError as err:
+        _fail(err)
+
+
+@cli.command("demo")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
+@click.option("--clients", "n_clients", type=int, default=40, show_default=True)
+@click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
+def demo_cmd(out, seed, n_clients, max_sessions) -> None:
+    """Write a deterministic demo caseload database to OUT."""
+    from supervision_tui.store.demo import write_demo
+
+    try:
+        write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions)
+    except UserError as err:
+        _fail(err)
+    click.echo(f"Demo caseload written to {out}")
+
+
+@cli.command("serve")
+@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (no authentication!).")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--read-only", is_flag=True)
+def serve_cmd(db, host, port, config, read_only) -> None:
+    """Serve the dashboard to a browser through textual-serve."""
+    from supervision_tui.serve import serve
+
+    try:
+        serve(db, host=host, port=port, config=config, read_only=read_only)
+    except UserError as err:
+        _fail(err)
+
+
+def main() -> None:
+    cli(prog_name="supervision-tui")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,183 @@
+"""Plain domain model: what a caseload is made of.
+
+No I/O and no UI here. Everything is a frozen dataclass so rule functions
+can be pure and results cached safely. The storage layer (``store``) builds
+these from the database; the CSV layer builds them from files; the rules
+(``rules``) read them; the UI and CLI only display them.
+
+Clients are identified by code (``C-0142``), never by name (privacy, spec
+clinical-rules.md §9). Free text lives only in ``Goal.description`` and in
+review notes / action items, which are private.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+# --- vocabularies (interchange.md §1–3) -------------------------------------
+
+ATTENDANCE = ("attended", "cancelled", "no_show")
+RATERS = ("client", "therapist")
+RUPTURE_TYPES = ("withdrawal", "confrontation")
+CLIENT_STATUSES = ("active", "paused", "closed", "dropped_out")
+TRIAGED_STATUSES = ("active", "paused")
+ENDED_STATUSES = ("closed", "dropped_out")
+GOAL_AGREEMENTS = ("agreed", "partial", "disagreed")
+GOAL_STATUSES = ("active", "achieved", "dropped")
+CLINICIAN_ROLES = ("trainee", "staff", "supervisor")
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """One row of the measures file: (client, session, instrument, rater).
+
+    A session without any measure (e.g. a no-show) is a row whose
+    ``instrument`` is ``None``. ``total`` is always filled for an
+    instrument row once validated (WAI-SR total = goal + task + bond when
+    the file left it empty).
+    """
+
+    client: str
+    clinician: str
+    session: int
+    date: date
+    attendance: str = "attended"
+    instrument: str | None = None
+    rater: str = "client"
+    total: float | None = None
+    goal: float | None = None
+    task: float | None = None
+    bond: float | None = None
+    rupture: bool | None = None
+    rupture_type: str | None = None
+    risk: bool | None = None
+
+    @property
+    def attended(self) -> bool:
+        return self.attendance == "attended"
+
+    @property
+    def key(self) -> tuple[str, int, str, str]:
+        """Identity of a row: the same key twice is an error on import."""
+        return (self.client, self.session, self.instrument or "", self.rater)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    code: str
+    clinician: str  # current clinician: that of the latest session (or clients CSV)
+    status: str = "active"
+    started: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clinician:
+    id: str
+    role: str | None = None  # trainee / staff / supervisor, optional
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    client: str
+    goal_id: str
+    description: str  # private free text
+    set_session: int
+    agreement: str
+    status: str = "active"
+    reviewed_session: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A client's session, derived from its rows (all rows of one session
+    share date and attendance)."""
+
+    client: str
+    clinician: str
+    number: int
+    date: date
+    attendance: str
+    ratings: tuple[Rating, ...] = ()
+
+    @property
+    def attended(self) -> bool:
+        return self.attendance == "attended"
+
+    def rating(self, instrument: str, rater: str = "client") -> Rating | None:
+        for r in self.ratings:
+            if r.instrument == instrument and r.rater == rater:
+                return r
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """Everything known about one client: what the rules take as input."""
+
+    client: Client
+    sessions: tuple[Session, ...]  # ascending session number
+    goals: tuple[Goal, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return self.client.code
+
+
+@dataclass(slots=True)
+class Caseload:
+    """The whole imported data set (no review/workflow data)."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    clinicians: dict[str, Clinician] = field(default_factory=dict)
+    ratings: list[Rating] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    name: str = "caseload"
+
+    def records(self, as_of: date | None = None) -> list[ClientRecord]:
+        """Group rows into per-client records, sessions in number order.
+
+        ``as_of`` drops sessions dated after that day ("what did we know
+        at last week's meeting"); goals set or reviewed only in dropped
+        sessions are dropped or lose their review accordingly.
+        """
+        by_client: dict[str, dict[int, list[Rating]]] = {}
+        for r in self.ratings:
+            if as_of is not None and r.date > as_of:
+                continue
+            by_client.setdefault(r.client, {}).setdefault(r.session, []).append(r)
+        goals_by: dict[str, list[Goal]] = {}
+        for g in self.goals:
+            goals_by.setdefault(g.client, []).append(g)
+        out: list[ClientRecord] = []
+        for code in sorted(set(self.clients) | set(by_client)):
+            sess_map = by_client.get(code, {})
+            sessions = tuple(
+                Session(
+                    client=code,
+                    clinician=rows[0].clinician,
+                    number=n,
+                    date=rows[0].date,
+                    attendance=rows[0].attendance,
+                    ratings=tuple(sorted(rows, key=lambda x: (x.instrument or "", x.rater))),
+                )
+                for n, rows in sorted(sess_map.items())
+            )
+            client = self.clients.get(code)
+            if client is None:
+                client = Client(code=code, clinician=sessions[-1].clinician if sessions else "")
+            elif sessions and client.clinician != sessions[-1].clinician:
+                # the current clinician is the one of the latest session
+                client = Client(client.code, sessions[-1].clinician, client.status, client.started)
+            numbers = {s.number for s in sessions}
+            last = max(numbers) if numbers else 0
+            goals = []
+            for g in goals_by.get(code, []):
+                if as_of is not None and g.set_session > last:
+                    continue
+                if as_of is not None and g.reviewed_session is not None and g.reviewed_session > last:
+                    g = Goal(g.client, g.goal_id, g.description, g.set_session, g.agreement, g.status, None)
+                goals.append(g)
+            goals.sort(key=lambda g: (g.set_session, g.goal_id))
+            out.append(ClientRecord(client=client, sessions=sessions, goals=tuple(goals)))
+        return out
