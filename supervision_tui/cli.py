@@ -41,6 +41,13 @@ def _fail(err: UserError) -> None:
     sys.exit(err.exit_code)
 
 
+def _os_error(err: OSError) -> UserError:
+    """An unexpected OSError (permission denied, disk full...) as a user
+    error naming the file, so it is shown without a traceback."""
+    name = f"{err.filename}: " if err.filename else ""
+    return UserError(f"{name}{err.strerror or err}")
+
+
 def _load_settings(config: Path | None):
     from supervision_tui.settings import load_settings
 
@@ -120,6 +127,8 @@ def import_cmd(db, measures, clients, goals) -> None:
         report = _open_db(db, read_only=False).import_parsed(parsed)
     except UserError as err:
         _fail(err)
+    except OSError as err:
+        _fail(_os_error(err))
     click.echo(report.summary())
 
 
@@ -136,6 +145,8 @@ def validate_cmd(files) -> None:
         message = validate_files(list(files))
     except UserError as err:
         _fail(err)
+    except OSError as err:
+        _fail(_os_error(err))
     click.echo(message)
 
 
@@ -156,6 +167,8 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
         written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes)
     except UserError as err:
         _fail(err)
+    except OSError as err:
+        _fail(_os_error(err))
     for path in written:
         click.echo(str(path))
 

@@ -65,6 +65,7 @@ class GoalEvidence:
     session: int
     verdict: str  # agreed / partial / disagreed
     detail: str
+    short: str = ""  # compact form for narrow tables: "WAI Goal 11"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,166 @@
+"""Rupture episodes and repair (clinical-rules.md §3).
+
+One stream per client, across instruments, walking the client's sessions
+in number order (attended or not; a no-show is a session that passed).
+With ``W`` = ``repair_window`` (6) and ``L`` = the open episode's last
+marker session, each later session ``n``:
+
+1. ``n > L + W`` — nothing up to ``L + W`` repaired it: the episode is
+   **unrepaired**; session ``n`` is then looked at afresh (it may start a
+   new episode).
+2. ``n`` carries a marker — it joins the episode (``L = n``, so the
+   window is extended).
+3. ``n`` is attended and its client rating of the primary instrument is
+   ≥ ``P`` (in the instrument's "better" direction) — **repaired** at
+   ``n``. When ``P`` is undefined any attended session without a marker
+   repairs.
+4. otherwise, if ``n == L + W`` — **unrepaired** (that session was the
+   last chance).
+
+After the last session an episode still open is **unrepaired** when the
+client's status is ``closed`` or ``dropped_out``, else **open**.
+
+Readings of the spec:
+
+* A marker session inside the window joins the episode and extends the
+  last marker session, so the deadline moves to the new ``L + W``; a
+  session carrying a marker never repairs (it "carries a marker").
+* "Any later session without a marker" (``P`` undefined) still means an
+  *attended* one: a no-show cannot repair a rupture.
+* ``P`` is computed from attended client ratings of the primary
+  instrument before the episode's start; with none it is the instrument's
+  effective ``low`` cutoff (SRS 36, or a cutoff the clinic set for WAI-SR),
+  else undefined.
+* The primary instrument is that of the first marker; when several
+  alliance instruments carry a marker on the start session, the first in
+  registry order wins (SRS before WAI-SR).
+"""
+
+from __future__ import annotations
+
+from supervision_tui.instruments import EPS, Instrument, fmt
+from supervision_tui.model import ENDED_STATUSES
+from supervision_tui.rules.markers import ClientView
+from supervision_tui.rules.results import Episode, Marker
+from supervision_tui.settings import Settings
+
+
+class _Open:
+    __slots__ = ("instrument", "start", "last", "sessions", "markers", "baseline", "baseline_text")
+
+    def __init__(self, instrument: str, start: int, markers: list[Marker]):
+        self.instrument = instrument
+        self.start = start
+        self.last = start
+        self.sessions = [start]
+        self.markers = list(markers)
+        self.baseline: float | None = None
+        self.baseline_text = ""
+
+
+def pre_episode_baseline(view: ClientView, inst: Instrument, start: int, settings: Settings) -> tuple[float | None, str]:
+    """``P`` and how it was obtained (for the detail line)."""
+    series = view.client_series.get(inst.id, [])
+    n = settings.rupture.repair_baseline
+    earlier = [p.value for p in series if p.session < start][-n:]
+    if earlier:
+        p = sum(earlier) / len(earlier)
+        return p, f"baseline {fmt(p)} = mean of {len(earlier)} before s{start}"
+    cutoff = settings.low_cutoff_for(inst)
+    if cutoff is not None:
+        return float(cutoff.value), f"baseline {fmt(cutoff.value)} = cutoff, no earlier rating"
+    return None, "no baseline: no earlier rating, no cutoff"
+
+
+def _marker_summary(markers: list[Marker]) -> str:
+    by_session: dict[int, list[str]] = {}
+    for m in markers:
+        by_session.setdefault(m.session, []).append(m.detail)
+    return " | ".join(f"s{s}: " + "; ".join(ds) for s, ds in by_session.items())
+
+
+def _primary(view: ClientView, markers: list[Marker]) -> str:
+    return min((m.instrument for m in markers), key=view.registry.order)
+
+
+def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Settings) -> tuple[Episode, ...]:
+    window = settings.rupture.repair_window
+    at: dict[int, list[Marker]] = {}
+    for m in markers:
+        at.setdefault(m.session, []).append(m)
+    if not at:
+        return ()
+    out: list[Episode] = []
+    ep: _Open | None = None
+    client = view.code
+
+    def close(e: _Open, status: str, repaired_at: int | None, why: str) -> None:
+        kinds = ", ".join(sorted({m.kind for m in e.markers}))
+        span = f"s{e.start}" if e.start == e.last else f"s{e.start}–s{e.last}"
+        head = {
+            "open": f"open since s{e.start} ({kinds})",
+            "repaired": f"repaired at s{repaired_at} ({kinds}, {span})",
+            "unrepaired": f"unrepaired since s{e.start} ({kinds}, {span})",
+        }[status]
+        detail = f"{head}: {why}. {_marker_summary(e.markers)}"
+        out.append(
+            Episode(
+                client=client,
+                instrument=e.instrument,
+                start=e.start,
+                last_marker=e.last,
+                marker_sessions=tuple(e.sessions),
+                markers=tuple(e.markers),
+                status=status,
+                repaired_at=repaired_at,
+                baseline=e.baseline,
+                detail=detail,
+            )
+        )
+
+    reg = view.registry
+    for s in view.sessions:
+        n = s.number
+        here = at.get(n)
+        if ep is not None:
+            deadline = ep.last + window
+            if n > deadline:
+                close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
+                ep = None
+            elif here:
+                ep.last = n
+                ep.sessions.append(n)
+                ep.markers.extend(here)
+                continue
+            else:
+                repaired = False
+                if s.attendance == "attended":
+                    if ep.baseline is None:
+                        repaired = True
+                        why = "first attended session without a marker (no baseline)"
+                    else:
+                        r = view.client_at.get(ep.instrument, {}).get(n)
+                        inst = reg[ep.instrument]
+                        if r is not None and r.total is not None:
+                            if (r.total - ep.baseline) * inst.sign >= -EPS:
+                                repaired = True
+                                cmp = "≥" if inst.higher_is_better else "≤"
+                                why = f"{ep.instrument} {fmt(r.total)} {cmp} {ep.baseline_text}"
+                if repaired:
+                    close(ep, "repaired", n, why)
+                    ep = None
+                elif n == deadline:
+                    close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
+                    ep = None
+                continue
+        if here:  # start a new episode
+            ep = _Open(_primary(view, here), n, here)
+            inst = reg[ep.instrument]
+            ep.baseline, ep.baseline_text = pre_episode_baseline(view, inst, n, settings)
+    if ep is not None:
+        status = view.record.client.status
+        if status in ENDED_STATUSES:
+            close(ep, "unrepaired", None, f"treatment ended ({status}) without repair")
+        else:
+            close(ep, "open", None, f"no repair yet; window to s{ep.last + window} ({ep.baseline_text})")
+    return tuple(out)

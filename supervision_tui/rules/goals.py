@@ -1,0 +1,169 @@
+"""Goal agreement (clinical-rules.md §4).
+
+Evidence, per session:
+
+* every registered instrument with a goal component (WAI-SR Goal 4–20,
+  SRS goals & topics item 0–10), *client* rating of an attended session:
+  score ≥ ``agreed`` → agreed, ≥ ``partial`` → partial, else disagreed;
+* client vs therapist on that component, same attended session, differing
+  by ≥ ``rater_gap`` (either way) → disagreed (no evidence otherwise: a
+  therapist's rating on its own is never evidence);
+* each goal record's ``agreement``, at its ``set_session`` and again at
+  its ``reviewed_session``.
+
+Status = the verdict of the latest session with any evidence, the worst
+verdict winning within that session; then ``stale`` / ``not_set`` as in
+the spec.
+
+Readings of the spec:
+
+* Thresholds are lower bounds on a continuous score. WAI-SR Goal values
+  are integers in practice, so "13–15" and "≤ 12" are "≥ 13 and < 16" and
+  "< 13": 15.5 is partial, 12.5 disagreed.
+* Rating evidence only from attended sessions (§2's global rule); goal
+  records count whatever the attendance of their session (they are the
+  clinician's record, not a rating row) — and also when the set/review
+  session has no row at all.
+* Goal records count whatever their status (active, achieved, dropped):
+  the agreement was recorded at that session; a later goal or rating is
+  later evidence anyway.
+* Goal records *are* evidence, so "no evidence but goal records exist"
+  cannot happen: ``not_set`` means no evidence of any kind.
+* Staleness compares with the client's latest session (any attendance):
+  more than ``stale_sessions`` session numbers before it, or more than
+  ``stale_days`` days before its date. When the evidence session has no
+  row (a goal record for a session not in the measures), its date is
+  unknown and only the session count applies.
+* ``sessions_ago`` / ``days_ago`` are reported for every status that has
+  evidence (never negative).
+"""
+
+from __future__ import annotations
+
+from supervision_tui.instruments import EPS, fmt
+from supervision_tui.rules.markers import ClientView
+from supervision_tui.rules.results import GoalEvidence, GoalResult
+from supervision_tui.settings import Settings
+
+RANK = {"agreed": 0, "partial": 1, "disagreed": 2}
+
+
+def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
+    out: list[GoalEvidence] = []
+    for inst in view.registry:
+        comp = inst.goal_component
+        if comp is None:
+            continue
+        client = view.client_at.get(inst.id, {})
+        thresholds = settings.goal_thresholds_for(inst)
+        if thresholds is not None:
+            agreed, partial, label = thresholds
+            for number in sorted(client):
+                v = getattr(client[number], comp.name, None)
+                if v is None:
+                    continue
+                if v >= agreed - EPS:
+                    verdict, rule = "agreed", f"≥ {fmt(agreed)}"
+                elif v >= partial - EPS:
+                    verdict, rule = "partial", f"≥ {fmt(partial)} and < {fmt(agreed)}"
+                else:
+                    verdict, rule = "disagreed", f"< {fmt(partial)}"
+                out.append(
+                    GoalEvidence(
+                        source=f"{inst.id} {comp.label}",
+                        session=number,
+                        verdict=verdict,
+                        detail=f"{inst.id} {comp.label} {fmt(v)} {rule} → {verdict} {label}",
+                        short=f"{inst.label} {comp.label} {fmt(v)}",
+                    )
+                )
+        gap = settings.rater_gap_for(inst)
+        if gap is not None:
+            gap_value, label = gap
+            for number, t in sorted(view.therapist_at.get(inst.id, {}).items()):
+                c = client.get(number)
+                cv = getattr(c, comp.name, None) if c is not None else None
+                tv = getattr(t, comp.name, None)
+                if cv is None or tv is None:
+                    continue
+                diff = abs(cv - tv)
+                if diff >= gap_value - EPS:
+                    out.append(
+                        GoalEvidence(
+                            source=f"client vs therapist {inst.id} {comp.label}",
+                            session=number,
+                            verdict="disagreed",
+                            detail=(
+                                f"client {inst.id} {comp.label} {fmt(cv)} vs therapist {fmt(tv)}: "
+                                f"differ by {fmt(diff)} ≥ {fmt(gap_value)} → disagreed {label}"
+                            ),
+                            short=f"{inst.label} {comp.label} {fmt(cv)} vs {fmt(tv)}",
+                        )
+                    )
+    for g in view.record.goals:
+        sessions = [(g.set_session, "set")]
+        if g.reviewed_session is not None and g.reviewed_session != g.set_session:
+            sessions.append((g.reviewed_session, "reviewed"))
+        for number, how in sessions:
+            out.append(
+                GoalEvidence(
+                    source=f"goal {g.goal_id}",
+                    session=number,
+                    verdict=g.agreement,
+                    detail=f"goal {g.goal_id} {how} at s{number}: {g.agreement} ({g.status})",
+                    short=f"goal {g.goal_id} {g.agreement}",
+                )
+            )
+    out.sort(key=lambda e: (e.session, e.source))
+    return out
+
+
+def assess_goals(view: ClientView, settings: Settings) -> GoalResult:
+    evidence = goal_evidence(view, settings)
+    if not evidence:
+        return GoalResult("not_set", None, None, (), None, None, "goal not set: no goal record and no goal rating")
+    session = evidence[-1].session
+    here = [e for e in evidence if e.session == session]
+    worst = max(here, key=lambda e: RANK.get(e.verdict, 0))
+    verdict = worst.verdict
+    latest = view.latest
+    sessions_ago = days_ago = None
+    if latest is not None:
+        sessions_ago = max(0, latest.number - session)
+        ev_session = view.by_number.get(session)
+        if ev_session is not None:
+            days_ago = max(0, (latest.date - ev_session.date).days)
+    gs = settings.goals
+    why = "; ".join(e.detail for e in here)
+    age = _age(sessions_ago, days_ago)
+    stale = verdict in ("agreed", "partial") and (
+        (sessions_ago is not None and sessions_ago > gs.stale_sessions)
+        or (days_ago is not None and days_ago > gs.stale_days)
+    )
+    if stale:
+        status = "stale"
+        detail = (
+            f"goal stale: last evidence s{session} ({age}) said {verdict}; stale after more than "
+            f"{gs.stale_sessions} sessions or {gs.stale_days} days {settings.stale_label()}. {why}"
+        )
+    else:
+        status = verdict
+        detail = f"goal {verdict} at s{session}" + (f" ({age})" if age else "") + f": {why}"
+    return GoalResult(status, session, verdict, tuple(evidence), sessions_ago, days_ago, detail)
+
+
+def _age(sessions_ago: int | None, days_ago: int | None) -> str:
+    parts = []
+    if sessions_ago:
+        parts.append(f"{sessions_ago} session{'s' if sessions_ago != 1 else ''}")
+    if days_ago:
+        parts.append(f"{days_ago} day{'s' if days_ago != 1 else ''}")
+    return " / ".join(parts) + " ago" if parts else ""
+
+
+def deciding_evidence(result: GoalResult) -> GoalEvidence | None:
+    """The evidence that set the status (worst of the latest session)."""
+    if result.session is None:
+        return None
+    here = [e for e in result.evidence if e.session == result.session]
+    return max(here, key=lambda e: RANK.get(e.verdict, 0)) if here else None

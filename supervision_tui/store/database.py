@@ -1,0 +1,543 @@
+"""The caseload database and the locked, atomic JSON store under it.
+
+Two files per caseload, next to each other (format: data/README.md)::
+
+    caseload.json            the caseload: meta, clinicians, clients, measures, goals
+    caseload.workflow.json   the sidecar: workflow data written often (reviews,
+                             action items, audit), kept apart so that saving a
+                             review never reserialises 40k rating rows
+
+plus ``caseload.json.lock`` / ``caseload.workflow.json.lock``, empty lock
+files created by the first writer (mode 0o600) and left in place.
+
+``LockedStore`` — the primitive both files use
+==============================================
+
+A JSON file holding one object, written only whole and atomically::
+
+    store = LockedStore(path)                  # read_only=False, timeout=10.0
+    data = store.read()                        # snapshot, no lock; {} if no file
+    with store.transaction() as data:          # exclusive lock, fresh re-read
+        data.setdefault("reviews", {})["1"] = {...}   # mutate in place
+    # on a normal exit the object is written atomically (only if it changed);
+    # on an exception nothing is written. The lock is released either way.
+
+    with store.tinydb() as db:                 # the same transaction, as TinyDB
+        db.table("reviews").insert({...})
+
+How it stays correct with several processes (engineering.md, TinyDB #331):
+
+* writers take an exclusive ``filelock`` on ``<path>.lock`` and re-read the
+  file under the lock, so no write is based on stale data; every
+  ``tinydb()`` transaction builds a fresh TinyDB instance, so no cached
+  document id or query result survives from another transaction;
+* the file is replaced atomically (``files.write_private_bytes``: temp
+  file, fsync, ``os.replace``, fsync of the directory), so a reader, or a
+  writer killed at any instant, sees the old file or the new one;
+* readers therefore take no lock. ``read_only=True`` never creates or
+  writes anything — not the file, not the lock file, not a temporary —
+  and ``transaction()`` raises ``DatabaseError``; ``tinydb()`` gives a
+  snapshot whose writes raise.
+* a file that is not what it should be (empty, truncated, not JSON, not
+  UTF-8, wrong shape, newer schema version) raises ``DatabaseError`` naming
+  the file and the problem, and is never rewritten.
+* transactions on one store do not nest (RuntimeError): the lock is not
+  re-entrant across stores and a nested write would be lost.
+
+``Database`` — the caseload
+===========================
+
+``Database(path, read_only=False)``: ``load() -> Caseload``,
+``import_parsed(parsed) -> ImportReport`` (all-or-nothing, idempotent,
+creates the file if missing), ``replace_caseload(caseload)``, ``meta()``,
+``sidecar`` (the workflow ``LockedStore``) and ``sidecar_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from filelock import FileLock, Timeout
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from supervision_tui.errors import DatabaseError, ValidationFailed
+from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
+from supervision_tui.store import schema
+from supervision_tui.store.files import (
+    FILE_MODE,
+    FileWriteError,
+    ensure_private_dir,
+    remove_stale_temporaries,
+    write_private_bytes,
+)
+
+__all__ = ["LockedStore", "Database", "ImportReport", "Counts", "SIDECAR_SUFFIX"]
+
+SIDECAR_SUFFIX = ".workflow.json"
+LOCK_TIMEOUT = 10.0
+
+
+# --- the locked atomic JSON store ------------------------------------------------
+
+
+class _SnapshotStorage(Storage):
+    """TinyDB storage over an in-memory dict (one transaction's snapshot)."""
+
+    def __init__(self, data: dict, writable: bool = True, path: Path | None = None):
+        self.data = data
+        self.writable = writable
+        self.path = path
+
+    def read(self) -> dict:
+        return self.data
+
+    def write(self, data: dict) -> None:
+        if not self.writable:
+            raise DatabaseError(f"{self.path}: opened read-only; nothing can be saved")
+        self.data = data
+
+    def close(self) -> None:
+        pass
+
+
+def _encode(data: dict) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+class LockedStore:
+    """A JSON object in a file: lock-free snapshots, locked atomic transactions.
+
+    ``check(data)`` (optional) validates what was read and raises
+    ``schema.SchemaError``; ``label`` names the file in messages ("database",
+    "workflow file").
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
+                 timeout: float = LOCK_TIMEOUT, check: Callable[[Any], None] | None = None,
+                 label: str = "file"):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.read_only = read_only
+        self.timeout = timeout
+        self.label = label
+        self._check = check
+        self._in_transaction = False
+
+    def __repr__(self) -> str:
+        return f"LockedStore({str(self.path)!r}, read_only={self.read_only})"
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _fail(self, what: str) -> DatabaseError:
+        return DatabaseError(f"{self.path}: cannot read the {self.label}: {what}. The file was not changed.")
+
+    def _read_raw(self) -> tuple[bytes | None, dict]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None, {}
+        except IsADirectoryError:
+            raise self._fail("it is a folder") from None
+        except PermissionError:
+            raise DatabaseError(f"{self.path}: cannot read the {self.label}: permission denied") from None
+        except OSError as err:
+            raise DatabaseError(f"{self.path}: cannot read the {self.label}: {err.strerror or err}") from None
+        return raw, self._decode(raw)
+
+    def _decode(self, raw: bytes) -> dict:
+        if not raw.strip():
+            raise self._fail(f"the file is empty ({len(raw)} bytes)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise self._fail(f"it is not UTF-8 text (byte {err.start}); it is not a supervision-tui file "
+                             "or it is damaged") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            hint = "the file is truncated" if err.pos >= len(text.rstrip()) else "the file is damaged"
+            raise self._fail(f"it is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}): "
+                             f"{hint} or not a supervision-tui file") from None
+        except RecursionError:
+            raise self._fail("it is not valid JSON (nested too deeply)") from None
+        if self._check is not None:
+            try:
+                self._check(data)
+            except schema.FutureVersion as err:
+                raise DatabaseError(f"{self.path}: {err}. The file was not changed.") from None
+            except schema.SchemaError as err:
+                raise self._fail(f"not a valid supervision-tui {self.label}: {err}") from None
+        elif type(data) is not dict:
+            raise self._fail(f"expected a JSON object, found {type(data).__name__}")
+        return data
+
+    def read(self) -> dict:
+        """A snapshot of the file (``{}`` when it does not exist). No lock:
+        writers replace the file atomically, so the snapshot is consistent."""
+        return self._read_raw()[1]
+
+    @contextmanager
+    def transaction(self) -> Iterator[dict]:
+        """Lock, re-read, yield the data to mutate in place, write atomically.
+
+        Nothing is written when the block raises or leaves the data as it
+        was (so a missing file stays missing when the data stays empty).
+        Raises ``DatabaseError`` when read-only, when the lock cannot be
+        had within ``timeout`` seconds, or when reading/writing fails.
+        """
+        if self.read_only:
+            raise DatabaseError(f"{self.path}: opened read-only; nothing can be saved")
+        if self._in_transaction:
+            raise RuntimeError(f"{self!r}: transactions do not nest")
+        lock = FileLock(self.lock_path, timeout=self.timeout, mode=FILE_MODE)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise DatabaseError(f"{self.path}: busy: another process has held its lock ({self.lock_path.name}) "
+                                f"for more than {self.timeout:g} s") from None
+        except OSError as err:
+            raise DatabaseError(f"{self.path}: cannot lock the {self.label} ({self.lock_path}): "
+                                f"{err.strerror or err}") from None
+        self._in_transaction = True
+        try:
+            raw, data = self._read_raw()
+            remove_stale_temporaries(self.path)  # left by a killed writer; none can be in progress now
+            yield data
+            if raw is None and not data:
+                return
+            new = _encode(data)
+            if new != raw:
+                try:
+                    write_private_bytes(self.path, new)
+                except FileWriteError as err:
+                    raise DatabaseError(str(err)) from err
+        finally:
+            self._in_transaction = False
+            lock.release()
+
+    @contextmanager
+    def tinydb(self) -> Iterator[TinyDB]:
+        """``transaction()`` with a fresh TinyDB over the data; in a
+        read-only store, a snapshot TinyDB whose writes raise."""
+        if self.read_only:
+            db = TinyDB(self.read(), storage=_SnapshotStorage, writable=False, path=self.path)
+            yield db
+            return
+        with self.transaction() as data:
+            db = TinyDB(data, storage=_SnapshotStorage, path=self.path)
+            yield db
+            new = db.storage.data
+            if new is not data:
+                data.clear()
+                data.update(new)
+
+
+# --- the caseload database -----------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``summary()`` is the text the CLI prints."""
+
+    path: Path
+    files: list[str] = field(default_factory=list)
+    created: bool = False
+    written: bool = False
+    measures: Counts = field(default_factory=Counts)
+    clients: Counts = field(default_factory=Counts)
+    goals: Counts = field(default_factory=Counts)
+    clinicians_added: int = 0
+    updates: list[str] = field(default_factory=list)  # one line per updated record
+
+    def summary(self, max_updates: int = 10) -> str:
+        head = f"Imported {', '.join(self.files)} into {self.path}"
+        if self.created:
+            head += " (new database)"
+        elif not self.written:
+            head += ": nothing changed"
+        lines = [
+            head + ".",
+            f"  measures:   {self.measures}",
+            f"  clients:    {self.clients}",
+            f"  goals:      {self.goals}",
+        ]
+        if self.clinicians_added:
+            lines.append(f"  clinicians: {self.clinicians_added} added")
+        if self.updates:
+            lines.append("Updated:")
+            lines += [f"  {u}" for u in self.updates[:max_updates]]
+            if len(self.updates) > max_updates:
+                lines.append(f"  ... and {len(self.updates) - max_updates} more")
+        return "\n".join(lines)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "empty"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    return str(v)
+
+
+def _diff(old: Any, new: Any, skip: tuple[str, ...] = ()) -> str:
+    parts = []
+    for f in fields(old):
+        if f.name in skip:
+            continue
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if a != b:
+            parts.append(f"{f.name} {_show(a)} -> {_show(b)}" if f.name != "description" else "description changed")
+    return ", ".join(parts)
+
+
+class Database:
+    """The caseload database file (and its workflow sidecar)."""
+
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        self._store = LockedStore(self.path, read_only=read_only, check=schema.check_tables, label="database")
+        self._sidecar: LockedStore | None = None
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r}, read_only={self.read_only})"
+
+    # -- files ------------------------------------------------------------------
+
+    @property
+    def sidecar_path(self) -> Path:
+        """``<stem>.workflow.json`` next to the database."""
+        return self.path.with_name(self.path.stem + SIDECAR_SUFFIX)
+
+    @property
+    def sidecar(self) -> LockedStore:
+        """The workflow store (reviews, actions, audit): a ``LockedStore``
+        with the database's read-only setting. Its content is up to the
+        workflow layer; it does not exist until the first write."""
+        if self._sidecar is None:
+            self._sidecar = LockedStore(self.sidecar_path, read_only=self.read_only, label="workflow file")
+        return self._sidecar
+
+    @property
+    def store(self) -> LockedStore:
+        return self._store
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _require(self) -> dict:
+        data = self._store.read()
+        if not data:
+            raise DatabaseError(f"{self.path}: no such database. Create one with: "
+                                f"supervision-tui import {self.path} MEASURES.csv")
+        return data
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise DatabaseError(f"{self.path}: opened read-only; nothing can be saved")
+        try:
+            ensure_private_dir(self.path.parent)
+        except FileWriteError as err:
+            raise DatabaseError(str(err)) from err
+
+    # -- reading ------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        """The meta document (schema_version, created, name)."""
+        return dict(schema.check_meta(self._require()[schema.META]))
+
+    def load(self) -> Caseload:
+        """The whole caseload. Raises DatabaseError when the file is missing
+        or invalid."""
+        return self._caseload(self._require())
+
+    def _caseload(self, data: dict) -> Caseload:
+        try:
+            meta = schema.check_meta(data[schema.META])
+            cl = Caseload(name=str(meta.get("name") or self.path.stem))
+            for doc_id, doc in data.get(schema.CLINICIANS, {}).items():
+                c = schema.clinician_from_doc(doc_id, doc)
+                cl.clinicians[c.id] = c
+            for doc_id, doc in data.get(schema.CLIENTS, {}).items():
+                c = schema.client_from_doc(doc_id, doc)
+                cl.clients[c.code] = c
+            from_doc = schema.rating_from_doc
+            cl.ratings = [from_doc(doc_id, doc) for doc_id, doc in data.get(schema.MEASURES, {}).items()]
+            cl.goals = [schema.goal_from_doc(doc_id, doc) for doc_id, doc in data.get(schema.GOALS, {}).items()]
+        except schema.SchemaError as err:
+            raise DatabaseError(f"{self.path}: cannot read the database: not a valid supervision-tui "
+                                f"database: {err}. The file was not changed.") from None
+        return cl
+
+    # -- writing ---------------------------------------------------------------------
+
+    @staticmethod
+    def _tables(cl: Caseload, meta: dict[str, Any]) -> dict[str, dict[str, dict]]:
+        """The canonical file content of a caseload (sorted, ids 1..n)."""
+
+        def table(docs: list[dict]) -> dict[str, dict]:
+            return {str(i): d for i, d in enumerate(docs, start=1)}
+
+        clients = dict(cl.clients)
+        clinician_ids = {c.clinician for c in clients.values() if c.clinician}
+        clinician_ids |= {r.clinician for r in cl.ratings}
+        clinicians = dict(cl.clinicians)
+        for cid in clinician_ids - clinicians.keys():
+            clinicians[cid] = Clinician(cid)
+        return {
+            schema.META: {"1": meta},
+            schema.CLINICIANS: table([schema.clinician_to_doc(clinicians[k]) for k in sorted(clinicians)]),
+            schema.CLIENTS: table([schema.client_to_doc(clients[k]) for k in sorted(clients)]),
+            schema.MEASURES: table([schema.rating_to_doc(r) for r in sorted(cl.ratings, key=_rating_order)]),
+            schema.GOALS: table([schema.goal_to_doc(g) for g in sorted(cl.goals, key=lambda g: (g.client, g.goal_id))]),
+        }
+
+    def replace_caseload(self, caseload: Caseload) -> None:
+        """Write ``caseload`` as the whole content of the database (keeps
+        ``created`` of an existing file). Clients and clinicians that only
+        appear in ratings are added (status active, role unknown). An
+        existing file that is not a valid database is refused, not
+        overwritten."""
+        self._writable()
+        cl = Caseload(dict(caseload.clients), dict(caseload.clinicians), list(caseload.ratings),
+                      list(caseload.goals), caseload.name)
+        for code, clinician in _latest_clinicians(cl.ratings).items():
+            if code not in cl.clients:
+                cl.clients[code] = Client(code, clinician)
+        with self._store.transaction() as data:
+            if data:
+                self._caseload(data)  # a damaged file may hold what someone needs: never overwrite it
+            created = schema.check_meta(data[schema.META]).get("created") if data else None
+            meta = schema.new_meta(caseload.name, created or _now())
+            new = self._tables(cl, meta)
+            data.clear()
+            data.update(new)
+
+    def import_parsed(self, parsed) -> ImportReport:
+        """Merge validated CSV content (``csv_io.ParsedImport``) into the
+        database, all-or-nothing. Creates the database when missing.
+
+        Same rows again: nothing changes (and the file is not rewritten).
+        A row with the key of an existing one but other values replaces it
+        and is reported as an update. An empty goal description never
+        erases a stored one. Raises ValidationFailed when the merged data
+        would break a cross-row rule (e.g. a session with two dates, or a
+        goal whose client is unknown); DatabaseError for file problems.
+        """
+        from supervision_tui.store.csv_io import session_errors
+
+        self._writable()
+        report = ImportReport(path=self.path, files=list(parsed.files))
+        with self._store.transaction() as data:
+            report.created = not data
+            old = self._caseload(data) if data else Caseload(name=self.path.stem)
+            meta = dict(schema.check_meta(data[schema.META])) if data else schema.new_meta(self.path.stem, _now())
+            merged = self._merge(old, parsed, report, session_errors)
+            new = self._tables(merged, meta)
+            report.clinicians_added = len(new[schema.CLINICIANS]) - len(data.get(schema.CLINICIANS, {}))
+            report.written = bool(report.created or report.clinicians_added or any(
+                c.added or c.updated for c in (report.measures, report.clients, report.goals)))
+            data.clear()
+            data.update(new)
+        return report
+
+    @staticmethod
+    def _merge(old: Caseload, parsed, report: ImportReport, session_errors) -> Caseload:
+        # measures
+        ratings = {r.key: r for r in old.ratings}
+        incoming = {}
+        for r in parsed.ratings:
+            prev = ratings.get(r.key)
+            if prev is None:
+                report.measures.added += 1
+            elif prev == r:
+                report.measures.unchanged += 1
+            else:
+                report.measures.updated += 1
+                inst = r.instrument or "no instrument"
+                report.updates.append(f"{r.client} session {r.session} {inst} ({r.rater}): {_diff(prev, r)}")
+            incoming[r.key] = r
+        entries = [(r, None) for k, r in ratings.items() if k not in incoming]
+        entries += list(zip(parsed.ratings, parsed.rating_origins))
+        order = {name: n for n, name in enumerate(parsed.files)}
+        problems = session_errors(entries, order)
+        ratings.update(incoming)
+        all_ratings = list(ratings.values())
+
+        # clients
+        clients = dict(old.clients)
+        for c in parsed.clients:
+            prev = clients.get(c.code)
+            if prev is None:
+                report.clients.added += 1
+            elif prev == c:
+                report.clients.unchanged += 1
+            else:
+                report.clients.updated += 1
+                report.updates.append(f"client {c.code}: {_diff(prev, c)}")
+            clients[c.code] = c
+        for code, clinician in _latest_clinicians(all_ratings).items():
+            if code not in clients:
+                clients[code] = Client(code, clinician)
+                report.clients.added += 1
+
+        # goals
+        goals = {(g.client, g.goal_id): g for g in old.goals}
+        for g in parsed.goals:
+            prev = goals.get((g.client, g.goal_id))
+            if prev is not None and not g.description and prev.description:
+                g = Goal(g.client, g.goal_id, prev.description, g.set_session, g.agreement, g.status,
+                         g.reviewed_session)
+            if prev is None:
+                report.goals.added += 1
+            elif prev == g:
+                report.goals.unchanged += 1
+            else:
+                report.goals.updated += 1
+                report.updates.append(f"goal {g.goal_id} of {g.client}: {_diff(prev, g)}")
+            goals[(g.client, g.goal_id)] = g
+
+        # goals for clients unknown everywhere
+        unknown = parsed.unresolved(clients.keys())
+        if problems or unknown:
+            lines = [line for _k, line in sorted(problems, key=lambda kv: kv[0])] + unknown
+            raise ValidationFailed(lines)
+        return Caseload(clients, dict(old.clinicians), all_ratings, list(goals.values()), old.name)
+
+
+def _rating_order(r: Rating) -> tuple:
+    return (r.client, r.session, r.instrument or "", r.rater)
+
+
+def _latest_clinicians(ratings: list[Rating]) -> dict[str, str]:
+    """Per client: the clinician of its highest-numbered session."""
+    latest: dict[str, tuple[int, str]] = {}
+    for r in ratings:
+        cur = latest.get(r.client)
+        if cur is None or r.session > cur[0]:
+            latest[r.client] = (r.session, r.clinician)
+    return {code: c for code, (_s, c) in latest.items()}

@@ -1,0 +1,175 @@
+"""Private, atomic file writes: everything the product writes goes through here.
+
+Privacy (clinical-rules.md §9): every file the product creates is readable
+and writable by its owner only (``0o600``) and every directory it creates is
+``0o700``. The mode is set when the file is created (``os.open(..., 0o600)``),
+so there is no moment at which the data is readable by others; a umask can
+only remove bits from it.
+
+Atomicity: ``write_private_bytes`` writes a temporary file in the target's
+own directory (same file system, so the rename is atomic), flushes and
+``fsync``s it, ``os.replace``s it over the target, then ``fsync``s the
+directory so the rename itself survives a power cut. A reader, or a process
+killed at any instant, sees either the complete old file or the complete
+new one, never a mix. If anything fails, the temporary file is removed and
+the target is untouched.
+
+Temporary files are named ``.<target name>.<random>.tmp``. A writer killed
+with SIGKILL can leave one behind; ``remove_stale_temporaries`` deletes
+them, and ``LockedStore`` (database.py) calls it while holding its lock,
+when no other writer can be mid-write.
+
+Errors: an ``OSError`` (permission denied, no space left, read-only file
+system ...) becomes ``FileWriteError``, a ``UserError`` whose message names
+the file and the reason, so the CLI shows it without a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from supervision_tui.errors import UserError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+__all__ = [
+    "FILE_MODE",
+    "DIR_MODE",
+    "FileWriteError",
+    "write_private_bytes",
+    "write_private_text",
+    "ensure_private_dir",
+    "remove_stale_temporaries",
+]
+
+
+class FileWriteError(UserError):
+    """A file or directory could not be written; nothing was changed."""
+
+    def __init__(self, message: str, os_error: OSError | None = None):
+        super().__init__(message)
+        self.os_error = os_error
+        self.errno = os_error.errno if os_error is not None else None
+
+
+def _reason(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if err.errno == errno.EROFS:
+        return "the file system is read-only"
+    if err.errno == errno.ENOENT:
+        return "the folder does not exist"
+    return err.strerror or str(err)
+
+
+def ensure_private_dir(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` (and missing parents) with mode 0o700; an existing
+    directory is left as it is (its mode is the user's choice)."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        for d in reversed(missing):
+            os.mkdir(d, DIR_MODE)
+            os.chmod(d, DIR_MODE)  # umask may have removed bits we want (never adds any)
+    except FileExistsError:
+        if not path.is_dir():
+            raise FileWriteError(f"{path}: cannot create the folder: a file of that name exists") from None
+    except OSError as err:
+        raise FileWriteError(f"{path}: cannot create the folder: {_reason(err)}", err) from err
+    return path
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name == "nt":  # pragma: no cover - directories cannot be fsynced there
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a directory; the data itself is synced
+    finally:
+        os.close(fd)
+
+
+def write_private_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Atomically replace ``path`` with ``data``; the file ends up 0o600.
+
+    The parent directory must exist (see ``ensure_private_dir``).
+    Raises ``FileWriteError``; on error the old file is unchanged and no
+    temporary file is left behind.
+    """
+    path = Path(path)
+    directory = path.parent
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, FILE_MODE)
+    except OSError as err:
+        raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
+    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as err:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(err, OSError):
+            raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
+        raise
+    _fsync_dir(directory)
+    return path
+
+
+def write_private_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """``write_private_bytes`` for text (UTF-8 by default)."""
+    return write_private_bytes(path, text.encode(encoding))
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
+    """Delete temporary files a killed writer left for target ``path``.
+
+    Only safe while no other process can be writing ``path`` (i.e. under
+    the lock of ``LockedStore``). Returns how many were removed.
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = 0
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return 0
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp") and len(name) == len(prefix) + 12 + 4:
+            try:
+                os.unlink(path.parent / name)
+                removed += 1
+            except OSError:
+                pass
+    return removed

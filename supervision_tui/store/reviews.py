@@ -1,0 +1,798 @@
+"""Review workflow: review status per flag, action items and an audit trail.
+
+Everything here lives in the caseload's *sidecar* (``<stem>.workflow.json``,
+``Database.sidecar``, a ``LockedStore``), never in the bulky caseload file:
+saving a review rewrites a small file and costs the same at 50 or 5 000
+clients. This module builds on ``LockedStore`` and does no locking or file
+writing of its own: every write is one ``transaction()`` (exclusive lock,
+fresh re-read, atomic replace), so two supervisors saving at the same
+moment from two SSH sessions never lose each other's work.
+
+    store = ReviewStore(database)               # or ReviewStore(Path("x.workflow.json"))
+    store.set_review(flag, "discussed", note="talk about the no-shows")
+    store.review_for(flag)                      # FlagReview: status, who/when, changed?
+    item = store.add_action("C-0142", "revisit goals", owner="T02", due=date(2026, 12, 1))
+    store.set_action_done(item.id)
+    store.audit(limit=20)                       # newest first
+    if store.poll():                            # the UI, every ~2 s: another process wrote
+        refresh()
+
+Reviews
+-------
+A review is keyed by ``Flag.identity`` (``client|kind|first session|
+instrument``), or ``client_key(code)`` = ``C-0142|client||`` for "the
+client as a whole was discussed". Statuses: ``new`` (the default: no
+record), ``discussed``, ``action``, ``resolved``, ``dismissed``. The
+current record keeps status, note, who (``getpass.getuser()`` unless the
+store or the call names a user) and when (UTC ISO 8601); its history is
+the audit entries for its key (``history(key)``), so nothing is stored
+twice.
+
+"Changed since reviewed" — precisely: setting a status (even the same
+one) records the flag's ``status`` and ``session`` as the reviewer saw
+them (``flag_status``, ``flag_session``). ``review_for(flag)`` reports
+``changed=True`` when the flag now shown has another status or another
+session than that, e.g. an ``open`` rupture that became ``unrepaired``, a
+goal whose latest evidence moved from s5 to s9, a risk item endorsed again
+at a later session, a longer run of missed sessions. The flag's ``detail``
+text is not compared, so a settings change that only rewords the
+explanation is not a change; a settings change that moves the flag's
+session or status is. Editing only the note does not re-acknowledge the
+flag. A review is looked up by exact identity only, so it is never
+attached to another flag (a new rupture episode starting at another
+session is a new flag, reviewed ``new``). A client-level review records
+the client's latest session instead; it is ``changed`` when the client has
+had sessions since.
+
+Action items
+------------
+``id`` (8 hex digits, random, unique in the file), ``client``, ``text``
+(private), ``owner`` (clinician id, optional), ``due`` (date, optional),
+``done``, created/updated/done by and at, optionally the ``flag`` identity
+it came from. Open items carry forward until done; ``actions(client=...,
+owner=..., open_only=True)`` lists them oldest first.
+
+Audit trail
+-----------
+Every write appends ``{seq, at, user, action, target, before, after}``
+where ``before``/``after`` are the record's fields (note and action text
+included: the file is private). ``audit()`` is newest first;
+``export_audit(path, fmt, include_notes)`` writes CSV or JSON with note and
+action text replaced by ``(hidden)`` unless ``include_notes``.
+
+Sidecar format (version 1)
+--------------------------
+The sidecar is one JSON object; this module owns these keys and leaves
+any other key alone::
+
+    {"workflow_version": 1,
+     "seq": 42,                                   # bumped by every write
+     "reviews": {"C-0142|rupture|6|SRS": {"status": "discussed", "note": "...",
+                  "by": "sup01", "at": "2026-11-20T10:03:12+00:00",
+                  "flag_status": "open", "flag_session": 6}},
+     "actions": {"3f9a0c1e": {"client": "C-0142", "text": "...", "owner": "T02",
+                  "due": "2026-12-01", "done": false, "n": 7,
+                  "created_by": "sup01", "created_at": "...",
+                  "updated_by": "sup01", "updated_at": "..."}},
+     "audit": [{"seq": 42, "at": "...", "user": "sup01", "action": "review.set",
+                "target": "C-0142|rupture|6|SRS", "before": null,
+                "after": {"status": "discussed", "note": "...", ...}}]}
+
+Keys whose value would be null (``note``, ``owner``, ``due``, ``flag``,
+``done_by`` ...) are left out to keep the file small; ``n`` is the item's
+creation number (its order). A ``workflow_version`` above 1 is refused.
+
+Polling: ``token()`` is the sidecar's ``os.stat`` identity (inode, size,
+mtime, ctime) — one ``stat`` call, no read. Every write replaces the file
+(new inode, new times), so ``changed_since(token)`` is true after any
+other process's write; ``poll()`` reloads the snapshot only then.
+
+Read-only: a store opened read-only (or over a read-only ``Database``)
+raises ``ReadOnlyError`` on every write before touching any file.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from supervision_tui.errors import DatabaseError, UserError
+from supervision_tui.rules.results import Flag
+
+__all__ = [
+    "REVIEW_STATUSES",
+    "WORKFLOW_VERSION",
+    "ReviewStore",
+    "Review",
+    "FlagReview",
+    "ActionItem",
+    "AuditEntry",
+    "ReadOnlyError",
+    "WorkflowError",
+    "client_key",
+    "flag_key",
+    "parse_key",
+    "redact",
+    "HIDDEN",
+]
+
+WORKFLOW_VERSION = 1
+REVIEW_STATUSES = ("new", "discussed", "action", "resolved", "dismissed")
+CLIENT_KIND = "client"
+HIDDEN = "(hidden)"
+PRIVATE_FIELDS = ("note", "text")  # free text: redacted in exports unless include_notes
+MAX_TEXT = 4000
+_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_USER_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+
+Token = tuple[int, int, int, int] | None
+
+
+class WorkflowError(UserError):
+    """A review/action request that cannot be carried out (unknown status,
+    unknown action item, bad code ...). The message says what to change."""
+
+
+class ReadOnlyError(DatabaseError):
+    """A write was attempted on a read-only store; nothing was written."""
+
+
+# --- keys ----------------------------------------------------------------------------
+
+
+def flag_key(flag: Flag) -> str:
+    """The review key of a flag: ``Flag.identity``."""
+    return flag.identity
+
+
+def client_key(client: str) -> str:
+    """The review key of a client as a whole: ``C-0142|client||``."""
+    _check_code(client, "client")
+    return f"{client}|{CLIENT_KIND}||"
+
+
+def parse_key(key: str) -> tuple[str, str, int | None, str | None]:
+    """``(client, kind, session, instrument)`` of a review key."""
+    parts = key.split("|")
+    if len(parts) != 4:
+        raise WorkflowError(f"not a review key: {key!r} (expected client|kind|session|instrument)")
+    client, kind, sess, inst = parts
+    return client, kind, int(sess) if sess.isdigit() else None, inst or None
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+
+def _check_code(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _CODE_RE.fullmatch(value):
+        raise WorkflowError(f"{what} must be a code of 1-32 letters, digits, _ or - (got {value!r})")
+    return value
+
+
+def _check_text(value: str, what: str, *, empty_ok: bool) -> str:
+    if not isinstance(value, str):
+        raise WorkflowError(f"{what} must be text (got {type(value).__name__})")
+    value = value.strip()
+    if not value and not empty_ok:
+        raise WorkflowError(f"{what} must not be empty")
+    if len(value) > MAX_TEXT:
+        raise WorkflowError(f"{what} is too long ({len(value)} characters; at most {MAX_TEXT})")
+    return value
+
+
+def _check_status(status: str) -> str:
+    if status not in REVIEW_STATUSES:
+        raise WorkflowError(f"unknown review status {status!r}; use one of: {', '.join(REVIEW_STATUSES)}")
+    return status
+
+
+def _default_user() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no USER/LOGNAME and no passwd entry (containers)
+        name = ""
+    return name or "unknown"
+
+
+def _check_user(user: str) -> str:
+    if not isinstance(user, str) or not _USER_RE.fullmatch(user.strip() or "\x00"):
+        raise WorkflowError(f"user must be 1-64 printable characters (got {user!r})")
+    return user.strip()
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _compact(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _parse_date(value: Any, what: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise WorkflowError(f"{what} must be a date YYYY-MM-DD (got {value!r})")
+
+
+def redact(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A copy of an audit ``before``/``after`` dict with private free text
+    (review notes, action text) replaced by ``(hidden)``."""
+    if values is None:
+        return None
+    return {k: (HIDDEN if k in PRIVATE_FIELDS and v else v) for k, v in values.items()}
+
+
+# --- records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """The current review of one key (a flag, or a client as a whole)."""
+
+    key: str
+    client: str
+    kind: str  # a flag kind, or "client"
+    status: str  # one of REVIEW_STATUSES
+    note: str | None
+    by: str
+    at: str  # UTC ISO 8601
+    flag_status: str | None  # the flag's status when the status was set (None: client review)
+    flag_session: int | None  # the flag's session then (client review: the client's latest session)
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromisoformat(self.at)
+
+    @property
+    def is_client(self) -> bool:
+        return self.kind == CLIENT_KIND
+
+
+@dataclass(frozen=True, slots=True)
+class FlagReview:
+    """What the UI shows for one flag: its review status, by whom and when,
+    and whether the flag has changed since (see the module doc)."""
+
+    key: str
+    status: str  # "new" when there is no review
+    review: Review | None
+    changed: bool
+    change: str | None  # e.g. "status open → unrepaired", "session 5 → 9"
+
+    @property
+    def reviewed(self) -> bool:
+        return self.review is not None and self.review.status != "new"
+
+    def label(self) -> str:
+        """One short line: ``discussed by sup01 2026-11-20 (changed since: status open → unrepaired)``."""
+        if self.review is None:
+            return "new"
+        r = self.review
+        text = f"{r.status} by {r.by} {r.at[:10]}"
+        if self.changed and self.change:
+            text += f" (changed since: {self.change})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItem:
+    id: str
+    client: str
+    text: str  # private free text
+    owner: str | None  # clinician id
+    due: date | None
+    done: bool
+    order: int  # creation number: oldest first
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+    done_by: str | None = None
+    done_at: str | None = None
+    flag: str | None = None  # identity of the flag it came from
+
+    def overdue(self, as_of: date | None = None) -> bool:
+        """Open, with a due date before ``as_of`` (default today)."""
+        as_of = as_of or date.today()
+        return not self.done and self.due is not None and self.due < as_of
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    at: str
+    user: str
+    action: str  # review.set, review.note, action.add, action.update, action.done, action.undone, action.delete
+    target: str  # review key, or "action:<id>"
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def to_json(self, include_notes: bool = False) -> dict[str, Any]:
+        before, after = (self.before, self.after) if include_notes else (redact(self.before), redact(self.after))
+        return {"seq": self.seq, "at": self.at, "user": self.user, "action": self.action,
+                "target": self.target, "before": before, "after": after}
+
+    def summary(self, include_notes: bool = False) -> str:
+        """``status: new → discussed; note: (hidden)``."""
+        e = self.to_json(include_notes)
+        b, a = e["before"] or {}, e["after"] or {}
+        parts = []
+        for k in list(dict.fromkeys([*b, *a])):
+            if b.get(k) != a.get(k):
+                parts.append(f"{k}: {_show(b.get(k))} → {_show(a.get(k))}")
+        return "; ".join(parts)
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
+
+
+# --- (de)serialisation --------------------------------------------------------------------
+
+
+def _review_from(key: str, d: dict[str, Any]) -> Review:
+    client, kind, _s, _i = parse_key(key)
+    return Review(
+        key=key, client=client, kind=kind, status=d["status"], note=d.get("note"),
+        by=d.get("by") or "unknown", at=d.get("at") or "",
+        flag_status=d.get("flag_status"), flag_session=d.get("flag_session"),
+    )
+
+
+def _action_from(item_id: str, d: dict[str, Any]) -> ActionItem:
+    return ActionItem(
+        id=item_id, client=d["client"], text=d.get("text", ""), owner=d.get("owner"),
+        due=date.fromisoformat(d["due"]) if d.get("due") else None, done=bool(d.get("done", False)),
+        order=int(d.get("n", 0)), created_by=d.get("created_by", "unknown"), created_at=d.get("created_at", ""),
+        updated_by=d.get("updated_by", d.get("created_by", "unknown")),
+        updated_at=d.get("updated_at", d.get("created_at", "")),
+        done_by=d.get("done_by"), done_at=d.get("done_at"), flag=d.get("flag"),
+    )
+
+
+def _audit_from(d: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(seq=int(d["seq"]), at=d["at"], user=d["user"], action=d["action"], target=d["target"],
+                      before=d.get("before"), after=d.get("after"))
+
+
+_REVIEW_AUDIT_FIELDS = ("status", "note", "flag_status", "flag_session")
+_ACTION_AUDIT_FIELDS = ("client", "text", "owner", "due", "done", "flag")
+
+
+def _pick(d: dict[str, Any] | None, names: tuple[str, ...]) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {k: d[k] for k in names if d.get(k) is not None}
+
+
+# --- the store ----------------------------------------------------------------------------
+
+
+class ReviewStore:
+    """Reviews, action items and audit over a caseload's workflow sidecar.
+
+    ``source``: a ``Database`` (its ``sidecar`` is used, with its read-only
+    setting), a ``LockedStore``, or the sidecar's path. ``read_only``
+    forbids writes even when the source would allow them. ``user`` is the
+    default author of writes (``getpass.getuser()`` when None); ``clock``
+    returns the UTC ISO timestamp written (tests).
+
+    Reads come from a snapshot taken at first use and refreshed after each
+    own write and by ``reload()``/``poll()``; writes always re-read the file
+    under the lock first, so a stale snapshot never loses anyone's write.
+    """
+
+    def __init__(self, source: Any, *, read_only: bool = False, user: str | None = None,
+                 clock: Callable[[], str] | None = None):
+        from supervision_tui.store.database import Database, LockedStore
+
+        if isinstance(source, Database):
+            store = source.sidecar
+        elif isinstance(source, LockedStore):
+            store = source
+        elif isinstance(source, (str, os.PathLike)):
+            store = LockedStore(Path(source), read_only=read_only, label="workflow file")
+        else:
+            raise TypeError(f"ReviewStore needs a Database, LockedStore or path, not {type(source).__name__}")
+        self._store = store
+        self.read_only = bool(read_only or store.read_only)
+        self.user = _check_user(user) if user is not None else _default_user()
+        self._clock = clock or _utc_now
+        self._doc: dict[str, Any] | None = None
+        self._token: Token = None
+
+    def __repr__(self) -> str:
+        return f"ReviewStore({str(self.path)!r}, read_only={self.read_only})"
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    # -- snapshot and polling ---------------------------------------------------------------
+
+    def token(self) -> Token:
+        """A cheap identity of the sidecar's current version (one ``stat``;
+        None when the file does not exist)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise DatabaseError(f"{self.path}: cannot read the workflow file: {err.strerror or err}") from None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def changed_since(self, token: Token) -> bool:
+        """True when the sidecar is not the version ``token`` was taken of."""
+        return self.token() != token
+
+    def mtime_ns(self) -> int | None:
+        t = self.token()
+        return t[2] if t else None
+
+    def version(self) -> int:
+        """The write counter of the snapshot (0 before any write)."""
+        return int(self._data().get("seq", 0))
+
+    def reload(self) -> None:
+        """Re-read the sidecar now."""
+        token = self.token()  # before reading: a write in between only causes one extra reload later
+        doc = self._store.read()
+        self._validate(doc)
+        self._doc, self._token = doc, token
+
+    def poll(self) -> bool:
+        """Reload when another process wrote since the snapshot; True if it did."""
+        if self._doc is not None and not self.changed_since(self._token):
+            return False
+        self.reload()
+        return True
+
+    def _data(self) -> dict[str, Any]:
+        if self._doc is None:
+            self.reload()
+        assert self._doc is not None
+        return self._doc
+
+    def _validate(self, doc: dict[str, Any]) -> None:
+        v = doc.get("workflow_version", WORKFLOW_VERSION)
+        if type(v) is not int or v > WORKFLOW_VERSION:
+            raise DatabaseError(
+                f"{self.path}: the workflow file was written by a newer supervision-tui (workflow version {v}; "
+                f"this version reads up to {WORKFLOW_VERSION}). Upgrade supervision-tui. The file was not changed."
+            )
+        for name, kind in (("reviews", dict), ("actions", dict), ("audit", list)):
+            if name in doc and type(doc[name]) is not kind:
+                raise DatabaseError(f"{self.path}: cannot read the workflow file: {name!r} must be a JSON "
+                                    f"{'object' if kind is dict else 'array'}. The file was not changed.")
+
+    def _bad(self, where: str, err: Exception) -> DatabaseError:
+        return DatabaseError(f"{self.path}: cannot read the workflow file: {where} is damaged "
+                             f"({type(err).__name__}: {err}). The file was not changed.")
+
+    # -- the one write path -------------------------------------------------------------------
+
+    def _write(self, mutate: Callable[[dict[str, Any], Callable[..., None]], Any], user: str | None) -> Any:
+        """Run ``mutate(doc, audit)`` in one locked transaction. ``audit(action,
+        target, before, after)`` appends an audit entry. Returns mutate's result."""
+        if self.read_only:
+            raise ReadOnlyError(f"{self.path}: opened read-only; the change was not saved")
+        who = _check_user(user) if user is not None else self.user
+        at = self._clock()
+        with self._store.transaction() as doc:
+            self._validate(doc)
+            doc.setdefault("workflow_version", WORKFLOW_VERSION)
+            seq = int(doc.get("seq", 0))
+            entries: list[dict[str, Any]] = []
+
+            def audit(action: str, target: str, before: dict | None, after: dict | None) -> None:
+                entries.append({"seq": seq + len(entries) + 1, "at": at, "user": who, "action": action,
+                                "target": target, "before": before, "after": after})
+
+            result = mutate(doc, audit, who, at)
+            if entries:
+                doc["seq"] = seq + len(entries)
+                doc.setdefault("audit", []).extend(entries)
+        # the transaction has written ``doc``: it is the newest snapshot
+        self._doc, self._token = doc, self.token()
+        return result
+
+    # -- reviews -----------------------------------------------------------------------------
+
+    def reviews(self) -> dict[str, Review]:
+        """Every current review by key (including ones set back to ``new``)."""
+        out = {}
+        for key, d in self._data().get("reviews", {}).items():
+            try:
+                out[key] = _review_from(key, d)
+            except (KeyError, TypeError, ValueError, WorkflowError) as err:
+                raise self._bad(f"review {key!r}", err) from None
+        return out
+
+    def get(self, key: str) -> Review | None:
+        d = self._data().get("reviews", {}).get(key)
+        if d is None:
+            return None
+        try:
+            return _review_from(key, d)
+        except (KeyError, TypeError, ValueError, WorkflowError) as err:
+            raise self._bad(f"review {key!r}", err) from None
+
+    def review_for(self, flag: Flag) -> FlagReview:
+        """The review state of ``flag`` (exact identity; ``new`` when none)."""
+        key = flag_key(flag)
+        r = self.get(key)
+        if r is None:
+            return FlagReview(key, "new", None, False, None)
+        changes = []
+        if r.flag_status is not None and r.flag_status != flag.status:
+            changes.append(f"status {r.flag_status} → {flag.status}")
+        if r.flag_status is not None and r.flag_session != flag.session:
+            changes.append(f"session {_show(r.flag_session)} → {_show(flag.session)}")
+        return FlagReview(key, r.status, r, bool(changes), "; ".join(changes) or None)
+
+    def client_review(self, client: str, latest_session: int | None = None) -> FlagReview:
+        """The client-level review; ``changed`` when ``latest_session`` is later
+        than the client's latest session at review time."""
+        key = client_key(client)
+        r = self.get(key)
+        if r is None:
+            return FlagReview(key, "new", None, False, None)
+        changed = latest_session is not None and r.flag_session is not None and latest_session > r.flag_session
+        change = f"sessions {r.flag_session} → {latest_session}" if changed else None
+        return FlagReview(key, r.status, r, changed, change)
+
+    def set_review(self, flag: Flag, status: str | None = None, note: str | None = None, *,
+                   user: str | None = None) -> Review:
+        """Set the review status of ``flag`` and/or its note.
+
+        ``status`` None keeps the current status (``new`` if none) and only
+        edits the note; setting a status records the flag's current status
+        and session ("changed since reviewed"). ``note`` None keeps the
+        note, ``""`` clears it.
+        """
+        if not isinstance(flag, Flag):
+            raise TypeError("set_review needs a Flag; use set_client_review for a client")
+        return self._set(flag_key(flag), status, note, user, flag.status, flag.session)
+
+    def set_client_review(self, client: str, status: str | None = None, note: str | None = None, *,
+                          latest_session: int | None = None, user: str | None = None) -> Review:
+        """Review the client as a whole ("discussed in supervision").
+        ``latest_session``: the client's latest session, recorded to say
+        later whether there were sessions since."""
+        return self._set(client_key(client), status, note, user, None, latest_session)
+
+    def _set(self, key: str, status: str | None, note: str | None, user: str | None,
+             flag_status: str | None, flag_session: int | None) -> Review:
+        client, _kind, _s, _i = parse_key(key)
+        _check_code(client, "client")
+        if status is not None:
+            _check_status(status)
+        if note is not None:
+            note = _check_text(note, "note", empty_ok=True)
+        if status is None and note is None:
+            raise WorkflowError("nothing to change: give a status or a note")
+
+        def mutate(doc, audit, who, at):
+            reviews = doc.setdefault("reviews", {})
+            old = reviews.get(key)
+            new = dict(old) if old else {"status": "new"}
+            if status is not None:
+                new["status"] = status
+                new["flag_status"] = flag_status
+                new["flag_session"] = flag_session
+            if note is not None:
+                new["note"] = note or None
+            new["by"], new["at"] = who, at
+            new = _compact(new)
+            before, after = _pick(old, _REVIEW_AUDIT_FIELDS), _pick(new, _REVIEW_AUDIT_FIELDS)
+            if before != after or status is not None:  # re-setting a status re-acknowledges the flag
+                reviews[key] = new
+                audit("review.set" if status is not None else "review.note", key, before, after)
+            return _review_from(key, reviews.get(key, new))
+
+        return self._write(mutate, user)
+
+    def history(self, target: Flag | str) -> list[AuditEntry]:
+        """Every change of one review (a flag or key) or action item
+        (``"action:<id>"``), oldest first."""
+        key = flag_key(target) if isinstance(target, Flag) else target
+        return [e for e in self._audit_entries() if e.target == key]
+
+    # -- action items --------------------------------------------------------------------------
+
+    def actions(self, *, client: str | None = None, owner: str | None = None,
+                open_only: bool = False, clients: Iterable[str] | None = None) -> list[ActionItem]:
+        """Action items, oldest first; filter by client, by owner (clinician),
+        by a set of clients, or open (not done) only."""
+        wanted = set(clients) if clients is not None else None
+        out = []
+        for item_id, d in self._data().get("actions", {}).items():
+            try:
+                item = _action_from(item_id, d)
+            except (KeyError, TypeError, ValueError) as err:
+                raise self._bad(f"action item {item_id!r}", err) from None
+            if client is not None and item.client != client:
+                continue
+            if wanted is not None and item.client not in wanted:
+                continue
+            if owner is not None and item.owner != owner:
+                continue
+            if open_only and item.done:
+                continue
+            out.append(item)
+        out.sort(key=lambda i: (i.order, i.created_at, i.id))
+        return out
+
+    def open_actions(self, **kw: Any) -> list[ActionItem]:
+        """Open items (carried forward until done), oldest first."""
+        return self.actions(open_only=True, **kw)
+
+    def action(self, item_id: str) -> ActionItem:
+        d = self._data().get("actions", {}).get(item_id)
+        if d is None:
+            raise WorkflowError(f"no action item {item_id!r}")
+        return _action_from(item_id, d)
+
+    def add_action(self, client: str, text: str, *, owner: str | None = None, due: date | str | None = None,
+                   flag: Flag | str | None = None, user: str | None = None) -> ActionItem:
+        _check_code(client, "client")
+        text = _check_text(text, "action text", empty_ok=False)
+        if owner is not None:
+            _check_code(owner, "owner")
+        due_d = _parse_date(due, "due")
+        flag_id = flag_key(flag) if isinstance(flag, Flag) else flag
+
+        def mutate(doc, audit, who, at):
+            actions = doc.setdefault("actions", {})
+            item_id = uuid.uuid4().hex[:8]
+            while item_id in actions:
+                item_id = uuid.uuid4().hex[:8]
+            n = int(doc.get("action_n", 0)) + 1
+            doc["action_n"] = n
+            new = _compact({"client": client, "text": text, "owner": owner,
+                            "due": due_d.isoformat() if due_d else None, "done": False, "n": n,
+                            "flag": flag_id, "created_by": who, "created_at": at,
+                            "updated_by": who, "updated_at": at})
+            actions[item_id] = new
+            audit("action.add", f"action:{item_id}", None, _pick(new, _ACTION_AUDIT_FIELDS))
+            return _action_from(item_id, new)
+
+        return self._write(mutate, user)
+
+    _UNSET: Any = object()
+
+    def update_action(self, item_id: str, *, text: str | None = None, owner: Any = _UNSET, due: Any = _UNSET,
+                      user: str | None = None) -> ActionItem:
+        """Change an item's text, owner (None clears) or due date (None clears)."""
+        if text is not None:
+            text = _check_text(text, "action text", empty_ok=False)
+        if owner is not self._UNSET and owner is not None:
+            _check_code(owner, "owner")
+        due_s = self._UNSET
+        if due is not self._UNSET:
+            d = _parse_date(due, "due")
+            due_s = d.isoformat() if d else None
+
+        def change(d: dict[str, Any]) -> None:
+            if text is not None:
+                d["text"] = text
+            if owner is not self._UNSET:
+                d["owner"] = owner
+            if due_s is not self._UNSET:
+                d["due"] = due_s
+
+        return self._change_action(item_id, change, "action.update", user)
+
+    def set_action_done(self, item_id: str, done: bool = True, *, user: str | None = None) -> ActionItem:
+        """Mark an item done (or open again with ``done=False``)."""
+
+        def change(d: dict[str, Any]) -> None:
+            d["done"] = bool(done)
+
+        return self._change_action(item_id, change, "action.done" if done else "action.undone", user)
+
+    def delete_action(self, item_id: str, *, user: str | None = None) -> None:
+        """Remove an item entered by mistake (the audit keeps what it was)."""
+
+        def mutate(doc, audit, who, at):
+            actions = doc.setdefault("actions", {})
+            old = actions.pop(item_id, None)
+            if old is None:
+                raise WorkflowError(f"no action item {item_id!r}")
+            audit("action.delete", f"action:{item_id}", _pick(old, _ACTION_AUDIT_FIELDS), None)
+
+        self._write(mutate, user)
+
+    def _change_action(self, item_id: str, change: Callable[[dict[str, Any]], None], action: str,
+                       user: str | None) -> ActionItem:
+        def mutate(doc, audit, who, at):
+            actions = doc.setdefault("actions", {})
+            old = actions.get(item_id)
+            if old is None:
+                raise WorkflowError(f"no action item {item_id!r}")
+            new = dict(old)
+            change(new)
+            if action in ("action.done", "action.undone"):
+                if new["done"] and not old.get("done"):
+                    new["done_by"], new["done_at"] = who, at
+                elif not new["done"]:
+                    new["done_by"] = new["done_at"] = None
+            before, after = _pick(old, _ACTION_AUDIT_FIELDS), _pick(_compact(new), _ACTION_AUDIT_FIELDS)
+            if before == after:
+                return _action_from(item_id, old)  # nothing changed: no write, no audit entry
+            new["updated_by"], new["updated_at"] = who, at
+            new = _compact(new)
+            actions[item_id] = new
+            audit(action, f"action:{item_id}", before, after)
+            return _action_from(item_id, new)
+
+        return self._write(mutate, user)
+
+    # -- audit -----------------------------------------------------------------------------------
+
+    def _audit_entries(self) -> list[AuditEntry]:
+        out = []
+        for n, d in enumerate(self._data().get("audit", [])):
+            try:
+                out.append(_audit_from(d))
+            except (KeyError, TypeError, ValueError) as err:
+                raise self._bad(f"audit entry {n + 1}", err) from None
+        return out
+
+    def audit(self, limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, newest first (``limit`` of them when given)."""
+        entries = self._audit_entries()
+        entries.reverse()
+        return entries[:limit] if limit is not None else entries
+
+    def audit_text(self, fmt: str = "csv", include_notes: bool = False, limit: int | None = None) -> str:
+        """The audit as CSV or JSON text (newest first); note and action text
+        are ``(hidden)`` unless ``include_notes``."""
+        entries = self.audit(limit)
+        if fmt == "json":
+            return json.dumps([e.to_json(include_notes) for e in entries], ensure_ascii=False, indent=1) + "\n"
+        if fmt != "csv":
+            raise WorkflowError(f"unknown audit format {fmt!r}; use csv or json")
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["seq", "at", "user", "action", "target", "changes", "before", "after"])
+        for e in entries:
+            j = e.to_json(include_notes)
+            dump = lambda v: "" if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
+            w.writerow([_cell(c) for c in (e.seq, e.at, e.user, e.action, e.target, e.summary(include_notes),
+                                           dump(j["before"]), dump(j["after"]))])
+        return buf.getvalue()
+
+    def export_audit(self, path: str | os.PathLike[str], fmt: str = "csv", include_notes: bool = False) -> Path:
+        """Write the audit (newest first) to ``path``, owner-readable only."""
+        from supervision_tui.store.files import write_private_text
+
+        return write_private_text(Path(path), self.audit_text(fmt, include_notes))
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    s = str(value)
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s

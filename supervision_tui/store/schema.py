@@ -1,0 +1,341 @@
+"""The caseload database schema: version, tables, and document <-> model.
+
+The database is one TinyDB-compatible JSON file (see data/README.md for the
+full description)::
+
+    {"meta":       {"1": {"schema_version": 1, "created": "...", "name": "..."}},
+     "clinicians": {"1": {"id": "T01", "role": "trainee"}, ...},
+     "clients":    {"1": {"code": "C-0001", "clinician": "T01", "status": "active",
+                          "started": "2025-01-06"}, ...},
+     "measures":   {"1": {"client": "C-0001", "clinician": "T01", "session": 1,
+                          "date": "2025-01-06", "instrument": "SRS", "total": 36.5}, ...},
+     "goals":      {"1": {"client": "C-0001", "goal_id": "G1", "description": "...",
+                          "set_session": 1, "agreement": "agreed", "status": "active",
+                          "reviewed_session": null}, ...}}
+
+``measures`` holds one document per ``model.Rating`` (one row of the
+measures CSV). Its keys are the CSV column names; to keep a 40k-row file
+small, a key is left out when its value is null or the default
+(``attendance`` "attended", ``rater`` "client"). Booleans are JSON
+``true``/``false``; dates are ``YYYY-MM-DD`` strings. Document ids carry no
+meaning (the identity of a row is (client, session, instrument, rater)).
+
+Every loaded document is checked (keys, types, vocabularies); anything
+else raises ``SchemaError`` naming the table, the document id and the
+problem, which ``database.py`` turns into a ``DatabaseError`` naming the
+file. A ``schema_version`` newer than ``SCHEMA_VERSION`` is refused: an old
+program must not misread (or rewrite) a newer file.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from supervision_tui.instruments import REGISTRY
+from supervision_tui.model import (
+    ATTENDANCE,
+    CLIENT_STATUSES,
+    CLINICIAN_ROLES,
+    GOAL_AGREEMENTS,
+    GOAL_STATUSES,
+    RATERS,
+    RUPTURE_TYPES,
+    Client,
+    Clinician,
+    Goal,
+    Rating,
+)
+
+SCHEMA_VERSION = 1
+"""Bump on any incompatible change of the layout below, with a migration."""
+
+META, CLINICIANS, CLIENTS, MEASURES, GOALS = "meta", "clinicians", "clients", "measures", "goals"
+TABLES = (META, CLINICIANS, CLIENTS, MEASURES, GOALS)
+
+
+CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class SchemaError(Exception):
+    """A document does not follow the schema. ``str()`` says where and what."""
+
+
+# --- helpers ----------------------------------------------------------------
+
+_date_cache: dict[str, date] = {}
+
+
+def _date(value: Any, where: str, field: str) -> date:
+    d = _date_cache.get(value) if isinstance(value, str) else None
+    if d is not None:
+        return d
+    if not isinstance(value, str) or len(value) != 10:
+        raise SchemaError(f"{where}: {field!r} must be a date string YYYY-MM-DD (got {value!r})")
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        raise SchemaError(f"{where}: {field!r} must be a date string YYYY-MM-DD (got {value!r})") from None
+    if len(_date_cache) < 100_000:
+        _date_cache[value] = d
+    return d
+
+
+def _code(value: Any, where: str, field: str) -> str:
+    if type(value) is not str or not CODE_RE.fullmatch(value):
+        raise SchemaError(f"{where}: {field!r} must be a code of 1-32 letters, digits, _ or - (got {value!r})")
+    return value
+
+
+def _int(value: Any, where: str, field: str) -> int:
+    if type(value) is not int or value < 1:
+        raise SchemaError(f"{where}: {field!r} must be a whole number >= 1 (got {value!r})")
+    return value
+
+
+def _num(value: Any, where: str, field: str) -> float:
+    if type(value) is float or type(value) is int:
+        return float(value)
+    raise SchemaError(f"{where}: {field!r} must be a number (got {value!r})")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str, field: str) -> str:
+    if value not in allowed or type(value) is not str:
+        raise SchemaError(f"{where}: {field!r} must be one of {', '.join(allowed)} (got {value!r})")
+    return value
+
+
+def _bool(value: Any, where: str, field: str) -> bool:
+    if type(value) is not bool:
+        raise SchemaError(f"{where}: {field!r} must be true or false (got {value!r})")
+    return value
+
+
+def _keys(doc: Any, allowed: frozenset[str], required: tuple[str, ...], where: str) -> None:
+    if type(doc) is not dict:
+        raise SchemaError(f"{where}: must be a JSON object (got {type(doc).__name__})")
+    extra = doc.keys() - allowed
+    if extra:
+        raise SchemaError(f"{where}: unknown field(s) {', '.join(sorted(map(repr, extra)))}")
+    for k in required:
+        if k not in doc:
+            raise SchemaError(f"{where}: required field {k!r} is missing")
+
+
+# --- meta -------------------------------------------------------------------
+
+
+def check_meta(table: Any) -> dict[str, Any]:
+    """Return the meta document; raise SchemaError (or FutureVersion)."""
+    if type(table) is not dict or len(table) != 1:
+        raise SchemaError('table "meta" must hold exactly one document')
+    (doc,) = table.values()
+    if type(doc) is not dict:
+        raise SchemaError('table "meta": the document must be a JSON object')
+    version = doc.get("schema_version")
+    if type(version) is not int or version < 1:
+        raise SchemaError(f'table "meta": "schema_version" must be a whole number >= 1 (got {version!r})')
+    if version > SCHEMA_VERSION:
+        raise FutureVersion(version)
+    return doc
+
+
+class FutureVersion(SchemaError):
+    def __init__(self, version: int):
+        self.version = version
+        super().__init__(
+            f"it was written by a newer supervision-tui (schema version {version}; this version "
+            f"reads up to {SCHEMA_VERSION}). Upgrade supervision-tui to open it"
+        )
+
+
+def new_meta(name: str, created: str) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "created": created, "name": name}
+
+
+def check_tables(data: Any) -> None:
+    """Top-level shape: an object whose values are objects of objects.
+
+    Every table of ``TABLES`` except ``meta`` may be missing (= empty);
+    ``meta`` is what marks a file as a supervision-tui database. Tables
+    of other names are refused (wrong file, or a newer layout).
+    """
+    if type(data) is not dict:
+        raise SchemaError(f"the top level must be a JSON object of tables (got {type(data).__name__})")
+    if META not in data:
+        raise SchemaError('no "meta" table: this is not a supervision-tui database')
+    check_meta(data[META])  # version first: a newer file may have tables we do not know
+    unknown = data.keys() - set(TABLES)
+    if unknown:
+        raise SchemaError(f"unknown table(s) {', '.join(sorted(map(repr, unknown)))}")
+    for name, table in data.items():
+        if type(table) is not dict:
+            raise SchemaError(f'table "{name}" must be a JSON object of documents')
+
+
+# --- clinicians ---------------------------------------------------------------
+
+_CLINICIAN_KEYS = frozenset({"id", "role"})
+
+
+def clinician_from_doc(doc_id: str, doc: Any) -> Clinician:
+    where = f'table "clinicians", document {doc_id}'
+    _keys(doc, _CLINICIAN_KEYS, ("id",), where)
+    role = doc.get("role")
+    if role is not None:
+        _choice(role, CLINICIAN_ROLES, where, "role")
+    return Clinician(_code(doc["id"], where, "id"), role)
+
+
+def clinician_to_doc(c: Clinician) -> dict[str, Any]:
+    return {"id": c.id, "role": c.role}
+
+
+# --- clients -------------------------------------------------------------------
+
+_CLIENT_KEYS = frozenset({"code", "clinician", "status", "started"})
+
+
+def client_from_doc(doc_id: str, doc: Any) -> Client:
+    where = f'table "clients", document {doc_id}'
+    _keys(doc, _CLIENT_KEYS, ("code", "clinician"), where)
+    clinician = doc["clinician"]
+    if clinician != "":  # "" = not known (a client listed without any session)
+        _code(clinician, where, "clinician")
+    started = doc.get("started")
+    return Client(
+        code=_code(doc["code"], where, "code"),
+        clinician=clinician,
+        status=_choice(doc.get("status", "active"), CLIENT_STATUSES, where, "status"),
+        started=None if started is None else _date(started, where, "started"),
+    )
+
+
+def client_to_doc(c: Client) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "clinician": c.clinician,
+        "status": c.status,
+        "started": c.started.isoformat() if c.started else None,
+    }
+
+
+# --- measures ------------------------------------------------------------------
+
+_MEASURE_KEYS = frozenset(
+    {"client", "clinician", "session", "date", "attendance", "instrument", "rater",
+     "total", "goal", "task", "bond", "rupture", "rupture_type", "risk"}
+)
+_MEASURE_REQUIRED = ("client", "clinician", "session", "date")
+_SCORES = ("total", "goal", "task", "bond")
+
+
+def rating_from_doc(doc_id: str, doc: Any) -> Rating:
+    """Build a Rating from a ``measures`` document, checking it."""
+    if type(doc) is not dict or not doc.keys() <= _MEASURE_KEYS or len(doc) < 4:
+        _keys(doc, _MEASURE_KEYS, _MEASURE_REQUIRED, f'table "measures", document {doc_id}')
+    try:
+        client = doc["client"]
+        clinician = doc["clinician"]
+        session = doc["session"]
+        day = doc["date"]
+    except KeyError:
+        _keys(doc, _MEASURE_KEYS, _MEASURE_REQUIRED, f'table "measures", document {doc_id}')
+        raise  # pragma: no cover - _keys raised
+    where = f'table "measures", document {doc_id}'
+    if type(client) is not str or not CODE_RE.fullmatch(client):
+        _code(client, where, "client")
+    if type(clinician) is not str or not CODE_RE.fullmatch(clinician):
+        _code(clinician, where, "clinician")
+    if type(session) is not int or session < 1:
+        _int(session, where, "session")
+    d = _date_cache.get(day) if type(day) is str else None
+    if d is None:
+        d = _date(day, where, "date")
+    attendance = doc.get("attendance", "attended")
+    if attendance not in ATTENDANCE:
+        _choice(attendance, ATTENDANCE, where, "attendance")
+    instrument = doc.get("instrument")
+    if instrument is not None and (type(instrument) is not str or instrument not in REGISTRY):
+        _choice(instrument, REGISTRY.ids(), where, "instrument")
+    rater = doc.get("rater", "client")
+    if rater not in RATERS:
+        _choice(rater, RATERS, where, "rater")
+    scores = []
+    for k in _SCORES:
+        v = doc.get(k)
+        if v is not None:
+            v = _num(v, where, k)
+        scores.append(v)
+    rupture = doc.get("rupture")
+    if rupture is not None:
+        _bool(rupture, where, "rupture")
+    rtype = doc.get("rupture_type")
+    if rtype is not None:
+        _choice(rtype, RUPTURE_TYPES, where, "rupture_type")
+    risk = doc.get("risk")
+    if risk is not None:
+        _bool(risk, where, "risk")
+    if instrument is not None and scores[0] is None:
+        raise SchemaError(f"{where}: 'total' is missing for instrument {instrument}")
+    return Rating(client, clinician, session, d, attendance, instrument, rater,
+                  scores[0], scores[1], scores[2], scores[3], rupture, rtype, risk)
+
+
+def rating_to_doc(r: Rating) -> dict[str, Any]:
+    doc: dict[str, Any] = {"client": r.client, "clinician": r.clinician, "session": r.session,
+                           "date": r.date.isoformat()}
+    if r.attendance != "attended":
+        doc["attendance"] = r.attendance
+    if r.instrument is not None:
+        doc["instrument"] = r.instrument
+    if r.rater != "client":
+        doc["rater"] = r.rater
+    for k, v in (("total", r.total), ("goal", r.goal), ("task", r.task), ("bond", r.bond)):
+        if v is not None:
+            doc[k] = int(v) if float(v).is_integer() else float(v)
+    if r.rupture is not None:
+        doc["rupture"] = r.rupture
+    if r.rupture_type is not None:
+        doc["rupture_type"] = r.rupture_type
+    if r.risk is not None:
+        doc["risk"] = r.risk
+    return doc
+
+
+# --- goals ---------------------------------------------------------------------
+
+_GOAL_KEYS = frozenset(
+    {"client", "goal_id", "description", "set_session", "agreement", "status", "reviewed_session"}
+)
+
+
+def goal_from_doc(doc_id: str, doc: Any) -> Goal:
+    where = f'table "goals", document {doc_id}'
+    _keys(doc, _GOAL_KEYS, ("client", "goal_id", "set_session", "agreement"), where)
+    desc = doc.get("description", "")
+    if type(desc) is not str:
+        raise SchemaError(f"{where}: 'description' must be a string")
+    reviewed = doc.get("reviewed_session")
+    return Goal(
+        client=_code(doc["client"], where, "client"),
+        goal_id=_code(doc["goal_id"], where, "goal_id"),
+        description=desc,
+        set_session=_int(doc["set_session"], where, "set_session"),
+        agreement=_choice(doc["agreement"], GOAL_AGREEMENTS, where, "agreement"),
+        status=_choice(doc.get("status", "active"), GOAL_STATUSES, where, "status"),
+        reviewed_session=None if reviewed is None else _int(reviewed, where, "reviewed_session"),
+    )
+
+
+def goal_to_doc(g: Goal) -> dict[str, Any]:
+    return {
+        "client": g.client,
+        "goal_id": g.goal_id,
+        "description": g.description,
+        "set_session": g.set_session,
+        "agreement": g.agreement,
+        "status": g.status,
+        "reviewed_session": g.reviewed_session,
+    }

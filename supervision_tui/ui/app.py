@@ -1,0 +1,379 @@
+"""The Textual app: factory, loading, screens, keymap, palette.
+
+Public hooks for the other parts of the UI
+------------------------------------------
+* ``build_app(db_path, settings, ...)`` builds the app; ``run_app`` runs
+  it. Every test builds the app through ``build_app``.
+* Loaded state: ``app.data`` (a ``LoadedData``: ``caseload``, ``records``,
+  ``analyses``, ``by_code``, ``view(code)``), with shortcuts
+  ``app.caseload``, ``app.analyses``, ``app.records``. ``app.data_version``
+  (reactive int) bumps after every load; watch it with
+  ``self.watch(self.app, "data_version", callback)``. ``app.load_error``
+  (reactive str | None) holds the message of a failed load.
+* ``app.reload()`` re-reads the database and re-runs the engine in a
+  thread worker (the screens keep showing the old data until the new data
+  are in, then refresh in place, keeping the cursor on the same client).
+* ``app.present`` (reactive bool): presentation mode. Private free text
+  (goal descriptions) is hidden while it is True; screens watch it.
+* ``app.review_status(analysis) -> str``: the caseload's Review column and
+  the preview's "Review:" line. Replace ``app.review_status_provider``
+  (a callable taking a ``ClientAnalysis``) to fill it.
+* ``app.decorate_row(row)``: called for each ``CaseloadRow`` as it is
+  built; append callables to ``app.row_hooks`` to put values on rows
+  (``row.extra[...]``) for columns registered with
+  ``widgets.caseload_table.register_column``.
+* Bindings are declared with ``Binding(..., id=...)``; ``settings.keys``
+  (binding id → key string) is applied with ``App.set_keymap`` at start;
+  ``binding_ids()`` lists every known id. Unknown ids are reported with a
+  notification, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from supervision_tui.errors import UserError
+from supervision_tui.ui.commands import SupervisionCommands
+from supervision_tui.ui.messages import DataLoaded, LoadFailed
+from supervision_tui.ui.screens.caseload import CaseloadScreen
+from supervision_tui.ui.widgets.caseload_table import CaseloadRow
+from supervision_tui.ui.widgets.viewdata import LoadedData
+
+Loader = Callable[[], Any]  # returns a Caseload
+
+
+def detect_ssh(env: dict[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(env.get("SSH_CONNECTION") or env.get("SSH_CLIENT") or env.get("SSH_TTY"))
+
+
+class SupervisionApp(App[None]):
+    """supervision-tui: caseload triage, client detail, supervisees."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "supervision-tui"
+    COMMANDS = App.COMMANDS | {SupervisionCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+    ]
+
+    present: reactive[bool] = reactive(False)
+    data_version: reactive[int] = reactive(0)
+    load_error: reactive[str | None] = reactive(None)
+    loading: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        db_path: Path | str | None,
+        settings: Any = None,
+        *,
+        config_path: Path | None = None,
+        theme: str | None = None,
+        present: bool = False,
+        read_only: bool = False,
+        clinician: str | None = None,
+        as_of: date | None = None,
+        ssh: bool | None = None,
+        show_all: bool = False,
+        loader: Loader | None = None,
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db_path) if db_path is not None else None
+        self.settings = settings
+        self.config_path = config_path
+        self.read_only = read_only
+        self.as_of = as_of
+        self.ssh = detect_ssh() if ssh is None else ssh
+        self.initial_clinician = clinician
+        self.initial_show_all = show_all
+        self._loader = loader
+        self.data: LoadedData | None = None
+        self.review_status_provider: Callable[[Any], str] | None = None
+        self.row_hooks: list[Callable[[CaseloadRow], None]] = []
+        self._startup_messages: list[tuple[str, str]] = []
+        self.set_reactive(SupervisionApp.present, present)
+        if self.ssh:
+            self.animation_level = "none"
+        self._install_themes(theme)
+        self._apply_keymap()
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def _install_themes(self, requested: str | None) -> None:
+        ui = getattr(self.settings, "ui", None)
+        requested = requested or getattr(ui, "theme", None)
+        try:
+            from supervision_tui.ui.theming import install_themes
+        except Exception:  # theming module missing: Textual's own themes
+            if requested and requested in self.available_themes:
+                self.theme = requested
+            elif requested:
+                self._startup_messages.append((f"Theme {requested!r} is not available", "warning"))
+            return
+        _names, messages = install_themes(self, requested)
+        for m in messages:
+            self._startup_messages.append((m, "warning"))
+
+    def _apply_keymap(self) -> None:
+        keys = dict(getattr(self.settings, "keys", None) or {})
+        if not keys:
+            return
+        known = binding_ids()
+        unknown = sorted(k for k in keys if k not in known)
+        if unknown:
+            self._startup_messages.append(
+                (f"[keys] unknown binding id(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}", "warning")
+            )
+        self.set_keymap({k: v for k, v in keys.items() if k in known})
+
+    def get_default_screen(self) -> Screen:
+        return CaseloadScreen(clinician=self.initial_clinician, show_closed=self.initial_show_all)
+
+    def on_mount(self) -> None:
+        for message, severity in self._startup_messages:
+            self.notify(message, severity=severity, timeout=8, markup=False)
+        self._startup_messages.clear()
+        self.reload()
+
+    # -- loading ---------------------------------------------------------------------
+
+    @property
+    def caseload(self):
+        return self.data.caseload if self.data is not None else None
+
+    @property
+    def analyses(self):
+        return self.data.analyses if self.data is not None else []
+
+    @property
+    def records(self):
+        return self.data.records if self.data is not None else {}
+
+    def reload(self) -> None:
+        """Re-read the database and re-run the engine in a worker thread."""
+        self.loading = True
+        self._load_worker()
+
+    def _read_caseload(self):
+        if self._loader is not None:
+            return self._loader()
+        if self.db_path is None:
+            raise UserError("No database given.")
+        from supervision_tui.store.database import Database
+
+        return Database(self.db_path, read_only=True).load()
+
+    def load_data(self) -> LoadedData:
+        """Read and analyse (blocking; runs in the worker)."""
+        from supervision_tui.rules.engine import analyse_caseload
+
+        caseload = self._read_caseload()
+        records = {r.code: r for r in caseload.records(self.as_of)}
+        analyses = analyse_caseload(caseload, self.settings, as_of=self.as_of)
+        data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings)
+        _ = data.by_code, data.clinicians
+        return data
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_worker(self) -> None:
+        try:
+            data = self.load_data()
+        except UserError as err:
+            self.call_from_thread(self._load_failed, str(err))
+            return
+        except Exception as err:  # never a traceback on screen
+            self.call_from_thread(self._load_failed, f"Unexpected error while loading: {type(err).__name__}: {err}")
+            return
+        self.call_from_thread(self._loaded, data)
+
+    def _loaded(self, data: LoadedData) -> None:
+        self.data = data
+        self.load_error = None
+        self.loading = False
+        self.data_version += 1
+        self.post_message(DataLoaded(self.data_version))
+
+    def _load_failed(self, error: str) -> None:
+        self.loading = False
+        self.load_error = error
+        if self.data is not None:  # a failed reload keeps the old data on screen
+            self.notify(f"Reload failed; showing the previous data. {error}", severity="error", timeout=10, markup=False)
+        self.post_message(LoadFailed(error))
+
+    # -- hooks for other screens ----------------------------------------------------
+
+    def review_status(self, analysis) -> str:
+        if self.review_status_provider is not None:
+            try:
+                return self.review_status_provider(analysis)
+            except Exception:
+                return "?"
+        return "—"
+
+    def decorate_row(self, row: CaseloadRow) -> None:
+        row.review = self.review_status(row.analysis)
+        for hook in self.row_hooks:
+            hook(row)
+
+    # -- navigation (used by bindings and the command palette) -------------------------
+
+    @property
+    def caseload_screen(self) -> CaseloadScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, CaseloadScreen):
+                return screen
+        raise LookupError("caseload screen not mounted")
+
+    def _to_caseload(self) -> CaseloadScreen:
+        """Close everything above the caseload screen."""
+        base = self.caseload_screen
+        while self.screen is not base and len(self.screen_stack) > 1:
+            self.pop_screen()
+        return base
+
+    def show_client(self, code: str, order: list[str] | None = None) -> None:
+        from supervision_tui.ui.screens.client import ClientScreen
+
+        if self.data is None or code not in self.data.by_code:
+            self.notify(f"No client {code} in the caseload", severity="warning")
+            return
+        base = self._to_caseload()
+        if order is None:
+            order = [r.code for r in base.rows]
+        if code not in order:
+            if not self.data.by_code[code].triaged and not base.show_closed:
+                base.set_show_closed(True)
+                order = [r.code for r in base.rows]
+            if code not in order:
+                order = [code]
+        self.push_screen(ClientScreen(code, order), base.returned_to)
+
+    def action_clinicians(self) -> None:
+        from supervision_tui.ui.screens.clinicians import CliniciansScreen
+
+        base = self._to_caseload()
+
+        def chosen(result: str | None) -> None:
+            if result is None:
+                return
+            base.set_clinician(result or None)
+
+        self.push_screen(CliniciansScreen(base.clinician), chosen)
+
+    def action_help(self) -> None:
+        from supervision_tui.ui.screens.help import HelpScreen, collect_help
+
+        if type(self.screen).__name__ == "HelpScreen":
+            self.pop_screen()
+            return
+        screen = self.screen
+        title = {
+            "caseload": "Keys · caseload",
+            "client": "Keys · client",
+            "clinicians": "Keys · clinicians",
+        }.get(screen.id or "", f"Keys · {type(screen).__name__}")
+        self.push_screen(HelpScreen(collect_help(self, screen), title))
+
+    def action_search(self) -> None:
+        self._to_caseload().action_search()
+
+    def action_filter(self) -> None:
+        self._to_caseload().action_filter()
+
+    def filter_clinician(self, clinician: str | None) -> None:
+        self._to_caseload().set_clinician(clinician)
+
+    def filter_kind(self, key: str | None) -> None:
+        self._to_caseload().set_kind(key)
+
+    def clear_filters(self) -> None:
+        base = self._to_caseload()
+        base.kind = None
+        base.clinician = None
+        base.set_search("")
+
+    def set_show_closed(self, value: bool) -> None:
+        self._to_caseload().set_show_closed(value)
+
+    def sort_by(self, key: str) -> None:
+        self._to_caseload().set_sort(key)
+
+
+def binding_ids() -> set[str]:
+    """Every binding id declared by the app and the UI's screens and widgets
+    (those imported so far; the screens are imported here)."""
+    import supervision_tui.ui.screens.caseload  # noqa: F401
+    import supervision_tui.ui.screens.client  # noqa: F401
+    import supervision_tui.ui.screens.clinicians  # noqa: F401
+    import supervision_tui.ui.screens.help  # noqa: F401
+    from textual.dom import DOMNode
+
+    ids: set[str] = set()
+    seen: set[type] = set()
+    stack: list[type] = [DOMNode]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub in seen:
+                continue
+            seen.add(sub)
+            stack.append(sub)
+            if sub.__module__.startswith("supervision_tui."):
+                for b in getattr(sub, "BINDINGS", []):
+                    if isinstance(b, Binding) and b.id:
+                        ids.add(b.id)
+    return ids
+
+
+def build_app(
+    db_path: Path | str | None,
+    settings: Any = None,
+    *,
+    config_path: Path | None = None,
+    theme: str | None = None,
+    present: bool = False,
+    read_only: bool = False,
+    clinician: str | None = None,
+    as_of: date | None = None,
+    ssh: bool | None = None,
+    show_all: bool = False,
+    loader: Loader | None = None,
+) -> SupervisionApp:
+    """The app for ``db_path`` (``loader``: a callable returning a Caseload,
+    for tests that build data in memory)."""
+    return SupervisionApp(
+        db_path,
+        settings,
+        config_path=config_path,
+        theme=theme,
+        present=present,
+        read_only=read_only,
+        clinician=clinician,
+        as_of=as_of,
+        ssh=ssh,
+        show_all=show_all,
+        loader=loader,
+    )
+
+
+def run_app(db_path: Path | str, settings: Any = None, **kwargs: Any) -> None:
+    """Build and run the app (the CLI's ``open``)."""
+    app = build_app(db_path, settings, **kwargs)
+    app.run(mouse=not app.ssh)
+    if app.load_error and app.data is None:
+        import sys
+
+        print(app.load_error, file=sys.stderr)
+        if app.return_code in (None, 0):
+            sys.exit(1)

@@ -1,0 +1,64 @@
+"""Command palette (ctrl+p): every action of the app, plus one command per
+client and per clinician, built from the loaded caseload.
+
+Commands call the app's public methods (``show_client``,
+``filter_clinician``, ``filter_kind``, ``set_show_closed``, ...), the
+same ones the key bindings use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from supervision_tui.ui.widgets.caseload_table import sortable_columns, tier_label
+
+
+class SupervisionCommands(Provider):
+    """Clients, clinicians, filters, sorting, screens."""
+
+    def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        app = self.app
+        data = getattr(app, "data", None)
+        caseload = app.caseload_screen if hasattr(app, "caseload_screen") else None
+        yield "Clinicians overview", app.action_clinicians, "Supervisees: tiers, ruptures, repair rate, outcomes"
+        yield "Help: keys of this screen", app.action_help, "Every key binding of the current screen and the app"
+        yield "Search clients", app.action_search, "Filter the caseload by client code, clinician or why"
+        yield "Filter picker", app.action_filter, "Pick a tier, kind or clinician filter"
+        yield "Clear filters", app.clear_filters, "Show every client again"
+        if caseload is not None and caseload.show_closed:
+            yield "Hide closed clients", partial(app.set_show_closed, False), "Hide closed and dropped-out clients"
+        else:
+            yield "Show closed clients", partial(app.set_show_closed, True), "Also list closed and dropped-out clients"
+        yield "Reload the database", app.reload, "Re-read the database and re-run the analysis"
+        from supervision_tui.ui.screens.caseload import KIND_FILTERS
+
+        for f in KIND_FILTERS:
+            yield f"Filter: {f.label}", partial(app.filter_kind, f.key), "Caseload tier/kind filter"
+        for spec in sortable_columns():
+            yield f"Sort by {spec.sort_label or spec.label}", partial(app.sort_by, spec.key), "Caseload sort order"
+        if data is not None:
+            for cid in data.clinicians:
+                yield f"Filter: clinician {cid}", partial(app.filter_clinician, cid), "Only this clinician's clients"
+            for a in data.analyses:
+                status = "" if a.triaged else f" · {a.status.replace('_', ' ')}"
+                yield (
+                    f"Open client {a.client}",
+                    partial(app.show_client, a.client),
+                    f"{tier_label(a.tier)} · {a.clinician}{status} · {a.why}",
+                )
+
+    async def discover(self) -> Hits:
+        for name, action, help_text in self._commands():
+            if name.startswith("Open client") or name.startswith("Filter: clinician") or name.startswith("Sort by"):
+                continue  # listed when searched for; the empty palette stays short
+            yield DiscoveryHit(name, action, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, action, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), action, help=help_text)

@@ -1,0 +1,515 @@
+"""The caseload (triage) screen: the first screen.
+
+One row per client in the engine's triage order, filters (clinician,
+tier/kind, text search, closed clients), sort, and a preview of the
+selected client. Columns drop out by width (recomputed on resize); at
+80×24 Tier, Client, Why and Goal stay and the preview hides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from supervision_tui.rules.results import TIER_NAMES, ClientAnalysis
+from supervision_tui.ui.widgets.caseload_table import (
+    CaseloadRow,
+    CaseloadTable,
+    ColumnSpec,
+    build_row,
+    sortable_columns,
+    tier_label,
+)
+from supervision_tui.ui.widgets.panels import trend_text, why_lines
+
+# width/height under which the preview pane is hidden
+PREVIEW_MIN_WIDTH = 100
+PREVIEW_MIN_HEIGHT = 30
+
+
+# --- filters -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KindFilter:
+    """A tier or kind filter: a label and a predicate over engine results."""
+
+    key: str
+    label: str
+    test: Callable[[ClientAnalysis], bool]
+
+
+def _tier(t: int) -> KindFilter:
+    return KindFilter(f"tier{t}", tier_label(t), lambda a, t=t: a.tier == t)
+
+
+KIND_FILTERS: list[KindFilter] = [
+    KindFilter("review", "needs review (tiers 1–6)", lambda a: a.tier <= 6),
+    *[_tier(t) for t in range(1, 8)],
+    KindFilter("k-risk", "kind: risk flag", lambda a: a.risk is not None),
+    KindFilter("k-deteriorated", "kind: outcome deteriorated",
+               lambda a: any(o.status == "deteriorated" for o in a.outcomes.values())),
+    KindFilter("k-rupture", "kind: rupture open or unrepaired",
+               lambda a: any(e.status in ("open", "unrepaired") for e in a.episodes)),
+    KindFilter("k-repaired", "kind: rupture repaired", lambda a: any(e.status == "repaired" for e in a.episodes)),
+    KindFilter("k-goal", "kind: goal not agreed (disagreed, partial, stale, not set)",
+               lambda a: a.goal.status != "agreed"),
+    KindFilter("k-absent", "kind: disengaging (missed sessions)", lambda a: a.attendance.disengaging),
+]
+KIND_BY_KEY = {f.key: f for f in KIND_FILTERS}
+
+
+class FilterPicker(ModalScreen[str | None]):
+    """Pick a tier/kind or clinician filter (enter) or cancel (escape)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="back")]
+
+    def __init__(self, clinicians: list[str], current_kind: str | None, current_clinician: str | None) -> None:
+        super().__init__()
+        self.clinicians = clinicians
+        self.current_kind = current_kind
+        self.current_clinician = current_clinician
+
+    def compose(self) -> ComposeResult:
+        opts: list[Option | None] = [Option("All clients (clear tier/kind and clinician filters)", id="clear")]
+        opts.append(None)
+        for f in KIND_FILTERS:
+            mark = "• " if f.key == self.current_kind else "  "
+            opts.append(Option(f"{mark}{f.label}", id=f"kind:{f.key}"))
+        opts.append(None)
+        for c in self.clinicians:
+            mark = "• " if c == self.current_clinician else "  "
+            opts.append(Option(f"{mark}clinician {c}", id=f"clinician:{c}"))
+        with Vertical(id="picker"):
+            yield Static("Filter the caseload · enter choose · esc cancel", id="picker-title")
+            yield OptionList(*opts, id="picker-list")
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        target = f"kind:{self.current_kind}" if self.current_kind else None
+        if target:
+            try:
+                ol.highlighted = ol.get_option_index(target)
+            except Exception:
+                pass
+        ol.focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --- the screen -------------------------------------------------------------------
+
+
+class CaseloadScreen(Screen):
+    """Triage list + preview."""
+
+    BINDINGS = [
+        Binding("enter", "open_client", "Open", id="open-client"),
+        Binding("slash", "search", "Search", id="search"),
+        Binding("f", "filter", "Filter", id="filter"),
+        Binding("o", "clinicians", "Clinicians", id="clinicians"),
+        Binding("c", "toggle_closed", "Closed", id="show-closed"),
+        Binding("s", "sort", "Sort", id="sort"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False),
+    ]
+
+    def __init__(self, clinician: str | None = None, show_closed: bool = False) -> None:
+        super().__init__(id="caseload")
+        self.clinician: str | None = clinician
+        self.kind: str | None = None
+        self.search: str = ""
+        self.show_closed: bool = show_closed
+        self.sort_key: str = "tier"
+        self.sort_reverse: bool = False
+        self.all_rows: list[CaseloadRow] = []
+        self.rows: list[CaseloadRow] = []
+        self._preview_timer: Timer | None = None
+        self._preview_code: str | None = None
+        self._compact = False
+
+    # -- layout ---------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="topbar"):
+            yield Static("supervision-tui", id="topbar-title", markup=False)
+            yield Static("", id="topbar-theme", markup=False)
+        yield Static("", id="notice", markup=False)
+        yield Input(placeholder="search client, clinician or why · enter keep · esc clear", id="search")
+        with Vertical(id="table-box"):
+            yield CaseloadTable(id="caseload-table")
+            yield Static("Loading the caseload…", id="table-message", markup=False)
+        with Horizontal(id="preview"):
+            yield Static("", id="preview-trend", markup=False)
+            yield Static("", id="preview-why", markup=False)
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> CaseloadTable:
+        return self.query_one(CaseloadTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one("#notice").display = False
+        self.query_one("#preview-trend").border_title = "Alliance trend"
+        self.query_one("#preview-why").border_title = "Why this client is here"
+        self.watch(self.app, "data_version", self._data_changed, init=False)
+        self.watch(self.app, "load_error", self._load_error_changed, init=False)
+        self.watch(self.app, "present", lambda _v: self._update_header(), init=False)
+        self.app.theme_changed_signal.subscribe(self, lambda _t: self._theme_changed())
+        self._apply_compact(self.size.width, self.size.height)
+        if getattr(self.app, "data", None) is not None:
+            self._data_changed()
+        elif getattr(self.app, "load_error", None):
+            self._load_error_changed(self.app.load_error)
+        else:
+            self._show_message("Loading the caseload…")
+        self._update_header()
+        self.table.focus()
+
+    def on_resize(self, event) -> None:
+        self._apply_compact(event.size.width, event.size.height)
+        self._update_header()
+        if self.all_rows:
+            self.refresh_rows(keep=self.table.current_code)
+
+    def _apply_compact(self, width: int, height: int) -> None:
+        compact = width < PREVIEW_MIN_WIDTH or height < PREVIEW_MIN_HEIGHT
+        self._compact = compact
+        self.set_class(compact, "-compact")
+
+    def _available_width(self) -> int:
+        # border (2) + vertical scrollbar (1) + a spare cell
+        width = self.size.width or self.app.size.width
+        return max(30, width - 4)
+
+    # -- data -------------------------------------------------------------------
+
+    def _data_changed(self, _version: int | None = None) -> None:
+        data = self.app.data
+        if data is None:
+            return
+        hook = getattr(self.app, "decorate_row", None)
+        keep = self.table.current_code if self.rows else None
+        self.all_rows = [build_row(data.view(a.client), i, hook) for i, a in enumerate(data.analyses)]
+        self._hide_message()
+        self.refresh_rows(keep=keep)
+        self._update_header()
+
+    def _load_error_changed(self, error: str | None) -> None:
+        if error:
+            self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress q to quit.")
+            self._update_header()
+
+    def _show_message(self, text: str) -> None:
+        msg = self.query_one("#table-message", Static)
+        msg.update(text)
+        msg.display = True
+        self.table.display = False
+
+    def _hide_message(self) -> None:
+        self.query_one("#table-message", Static).display = False
+        self.table.display = True
+
+    def _theme_changed(self) -> None:
+        self._update_header()
+        if self.all_rows:
+            self.refresh_rows(keep=self.table.current_code)
+
+    # -- the list ------------------------------------------------------------------
+
+    def matches(self, row: CaseloadRow, *, ignore: str = "") -> bool:
+        """Does ``row`` pass the current filters (``ignore`` one of them)?"""
+        if row.ended and not self.show_closed and ignore != "closed":
+            return False
+        if self.clinician and ignore != "clinician" and row.clinician != self.clinician:
+            return False
+        if self.kind and ignore != "kind":
+            f = KIND_BY_KEY.get(self.kind)
+            if f is not None and not f.test(row.analysis):
+                return False
+        if self.search and ignore != "search":
+            q = self.search.lower()
+            hay = f"{row.code} {row.clinician} {row.why}".lower()
+            if not all(part in hay for part in q.split()):
+                return False
+        return True
+
+    def visible_rows(self) -> list[CaseloadRow]:
+        rows = [r for r in self.all_rows if self.matches(r)]
+        spec = next((c for c in sortable_columns() if c.key == self.sort_key), None)
+        if spec is None or spec.sort_key is None or self.sort_key == "tier":
+            rows.sort(key=lambda r: (r.ended, r.order))  # the engine's order, closed last
+        else:
+            rows.sort(key=spec.sort_key)
+        if self.sort_reverse:
+            rows.reverse()
+        return rows
+
+    def refresh_rows(self, keep: str | None = None) -> None:
+        self.rows = self.visible_rows()
+        self.table.show_rows(self.rows, self._available_width(), keep=keep)
+        self._update_titles()
+        self._update_notice()
+        if not self.rows and self.all_rows:
+            self._set_preview(None)
+        self._schedule_preview()
+
+    def _update_titles(self) -> None:
+        box = self.query_one("#table-box")
+        filters = []
+        if self.clinician:
+            filters.append(f"clinician {self.clinician}")
+        if self.kind:
+            f = KIND_BY_KEY.get(self.kind)
+            filters.append(f.label if f else self.kind)
+        if self.search:
+            filters.append(f'"{self.search}"')
+        order = "triage order"
+        if self.sort_key != "tier":
+            spec = next((c for c in sortable_columns() if c.key == self.sort_key), None)
+            order = f"sorted by {spec.sort_label if spec else self.sort_key}"
+        if self.sort_reverse:
+            order += " (reversed)"
+        title = f"Caseload · {order} · filter: {', '.join(filters) if filters else 'all'}"
+        if self.show_closed:
+            title += " · closed shown"
+        box.border_title = title
+        n_triaged = sum(1 for r in self.all_rows if not r.ended)
+        n_ended = len(self.all_rows) - n_triaged
+        sub = f"{len(self.rows)} of {n_triaged if not self.show_closed else len(self.all_rows)}"
+        if n_ended and not self.show_closed:
+            sub += f" · {n_ended} closed hidden (c)"
+        box.border_subtitle = sub
+
+    def _update_notice(self) -> None:
+        """Risk is never hidden silently: say when a filter hides a risk client."""
+        notice = self.query_one("#notice", Static)
+        hidden = [r for r in self.all_rows if r.tier == 1 and not r.ended and not self.matches(r)]
+        if hidden:
+            codes = ", ".join(r.code for r in hidden[:4]) + (" …" if len(hidden) > 4 else "")
+            notice.update(f"⚠ RISK: {len(hidden)} client(s) hidden by the filter: {codes} · esc clears")
+            notice.display = True
+        else:
+            notice.display = False
+
+    def _update_header(self) -> None:
+        app = self.app
+        data = getattr(app, "data", None)
+        wide = (self.size.width or app.size.width) >= PREVIEW_MIN_WIDTH
+        parts = ["supervision-tui"] if wide else []
+        if data is not None:
+            name = data.caseload.name
+            db = getattr(app, "db_path", None)
+            if wide and db is not None and name != db.stem:
+                parts.append(f"{name} ({db.name})")
+            else:
+                parts.append(name if name else (db.name if db is not None else "caseload"))
+            n = sum(1 for a in data.analyses if a.triaged)
+            parts.append(f"{n} client{'s' if n != 1 else ''}")
+            parts.append(f"{len(data.clinicians)} clinician{'s' if len(data.clinicians) != 1 else ''}")
+            if data.as_of is not None:
+                parts.append(f"as of {data.as_of.isoformat()}")
+            elif data.latest_date is not None:
+                parts.append(f"data to {data.latest_date.isoformat()}")
+        else:
+            db = getattr(app, "db_path", None)
+            if db is not None:
+                parts.append(db.name)
+            parts.append("not loaded" if getattr(app, "load_error", None) else "loading…")
+        if getattr(app, "read_only", False):
+            parts.append("read-only")
+        if getattr(app, "present", False):
+            parts.append("● presenting")
+        self.query_one("#topbar-title", Static).update(" · ".join(parts))
+        self.query_one("#topbar-theme", Static).update(str(app.theme))
+
+    # -- preview -------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#caseload-table")
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._schedule_preview()
+
+    def _schedule_preview(self) -> None:
+        if self._compact:
+            return
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(0.06, self._update_preview)
+
+    def _update_preview(self) -> None:
+        code = self.table.current_code
+        if code == self._preview_code:
+            return
+        self._set_preview(code)
+
+    def _set_preview(self, code: str | None) -> None:
+        self._preview_code = code
+        trend = self.query_one("#preview-trend", Static)
+        why = self.query_one("#preview-why", Static)
+        data = getattr(self.app, "data", None)
+        if code is None or data is None or code not in data.by_code:
+            trend.border_title = "Alliance trend"
+            trend.update("")
+            why.update("")
+            return
+        v = data.view(code)
+        a = v.analysis
+        trend.border_title = f"{a.client} · {a.clinician} · {a.status.replace('_', ' ')} · {a.sessions} sessions"
+        width = max(20, trend.content_size.width or 40)
+        trend.update(trend_text(v, width=width, height=3))
+        review = self.app.review_status(a) if hasattr(self.app, "review_status") else None
+        why.update(why_lines(a, review))
+
+    # -- actions -------------------------------------------------------------------
+
+    def action_open_client(self) -> None:
+        code = self.table.current_code
+        if code is not None:
+            self.open_client(code)
+
+    @on(DataTable.RowSelected, "#caseload-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        code = event.row_key.value if event.row_key is not None else None
+        if code:
+            self.open_client(code)
+
+    def open_client(self, code: str) -> None:
+        order = [r.code for r in self.rows]
+        if code not in order:
+            order = [code]
+        self.app.show_client(code, order)
+
+    def returned_to(self, code: str | None) -> None:
+        """Called when the client screen closes: cursor on that client."""
+        if code is None:
+            return
+        for i, r in enumerate(self.rows):
+            if r.code == code:
+                self.table.move_cursor(row=i, animate=False, scroll=True)
+                break
+        self.table.focus()
+
+    def action_search(self) -> None:
+        inp = self.query_one("#search", Input)
+        inp.display = True
+        inp.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search = event.value.strip()
+        self.refresh_rows(keep=self.table.current_code)
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self, _event: Input.Submitted) -> None:
+        inp = self.query_one("#search", Input)
+        if not inp.value.strip():
+            inp.display = False
+        self.table.focus()
+
+    def set_search(self, text: str) -> None:
+        inp = self.query_one("#search", Input)
+        inp.value = text
+        inp.display = bool(text)
+        self.search = text.strip()
+        self.refresh_rows(keep=self.table.current_code)
+
+    def action_clear_filter(self) -> None:
+        """One layer per press: search, then tier/kind, then clinician."""
+        inp = self.query_one("#search", Input)
+        if inp.has_focus:
+            if inp.value:
+                inp.value = ""
+            inp.display = False
+            self.search = ""
+            self.table.focus()
+            self.refresh_rows(keep=self.table.current_code)
+            return
+        if self.search:
+            self.set_search("")
+        elif self.kind:
+            self.set_kind(None)
+        elif self.clinician:
+            self.set_clinician(None)
+
+    def action_filter(self) -> None:
+        data = getattr(self.app, "data", None)
+        clinicians = data.clinicians if data is not None else []
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                return
+            if choice == "clear":
+                self.kind = None
+                self.clinician = None
+                self.refresh_rows(keep=self.table.current_code)
+            elif choice.startswith("kind:"):
+                self.set_kind(choice.split(":", 1)[1])
+            elif choice.startswith("clinician:"):
+                self.set_clinician(choice.split(":", 1)[1])
+
+        self.app.push_screen(FilterPicker(clinicians, self.kind, self.clinician), chosen)
+
+    def set_kind(self, key: str | None) -> None:
+        self.kind = key if key in KIND_BY_KEY else None
+        self.refresh_rows(keep=self.table.current_code)
+
+    def set_clinician(self, clinician: str | None) -> None:
+        self.clinician = clinician or None
+        self.refresh_rows(keep=self.table.current_code)
+
+    def action_clinicians(self) -> None:
+        self.app.action_clinicians()
+
+    def action_toggle_closed(self) -> None:
+        self.set_show_closed(not self.show_closed)
+
+    def set_show_closed(self, value: bool) -> None:
+        self.show_closed = value
+        self.refresh_rows(keep=self.table.current_code)
+        n = sum(1 for r in self.all_rows if r.ended)
+        self.notify(
+            f"Closed and dropped-out clients {'shown' if value else 'hidden'} ({n})", timeout=2
+        )
+
+    def sort_choices(self) -> list[ColumnSpec]:
+        shown = {c.key for c, _w in self.table.layout_columns} or {c.key for c in sortable_columns()}
+        return [c for c in sortable_columns() if c.key in shown]
+
+    def action_sort(self) -> None:
+        """Cycle the sort column through the shown sortable columns."""
+        keys = [c.key for c in self.sort_choices()]
+        if not keys:
+            return
+        i = keys.index(self.sort_key) if self.sort_key in keys else -1
+        self.set_sort(keys[(i + 1) % len(keys)])
+
+    def set_sort(self, key: str, reverse: bool = False) -> None:
+        self.sort_key = key
+        self.sort_reverse = reverse
+        self.refresh_rows(keep=self.table.current_code)
+
+    @on(DataTable.HeaderSelected, "#caseload-table")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        if key is None or key not in {c.key for c in sortable_columns()}:
+            return
+        if key == self.sort_key:
+            self.set_sort(key, not self.sort_reverse)
+        else:
+            self.set_sort(key)

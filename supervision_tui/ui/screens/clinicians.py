@@ -1,0 +1,180 @@
+"""The clinicians (supervisees) screen: patterns across each caseload.
+
+Aggregates come from ``supervision_tui.reports.patterns`` (UI-free, also
+used by the agenda). Enter on a clinician filters the caseload to them
+and returns; enter on "All" clears the clinician filter.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from supervision_tui.reports.patterns import RECENT_SESSIONS, ClinicianPattern, clinician_patterns, total_pattern
+from supervision_tui.rules.results import TIER_SYMBOLS
+
+ALL_KEY = "__all__"
+WIDE_MIN_WIDTH = 120
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{round(100 * x):d} %"
+
+
+def _mean(p: ClinicianPattern) -> str:
+    if p.mean_srs is not None and p.srs_clients == p.alliance_clients:
+        return f"SRS {p.mean_srs:.1f}"
+    if p.mean_alliance_index is not None:
+        return f"idx {p.mean_alliance_index:.2f}"
+    return "—"
+
+
+class CliniciansTable(DataTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
+        Binding("enter", "select_cursor", "Filter caseload", id="choose-clinician"),
+    ]
+
+
+class CliniciansScreen(Screen[str | None]):
+    """Dismisses with a clinician id, ``""`` for all, or None (no change)."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("enter", "choose", "Filter caseload", id="choose-clinician"),
+    ]
+
+    def __init__(self, current: str | None = None) -> None:
+        super().__init__(id="clinicians")
+        self.current = current
+        self.patterns: list[ClinicianPattern] = []
+        self._wide: bool | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Supervisees · enter filters the caseload to one · esc back", id="clinicians-header", markup=False)
+        with Vertical(id="clinicians-box"):
+            yield CliniciansTable(id="clinicians-table", cursor_type="row")
+            yield Static("", id="clinicians-notes", markup=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        box = self.query_one("#clinicians-box")
+        box.border_title = "Supervisees"
+        self.watch(self.app, "data_version", lambda _v: self.fill(), init=False)
+        self.fill()
+        self.query_one(CliniciansTable).focus()
+
+    def on_resize(self, event) -> None:
+        wide = event.size.width >= WIDE_MIN_WIDTH
+        if wide != self._wide:
+            self.fill()
+
+    def fill(self) -> None:
+        data = getattr(self.app, "data", None)
+        table = self.query_one(CliniciansTable)
+        keep = table.cursor_row if table.row_count else None
+        table.clear(columns=True)
+        if data is None:
+            return
+        wide = (self.size.width or self.app.size.width) >= WIDE_MIN_WIDTH
+        self._wide = wide
+        clinicians = {cid: data.caseload.clinicians.get(cid) for cid in data.clinicians}
+        self.patterns = clinician_patterns(data.analyses, data.records, clinicians)
+        tier_header = " ".join(f"{TIER_SYMBOLS[t]}{t}" for t in range(1, 8))
+        cols: list[tuple[str, str]] = [("clinician", "Clinician")]
+        if wide:
+            cols.append(("role", "Role"))
+        cols.append(("clients", "Clients"))
+        if wide:
+            cols += [(f"t{t}", f"{TIER_SYMBOLS[t]}{t}") for t in range(1, 8)]
+        else:
+            cols.append(("tiers", tier_header))
+        cols += [
+            ("ruptures", "Ruptures open/unrep." if wide else "Rupt o/u"),
+            ("repair", "Repair rate" if wide else "Repair"),
+            ("alliance", "Mean alliance" if wide else "Alliance"),
+            ("det", "Deteriorated" if wide else "Det."),
+            ("rec", "Recovered" if wide else "Rec."),
+            ("missing", "No recent alliance" if wide else "No rec."),
+        ]
+        for key, label in cols:
+            table.add_column(label, key=key)
+        rows = [*self.patterns, total_pattern(self.patterns)]
+        for p in rows:
+            is_all = p.clinician == "All"
+            cells = [Text(p.clinician, style="bold" if is_all else "")]
+            if wide:
+                cells.append(Text(p.role or "—"))
+            cells.append(Text(str(p.clients), justify="right"))
+            if wide:
+                cells += [
+                    Text(str(p.tiers.get(t, 0)) if p.tiers.get(t, 0) else "·", justify="right",
+                         style="bold" if t <= 3 and p.tiers.get(t, 0) else "dim" if not p.tiers.get(t, 0) else "")
+                    for t in range(1, 8)
+                ]
+            else:
+                tiers = Text()
+                for i, t in enumerate(range(1, 8)):
+                    n = p.tiers.get(t, 0)
+                    if i:
+                        tiers.append(" ")
+                    tiers.append(f"{n if n else '·':>2}", style="bold" if t <= 3 and n else "dim" if not n else "")
+                cells.append(tiers)
+            repaired = p.ruptures_repaired
+            done = p.ruptures_repaired + p.ruptures_unrepaired
+            cells += [
+                Text(f"{p.ruptures_open} / {p.ruptures_unrepaired}", justify="center"),
+                Text(_pct(p.repair_rate) + (f" ({repaired}/{done})" if wide and done else ""), justify="right"),
+                Text(_mean(p), justify="right"),
+                Text(_pct(p.pct_deteriorated) + (f" ({p.deteriorated})" if wide and p.deteriorated else ""),
+                     justify="right"),
+                Text(_pct(p.pct_recovered) + (f" ({p.recovered})" if wide and p.recovered else ""), justify="right"),
+                Text(str(len(p.missing_recent)), justify="right"),
+            ]
+            table.add_row(*cells, key=ALL_KEY if is_all else p.clinician)
+        idx = 0
+        if keep is not None:
+            idx = keep
+        elif self.current:
+            for i, p in enumerate(self.patterns):
+                if p.clinician == self.current:
+                    idx = i
+        table.move_cursor(row=idx, animate=False)
+        notes = Text()
+        notes.append(
+            "Active and paused clients. Repair rate = repaired / (repaired + unrepaired) episodes "
+            "(open ones not counted). Mean alliance: latest SRS when every client is on SRS, else the "
+            "mean latest alliance index 0–1. Det./Rec.: % of clients with two or more outcome ratings "
+            f"with any outcome deteriorated / recovered. No recent alliance: no client alliance rating "
+            f"in the last {RECENT_SESSIONS} sessions.",
+            style="dim",
+        )
+        for p in self.patterns:
+            if p.missing_recent:
+                codes = p.missing_recent
+                notes.append(f"\n{p.clinician} no recent alliance: ", style="bold")
+                notes.append(f"{', '.join(codes[:12])}{' …' if len(codes) > 12 else ''}")
+        if not wide:
+            notes.append("\n← → scroll the table sideways", style="dim")
+        self.query_one("#clinicians-notes", Static).update(notes)
+
+    @on(DataTable.RowSelected, "#clinicians-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value if event.row_key is not None else None
+        self.dismiss("" if key == ALL_KEY else key)
+
+    def action_choose(self) -> None:
+        table = self.query_one(CliniciansTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.dismiss("" if key == ALL_KEY else key)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,157 @@
+"""Terminal conditions: SSH sessions, 16-colour terminals.
+
+Over SSH every mouse move and every animation frame costs bytes on a slow
+link, so an SSH session runs with mouse tracking off (``App.run(mouse=False)``),
+animations off and a lower frame rate.
+
+Textual reads ``TEXTUAL_FPS`` and ``TEXTUAL_ANIMATIONS`` once, when
+``textual.constants`` / ``textual.screen`` are first imported. So the CLI
+must call :func:`apply_terminal_env` *before* it imports the app module:
+
+    from supervision_tui.ui.terminal import apply_terminal_env
+    apply_terminal_env(ssh)                     # sets env vars, no textual import
+    from supervision_tui.ui.app import run_app  # imports textual
+
+and ``run_app`` starts the app with :func:`launch`, which also applies the
+run-time settings (``animation_level``, ``mouse``), the part that works
+even if Textual was imported earlier.
+
+This module must not import Textual at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textual.app import App
+
+SSH_VARIABLES = ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT")
+SSH_FPS = 20
+"""Frames per second over SSH (Textual's default is 60)."""
+
+
+def detect_ssh(env: Mapping[str, str] | None = None) -> bool:
+    """True if this process runs in an SSH session (``SSH_CONNECTION``,
+    ``SSH_TTY`` or ``SSH_CLIENT`` set and non-empty)."""
+    env = os.environ if env is None else env
+    return any(env.get(name) for name in SSH_VARIABLES)
+
+
+def resolve_ssh(ssh: bool | None, env: Mapping[str, str] | None = None) -> bool:
+    """``--ssh``/``--no-ssh`` win; ``None`` means detect."""
+    return detect_ssh(env) if ssh is None else bool(ssh)
+
+
+def terminal_settings(ssh: bool | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """How to run in this terminal.
+
+    Keys: ``ssh`` (bool), ``mouse`` (bool, for ``App.run``),
+    ``animation_level`` (``"none"`` or ``"full"``, for ``App.animation_level``),
+    ``fps`` (int or None = Textual's default), ``cursor_blink`` (bool, for
+    ``Input``/``TextArea``: a blinking cursor redraws twice a second), and
+    ``env`` (environment variables to set before Textual is imported; a
+    variable the user already set is left alone).
+    """
+    env = os.environ if env is None else env
+    is_ssh = resolve_ssh(ssh, env)
+    if not is_ssh:
+        return {
+            "ssh": False,
+            "mouse": True,
+            "animation_level": "full",
+            "fps": None,
+            "cursor_blink": True,
+            "env": {},
+        }
+    wanted = {"TEXTUAL_ANIMATIONS": "none", "TEXTUAL_FPS": str(SSH_FPS)}
+    return {
+        "ssh": True,
+        "mouse": False,
+        "animation_level": "none",
+        "fps": SSH_FPS,
+        "cursor_blink": False,
+        "env": {key: value for key, value in wanted.items() if not env.get(key)},
+    }
+
+
+def apply_terminal_env(ssh: bool | None = None, env: MutableMapping[str, str] | None = None) -> dict[str, Any]:
+    """Set the SSH environment variables in ``env`` (default ``os.environ``)
+    and return :func:`terminal_settings`.
+
+    Call before anything imports Textual. If Textual is already imported,
+    ``settings["env_effective"]`` is False: the frame rate then stays at
+    Textual's default, while :func:`launch` still turns off the mouse and
+    animations.
+    """
+    target = os.environ if env is None else env
+    settings = terminal_settings(ssh, target)
+    for key, value in settings["env"].items():
+        target[key] = value
+    settings["env_effective"] = "textual.constants" not in sys.modules
+    return settings
+
+
+def run_kwargs(ssh: bool | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``App.run``: ``{"mouse": False}`` over SSH."""
+    return {"mouse": terminal_settings(ssh, env)["mouse"]}
+
+
+def configure_app(app: App, ssh: bool | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Apply the run-time settings to ``app`` (animation level); returns them."""
+    settings = terminal_settings(ssh, env)
+    app.animation_level = settings["animation_level"]
+    return settings
+
+
+def launch(app: App, ssh: bool | None = None, env: Mapping[str, str] | None = None) -> Any:
+    """Run ``app`` for this terminal: ``configure_app`` then
+    ``app.run(**run_kwargs(ssh))``; returns what ``app.run`` returns."""
+    configure_app(app, ssh, env)
+    return app.run(**run_kwargs(ssh, env))
+
+
+# --------------------------------------------------------------------------
+# Colour depth
+
+_TERM_COLOURS = {"256color": "256", "kitty": "256", "16color": "standard"}
+
+
+def color_system(env: Mapping[str, str] | None = None) -> str:
+    """The colour system Textual will use: ``"truecolor"``, ``"256"``,
+    ``"standard"`` (16 colours) or ``"none"``.
+
+    ``TEXTUAL_COLOR_SYSTEM`` wins (``"auto"`` means detect); detection
+    follows Rich's rules (COLORTERM, then the ``TERM`` suffix), which is
+    what Textual uses.
+    """
+    env = os.environ if env is None else env
+    forced = (env.get("TEXTUAL_COLOR_SYSTEM") or "auto").lower()
+    if forced != "auto":
+        return {"eight_bit": "256", "windows": "standard"}.get(forced, forced)
+    if env.get("NO_COLOR"):
+        return "none"
+    if (env.get("COLORTERM") or "").strip().lower() in ("truecolor", "24bit"):
+        return "truecolor"
+    term = (env.get("TERM") or "").strip().lower()
+    if term in ("dumb", "unknown"):
+        return "none"
+    _, _, suffix = term.rpartition("-")
+    return _TERM_COLOURS.get(suffix, "standard")
+
+
+def suggested_theme(env: Mapping[str, str] | None = None) -> str | None:
+    """``"ansi"`` when the terminal has only 16 colours (RGB themes then
+    collapse to the nearest of 16 and lose their contrast), else None.
+
+    Use only when the user chose no theme (no ``--theme``, no ``[ui] theme``).
+    An unset ``TERM`` (tests, pipes, CI) suggests nothing.
+    """
+    env = os.environ if env is None else env
+    forced = (env.get("TEXTUAL_COLOR_SYSTEM") or "auto").lower() != "auto"
+    if not forced and not (env.get("TERM") or "").strip():
+        return None
+    return "ansi" if color_system(env) == "standard" else None

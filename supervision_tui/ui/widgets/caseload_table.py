@@ -1,0 +1,369 @@
+"""The caseload table: row model, column specs and the table widget.
+
+How to add a column (e.g. the review workflow's status):
+
+1. put the value on :class:`CaseloadRow` (or read it from ``row.extra``),
+   filled in :func:`build_rows` / by a ``row_hook`` the app passes in;
+2. append a :class:`ColumnSpec` to ``COLUMNS`` (or call
+   :func:`register_column`) with a ``priority``: 0 means "always shown";
+   higher numbers drop out first when the terminal is narrow.
+
+The table recomputes which columns fit on every resize
+(:func:`fit_columns`). Nothing here judges a client: every value comes
+from the engine's ``ClientAnalysis`` or from raw ratings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis
+from supervision_tui.ui.widgets.sparkline import sparkline
+from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num, instrument_order
+
+# --- words and symbols (never colour alone) ------------------------------------
+
+OUTCOME_SYMBOLS = {
+    "improved": "↑",
+    "no_change": "=",
+    "deteriorated": "↓",
+    "recovered": "✓ rec.",
+}
+OUTCOME_WORDS = {
+    "improved": "improved",
+    "no_change": "no change",
+    "deteriorated": "deteriorated",
+    "recovered": "recovered",
+}
+GOAL_WORDS = {
+    "agreed": "agreed",
+    "partial": "partial",
+    "disagreed": "disagreed",
+    "stale": "stale",
+    "not_set": "not set",
+}
+# (theme variable, bold) per tier: resolved against the app theme at render
+TIER_STYLES = {
+    1: ("error", True),
+    2: ("error", True),
+    3: ("warning", True),
+    4: ("warning", False),
+    5: ("accent", False),
+    6: ("foreground", False),
+    7: ("success", False),
+}
+
+
+def tier_label(tier: int) -> str:
+    return f"{TIER_SYMBOLS[tier]}{tier} {TIER_NAMES[tier]}"
+
+
+def outcome_compact(analysis: ClientAnalysis) -> str:
+    """"ORS ↑ PHQ-9 =" in instrument order."""
+    parts = []
+    for inst, res in sorted(analysis.outcomes.items(), key=lambda kv: instrument_order(kv[0])):
+        parts.append(f"{inst} {OUTCOME_SYMBOLS.get(res.status, res.status)}")
+    return " ".join(parts) if parts else "—"
+
+
+# --- the row model ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CaseloadRow:
+    """One client as the caseload table shows it."""
+
+    code: str
+    clinician: str
+    status: str
+    tier: int
+    why: str
+    alliance_text: str  # "SRS 36.5" or "—"
+    alliance_index: float | None
+    spark: str
+    goal: str
+    outcome: str
+    sessions: int
+    last_date: date | None
+    order: int  # position in the engine's triage order
+    analysis: ClientAnalysis
+    review: str = "—"  # filled by the review workflow (app.review_status)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tier_text(self) -> str:
+        return tier_label(self.tier)
+
+    @property
+    def ended(self) -> bool:
+        return not self.analysis.triaged
+
+
+RowHook = Callable[[CaseloadRow], None]
+
+
+def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> CaseloadRow:
+    a = view.analysis
+    spark = ""
+    alliance_text = "—"
+    index = None
+    if a.alliance is not None:
+        alliance_text = f"{a.alliance.instrument} {fmt_num(a.alliance.latest)}"
+        index = a.alliance.index
+    s = view.spark_series()
+    if s is not None:
+        lo, hi = view.instrument(s.instrument).display_range(s.values)
+        spark = sparkline(s.values, lo, hi, width=SPARK_WIDTH)
+    row = CaseloadRow(
+        code=a.client,
+        clinician=a.clinician,
+        status=a.status,
+        tier=a.tier,
+        why=a.why,
+        alliance_text=alliance_text,
+        alliance_index=index,
+        spark=spark,
+        goal=GOAL_WORDS.get(a.goal.status, a.goal.status),
+        outcome=outcome_compact(a),
+        sessions=a.sessions,
+        last_date=a.latest_date,
+        order=order,
+        analysis=a,
+    )
+    if hook is not None:
+        hook(row)
+    return row
+
+
+SPARK_WIDTH = 8
+
+
+# --- columns -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    key: str
+    label: str
+    render: Callable[[CaseloadRow], Text | str]
+    width: int | None  # None: flexible (takes the remaining width)
+    priority: int  # 0 = always shown; larger drops out first on narrow screens
+    sort_key: Callable[[CaseloadRow], Any] | None = None
+    sort_label: str = ""  # shown in the title when sorted by this column
+    min_width: int = 8  # flexible column: never narrower
+    want_width: int = 0  # flexible column: other columns only join while it keeps this
+
+
+def _tier_cell(row: CaseloadRow) -> Text:
+    t = Text(row.tier_text)
+    if row.ended:
+        t = Text(f"{TIER_SYMBOLS[row.tier]}{row.tier} {row.status.replace('_', ' ')}")
+        t.stylize("dim")
+    return t
+
+
+def _alliance_cell(row: CaseloadRow) -> Text:
+    t = Text(f"{row.alliance_text:<11}")
+    if row.spark:
+        t.append(" ")
+        t.append(row.spark)
+    return t
+
+
+def _last_cell(row: CaseloadRow) -> str:
+    return row.last_date.isoformat() if row.last_date else "—"
+
+
+COLUMNS: list[ColumnSpec] = [
+    ColumnSpec("tier", "Tier", _tier_cell, 10, 0, lambda r: (r.order,), "triage order"),
+    ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client"),
+    ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 3, lambda r: (r.clinician, r.order), "clinician"),
+    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 40),
+    ColumnSpec(
+        "alliance", "Alliance", _alliance_cell, 11 + 1 + SPARK_WIDTH, 1,
+        lambda r: (r.alliance_index is None, r.alliance_index if r.alliance_index is not None else 0.0, r.order),
+        "alliance (lowest first)",
+    ),
+    ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal"),
+    ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 2, lambda r: (r.outcome == "—", r.outcome, r.order), "outcome"),
+    ColumnSpec("sessions", "Sess", lambda r: Text(str(r.sessions), justify="right"), 4, 6,
+               lambda r: (-r.sessions, r.order), "sessions (most first)"),
+    ColumnSpec("last", "Last seen", _last_cell, 10, 5,
+               lambda r: (r.last_date is None, -(r.last_date.toordinal()) if r.last_date else 0, r.order),
+               "last session (latest first)"),
+    ColumnSpec("review", "Review", lambda r: r.review, 6, 4, lambda r: (r.review, r.order), "review status"),
+]
+
+
+def _goal_rank(word: str) -> int:
+    order = ["disagreed", "not set", "stale", "partial", "agreed"]
+    return order.index(word) if word in order else len(order)
+
+
+def register_column(spec: ColumnSpec, before: str | None = None) -> None:
+    """Add (or replace, by key) a column; ``before`` names the column it goes
+    in front of (default: the end)."""
+    for i, c in enumerate(COLUMNS):
+        if c.key == spec.key:
+            COLUMNS[i] = spec
+            return
+    if before is not None:
+        for i, c in enumerate(COLUMNS):
+            if c.key == before:
+                COLUMNS.insert(i, spec)
+                return
+    COLUMNS.append(spec)
+
+
+SORTABLE = [c for c in COLUMNS if c.sort_key is not None]
+
+
+def sortable_columns() -> list[ColumnSpec]:
+    return [c for c in COLUMNS if c.sort_key is not None]
+
+
+def column_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
+    """Fixed columns grow to their widest cell (codes and outcomes vary)."""
+    base = spec.width or spec.min_width
+    widest = max((_cell_len(spec.render(r)) for r in rows[:400]), default=0)
+    return max(len(spec.label), min(max(base, widest), 28))
+
+
+def _cell_len(v: Text | str) -> int:
+    return v.cell_len if isinstance(v, Text) else Text(v).cell_len
+
+
+def fit_columns(
+    available: int,
+    rows: Sequence[CaseloadRow],
+    padding: int = 1,
+    columns: Sequence[ColumnSpec] | None = None,
+) -> list[tuple[ColumnSpec, int]]:
+    """Choose the columns that fit ``available`` cells, in display order,
+    with their widths. Priority-0 columns always stay; the flexible column
+    (Why) keeps at least its ``min_width`` and takes what is left, up to
+    its longest text."""
+    cols = list(COLUMNS if columns is None else columns)
+    widths = {c.key: column_width(c, rows) for c in cols if c.width is not None}
+    flex = [c for c in cols if c.width is None]
+    flex_need = {c.key: max([c.min_width, len(c.label)] + [_cell_len(c.render(r)) for r in rows[:400]]) for c in flex}
+    per = 2 * padding
+    chosen = {c.key for c in cols if c.priority == 0}
+    fixed_used = sum(widths[k] + per for k in chosen if k in widths)
+    flex_want = sum(
+        min(flex_need[c.key], max(c.min_width, c.want_width)) + per for c in flex if c.key in chosen
+    )
+    for c in sorted((c for c in cols if c.priority > 0), key=lambda c: c.priority):
+        if c.width is None:
+            continue
+        w = widths[c.key] + per
+        if fixed_used + w + flex_want <= available:
+            chosen.add(c.key)
+            fixed_used += w
+    out: list[tuple[ColumnSpec, int]] = []
+    spare = max(0, available - fixed_used - sum(c.min_width + per for c in flex if c.key in chosen))
+    for c in cols:
+        if c.key not in chosen:
+            continue
+        if c.width is None:
+            w = min(flex_need[c.key], c.min_width + spare)
+            spare -= w - c.min_width
+            out.append((c, w))
+        else:
+            out.append((c, widths[c.key]))
+    return out
+
+
+def truncate(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + "…"
+
+
+# --- the widget -----------------------------------------------------------------------
+
+
+class CaseloadTable(DataTable):
+    """A row-cursor DataTable with vi keys; enter posts ``RowSelected``."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
+        Binding("enter", "select_cursor", "Open", id="open-client"),
+    ]
+
+    DEFAULT_CSS = """
+    CaseloadTable {
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.rows_shown: list[CaseloadRow] = []
+        self.layout_columns: list[tuple[ColumnSpec, int]] = []
+
+    def show_rows(self, rows: list[CaseloadRow], available: int, keep: str | None = None) -> None:
+        """Fill the table with ``rows``; columns fitted to ``available``
+        cells. The cursor goes to client ``keep`` when it is listed, else
+        to row 0."""
+        layout = fit_columns(available, rows or self.rows_shown, padding=self.cell_padding)
+        same_layout = [(c.key, w) for c, w in layout] == [(c.key, w) for c, w in self.layout_columns]
+        self.rows_shown = rows
+        if not same_layout:
+            self.clear(columns=True)
+            self.layout_columns = layout
+            for spec, w in layout:
+                self.add_column(spec.label, width=w, key=spec.key)
+        else:
+            self.clear()
+        styles = self._tier_styles()
+        for row in rows:
+            cells = []
+            for spec, w in self.layout_columns:
+                v = spec.render(row)
+                if spec.width is None:
+                    v = truncate(v.plain if isinstance(v, Text) else v, w)
+                if not isinstance(v, Text):
+                    v = Text(v)  # never markup: engine text may hold "[our default]"
+                if spec.key == "tier" and not row.ended:
+                    v.stylize(styles.get(row.tier, ""))
+                cells.append(v)
+            self.add_row(*cells, key=row.code)
+        if rows:
+            idx = 0
+            if keep is not None:
+                for i, r in enumerate(rows):
+                    if r.code == keep:
+                        idx = i
+                        break
+            self.move_cursor(row=idx, animate=False, scroll=True)
+
+    def _tier_styles(self) -> dict[int, str]:
+        try:
+            variables = self.app.theme_variables
+        except Exception:
+            return {}
+        out = {}
+        for tier, (var, bold) in TIER_STYLES.items():
+            color = variables.get(var, "")
+            out[tier] = (("bold " if bold else "") + color).strip()
+        return out
+
+    @property
+    def current_code(self) -> str | None:
+        if not self.rows_shown or self.cursor_row < 0 or self.cursor_row >= len(self.rows_shown):
+            return None
+        return self.rows_shown[self.cursor_row].code
+
+    def cell_text(self, row: int, key: str) -> str:
+        """Plain text of a shown cell (tests, palette)."""
+        v = self.get_cell(self.rows_shown[row].code, key)
+        return v.plain if isinstance(v, Text) else str(v)

@@ -1,0 +1,383 @@
+"""Alliance and outcome charts (textual-plotext), theme-following.
+
+The plot background/foreground follow the app theme through
+textual-plotext's ``"auto"`` plot theme; series colours are taken from the
+app theme's own colour variables (primary, secondary, error, warning,
+success) and re-read on every theme change. Each chart has a legend line
+in words and symbols (never colour alone) under the plot.
+
+Charts only *draw* raw ratings and the engine's episodes; they judge
+nothing.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.color import Color
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from supervision_tui.rules.results import Episode
+from supervision_tui.ui.widgets.viewdata import ClientView, Series, fmt_num
+
+RUPTURE_MARK = "x"
+REPAIR_MARK = "✓"
+
+
+def _rgb(app, var: str, fallback: str) -> tuple[int, int, int]:
+    try:
+        value = app.theme_variables.get(var) or fallback
+        return Color.parse(value).rgb
+    except Exception:
+        return Color.parse(fallback).rgb
+
+
+def episode_label(e: Episode) -> str:
+    span = f"s{e.start}" if e.start == e.last_marker else f"s{e.start}–{e.last_marker}"
+    label = f"{span} {e.status.upper()}"
+    if e.status == "repaired" and e.repaired_at is not None:
+        label += f" at s{e.repaired_at}"
+    return label
+
+
+class _ThemedPlot(PlotextPlot):
+    """Redraws (with theme colours) when the app theme changes."""
+
+    DEFAULT_CSS = """
+    _ThemedPlot {
+        height: 1fr;
+        min-height: 6;
+    }
+    """
+
+    def __init__(self, view: ClientView | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.view = view
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        self.redraw()
+
+    def set_view(self, view: ClientView) -> None:
+        self.view = view
+        if self.is_mounted:
+            self.redraw()
+
+    def colours(self) -> dict[str, tuple[int, int, int]]:
+        app = self.app
+        return {
+            "client": _rgb(app, "primary", "#0178d4"),
+            "therapist": _rgb(app, "secondary", "#004578"),
+            "cutoff": _rgb(app, "error", "#ba3c5b"),
+            "rupture": _rgb(app, "warning", "#ffa62b"),
+            "repair": _rgb(app, "success", "#4eBF71"),
+            "extra": _rgb(app, "accent", "#ffa62b"),
+        }
+
+    def redraw(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+
+
+class AllianceChart(_ThemedPlot):
+    """Every alliance instrument of the client; client ratings, therapist
+    ratings as their own series; native scale for one instrument, the 0–1
+    alliance index for several; the SRS cut-off line; rupture episodes
+    marked at their marker sessions (x) and repairs (✓)."""
+
+    def redraw(self) -> None:
+        self._reset()
+        v = self.view
+        if v is None:
+            return
+        plt = self.plt
+        col = self.colours()
+        names = v.alliance_instruments
+        self.index_mode = len(names) > 1
+        series: list[Series] = []
+        for n in names:
+            for rater in ("client", "therapist"):
+                s = v.series.get((n, rater))
+                if s is not None and s.values:
+                    series.append(s)
+        if not series:
+            plt.title("no alliance ratings")
+            self.refresh()
+            return
+
+        def y(s_name: str, value: float) -> float:
+            return v.instrument(s_name).index(value) if self.index_mode else value
+
+        all_y: list[float] = []
+        all_x: list[int] = []
+        # cut-off lines first, so the data draw over them (e.g. SRS 36)
+        for n in names:
+            iv = v.instrument(n)
+            if iv.cutoff is not None:
+                cy = y(n, iv.cutoff)
+                plt.hline(cy, col["cutoff"])
+                all_y.append(cy)
+        therapist_palette = [col["therapist"], col["extra"]]
+        client_palette = [col["client"], col["extra"]]
+        for i, s in enumerate(series):
+            ys = [y(s.instrument, val) for val in s.values]
+            all_y += ys
+            all_x += list(s.sessions)
+            inst_i = names.index(s.instrument)
+            if s.rater == "client":
+                plt.plot(list(s.sessions), ys, marker="hd", color=client_palette[inst_i % 2])
+            else:
+                plt.plot(list(s.sessions), ys, marker="dot", color=therapist_palette[inst_i % 2])
+
+        # rupture episodes: x at each marker session, ✓ at the repair
+        a = v.analysis
+        for e in a.episodes:
+            xs, ys = [], []
+            for sess in e.marker_sessions:
+                val = self._value_at(v, e.instrument, sess)
+                if val is not None:
+                    xs.append(sess)
+                    ys.append(y(e.instrument, val))
+                else:  # a marker without a client rating (e.g. a therapist report)
+                    xs.append(sess)
+                    ys.append(min(all_y))
+            if xs:
+                plt.scatter(xs, ys, marker=RUPTURE_MARK, color=col["rupture"])
+            if e.repaired_at is not None:
+                val = self._value_at(v, e.instrument, e.repaired_at)
+                if val is not None:
+                    plt.scatter([e.repaired_at], [y(e.instrument, val)], marker=REPAIR_MARK, color=col["repair"])
+
+        cutoffs = [y(n, v.instrument(n).cutoff) for n in names if v.instrument(n).cutoff is not None]
+        height = self.size.height or 12
+        if self.index_mode:
+            lo = max(0.0, min(all_y) - 0.05)
+            _y_axis(plt, lo, 1.0, height, cutoffs, floor=0.0)
+        else:
+            iv = v.instrument(names[0])
+            span = iv.hi - iv.lo
+            lo = max(iv.lo, min(all_y) - 0.05 * span)
+            _y_axis(plt, lo, iv.hi, height, cutoffs, floor=iv.lo)
+        _session_ticks(plt, all_x)
+        self.refresh()
+
+    @staticmethod
+    def _value_at(v: ClientView, instrument: str, session: int) -> float | None:
+        s = v.series.get((instrument, "client"))
+        if s is None:
+            return None
+        for x, val in zip(s.sessions, s.values):
+            if x == session:
+                return val
+        return None
+
+    def legend(self) -> Text:
+        """The words for what is drawn: series, cut-off, episodes."""
+        v = self.view
+        t = Text()
+        if v is None:
+            return t
+        col = self.colours() if self.is_mounted else {}
+        names = v.alliance_instruments
+        index_mode = len(names) > 1
+
+        def swatch(key: str, mark: str) -> None:
+            rgb = col.get(key)
+            t.append(mark, style=f"bold rgb({rgb[0]},{rgb[1]},{rgb[2]})" if rgb else "bold")
+
+        parts = 0
+        for i, n in enumerate(names):
+            for rater, key, mark in (("client", "client", "▬"), ("therapist", "therapist", "•")):
+                if (n, rater) in v.series:
+                    if parts:
+                        t.append("  ")
+                    swatch(key if i % 2 == 0 else "extra", mark)
+                    t.append(f" {n} {rater}")
+                    parts += 1
+        for n in names:
+            iv = v.instrument(n)
+            if iv.cutoff is not None:
+                t.append("  ")
+                swatch("cutoff", "─")
+                cut = f"{iv.cutoff:g}"
+                if index_mode:
+                    cut += f" = {iv.index(iv.cutoff):.2f}"
+                t.append(f" {n} cut-off {cut}")
+        if index_mode:
+            t.append("  · y = alliance index 0–1 (score − min) / (max − min)")
+        for e in v.analysis.episodes:
+            t.append("  ")
+            swatch("rupture", RUPTURE_MARK)
+            t.append(f" rupture {episode_label(e)}")
+        if any(e.repaired_at is not None for e in v.analysis.episodes):
+            t.append("  ")
+            swatch("repair", REPAIR_MARK)
+            t.append(" repair")
+        return t
+
+
+class OutcomeChart(_ThemedPlot):
+    """One outcome instrument on its own scale with its clinical cut-off."""
+
+    def __init__(self, view: ClientView | None = None, instrument: str = "ORS", **kwargs) -> None:
+        super().__init__(view, **kwargs)
+        self.instrument = instrument
+
+    def redraw(self) -> None:
+        self._reset()
+        v = self.view
+        if v is None:
+            return
+        plt = self.plt
+        col = self.colours()
+        iv = v.instrument(self.instrument)
+        s = v.series.get((self.instrument, "client"))
+        if s is None or not s.values:
+            plt.title(f"no {self.instrument} ratings")
+            self.refresh()
+            return
+        if iv.cutoff is not None:
+            plt.hline(iv.cutoff, col["cutoff"])
+        plt.plot(list(s.sessions), list(s.values), marker="hd", color=col["client"])
+        _y_axis(plt, iv.lo, iv.hi, self.size.height or 8, [iv.cutoff] if iv.cutoff is not None else None, iv.lo)
+        _session_ticks(plt, list(s.sessions))
+        self.refresh()
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int = 6, extra: list[float] | None = None) -> list[float]:
+    """Round tick values between lo and hi (steps 1, 2, 2.5, 5 × 10^n),
+    plus ``extra`` values such as a cut-off."""
+    import math
+
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    raw = span / max(1, max_ticks - 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    x = first
+    while x <= hi + 1e-9:
+        ticks.append(round(x, 6))
+        x += step
+    for e in extra or []:
+        if lo - 1e-9 <= e <= hi + 1e-9:
+            # drop a tick too close to the extra one (it would collide)
+            ticks = [t for t in ticks if abs(t - e) >= step / 2] + [e]
+    return sorted(set(ticks))
+
+
+def _tick_labels(ticks: list[float]) -> list[str]:
+    if all(float(t).is_integer() for t in ticks):
+        return [f"{t:.0f}" for t in ticks]
+    return [f"{t:.2f}".rstrip("0").rstrip(".") if abs(t) < 10 else f"{t:g}" for t in ticks]
+
+
+def nice_step(lo: float, hi: float, max_ticks: int) -> float:
+    import math
+
+    raw = max(hi - lo, 1e-9) / max(1, max_ticks - 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+
+
+def _y_axis(plt, lo: float, hi: float, height: int, extra: list[float] | None = None,
+            floor: float | None = None) -> None:
+    """y range and round ticks; ``lo`` snaps down to a tick (not below ``floor``)."""
+    import math
+
+    n = max(3, min(6, height // 3))
+    step = nice_step(lo, hi, n)
+    snapped = math.floor(lo / step + 1e-9) * step
+    lo = max(floor, snapped) if floor is not None else snapped
+    plt.ylim(lo, hi)
+    ticks = nice_ticks(lo, hi, max_ticks=n, extra=extra)
+    plt.yticks(ticks, _tick_labels(ticks))
+
+
+def _session_ticks(plt, xs: list[int]) -> None:
+    if not xs:
+        return
+    lo, hi = min(xs), max(xs)
+    if hi == lo:
+        plt.xlim(lo - 1, hi + 1)
+        plt.xticks([lo])
+        return
+    n = hi - lo + 1
+    step = 1 if n <= 16 else (2 if n <= 32 else 5)
+    plt.xticks(list(range(lo, hi + 1, step)))
+    plt.xlim(lo, hi)
+
+
+class ChartPanel(Vertical):
+    """A chart with its legend line underneath (inside one bordered box)."""
+
+    DEFAULT_CSS = """
+    ChartPanel {
+        height: auto;
+        border: round $primary 50%;
+        padding: 0 1;
+    }
+    ChartPanel > .chart-legend {
+        height: auto;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self, chart: _ThemedPlot, title: str = "", legend: Text | str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.chart = chart
+        self._legend = legend
+        self.border_title = title
+
+    def compose(self) -> ComposeResult:
+        yield self.chart
+        yield Static(self._legend, classes="chart-legend", markup=False)
+
+    def set_legend(self, legend: Text | str) -> None:
+        self._legend = legend
+        if self.is_mounted:
+            self.query_one(".chart-legend", Static).update(legend)
+
+
+def alliance_title(v: ClientView) -> str:
+    names = v.alliance_instruments
+    if not names:
+        return "Alliance · no ratings"
+    if len(names) == 1:
+        iv = v.instrument(names[0])
+        return f"Alliance · {names[0]} ({iv.lo:g}–{iv.hi:g}, higher is better) by session"
+    return "Alliance · " + " + ".join(names) + " · y = alliance index 0–1 · by session"
+
+
+def outcome_title(v: ClientView, instrument: str) -> str:
+    iv = v.instrument(instrument)
+    parts = [f"{instrument} ({iv.lo:g}–{iv.hi:g}, {'higher' if iv.higher_is_better else 'lower'} is better)"]
+    if iv.cutoff_label:
+        parts.append(iv.cutoff_label + " ─")
+    return " · ".join(parts)
+
+
+def outcome_legend(v: ClientView, instrument: str) -> str:
+    """Short: what is drawn and the engine's status word (the full detail
+    is in the Outcomes panel)."""
+    iv = v.instrument(instrument)
+    res = v.analysis.outcomes.get(instrument)
+    cut = f" · ─ cut-off {iv.cutoff:g} ({iv.cutoff_label})" if iv.cutoff is not None else ""
+    if res is not None:
+        word = res.status.replace("_", " ").upper()
+        sign = "+" if res.change > 0 else ("−" if res.change < 0 else "±")
+        return (f"▬ {instrument} client{cut} · {word}: {fmt_num(res.first)} → {fmt_num(res.latest)} "
+                f"({sign}{fmt_num(abs(res.change))} {'better' if res.change > 0 else 'worse' if res.change < 0 else ''})").rstrip()
+    s = v.series.get((instrument, "client"))
+    if s is not None and len(s.values) == 1:
+        return f"one rating ({fmt_num(s.values[0])} at s{s.sessions[0]}): no change can be judged yet"
+    return ""

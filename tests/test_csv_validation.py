@@ -1,0 +1,528 @@
+"""Every column rule of interchange.md §1–3, table-driven, asserting the
+exact error line ``FILE:LINE: column: what is wrong (got VALUE)``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from supervision_tui.errors import UserError, ValidationFailed
+from supervision_tui.store.csv_io import (
+    CLIENTS_COLUMNS,
+    GOALS_COLUMNS,
+    MEASURES_COLUMNS,
+    parse_files,
+    validate_files,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+BASE = {
+    "client": "C-01", "clinician": "T01", "session": "1", "date": "2025-01-06", "attendance": "attended",
+    "instrument": "SRS", "rater": "client", "total": "36", "goal": "", "task": "", "bond": "",
+    "rupture": "", "rupture_type": "", "risk": "",
+}
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # file names in messages are as given: "m.csv"
+
+
+def csv_text(columns, rows) -> str:
+    lines = [",".join(columns)]
+    for row in rows:
+        lines.append(",".join(row.get(c, "") for c in columns))
+    return "\n".join(lines) + "\n"
+
+
+def write(name: str, text: str | bytes) -> Path:
+    p = Path(name)
+    if isinstance(text, str):
+        p.write_text(text, encoding="utf-8", newline="")
+    else:
+        p.write_bytes(text)
+    return p
+
+
+def measure_errors(*rows: dict) -> list[str]:
+    write("m.csv", csv_text(MEASURES_COLUMNS, [{**BASE, **r} for r in rows]))
+    try:
+        parse_files("m.csv")
+    except ValidationFailed as err:
+        return err.errors
+    return []
+
+
+def measure_ok(*rows: dict):
+    write("m.csv", csv_text(MEASURES_COLUMNS, [{**BASE, **r} for r in rows]))
+    return parse_files("m.csv")
+
+
+# --- measures: one column at a time -------------------------------------------------
+
+MEASURE_CASES = [
+    # client / clinician: required, alphabet, length
+    ({"client": ""}, "client: required (got empty)"),
+    ({"client": "C 01"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ - (got C 01)"),
+    ({"client": "C.01"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ - (got C.01)"),
+    ({"client": "Ü1"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ - (got Ü1)"),
+    ({"client": "C" * 33}, f"client: must be 1-32 characters of A-Z a-z 0-9 _ - (got {'C' * 33})"),
+    ({"clinician": ""}, "clinician: required (got empty)"),
+    ({"clinician": "Dr Who"}, "clinician: must be 1-32 characters of A-Z a-z 0-9 _ - (got Dr Who)"),
+    # session
+    ({"session": ""}, "session: required (got empty)"),
+    ({"session": "0"}, "session: must be a whole number >= 1 (got 0)"),
+    ({"session": "-2"}, "session: must be a whole number >= 1 (got -2)"),
+    ({"session": "1.5"}, "session: must be a whole number >= 1 (got 1.5)"),
+    ({"session": "one"}, "session: must be a whole number >= 1 (got one)"),
+    # date
+    ({"date": ""}, "date: required (got empty)"),
+    ({"date": "2025-02-30"}, "date: must be a date YYYY-MM-DD (got 2025-02-30)"),
+    ({"date": "06/01/2025"}, "date: must be a date YYYY-MM-DD (got 06/01/2025)"),
+    ({"date": "20250106"}, "date: must be a date YYYY-MM-DD (got 20250106)"),
+    ({"date": "2025-1-6"}, "date: must be a date YYYY-MM-DD (got 2025-1-6)"),
+    # attendance / instrument / rater vocabularies
+    ({"attendance": "present"}, "attendance: must be one of attended, cancelled, no_show or empty (got present)"),
+    ({"attendance": "Attended"}, "attendance: must be one of attended, cancelled, no_show or empty (got Attended)"),
+    ({"instrument": "XYZ"}, "instrument: must be one of SRS, WAI-SR, ORS, PHQ-9, GAD-7 or empty (got XYZ)"),
+    ({"instrument": "srs"}, "instrument: must be one of SRS, WAI-SR, ORS, PHQ-9, GAD-7 or empty (got srs)"),
+    ({"rater": "patient"}, "rater: must be one of client, therapist or empty (got patient)"),
+    # total: required, numeric, within the instrument's range
+    ({"instrument": "ORS", "total": ""}, "total: required for ORS (got empty)"),
+    ({"instrument": "PHQ-9", "total": ""}, "total: required for PHQ-9 (got empty)"),
+    ({"total": "abc"}, "total: must be a number (got abc)"),
+    ({"total": "3O"}, "total: must be a number (got 3O)"),
+    ({"total": "nan"}, "total: must be a number (got nan)"),
+    ({"total": "41"}, "total: must be within 0-40 for SRS (got 41)"),
+    ({"total": "-1"}, "total: must be within 0-40 for SRS (got -1)"),
+    ({"instrument": "ORS", "total": "40.5"}, "total: must be within 0-40 for ORS (got 40.5)"),
+    ({"instrument": "PHQ-9", "total": "28"}, "total: must be within 0-27 for PHQ-9 (got 28)"),
+    ({"instrument": "GAD-7", "total": "22"}, "total: must be within 0-21 for GAD-7 (got 22)"),
+    ({"instrument": "WAI-SR", "total": "11"}, "total: must be within 12-60 for WAI-SR (got 11)"),
+    ({"instrument": "WAI-SR", "total": "61"}, "total: must be within 12-60 for WAI-SR (got 61)"),
+    # goal component: WAI-SR Goal 4-20, SRS goals & topics 0-10, nothing else
+    ({"goal": "11"}, "goal: must be within 0-10 for SRS (got 11)"),
+    ({"goal": "-0.5"}, "goal: must be within 0-10 for SRS (got -0.5)"),
+    ({"goal": "x"}, "goal: must be a number (got x)"),
+    ({"instrument": "WAI-SR", "total": "40", "goal": "3"}, "goal: must be within 4-20 for WAI-SR (got 3)"),
+    ({"instrument": "WAI-SR", "total": "40", "goal": "21"}, "goal: must be within 4-20 for WAI-SR (got 21)"),
+    ({"instrument": "ORS", "total": "20", "goal": "5"}, "goal: ORS has no goal score; leave it empty (got 5)"),
+    # task / bond: WAI-SR only, 4-20
+    ({"instrument": "WAI-SR", "total": "40", "task": "21"}, "task: must be within 4-20 for WAI-SR (got 21)"),
+    ({"instrument": "WAI-SR", "total": "40", "bond": "3"}, "bond: must be within 4-20 for WAI-SR (got 3)"),
+    ({"task": "10"}, "task: SRS has no task score (only goal); leave it empty (got 10)"),
+    ({"bond": "10"}, "bond: SRS has no bond score (only goal); leave it empty (got 10)"),
+    ({"instrument": "GAD-7", "total": "5", "bond": "10"}, "bond: GAD-7 has no bond score; leave it empty (got 10)"),
+    # WAI-SR total from the subscales
+    ({"instrument": "WAI-SR", "total": "", "goal": "15", "task": "16"},
+     "total: required for WAI-SR unless goal, task and bond are all given (got empty)"),
+    ({"instrument": "WAI-SR", "total": "", "bond": "15"},
+     "total: required for WAI-SR unless goal, task and bond are all given (got empty)"),
+    ({"instrument": "WAI-SR", "total": "47", "goal": "15", "task": "16", "bond": "17"},
+     "total: must equal goal + task + bond = 48 (got 47)"),
+    # scores on a row without an instrument
+    ({"instrument": "", "total": "30"}, "total: a score needs an instrument, but the instrument column is empty (got 30)"),
+    ({"instrument": "", "total": "", "goal": "8"},
+     "goal: a score needs an instrument, but the instrument column is empty (got 8)"),
+    ({"instrument": "", "total": "", "task": "8"},
+     "task: a score needs an instrument, but the instrument column is empty (got 8)"),
+    ({"instrument": "", "total": "", "bond": "8"},
+     "bond: a score needs an instrument, but the instrument column is empty (got 8)"),
+    # rupture / rupture_type / risk
+    ({"rupture": "maybe"}, "rupture: must be one of yes, no or empty (got maybe)"),
+    ({"rupture": "Yes"}, "rupture: must be one of yes, no or empty (got Yes)"),
+    ({"rupture": "yes", "rupture_type": "angry"},
+     "rupture_type: must be one of withdrawal, confrontation or empty (got angry)"),
+    ({"rupture_type": "withdrawal"}, "rupture_type: only allowed when rupture is yes (got withdrawal)"),
+    ({"rupture": "no", "rupture_type": "confrontation"},
+     "rupture_type: only allowed when rupture is yes (got confrontation)"),
+    ({"risk": "y"}, "risk: must be one of yes, no or empty (got y)"),
+    ({"instrument": "", "total": "", "risk": "yes"},
+     "risk: needs an instrument: the risk rule only reads rows with a measure (got yes)"),
+]
+
+
+@pytest.mark.parametrize("override,expected", MEASURE_CASES, ids=[e.split(" (got")[0] for _, e in MEASURE_CASES])
+def test_measures_column_rule(override, expected):
+    assert measure_errors(override) == [f"m.csv:2: {expected}"]
+
+
+def test_each_error_is_on_its_own_row_line():
+    errs = measure_errors({}, {"session": "2", "date": "2025-01-13"}, {"session": "3", "date": "2025-01-20",
+                                                                       "total": "99"})
+    assert errs == ["m.csv:4: total: must be within 0-40 for SRS (got 99)"]
+
+
+def test_all_errors_of_a_row_are_reported():
+    errs = measure_errors({"client": "", "session": "x", "total": "50"})
+    assert errs == [
+        "m.csv:2: client: required (got empty)",
+        "m.csv:2: session: must be a whole number >= 1 (got x)",
+        "m.csv:2: total: must be within 0-40 for SRS (got 50)",
+    ]
+
+
+VALID_ROWS = [
+    ({}, dict(instrument="SRS", total=36.0, rater="client", attendance="attended")),
+    ({"attendance": "", "rater": ""}, dict(attendance="attended", rater="client")),
+    ({"total": "0"}, dict(total=0.0)),
+    ({"total": "40", "goal": "10"}, dict(total=40.0, goal=10.0)),
+    ({"total": "35.5", "goal": "8.7"}, dict(total=35.5, goal=8.7)),
+    ({"instrument": "WAI-SR", "total": "12"}, dict(total=12.0)),
+    ({"instrument": "WAI-SR", "total": "60", "rater": "therapist"}, dict(total=60.0, rater="therapist")),
+    ({"instrument": "WAI-SR", "total": "", "goal": "15", "task": "16", "bond": "17"},
+     dict(total=48.0, goal=15.0, task=16.0, bond=17.0)),
+    ({"instrument": "WAI-SR", "total": "48", "goal": "15", "task": "16", "bond": "17"}, dict(total=48.0)),
+    ({"instrument": "WAI-SR", "total": "40", "goal": "4"}, dict(goal=4.0, task=None)),
+    ({"instrument": "PHQ-9", "total": "27", "risk": "yes"}, dict(total=27.0, risk=True)),
+    ({"instrument": "GAD-7", "total": "21", "risk": "no"}, dict(total=21.0, risk=False)),
+    ({"instrument": "ORS", "total": " 22.5 "}, dict(total=22.5)),
+    ({"instrument": "", "total": ""}, dict(instrument=None, total=None)),
+    # a session without a measure may carry a post-session rupture report and risk=no
+    ({"instrument": "", "total": "", "rupture": "yes", "rupture_type": "withdrawal", "risk": "no"},
+     dict(instrument=None, rupture=True, rupture_type="withdrawal", risk=False)),
+    # a non-attended session may carry scores (stored; the rules ignore them)
+    ({"attendance": "cancelled", "total": "20"}, dict(attendance="cancelled", total=20.0)),
+    ({"attendance": "no_show", "instrument": "", "total": ""}, dict(attendance="no_show", instrument=None)),
+    ({"rupture": "yes", "rupture_type": "confrontation"}, dict(rupture=True, rupture_type="confrontation")),
+    ({"rupture": "no"}, dict(rupture=False, rupture_type=None)),
+    ({"client": "a_B-9" + "x" * 27}, dict(client="a_B-9" + "x" * 27)),
+]
+
+
+@pytest.mark.parametrize("override,expect", VALID_ROWS)
+def test_measures_valid_row(override, expect):
+    parsed = measure_ok(override)
+    (r,) = parsed.ratings
+    assert r.date == date(2025, 1, 6)
+    for k, v in expect.items():
+        assert getattr(r, k) == v, k
+
+
+# --- measures: rules across rows -----------------------------------------------------
+
+CROSS_ROW_CASES = [
+    ([{}, {}], ["m.csv:3: instrument: same client, session, instrument and rater as line 2 (got SRS)"]),
+    ([{"instrument": "", "total": ""}, {"instrument": "", "total": ""}],
+     ["m.csv:3: instrument: same client, session, instrument and rater as line 2 (got empty)"]),
+    ([{}, {"instrument": "ORS", "date": "2025-01-07"}],
+     ["m.csv:3: date: session 1 of C-01 has date 2025-01-06 on line 2 (got 2025-01-07)"]),
+    ([{}, {"instrument": "ORS", "attendance": "no_show"}],
+     ["m.csv:3: attendance: session 1 of C-01 is attended on line 2 (got no_show)"]),
+    ([{}, {"instrument": "ORS", "clinician": "T02"}],
+     ["m.csv:3: clinician: session 1 of C-01 is with T01 on line 2 (got T02)"]),
+]
+
+
+def test_measures_duplicate_key():
+    assert measure_errors({}, {}) == CROSS_ROW_CASES[0][1]
+    assert measure_errors(*CROSS_ROW_CASES[1][0]) == CROSS_ROW_CASES[1][1]
+
+
+def test_measures_same_key_other_rater_is_not_a_duplicate():
+    assert measure_errors({}, {"rater": "therapist"}) == []
+
+
+@pytest.mark.parametrize("rows,expected", CROSS_ROW_CASES[2:5])
+def test_measures_one_session_one_date_attendance_clinician(rows, expected):
+    assert measure_errors(*rows) == expected
+
+
+def test_measures_session_going_back_in_date():
+    errs = measure_errors({}, {"session": "2", "date": "2025-01-13"}, {"session": "3", "date": "2025-01-10"})
+    assert errs == ["m.csv:4: date: session 3 of C-01 is dated before session 2 (2025-01-13, on line 3) "
+                    "(got 2025-01-10)"]
+
+
+def test_measures_going_back_is_found_whatever_the_row_order():
+    errs = measure_errors({"session": "3", "date": "2025-01-10"}, {"session": "2", "date": "2025-01-13"})
+    assert errs == ["m.csv:2: date: session 3 of C-01 is dated before session 2 (2025-01-13, on line 3) "
+                    "(got 2025-01-10)"]
+
+
+def test_measures_sessions_may_share_a_date_and_clients_may_transfer():
+    assert measure_errors(
+        {}, {"session": "2"}, {"session": "3", "date": "2025-01-13", "clinician": "T02"},
+        {"client": "C-02", "session": "1", "date": "2024-12-01"},
+    ) == []
+
+
+# --- files and headers ---------------------------------------------------------------
+
+HEADER = ",".join(MEASURES_COLUMNS)
+ROW = ",".join(BASE[c] for c in MEASURES_COLUMNS)
+
+
+def file_errors(content: str | bytes, name: str = "m.csv") -> list[str]:
+    write(name, content)
+    with pytest.raises(ValidationFailed) as info:
+        parse_files(name)
+    return info.value.errors
+
+
+FILE_CASES = [
+    ("", ["m.csv:1: header: missing: the file is empty (got empty)"]),
+    ("\n\n  \n", ["m.csv:1: header: missing: the file is empty (got empty)"]),
+    (f"{ROW}\n", [f"m.csv:1: header: missing: the first line must name the columns, e.g. "
+                  f"client,clinician,session,date (got {ROW[:39]}…)"]),
+    (f"client,clinician,sesion,date\nC-01,T01,1,2025-01-06\n", [
+        "m.csv:1: header: unknown column; allowed are client, clinician, session, date, attendance, instrument, "
+        "rater, total, goal, task, bond, rupture, rupture_type, risk (got sesion)",
+        "m.csv:1: session: required column is missing from the header (got client,clinician,sesion,date)",
+    ]),
+    ("client,clinician,session\nC-01,T01,1\n",
+     ["m.csv:1: date: required column is missing from the header (got client,clinician,session)"]),
+    ("clinician,session,date\nT01,1,2025-01-06\n",
+     ["m.csv:1: client: required column is missing from the header (got clinician,session,date)"]),
+    ("client,session,date\nC-01,1,2025-01-06\n",
+     ["m.csv:1: clinician: required column is missing from the header (got client,session,date)"]),
+    ("client,clinician,session,date,date\nC-01,T01,1,2025-01-06,2025-01-06\n",
+     ["m.csv:1: date: column appears twice in the header (got client,clinician,session,date,date)"]),
+    ("client,clinician,status,started\nC-01,T01,active,\n",
+     ["m.csv:1: header: this looks like a clients file, not a measures file (got client,clinician,status,started)"]),
+    (f"{HEADER}\n{ROW},extra\n", ["m.csv:2: row: has 15 fields but the header has 14 (got 15)"]),
+    (f"{HEADER}\nC-01,T01,1,2025-01-06\n", ["m.csv:2: row: has 4 fields but the header has 14 (got 4)"]),
+    (f"{HEADER},\n{ROW},oops\n", ["m.csv:2: column 15: has a value but no name in the header (got oops)"]),
+    (b"client,clinician,session,date\nC-\xe9,T01,1,2025-01-06\n",
+     ['m.csv:2: file: is not UTF-8 text; save it as "CSV UTF-8" (got byte 0xE9)']),
+    ("client,clinician,session,date\n".encode("utf-16"),
+     ['m.csv:1: file: is UTF-16 text; save it as "CSV UTF-8" (got FF FE)']),
+    (b"client,clinician,session,date\nC-01,T01\x00,1,2025-01-06\n",
+     ["m.csv:2: file: contains a NUL byte: this is not a text CSV file (got byte 0x00)"]),
+    ('client,clinician,session,date\nC-01,T01,1,"2025-01-06\n',
+     ["m.csv:2: file: is not valid CSV: unexpected end of data (got empty)"]),
+    ('client,clinician,session,date\nC-01,"T01"x,1,2025-01-06\n',
+     ["m.csv:2: file: is not valid CSV: ',' expected after '\"' (got empty)"]),
+]
+
+
+@pytest.mark.parametrize("content,expected", FILE_CASES)
+def test_file_level_problems(content, expected):
+    assert file_errors(content) == expected
+
+
+def test_bom_crlf_blank_lines_and_spreadsheet_residue_are_accepted():
+    text = "\ufeff" + f"{HEADER},,\r\n\r\n{ROW},,\r\n,,,,,,,,,,,,,,,,\r\n{ROW.replace(',1,', ',2,')},,,\r\n\r\n\r\n"
+    write("m.csv", text)
+    parsed = parse_files("m.csv")
+    assert [r.session for r in parsed.ratings] == [1, 2]
+    assert parsed.rating_origins == [("m.csv", 3), ("m.csv", 5)]
+
+
+def test_header_only_file_is_valid_and_empty():
+    write("m.csv", HEADER + "\n")
+    assert parse_files("m.csv").ratings == []
+
+
+def test_columns_in_any_order_and_optional_columns_absent():
+    write("m.csv", "total,date,instrument,session,clinician,client\n31,2025-01-06,SRS,1,T01,C-01\n")
+    (r,) = parse_files("m.csv").ratings
+    assert (r.client, r.total, r.attendance, r.rater) == ("C-01", 31.0, "attended", "client")
+
+
+def test_line_numbers_are_physical_lines_after_a_multiline_field():
+    write("g.csv", 'client,goal_id,description,set_session,agreement\n'
+                   'C-01,G1,"two\nlines",1,agreed\n'
+                   'C-01,G2,x,0,agreed\n')
+    write("c.csv", "client,clinician\nC-01,T01\n")
+    write("m.csv", HEADER + "\n")
+    with pytest.raises(ValidationFailed) as info:
+        parse_files("m.csv", clients="c.csv", goals="g.csv")
+    assert info.value.errors == ["g.csv:4: set_session: must be a whole number >= 1 (got 0)"]
+
+
+def test_long_values_are_cut_and_control_characters_escaped():
+    errs = measure_errors({"clinician": "T" * 50})
+    assert errs == [f"m.csv:2: clinician: must be 1-32 characters of A-Z a-z 0-9 _ - (got {'T' * 39}…)"]
+    errs = measure_errors({"session": "1\t2"})
+    assert errs == ["m.csv:2: session: must be a whole number >= 1 (got 1\\t2)"]
+
+
+def test_at_most_50_errors_then_a_count():
+    rows = [{"session": str(n), "date": "2025-01-06", "total": "99"} for n in range(1, 61)]
+    write("m.csv", csv_text(MEASURES_COLUMNS, [{**BASE, **r} for r in rows]))
+    with pytest.raises(ValidationFailed) as info:
+        parse_files("m.csv")
+    lines = str(info.value).splitlines()
+    assert len(info.value.errors) == 60
+    assert len(lines) == 51
+    assert lines[0] == "m.csv:2: total: must be within 0-40 for SRS (got 99)"
+    assert lines[49] == "m.csv:51: total: must be within 0-40 for SRS (got 99)"
+    assert lines[50] == "... and 10 more: 60 error(s); nothing was written."
+
+
+def test_unreadable_file_is_a_user_error():
+    with pytest.raises(UserError, match=r"^missing\.csv: cannot read: no such file$"):
+        parse_files("missing.csv")
+    Path("adir").mkdir()
+    with pytest.raises(UserError, match="it is a folder"):
+        parse_files("adir")
+
+
+# --- clients CSV ----------------------------------------------------------------------
+
+
+def client_errors(*rows: dict) -> list[str]:
+    base = {"client": "C-01", "clinician": "T01", "status": "", "started": ""}
+    write("m.csv", HEADER + "\n")
+    write("c.csv", csv_text(CLIENTS_COLUMNS, [{**base, **r} for r in rows]))
+    try:
+        parse_files("m.csv", clients="c.csv")
+    except ValidationFailed as err:
+        return err.errors
+    return []
+
+
+CLIENT_CASES = [
+    ({"client": ""}, "client: required (got empty)"),
+    ({"client": "C#1"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ - (got C#1)"),
+    ({"clinician": ""}, "clinician: required (got empty)"),
+    ({"clinician": "T 1"}, "clinician: must be 1-32 characters of A-Z a-z 0-9 _ - (got T 1)"),
+    ({"status": "gone"}, "status: must be one of active, paused, closed, dropped_out or empty (got gone)"),
+    ({"status": "Closed"}, "status: must be one of active, paused, closed, dropped_out or empty (got Closed)"),
+    ({"started": "2025-13-01"}, "started: must be a date YYYY-MM-DD (got 2025-13-01)"),
+    ({"started": "yesterday"}, "started: must be a date YYYY-MM-DD (got yesterday)"),
+]
+
+
+@pytest.mark.parametrize("override,expected", CLIENT_CASES)
+def test_clients_column_rule(override, expected):
+    assert client_errors(override) == [f"c.csv:2: {expected}"]
+
+
+def test_clients_defaults_duplicates_and_header():
+    assert client_errors({}, {"client": "C-02", "status": "dropped_out", "started": "2025-02-01"}) == []
+    assert client_errors({}, {"status": "closed"}) == ["c.csv:3: client: already listed on line 2 (got C-01)"]
+    write("c.csv", "client,status\nC-01,active\n")
+    with pytest.raises(ValidationFailed) as info:
+        parse_files("m.csv", clients="c.csv")
+    assert info.value.errors == ["c.csv:1: clinician: required column is missing from the header (got client,status)"]
+    write("c.csv", "client,clinician,note\nC-01,T01,x\n")
+    with pytest.raises(ValidationFailed) as info:
+        parse_files("m.csv", clients="c.csv")
+    assert info.value.errors == ["c.csv:1: header: unknown column; allowed are client, clinician, status, started "
+                                 "(got note)"]
+
+
+def test_clients_values():
+    write("m.csv", HEADER + "\n")
+    write("c.csv", "client,clinician,status,started\nC-01,T01,,\nC-02,T02,paused,2025-03-04\n")
+    parsed = parse_files("m.csv", clients="c.csv")
+    assert [(c.code, c.clinician, c.status, c.started) for c in parsed.clients] == [
+        ("C-01", "T01", "active", None), ("C-02", "T02", "paused", date(2025, 3, 4))]
+
+
+# --- goals CSV --------------------------------------------------------------------------
+
+GOAL_BASE = {"client": "C-01", "goal_id": "G1", "description": "Sleep better", "set_session": "1",
+             "agreement": "agreed", "status": "", "reviewed_session": ""}
+
+
+def goal_errors(*rows: dict, with_client: bool = True) -> list[str]:
+    write("m.csv", HEADER + "\n" + (ROW + "\n" if with_client else ""))
+    write("g.csv", csv_text(GOALS_COLUMNS, [{**GOAL_BASE, **r} for r in rows]))
+    try:
+        parse_files("m.csv", goals="g.csv")
+    except ValidationFailed as err:
+        return err.errors
+    return []
+
+
+GOAL_CASES = [
+    ({"client": ""}, "client: required (got empty)"),
+    ({"client": "C 1"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ - (got C 1)"),
+    ({"goal_id": ""}, "goal_id: required (got empty)"),
+    ({"goal_id": "goal one"}, "goal_id: must be 1-32 characters of A-Z a-z 0-9 _ - (got goal one)"),
+    ({"set_session": ""}, "set_session: required (got empty)"),
+    ({"set_session": "0"}, "set_session: must be a whole number >= 1 (got 0)"),
+    ({"agreement": ""}, "agreement: required: one of agreed, partial, disagreed (got empty)"),
+    ({"agreement": "yes"}, "agreement: must be one of agreed, partial, disagreed (got yes)"),
+    ({"status": "done"}, "status: must be one of active, achieved, dropped or empty (got done)"),
+    ({"reviewed_session": "x"}, "reviewed_session: must be a whole number >= 1 (got x)"),
+    ({"set_session": "3", "reviewed_session": "2"}, "reviewed_session: must not be before set_session 3 (got 2)"),
+]
+
+
+@pytest.mark.parametrize("override,expected", GOAL_CASES)
+def test_goals_column_rule(override, expected):
+    assert goal_errors(override) == [f"g.csv:2: {expected}"]
+
+
+def test_goals_duplicate_and_private_text_never_echoed():
+    errs = goal_errors({"description": "very private words"}, {"description": "more private words"})
+    assert errs == ["g.csv:3: goal_id: goal G1 of C-01 already given on line 2 (got G1)"]
+    write("g.csv", "client,goal_id,description,set_session,agreement\nC-01,G1,very private words,1,agreed,extra\n")
+    with pytest.raises(ValidationFailed) as info:
+        parse_files("m.csv", goals="g.csv")
+    assert "private" not in str(info.value)
+
+
+def test_goals_values_and_defaults():
+    assert goal_errors({}, {"goal_id": "G2", "description": "", "status": "achieved", "set_session": "2",
+                            "reviewed_session": "2", "agreement": "partial"}) == []
+    parsed = parse_files("m.csv", goals="g.csv")
+    g1, g2 = parsed.goals
+    assert (g1.status, g1.reviewed_session, g1.description) == ("active", None, "Sleep better")
+    assert (g2.status, g2.reviewed_session, g2.description, g2.agreement) == ("achieved", 2, "", "partial")
+
+
+def test_goal_for_a_client_in_neither_file():
+    # parse_files defers the check to the database (which may know the client)
+    assert goal_errors({"client": "C-99"}) == []
+    parsed = parse_files("m.csv", goals="g.csv")
+    assert parsed.unresolved(database=False) == ["g.csv:2: client: not in the measures or clients file (got C-99)"]
+    assert parsed.unresolved({"C-99"}) == []
+    # validate knows no database: an error when a measures/clients file is given
+    with pytest.raises(ValidationFailed) as info:
+        validate_files(["m.csv", "g.csv"])
+    assert info.value.errors == ["g.csv:2: client: not in the measures or clients file (got C-99)"]
+
+
+def test_goal_client_from_the_clients_file_only():
+    write("m.csv", HEADER + "\n")
+    write("c.csv", "client,clinician\nC-05,T01\n")
+    write("g.csv", csv_text(GOALS_COLUMNS, [{**GOAL_BASE, "client": "C-05"}]))
+    assert validate_files(["m.csv", "c.csv", "g.csv"]).startswith("OK")
+    assert parse_files("m.csv", clients="c.csv", goals="g.csv").unknown_goal_clients == []
+
+
+# --- validate_files ------------------------------------------------------------------------
+
+
+def test_validate_recognises_each_kind_from_its_header():
+    msg = validate_files([FIXTURES / "goals.csv", FIXTURES / "measures.csv", FIXTURES / "clients.csv"])
+    assert msg.startswith("OK: ")
+    assert f"{FIXTURES / 'measures.csv'} (measures, 11 rows)" in msg
+    assert f"{FIXTURES / 'clients.csv'} (clients, 3 rows)" in msg
+    assert f"{FIXTURES / 'goals.csv'} (goals, 4 rows)" in msg
+
+
+def test_validate_goals_alone_says_clients_were_not_checked():
+    msg = validate_files([FIXTURES / "goals.csv"])
+    assert "Goal clients not checked" in msg
+
+
+def test_validate_unknown_kind_and_missing_header():
+    write("x.csv", "foo,bar\n1,2\n")
+    with pytest.raises(ValidationFailed) as info:
+        validate_files(["x.csv"])
+    assert info.value.errors == ["x.csv:1: header: missing: the first line must name the columns (got foo,bar)"]
+    write("y.csv", "clinician\nT01\n")
+    with pytest.raises(ValidationFailed) as info:
+        validate_files(["y.csv"])
+    assert info.value.errors == ["y.csv:1: header: cannot tell a measures, clients or goals file from these "
+                                 "column names (got clinician)"]
+
+
+def test_validate_reports_errors_of_every_file_in_order():
+    write("m.csv", csv_text(MEASURES_COLUMNS, [{**BASE, "total": "99"}]))
+    write("c.csv", "client,clinician,status\nC-01,T01,gone\n")
+    with pytest.raises(ValidationFailed) as info:
+        validate_files(["m.csv", "c.csv"])
+    assert info.value.errors == [
+        "m.csv:2: total: must be within 0-40 for SRS (got 99)",
+        "c.csv:2: status: must be one of active, paused, closed, dropped_out or empty (got gone)",
+    ]

@@ -1,0 +1,338 @@
+"""Import and export (interchange.md §4): valid import, idempotent
+re-import, updates reported, export -> import round trip, and an invalid
+file writes nothing. A few cases run the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from supervision_tui.cli import cli
+from supervision_tui.errors import ValidationFailed
+from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
+from supervision_tui.store.csv_io import export_csv, parse_files
+from supervision_tui.store.database import Database
+
+FIXTURES = Path(__file__).parent / "fixtures"
+M, C, G = FIXTURES / "measures.csv", FIXTURES / "clients.csv", FIXTURES / "goals.csv"
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "supervision_tui", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def import_fixtures(db: Path) -> Database:
+    database = Database(db)
+    database.import_parsed(parse_files(M, clients=C, goals=G))
+    return database
+
+
+def canon(cl: Caseload) -> tuple:
+    """A caseload as comparable, order-independent values."""
+    return (
+        sorted(cl.ratings, key=lambda r: (r.client, r.session, r.key)),
+        sorted(cl.clients.values(), key=lambda c: c.code),
+        sorted(cl.goals, key=lambda g: (g.client, g.goal_id)),
+        sorted(cl.clinicians),
+    )
+
+
+# --- end to end through the real CLI --------------------------------------------------
+
+
+def test_cli_import_validate_export_end_to_end(tmp_path):
+    db = tmp_path / "caseload.json"
+    out = run_cli("validate", M, C, G, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("OK: ")
+
+    out = run_cli("import", db, M, "--clients", C, "--goals", G, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "(new database)" in out.stdout
+    assert "measures:   11 added, 0 updated, 0 unchanged" in out.stdout
+    assert "clients:    3 added, 0 updated, 0 unchanged" in out.stdout
+    assert "goals:      4 added, 0 updated, 0 unchanged" in out.stdout
+    assert os.stat(db).st_mode & 0o777 == 0o600
+
+    before = sha(db)
+    out = run_cli("import", db, M, "--clients", C, "--goals", G, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "nothing changed" in out.stdout
+    assert "measures:   0 added, 0 updated, 11 unchanged" in out.stdout
+    assert sha(db) == before  # not even rewritten
+
+    out = run_cli("export", db, tmp_path / "out", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(tmp_path / "out" / n) for n in ("measures.csv", "clients.csv", "goals.csv")]
+
+
+def test_cli_invalid_file_writes_nothing_and_prints_every_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(M.read_text().replace("C-01,T01,1,2025-01-06,attended,SRS,client,38",
+                                         "C-01,T01,1,2025-01-06,attended,SRS,client,48")
+                   .replace("C-02,T02,2,2025-01-14,cancelled", "C-02,T02,2,2025-01-14,canceled"))
+    db = tmp_path / "new.json"
+    out = run_cli("import", db, bad, cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        f"{bad}:2: total: must be within 0-40 for SRS (got 48)",
+        f"{bad}:11: attendance: must be one of attended, cancelled, no_show or empty (got canceled)",
+        "2 error(s); nothing was written.",
+    ]
+    assert "Traceback" not in out.stderr
+    assert sorted(os.listdir(tmp_path)) == ["bad.csv"]  # no database, no lock, no temp file
+
+    existing = tmp_path / "existing.json"
+    import_fixtures(existing)
+    before = sha(existing)
+    out = run_cli("import", existing, bad, cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert sha(existing) == before
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe\x00\x00garbage", b'client,"unterminated\n', b"\x00\x01\x02"])
+def test_cli_never_prints_a_traceback_for_bad_input(tmp_path, content):
+    f = tmp_path / "x.csv"
+    f.write_bytes(content)
+    for args in (("validate", f), ("import", tmp_path / "db.json", f)):
+        out = run_cli(*args, cwd=tmp_path)
+        assert out.returncode == 1, out
+        assert "Traceback" not in out.stderr and out.stderr.strip()
+    assert not (tmp_path / "db.json").exists()
+
+
+def test_cli_usage_errors_exit_2(tmp_path):
+    out = run_cli("import", tmp_path / "db.json", cwd=tmp_path)
+    assert out.returncode == 2
+
+
+# --- import semantics ---------------------------------------------------------------------
+
+
+def test_valid_import_content(tmp_path):
+    cl = import_fixtures(tmp_path / "db.json").load()
+    assert len(cl.ratings) == 11
+    wai = next(r for r in cl.ratings if r.instrument == "WAI-SR" and r.rater == "therapist")
+    assert (wai.total, wai.goal, wai.task, wai.bond) == (48.0, 15.0, 16.0, 17.0)  # total = sum
+    assert cl.clients["C-02"] == Client("C-02", "T02", "paused", date(2025, 1, 7))
+    assert cl.clients["C-03"] == Client("C-03", "T01", "active", None)  # listed without measures
+    assert set(cl.clinicians) == {"T01", "T02"}
+    assert [g.goal_id for g in cl.goals if g.client == "C-01"] == ["G1", "G2"]
+    assert cl.goals[2].description == 'Fewer panic attacks, fewer "bad days"'
+    rec = {r.code: r for r in cl.records()}
+    assert rec["C-01"].client.clinician == "T02"  # transfer: the latest session's clinician
+    assert [s.number for s in rec["C-01"].sessions] == [1, 2, 3, 4]
+
+
+def test_measures_only_clients_are_created_active_with_latest_clinician(tmp_path):
+    db = Database(tmp_path / "db.json")
+    report = db.import_parsed(parse_files(M))
+    assert (report.clients.added, report.clients.updated) == (2, 0)
+    assert db.load().clients["C-01"] == Client("C-01", "T02", "active", None)
+
+
+def test_idempotent_reimport_and_partial_reimport(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    before = sha(db.path)
+    report = db.import_parsed(parse_files(M, clients=C, goals=G))
+    assert (report.measures.added, report.measures.updated, report.measures.unchanged) == (0, 0, 11)
+    assert (report.goals.unchanged, report.clients.unchanged) == (4, 3)
+    assert not report.written and not report.updates
+    assert sha(db.path) == before
+    assert len(db.load().ratings) == 11
+
+    # a file with only some rows: those are unchanged, the others stay
+    some = tmp_path / "some.csv"
+    some.write_text("".join(M.read_text().splitlines(keepends=True)[:3]))
+    report = db.import_parsed(parse_files(some))
+    assert (report.measures.added, report.measures.unchanged) == (0, 2)
+    assert len(db.load().ratings) == 11
+
+
+def test_a_changed_value_is_reported_as_an_update(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    changed = tmp_path / "m2.csv"
+    changed.write_text(M.read_text().replace("C-01,T01,2,2025-01-13,attended,SRS,client,31,7,,,yes,withdrawal,",
+                                             "C-01,T01,2,2025-01-13,attended,SRS,client,33,7,,,no,,")
+                       + "C-01,T02,5,2025-02-03,attended,SRS,client,39,,,,,,\n")
+    report = db.import_parsed(parse_files(changed))
+    assert (report.measures.added, report.measures.updated, report.measures.unchanged) == (1, 1, 10)
+    assert report.updates == ["C-01 session 2 SRS (client): total 31 -> 33, rupture yes -> no, "
+                              "rupture_type withdrawal -> empty"]
+    assert "Updated:\n  C-01 session 2 SRS (client): total 31 -> 33" in report.summary()
+    r = next(r for r in db.load().ratings if r.key == ("C-01", 2, "SRS", "client"))
+    assert (r.total, r.rupture, r.rupture_type) == (33.0, False, None)
+
+
+def test_client_and_goal_updates_are_reported(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    c2 = tmp_path / "c2.csv"
+    c2.write_text(C.read_text().replace("C-02,T02,paused", "C-02,T02,closed"))
+    g2 = tmp_path / "g2.csv"
+    g2.write_text(G.read_text().replace("C-01,G2,Return to work part-time,2,partial,active,",
+                                        "C-01,G2,Return to work part-time,2,agreed,active,5"))
+    report = db.import_parsed(parse_files(M, clients=c2, goals=g2))
+    assert (report.clients.updated, report.goals.updated) == (1, 1)
+    assert "client C-02: status paused -> closed" in report.updates
+    assert "goal G2 of C-01: agreement partial -> agreed, reviewed_session empty -> 5" in report.updates
+
+
+def test_import_checks_sessions_against_the_database(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    before = sha(db.path)
+    extra = tmp_path / "extra.csv"
+    extra.write_text("client,clinician,session,date,instrument,total\n"
+                     "C-01,T01,2,2025-01-14,ORS,20\n"   # session 2 is on 2025-01-13 in the database
+                     "C-01,T02,6,2025-01-20,ORS,20\n"   # before session 4 (2025-01-27)
+                     "C-02,T01,3,2025-01-21,ORS,20\n")  # session 3 of C-02 is with T02
+    with pytest.raises(ValidationFailed) as info:
+        db.import_parsed(parse_files(extra))
+    assert info.value.errors == [
+        f"{extra}:2: date: session 2 of C-01 has date 2025-01-13 in the database (got 2025-01-14)",
+        f"{extra}:3: date: session 6 of C-01 is dated before session 4 (2025-01-27, in the database) "
+        "(got 2025-01-20)",
+        f"{extra}:4: clinician: session 3 of C-02 is with T02 in the database (got T01)",
+    ]
+    assert sha(db.path) == before
+
+
+def test_a_corrected_date_of_a_whole_session_is_an_update(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(M.read_text().replace("C-01,T01,3,2025-01-20", "C-01,T01,3,2025-01-21"))
+    report = db.import_parsed(parse_files(fixed))
+    assert report.measures.updated == 1
+    assert report.updates == ["C-01 session 3 no instrument (client): date 2025-01-20 -> 2025-01-21"]
+
+
+def test_goal_for_a_client_known_only_to_the_database(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    header = "client,clinician,session,date\n"
+    m = tmp_path / "m.csv"
+    m.write_text(header)
+    g = tmp_path / "g.csv"
+    g.write_text("client,goal_id,set_session,agreement\nC-03,G9,1,partial\nC-77,G1,1,agreed\n")
+    before = sha(db.path)
+    with pytest.raises(ValidationFailed) as info:
+        db.import_parsed(parse_files(m, goals=g))
+    assert info.value.errors == [f"{g}:3: client: not in the measures or clients file, nor in the database "
+                                 "(got C-77)"]
+    assert sha(db.path) == before
+    g.write_text("client,goal_id,set_session,agreement\nC-03,G9,1,partial\n")
+    report = db.import_parsed(parse_files(m, goals=g))
+    assert report.goals.added == 1
+
+
+def test_a_new_database_can_be_created_in_a_new_folder(tmp_path):
+    db = Database(tmp_path / "new" / "folder" / "db.json")
+    db.import_parsed(parse_files(M))
+    assert os.stat(tmp_path / "new").st_mode & 0o777 == 0o700
+    assert os.stat(tmp_path / "new" / "folder").st_mode & 0o777 == 0o700
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def test_export_import_round_trip_is_equal(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    original = db.load()
+    files = export_csv(original, tmp_path / "out", include_notes=True)
+    assert [f.name for f in files] == ["measures.csv", "clients.csv", "goals.csv"]
+    copy = Database(tmp_path / "copy.json")
+    copy.import_parsed(parse_files(*files[:1], clients=files[1], goals=files[2]))
+    assert canon(copy.load()) == canon(original)
+    # and the exported files are a fixed point: exporting the copy gives the same bytes
+    again = export_csv(copy.load(), tmp_path / "out2", include_notes=True)
+    assert [f.read_bytes() for f in again] == [f.read_bytes() for f in files]
+
+
+def test_round_trip_of_generated_caseload_with_every_field(tmp_path):
+    ratings = [
+        Rating("A", "T1", 1, date(2024, 1, 1), "attended", "SRS", "client", 35.3, 8.25, None, None, True,
+               "confrontation", None),
+        Rating("A", "T1", 1, date(2024, 1, 1), "attended", "WAI-SR", "therapist", 47.0, 15.0, 16.0, 16.0),
+        Rating("A", "T1", 2, date(2024, 1, 8), "no_show"),
+        Rating("A", "T1", 3, date(2024, 1, 15), "cancelled", "PHQ-9", "client", 0.1 + 0.2, risk=True),
+        Rating("B", "T2", 1, date(2024, 2, 1), "attended", "GAD-7", "client", 21.0, risk=False),
+    ]
+    cl = Caseload(clients={"A": Client("A", "T1", "dropped_out", date(2023, 12, 30))},
+                  clinicians={"T1": Clinician("T1", "trainee")}, ratings=ratings,
+                  goals=[Goal("A", "g-1", "private, with \"quotes\"\nand a newline", 1, "partial", "dropped", 3)])
+    src = Database(tmp_path / "src.json")
+    src.replace_caseload(cl)
+    files = export_csv(src.load(), tmp_path / "out", include_notes=True)
+    dst = Database(tmp_path / "dst.json")
+    dst.import_parsed(parse_files(files[0], clients=files[1], goals=files[2]))
+    a, b = canon(src.load()), canon(dst.load())
+    assert a[:3] == b[:3]
+    assert b[0][3].total == 0.1 + 0.2  # floats survive exactly
+    # roles are not part of any CSV: the copy knows the clinicians, not their roles
+    assert dst.load().clinicians["T1"] == Clinician("T1", None)
+
+
+def test_export_without_notes_keeps_descriptions_on_reimport(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    files = export_csv(db.load(), tmp_path / "out")
+    text = files[2].read_text()
+    assert "Sleep" not in text and "panic" not in text
+    assert text.splitlines()[1] == "C-01,G1,,1,agreed,active,4"
+    before = sha(db.path)
+    report = db.import_parsed(parse_files(files[0], clients=files[1], goals=files[2]))
+    assert (report.goals.unchanged, report.goals.updated) == (4, 0)
+    assert sha(db.path) == before
+    # into a fresh database the descriptions are (documented) lost
+    fresh = Database(tmp_path / "fresh.json")
+    fresh.import_parsed(parse_files(files[0], clients=files[1], goals=files[2]))
+    assert {g.description for g in fresh.load().goals} == {""}
+
+
+def test_export_one_clinician(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    files = export_csv(db.load(), tmp_path / "out", clinician="T01")
+    # C-01 moved to T02 at session 4; only C-03 (no sessions, clients file says T01) is T01's
+    assert files[0].read_text().count("\n") == 1
+    assert files[1].read_text().splitlines()[1:] == ["C-03,T01,active,"]
+    assert files[2].read_text().splitlines()[1:] == ["C-03,G1,,1,agreed,achieved,"]
+    files = export_csv(db.load(), tmp_path / "out", clinician="T02")
+    lines = files[0].read_text().splitlines()
+    assert len(lines) == 12 and lines[1].startswith("C-01,T01,1,")  # all rows of T02's clients
+
+
+def test_export_files_are_private(tmp_path):
+    db = import_fixtures(tmp_path / "db.json")
+    for f in export_csv(db.load(), tmp_path / "out", include_notes=True):
+        assert os.stat(f).st_mode & 0o777 == 0o600
+    assert os.stat(tmp_path / "out").st_mode & 0o777 == 0o700
+
+
+def test_cli_export_errors_are_clear(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(cli, ["export", str(tmp_path / "missing.json"), str(tmp_path / "out")])
+    assert res.exit_code == 1
+    assert "no such database" in res.output
+    db = import_fixtures(tmp_path / "db.json")
+    (tmp_path / "afile").write_text("x")
+    res = runner.invoke(cli, ["export", str(db.path), str(tmp_path / "afile" / "out")])
+    assert res.exit_code == 1, res.output
+    assert "cannot create the folder" in res.output
+    assert isinstance(res.exception, SystemExit)  # a clean exit, not a traceback
+
+
+def test_cli_import_missing_measures_file(tmp_path):
+    res = CliRunner().invoke(cli, ["import", str(tmp_path / "db.json"), str(tmp_path / "nope.csv")])
+    assert res.exit_code == 1
+    assert res.output.strip() == f"{tmp_path / 'nope.csv'}: cannot read: no such file"
+    assert not (tmp_path / "db.json").exists()
+

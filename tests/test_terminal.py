@@ -1,0 +1,218 @@
+"""SSH detection and what it turns off; 16-colour detection."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from textual.app import App
+
+from supervision_tui.ui import terminal
+from supervision_tui.ui.terminal import (
+    SSH_FPS,
+    apply_terminal_env,
+    color_system,
+    configure_app,
+    detect_ssh,
+    launch,
+    run_kwargs,
+    suggested_theme,
+    terminal_settings,
+)
+
+SSH_ENV = {"SSH_CONNECTION": "10.0.0.2 52100 10.0.0.1 22", "TERM": "xterm-256color"}
+LOCAL_ENV = {"TERM": "xterm-256color", "COLORTERM": "truecolor"}
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, False),
+        (LOCAL_ENV, False),
+        ({"SSH_CONNECTION": "10.0.0.2 52100 10.0.0.1 22"}, True),
+        ({"SSH_TTY": "/dev/pts/3"}, True),
+        ({"SSH_CLIENT": "10.0.0.2 52100 22"}, True),
+        ({"SSH_CONNECTION": ""}, False),  # set but empty: not a session
+        ({"SSH_AUTH_SOCK": "/tmp/agent"}, False),  # agent forwarding alone is not SSH
+    ],
+)
+def test_detect_ssh(env, expected):
+    assert detect_ssh(env) is expected
+
+
+def test_ssh_turns_mouse_animations_and_frame_rate_down():
+    settings = terminal_settings(None, SSH_ENV)
+    assert settings["ssh"] is True
+    assert settings["mouse"] is False
+    assert settings["animation_level"] == "none"
+    assert settings["fps"] == SSH_FPS < 60
+    assert settings["cursor_blink"] is False
+    assert settings["env"] == {"TEXTUAL_ANIMATIONS": "none", "TEXTUAL_FPS": str(SSH_FPS)}
+
+
+def test_local_terminal_keeps_textual_defaults():
+    settings = terminal_settings(None, LOCAL_ENV)
+    assert settings == {
+        "ssh": False, "mouse": True, "animation_level": "full", "fps": None,
+        "cursor_blink": True, "env": {},
+    }
+
+
+def test_flag_overrides_detection():
+    assert terminal_settings(False, SSH_ENV)["mouse"] is True  # --no-ssh
+    assert terminal_settings(True, LOCAL_ENV)["mouse"] is False  # --ssh
+
+
+def test_user_set_variables_are_left_alone():
+    env = {**SSH_ENV, "TEXTUAL_FPS": "5"}
+    settings = apply_terminal_env(None, env)
+    assert env["TEXTUAL_FPS"] == "5"
+    assert env["TEXTUAL_ANIMATIONS"] == "none"
+    assert "TEXTUAL_FPS" not in settings["env"]
+
+
+def test_apply_terminal_env_sets_variables_only_over_ssh():
+    env = dict(SSH_ENV)
+    apply_terminal_env(None, env)
+    assert env["TEXTUAL_ANIMATIONS"] == "none" and env["TEXTUAL_FPS"] == str(SSH_FPS)
+    env = dict(LOCAL_ENV)
+    apply_terminal_env(None, env)
+    assert env == LOCAL_ENV
+
+
+def test_module_does_not_import_textual():
+    """The CLI imports this module before Textual, so that the variables it
+    sets are seen when Textual reads them."""
+    code = "import sys, supervision_tui.ui.terminal; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def _textual_constants_after_apply(env_extra: dict, ssh_arg: str) -> dict:
+    code = f"""
+import json, os
+from supervision_tui.ui.terminal import apply_terminal_env
+settings = apply_terminal_env({ssh_arg})
+from textual import constants
+from textual.app import App
+print(json.dumps({{"fps": constants.MAX_FPS, "animations": constants.TEXTUAL_ANIMATIONS,
+                  "app_level": App().animation_level, "effective": settings["env_effective"]}}))
+"""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SSH_", "TEXTUAL_"))}
+    env.update(env_extra)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout)
+
+
+def test_textual_sees_the_ssh_settings_when_applied_before_import():
+    seen = _textual_constants_after_apply({"SSH_TTY": "/dev/pts/1"}, "None")
+    assert seen == {"fps": SSH_FPS, "animations": "none", "app_level": "none", "effective": True}
+
+
+def test_textual_keeps_defaults_without_ssh():
+    seen = _textual_constants_after_apply({}, "None")
+    assert seen["fps"] == 60 and seen["animations"] == "full"
+
+
+def test_no_ssh_flag_beats_an_ssh_session():
+    seen = _textual_constants_after_apply({"SSH_TTY": "/dev/pts/1"}, "False")
+    assert seen["fps"] == 60 and seen["animations"] == "full"
+
+
+def test_run_kwargs_fit_app_run():
+    for ssh in (True, False):
+        inspect.signature(App.run).bind(App(), **run_kwargs(ssh))
+    assert run_kwargs(True) == {"mouse": False}
+    assert run_kwargs(False) == {"mouse": True}
+    assert run_kwargs(None, SSH_ENV) == {"mouse": False}
+
+
+class _RecordingApp(App):
+    """Runs headless and records what the driver was given."""
+
+    seen: dict = {}
+
+    def run(self, **kwargs):
+        type(self).seen = {"run_kwargs": dict(kwargs)}
+        return super().run(headless=True, **kwargs)
+
+    def on_mount(self) -> None:
+        type(self).seen["driver_mouse"] = self._driver._mouse
+        type(self).seen["animation_level"] = self.animation_level
+        self.exit("done")
+
+
+@pytest.mark.parametrize(
+    ("env", "mouse", "level"),
+    [(SSH_ENV, False, "none"), (LOCAL_ENV, True, "full")],
+)
+def test_launch_passes_the_settings_to_app_run(env, mouse, level):
+    app = _RecordingApp()
+    assert launch(app, None, env) == "done"
+    assert _RecordingApp.seen == {
+        "run_kwargs": {"mouse": mouse},
+        "driver_mouse": mouse,
+        "animation_level": level,
+    }
+
+
+def test_configure_app_turns_animations_off_at_run_time():
+    app = App()
+    app.animation_level = "full"
+    configure_app(app, True)
+    assert app.animation_level == "none"
+
+
+# --------------------------------------------------------------------------
+# Colour depth
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, "truecolor"),
+        ({"TERM": "xterm-256color"}, "256"),  # SSH forwards TERM, not COLORTERM
+        ({"TERM": "tmux-256color"}, "256"),
+        ({"TERM": "xterm-kitty"}, "256"),
+        ({"TERM": "xterm"}, "standard"),
+        ({"TERM": "screen"}, "standard"),
+        ({"TERM": "linux"}, "standard"),
+        ({"TERM": "dumb"}, "none"),
+        ({"TERM": "xterm-256color", "TEXTUAL_COLOR_SYSTEM": "standard"}, "standard"),
+        ({"TERM": "xterm", "TEXTUAL_COLOR_SYSTEM": "256"}, "256"),
+        ({"TERM": "xterm", "TEXTUAL_COLOR_SYSTEM": "auto"}, "standard"),
+    ],
+)
+def test_color_system(env, expected):
+    assert color_system(env) == expected
+
+
+def test_color_system_agrees_with_rich():
+    """Textual asks Rich; our guess must match it for the cases we suggest on."""
+    from rich.console import Console
+
+    for term in ("xterm", "xterm-256color", "screen", "linux", "tmux-256color"):
+        console = Console(force_terminal=True, _environ={"TERM": term})
+        ours = color_system({"TERM": term})
+        assert console.color_system == {"standard": "standard", "256": "256"}[ours], term
+
+
+def test_sixteen_colour_terminal_suggests_the_ansi_theme():
+    assert suggested_theme({"TERM": "xterm"}) == "ansi"
+    assert suggested_theme({"TERM": "xterm-256color", "TEXTUAL_COLOR_SYSTEM": "standard"}) == "ansi"
+    assert suggested_theme({"TERM": "xterm-256color"}) is None
+    assert suggested_theme({"TERM": "xterm-256color", "COLORTERM": "truecolor"}) is None
+    assert suggested_theme({}) is None  # no TERM: a test or a pipe, not a 16-colour terminal
+    assert suggested_theme({"TEXTUAL_COLOR_SYSTEM": "standard"}) == "ansi"
+
+
+def test_suggested_theme_is_a_bundled_theme():
+    from supervision_tui.ui.theming import BUNDLED_ORDER
+
+    assert suggested_theme({"TERM": "linux"}) in BUNDLED_ORDER
+    assert terminal.SSH_VARIABLES  # documented public constant
