@@ -3,7 +3,8 @@
     python bench/bench_rules.py [N_CLIENTS] [N_SESSIONS]
 
 Generates a seeded synthetic caseload (default 500 clients × 40 sessions:
-client SRS with the goals item every attended session, ORS every attended
+client SRS (mean-reverting around a per-client level, 5 % sudden dips)
+with the goals item every attended session, ORS every attended
 session, client WAI-SR every 4th and therapist WAI-SR every 8th, PHQ-9
 every 4th with an occasional risk item, ~12 % missed sessions, occasional
 self-reported ruptures and dips, one or two goal records per client) and
@@ -40,7 +41,8 @@ def generate_caseload(n_clients: int = 500, n_sessions: int = 40, seed: int = 20
         clinician = f"T{c % 12:02d}"
         status = rng.choices(["active", "paused", "closed", "dropped_out"], [80, 5, 10, 5])[0]
         cl.clients[code] = Client(code, clinician, status, start)
-        srs = rng.uniform(33, 39)
+        srs_mu = _clamp(rng.gauss(37.5, 1.5), 30, 40)  # the client's own level
+        srs = srs_mu
         wai = rng.uniform(40, 55)
         ors = rng.uniform(15, 30)
         phq = rng.uniform(5, 20)
@@ -51,7 +53,8 @@ def generate_caseload(n_clients: int = 500, n_sessions: int = 40, seed: int = 20
             if att != "attended":
                 cl.ratings.append(Rating(code, clinician, n, day, attendance=att))
                 continue
-            srs = _clamp(srs + rng.gauss(0, 1.2) - (6 if rng.random() < 0.04 else 0) * 0.5, 10, 40)
+            # mean-reverting around the client's level (stationary SD ≈ 1.4), 5 % dips of 7 points
+            srs = _clamp(srs_mu + 0.7 * (srs - srs_mu) + rng.gauss(0, 1.0), 0, 40)
             dip = rng.random() < 0.05
             total = round(_clamp(srs - (7 if dip else 0), 0, 40), 1)
             cl.ratings.append(Rating(

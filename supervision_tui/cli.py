@@ -257,6 +257,87 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
         _fail(err)
 
 
+@cli.command("review")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("client")
+@click.option("--kind", type=click.Choice(["rupture", "goal", "outcome", "attendance", "risk"]),
+              help="The flag to review (default: the client as a whole).")
+@click.option("--session", type=int, help="The flag's session (when several flags of that kind match).")
+@click.option("--instrument", help="The flag's instrument (when several flags of that kind match).")
+@click.option("--status", type=click.Choice(["new", "discussed", "action", "resolved", "dismissed"]),
+              help="Review status to set.")
+@click.option("--note", help="Review note (private; an empty string clears it).")
+@click.option("--user", help="Who reviewed (default: the login name).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+def review_cmd(db, client, kind, session, instrument, status, note, user, config) -> None:
+    """Set the review status (and/or note) of one of CLIENT's flags, or of
+    CLIENT as a whole when no --kind is given. Every change is audited."""
+    try:
+        if status is None and note is None:
+            raise UserError("nothing to do: give --status and/or --note")
+        if kind is None and (session is not None or instrument):
+            raise UserError("--session and --instrument select a flag: give --kind too")
+        from supervision_tui.store.reviews import ReviewStore
+
+        database = _open_db(db, read_only=False)
+        caseload = database.load()
+        store = ReviewStore(database, user=user)
+        if kind is None:
+            records = [r for r in caseload.records() if r.code == client]
+            if not records:
+                raise UserError(f"{db}: no client {client!r}")
+            latest = records[0].sessions[-1].number if records[0].sessions else None
+            saved = store.set_client_review(client, status, note, latest_session=latest)
+        else:
+            from supervision_tui.rules.engine import analyse_caseload
+
+            records = [r for r in caseload.records() if r.code == client]
+            if not records:
+                raise UserError(f"{db}: no client {client!r}")
+            sub = type(caseload)(clients={client: records[0].client}, clinicians=caseload.clinicians,
+                                 ratings=[r for r in caseload.ratings if r.client == client],
+                                 goals=[g for g in caseload.goals if g.client == client], name=caseload.name)
+            flags = [f for a in analyse_caseload(sub, _load_settings(config)) for f in a.flags]
+            match = [f for f in flags if f.kind == kind and (session is None or f.session == session)
+                     and (not instrument or f.extra.get("instrument") == instrument)]
+            if len(match) != 1:
+                listing = "\n".join(f"  --kind {f.kind}" + (f" --session {f.session}" if f.session else "")
+                                    + (f" --instrument {f.extra['instrument']}" if f.extra.get("instrument") else "")
+                                    + f"   ({f.status})" for f in flags) or "  (none)"
+                what = "no flag matches" if not match else f"{len(match)} flags match"
+                raise UserError(f"{client}: {what}; the client's flags are:\n{listing}")
+            saved = store.set_review(match[0], status, note)
+    except UserError as err:
+        _fail(err)
+    click.echo(f"{saved.key}: {saved.status} (by {saved.by} at {saved.at})")
+
+
+@cli.command("audit")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--include-notes", is_flag=True, help="Include review notes and action texts (private).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (owner-readable).")
+def audit_cmd(db, fmt, include_notes, out) -> None:
+    """The audit trail of reviews and action items, newest first.
+
+    Note and action texts read "(hidden)" unless --include-notes.
+    """
+    try:
+        from supervision_tui.store.reviews import ReviewStore
+
+        database = _open_db(db)
+        if not database.exists():
+            raise UserError(f"{db}: no such database")
+        store = ReviewStore(database)
+        if out:
+            store.export_audit(out, fmt=fmt, include_notes=include_notes)
+            click.echo(f"Audit written to {out}", err=True)
+        else:
+            click.echo(store.audit_text(fmt, include_notes), nl=False)
+    except UserError as err:
+        _fail(err)
+
+
 @cli.command("demo")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")

@@ -78,6 +78,7 @@ MEASURE_CASES = [
     ({"session": "-2"}, "session: must be a whole number >= 1 (got -2)"),
     ({"session": "1.5"}, "session: must be a whole number >= 1 (got 1.5)"),
     ({"session": "one"}, "session: must be a whole number >= 1 (got one)"),
+    ({"session": "\u0663"}, "session: must be a whole number >= 1 (got \u0663)"),  # an Arabic-Indic 3
     # date
     ({"date": ""}, "date: required (got empty)"),
     ({"date": "2025-02-30"}, "date: must be a date YYYY-MM-DD (got 2025-02-30)"),
@@ -180,6 +181,7 @@ VALID_ROWS = [
     ({"instrument": "PHQ-9", "total": "27", "risk": "yes"}, dict(total=27.0, risk=True)),
     ({"instrument": "GAD-7", "total": "21", "risk": "no"}, dict(total=21.0, risk=False)),
     ({"instrument": "ORS", "total": " 22.5 "}, dict(total=22.5)),
+    ({"instrument": "ORS", "total": "2.25e1"}, dict(total=22.5)),
     ({"instrument": "", "total": ""}, dict(instrument=None, total=None)),
     # a session without a measure may carry a post-session rupture report and risk=no
     ({"instrument": "", "total": "", "rupture": "yes", "rupture_type": "withdrawal", "risk": "no"},
@@ -266,8 +268,8 @@ def file_errors(content: str | bytes, name: str = "m.csv") -> list[str]:
 FILE_CASES = [
     ("", ["m.csv:1: header: missing: the file is empty (got empty)"]),
     ("\n\n  \n", ["m.csv:1: header: missing: the file is empty (got empty)"]),
-    (f"{ROW}\n", [f"m.csv:1: header: missing: the first line must name the columns, e.g. "
-                  f"client,clinician,session,date (got {ROW[:39]}…)"]),
+    (f"{ROW}\n", ["m.csv:1: header: missing: the first line must name the columns, e.g. "
+                  "client,clinician,session,date (got C-01,T01,…)"]),
     (f"client,clinician,sesion,date\nC-01,T01,1,2025-01-06\n", [
         "m.csv:1: header: unknown column; allowed are client, clinician, session, date, attendance, instrument, "
         "rater, total, goal, task, bond, rupture, rupture_type, risk (got sesion)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -228,16 +229,18 @@ def test_replace_caseload_round_trip_and_created_is_kept(tmp_path):
     d = Database(tmp_path / "db.json")
     cl = small_caseload()
     d.replace_caseload(cl)
-    created = d.meta()["created"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", d.meta()["created"])
     loaded = d.load()
     assert loaded.name == "unit"
     assert sorted(loaded.ratings, key=lambda r: r.key) == sorted(cl.ratings, key=lambda r: r.key)
     assert loaded.goals == cl.goals
     assert loaded.clinicians == {"T1": Clinician("T1", "supervisor"), "T2": Clinician("T2", None)}
     assert loaded.clients["C-2"] == Client("C-2", "T2")  # derived from its ratings
-    time.sleep(1.1)
+    data = json.loads(d.path.read_bytes())
+    data["meta"]["1"]["created"] = "2020-01-02T03:04:05+00:00"
+    d.path.write_bytes(json.dumps(data).encode())
     d.replace_caseload(cl)
-    assert d.meta()["created"] == created
+    assert d.meta()["created"] == "2020-01-02T03:04:05+00:00"
 
 
 # --- LockedStore ----------------------------------------------------------------------------
@@ -337,3 +340,21 @@ def test_load_of_500_clients_by_40_sessions_is_fast(tmp_path):
     with d.sidecar.transaction() as data:
         data["reviews"] = {"1": {"client": "C-0001"}}
     assert time.perf_counter() - t < 0.5
+
+
+def test_threads_may_share_a_store(tmp_path):
+    import threading
+
+    s = LockedStore(tmp_path / "w.json")
+
+    def work(who: str) -> None:
+        for i in range(50):
+            with s.transaction() as data:
+                data.setdefault("t", {})[f"{who}-{i}"] = i
+
+    threads = [threading.Thread(target=work, args=(f"t{k}",)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(s.read()["t"]) == 150

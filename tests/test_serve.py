@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shlex
@@ -96,6 +97,61 @@ def test_serve_answers_http_200_on_localhost(db, tmp_path):
     assert status == 200, f"no answer from {url}: {error}; stderr: {stderr.decode(errors='replace')}"
     assert f"127.0.0.1:{port}" in body  # the page connects back to the same address
     assert b"WARNING" not in stderr  # localhost: no exposure warning
+
+
+def test_browser_tab_gets_the_dashboard_of_the_demo_copy(tmp_path):
+    """End to end: no DB serves the private demo copy; a browser's websocket
+    starts ``supervision-tui open`` and receives the caseload screen."""
+    import aiohttp
+
+    port = free_port()
+    env = {**os.environ, "SUPERVISION_TUI_DATA_DIR": str(tmp_path / "data"),
+           "SUPERVISION_TUI_CONFIG_DIR": str(tmp_path / "config")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervision_tui", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )
+
+    async def browse() -> bytes:
+        received = b""
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/") as response:
+                        assert response.status == 200
+                    break
+                except aiohttp.ClientConnectionError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    await asyncio.sleep(0.2)
+            async with session.ws_connect(f"ws://127.0.0.1:{port}/ws?width=100&height=30") as ws:
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and b"Caseload" not in received:
+                    try:
+                        message = await ws.receive(timeout=2)
+                    except asyncio.TimeoutError:
+                        continue
+                    if message.type == aiohttp.WSMsgType.BINARY:
+                        received += message.data
+                    elif message.type == aiohttp.WSMsgType.TEXT:
+                        received += message.data.encode()
+                    else:
+                        break
+        return received
+
+    try:
+        received = asyncio.run(browse())
+    finally:
+        proc.terminate()
+        try:
+            _, stderr = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+    assert b"Caseload" in received, stderr.decode(errors="replace")[-2000:]
+    assert (tmp_path / "data").is_dir()  # the demo copy went to the private data dir
+    assert b"Serving the demo caseload" in stderr
 
 
 def test_serve_refuses_a_port_in_use(db, tmp_path):

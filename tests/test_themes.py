@@ -559,3 +559,12 @@ def test_builtin_fallback_default_matches_the_bundled_file():
     fallback, shipped = theming._FALLBACK_DEFAULT, bundled()[DEFAULT_THEME]
     for key in theming.COLOR_KEYS + ("dark", "ansi"):
         assert getattr(fallback, key) == getattr(shipped, key), key
+
+
+def test_readme_format_example_parses():
+    import re
+
+    text = (THEMES_DIR / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", text, re.S).group(1)
+    theme = parse_theme(example, "themes/README.md example")
+    assert theme.name == "my-theme" and theme.variables["input-selection-background"] == "#4f9bd9 40%"

@@ -38,6 +38,8 @@ Readings of the spec:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 from supervision_tui.instruments import EPS, Instrument, fmt
 from supervision_tui.model import ENDED_STATUSES
 from supervision_tui.rules.markers import ClientView
@@ -62,7 +64,8 @@ def pre_episode_baseline(view: ClientView, inst: Instrument, start: int, setting
     """``P`` and how it was obtained (for the detail line)."""
     series = view.client_series.get(inst.id, [])
     n = settings.rupture.repair_baseline
-    earlier = [p.value for p in series if p.session < start][-n:]
+    end = bisect_left(view.series_sessions(inst.id), start)
+    earlier = [p.value for p in series[max(0, end - n):end]]
     if earlier:
         p = sum(earlier) / len(earlier)
         return p, f"baseline {fmt(p)} = mean of {len(earlier)} before s{start}"
@@ -119,44 +122,56 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
         )
 
     reg = view.registry
-    for s in view.sessions:
+    sessions = view.sessions
+    numbers = view.numbers
+    marker_numbers = sorted(at)
+    total = len(sessions)
+    i = bisect_left(numbers, marker_numbers[0])  # nothing happens before the first marker
+    while i < total:
+        s = sessions[i]
         n = s.number
         here = at.get(n)
-        if ep is not None:
-            deadline = ep.last + window
-            if n > deadline:
-                close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
-                ep = None
-            elif here:
-                ep.last = n
-                ep.sessions.append(n)
-                ep.markers.extend(here)
+        if ep is None:
+            if here is None:
+                # skip ahead to the next marker session
+                k = bisect_right(marker_numbers, n)
+                if k == len(marker_numbers):
+                    break
+                i = bisect_left(numbers, marker_numbers[k], i)
                 continue
-            else:
-                repaired = False
-                if s.attendance == "attended":
-                    if ep.baseline is None:
-                        repaired = True
-                        why = "first attended session without a marker (no baseline)"
-                    else:
-                        r = view.client_at.get(ep.instrument, {}).get(n)
-                        inst = reg[ep.instrument]
-                        if r is not None and r.total is not None:
-                            if (r.total - ep.baseline) * inst.sign >= -EPS:
-                                repaired = True
-                                cmp = "≥" if inst.higher_is_better else "≤"
-                                why = f"{ep.instrument} {fmt(r.total)} {cmp} {ep.baseline_text}"
-                if repaired:
-                    close(ep, "repaired", n, why)
-                    ep = None
-                elif n == deadline:
-                    close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
-                    ep = None
-                continue
-        if here:  # start a new episode
             ep = _Open(_primary(view, here), n, here)
-            inst = reg[ep.instrument]
-            ep.baseline, ep.baseline_text = pre_episode_baseline(view, inst, n, settings)
+            ep.baseline, ep.baseline_text = pre_episode_baseline(view, reg[ep.instrument], n, settings)
+            i += 1
+            continue
+        deadline = ep.last + window
+        if n > deadline:
+            close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
+            ep = None
+            continue  # look at this session afresh: it may start a new episode
+        i += 1
+        if here:
+            ep.last = n
+            ep.sessions.append(n)
+            ep.markers.extend(here)
+            continue
+        repaired = False
+        if s.attendance == "attended":
+            if ep.baseline is None:
+                repaired = True
+                why = "first attended session without a marker (no baseline)"
+            else:
+                r = view.client_at.get(ep.instrument, {}).get(n)
+                inst = reg[ep.instrument]
+                if r is not None and r.total is not None and (r.total - ep.baseline) * inst.sign >= -EPS:
+                    repaired = True
+                    cmp = "≥" if inst.higher_is_better else "≤"
+                    why = f"{ep.instrument} {fmt(r.total)} {cmp} {ep.baseline_text}"
+        if repaired:
+            close(ep, "repaired", n, why)
+            ep = None
+        elif n == deadline:
+            close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
+            ep = None
     if ep is not None:
         status = view.record.client.status
         if status in ENDED_STATUSES:

@@ -40,12 +40,18 @@ Readings of the spec:
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from supervision_tui.instruments import EPS, fmt
 from supervision_tui.rules.markers import ClientView
 from supervision_tui.rules.results import GoalEvidence, GoalResult
 from supervision_tui.settings import Settings
 
 RANK = {"agreed": 0, "partial": 1, "disagreed": 2}
+_BY_SESSION_SOURCE = attrgetter("session", "source")
+# (instrument, component, thresholds, label) -> {value: (source, verdict, detail, short)}:
+# the strings of a score recur across sessions and clients.
+_EVIDENCE_TEXT: dict[tuple, dict[float, tuple[str, str, str, str]]] = {}
 
 
 def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
@@ -58,25 +64,30 @@ def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
         thresholds = settings.goal_thresholds_for(inst)
         if thresholds is not None:
             agreed, partial, label = thresholds
-            for number in sorted(client):
-                v = getattr(client[number], comp.name, None)
+            name = comp.name
+            ckey = (inst.id, name, agreed, partial, label)
+            cache = _EVIDENCE_TEXT.get(ckey)
+            if cache is None or len(cache) > 4096:
+                cache = _EVIDENCE_TEXT[ckey] = {}
+            for number, r in client.items():  # ascending session (built in order)
+                v = getattr(r, name, None)
                 if v is None:
                     continue
-                if v >= agreed - EPS:
-                    verdict, rule = "agreed", f"≥ {fmt(agreed)}"
-                elif v >= partial - EPS:
-                    verdict, rule = "partial", f"≥ {fmt(partial)} and < {fmt(agreed)}"
-                else:
-                    verdict, rule = "disagreed", f"< {fmt(partial)}"
-                out.append(
-                    GoalEvidence(
-                        source=f"{inst.id} {comp.label}",
-                        session=number,
-                        verdict=verdict,
-                        detail=f"{inst.id} {comp.label} {fmt(v)} {rule} → {verdict} {label}",
-                        short=f"{inst.label} {comp.label} {fmt(v)}",
+                hit = cache.get(v)
+                if hit is None:
+                    if v >= agreed - EPS:
+                        verdict, rule = "agreed", f"≥ {fmt(agreed)}"
+                    elif v >= partial - EPS:
+                        verdict, rule = "partial", f"≥ {fmt(partial)} and < {fmt(agreed)}"
+                    else:
+                        verdict, rule = "disagreed", f"< {fmt(partial)}"
+                    hit = cache[v] = (
+                        f"{inst.id} {comp.label}",
+                        verdict,
+                        f"{inst.id} {comp.label} {fmt(v)} {rule} → {verdict} {label}",
+                        f"{inst.label} {comp.label} {fmt(v)}",
                     )
-                )
+                out.append(GoalEvidence(hit[0], number, hit[1], hit[2], hit[3]))
         gap = settings.rater_gap_for(inst)
         if gap is not None:
             gap_value, label = gap
@@ -114,7 +125,7 @@ def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
                     short=f"goal {g.goal_id} {g.agreement}",
                 )
             )
-    out.sort(key=lambda e: (e.session, e.source))
+    out.sort(key=_BY_SESSION_SOURCE)  # C-level key; each source is already in order
     return out
 
 

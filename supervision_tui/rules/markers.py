@@ -70,6 +70,8 @@ class ClientView:
         "client_series",
         "client_at",
         "therapist_at",
+        "numbers",
+        "_series_sessions",
     )
 
     def __init__(self, record: ClientRecord, registry: Registry):
@@ -77,14 +79,18 @@ class ClientView:
         self.code = record.code
         self.registry = registry
         sessions = record.sessions
-        if any(sessions[i].number >= sessions[i + 1].number for i in range(len(sessions) - 1)):
+        numbers = [s.number for s in sessions]
+        if numbers != sorted(set(numbers)):
             # hand-built records: sort (and keep the first of duplicates)
             seen: dict[int, Session] = {}
             for s in sorted(sessions, key=lambda s: s.number):
                 seen.setdefault(s.number, s)
             sessions = tuple(seen.values())
+            numbers = [s.number for s in sessions]
         self.sessions: tuple[Session, ...] = sessions
-        self.by_number: dict[int, Session] = {s.number: s for s in sessions}
+        self.numbers: list[int] = numbers
+        self.by_number: dict[int, Session] = dict(zip(numbers, sessions))
+        self._series_sessions: dict[str, list[int]] = {}
         self.latest: Session | None = sessions[-1] if sessions else None
         series: dict[str, list[Point]] = {}
         client_at: dict[str, dict[int, Rating]] = {}
@@ -92,19 +98,36 @@ class ClientView:
         for s in sessions:
             if s.attendance != "attended":
                 continue
+            number = s.number
             for r in s.ratings:
                 inst = r.instrument
                 if inst is None:
                     continue
                 if r.rater == "client":
-                    client_at.setdefault(inst, {})[s.number] = r
+                    at = client_at.get(inst)
+                    if at is None:
+                        at = client_at[inst] = {}
+                        series[inst] = []
+                    at[number] = r
                     if r.total is not None:
-                        series.setdefault(inst, []).append(Point(s.number, s.date, float(r.total), r))
+                        series[inst].append(Point(number, s.date, float(r.total), r))
                 elif r.rater == "therapist":
-                    therapist_at.setdefault(inst, {})[s.number] = r
+                    at = therapist_at.get(inst)
+                    if at is None:
+                        at = therapist_at[inst] = {}
+                    at[number] = r
+        for inst in [k for k, v in series.items() if not v]:
+            del series[inst]
         self.client_series = series
         self.client_at = client_at
         self.therapist_at = therapist_at
+
+    def series_sessions(self, instrument: str) -> list[int]:
+        """Session numbers of ``client_series[instrument]`` (for bisect)."""
+        out = self._series_sessions.get(instrument)
+        if out is None:
+            out = self._series_sessions[instrument] = [p.session for p in self.client_series.get(instrument, ())]
+        return out
 
     @property
     def latest_number(self) -> int | None:
@@ -123,9 +146,15 @@ def low_markers(view: ClientView, inst: Instrument, settings: Settings) -> list[
     if cutoff is None:
         return []
     out = []
+    seen: dict[float, str] = {}  # value -> detail
+    flags = cutoff.flags
     for p in view.client_series.get(inst.id, ()):
-        if cutoff.flags(p.value):
-            out.append(Marker("low", p.session, inst.id, f"{inst.id} {cutoff.describe(p.value)} ({cutoff.source})"))
+        v = p.value
+        if flags(v):
+            detail = seen.get(v)
+            if detail is None:
+                detail = seen[v] = f"{inst.id} {cutoff.describe(v)} ({cutoff.source})"
+            out.append(Marker("low", p.session, inst.id, detail))
     return out
 
 

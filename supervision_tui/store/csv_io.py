@@ -112,9 +112,9 @@ REQUIRED = {
 PRIVATE_COLUMNS = {"description"}
 
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-INT_RE = re.compile(r"\d+")
-NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+INT_RE = re.compile(r"\d+", re.ASCII)
+NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # no nan/inf
 YES_NO = ("yes", "no")
 COMPONENTS = ("goal", "task", "bond")
 
@@ -313,6 +313,12 @@ def _looks_like_header(cells: Sequence[str]) -> bool:
     return known > 0 and 2 * known >= len(named)
 
 
+def _first_cells(cells: Sequence[str]) -> str:
+    """A data row taken for a header, shown by its first two cells only
+    (the rest may be private text, e.g. a goal description)."""
+    return ",".join(cells[:2]) + (",…" if len(cells) > 2 else "")
+
+
 def _check_header(table: _Table, kind: str, errors: _Errors) -> bool:
     """Check the header against ``kind``; True when the rows can be validated."""
     origin = (table.name, table.header_line)
@@ -320,7 +326,8 @@ def _check_header(table: _Table, kind: str, errors: _Errors) -> bool:
     shown = ",".join(table.header)
     if not _looks_like_header(table.header):
         errors.add(origin, "header",
-                   f"missing: the first line must name the columns, e.g. {','.join(REQUIRED[kind])}", shown)
+                   f"missing: the first line must name the columns, e.g. {','.join(REQUIRED[kind])}",
+                   _first_cells(table.header))
         return False
     detected = _kind_of(table.header)
     if detected is not None and detected != kind:
@@ -700,10 +707,11 @@ def _parse(files: list[tuple[Path, str | None]]) -> tuple[ParsedImport, _Errors,
             kind = _kind_of(table.header) if _looks_like_header(table.header) else None
             if kind is None:
                 if _looks_like_header(table.header):
-                    what = "cannot tell a measures, clients or goals file from these column names"
+                    what, shown = "cannot tell a measures, clients or goals file from these column names", \
+                        ",".join(table.header)
                 else:
-                    what = "missing: the first line must name the columns"
-                errors.add((name, table.header_line), "header", what, ",".join(table.header))
+                    what, shown = "missing: the first line must name the columns", _first_cells(table.header)
+                errors.add((name, table.header_line), "header", what, shown)
                 continue
         if not _check_header(table, kind, errors):
             continue

@@ -41,8 +41,10 @@ How it stays correct with several processes (engineering.md, TinyDB #331):
 * a file that is not what it should be (empty, truncated, not JSON, not
   UTF-8, wrong shape, newer schema version) raises ``DatabaseError`` naming
   the file and the problem, and is never rewritten.
-* transactions on one store do not nest (RuntimeError): the lock is not
-  re-entrant across stores and a nested write would be lost.
+* transactions on one store do not nest (RuntimeError): a nested write
+  would be lost when the outer one commits. Threads may share a store:
+  each transaction takes the file lock, which excludes other threads of
+  the same process as it excludes other processes.
 
 ``Database`` — the caseload
 ===========================
@@ -57,6 +59,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -128,7 +131,7 @@ class LockedStore:
         self.timeout = timeout
         self.label = label
         self._check = check
-        self._in_transaction = False
+        self._local = threading.local()  # per thread: is a transaction open?
 
     def __repr__(self) -> str:
         return f"LockedStore({str(self.path)!r}, read_only={self.read_only})"
@@ -195,18 +198,22 @@ class LockedStore:
         """
         if self.read_only:
             raise DatabaseError(f"{self.path}: opened read-only; nothing can be saved")
-        if self._in_transaction:
+        if getattr(self._local, "open", False):
             raise RuntimeError(f"{self!r}: transactions do not nest")
+        try:
+            ensure_private_dir(self.path.parent)
+        except FileWriteError as err:
+            raise DatabaseError(str(err)) from err
         lock = FileLock(self.lock_path, timeout=self.timeout, mode=FILE_MODE)
         try:
-            lock.acquire()
+            lock.acquire(poll_interval=0.005)  # the default 50 ms would dwarf a 1 ms review save
         except Timeout:
             raise DatabaseError(f"{self.path}: busy: another process has held its lock ({self.lock_path.name}) "
                                 f"for more than {self.timeout:g} s") from None
         except OSError as err:
             raise DatabaseError(f"{self.path}: cannot lock the {self.label} ({self.lock_path}): "
                                 f"{err.strerror or err}") from None
-        self._in_transaction = True
+        self._local.open = True
         try:
             raw, data = self._read_raw()
             remove_stale_temporaries(self.path)  # left by a killed writer; none can be in progress now
@@ -220,7 +227,7 @@ class LockedStore:
                 except FileWriteError as err:
                     raise DatabaseError(str(err)) from err
         finally:
-            self._in_transaction = False
+            self._local.open = False
             lock.release()
 
     @contextmanager

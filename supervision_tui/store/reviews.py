@@ -80,7 +80,9 @@ any other key alone::
 
 Keys whose value would be null (``note``, ``owner``, ``due``, ``flag``,
 ``done_by`` ...) are left out to keep the file small; ``n`` is the item's
-creation number (its order). A ``workflow_version`` above 1 is refused.
+creation number (its order) and ``"action_n"`` (top level) the last one
+given. ``flag_session`` of a client-level review is the client's latest
+session at review time. A ``workflow_version`` above 1 is refused.
 
 Polling: ``token()`` is the sidecar's ``os.stat`` identity (inode, size,
 mtime, ctime) — one ``stat`` call, no read. Every write replaces the file
@@ -135,6 +137,7 @@ _CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _USER_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
 Token = tuple[int, int, int, int] | None
+_UNKNOWN: Any = ("unknown",)  # a token no file has
 
 
 class WorkflowError(UserError):
@@ -463,11 +466,14 @@ class ReviewStore:
         self._doc, self._token = doc, token
 
     def poll(self) -> bool:
-        """Reload when another process wrote since the snapshot; True if it did."""
+        """Reload when the sidecar changed since the snapshot; True when the
+        content differs (i.e. another process wrote). One ``stat`` when
+        nothing happened."""
         if self._doc is not None and not self.changed_since(self._token):
             return False
+        old = self._doc
         self.reload()
-        return True
+        return old is None or self._doc != old
 
     def _data(self) -> dict[str, Any]:
         if self._doc is None:
@@ -494,8 +500,10 @@ class ReviewStore:
     # -- the one write path -------------------------------------------------------------------
 
     def _write(self, mutate: Callable[[dict[str, Any], Callable[..., None]], Any], user: str | None) -> Any:
-        """Run ``mutate(doc, audit)`` in one locked transaction. ``audit(action,
-        target, before, after)`` appends an audit entry. Returns mutate's result."""
+        """Run ``mutate(doc, audit, who, at)`` in one locked transaction on a
+        fresh re-read of the file. ``audit(action, target, before, after)``
+        appends an audit entry; ``seq`` grows by one per entry. Returns
+        mutate's result. Raises ReadOnlyError before touching any file."""
         if self.read_only:
             raise ReadOnlyError(f"{self.path}: opened read-only; the change was not saved")
         who = _check_user(user) if user is not None else self.user
@@ -514,8 +522,10 @@ class ReviewStore:
             if entries:
                 doc["seq"] = seq + len(entries)
                 doc.setdefault("audit", []).extend(entries)
-        # the transaction has written ``doc``: it is the newest snapshot
-        self._doc, self._token = doc, self.token()
+        # ``doc`` is what the transaction wrote. Its stat token is unknown (another
+        # process may already have written after us), so the next poll() re-reads
+        # once and compares content.
+        self._doc, self._token = doc, _UNKNOWN
         return result
 
     # -- reviews -----------------------------------------------------------------------------

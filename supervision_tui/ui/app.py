@@ -30,7 +30,6 @@ Public hooks for the other parts of the UI
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -46,15 +45,11 @@ from supervision_tui.errors import UserError
 from supervision_tui.ui.commands import SupervisionCommands
 from supervision_tui.ui.messages import DataLoaded, LoadFailed
 from supervision_tui.ui.screens.caseload import CaseloadScreen
+from supervision_tui.ui.terminal import launch, suggested_theme, terminal_settings
 from supervision_tui.ui.widgets.caseload_table import CaseloadRow
 from supervision_tui.ui.widgets.viewdata import LoadedData
 
 Loader = Callable[[], Any]  # returns a Caseload
-
-
-def detect_ssh(env: dict[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    return bool(env.get("SSH_CONNECTION") or env.get("SSH_CLIENT") or env.get("SSH_TTY"))
 
 
 class SupervisionApp(App[None]):
@@ -94,7 +89,8 @@ class SupervisionApp(App[None]):
         self.config_path = config_path
         self.read_only = read_only
         self.as_of = as_of
-        self.ssh = detect_ssh() if ssh is None else ssh
+        self.terminal = terminal_settings(ssh)  # ssh, mouse, animation_level, cursor_blink
+        self.ssh: bool = self.terminal["ssh"]
         self.initial_clinician = clinician
         self.initial_show_all = show_all
         self._loader = loader
@@ -103,8 +99,7 @@ class SupervisionApp(App[None]):
         self.row_hooks: list[Callable[[CaseloadRow], None]] = []
         self._startup_messages: list[tuple[str, str]] = []
         self.set_reactive(SupervisionApp.present, present)
-        if self.ssh:
-            self.animation_level = "none"
+        self.animation_level = self.terminal["animation_level"]
         self._install_themes(theme)
         self._apply_keymap()
 
@@ -112,7 +107,7 @@ class SupervisionApp(App[None]):
 
     def _install_themes(self, requested: str | None) -> None:
         ui = getattr(self.settings, "ui", None)
-        requested = requested or getattr(ui, "theme", None)
+        requested = requested or getattr(ui, "theme", None) or suggested_theme()
         try:
             from supervision_tui.ui.theming import install_themes
         except Exception:  # theming module missing: Textual's own themes
@@ -370,7 +365,7 @@ def build_app(
 def run_app(db_path: Path | str, settings: Any = None, **kwargs: Any) -> None:
     """Build and run the app (the CLI's ``open``)."""
     app = build_app(db_path, settings, **kwargs)
-    app.run(mouse=not app.ssh)
+    launch(app, app.ssh)
     if app.load_error and app.data is None:
         import sys
 

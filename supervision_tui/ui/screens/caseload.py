@@ -163,7 +163,9 @@ class CaseloadScreen(Screen):
         return self.query_one(CaseloadTable)
 
     def on_mount(self) -> None:
-        self.query_one("#search", Input).display = False
+        search = self.query_one("#search", Input)
+        search.display = False
+        search.cursor_blink = bool(getattr(self.app, "terminal", {}).get("cursor_blink", True))
         self.query_one("#notice").display = False
         self.query_one("#preview-trend").border_title = "Alliance trend"
         self.query_one("#preview-why").border_title = "Why this client is here"

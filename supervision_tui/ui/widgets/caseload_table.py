@@ -297,6 +297,8 @@ class CaseloadTable(DataTable):
         Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
         Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
         Binding("enter", "select_cursor", "Open", id="open-client"),
+        Binding("home", "scroll_top", "First client", show=False, id="first-row"),
+        Binding("end", "scroll_bottom", "Last client", show=False, id="last-row"),
     ]
 
     DEFAULT_CSS = """
@@ -354,6 +356,8 @@ class CaseloadTable(DataTable):
         out = {}
         for tier, (var, bold) in TIER_STYLES.items():
             color = variables.get(var, "")
+            if color.startswith("ansi_"):
+                color = color[5:]  # Rich names the terminal palette without the prefix
             out[tier] = (("bold " if bold else "") + color).strip()
         return out
 

@@ -58,7 +58,16 @@ class _ThemedPlot(PlotextPlot):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
+        self._theme_changed()
+
+    def _theme_changed(self) -> None:
+        try:
+            from supervision_tui.ui.theming import plot_theme
+
+            self.theme = plot_theme(self.app.current_theme)  # "clear" for ANSI themes
+        except Exception:
+            self.theme = "auto"
         self.redraw()
 
     def set_view(self, view: ClientView) -> None:
@@ -66,8 +75,11 @@ class _ThemedPlot(PlotextPlot):
         if self.is_mounted:
             self.redraw()
 
-    def colours(self) -> dict[str, tuple[int, int, int]]:
+    def colours(self) -> dict[str, tuple[int, int, int] | str]:
         app = self.app
+        if getattr(app.current_theme, "ansi", False):  # terminal palette: plotext colour names
+            return {"client": "blue", "therapist": "cyan", "cutoff": "red", "rupture": "yellow",
+                    "repair": "green", "extra": "magenta"}
         return {
             "client": _rgb(app, "primary", "#0178d4"),
             "therapist": _rgb(app, "secondary", "#004578"),
@@ -189,8 +201,11 @@ class AllianceChart(_ThemedPlot):
         index_mode = len(names) > 1
 
         def swatch(key: str, mark: str) -> None:
-            rgb = col.get(key)
-            t.append(mark, style=f"bold rgb({rgb[0]},{rgb[1]},{rgb[2]})" if rgb else "bold")
+            c = col.get(key)
+            if isinstance(c, tuple):
+                t.append(mark, style=f"bold rgb({c[0]},{c[1]},{c[2]})")
+            else:
+                t.append(mark, style=f"bold {c}" if c else "bold")
 
         parts = 0
         for i, n in enumerate(names):

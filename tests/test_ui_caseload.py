@@ -1,0 +1,342 @@
+"""The caseload screen: rows in triage order, navigation, filters, search,
+closed clients, sort, width-dependent columns, preview, load errors."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Static
+
+from supervision_tui.ui.screens.caseload import CaseloadScreen
+from supervision_tui.ui.screens.client import ClientScreen
+from supervision_tui.ui.widgets.caseload_table import CaseloadTable
+from ui_support import (  # noqa: F401  (fixtures)
+    LARGE,
+    SMALL,
+    _frozen_cursor,
+    async_test,
+    demo_db,
+    loaded,
+    make_app,
+    scenarios,
+    shown_columns,
+    static_text,
+    table_column,
+)
+
+
+def _table(app) -> CaseloadTable:
+    return app.screen.query_one(CaseloadTable)
+
+
+@async_test
+async def test_first_screen_lists_triage_order_with_most_urgent_selected(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        assert isinstance(app.screen, CaseloadScreen)
+        table = _table(app)
+        triaged = [a for a in app.analyses if a.triaged]
+        assert table.row_count == len(triaged)
+        # row order = the engine's triage order
+        assert table_column(table, "client") == [a.client for a in triaged]
+        # the risk client is row 1, selected at start, labelled with symbol + number + word
+        assert table.cursor_row == 0
+        assert table.current_code == scenarios["risk"]
+        assert table_column(table, "tier")[0] == "▲1 risk"
+        tiers = table_column(table, "tier")
+        assert tiers == sorted(tiers, key=lambda t: int(t[1]))  # tiers ascend
+        assert "risk item at s11" in table_column(table, "why")[0]
+        header = static_text(app.screen.query_one("#topbar-title", Static))
+        assert f"{len(triaged)} clients" in header and "4 clinicians" in header and "as of 2026-11-20" in header
+        assert static_text(app.screen.query_one("#topbar-theme", Static)) == "textual-dark"
+
+
+@async_test
+async def test_large_screen_shows_every_column_and_sparklines(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        cols = shown_columns(table)
+        for key in ("tier", "client", "clinician", "why", "alliance", "goal", "outcome", "review"):
+            assert key in cols, cols
+        alliance = table_column(table, "alliance")[0]
+        assert alliance.startswith("SRS ")
+        assert any(ch in alliance for ch in "▁▂▃▄▅▆▇█")
+        outcomes = table_column(table, "outcome")
+        assert any(o.startswith("ORS ") for o in outcomes)
+        assert any("↓" in o for o in outcomes)  # deteriorated clients
+        assert set(table_column(table, "review")) == {"—"}
+        # preview shows the selected client and the engine's words
+        await pilot.pause(0.2)
+        why = static_text(app.screen.query_one("#preview-why", Static))
+        assert "RISK" in why and "risk item endorsed" in why
+        assert app.screen.query_one("#preview").display
+
+
+@async_test
+async def test_small_screen_keeps_tier_client_why_goal_and_hides_preview(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        cols = shown_columns(table)
+        assert cols[:2] == ["tier", "client"]
+        assert {"tier", "client", "why", "goal"} <= set(cols)
+        assert "alliance" not in cols and "outcome" not in cols
+        total = sum(c.get_render_width(table) for c in table.ordered_columns)
+        assert total <= 80 - 2
+        assert app.screen.has_class("-compact")
+        assert app.screen.query_one("#preview").styles.display == "none"
+        # resize to large: columns come back, recomputed
+        await pilot.resize_terminal(*LARGE)
+        await pilot.pause()
+        assert "alliance" in shown_columns(table)
+        assert not app.screen.has_class("-compact")
+        assert app.screen.query_one("#preview").styles.display == "block"
+
+
+@async_test
+async def test_down_and_j_move_enter_opens_escape_returns(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        codes = table_column(table, "client")
+        await pilot.press("down")
+        assert table.cursor_row == 1
+        await pilot.press("j", "j")
+        assert table.cursor_row == 3
+        await pilot.press("k")
+        assert table.cursor_row == 2
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ClientScreen)
+        assert app.screen.code == codes[2]
+        header = static_text(app.screen.query_one("#client-header", Static))
+        assert header.startswith(codes[2])
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CaseloadScreen)
+        assert table.cursor_row == 2
+        assert table.current_code == codes[2]
+
+
+@async_test
+async def test_left_right_walk_the_list_and_escape_lands_on_last_client(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        codes = table_column(_table(app), "client")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.code == codes[0]
+        await pilot.press("right")
+        assert app.screen.code == codes[1]
+        await pilot.press("right_square_bracket")
+        assert app.screen.code == codes[2]
+        await pilot.press("left")
+        assert app.screen.code == codes[1]
+        header = static_text(app.screen.query_one("#client-header", Static))
+        assert header.startswith(codes[1]) and f"2/{len(codes)}" in header
+        await pilot.press("escape")
+        await pilot.pause()
+        assert _table(app).current_code == codes[1]
+
+
+@async_test
+async def test_filter_by_clinician_via_picker_and_clear(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        screen = app.screen
+        await pilot.press("f")
+        await pilot.pause()
+        from textual.widgets import OptionList
+
+        ol = app.screen.query_one(OptionList)
+        ol.highlighted = ol.get_option_index("clinician:T03")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        table = _table(app)
+        expected = [a.client for a in app.analyses if a.triaged and a.clinician == "T03"]
+        assert table_column(table, "client") == expected
+        assert "clinician T03" in screen.query_one("#table-box").border_title
+        # the risk client (T02) is hidden: the screen says so
+        notice = screen.query_one("#notice", Static)
+        assert notice.display and "RISK" in static_text(notice)
+        await pilot.press("escape")
+        assert table.row_count == sum(1 for a in app.analyses if a.triaged)
+        assert not notice.display
+
+
+@async_test
+async def test_filter_by_tier_and_kind(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        screen = app.screen
+        screen.set_kind("tier3")
+        await pilot.pause()
+        tiers = set(table_column(_table(app), "tier"))
+        assert tiers == {"●3 rupture"}
+        screen.set_kind("k-deteriorated")
+        await pilot.pause()
+        codes = table_column(_table(app), "client")
+        assert codes and all(
+            any(o.status == "deteriorated" for o in app.data.by_code[c].outcomes.values()) for c in codes
+        )
+        assert "outcome deteriorated" in screen.query_one("#table-box").border_title
+
+
+@async_test
+async def test_search_filters_by_code_clinician_and_why(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("slash")
+        inp = app.screen.query_one("#search", Input)
+        assert inp.display and inp.has_focus
+        await pilot.press(*"unrepaired")
+        await pilot.pause()
+        table = _table(app)
+        assert table_column(table, "client") == [scenarios["unrepaired"]]
+        await pilot.press("enter")  # keep the filter, back to the table
+        assert table.has_focus
+        assert table.row_count == 1
+        await pilot.press("escape")  # clears the search
+        assert table.row_count > 1
+        await pilot.press("slash", *"t01")
+        await pilot.pause()
+        assert set(table_column(table, "clinician") if "clinician" in shown_columns(table) else
+                   [app.data.by_code[c].clinician for c in table_column(table, "client")]) == {"T01"}
+        # q types into the search box; it does not quit
+        await pilot.press("q")
+        assert app.is_running
+        assert inp.value == "t01q"
+
+
+@async_test
+async def test_show_closed_clients_with_c_and_all_flag(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        ended = [a.client for a in app.analyses if not a.triaged]
+        n = table.row_count
+        shown = set(table_column(table, "client"))
+        assert not shown & set(ended)
+        assert len(ended) >= 2  # the fixture has a closed and a dropped-out client
+        await pilot.press("c")
+        await pilot.pause()
+        assert table.row_count == n + len(ended)
+        assert set(ended) <= set(table_column(table, "client"))
+        # closed ones last, their status in words
+        tiers = table_column(table, "tier")[-len(ended):]
+        assert all(("closed" in t or "dropped out" in t) for t in tiers)
+        assert "closed shown" in app.screen.query_one("#table-box").border_title
+        await pilot.press("c")
+        assert table.row_count == n
+
+    app = make_app(demo_db, show_all=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert _table(app).row_count == len(app.analyses)
+
+
+@async_test
+async def test_s_cycles_sort_and_title_says_so(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        box = app.screen.query_one("#table-box")
+        assert "triage order" in box.border_title
+        await pilot.press("s")
+        assert app.screen.sort_key == "client"
+        codes = table_column(table, "client")
+        assert codes == sorted(codes)
+        assert "sorted by client" in box.border_title
+        await pilot.press("s")
+        assert app.screen.sort_key == "clinician"
+        clin = table_column(table, "clinician")
+        assert clin == sorted(clin)
+        # cycle back round to triage order
+        for _ in range(20):
+            if app.screen.sort_key == "tier":
+                break
+            await pilot.press("s")
+        assert app.screen.sort_key == "tier"
+        assert table_column(table, "client") == [a.client for a in app.analyses if a.triaged]
+
+
+@async_test
+async def test_initial_clinician_filter(demo_db):
+    app = make_app(demo_db, clinician="T04")
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        codes = table_column(_table(app), "client")
+        assert codes and all(app.data.by_code[c].clinician == "T04" for c in codes)
+
+
+@async_test
+async def test_database_error_is_a_message_not_a_traceback(tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_text("{ this is not json", encoding="utf-8")
+    app = make_app(bad)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.is_running
+        assert app.data is None and app.load_error
+        msg = static_text(app.screen.query_one("#table-message", Static))
+        assert "Cannot open the caseload" in msg and "broken.json" in msg
+        assert "Traceback" not in msg
+        await pilot.press("q")
+    assert not app.is_running
+
+
+@async_test
+async def test_reload_keeps_cursor_on_the_same_client(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        await pilot.press("down", "down")
+        code = table.current_code
+        version = app.data_version
+        app.reload()
+        await loaded(pilot)
+        for _ in range(50):
+            if app.data_version > version:
+                break
+            await pilot.pause(0.02)
+        assert app.data_version == version + 1
+        assert table.current_code == code
+
+
+@async_test
+async def test_review_status_hook_fills_the_review_column(demo_db):
+    app = make_app(demo_db)
+    app.review_status_provider = lambda a: "new" if a.tier <= 3 else "—"
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        review = table_column(table, "review")
+        tiers = table_column(table, "tier")
+        assert all((r == "new") == (int(t[1]) <= 3) for r, t in zip(review, tiers))
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE])
+@async_test
+async def test_no_cell_wraps(demo_db, size):
+    app = make_app(demo_db)
+    async with app.run_test(size=size) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        assert all(table.get_row_height(k) == 1 for k in table.rows)
+        for col in table.ordered_columns:
+            for v in table.get_column(col.key):
+                text = v.plain if hasattr(v, "plain") else str(v)
+                assert "\n" not in text
+                assert len(text) <= col.get_render_width(table) - 2 * table.cell_padding + 1

@@ -1,0 +1,197 @@
+"""The client screen: risk first, charts, ruptures, goals (private text
+hidden when presenting), sessions table, layout by width."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from supervision_tui.ui.screens.client import ClientScreen
+from supervision_tui.ui.widgets.charts import AllianceChart, ChartPanel, OutcomeChart
+from supervision_tui.ui.widgets.panels import HIDDEN_TEXT, SessionsTable
+from ui_support import (  # noqa: F401  (fixtures)
+    LARGE,
+    SMALL,
+    _frozen_cursor,
+    async_test,
+    demo_db,
+    loaded,
+    make_app,
+    plain,
+    scenarios,
+    static_text,
+)
+
+
+async def _open(pilot, code: str) -> ClientScreen:
+    app = pilot.app
+    await loaded(pilot)
+    app.show_client(code)
+    await pilot.pause()
+    await pilot.pause()
+    assert isinstance(app.screen, ClientScreen)
+    return app.screen
+
+
+@async_test
+async def test_risk_banner_comes_first_with_a_word(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await _open(pilot, scenarios["risk"])
+        banner = screen.query_one("#risk-banner", Static)
+        assert banner.display
+        text = static_text(banner)
+        assert text.startswith("⚠ RISK") and "PHQ-9" in text and "s11" in text
+        # banner sits right under the header, above the charts
+        assert banner.region.y < screen.query_one("#alliance-panel").region.y
+        assert banner.region.y <= 4
+
+
+@async_test
+async def test_no_banner_without_risk(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await _open(pilot, scenarios["goal_stale"])
+        assert not screen.query_one("#risk-banner", Static).display
+
+
+@async_test
+async def test_charts_only_on_the_client_screen(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        assert not list(app.screen.query(PlotextPlot))
+        screen = await _open(pilot, scenarios["unrepaired"])
+        chart = screen.query_one(AllianceChart)
+        assert chart.index_mode is False  # one instrument: native scale
+        panel = screen.query_one("#alliance-panel", ChartPanel)
+        assert "SRS (0–40" in panel.border_title
+        legend = static_text(panel.query_one(".chart-legend"))
+        assert "SRS cut-off 36" in legend
+        assert "rupture s12" in legend and "UNREPAIRED" in legend
+        outcome_charts = list(screen.query(OutcomeChart))
+        assert [c.instrument for c in outcome_charts] == screen.view.outcome_instruments
+        assert outcome_charts and all(c.size.height > 0 for c in outcome_charts)
+        titles = [p.border_title for p in screen.query(".outcome-panel")]
+        assert any("clinical < 25" in t for t in titles if t.startswith("ORS"))
+        # the plot rendered something (axes drawn)
+        assert "┤" in chart.render().plain
+
+
+@async_test
+async def test_several_alliance_instruments_use_the_index(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await _open(pilot, scenarios["discrepancy"])
+        v = screen.view
+        assert len(v.alliance_instruments) > 1
+        chart = screen.query_one(AllianceChart)
+        assert chart.index_mode is True
+        panel = screen.query_one("#alliance-panel", ChartPanel)
+        assert "alliance index 0–1" in panel.border_title
+        legend = static_text(panel.query_one(".chart-legend"))
+        assert "WAI-SR therapist" in legend  # therapist ratings are their own series
+        assert "SRS cut-off 36 = 0.90" in legend
+        table = screen.query_one(SessionsTable)
+        labels = [plain(c.label) for c in table.ordered_columns]
+        assert "WAI-SR c/t" in labels
+
+
+@async_test
+async def test_ruptures_goals_and_sessions_panels(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await _open(pilot, scenarios["unrepaired"])
+        a = screen.view.analysis
+        ruptures = static_text(screen.query_one("#ruptures"))
+        assert "UNREPAIRED" in ruptures
+        assert a.episodes[-1].detail.split(" | ")[0] in ruptures
+        goals = screen.query_one("#goals")
+        assert a.goal.status.replace("_", " ").upper() in goals.border_title
+        table = screen.query_one(SessionsTable)
+        assert table.row_count == len(screen.view.record.sessions)
+        first_row = [plain(c) for c in table.get_row_at(0)]
+        assert first_row[0] == str(screen.view.record.sessions[-1].number)  # latest first
+        reports = [plain(c) for c in table.get_column("report")]
+        assert any(r.startswith("client: ") for r in reports)
+
+
+@async_test
+async def test_goal_descriptions_hidden_when_presenting(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        code = next(c for c, rec in app.records.items() if rec.goals and rec.goals[0].description)
+        screen = await _open(pilot, code)
+        desc = app.records[code].goals[0].description
+        goals = screen.query_one("#goals")
+        assert desc in static_text(goals)
+        app.present = True
+        await pilot.pause()
+        text = static_text(goals)
+        assert desc not in text and HIDDEN_TEXT in text
+        app.present = False
+        await pilot.pause()
+        assert desc in static_text(goals)
+
+    app = make_app(demo_db, present=True)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await _open(pilot, code)
+        assert desc not in static_text(screen.query_one("#goals"))
+
+
+@async_test
+async def test_layout_two_columns_when_wide_stacked_when_narrow(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await _open(pilot, scenarios["open"])
+        assert not screen.has_class("-wide")
+        main, side = screen.query_one("#col-main"), screen.query_one("#col-side")
+        assert side.region.y > main.region.y or side.region.y == 0  # below (maybe scrolled out)
+        assert main.region.x == side.region.x or side.region.height == 0
+        await pilot.resize_terminal(*LARGE)
+        await pilot.pause()
+        assert screen.has_class("-wide")
+        assert side.region.x > main.region.x  # beside
+        assert side.region.y == main.region.y
+
+
+@async_test
+async def test_g_focuses_goals(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await _open(pilot, scenarios["goal_disagreed"])
+        await pilot.press("g")
+        await pilot.pause()
+        goals = screen.query_one("#goals")
+        assert goals.has_focus
+        assert goals.region.height > 0  # scrolled into view
+
+
+@async_test
+async def test_next_client_stops_at_the_ends(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        codes = [r.code for r in app.caseload_screen.rows]
+        await pilot.press("end")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.code == codes[-1]
+        await pilot.press("right")
+        assert app.screen.code == codes[-1]
+        await pilot.press("left")
+        assert app.screen.code == codes[-2]
+
+
+@async_test
+async def test_opening_a_closed_client_from_the_palette_path_shows_closed(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        ended = next(a.client for a in app.analyses if not a.triaged)
+        app.show_client(ended)
+        await pilot.pause()
+        assert app.screen.code == ended
+        assert app.caseload_screen.show_closed
+        assert ended in app.screen.order
