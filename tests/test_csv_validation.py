@@ -177,6 +177,8 @@ VALID_ROWS = [
     ({"instrument": "WAI-SR", "total": "", "goal": "15", "task": "16", "bond": "17"},
      dict(total=48.0, goal=15.0, task=16.0, bond=17.0)),
     ({"instrument": "WAI-SR", "total": "48", "goal": "15", "task": "16", "bond": "17"}, dict(total=48.0)),
+    ({"instrument": "WAI-SR", "total": "", "goal": "15.1", "task": "16.2", "bond": "17.3"}, dict(total=48.6)),
+    ({"instrument": "WAI-SR", "total": "48.6", "goal": "15.1", "task": "16.2", "bond": "17.3"}, dict(total=48.6)),
     ({"instrument": "WAI-SR", "total": "40", "goal": "4"}, dict(goal=4.0, task=None)),
     ({"instrument": "PHQ-9", "total": "27", "risk": "yes"}, dict(total=27.0, risk=True)),
     ({"instrument": "GAD-7", "total": "21", "risk": "no"}, dict(total=21.0, risk=False)),

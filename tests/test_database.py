@@ -54,8 +54,17 @@ def db(tmp_path) -> Database:
 # --- privacy: file modes ------------------------------------------------------------------
 
 
-def test_new_database_lock_sidecar_and_exports_are_owner_only(db, tmp_path):
-    os.umask(0o022)  # a typical umask must not matter
+@pytest.fixture
+def open_umask():
+    old = os.umask(0o002)  # a permissive umask must not make files readable by others
+    yield
+    os.umask(old)
+
+
+def test_new_database_lock_sidecar_and_exports_are_owner_only(open_umask, tmp_path):
+    db = Database(tmp_path / "caseload.json")
+    db.import_parsed(parse_files(FIXTURES / "measures.csv", goals=FIXTURES / "goals.csv",
+                                 clients=FIXTURES / "clients.csv"))
     with db.sidecar.transaction() as data:
         data["reviews"] = {"1": {"client": "C-01"}}
     assert mode(db.path) == 0o600

@@ -321,11 +321,20 @@ def test_a_folder_where_files_cannot_be_created(saved, tmp_path, monkeypatch):
         return real_open(path, flags, *a, **k)
 
     before = sha(saved.path)
+    parsed = parse_files(FIXTURES / "measures.csv", clients=FIXTURES / "clients.csv")
     monkeypatch.setattr("os.open", no_create)
     with pytest.raises(DatabaseError, match=r"db\.json: cannot write: permission denied"):
-        saved.import_parsed(parse_files(FIXTURES / "measures.csv", clients=FIXTURES / "clients.csv"))
+        saved.import_parsed(parsed)
     monkeypatch.undo()
     assert sha(saved.path) == before
+    # without a lock file yet, the lock itself cannot be created
+    saved.store.lock_path.unlink()
+    monkeypatch.setattr("os.open", no_create)
+    with pytest.raises(DatabaseError, match=r"db\.json: cannot lock the database \(.*db\.json\.lock\)"):
+        saved.import_parsed(parsed)
+    monkeypatch.undo()
+    assert sha(saved.path) == before
+    assert temporaries(tmp_path) == []
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores folder permissions")

@@ -64,7 +64,7 @@ def _alliance_latest(view: ClientView) -> AllianceLatest | None:
         key = (p.session, -n)
         if best_key is None or key > best_key:
             best_key = key
-            best = AllianceLatest(inst.id, p.value, inst.index(p.value), p.session)
+            best = AllianceLatest(inst.id, float(p.total), inst.index(p.total), p.session)
     return best
 
 

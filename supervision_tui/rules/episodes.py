@@ -65,7 +65,7 @@ def pre_episode_baseline(view: ClientView, inst: Instrument, start: int, setting
     series = view.client_series.get(inst.id, [])
     n = settings.rupture.repair_baseline
     end = bisect_left(view.series_sessions(inst.id), start)
-    earlier = [p.value for p in series[max(0, end - n):end]]
+    earlier = [p.total for p in series[max(0, end - n):end]]
     if earlier:
         p = sum(earlier) / len(earlier)
         return p, f"baseline {fmt(p)} = mean of {len(earlier)} before s{start}"

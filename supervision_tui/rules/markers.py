@@ -31,8 +31,6 @@ Readings of the spec (where it leaves room):
 from __future__ import annotations
 
 import math
-from datetime import date
-from typing import NamedTuple
 
 from supervision_tui.instruments import EPS, Instrument, Registry, fmt
 from supervision_tui.model import ClientRecord, Rating, Session
@@ -42,22 +40,13 @@ from supervision_tui.settings import Settings
 KIND_ORDER = {k: n for n, k in enumerate(MARKER_KINDS)}
 
 
-class Point(NamedTuple):
-    """One attended rating with a total, in session order."""
-
-    session: int
-    date: date
-    value: float
-    rating: Rating
-
-
 class ClientView:
     """One pass over a client's rows, indexed the way every rule reads them.
 
     ``client_series[instrument]``: attended *client* ratings with a total,
-    ascending session. ``client_at`` / ``therapist_at``: attended ratings
-    per instrument per session number (totals may be missing only in
-    hand-built data).
+    ascending session (a Rating carries its session's number and date).
+    ``client_at`` / ``therapist_at``: attended ratings per instrument per
+    session number (totals may be missing only in hand-built data).
     """
 
     __slots__ = (
@@ -92,7 +81,7 @@ class ClientView:
         self.by_number: dict[int, Session] = dict(zip(numbers, sessions))
         self._series_sessions: dict[str, list[int]] = {}
         self.latest: Session | None = sessions[-1] if sessions else None
-        series: dict[str, list[Point]] = {}
+        series: dict[str, list[Rating]] = {}
         client_at: dict[str, dict[int, Rating]] = {}
         therapist_at: dict[str, dict[int, Rating]] = {}
         for s in sessions:
@@ -110,7 +99,7 @@ class ClientView:
                         series[inst] = []
                     at[number] = r
                     if r.total is not None:
-                        series[inst].append(Point(number, s.date, float(r.total), r))
+                        series[inst].append(r)
                 elif r.rater == "therapist":
                     at = therapist_at.get(inst)
                     if at is None:
@@ -149,7 +138,7 @@ def low_markers(view: ClientView, inst: Instrument, settings: Settings) -> list[
     seen: dict[float, str] = {}  # value -> detail
     flags = cutoff.flags
     for p in view.client_series.get(inst.id, ()):
-        v = p.value
+        v = p.total
         if flags(v):
             detail = seen.get(v)
             if detail is None:
@@ -171,31 +160,34 @@ def drop_markers(view: ClientView, inst: Instrument, settings: Settings) -> list
     nmin = rs.drop_min_earlier
     sign = inst.sign
     word = "below" if inst.higher_is_better else "above"
-    values = [p.value * sign for p in series]  # "better" direction: higher is better
+    values = [p.total * sign for p in series]  # "better" direction: higher is better
     out: list[Marker] = []
     n = 0
     mean = 0.0
     m2 = 0.0
     window_sum = 0.0
+    quick = max(floor, 0.0) - EPS  # d below this can never be a drop
+    sqrt = math.sqrt
     for j, x in enumerate(values):
         if n >= nmin:
-            b = window_sum / min(n, nb)
-            sd = math.sqrt(m2 / (n - 1)) if n > 1 else 0.0
+            b = window_sum / (n if n < nb else nb)
             d = b - x
-            thr = max(k * sd, floor)
-            if d > EPS and d >= thr - EPS:
-                p = series[j]
-                out.append(
-                    Marker(
-                        "drop",
-                        p.session,
-                        inst.id,
-                        f"{inst.id} {fmt(p.value)} is {fmt(d)} {word} baseline {fmt(b * sign)}; "
-                        f"threshold {fmt(thr)} = max({fmt(k, 2)} SD {fmt(k * sd)}, "
-                        f"floor {fmt(floor)} {floor_label})",
+            if d > EPS and d >= quick:
+                ksd = k * sqrt(m2 / (n - 1))
+                thr = ksd if ksd > floor else floor
+                if d >= thr - EPS:
+                    p = series[j]
+                    out.append(
+                        Marker(
+                            "drop",
+                            p.session,
+                            inst.id,
+                            f"{inst.id} {fmt(p.total)} is {fmt(d)} {word} baseline {fmt(b * sign)}; "
+                            f"threshold {fmt(thr)} = max({fmt(k, 2)} SD {fmt(ksd)}, "
+                            f"floor {fmt(floor)} {floor_label})",
+                        )
                     )
-                )
-        # update running statistics with x
+        # update the running statistics with x (Welford; sliding sum for B)
         n += 1
         delta = x - mean
         mean += delta / n

@@ -34,38 +34,38 @@ def assess_outcome(view: ClientView, inst: Instrument, settings: Settings) -> Ou
     series = view.client_series.get(inst.id)
     if not series or len(series) < 2:
         return None
-    first, last = series[0], series[-1]
-    change = inst.better_by(first.value, last.value)
+    first, last = series[0], series[-1]  # Ratings: session, date, total
+    change = inst.better_by(first.total, last.total)
     rc = settings.reliable_change_for(inst)
     cutoff = settings.clinical_cutoff_for(inst)
     direction = "better" if change > EPS else "worse" if change < -EPS else "same"
-    head = (f"{inst.id} {fmt(first.value)} at s{first.session} → {fmt(last.value)} at s{last.session} "
+    head = (f"{inst.id} {fmt(first.total)} at s{first.session} → {fmt(last.total)} at s{last.session} "
             f"({fmt_signed(change)}, {direction})")
     if rc is None:
-        return OutcomeResult(inst.id, first.value, last.value, first.session, last.session, last.date,
+        return OutcomeResult(inst.id, first.total, last.total, first.session, last.session, last.date,
                              change, "no_change", f"{head}; no reliable-change value for {inst.id}")
     rc_text = f"reliable change {fmt(rc.points)} ({rc.source})"
     if change <= -rc.points + EPS:
         status = "deteriorated"
         why = f"worse by ≥ {rc_text}"
     elif change >= rc.points - EPS:
-        if cutoff is not None and cutoff.flags(first.value) and not cutoff.flags(last.value):
+        if cutoff is not None and cutoff.flags(first.total) and not cutoff.flags(last.total):
             status = "recovered"
-            why = (f"better by ≥ {rc_text}; first {cutoff.describe(first.value)} (clinical), "
-                   f"latest {fmt(last.value)} non-clinical ({cutoff.source})")
+            why = (f"better by ≥ {rc_text}; first {cutoff.describe(first.total)} (clinical), "
+                   f"latest {fmt(last.total)} non-clinical ({cutoff.source})")
         else:
             status = "improved"
             why = f"better by ≥ {rc_text}"
             if cutoff is not None:
-                state = "clinical" if cutoff.flags(last.value) else "non-clinical"
-                why += f"; latest {fmt(last.value)} {state}"
+                state = "clinical" if cutoff.flags(last.total) else "non-clinical"
+                why += f"; latest {fmt(last.total)} {state}"
     else:
         status = "no_change"
         why = f"less than {rc_text}"
-    band = inst.severity(last.value)
+    band = inst.severity(last.total)
     if band:
         why += f"; now {band}"
-    return OutcomeResult(inst.id, first.value, last.value, first.session, last.session, last.date,
+    return OutcomeResult(inst.id, first.total, last.total, first.session, last.session, last.date,
                          change, status, f"{status}: {head}; {why}")
 
 

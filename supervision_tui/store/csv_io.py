@@ -19,7 +19,9 @@ files are collected (``ValidationFailed`` shows the first 50 and a count).
 Readings of the spec, decided here (interchange.md leaves them open):
 
 * Values are stripped of surrounding spaces. Column names and vocabularies
-  are exact (``SRS``, ``yes``), not case-folded.
+  are exact (``SRS``, ``yes``), not case-folded. Numbers are decimal with
+  ``.`` (an exponent is accepted; ``nan``/``inf`` are not); session numbers
+  and dates are ASCII digits.
 * Blank lines, and rows whose fields are all empty (spreadsheets append
   them), are skipped anywhere in the file. A UTF-8 byte-order mark is
   accepted. Extra *empty* trailing fields, and header columns without a
@@ -509,7 +511,7 @@ def _measure(row: _Row) -> Rating | None:
         parts_invalid = derivable and any(row.get(n) != "" and scores.get(n) is None for n in names)
         if row.get("total") == "":
             if all_parts:
-                total = float(sum(parts))  # type: ignore[arg-type]
+                total = round(float(sum(parts)), 9)  # type: ignore[arg-type]  # no binary noise (48.6, not 48.599…)
             elif not parts_invalid:
                 if derivable:
                     row.error("total", f"required for {inst.id} unless {_and(names)} are all given")

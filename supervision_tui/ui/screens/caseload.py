@@ -49,8 +49,19 @@ class KindFilter:
     test: Callable[[ClientAnalysis], bool]
 
 
+TIER_DESCRIPTIONS = {
+    1: "risk item in the recent sessions",
+    2: "outcome deteriorated",
+    3: "rupture open or unrepaired",
+    4: "goal disagreed",
+    5: "disengaging (missed sessions)",
+    6: "goal stale, not set or partial",
+    7: "nothing to review",
+}
+
+
 def _tier(t: int) -> KindFilter:
-    return KindFilter(f"tier{t}", tier_label(t), lambda a, t=t: a.tier == t)
+    return KindFilter(f"tier{t}", f"{tier_label(t)} · {TIER_DESCRIPTIONS[t]}", lambda a, t=t: a.tier == t)
 
 
 KIND_FILTERS: list[KindFilter] = [

@@ -22,6 +22,8 @@ class HelpEntry:
 
 
 def _describe(binding: Binding) -> str:
+    if binding.action == "command_palette":
+        return "Command palette: every action, client and filter"
     if binding.description:
         return binding.description
     return binding.action.replace("_", " ").strip()

@@ -1,0 +1,199 @@
+"""Clinicians screen, help, command palette and the keymap."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+from textual.widgets import Static
+
+from supervision_tui.settings import Settings
+from supervision_tui.ui.app import binding_ids
+from supervision_tui.ui.screens.caseload import CaseloadScreen
+from supervision_tui.ui.screens.client import ClientScreen
+from supervision_tui.ui.screens.clinicians import CliniciansScreen, CliniciansTable
+from supervision_tui.ui.screens.help import HelpScreen
+from supervision_tui.ui.widgets.caseload_table import CaseloadTable
+from ui_support import (  # noqa: F401  (fixtures)
+    LARGE,
+    SMALL,
+    _frozen_cursor,
+    async_test,
+    demo_db,
+    loaded,
+    make_app,
+    plain,
+    scenarios,
+    static_text,
+    table_column,
+)
+
+
+@async_test
+async def test_clinicians_screen_lists_supervisees_and_enter_filters(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, CliniciansScreen)
+        table = app.screen.query_one(CliniciansTable)
+        names = table_column(table, "clinician")
+        assert names == ["T01", "T02", "T03", "T04", "All"]  # the supervisor has no clients: not listed
+        roles = table_column(table, "role")
+        assert roles[:4] == ["trainee", "staff", "trainee", "staff"]
+        clients = [int(x) for x in table_column(table, "clients")]
+        assert clients[-1] == sum(clients[:-1]) == sum(1 for a in app.analyses if a.triaged)
+        # tier 1 column: the risk client's clinician has 1
+        risk_clin = next(a.clinician for a in app.analyses if a.tier == 1)
+        t1 = dict(zip(names, table_column(table, "t1")))
+        assert t1[risk_clin] == "1"
+        repair = table_column(table, "repair")
+        assert all(r == "—" or r.split()[0].isdigit() for r in repair)
+        # enter on T03 filters the caseload and returns
+        await pilot.press("down", "down")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, CaseloadScreen)
+        assert app.screen.clinician == "T03"
+        codes = table_column(app.screen.query_one(CaseloadTable), "client")
+        assert codes and all(app.data.by_code[c].clinician == "T03" for c in codes)
+        # "All" clears it
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("end")
+        await pilot.press("ctrl+end")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.clinician is None
+
+
+@async_test
+async def test_clinicians_screen_at_80_columns_compacts_tiers(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        table = app.screen.query_one(CliniciansTable)
+        keys = [c.key.value for c in table.ordered_columns]
+        assert "tiers" in keys and "t1" not in keys and "role" not in keys
+        assert plain(table.ordered_columns[keys.index("tiers")].label) == "▲1 ▲2 ●3 ◆4 ○5 ·6 ✓7"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CaseloadScreen)
+        assert app.screen.clinician is None
+
+
+@async_test
+async def test_help_lists_the_bindings_of_the_screen_and_app(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = static_text(app.screen.query_one("#help-text", Static))
+        for line in ("/  Search", "f  Filter", "o  Clinicians", "c  Closed", "s  Sort", "q  Quit", "? f1  Help", "^p  Command palette",
+                     "⏎  Open", "j  Down"):
+            assert line in text, line
+        assert "[show-closed]" in text  # ids shown so users can remap them
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CaseloadScreen)
+
+        # on the client screen: its own keys
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = static_text(app.screen.query_one("#help-text", Static))
+        assert "Prev client" in text and "Next client" in text and "g  Goals" in text
+        assert "esc  Back" in text
+        await pilot.press("q")
+    assert not app.is_running
+
+
+@async_test
+async def test_palette_opens_and_runs_commands(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        target = scenarios["goal_stale"]
+        await pilot.press(*f"open client {target}")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ClientScreen)
+        assert app.screen.code == target
+
+        # from the client screen, a filter command goes back to the caseload
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"filter: clinician T02")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, CaseloadScreen)
+        assert app.screen.clinician == "T02"
+
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"show closed clients")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.screen.show_closed
+
+
+@async_test
+async def test_palette_lists_actions_when_empty(demo_db):
+    from supervision_tui.ui.commands import SupervisionCommands
+
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        provider = SupervisionCommands(app.screen)
+        names = [name for name, _action, _help in provider._commands()]
+        for wanted in ("Clinicians overview", "Help: keys of this screen", "Show closed clients",
+                       "Search clients", "Filter: ▲1 risk · risk item in the recent sessions", "Filter: clinician T01", "Reload the database"):
+            assert wanted in names, wanted
+        assert sum(n.startswith("Open client ") for n in names) == len(app.analyses)
+
+
+@async_test
+async def test_keymap_from_settings_remaps_bindings(demo_db):
+    settings = Settings(keys={"clinicians": "v", "search": "ctrl+f", "no-such-binding": "x"})
+    app = make_app(demo_db, settings=settings)
+    notes = []
+    async with app.run_test(size=LARGE, notifications=True) as pilot:
+        await loaded(pilot)
+        notes = [n.message for n in app._notifications]
+        assert any("no-such-binding" in m for m in notes)
+        await pilot.press("o")  # no longer bound
+        await pilot.pause()
+        assert isinstance(app.screen, CaseloadScreen)
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, CliniciansScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+f")
+        assert app.screen.query_one("#search").has_focus
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = static_text(app.screen.query_one("#help-text", Static))
+        assert "v  Clinicians" in text and "o  Clinicians" not in text
+
+
+def test_binding_ids_are_unique_per_screen_and_include_the_public_ones():
+    ids = binding_ids()
+    for wanted in ("quit", "help", "search", "filter", "clinicians", "show-closed", "sort", "open-client",
+                   "back", "previous-client", "next-client", "focus-goals", "cursor-down", "cursor-up"):
+        assert wanted in ids
+    # keys reserved for the workflow/theme engineers stay free on the caseload and client screens
+    for cls in (CaseloadScreen, ClientScreen, CaseloadTable):
+        keys = {k.strip() for b in cls.BINDINGS for k in b.key.split(",")}
+        assert not keys & {"r", "n", "x", "a", "p", "b", "t", "ctrl+s", "f2"}, cls
