@@ -14,6 +14,7 @@ best of several runs. Target: ≤ 100 ms for 500 × 40.
 
 from __future__ import annotations
 
+import gc
 import random
 import sys
 import time
@@ -88,23 +89,38 @@ def generate_caseload(n_clients: int = 500, n_sessions: int = 40, seed: int = 20
 
 def bench_rules(n_clients: int = 500, n_sessions: int = 40, repeat: int = 5, seed: int = 2026) -> dict:
     """Time the engine; returns milliseconds (best of ``repeat``) for
-    ``records`` (grouping rows, ``Caseload.records``), ``rules`` (the rule
-    engine on grouped records) and ``total`` (``analyse_caseload``)."""
+    ``total`` (``analyse_caseload``, what the CLI and UI call), and its two
+    parts ``records`` (grouping rows, ``Caseload.records`` in model.py) and
+    ``rules`` (the rule engine on grouped records); ``first_total_ms`` is
+    the first, cold run."""
     cl = generate_caseload(n_clients, n_sessions, seed)
     settings = Settings()
     best = {"records": float("inf"), "rules": float("inf"), "total": float("inf")}
-    analyses = []
+    first_total = None
+    analyses: list = []
     for _ in range(repeat):
+        # each timing starts from a collected heap and excludes freeing the
+        # previous run's results
+        analyses = []
+        gc.collect()
+        t0 = time.perf_counter()
+        analyses = analyse_caseload(cl, settings)
+        t1 = time.perf_counter()
+        if first_total is None:
+            first_total = (t1 - t0) * 1000
+        best["total"] = min(best["total"], (t1 - t0) * 1000)
+        analyses_kept = analyses
+        analyses = []
+        gc.collect()
         t0 = time.perf_counter()
         records = cl.records()
         t1 = time.perf_counter()
-        analyse_records(records, settings)
+        again = analyse_records(records, settings)
         t2 = time.perf_counter()
-        analyses = analyse_caseload(cl, settings)
-        t3 = time.perf_counter()
         best["records"] = min(best["records"], (t1 - t0) * 1000)
         best["rules"] = min(best["rules"], (t2 - t1) * 1000)
-        best["total"] = min(best["total"], (t3 - t2) * 1000)
+        del records, again
+        analyses = analyses_kept
     tiers: dict[int, int] = {}
     for a in analyses:
         if a.triaged:
@@ -116,6 +132,7 @@ def bench_rules(n_clients: int = 500, n_sessions: int = 40, repeat: int = 5, see
         "records_ms": round(best["records"], 1),
         "rules_ms": round(best["rules"], 1),
         "total_ms": round(best["total"], 1),
+        "first_total_ms": round(first_total or 0.0, 1),
         "flags": sum(len(a.flags) for a in analyses),
         "tiers": dict(sorted(tiers.items())),
     }
@@ -127,7 +144,8 @@ def main(argv: list[str]) -> None:
     r = bench_rules(n_clients, n_sessions)
     print(
         f"rule engine on {r['n_clients']} clients × {r['n_sessions']} sessions ({r['n_rows']} rows): "
-        f"analyse_caseload {r['total_ms']} ms (records {r['records_ms']} ms + rules {r['rules_ms']} ms), "
+        f"analyse_caseload {r['total_ms']} ms best of 5, {r['first_total_ms']} ms first run "
+        f"(= Caseload.records {r['records_ms']} ms + rules {r['rules_ms']} ms), "
         f"{r['flags']} flags, triaged tiers {r['tiers']}"
     )
 

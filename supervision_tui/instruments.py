@@ -16,7 +16,7 @@ This module is UI-free (no Textual import; checked by import-linter).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 OUR_DEFAULT = "[our default]"

@@ -22,9 +22,17 @@ File format (interchange.md §7)::
     [outcomes]
     reliable_change = { ORS = 5, "PHQ-9" = 6, "GAD-7" = 4 }
     clinical_cutoff = { ORS = 25, "PHQ-9" = 10, "GAD-7" = 8 }
-    # Jacobson & Truax (1991) from a clinic's own norms, instead of points:
-    # jacobson_truax.ORS = { sd = 7.0, reliability = 0.9,
-    #   clinical_mean = 19, clinical_sd = 7, functional_mean = 28, functional_sd = 6 }
+
+    # Jacobson & Truax (1991) from a clinic's own norms, *instead of* the
+    # instrument's reliable_change / clinical_cutoff entries (giving both is
+    # an error): sd and reliability give RC; the four norms, optional, the cutoff.
+    # [outcomes.jacobson_truax.ORS]
+    # sd = 7.0
+    # reliability = 0.9
+    # clinical_mean = 19
+    # clinical_sd = 7
+    # functional_mean = 28
+    # functional_sd = 6
 
     [attendance]
     disengaging_missed = 2
@@ -63,10 +71,8 @@ from typing import Any, Callable
 
 from supervision_tui.errors import SettingsError
 from supervision_tui.instruments import (
-    ALLIANCE,
     CLINIC_SETTING,
     OUR_DEFAULT,
-    OUTCOME,
     REGISTRY,
     Cutoff,
     Instrument,

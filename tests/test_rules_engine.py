@@ -181,3 +181,24 @@ def test_flags_never_depend_on_row_order(seed, perm):
     perm.shuffle(shuffled.goals)
     assert flags_json(analyse_caseload(shuffled)) == expected
     assert summary_json(analyse_caseload(shuffled)) == summary_json(analyse_caseload(cl))
+
+
+def test_client_without_sessions():
+    from supervision_tui.model import Client
+
+    cl = Caseload(clients={"C-9": Client("C-9", "T1")})
+    (a,) = analyse_caseload(cl)
+    assert (a.tier, a.reason, a.sessions, a.latest_session, a.trigger_date) == (6, "goal not set", 0, None, None)
+    assert a.alliance is None and a.risk is None and not a.attendance.disengaging
+    assert [f.kind for f in a.flags] == ["goal"]
+
+
+def test_hand_built_record_with_unsorted_sessions():
+    from dataclasses import replace
+
+    from supervision_tui.rules.engine import analyse_client
+
+    rec = Case("C-1").series("SRS", [38, 38, 38, 30, 38]).record()
+    shuffled = replace(rec, sessions=tuple(reversed(rec.sessions)))
+    assert analyse_client(shuffled).flags == analyse_client(rec).flags
+    assert [(e.start, e.status) for e in analyse_client(shuffled).episodes] == [(4, "repaired")]

@@ -199,3 +199,14 @@ def test_to_toml_dict_round_trips():
     s = Settings()
     again = settings_from_dict(s.to_toml_dict())
     assert again == s
+
+
+def test_documented_example_is_valid_and_equals_defaults():
+    import supervision_tui.settings as mod
+    from supervision_tui.settings import UISettings
+
+    doc = mod.__doc__
+    block = doc[doc.index("[rupture]"):doc.index("Per-instrument tables")]
+    text = "\n".join(line[4:] if line.startswith("    ") else line for line in block.splitlines())
+    s = settings_from_dict(tomllib.loads(text))
+    assert s == Settings(keys={"quit": "q"}, ui=UISettings("clinic-dark"))

@@ -199,7 +199,7 @@ async def test_search_filters_by_code_clinician_and_why(demo_db, scenarios):
         inp = app.screen.query_one("#search", Input)
         assert inp.display and inp.has_focus
         await pilot.press(*"unrepaired")
-        await pilot.pause()
+        await pilot.pause(0.3)  # the search is debounced
         table = _table(app)
         assert table_column(table, "client") == [scenarios["unrepaired"]]
         await pilot.press("enter")  # keep the filter, back to the table
@@ -208,7 +208,7 @@ async def test_search_filters_by_code_clinician_and_why(demo_db, scenarios):
         await pilot.press("escape")  # clears the search
         assert table.row_count > 1
         await pilot.press("slash", *"t01")
-        await pilot.pause()
+        await pilot.pause(0.3)
         assert set(table_column(table, "clinician") if "clinician" in shown_columns(table) else
                    [app.data.by_code[c].clinician for c in table_column(table, "client")]) == {"T01"}
         # q types into the search box; it does not quit

@@ -197,3 +197,40 @@ def test_binding_ids_are_unique_per_screen_and_include_the_public_ones():
     for cls in (CaseloadScreen, ClientScreen, CaseloadTable):
         keys = {k.strip() for b in cls.BINDINGS for k in b.key.split(",")}
         assert not keys & {"r", "n", "x", "a", "p", "b", "t", "ctrl+s", "f2"}, cls
+
+
+@async_test
+async def test_reload_refreshes_the_open_client_screen(demo_db, scenarios):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        app.show_client(scenarios["open"])
+        await pilot.pause()
+        screen = app.screen
+        old = app.data
+        app.reload()
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.data is not old:
+                break
+        await pilot.pause()
+        assert app.data is not old
+        assert app.screen is screen and screen.code == scenarios["open"]
+        assert screen.view.analysis is app.data.by_code[scenarios["open"]]
+        assert static_text(screen.query_one("#client-header", Static)).startswith(scenarios["open"])
+
+
+@async_test
+async def test_header_follows_theme_and_presentation_mode(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        title = app.screen.query_one("#topbar-title", Static)
+        theme = app.screen.query_one("#topbar-theme", Static)
+        assert "presenting" not in static_text(title)
+        app.present = True
+        await pilot.pause()
+        assert "● presenting" in static_text(title)
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert static_text(theme) == "textual-light"

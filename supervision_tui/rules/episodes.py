@@ -76,6 +76,9 @@ def pre_episode_baseline(view: ClientView, inst: Instrument, start: int, setting
 
 
 def _marker_summary(markers: list[Marker]) -> str:
+    if len(markers) == 1:
+        m = markers[0]
+        return f"s{m.session}: {m.detail}"
     by_session: dict[int, list[str]] = {}
     for m in markers:
         by_session.setdefault(m.session, []).append(m.detail)
@@ -83,6 +86,9 @@ def _marker_summary(markers: list[Marker]) -> str:
 
 
 def _primary(view: ClientView, markers: list[Marker]) -> str:
+    first = markers[0].instrument
+    if len(markers) == 1:
+        return first
     return min((m.instrument for m in markers), key=view.registry.order)
 
 
@@ -100,11 +106,12 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
     def close(e: _Open, status: str, repaired_at: int | None, why: str) -> None:
         kinds = ", ".join(sorted({m.kind for m in e.markers}))
         span = f"s{e.start}" if e.start == e.last else f"s{e.start}–s{e.last}"
-        head = {
-            "open": f"open since s{e.start} ({kinds})",
-            "repaired": f"repaired at s{repaired_at} ({kinds}, {span})",
-            "unrepaired": f"unrepaired since s{e.start} ({kinds}, {span})",
-        }[status]
+        if status == "open":
+            head = f"open since s{e.start} ({kinds})"
+        elif status == "repaired":
+            head = f"repaired at s{repaired_at} ({kinds}, {span})"
+        else:
+            head = f"unrepaired since s{e.start} ({kinds}, {span})"
         detail = f"{head}: {why}. {_marker_summary(e.markers)}"
         out.append(
             Episode(
@@ -140,7 +147,10 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
                 i = bisect_left(numbers, marker_numbers[k], i)
                 continue
             ep = _Open(_primary(view, here), n, here)
-            ep.baseline, ep.baseline_text = pre_episode_baseline(view, reg[ep.instrument], n, settings)
+            inst = reg[ep.instrument]
+            ep.baseline, ep.baseline_text = pre_episode_baseline(view, inst, n, settings)
+            primary_at = view.client_at.get(ep.instrument, {})
+            sign = inst.sign
             i += 1
             continue
         deadline = ep.last + window
@@ -160,9 +170,8 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
                 repaired = True
                 why = "first attended session without a marker (no baseline)"
             else:
-                r = view.client_at.get(ep.instrument, {}).get(n)
-                inst = reg[ep.instrument]
-                if r is not None and r.total is not None and (r.total - ep.baseline) * inst.sign >= -EPS:
+                r = primary_at.get(n)
+                if r is not None and r.total is not None and (r.total - ep.baseline) * sign >= -EPS:
                     repaired = True
                     cmp = "≥" if inst.higher_is_better else "≤"
                     why = f"{ep.instrument} {fmt(r.total)} {cmp} {ep.baseline_text}"

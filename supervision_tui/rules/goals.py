@@ -36,6 +36,9 @@ Readings of the spec:
   unknown and only the session count applies.
 * ``sessions_ago`` / ``days_ago`` are reported for every status that has
   evidence (never negative).
+* ``GoalResult.evidence`` holds all evidence in session order; within a
+  session: rating sources in registry order (SRS item, WAI-SR Goal, then
+  the client-vs-therapist comparison), goal records last.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from supervision_tui.rules.results import GoalEvidence, GoalResult
 from supervision_tui.settings import Settings
 
 RANK = {"agreed": 0, "partial": 1, "disagreed": 2}
-_BY_SESSION_SOURCE = attrgetter("session", "source")
+_BY_SESSION = attrgetter("session")
 # (instrument, component, thresholds, label) -> {value: (source, verdict, detail, short)}:
 # the strings of a score recur across sessions and clients.
 _EVIDENCE_TEXT: dict[tuple, dict[float, tuple[str, str, str, str]]] = {}
@@ -125,7 +128,9 @@ def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
                     short=f"goal {g.goal_id} {g.agreement}",
                 )
             )
-    out.sort(key=_BY_SESSION_SOURCE)  # C-level key; each source is already in order
+    # stable sort by session: each source is already in session order; within a
+    # session the order is registry order, then client-vs-therapist, then records
+    out.sort(key=_BY_SESSION)
     return out
 
 
@@ -134,7 +139,7 @@ def assess_goals(view: ClientView, settings: Settings) -> GoalResult:
     if not evidence:
         return GoalResult("not_set", None, None, (), None, None, "goal not set: no goal record and no goal rating")
     session = evidence[-1].session
-    here = [e for e in evidence if e.session == session]
+    here = _latest(evidence, session)
     worst = max(here, key=lambda e: RANK.get(e.verdict, 0))
     verdict = worst.verdict
     latest = view.latest
@@ -176,5 +181,18 @@ def deciding_evidence(result: GoalResult) -> GoalEvidence | None:
     """The evidence that set the status (worst of the latest session)."""
     if result.session is None:
         return None
-    here = [e for e in result.evidence if e.session == result.session]
+    here = _latest(result.evidence, result.session)
     return max(here, key=lambda e: RANK.get(e.verdict, 0)) if here else None
+
+
+def _latest(evidence, session: int) -> list[GoalEvidence]:
+    """The evidence of ``session``, found from the end (evidence is sorted)."""
+    out = []
+    for e in reversed(evidence):
+        if e.session != session:
+            if e.session < session:
+                break
+            continue
+        out.append(e)
+    out.reverse()
+    return out

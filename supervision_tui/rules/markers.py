@@ -31,13 +31,12 @@ Readings of the spec (where it leaves room):
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 
 from supervision_tui.instruments import EPS, Instrument, Registry, fmt
 from supervision_tui.model import ClientRecord, Rating, Session
-from supervision_tui.rules.results import MARKER_KINDS, Marker
+from supervision_tui.rules.results import Marker
 from supervision_tui.settings import Settings
-
-KIND_ORDER = {k: n for n, k in enumerate(MARKER_KINDS)}
 
 
 class ClientView:
@@ -47,6 +46,8 @@ class ClientView:
     ascending session (a Rating carries its session's number and date).
     ``client_at`` / ``therapist_at``: attended ratings per instrument per
     session number (totals may be missing only in hand-built data).
+    ``rupture_rows``: (session, row) of every row with ``rupture = yes`` on an
+    attended session, in session order.
     """
 
     __slots__ = (
@@ -60,6 +61,7 @@ class ClientView:
         "client_at",
         "therapist_at",
         "numbers",
+        "rupture_rows",
         "_series_sessions",
     )
 
@@ -84,11 +86,14 @@ class ClientView:
         series: dict[str, list[Rating]] = {}
         client_at: dict[str, dict[int, Rating]] = {}
         therapist_at: dict[str, dict[int, Rating]] = {}
+        ruptures: list[tuple[Session, Rating]] = []
         for s in sessions:
             if s.attendance != "attended":
                 continue
             number = s.number
             for r in s.ratings:
+                if r.rupture is True:
+                    ruptures.append((s, r))
                 inst = r.instrument
                 if inst is None:
                     continue
@@ -110,6 +115,7 @@ class ClientView:
         self.client_series = series
         self.client_at = client_at
         self.therapist_at = therapist_at
+        self.rupture_rows = ruptures
 
     def series_sessions(self, instrument: str) -> list[int]:
         """Session numbers of ``client_series[instrument]`` (for bisect)."""
@@ -123,27 +129,22 @@ class ClientView:
         return self.latest.number if self.latest else None
 
 
-def _sort_key(registry: Registry):
-    def key(m: Marker):
-        return (m.session, registry.order(m.instrument), KIND_ORDER.get(m.kind, 9), m.rater or "")
-
-    return key
-
-
 def low_markers(view: ClientView, inst: Instrument, settings: Settings) -> list[Marker]:
     cutoff = settings.low_cutoff_for(inst)
     if cutoff is None:
         return []
     out = []
     seen: dict[float, str] = {}  # value -> detail
-    flags = cutoff.flags
-    for p in view.client_series.get(inst.id, ()):
+    iid = inst.id
+    below = cutoff.comparison == "<"
+    edge = cutoff.value - EPS  # same test as Cutoff.flags, inlined
+    for p in view.client_series.get(iid, ()):
         v = p.total
-        if flags(v):
+        if (v < edge) if below else (v >= edge):
             detail = seen.get(v)
             if detail is None:
-                detail = seen[v] = f"{inst.id} {cutoff.describe(v)} ({cutoff.source})"
-            out.append(Marker("low", p.session, inst.id, detail))
+                detail = seen[v] = f"{iid} {cutoff.describe(v)} ({cutoff.source})"
+            out.append(Marker("low", p.session, iid, detail))
     return out
 
 
@@ -222,27 +223,22 @@ def self_report_instrument(view: ClientView, session: Session, row: Rating) -> s
 
 def self_report_markers(view: ClientView) -> list[Marker]:
     out = []
-    for s in view.sessions:
-        if s.attendance != "attended":
+    for s, row in view.rupture_rows:
+        inst = self_report_instrument(view, s, row)
+        if inst is None:
             continue
-        for row in s.ratings:
-            if row.rupture is not True:
-                continue
-            inst = self_report_instrument(view, s, row)
-            if inst is None:
-                continue
-            what = f": {row.rupture_type}" if row.rupture_type else ""
-            where = f" on the {row.instrument} form" if row.instrument and row.instrument != inst else ""
-            out.append(
-                Marker(
-                    "self_report",
-                    s.number,
-                    inst,
-                    f"rupture reported by {row.rater}{what}{where} (Safran & Muran)",
-                    rater=row.rater,
-                    rupture_type=row.rupture_type,
-                )
+        what = f": {row.rupture_type}" if row.rupture_type else ""
+        where = f" on the {row.instrument} form" if row.instrument and row.instrument != inst else ""
+        out.append(
+            Marker(
+                "self_report",
+                s.number,
+                inst,
+                f"rupture reported by {row.rater}{what}{where} (Safran & Muran)",
+                rater=row.rater,
+                rupture_type=row.rupture_type,
             )
+        )
     return out
 
 
@@ -276,13 +272,29 @@ def discrepancy_markers(view: ClientView, inst: Instrument, settings: Settings) 
 
 def find_markers(view: ClientView, settings: Settings) -> tuple[Marker, ...]:
     """All rupture markers of one client, sorted by session, then
-    instrument (registry order), then kind (``MARKER_KINDS`` order)."""
+    instrument (registry order), then kind (``MARKER_KINDS`` order), then
+    rater."""
+    reports: dict[str, list[Marker]] = {}
+    for m in self_report_markers(view):
+        reports.setdefault(m.instrument, []).append(m)
     out: list[Marker] = []
     for inst in view.registry.alliance():
+        # per instrument, in kind order; each list is in session order
         if inst.id in view.client_series:
             out.extend(low_markers(view, inst, settings))
             out.extend(drop_markers(view, inst, settings))
+        mine = reports.get(inst.id)
+        if mine:
+            mine.sort(key=_BY_SESSION_RATER)
+            out.extend(mine)
         out.extend(discrepancy_markers(view, inst, settings))
-    out.extend(self_report_markers(view))
-    out.sort(key=_sort_key(view.registry))
+    # stable sort by session keeps instrument and kind order within a session
+    out.sort(key=_BY_SESSION)
     return tuple(out)
+
+
+_BY_SESSION = attrgetter("session")
+
+
+def _BY_SESSION_RATER(m: Marker) -> tuple[int, str]:
+    return (m.session, m.rater or "")

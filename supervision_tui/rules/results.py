@@ -143,9 +143,14 @@ class Flag:
     def identity(self) -> str:
         """Stable identity across re-imports and settings changes that do not
         change the flag itself: client + kind + first session + instrument.
-        Used by the review workflow to attach reviews to flags."""
+        Used by the review workflow to attach reviews to flags.
+
+        Only a rupture has a first session (its episode's first marker);
+        the other kinds' ``session`` is their *latest* evidence, which moves
+        with every new rating, so it is not part of the identity (the review
+        store reports such a move as "changed since reviewed" instead)."""
         inst = self.extra.get("instrument") or ""
-        sess = "" if self.kind in ("goal", "attendance", "risk") else str(self.session)
+        sess = str(self.session) if self.kind == "rupture" else ""
         return f"{self.client}|{self.kind}|{sess}|{inst}"
 
 

@@ -78,6 +78,14 @@ any other key alone::
                 "target": "C-0142|rupture|6|SRS", "before": null,
                 "after": {"status": "discussed", "note": "...", ...}}]}
 
+Older audit entries: the sidecar is rewritten by every save, so its audit
+is bounded. When it reaches ``2·AUDIT_CHUNK`` entries the oldest
+``AUDIT_CHUNK`` move (under the same lock) to a write-once archive file
+``<sidecar stem>.audit/audit-<first seq>-<last seq>.json`` (folder 0o700,
+files 0o600) holding ``{"workflow_audit": 1, "first": n, "last": m,
+"entries": [...]}``; ``audit()``, ``history()`` and the exports read both.
+Back up and copy the archive folder together with the sidecar.
+
 Keys whose value would be null (``note``, ``owner``, ``due``, ``flag``,
 ``done_by`` ...) are left out to keep the file small; ``n`` is the item's
 creation number (its order) and ``"action_n"`` (top level) the last one
@@ -125,6 +133,7 @@ __all__ = [
     "parse_key",
     "redact",
     "HIDDEN",
+    "AUDIT_CHUNK",
 ]
 
 WORKFLOW_VERSION = 1
@@ -133,6 +142,8 @@ CLIENT_KIND = "client"
 HIDDEN = "(hidden)"
 PRIVATE_FIELDS = ("note", "text")  # free text: redacted in exports unless include_notes
 MAX_TEXT = 4000
+AUDIT_CHUNK = 500  # audit entries per archive file; the sidecar keeps 0 to 2·AUDIT_CHUNK − 1
+_ARCHIVE_RE = re.compile(r"audit-(\d{9})-(\d{9})\.json")
 _CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _USER_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
@@ -408,7 +419,7 @@ class ReviewStore:
     """
 
     def __init__(self, source: Any, *, read_only: bool = False, user: str | None = None,
-                 clock: Callable[[], str] | None = None):
+                 clock: Callable[[], str] | None = None, audit_chunk: int = AUDIT_CHUNK):
         from supervision_tui.store.database import Database, LockedStore
 
         if isinstance(source, Database):
@@ -425,6 +436,10 @@ class ReviewStore:
         self._clock = clock or _utc_now
         self._doc: dict[str, Any] | None = None
         self._token: Token = None
+        if audit_chunk < 1:
+            raise ValueError("audit_chunk must be >= 1")
+        self._chunk = audit_chunk
+        self._archive_cache: dict[str, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
 
     def __repr__(self) -> str:
         return f"ReviewStore({str(self.path)!r}, read_only={self.read_only})"
@@ -432,6 +447,11 @@ class ReviewStore:
     @property
     def path(self) -> Path:
         return self._store.path
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where older audit entries go: ``<sidecar stem>.audit/`` next to it."""
+        return self.path.with_name(self.path.stem + ".audit")
 
     # -- snapshot and polling ---------------------------------------------------------------
 
@@ -522,6 +542,7 @@ class ReviewStore:
             if entries:
                 doc["seq"] = seq + len(entries)
                 doc.setdefault("audit", []).extend(entries)
+                self._rotate(doc)
         # ``doc`` is what the transaction wrote. Its stat token is unknown (another
         # process may already have written after us), so the next poll() re-reads
         # once and compares content.
@@ -762,9 +783,65 @@ class ReviewStore:
 
     # -- audit -----------------------------------------------------------------------------------
 
-    def _audit_entries(self) -> list[AuditEntry]:
+    def _rotate(self, doc: dict[str, Any]) -> None:
+        """Under the lock: move the oldest whole chunks of the audit to
+        write-once archive files so the sidecar (rewritten on every save)
+        stays small. An archive is written before the sidecar drops its
+        entries; if the process dies in between, both hold them and readers
+        de-duplicate by ``seq`` (the next rotation rewrites the same file)."""
+        audit = doc.get("audit", [])
+        if len(audit) < 2 * self._chunk:
+            return
+        from supervision_tui.store.files import ensure_private_dir, write_private_bytes
+
+        ensure_private_dir(self.archive_dir)
+        while len(audit) >= 2 * self._chunk:
+            part = audit[: self._chunk]
+            first, last = int(part[0]["seq"]), int(part[-1]["seq"])
+            body = {"workflow_audit": WORKFLOW_VERSION, "first": first, "last": last, "entries": part}
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            write_private_bytes(self.archive_dir / f"audit-{first:09d}-{last:09d}.json", data)
+            del audit[: self._chunk]
+
+    def _archived(self) -> list[dict[str, Any]]:
+        """Entries of every archive file (cached per file version)."""
+        try:
+            names = sorted(n for n in os.listdir(self.archive_dir) if _ARCHIVE_RE.fullmatch(n))
+        except FileNotFoundError:
+            return []
+        except OSError as err:
+            raise DatabaseError(f"{self.archive_dir}: cannot read the audit archive: {err.strerror or err}") from None
+        out: list[dict[str, Any]] = []
+        for name in names:
+            path = self.archive_dir / name
+            try:
+                st = os.stat(path)
+                key = (st.st_mtime_ns, st.st_size)
+                cached = self._archive_cache.get(name)
+                if cached is None or cached[0] != key:
+                    body = json.loads(path.read_bytes().decode("utf-8"))
+                    entries = body["entries"]
+                    if type(entries) is not list:
+                        raise TypeError("'entries' is not a list")
+                    cached = (key, entries)
+                    self._archive_cache[name] = cached
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                raise DatabaseError(f"{path}: cannot read the audit archive: {err}. The file was not changed.") from None
+            out.extend(cached[1])
+        return out
+
+    def _audit_entries(self, recent_only: bool = False) -> list[AuditEntry]:
+        """Audit entries, oldest first: the archive files, then the sidecar's
+        own (de-duplicated by ``seq``; see ``_rotate``)."""
+        raw = self._data().get("audit", [])
+        if not recent_only:
+            merged = {int(d["seq"]): d for d in self._archived() if isinstance(d, dict) and "seq" in d}
+            merged.update((int(d["seq"]), d) for d in raw if isinstance(d, dict) and "seq" in d)
+            raw = [merged[k] for k in sorted(merged)]
         out = []
-        for n, d in enumerate(self._data().get("audit", [])):
+        for n, d in enumerate(raw):
             try:
                 out.append(_audit_from(d))
             except (KeyError, TypeError, ValueError) as err:
@@ -773,7 +850,10 @@ class ReviewStore:
 
     def audit(self, limit: int | None = None) -> list[AuditEntry]:
         """Audit entries, newest first (``limit`` of them when given)."""
-        entries = self._audit_entries()
+        if limit is not None and limit <= len(self._data().get("audit", [])):
+            entries = self._audit_entries(recent_only=True)  # no need to open the archive
+        else:
+            entries = self._audit_entries()
         entries.reverse()
         return entries[:limit] if limit is not None else entries
 

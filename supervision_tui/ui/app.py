@@ -178,6 +178,8 @@ class SupervisionApp(App[None]):
         analyses = analyse_caseload(caseload, self.settings, as_of=self.as_of)
         data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings)
         _ = data.by_code, data.clinicians
+        for a in analyses:  # derive chart/table series here, off the UI thread
+            _ = data.view(a.client).series
         return data
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
@@ -305,16 +307,22 @@ class SupervisionApp(App[None]):
         self._to_caseload().set_sort(key)
 
 
+#: Binding ids declared by screens that are imported lazily (after the app
+#: starts); add yours here so a [keys] entry for them is not reported unknown.
+EXTRA_BINDING_IDS: set[str] = set()
+
+
 def binding_ids() -> set[str]:
     """Every binding id declared by the app and the UI's screens and widgets
-    (those imported so far; the screens are imported here)."""
+    (classes in ``supervision_tui.*`` imported so far; this module's screens
+    are imported here) plus ``EXTRA_BINDING_IDS``."""
     import supervision_tui.ui.screens.caseload  # noqa: F401
     import supervision_tui.ui.screens.client  # noqa: F401
     import supervision_tui.ui.screens.clinicians  # noqa: F401
     import supervision_tui.ui.screens.help  # noqa: F401
     from textual.dom import DOMNode
 
-    ids: set[str] = set()
+    ids: set[str] = set(EXTRA_BINDING_IDS)
     seen: set[type] = set()
     stack: list[type] = [DOMNode]
     while stack:

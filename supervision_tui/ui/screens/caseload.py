@@ -35,6 +35,7 @@ from supervision_tui.ui.widgets.panels import trend_text, why_lines
 # width/height under which the preview pane is hidden
 PREVIEW_MIN_WIDTH = 100
 PREVIEW_MIN_HEIGHT = 30
+SEARCH_DEBOUNCE = 0.12  # seconds
 
 
 # --- filters -------------------------------------------------------------------
@@ -150,6 +151,7 @@ class CaseloadScreen(Screen):
         self.all_rows: list[CaseloadRow] = []
         self.rows: list[CaseloadRow] = []
         self._preview_timer: Timer | None = None
+        self._search_timer: Timer | None = None
         self._preview_code: str | None = None
         self._compact = False
 
@@ -425,17 +427,32 @@ class CaseloadScreen(Screen):
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
-        self.search = event.value.strip()
-        self.refresh_rows(keep=self.table.current_code)
+        """Filter as you type, debounced so a large caseload never lags typing."""
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        value = event.value.strip()
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE, lambda: self._apply_search(value))
+
+    def _apply_search(self, value: str) -> None:
+        self._search_timer = None
+        if value != self.search:
+            self.search = value
+            self.refresh_rows(keep=self.table.current_code)
 
     @on(Input.Submitted, "#search")
     def _search_done(self, _event: Input.Submitted) -> None:
         inp = self.query_one("#search", Input)
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._apply_search(inp.value.strip())
         if not inp.value.strip():
             inp.display = False
         self.table.focus()
 
     def set_search(self, text: str) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
         inp = self.query_one("#search", Input)
         inp.value = text
         inp.display = bool(text)
@@ -446,6 +463,9 @@ class CaseloadScreen(Screen):
         """One layer per press: search, then tier/kind, then clinician."""
         inp = self.query_one("#search", Input)
         if inp.has_focus:
+            if self._search_timer is not None:
+                self._search_timer.stop()
+                self._search_timer = None
             if inp.value:
                 inp.value = ""
             inp.display = False

@@ -57,9 +57,9 @@ def collect_help(app, screen) -> list[HelpEntry]:
         if display not in entries[k]:
             entries[k].append(display)
         ids[k] = binding.id
-    order = {"This screen": 0, "Everywhere": 2}
+    order = {"This screen": 0, "Everywhere": 1}
     out = [HelpEntry(g, " ".join(keys), desc, ids[(g, a, desc)]) for (g, a, desc), keys in entries.items()]
-    out.sort(key=lambda e: (order.get(e.group, 1), e.group))
+    out.sort(key=lambda e: (order.get(e.group, 2), e.group))
     return out
 
 

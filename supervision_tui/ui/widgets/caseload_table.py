@@ -54,8 +54,8 @@ TIER_STYLES = {
     1: ("error", True),
     2: ("error", True),
     3: ("warning", True),
-    4: ("warning", False),
-    5: ("accent", False),
+    4: ("foreground", True),
+    5: ("foreground", False),
     6: ("foreground", False),
     7: ("success", False),
 }

@@ -260,7 +260,15 @@ class OutcomeChart(_ThemedPlot):
             return
         if iv.cutoff is not None:
             plt.hline(iv.cutoff, col["cutoff"])
-        plt.plot(list(s.sessions), list(s.values), marker="hd", color=col["client"])
+        res = v.analysis.outcomes.get(self.instrument)
+        xs = list(s.sessions)
+        if res is not None and iv.reliable_change:
+            # the reliable-change band around the first score: beyond it, change is reliable
+            lo_x, hi_x = (xs[0], xs[-1]) if xs[-1] > xs[0] else (xs[0] - 1, xs[0] + 1)
+            for yv in (res.first - iv.reliable_change, res.first + iv.reliable_change):
+                if iv.lo <= yv <= iv.hi:
+                    plt.plot([lo_x, hi_x], [yv, yv], marker="┄", color=col["therapist"])
+        plt.plot(xs, list(s.values), marker="hd", color=col["client"])
         _y_axis(plt, iv.lo, iv.hi, self.size.height or 8, [iv.cutoff] if iv.cutoff is not None else None, iv.lo)
         _session_ticks(plt, list(s.sessions))
         self.refresh()
@@ -386,7 +394,9 @@ def outcome_legend(v: ClientView, instrument: str) -> str:
     is in the Outcomes panel)."""
     iv = v.instrument(instrument)
     res = v.analysis.outcomes.get(instrument)
-    cut = f" · ─ cut-off {iv.cutoff:g} ({iv.cutoff_label})" if iv.cutoff is not None else ""
+    cut = f" · ─ {iv.cutoff_label}" if iv.cutoff is not None else ""
+    if res is not None and iv.reliable_change:
+        cut += f" · ┄ first ±{iv.reliable_change:g} (reliable change)"
     if res is not None:
         word = res.status.replace("_", " ").upper()
         sign = "+" if res.change > 0 else ("−" if res.change < 0 else "±")

@@ -296,7 +296,7 @@ class SessionsTable(DataTable):
             cols.append((inst, label))
         for inst in outcomes:
             cols.append((inst, inst))
-        cols += [("report", "post-session report"), ("risk", "risk item")]
+        cols += [("report", "report"), ("risk", "risk")]
         for key, label in cols:
             self.add_column(label, key=key)
         for row in reversed(v.session_rows):

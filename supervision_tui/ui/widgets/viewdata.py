@@ -34,6 +34,7 @@ class InstrumentView:
     higher_is_better: bool = True
     cutoff: float | None = None  # the clinical / concern cut-off, if any
     cutoff_label: str = ""  # e.g. "concern < 36", "clinical ≥ 10"
+    reliable_change: float | None = None  # points (outcome instruments)
 
     def display_range(self, values) -> tuple[float, float]:
         """A readable vertical range for a small chart of ``values``.
@@ -88,13 +89,20 @@ def instrument_view(name: str, settings: Any = None) -> InstrumentView:
             except Exception:
                 cutoff = inst.cutoff
         value = cutoff.value if cutoff is not None else None
+        rc = inst.reliable_change
+        if settings is not None and inst.kind != reg.ALLIANCE:
+            try:
+                rc = settings.reliable_change_for(inst)
+            except Exception:
+                rc = inst.reliable_change
         label = ""
         if cutoff is not None:
             sym = "<" if cutoff.comparison == "<" else "≥"
             word = "concern" if inst.kind == reg.ALLIANCE else "clinical"
             label = f"{word} {sym} {reg.fmt(cutoff.value)}"
         view = InstrumentView(
-            name, inst.kind, float(inst.min), float(inst.max), inst.higher_is_better, value, label
+            name, inst.kind, float(inst.min), float(inst.max), inst.higher_is_better, value, label,
+            float(rc.points) if rc is not None else None,
         )
     if len(_CACHE) > 256:
         _CACHE.clear()

@@ -1,0 +1,264 @@
+"""The weekly agenda (clinical-rules.md §8): section order, "new since",
+clinician scope, reviews and action items, privacy of both formats."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
+from supervision_tui.reports.agenda import SECTION_KEYS, build_agenda, render
+from supervision_tui.rules.engine import analyse_caseload
+from supervision_tui.settings import Settings
+from supervision_tui.store.database import Database
+from supervision_tui.store.reviews import ReviewStore
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = date(2026, 3, 2)
+NOTE = "NOTE-MARKER-71ad"
+ACTION = "ACTION-MARKER-0c3e"
+GOAL = "GOAL-MARKER-5c4e sleep better"
+TITLES = ["Safety", "Not on track", "Ruptures", "Goals and engagement", "Patterns per supervisee",
+          "Action items carried over"]
+
+
+def weekly(code: str, clinician: str, last: date, sessions: list[dict]) -> list[Rating]:
+    """Weekly sessions, the last one on ``last``. Each dict: ``att`` and
+    instrument -> total or dict of Rating fields."""
+    rows = []
+    n_total = len(sessions)
+    for n, spec in enumerate(sessions, start=1):
+        spec = dict(spec)
+        d = last - timedelta(days=7 * (n_total - n))
+        att = spec.pop("att", "attended")
+        if not spec:
+            rows.append(Rating(code, clinician, n, d, att))
+        for inst, v in spec.items():
+            fields = dict(v) if isinstance(v, dict) else {"total": float(v)}
+            if inst == "SRS":
+                fields.setdefault("goal", 9.5)
+            rows.append(Rating(code, clinician, n, d, att, inst, **fields))
+    return rows
+
+
+def srs(*values: float) -> list[dict]:
+    return [{"SRS": v} for v in values]
+
+
+def agenda_caseload() -> Caseload:
+    r = []
+    r += weekly("R-1", "T1", AS_OF, srs(38, 38, 38)[:3] + [{"SRS": 38, "PHQ-9": {"total": 12, "risk": True}}])
+    r += weekly("D-1", "T2", AS_OF - timedelta(days=6),
+                [{"SRS": 38, "ORS": 30}, {"SRS": 38, "ORS": 27}, {"SRS": 38, "ORS": 24}, {"SRS": 38, "ORS": 20}])
+    r += weekly("N-1", "T1", AS_OF - timedelta(days=3), srs(38, 38.5, 39, 30))  # new rupture at s4
+    r += weekly("U-1", "T2", AS_OF - timedelta(days=1), srs(38, 38.5, 39, 30, *[36.5] * 6))  # unrepaired
+    r += weekly("O-1", "T1", AS_OF - timedelta(days=1), srs(38, 38.5, 39, 30, 36.5))  # open, s4 on 02-22
+    r += weekly("G-1", "T2", AS_OF - timedelta(days=20), srs(38, 38, 38))
+    r += weekly("A-1", "T1", AS_OF - timedelta(days=4), srs(38, 38) + [{"att": "no_show"}, {"att": "cancelled"}])
+    r += weekly("X-1", "T2", date(2025, 12, 1), srs(38, 38) + [{"SRS": 38, "PHQ-9": {"total": 9, "risk": True}}])
+    r += weekly("F-1", "T1", AS_OF - timedelta(days=2), srs(38, 38, 38))  # nothing to review
+    clients = {c: Client(c, clin) for c, clin in [("R-1", "T1"), ("D-1", "T2"), ("N-1", "T1"), ("U-1", "T2"),
+                                                  ("O-1", "T1"), ("G-1", "T2"), ("A-1", "T1"), ("F-1", "T1")]}
+    clients["X-1"] = Client("X-1", "T2", "closed")
+    return Caseload(
+        clients=clients,
+        clinicians={"T1": Clinician("T1", "trainee"), "T2": Clinician("T2", "staff"),
+                    "S1": Clinician("S1", "supervisor")},
+        ratings=r,
+        goals=[Goal("G-1", "G1", GOAL, 1, "disagreed", "active", 3)],
+        name="agenda test",
+    )
+
+
+@pytest.fixture
+def db(tmp_path) -> Database:
+    d = Database(tmp_path / "caseload.json")
+    d.replace_caseload(agenda_caseload())
+    store = ReviewStore(d, user="sup01")
+    flags = {f.identity: f for a in analyse_caseload(d.load(), as_of=AS_OF) for f in a.flags}
+    unrep = flags["U-1|rupture|4|SRS"]
+    assert unrep.status == "unrepaired"
+    # reviewed last week while it was still open
+    store.set_review(dataclasses.replace(unrep, status="open"), "discussed", note=NOTE)
+    store.set_review(flags["D-1|outcome|4|ORS"], "action", note=NOTE + " two")
+    store.add_action("O-1", ACTION, owner="T1", due=AS_OF - timedelta(days=3))  # overdue
+    store.add_action("D-1", ACTION + " second", owner="T2", due=AS_OF + timedelta(days=10))
+    done = store.add_action("U-1", "finished item", owner="T2")
+    store.set_action_done(done.id)
+    return d
+
+
+def agenda(db, **kw):
+    kw.setdefault("as_of", AS_OF)
+    return build_agenda(db, Settings(), **kw)
+
+
+def clients_of(section) -> list[str]:
+    return [i.client for i in section.items]
+
+
+def group(a, key: str, title_start: str):
+    (g,) = [g for g in a.section(key).groups if (g.title or "").startswith(title_start)]
+    return [i.client for i in g.items]
+
+
+# --- content and order ---------------------------------------------------------------------------
+
+
+def test_sections_in_the_order_of_clinical_rules_8(db):
+    a = agenda(db)
+    assert [s.key for s in a.sections] == list(SECTION_KEYS)
+    assert [s.title for s in a.sections] == TITLES
+    md = render(a, "md")
+    heads = re.findall(r"^## \d\. (.+)$", md, re.M)
+    assert heads == TITLES
+    page = render(a, "html")
+    assert re.findall(r'<section id="([a-z_]+)">', page) == list(SECTION_KEYS)
+    assert [re.sub(r"^\d\. ", "", h) for h in re.findall(r"<h2>(.*?)</h2>", page)] == TITLES
+
+
+def test_what_each_section_holds(db):
+    a = agenda(db)
+    assert a.since == AS_OF - timedelta(days=7)
+    assert clients_of(a.section("safety")) == ["R-1", "X-1"]  # closed clients' risk is never hidden
+    assert a.section("safety").items[1].client_status == "closed"
+    assert clients_of(a.section("not_on_track")) == ["D-1"]
+    assert group(a, "ruptures", "New since") == ["N-1"]
+    assert group(a, "ruptures", "Unrepaired") == ["U-1"]
+    assert group(a, "ruptures", "Open") == ["O-1"]
+    assert sorted(clients_of(a.section("goals_engagement"))) == ["A-1", "G-1"]
+    pats = {p.clinician: p for p in a.section("patterns").patterns}
+    assert set(pats) == {"T1", "T2"}  # the supervisor without clients is left out
+    assert pats["T1"].clients == 5 and pats["T2"].clients == 3  # closed X-1 not counted
+    assert pats["T2"].ruptures_unrepaired == 1 and pats["T1"].ruptures_open == 2
+    acts = a.section("actions").actions
+    assert [x.item.client for x in acts] == ["O-1", "D-1"]  # oldest first, done item left out
+    assert [x.overdue for x in acts] == [True, False]
+
+    md = render(a, "md")
+    line = next(ln for ln in md.splitlines() if "**U-1**" in ln)
+    assert "review: discussed by sup01" in line and "changed since reviewed" in line
+    assert "status open → unrepaired" in line
+    line = next(ln for ln in md.splitlines() if "**R-1**" in ln)
+    assert line.startswith("- **NEW**") and "T1" in line and "review: new" in line and "PHQ-9" in line
+    assert "**OVERDUE**" in next(ln for ln in md.splitlines() if "**O-1**" in ln and "owner T1" in ln)
+    assert "closed" in next(ln for ln in md.splitlines() if "**X-1**" in ln)
+
+
+def test_new_since_follows_the_triggering_session_date(db):
+    a = agenda(db)
+    new = {i.client for s in a.sections for i in s.items if i.new}
+    # R-1 risk 03-02, D-1 outcome 02-24, N-1 rupture 02-27, A-1 attendance 02-26, U-1 unrepaired episode
+    # started long ago -> not new; O-1's episode started 02-22 < since 02-23
+    assert new == {"R-1", "D-1", "N-1", "A-1"}
+
+    earlier = agenda(db, since=date(2026, 2, 22))
+    assert group(earlier, "ruptures", "New since") == ["N-1", "O-1"]
+    assert group(earlier, "ruptures", "Open") == []
+    assert "new since 2026-02-22" in render(earlier, "md")
+
+    later = agenda(db, since=date(2026, 2, 28))
+    assert group(later, "ruptures", "New since") == []
+    assert sorted(group(later, "ruptures", "Open")) == ["N-1", "O-1"]
+    assert not any(i.new for s in later.sections for i in s.items if i.client in ("D-1", "N-1", "A-1"))
+
+
+def test_as_of_moves_the_default_since_and_hides_later_sessions(db):
+    a = agenda(db, as_of=date(2026, 2, 27))
+    assert a.since == date(2026, 2, 20)
+    assert clients_of(a.section("safety")) == ["X-1"]  # R-1's risk session is after as_of
+    assert group(a, "ruptures", "New since") == ["N-1", "O-1"]
+
+
+def test_clinician_scope(db):
+    a = agenda(db, clinician="T1")
+    items = [i for s in a.sections for i in s.items]
+    assert items and {i.clinician for i in items} == {"T1"}
+    assert [p.clinician for p in a.section("patterns").patterns] == ["T1"]
+    assert [x.item.client for x in a.section("actions").actions] == ["O-1"]
+    for text in (render(a, "md", include_notes=True), render(a, "html", include_notes=True)):
+        for other in ("D-1", "U-1", "G-1", "X-1"):
+            assert other not in text
+        assert "clinician T1" in text
+    b = agenda(db, clinician="T2")
+    assert {i.client for s in b.sections for i in s.items} == {"D-1", "U-1", "G-1", "X-1"}
+    assert [x.item.client for x in b.section("actions").actions] == ["D-1"]
+
+
+# --- privacy -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_no_private_text_without_include_notes(db, fmt):
+    text = render(agenda(db), fmt)
+    for marker in ("NOTE-MARKER", "ACTION-MARKER", "GOAL-MARKER"):
+        assert marker not in text
+    assert "(action item, text hidden)" in text
+    assert "owner T1" in text and "due 2026-02-27" in text
+    full = render(agenda(db), fmt, include_notes=True)
+    for marker in (NOTE, NOTE + " two", ACTION, ACTION + " second", GOAL):
+        assert marker in full
+    assert "(action item, text hidden)" not in full
+
+
+def test_goal_text_inside_an_engine_detail_is_scrubbed(db):
+    a = agenda(db)
+    item = a.section("goals_engagement").items[0]
+    leaky = dataclasses.replace(item, flag=dataclasses.replace(item.flag, detail=f"goal '{GOAL}' disagreed"))
+    sec = a.section("goals_engagement")
+    grp = dataclasses.replace(sec.groups[0], items=(leaky,))
+    a2 = dataclasses.replace(a, sections=tuple(dataclasses.replace(s, groups=(grp,)) if s is sec else s
+                                               for s in a.sections))
+    for fmt in ("md", "html"):
+        assert "GOAL-MARKER" not in render(a2, fmt)
+        assert "GOAL-MARKER" in render(a2, fmt, include_notes=True)
+
+
+def test_html_is_self_contained_and_escaped(db):
+    store = ReviewStore(db, user="<b>sup</b>")
+    store.add_action("N-1", '<script>alert("x")</script> & <img src=x onerror=1>', owner="T1")
+    for include in (False, True):
+        page = render(agenda(db), "html", include_notes=include)
+        assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+        low = page.lower()
+        for bad in ("http://", "https://", "<script", "<script src", "<link", "@import", "url("):
+            assert bad not in low, bad
+        assert re.search(r"<(img|iframe|object|embed|base|meta http-equiv)\b", low) is None
+        assert re.search(r"<[^>]*\s(src|href|on\w+)=", low) is None  # no tag loads or runs anything
+        assert "<style>" in page and "@media print" in page
+        assert "&lt;b&gt;sup&lt;/b&gt;" in page  # the user name, escaped
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img" in page
+
+
+def test_markdown_escapes_free_text(db):
+    store = ReviewStore(db, user="sup01")
+    store.add_action("N-1", "**bold** [link](javascript:x) <b>tag</b> # head", owner="T1")
+    md = render(agenda(db), "md", include_notes=True)
+    line = next(ln for ln in md.splitlines() if "bold" in ln)
+    assert r"\*\*bold\*\*" in line and r"\[link\]" in line and r"\<b\>" in line
+    assert "<b>" not in md
+
+
+# --- CLI ------------------------------------------------------------------------------------------------
+
+
+def test_cli_agenda_writes_a_private_file(db, tmp_path):
+    out = tmp_path / "agenda.html"
+    r = subprocess.run([sys.executable, "-m", "supervision_tui", "agenda", str(db.path), "--as-of", "2026-03-02",
+                        "--format", "html", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert (os.stat(out).st_mode & 0o777) == 0o600
+    page = out.read_text("utf-8")
+    assert "NOTE-MARKER" not in page and "R-1" in page
+    r = subprocess.run([sys.executable, "-m", "supervision_tui", "agenda", str(db.path), "--as-of", "2026-03-02",
+                        "--since", "2026-02-22", "--clinician", "T1", "--include-notes"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "ACTION-MARKER" in r.stdout and "D-1" not in r.stdout and "new since 2026-02-22" in r.stdout
