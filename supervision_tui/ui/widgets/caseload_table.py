@@ -6,7 +6,8 @@ How to add a column (e.g. the review workflow's status):
    filled in :func:`build_rows` / by a ``row_hook`` the app passes in;
 2. append a :class:`ColumnSpec` to ``COLUMNS`` (or call
    :func:`register_column`) with a ``priority``: 0 means "always shown";
-   higher numbers drop out first when the terminal is narrow.
+   the others join in priority order while they fit (clinician 1,
+   alliance 2, outcome 3, review 4, last seen 5, sessions 6).
 
 The table recomputes which columns fit on every resize
 (:func:`fit_columns`). Nothing here judges a client: every value comes
@@ -115,7 +116,7 @@ def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> Case
     alliance_text = "—"
     index = None
     if a.alliance is not None:
-        alliance_text = f"{a.alliance.instrument} {fmt_num(a.alliance.latest)}"
+        alliance_text = f"{short_label(a.alliance.instrument)} {fmt_num(a.alliance.latest)}"
         index = a.alliance.index
     s = view.spark_series()
     if s is not None:
@@ -143,6 +144,15 @@ def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> Case
 
 
 SPARK_WIDTH = 8
+ALLIANCE_TEXT_WIDTH = 8  # "SRS 38.5", "WAI 41"
+
+
+def short_label(instrument: str) -> str:
+    """The registry's short label ("WAI" for WAI-SR) for narrow cells."""
+    from supervision_tui import instruments as reg
+
+    inst = reg.get(instrument)
+    return inst.label if inst is not None else instrument
 
 
 # --- columns -----------------------------------------------------------------------
@@ -159,6 +169,7 @@ class ColumnSpec:
     sort_label: str = ""  # shown in the title when sorted by this column
     min_width: int = 8  # flexible column: never narrower
     want_width: int = 0  # flexible column: other columns only join while it keeps this
+    max_width: int = 28  # fixed columns grow to their widest cell up to this (then "…")
 
 
 def _tier_cell(row: CaseloadRow) -> Text:
@@ -170,7 +181,7 @@ def _tier_cell(row: CaseloadRow) -> Text:
 
 
 def _alliance_cell(row: CaseloadRow) -> Text:
-    t = Text(f"{row.alliance_text:<11}")
+    t = Text(f"{row.alliance_text:<{ALLIANCE_TEXT_WIDTH}}")
     if row.spark:
         t.append(" ")
         t.append(row.spark)
@@ -184,15 +195,16 @@ def _last_cell(row: CaseloadRow) -> str:
 COLUMNS: list[ColumnSpec] = [
     ColumnSpec("tier", "Tier", _tier_cell, 10, 0, lambda r: (r.order,), "triage order"),
     ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client"),
-    ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 3, lambda r: (r.clinician, r.order), "clinician"),
-    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 40),
+    ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician"),
+    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 36),
     ColumnSpec(
-        "alliance", "Alliance", _alliance_cell, 11 + 1 + SPARK_WIDTH, 1,
+        "alliance", "Alliance", _alliance_cell, ALLIANCE_TEXT_WIDTH + 1 + SPARK_WIDTH, 2,
         lambda r: (r.alliance_index is None, r.alliance_index if r.alliance_index is not None else 0.0, r.order),
         "alliance (lowest first)",
     ),
     ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal"),
-    ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 2, lambda r: (r.outcome == "—", r.outcome, r.order), "outcome"),
+    ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 3, lambda r: (r.outcome == "—", r.outcome, r.order),
+               "outcome", max_width=26),
     ColumnSpec("sessions", "Sess", lambda r: Text(str(r.sessions), justify="right"), 4, 6,
                lambda r: (-r.sessions, r.order), "sessions (most first)"),
     ColumnSpec("last", "Last seen", _last_cell, 10, 5,
@@ -233,7 +245,7 @@ def column_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
     """Fixed columns grow to their widest cell (codes and outcomes vary)."""
     base = spec.width or spec.min_width
     widest = max((_cell_len(spec.render(r)) for r in rows[:400]), default=0)
-    return max(len(spec.label), min(max(base, widest), 28))
+    return max(len(spec.label), min(max(base, widest), spec.max_width))
 
 
 def _cell_len(v: Text | str) -> int:
@@ -260,13 +272,17 @@ def fit_columns(
     flex_want = sum(
         min(flex_need[c.key], max(c.min_width, c.want_width)) + per for c in flex if c.key in chosen
     )
+    # strictly by priority: the first column that does not fit ends the list,
+    # so the set of columns is predictable (a narrower column further down
+    # never jumps in ahead of a more important one)
     for c in sorted((c for c in cols if c.priority > 0), key=lambda c: c.priority):
         if c.width is None:
             continue
         w = widths[c.key] + per
-        if fixed_used + w + flex_want <= available:
-            chosen.add(c.key)
-            fixed_used += w
+        if fixed_used + w + flex_want > available:
+            break
+        chosen.add(c.key)
+        fixed_used += w
     out: list[tuple[ColumnSpec, int]] = []
     spare = max(0, available - fixed_used - sum(c.min_width + per for c in flex if c.key in chosen))
     for c in cols:
@@ -331,7 +347,7 @@ class CaseloadTable(DataTable):
             cells = []
             for spec, w in self.layout_columns:
                 v = spec.render(row)
-                if spec.width is None:
+                if spec.width is None or _cell_len(v) > w:
                     v = truncate(v.plain if isinstance(v, Text) else v, w)
                 if not isinstance(v, Text):
                     v = Text(v)  # never markup: engine text may hold "[our default]"
