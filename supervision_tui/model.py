@@ -124,6 +124,10 @@ class ClientRecord:
         return self.client.code
 
 
+def _rating_order(r: Rating) -> tuple[str, str]:
+    return (r.instrument or "", r.rater)
+
+
 @dataclass(slots=True)
 class Caseload:
     """The whole imported data set (no review/workflow data)."""
@@ -141,36 +145,43 @@ class Caseload:
         at last week's meeting"); goals set or reviewed only in dropped
         sessions are dropped or lose their review accordingly.
         """
-        by_client: dict[str, dict[int, list[Rating]]] = {}
+        # one pass over the rows, grouped by (client, session); this runs on
+        # every load and every re-analysis, so it avoids per-row overhead
+        groups: dict[tuple[str, int], list[Rating]] = {}
+        get = groups.get
         for r in self.ratings:
             if as_of is not None and r.date > as_of:
                 continue
-            by_client.setdefault(r.client, {}).setdefault(r.session, []).append(r)
+            k = (r.client, r.session)
+            lst = get(k)
+            if lst is None:
+                groups[k] = [r]
+            else:
+                lst.append(r)
+        by_client: dict[str, list[Session]] = {}
+        for (code, n), rows in sorted(groups.items()):
+            if len(rows) > 1:
+                rows.sort(key=_rating_order)
+            first = rows[0]
+            sess = Session(code, first.clinician, n, first.date, first.attendance, tuple(rows))
+            lst = by_client.get(code)
+            if lst is None:
+                by_client[code] = [sess]
+            else:
+                lst.append(sess)
         goals_by: dict[str, list[Goal]] = {}
         for g in self.goals:
             goals_by.setdefault(g.client, []).append(g)
         out: list[ClientRecord] = []
         for code in sorted(set(self.clients) | set(by_client)):
-            sess_map = by_client.get(code, {})
-            sessions = tuple(
-                Session(
-                    client=code,
-                    clinician=rows[0].clinician,
-                    number=n,
-                    date=rows[0].date,
-                    attendance=rows[0].attendance,
-                    ratings=tuple(sorted(rows, key=lambda x: (x.instrument or "", x.rater))),
-                )
-                for n, rows in sorted(sess_map.items())
-            )
+            sessions = tuple(by_client.get(code, ()))
             client = self.clients.get(code)
             if client is None:
                 client = Client(code=code, clinician=sessions[-1].clinician if sessions else "")
             elif sessions and client.clinician != sessions[-1].clinician:
                 # the current clinician is the one of the latest session
                 client = Client(client.code, sessions[-1].clinician, client.status, client.started)
-            numbers = {s.number for s in sessions}
-            last = max(numbers) if numbers else 0
+            last = sessions[-1].number if sessions else 0
             goals = []
             for g in goals_by.get(code, []):
                 if as_of is not None and g.set_session > last:
