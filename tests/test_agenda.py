@@ -87,7 +87,7 @@ def db(tmp_path) -> Database:
     assert unrep.status == "unrepaired"
     # reviewed last week while it was still open
     store.set_review(dataclasses.replace(unrep, status="open"), "discussed", note=NOTE)
-    store.set_review(flags["D-1|outcome|4|ORS"], "action", note=NOTE + " two")
+    store.set_review(flags["D-1|outcome||ORS"], "action", note=NOTE + " two")
     store.add_action("O-1", ACTION, owner="T1", due=AS_OF - timedelta(days=3))  # overdue
     store.add_action("D-1", ACTION + " second", owner="T2", due=AS_OF + timedelta(days=10))
     done = store.add_action("U-1", "finished item", owner="T2")
