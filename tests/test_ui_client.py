@@ -195,3 +195,67 @@ async def test_opening_a_closed_client_from_the_palette_path_shows_closed(demo_d
         assert app.screen.code == ended
         assert app.caseload_screen.show_closed
         assert ended in app.screen.order
+
+
+def _tiny_caseload():
+    from datetime import date
+
+    from supervision_tui.model import Caseload, Client, Rating
+
+    cl = Caseload(name="tiny")
+    cl.clients = {"C-1": Client("C-1", "T1"), "C-2": Client("C-2", "T1"), "C-3": Client("C-3", "T2")}
+    cl.ratings = [
+        Rating("C-1", "T1", 1, date(2026, 1, 5), "no_show"),  # nothing measured
+        Rating("C-2", "T1", 1, date(2026, 1, 5), "attended", "SRS", "client", 30.0, goal=5.0),  # one rating
+        Rating("C-3", "T2", 1, date(2026, 1, 5), "attended", "ORS", "client", 20.0),
+        Rating("C-3", "T2", 2, date(2026, 1, 12), "attended", "ORS", "client", 27.0),
+    ]
+    return cl
+
+
+@async_test
+async def test_clients_with_little_or_no_data_render(tmp_path):
+    app = make_app(tmp_path / "unused.json", loader=_tiny_caseload, as_of=None)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        assert app.load_error is None
+        assert len(app.analyses) == 3
+        for code in ("C-1", "C-2", "C-3"):
+            app.show_client(code)
+            await pilot.pause()
+            await pilot.pause()
+            screen = app.screen
+            assert screen.code == code
+            chart = screen.query_one(AllianceChart)
+            chart.render()  # draws without error
+            for oc in screen.query(OutcomeChart):
+                oc.render()
+            legend = static_text(screen.query_one("#alliance-panel").query_one(".chart-legend"))
+            if code == "C-1":
+                assert "no ratings" in screen.query_one("#alliance-panel").border_title
+                assert not list(screen.query(OutcomeChart))
+            if code == "C-2":
+                assert "SRS client" in legend
+            if code == "C-3":
+                assert [c.instrument for c in screen.query(OutcomeChart)] == ["ORS"]
+            await pilot.press("escape")
+            await pilot.pause()
+
+
+@async_test
+async def test_empty_caseload(tmp_path):
+    from supervision_tui.model import Caseload
+
+    app = make_app(tmp_path / "unused.json", loader=lambda: Caseload(name="empty"), as_of=None)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.load_error is None
+        table = app.screen.query_one("#caseload-table")
+        assert table.row_count == 0
+        assert "0 clients" in static_text(app.screen.query_one("#topbar-title"))
+        await pilot.press("enter", "down", "s", "c", "o")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.is_running

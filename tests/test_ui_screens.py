@@ -225,12 +225,11 @@ async def test_header_follows_theme_and_presentation_mode(demo_db):
     app = make_app(demo_db)
     async with app.run_test(size=SMALL) as pilot:
         await loaded(pilot)
-        title = app.screen.query_one("#topbar-title", Static)
-        theme = app.screen.query_one("#topbar-theme", Static)
-        assert "presenting" not in static_text(title)
+        modes = app.screen.query_one("#topbar-theme", Static)
+        assert "presenting" not in static_text(modes)
         app.present = True
         await pilot.pause()
-        assert "● presenting" in static_text(title)
+        assert static_text(modes) == "● presenting · textual-dark"
         app.theme = "textual-light"
         await pilot.pause()
-        assert static_text(theme) == "textual-light"
+        assert static_text(modes) == "● presenting · textual-light"

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from supervision_tui.rules.results import TIER_NAMES, ClientAnalysis
+from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.ui.widgets.caseload_table import (
     CaseloadRow,
     CaseloadTable,
@@ -323,35 +322,49 @@ class CaseloadScreen(Screen):
             notice.display = False
 
     def _update_header(self) -> None:
+        """Left: what is loaded; right: the modes (presenting, read-only) and
+        the theme. On a narrow terminal the least useful parts go first
+        (app name, file name, caseload name, theme), never the date or a mode."""
         app = self.app
         data = getattr(app, "data", None)
-        wide = (self.size.width or app.size.width) >= PREVIEW_MIN_WIDTH
-        parts = ["supervision-tui"] if wide else []
+        width = self.size.width or app.size.width
+        db = getattr(app, "db_path", None)
+        facts: list[str] = []
+        name = ""
         if data is not None:
-            name = data.caseload.name
-            db = getattr(app, "db_path", None)
-            if wide and db is not None and name != db.stem:
-                parts.append(f"{name} ({db.name})")
-            else:
-                parts.append(name if name else (db.name if db is not None else "caseload"))
+            name = data.caseload.name or (db.name if db is not None else "caseload")
             n = sum(1 for a in data.analyses if a.triaged)
-            parts.append(f"{n} client{'s' if n != 1 else ''}")
-            parts.append(f"{len(data.clinicians)} clinician{'s' if len(data.clinicians) != 1 else ''}")
+            facts.append(f"{n} client{'s' if n != 1 else ''}")
+            facts.append(f"{len(data.clinicians)} clinician{'s' if len(data.clinicians) != 1 else ''}")
             if data.as_of is not None:
-                parts.append(f"as of {data.as_of.isoformat()}")
+                facts.append(f"as of {data.as_of.isoformat()}")
             elif data.latest_date is not None:
-                parts.append(f"data to {data.latest_date.isoformat()}")
+                facts.append(f"data to {data.latest_date.isoformat()}")
         else:
-            db = getattr(app, "db_path", None)
-            if db is not None:
-                parts.append(db.name)
-            parts.append("not loaded" if getattr(app, "load_error", None) else "loading…")
-        if getattr(app, "read_only", False):
-            parts.append("read-only")
+            name = db.name if db is not None else ""
+            facts.append("not loaded" if getattr(app, "load_error", None) else "loading…")
+        modes = []
         if getattr(app, "present", False):
-            parts.append("● presenting")
-        self.query_one("#topbar-title", Static).update(" · ".join(parts))
-        self.query_one("#topbar-theme", Static).update(str(app.theme))
+            modes.append("● presenting")
+        if getattr(app, "read_only", False):
+            modes.append("read-only")
+        theme = str(app.theme)
+        full_name = f"{name} ({db.name})" if (data is not None and db is not None and name != db.stem) else name
+        candidates = [
+            (["supervision-tui", full_name, *facts], [*modes, theme]),
+            (["supervision-tui", name, *facts], [*modes, theme]),
+            ([name, *facts], [*modes, theme]),
+            (facts, [*modes, theme]),
+            (facts, modes or [theme]),
+        ]
+        room = max(0, width - 5)  # paddings
+        for left, right in candidates:
+            left_s = " · ".join(p for p in left if p)
+            right_s = " · ".join(right)
+            if len(left_s) + len(right_s) <= room:
+                break
+        self.query_one("#topbar-title", Static).update(left_s)
+        self.query_one("#topbar-theme", Static).update(right_s)
 
     # -- preview -------------------------------------------------------------------
 

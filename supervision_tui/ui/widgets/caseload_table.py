@@ -234,7 +234,6 @@ def register_column(spec: ColumnSpec, before: str | None = None) -> None:
     COLUMNS.append(spec)
 
 
-SORTABLE = [c for c in COLUMNS if c.sort_key is not None]
 
 
 def sortable_columns() -> list[ColumnSpec]:

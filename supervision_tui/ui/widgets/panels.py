@@ -16,7 +16,6 @@ from textual.widgets import DataTable, Static
 
 from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS, tier_label
-from supervision_tui.ui.widgets.charts import episode_label
 from supervision_tui.ui.widgets.sparkline import block_chart
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num
 
