@@ -326,7 +326,7 @@ def time_first_screen(db: Path, n_rows: int, reps: int, env: dict[str, str]) -> 
     app_t, bare_t, hwm, bare_hwm = [], [], [], []
     for _ in range(reps):
         a = run_in_pty(app_argv, env)
-        b = run_in_pty(bare_argv, env)
+        b = run_in_pty(bare_argv, env, quit_keys=b"\x11")  # ctrl+q: Textual's own quit key
         app_t.append(a["seconds"])
         bare_t.append(b["seconds"])
         hwm.append(a["hwm_mb"] or a["maxrss_mb"])
@@ -584,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         csv_dir, _ = prepare(20, warm)
         _, db = time_import(csv_dir, warm, 1, env)
         run_in_pty([PY, "-m", "supervision_tui", "open", str(db), "--read-only"], env)
-        run_in_pty([PY, "-c", BARE_APP, "20"], env)
+        run_in_pty([PY, "-c", BARE_APP, "20"], env, quit_keys=b"\x11")
         results = [bench_size(n, args.quick, tmp, env) for n in sizes]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -91,6 +91,9 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
         elif not db.exists():
             raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
+        from supervision_tui.ui.terminal import apply_terminal_env
+
+        apply_terminal_env(ssh)  # before Textual is imported: frame rate, animations
         from supervision_tui.ui.app import run_app
 
         run_app(

@@ -65,6 +65,7 @@ import math
 import os
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -84,11 +85,25 @@ APP_NAME = "supervision-tui"
 SETTINGS_FILE = "settings.toml"
 
 
-def default_settings_path() -> Path:
-    """``<user config dir>/supervision-tui/settings.toml`` (platformdirs)."""
+CONFIG_DIR_ENV = "SUPERVISION_TUI_CONFIG_DIR"
+
+
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user's settings directory: ``$SUPERVISION_TUI_CONFIG_DIR`` if set,
+    else the platform's user config directory (platformdirs). Settings and
+    user theme files live here."""
+    env = os.environ if env is None else env
+    override = env.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_config_dir(APP_NAME)) / SETTINGS_FILE
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def default_settings_path() -> Path:
+    """``<config dir>/settings.toml`` (see :func:`config_dir`)."""
+    return config_dir() / SETTINGS_FILE
 
 
 # --- defaults from the registry -------------------------------------------------

@@ -39,7 +39,7 @@ EXPECTED = {
     1: ("risk", "risk item at s4"),
     2: ("outcome deteriorated", "ORS −10 since s1 (deteriorated)"),
     3: ("rupture open", "open since s4 (drop, low)"),
-    4: ("goal disagreed", "goal disagreed (WAI Goal 11)"),
+    4: ("goal disagreed", "goal disagreed (WAI Goal 11, s4)"),
     5: ("disengaging", "2 sessions missed"),
     6: ("goal stale", "goal stale (last s3, 5 sess ago)"),
     7: ("nothing to review", "nothing to review"),
@@ -93,7 +93,7 @@ def test_unrepaired_reason():
     "build, reason, why",
     [
         (lambda c: c.s(1, SRS=38, ORS=30), "goal not set", "goal not set"),
-        (lambda c: c.s(1, SRS=dict(total=38, goal=8.5), ORS=30), "goal partial", "goal partial (SRS goals item 8.5)"),
+        (lambda c: c.s(1, SRS=dict(total=38, goal=8.5), ORS=30), "goal partial", "goal partial (SRS goals item 8.5, s1)"),
     ],
 )
 def test_tier_6_variants(build, reason, why):

@@ -150,6 +150,7 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 
 
 def test_default_location(tmp_path, monkeypatch):
+    monkeypatch.delenv("SUPERVISION_TUI_CONFIG_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert default_settings_path() == tmp_path / "supervision-tui" / "settings.toml"
     assert load_settings(None) == Settings()
@@ -210,3 +211,8 @@ def test_documented_example_is_valid_and_equals_defaults():
     text = "\n".join(line[4:] if line.startswith("    ") else line for line in block.splitlines())
     s = settings_from_dict(tomllib.loads(text))
     assert s == Settings(keys={"quit": "q"}, ui=UISettings("clinic-dark"))
+
+
+def test_config_dir_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPERVISION_TUI_CONFIG_DIR", str(tmp_path / "cfg"))
+    assert default_settings_path() == tmp_path / "cfg" / "settings.toml"

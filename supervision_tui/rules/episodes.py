@@ -104,7 +104,7 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
     client = view.code
 
     def close(e: _Open, status: str, repaired_at: int | None, why: str) -> None:
-        kinds = ", ".join(sorted({m.kind for m in e.markers}))
+        kinds = ", ".join(k.replace("_", "-") for k in sorted({m.kind for m in e.markers}))  # words
         span = f"s{e.start}" if e.start == e.last else f"s{e.start}–s{e.last}"
         if status == "open":
             head = f"open since s{e.start} ({kinds})"

@@ -125,7 +125,7 @@ def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
                     session=number,
                     verdict=g.agreement,
                     detail=f"goal {g.goal_id} {how} at s{number}: {g.agreement} ({g.status})",
-                    short=f"goal {g.goal_id} {g.agreement}",
+                    short=f"{g.goal_id} record",
                 )
             )
     # stable sort by session: each source is already in session order; within a

@@ -66,7 +66,7 @@ def assess_outcome(view: ClientView, inst: Instrument, settings: Settings) -> Ou
     if band:
         why += f"; now {band}"
     return OutcomeResult(inst.id, first.total, last.total, first.session, last.session, last.date,
-                         change, status, f"{status}: {head}; {why}")
+                         change, status, f"{status.replace('_', ' ')}: {head}; {why}")
 
 
 def assess_outcomes(view: ClientView, settings: Settings) -> dict[str, OutcomeResult]:

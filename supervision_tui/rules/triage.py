@@ -98,12 +98,12 @@ def triage(
     live = [e for e in episodes if e.status in ("open", "unrepaired")]
     if live:
         ep = live[-1]
-        kinds = ", ".join(ep.marker_kinds)
+        kinds = ", ".join(k.replace("_", "-") for k in ep.marker_kinds)  # words, not JSON tokens
         return Triage(3, f"rupture {ep.status}", f"{ep.status} since s{ep.start} ({kinds})", ep.last_marker, at(ep.last_marker))
 
     if goal.status == "disagreed":
         ev = deciding_evidence(goal)
-        why = f"goal disagreed ({ev.short})" if ev is not None and ev.short else "goal disagreed"
+        why = f"goal disagreed ({ev.short}, s{goal.session})" if ev is not None and ev.short else "goal disagreed"
         return Triage(4, "goal disagreed", why, goal.session, at(goal.session))
 
     if attendance.disengaging:
@@ -121,7 +121,7 @@ def triage(
             why = f"goal stale (last s{goal.session}, {age})"
             return Triage(6, "goal stale", why, goal.session, at(goal.session))
         ev = deciding_evidence(goal)
-        why = f"goal partial ({ev.short})" if ev is not None and ev.short else "goal partial"
+        why = f"goal partial ({ev.short}, s{goal.session})" if ev is not None and ev.short else "goal partial"
         return Triage(6, "goal partial", why, goal.session, at(goal.session))
 
     return Triage(7, "nothing to review", "nothing to review", latest_n, latest_d)

@@ -61,6 +61,15 @@ class SupervisionApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("t", "cycle_theme", "Theme", id="cycle_theme", tooltip="Next theme (remembered in the settings file)"),
+        Binding(
+            "f2,ctrl+s",
+            "screenshot",
+            "Screenshot",
+            id="screenshot",
+            show=False,
+            tooltip="Save an SVG of the screen to the private screenshots folder",
+        ),
     ]
 
     present: reactive[bool] = reactive(False)
@@ -98,6 +107,7 @@ class SupervisionApp(App[None]):
         self.review_status_provider: Callable[[Any], str] | None = None
         self.row_hooks: list[Callable[[CaseloadRow], None]] = []
         self._startup_messages: list[tuple[str, str]] = []
+        self._theme_names: list[str] = []
         self.set_reactive(SupervisionApp.present, present)
         self.animation_level = self.terminal["animation_level"]
         self._install_themes(theme)
@@ -116,7 +126,7 @@ class SupervisionApp(App[None]):
             elif requested:
                 self._startup_messages.append((f"Theme {requested!r} is not available", "warning"))
             return
-        _names, messages = install_themes(self, requested)
+        self._theme_names, messages = install_themes(self, requested)
         for m in messages:
             self._startup_messages.append((m, "warning"))
 
@@ -140,6 +150,49 @@ class SupervisionApp(App[None]):
             self.notify(message, severity=severity, timeout=8, markup=False)
         self._startup_messages.clear()
         self.reload()
+
+    # -- themes and screenshots ---------------------------------------------------------
+
+    def action_cycle_theme(self) -> None:
+        """Switch to the next theme and remember it in the settings file."""
+        from supervision_tui.ui.theming import next_theme
+
+        self.theme = next_theme(self.theme, self._theme_names or None)
+        try:
+            from supervision_tui.settings import save_setting
+
+            save_setting(self.config_path, "ui", "theme", self.theme)
+        except UserError as err:
+            self.notify(f"Theme: {self.theme} (not remembered: {err})", severity="warning", markup=False)
+        else:
+            self.notify(f"Theme: {self.theme}", timeout=2, markup=False)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the current screen (private folder, 0o600).
+
+        Overrides Textual's own action, which writes to ~/Downloads with
+        default permissions. What is hidden on screen (presentation mode)
+        is hidden in the file too."""
+        from supervision_tui.ui.screenshot import save_screenshot
+
+        try:
+            saved = save_screenshot(self)
+        except UserError as err:
+            self.notify(str(err), severity="error", markup=False)
+            return
+        note = "" if self.present else " (not presenting: private text may be in it)"
+        self.notify(f"Screenshot saved: {saved}{note}", timeout=8, markup=False)
+
+    def get_system_commands(self, screen: Screen):
+        from textual.app import SystemCommand
+
+        for cmd in super().get_system_commands(screen):
+            if cmd.title == "Screenshot":
+                yield SystemCommand(
+                    "Screenshot", "Save an SVG to the private screenshots folder", self.action_screenshot
+                )
+            else:
+                yield cmd
 
     # -- loading ---------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
 from textual.theme import Theme
 
+from supervision_tui.settings import CONFIG_DIR_ENV, config_dir  # noqa: F401  (re-exported)
+
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App
 
@@ -37,7 +39,6 @@ missing or broken."""
 BUNDLED_ORDER = ("clinic-dark", "clinic-light", "projector", "ansi", "ansi-light")
 """Bundled themes in cycling order; user-only themes follow, by name."""
 
-CONFIG_DIR_ENV = "SUPERVISION_TUI_CONFIG_DIR"
 APP_NAME = "supervision-tui"
 
 COLOR_KEYS = (
@@ -98,17 +99,6 @@ def bundled_themes_dir() -> Traversable:
     if installed.is_dir():
         return installed
     return Path(__file__).resolve().parents[2] / "themes"
-
-
-def config_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The user's settings directory (``SUPERVISION_TUI_CONFIG_DIR`` wins)."""
-    env = os.environ if env is None else env
-    override = env.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME))
 
 
 def user_themes_dir(env: Mapping[str, str] | None = None) -> Path:

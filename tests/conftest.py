@@ -1,0 +1,15 @@
+"""Test-wide safety: no test reads or writes the real user's settings,
+themes, demo copy or screenshots."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_user_dirs(tmp_path_factory, monkeypatch):
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("SUPERVISION_TUI_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("SUPERVISION_TUI_DATA_DIR", str(base / "data"))
+    for var in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT"):
+        monkeypatch.delenv(var, raising=False)
