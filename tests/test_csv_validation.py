@@ -530,3 +530,11 @@ def test_validate_reports_errors_of_every_file_in_order():
         "m.csv:2: total: must be within 0-40 for SRS (got 99)",
         "c.csv:2: status: must be one of active, paused, closed, dropped_out or empty (got gone)",
     ]
+
+
+def test_unknown_column_is_reported_and_the_rows_are_still_checked():
+    errors = file_errors("client,clinician,session,date,colour\nC 1,T01,0,2025-01-06,red\n")
+    assert errors[0].startswith("m.csv:1: header: unknown column; allowed are client,")
+    assert errors[0].endswith("(got colour)")
+    assert "m.csv:2: client: must be 1-32 characters of A-Z a-z 0-9 _ - (got C 1)" in errors
+    assert "m.csv:2: session: must be a whole number >= 1 (got 0)" in errors

@@ -345,8 +345,9 @@ def _check_header(table: _Table, kind: str, errors: _Errors) -> bool:
             ok = False
         seen.add(col)
         if col not in allowed:
+            # an error (a typo must not silently drop data), but the rows are
+            # still checked so that one run lists every problem
             errors.add(origin, "header", f"unknown column; allowed are {', '.join(allowed)}", col)
-            ok = False
     for col in REQUIRED[kind]:
         if col not in seen:
             errors.add(origin, col, "required column is missing from the header", shown)
