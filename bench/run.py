@@ -49,6 +49,7 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,31 +108,51 @@ Bare().run()
 """
 
 #: The product app, built by the factory and run with the real driver, with
-#: an auto-pilot that times opening clients. Run with ``python -c``;
-#: argv: DB OUT.json N_CLIENTS_TO_OPEN.
+#: an auto-pilot that times what a user waits for once the caseload is on
+#: screen. Run with ``python -c``; argv: DB OUT.json N_CLIENTS_TO_OPEN.
+#: Every timing ends when the screen has been repainted after the change
+#: (``settled``); keys are posted as the terminal driver posts them.
 OPEN_CLIENT = r"""
-import asyncio, json, statistics, sys, time
+import asyncio, gc, json, sys, time
 from pathlib import Path
+from textual import events
 from supervision_tui.ui.app import build_app
 
 db, out, k = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 app = build_app(db, read_only=True)
+pauses = {0: [], 1: [], 2: []}
+_gc_t0 = [0.0]
 
-async def painted(app):
-    # the callback runs once the current screen has no pending layout or
-    # repaint, i.e. after it was composed and written to the terminal
+def _gc(phase, info):
+    if phase == "start":
+        _gc_t0[0] = time.perf_counter()
+    else:
+        pauses[info["generation"]].append((time.perf_counter() - _gc_t0[0]) * 1000)
+
+async def painted():
+    # runs once the current screen has no pending layout or repaint, i.e.
+    # after it was composed and written to the terminal
     fut = asyncio.get_running_loop().create_future()
     app.screen.call_after_refresh(lambda: fut.done() or fut.set_result(None))
     await fut
 
-async def settled(app):
-    await painted(app)
+async def settled():
+    await painted()
     while not all(w.is_mounted for w in app.screen.walk_children()):
         await asyncio.sleep(0)
-    await painted(app)
+    await painted()
+
+async def until(cond, limit=30.0):
+    t0 = time.perf_counter()
+    while not cond():
+        if time.perf_counter() - t0 > limit:
+            raise TimeoutError("no reaction")
+        await asyncio.sleep(0)
+
+def key(name):
+    app.post_message(events.Key(name, None))
 
 async def pilot(p):
-    app = p.app
     t0 = time.perf_counter()
     while True:
         if app.data is not None:
@@ -140,41 +161,56 @@ async def pilot(p):
                     break
             except Exception:
                 pass
-        if app.load_error:
-            raise SystemExit(app.load_error)
-        if time.perf_counter() - t0 > 300:
-            raise SystemExit("caseload never showed")
+        if app.load_error or time.perf_counter() - t0 > 300:
+            out.write_text(json.dumps({"error": app.load_error or "the caseload never showed"}))
+            app.exit()
+            return
         await asyncio.sleep(0.005)
-    await settled(app)
+    await settled()
+    gc.callbacks.append(_gc)
     base = app.caseload_screen
+    table = base.query_one("DataTable")
     codes = [r.code for r in base.rows] or [a.client for a in app.analyses]
     picks = [codes[round(i * (len(codes) - 1) / max(1, k - 1))] for i in range(k)]
     picks = list(dict.fromkeys(picks))
-    res = {"open": [], "next": [], "filter": [], "clients": picks}
+    res = {"open": [], "next": [], "move": [], "filter": [], "clients": picks}
     for code in picks:
         t = time.perf_counter()
         app.show_client(code)
-        await settled(app)
+        await settled()
         res["open"].append((time.perf_counter() - t) * 1000)
         screen = app.screen
         assert type(screen).__name__ == "ClientScreen" and screen.code == code, (type(screen), code)
-        if code != codes[-1]:
+        if screen.order.index(code) < len(screen.order) - 1:
             t = time.perf_counter()
-            await p.press("right")
-            await settled(app)
+            key("right")
+            await until(lambda: screen.code != code)
+            await settled()
             res["next"].append((time.perf_counter() - t) * 1000)
-        app.pop_screen()
-        await settled(app)
+        await app.pop_screen()
+        await settled()
+    table.focus()
+    table.move_cursor(row=0, animate=False)
+    await settled()
+    for name in ["down"] * 10:
+        row = table.cursor_row
+        t = time.perf_counter()
+        key(name)
+        await until(lambda: table.cursor_row != row)
+        await settled()
+        res["move"].append((time.perf_counter() - t) * 1000)
     clinicians = sorted({r.clinician for r in base.rows if r.clinician})
     for c in clinicians[:3]:
         t = time.perf_counter()
         app.filter_clinician(c)
-        await settled(app)
+        await settled()
         res["filter"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         app.filter_clinician(None)
-        await settled(app)
+        await settled()
         res["filter"].append((time.perf_counter() - t) * 1000)
+    gc.callbacks.remove(_gc)
+    res["gc"] = {str(g): v for g, v in pauses.items()}
     out.write_text(json.dumps(res))
     app.exit()
 
@@ -202,13 +238,23 @@ def _hwm_mb(pid: int) -> float | None:
     return None
 
 
-def run_in_pty(argv: list[str], env: dict[str, str], *, marker: re.Pattern | None = CODE_RE,
-               quit_keys: bytes = b"q", timeout: float = 300.0) -> dict:
+def rows_shown(n_rows: int) -> Callable[[str], bool]:
+    """True once the screen text holds ``min(n_rows, 10)`` distinct client
+    codes: the table's rows are painted (not just one code in a header)."""
+    want = max(1, min(n_rows, 10))
+    return lambda text: len(set(CODE_RE.findall(text))) >= want
+
+
+def run_in_pty(argv: list[str], env: dict[str, str], *, marker: Callable[[str], bool] | None = None,
+               early: Callable[[str], bool] | None = None, quit_keys: bytes = b"q",
+               timeout: float = 300.0) -> dict:
     """Run ``argv`` in a fresh pseudo-terminal of COLS x ROWS, draining its
     output. With ``marker``: the seconds from just before the spawn until
-    the ANSI-stripped output first matches it (``seconds``), the child's
-    VmHWM then (``hwm_mb``), then ``quit_keys`` are typed; without: wait
-    for the child to exit. Returns also ``maxrss_mb`` (wait4) and ``rc``."""
+    ``marker(ANSI-stripped output so far)`` is first true (``seconds``),
+    the child's VmHWM then (``hwm_mb``), then ``quit_keys`` are typed;
+    without: wait for the child to exit. ``early``: a second condition,
+    timed the same way (``early_seconds``). Returns also ``maxrss_mb``
+    (wait4) and ``rc``."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     t0 = time.monotonic()
@@ -216,7 +262,7 @@ def run_in_pty(argv: list[str], env: dict[str, str], *, marker: re.Pattern | Non
                             start_new_session=True, close_fds=True)
     os.close(slave)
     raw = bytearray()
-    found_at = hwm = None
+    found_at = hwm = early_at = None
     quit_sent_at = None
     deadline = t0 + timeout
     try:
@@ -225,6 +271,7 @@ def run_in_pty(argv: list[str], env: dict[str, str], *, marker: re.Pattern | Non
             if now > deadline:
                 raise RuntimeError(f"timed out: {' '.join(argv[:4])} …\n{_tail(raw)}")
             if quit_sent_at is not None and now - quit_sent_at > 10:
+                log(f"{argv[1:3]} did not quit 10 s after {quit_keys!r}: terminating it")
                 proc.send_signal(signal.SIGTERM)
                 quit_sent_at = now + 1e9
             r, _, _ = select.select([master], [], [], 0.5)
@@ -242,7 +289,9 @@ def run_in_pty(argv: list[str], env: dict[str, str], *, marker: re.Pattern | Non
             if marker is not None and found_at is None:
                 t = time.monotonic()
                 text = ANSI_RE.sub("", raw.decode("utf-8", "replace"))
-                if marker.search(text):
+                if early is not None and early_at is None and early(text):
+                    early_at = t
+                if marker(text):
                     found_at = t
                     hwm = _hwm_mb(proc.pid)
                     os.write(master, quit_keys)
@@ -252,10 +301,11 @@ def run_in_pty(argv: list[str], env: dict[str, str], *, marker: re.Pattern | Non
     _pid, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if marker is not None and found_at is None:
-        raise RuntimeError(f"never saw {marker.pattern!r} (exit {proc.returncode}): {' '.join(argv[:4])} …\n"
+        raise RuntimeError(f"the table never showed (exit {proc.returncode}): {' '.join(argv[:4])} …\n"
                            f"{_tail(raw)}")
     return {
         "seconds": (found_at - t0) if found_at is not None else None,
+        "early_seconds": (early_at - t0) if early_at is not None else None,
         "hwm_mb": hwm,
         "maxrss_mb": usage.ru_maxrss / 1024,
         "rc": proc.returncode,
@@ -313,6 +363,22 @@ def time_load(db: Path, reps: int) -> tuple[float, object]:
     return best, caseload
 
 
+def time_rules_demo(caseload, reps: int) -> float:
+    """``analyse_caseload`` on the imported demo caseload, best of ``reps``
+    (seconds), each from a collected heap — bench_rules' protocol."""
+    import gc
+
+    from supervision_tui.rules.engine import analyse_caseload
+
+    best = float("inf")
+    for _ in range(reps):
+        gc.collect()
+        t0 = time.perf_counter()
+        analyse_caseload(caseload)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def time_rules(n: int, reps: int) -> dict:
     from bench_rules import bench_rules
 
@@ -323,10 +389,12 @@ def time_first_screen(db: Path, n_rows: int, reps: int, env: dict[str, str]) -> 
     """Product and bare app, alternating, ``reps`` each; medians."""
     app_argv = [PY, "-m", "supervision_tui", "open", str(db), "--read-only"]
     bare_argv = [PY, "-c", BARE_APP, str(n_rows)]
-    app_t, bare_t, hwm, bare_hwm = [], [], [], []
+    app_t, bare_t, hwm, bare_hwm, first_frame = [], [], [], [], []
     for _ in range(reps):
-        a = run_in_pty(app_argv, env)
-        b = run_in_pty(bare_argv, env, quit_keys=b"\x11")  # ctrl+q: Textual's own quit key
+        a = run_in_pty(app_argv, env, marker=rows_shown(n_rows), early=lambda text: "supervision-tui" in text)
+        if a["early_seconds"] is not None:
+            first_frame.append(a["early_seconds"])
+        b = run_in_pty(bare_argv, env, marker=rows_shown(n_rows), quit_keys=b"\x11")  # ctrl+q: Textual's quit
         app_t.append(a["seconds"])
         bare_t.append(b["seconds"])
         hwm.append(a["hwm_mb"] or a["maxrss_mb"])
@@ -335,6 +403,7 @@ def time_first_screen(db: Path, n_rows: int, reps: int, env: dict[str, str]) -> 
         "app": statistics.median(app_t),
         "bare": statistics.median(bare_t),
         "app_all": app_t,
+        "first_frame": statistics.median(first_frame) if first_frame else None,
         "bare_all": bare_t,
         "rss_mb": statistics.median(hwm),
         "bare_rss_mb": statistics.median(bare_hwm),
@@ -345,16 +414,22 @@ def time_open_client(db: Path, k: int, env: dict[str, str], folder: Path) -> dic
     import json
 
     out = folder / "open-client.json"
-    r = run_in_pty([PY, "-c", OPEN_CLIENT, str(db), str(out), str(k)], env, marker=None, timeout=600)
+    r = run_in_pty([PY, "-c", OPEN_CLIENT, str(db), str(out), str(k)], env, timeout=600)
     if not out.exists():
         raise RuntimeError(f"the open-client run wrote no result (exit {r['rc']}):\n{_tail(r['output'], 2000)}")
     res = json.loads(out.read_text())
+    if "error" in res:
+        raise RuntimeError(f"the open-client run failed: {res['error']}")
     med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
     return {
         "open": med(res["open"]),
         "open_max": max(res["open"]),
         "next": med(res["next"]),
         "filter": med(res["filter"]),
+        "move": med(res["move"]),
+        "gc2_n": len(res["gc"]["2"]),
+        "gc2_max": max(res["gc"]["2"], default=0.0),
+        "gc2_total": sum(res["gc"]["2"]),
         "k": len(res["open"]),
     }
 
@@ -413,6 +488,19 @@ def machine() -> list[str]:
     ]
 
 
+def fs_of(path: Path) -> str:
+    """The folder's filesystem type (save and import times depend on it)."""
+    best, kind = "", "?"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and str(path).startswith(parts[1]) and len(parts[1]) >= len(best):
+                best, kind = parts[1], parts[2]
+    except OSError:
+        pass
+    return f"{path.parent} ({kind})"
+
+
 def platform_name() -> str:
     import platform
 
@@ -447,8 +535,9 @@ def bench_size(n: int, quick: bool, tmp: Path, env: dict[str, str]) -> dict:
     log(f"{n} clients: load x{reps['load']}")
     load, caseload = time_load(db, reps["load"])
     n_clients = len(caseload.clients)
+    log(f"{n} clients: rules x{reps['rules']} (this caseload, then bench_rules' caseload)")
+    rules_demo = time_rules_demo(caseload, reps["rules"])
     del caseload
-    log(f"{n} clients: rules x{reps['rules']} (bench_rules)")
     rules = time_rules(n, reps["rules"])
     log(f"{n} clients: first screen, app and bare app x{reps['screen']}")
     screen = time_first_screen(db, n_clients, reps["screen"], env)
@@ -465,6 +554,7 @@ def bench_size(n: int, quick: bool, tmp: Path, env: dict[str, str]) -> dict:
         "import_s": imp,
         "load_s": load,
         "rules_ms": rules["total_ms"],
+        "rules_demo_ms": rules_demo * 1000,
         "rules_rows": rules["n_rows"],
         "screen": screen,
         "open": opened,
@@ -473,14 +563,16 @@ def bench_size(n: int, quick: bool, tmp: Path, env: dict[str, str]) -> dict:
 
 
 def table(results: list[dict]) -> list[str]:
-    head = ("| clients × sessions | rows (db size) | import | load | rules | first screen: app | bare app | ratio "
+    head = ("| clients × sessions | rows (db size) | import | load | rules: demo / dense | first screen: app | bare app "
+            "| ratio "
             "| open client | save review p50 / p95 | peak RSS |")
     out = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for r in results:
         s = r["screen"]
         out.append(
             f"| {r['clients']:,} × {SESSIONS} | {r['ratings']:,} ({r['db_mb']:.1f} MB) | {fmt_s(r['import_s'])} "
-            f"| {fmt_s(r['load_s'])} | {fmt_ms(r['rules_ms'])} | {fmt_s(s['app'])} | {fmt_s(s['bare'])} "
+            f"| {fmt_s(r['load_s'])} | {fmt_ms(r['rules_demo_ms'])} / {fmt_ms(r['rules_ms'])} "
+            f"| {fmt_s(s['app'])} | {fmt_s(s['bare'])} "
             f"| {s['app'] / s['bare']:.2f}× | {fmt_ms(r['open']['open'])} "
             f"| {r['save']['p50']:.1f} / {r['save']['p95']:.1f} ms | {s['rss_mb']:.0f} MB |"
         )
@@ -488,39 +580,29 @@ def table(results: list[dict]) -> list[str]:
 
 
 def growth(results: list[dict]) -> list[str]:
-    """Per-client cost at each size and the ratio between consecutive sizes
-    (1.0 = linear; above ~1.3 = grows faster than the caseload). First
-    screen and peak RSS carry a fixed cost (the interpreter, Textual), so
-    their per-client cost falls as the caseload grows; the marginal cost
-    (extra cost per extra client) between sizes shows their growth."""
+    """Cost per client at each size and its ratio between consecutive sizes:
+    1.00 = linear, below 1 = a fixed cost being spread, above ~1.3 = growing
+    faster than the caseload. First screen and peak RSS are counted above
+    the bare app's (which carries the interpreter and Textual)."""
     if len(results) < 2:
         return []
     metrics = [
         ("import", lambda r: r["import_s"] * 1000, "ms"),
         ("load", lambda r: r["load_s"] * 1000, "ms"),
-        ("rules", lambda r: r["rules_ms"], "ms"),
-        ("first screen (app)", lambda r: r["screen"]["app"] * 1000, "ms"),
-        ("first screen (bare)", lambda r: r["screen"]["bare"] * 1000, "ms"),
-        ("peak RSS", lambda r: r["screen"]["rss_mb"], "MB"),
+        ("rules (demo)", lambda r: r["rules_demo_ms"], "ms"),
+        ("rules (dense)", lambda r: r["rules_ms"], "ms"),
+        ("first screen, app − bare", lambda r: (r["screen"]["app"] - r["screen"]["bare"]) * 1000, "ms"),
+        ("peak RSS, app − bare", lambda r: r["screen"]["rss_mb"] - r["screen"]["bare_rss_mb"], "MB"),
     ]
     sizes = [r["clients"] for r in results]
-    pairs = list(zip(range(len(results) - 1), range(1, len(results))))
-    head = ["| per client |"] + [f" {n:,} |" for n in sizes]
-    head += [f" ratio {sizes[j]:,}/{sizes[i]:,} |" for i, j in pairs]
-    if len(results) >= 3:
-        head += [f" marginal {sizes[j]:,}/{sizes[i]:,} |" for i, j in pairs[1:]]
-    lines = ["".join(head), "|" + "|".join(["---"] * (len(head))) + "|"]
+    pairs = list(zip(range(len(sizes) - 1), range(1, len(sizes))))
+    cols = ["per client"] + [f"{n:,}" for n in sizes] + [f"ratio {sizes[j]:,}/{sizes[i]:,}" for i, j in pairs]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
     for name, f, unit in metrics:
-        vals = [f(r) for r in results]
-        per = [v / n for v, n in zip(vals, sizes)]
-        cells = [f"| {name} |"] + [f" {_per(p, unit)} |" for p in per]
-        cells += [f" {per[j] / per[i]:.2f} |" for i, j in pairs]
-        if len(results) >= 3:
-            for (i, j), (k, m) in zip(pairs, pairs[1:]):
-                a = (vals[j] - vals[i]) / (sizes[j] - sizes[i])
-                b = (vals[m] - vals[k]) / (sizes[m] - sizes[k])
-                cells.append(f" {b / a:.2f} |" if a > 0 else " – |")
-        lines.append("".join(cells))
+        per = [f(r) / n for r, n in zip(results, sizes)]
+        cells = [name] + [_per(p, unit) for p in per]
+        cells += [f"{per[j] / per[i]:.2f}" if per[i] > 0 else "–" for i, j in pairs]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -542,7 +624,9 @@ def verdicts(results: list[dict]) -> list[str]:
 
         line(ratio <= TARGET_RATIO, f"first screen ≤ {TARGET_RATIO}× bare app (aim {AIM_RATIO}×): {ratio:.2f}× "
              f"({fmt_s(s['app'])} vs {fmt_s(s['bare'])})" + ("" if ratio <= AIM_RATIO else " — above the aim"))
-        line(at["rules_ms"] <= TARGET_RULES_MS, f"rules ≤ {TARGET_RULES_MS:g} ms: {fmt_ms(at['rules_ms'])}")
+        worst = max(at["rules_ms"], at["rules_demo_ms"])
+        line(worst <= TARGET_RULES_MS, f"rules ≤ {TARGET_RULES_MS:g} ms: {fmt_ms(at['rules_demo_ms'])} on the demo "
+             f"caseload, {fmt_ms(at['rules_ms'])} on bench_rules' denser one")
         line(at["open"]["open"] <= TARGET_OPEN_MS, f"open client ≤ {TARGET_OPEN_MS:g} ms: "
              f"{fmt_ms(at['open']['open'])} median (max {fmt_ms(at['open']['open_max'])})")
         p95s = [r["save"]["p95"] for r in results]
@@ -558,7 +642,7 @@ def verdicts(results: list[dict]) -> list[str]:
         lines.append(
             f"At {r['clients']:,} × {SESSIONS}: first screen {fmt_s(s['app'])} ({s['app'] / s['bare']:.2f}× bare), "
             f"peak RSS {s['rss_mb']:.0f} MB; then open client {fmt_ms(o['open'])}, next client "
-            f"{fmt_ms(o['next'])}, clinician filter {fmt_ms(o['filter'])} (medians)."
+            f"{fmt_ms(o['next'])}, cursor move {fmt_ms(o['move'])}, clinician filter {fmt_ms(o['filter'])} (medians)."
         )
     return lines
 
@@ -568,13 +652,15 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", help="comma-separated client counts (default 50,500,5000; --quick: 50,500)")
     ap.add_argument("--quick", action="store_true", help="50 and 500 only, fewer repetitions (under a minute)")
+    ap.add_argument("--dir", type=Path, help="where to put the temporary files (default: the system temp folder); "
+                    "choose the disk your databases live on")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else ([50, 500] if args.quick else [50, 500, 5000])
     if any(n < 1 or n > 5000 for n in sizes):
         ap.error("sizes must be between 1 and 5000 (the demo generator's range)")
 
     t_all = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix="supervision-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="supervision-bench-", dir=args.dir))
     try:
         env = _child_env(tmp)
         # warm-up: compile bytecode and fill the disk cache before timing anything
@@ -583,8 +669,8 @@ def main(argv: list[str] | None = None) -> int:
         warm.mkdir()
         csv_dir, _ = prepare(20, warm)
         _, db = time_import(csv_dir, warm, 1, env)
-        run_in_pty([PY, "-m", "supervision_tui", "open", str(db), "--read-only"], env)
-        run_in_pty([PY, "-c", BARE_APP, "20"], env, quit_keys=b"\x11")
+        run_in_pty([PY, "-m", "supervision_tui", "open", str(db), "--read-only"], env, marker=rows_shown(20))
+        run_in_pty([PY, "-c", BARE_APP, "20"], env, marker=rows_shown(20), quit_keys=b"\x11")
         results = [bench_size(n, args.quick, tmp, env) for n in sizes]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -592,25 +678,33 @@ def main(argv: list[str] | None = None) -> int:
     lines = machine()
     lines.append(f"Run: `bench/run.py{' --quick' if args.quick else ''}"
                  f"{' --sizes ' + args.sizes if args.sizes else ''}`, {time.perf_counter() - t_all:.0f} s; "
-                 f"first screen measured in a {COLS}×{ROWS} pseudo-terminal.")
+                 f"files in {fs_of(tmp)}; first screen measured in a {COLS}×{ROWS} pseudo-terminal.")
     lines.append("")
     lines += table(results)
     lines.append("")
     g = growth(results)
     if g:
-        lines.append("Per-client cost (ratio 1.00 = linear; marginal = extra cost per extra client, "
-                     "larger step over smaller step):")
+        lines.append("Cost per client (ratio 1.00 = linear, < 1 = fixed cost spread over more clients, "
+                     "> 1.3 = growing faster than the caseload):")
         lines.append("")
         lines += g
         lines.append("")
     lines += verdicts(results)
     lines.append("")
-    lines.append("Details: " + "; ".join(
-        f"{r['clients']:,}: first screen app {'/'.join(f'{x:.2f}' for x in r['screen']['app_all'])} s, "
-        f"bare {'/'.join(f'{x:.2f}' for x in r['screen']['bare_all'])} s, bare RSS {r['screen']['bare_rss_mb']:.0f} MB, "
-        f"next client {fmt_ms(r['open']['next'])}, filter {fmt_ms(r['open']['filter'])}, "
-        f"{r['save']['flags']} flags, rules on {r['rules_rows']:,} rows"
-        for r in results))
+    lines.append("Details:")
+    for r in results:
+        s, o = r["screen"], r["open"]
+        lines.append(
+            f"- {r['clients']:,}: first screen app {' / '.join(f'{x:.2f}' for x in s['app_all'])} s "
+            + (f"(its first frame, before the rows, at {fmt_s(s['first_frame'])}), " if s["first_frame"] else "")
+            + f"bare "
+            f"{' / '.join(f'{x:.2f}' for x in s['bare_all'])} s (bare RSS {s['bare_rss_mb']:.0f} MB); open client "
+            f"median of {o['k']} {fmt_ms(o['open'])} (max {fmt_ms(o['open_max'])}), next client {fmt_ms(o['next'])}, "
+            f"cursor move {fmt_ms(o['move'])}, clinician filter {fmt_ms(o['filter'])} (during these: "
+            f"{o['gc2_n']} full garbage collections, longest {fmt_ms(o['gc2_max'])}); save review over "
+            f"{r['save']['flags']} flags, max {r['save']['max']:.1f} ms; rules dense = bench_rules on "
+            f"{r['rules_rows']:,} rows"
+        )
     print("\n".join(lines))
     return 0
 

@@ -1,5 +1,6 @@
-"""Snapshot tests (pytest-textual-snapshot): caseload, client, clinicians
-and help screens at 80×24 and 160×48, in textual-dark and textual-light.
+"""Snapshot tests (pytest-textual-snapshot): caseload, client, clinicians,
+help and agenda screens at 80×24 and 160×48, in textual-dark and
+textual-light.
 
 Built from the deterministic demo (seed 2026, 18 clients) with a fixed
 as-of date and a frozen cursor blink. Regenerate after a deliberate
@@ -35,6 +36,11 @@ def _keys_for(screen: str, scenarios: dict[str, str]):
             await pilot.press("o")
         elif screen == "help":
             await pilot.press("question_mark")
+        elif screen == "agenda":
+            await pilot.press("a")
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
         await pilot.pause(0.3)  # preview debounce, chart layout
         await pilot.pause()
 
@@ -43,7 +49,7 @@ def _keys_for(screen: str, scenarios: dict[str, str]):
 
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", list(SIZES))
-@pytest.mark.parametrize("screen", ["caseload", "client", "clinicians", "help"])
+@pytest.mark.parametrize("screen", ["caseload", "client", "clinicians", "help", "agenda"])
 def test_screen_snapshot(snap_compare, demo_db, scenarios, screen, size, theme):
     app = make_app(demo_db, theme=theme)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=_keys_for(screen, scenarios))

@@ -193,10 +193,39 @@ def test_binding_ids_are_unique_per_screen_and_include_the_public_ones():
     for wanted in ("quit", "help", "search", "filter", "clinicians", "show-closed", "sort", "open-client",
                    "back", "previous-client", "next-client", "focus-goals", "cursor-down", "cursor-up"):
         assert wanted in ids
-    # keys reserved for the workflow/theme engineers stay free on the caseload and client screens
+    # app-wide keys (agenda, present, blank, audit, theme, screenshot) are never taken by a screen
     for cls in (CaseloadScreen, ClientScreen, CaseloadTable):
         keys = {k.strip() for b in cls.BINDINGS for k in b.key.split(",")}
-        assert not keys & {"r", "n", "x", "a", "p", "b", "t", "ctrl+s", "f2"}, cls
+        assert not keys & {"a", "p", "b", "u", "t", "ctrl+s", "f2"}, cls
+    # the review keys belong to the workflow
+    by_key = {k: b.id for b in CaseloadScreen.BINDINGS for k in b.key.split(",")}
+    assert by_key["r"] == "review-client"
+    by_key = {k: b.id for b in ClientScreen.BINDINGS for k in b.key.split(",")}
+    assert (by_key["r"], by_key["n"], by_key["x"], by_key["d"]) == (
+        "review-flag", "review-note", "add-action", "toggle-action")
+    for wanted in ("agenda", "present", "blank", "audit", "review-client", "review-flag", "review-note",
+                   "add-action", "toggle-action"):
+        assert wanted in ids, wanted
+
+
+def test_extra_binding_ids_are_real_bindings():
+    """EXTRA_BINDING_IDS lists the ids of lazily imported screens: each one
+    must exist, so a [keys] entry for it really remaps something."""
+    import supervision_tui.ui.screens.agenda  # noqa: F401
+    import supervision_tui.ui.screens.audit  # noqa: F401
+    import supervision_tui.ui.screens.dialogs  # noqa: F401
+    from supervision_tui.ui import app as app_module
+
+    declared = set()
+    for mod in (supervision_tui.ui.screens.agenda, supervision_tui.ui.screens.audit,
+                supervision_tui.ui.screens.dialogs):
+        for obj in vars(mod).values():
+            for b in getattr(obj, "BINDINGS", []) if isinstance(obj, type) else []:
+                if getattr(b, "id", None):
+                    declared.add(b.id)
+    assert app_module.EXTRA_BINDING_IDS <= declared, app_module.EXTRA_BINDING_IDS - declared
+    lazy = declared - {"back", "cursor-down", "cursor-up"}
+    assert lazy <= app_module.EXTRA_BINDING_IDS, lazy - app_module.EXTRA_BINDING_IDS
 
 
 @async_test
@@ -229,7 +258,14 @@ async def test_header_follows_theme_and_presentation_mode(demo_db):
         assert "presenting" not in static_text(modes)
         app.present = True
         await pilot.pause()
-        assert static_text(modes) == "● presenting · textual-dark"
+        # at 80 columns the theme name gives way to the mode
+        assert static_text(modes) == "PRESENTING · private text hidden"
+        app.present = False
         app.theme = "textual-light"
         await pilot.pause()
-        assert static_text(modes) == "● presenting · textual-light"
+        assert static_text(modes) == "textual-light"
+        await pilot.resize_terminal(*LARGE)
+        await pilot.pause()
+        app.present = True
+        await pilot.pause()
+        assert static_text(modes) == "PRESENTING · private text hidden · textual-light"

@@ -14,7 +14,14 @@ Public hooks for the other parts of the UI
   thread worker (the screens keep showing the old data until the new data
   are in, then refresh in place, keeping the cursor on the same client).
 * ``app.present`` (reactive bool): presentation mode. Private free text
-  (goal descriptions) is hidden while it is True; screens watch it.
+  (goal descriptions, review notes, action texts) is hidden while it is
+  True; screens watch it.
+* ``app.workflow`` (``ui.workflow.Workflow``): reviews, action items,
+  audit, agenda/audit exports, polling for other reviewers every 2 s.
+  ``app.reviews_version`` (reactive int) bumps after every review write
+  or another process's write; ``app.workflow.changed_clients`` says which
+  clients (None: any). ``--clinician`` (``initial_clinician``) scopes the
+  loaded data to that clinician's clients.
 * ``app.review_status(analysis) -> str``: the caseload's Review column and
   the preview's "Review:" line. Replace ``app.review_status_provider``
   (a callable taking a ``ClientAnalysis``) to fill it.
@@ -48,11 +55,12 @@ from supervision_tui.ui.screens.caseload import CaseloadScreen
 from supervision_tui.ui.terminal import launch, suggested_theme, terminal_settings
 from supervision_tui.ui.widgets.caseload_table import CaseloadRow
 from supervision_tui.ui.widgets.viewdata import LoadedData
+from supervision_tui.ui.workflow import POLL_SECONDS, Workflow, WorkflowActions
 
 Loader = Callable[[], Any]  # returns a Caseload
 
 
-class SupervisionApp(App[None]):
+class SupervisionApp(WorkflowActions, App[None]):
     """supervision-tui: caseload triage, client detail, supervisees."""
 
     CSS_PATH = "app.tcss"
@@ -70,9 +78,14 @@ class SupervisionApp(App[None]):
             show=False,
             tooltip="Save an SVG of the screen to the private screenshots folder",
         ),
+        Binding("a", "agenda", "Agenda", id="agenda", tooltip="The weekly supervision agenda"),
+        Binding("p", "toggle_present", "Present", id="present", tooltip="Presentation mode: private text hidden"),
+        Binding("b", "blank", "Blank screen", id="blank", show=False, tooltip="Blank the screen; any key returns"),
+        Binding("u", "audit", "Audit trail", id="audit", show=False, tooltip="Audit trail of reviews and action items"),
     ]
 
     present: reactive[bool] = reactive(False)
+    reviews_version: reactive[int] = reactive(0)
     data_version: reactive[int] = reactive(0)
     load_error: reactive[str | None] = reactive(None)
     loading: reactive[bool] = reactive(False)
@@ -108,6 +121,7 @@ class SupervisionApp(App[None]):
         self.row_hooks: list[Callable[[CaseloadRow], None]] = []
         self._startup_messages: list[tuple[str, str]] = []
         self._theme_names: list[str] = []
+        self.workflow = Workflow(self)  # sets review_status_provider
         self.set_reactive(SupervisionApp.present, present)
         self.animation_level = self.terminal["animation_level"]
         self._install_themes(theme)
@@ -149,6 +163,8 @@ class SupervisionApp(App[None]):
         for message, severity in self._startup_messages:
             self.notify(message, severity=severity, timeout=8, markup=False)
         self._startup_messages.clear()
+        self.workflow.start()
+        self.set_interval(POLL_SECONDS, self.poll_workflow)
         self.reload()
 
     # -- themes and screenshots ---------------------------------------------------------
@@ -229,7 +245,12 @@ class SupervisionApp(App[None]):
         caseload = self._read_caseload()
         records = {r.code: r for r in caseload.records(self.as_of)}
         analyses = analyse_caseload(caseload, self.settings, as_of=self.as_of)
-        data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings)
+        scope = self.initial_clinician
+        if scope:  # --clinician: the whole app sees only this clinician's clients
+            analyses = [a for a in analyses if a.clinician == scope]
+            records = {a.client: records[a.client] for a in analyses if a.client in records}
+        data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings,
+                          scope=scope or None)
         _ = data.by_code, data.clinicians
         for a in analyses:  # derive chart/table series here, off the UI thread
             _ = data.view(a.client).series
@@ -332,6 +353,8 @@ class SupervisionApp(App[None]):
             "caseload": "Keys · caseload",
             "client": "Keys · client",
             "clinicians": "Keys · clinicians",
+            "agenda": "Keys · agenda",
+            "audit": "Keys · audit trail",
         }.get(screen.id or "", f"Keys · {type(screen).__name__}")
         self.push_screen(HelpScreen(collect_help(self, screen), title))
 
@@ -362,7 +385,11 @@ class SupervisionApp(App[None]):
 
 #: Binding ids declared by screens that are imported lazily (after the app
 #: starts); add yours here so a [keys] entry for them is not reported unknown.
-EXTRA_BINDING_IDS: set[str] = set()
+EXTRA_BINDING_IDS: set[str] = {
+    # ui/screens/agenda.py, audit.py, dialogs.py (imported when first opened)
+    "agenda-since", "export-agenda", "export-agenda-notes", "export-audit", "export-audit-notes",
+    "status-new", "status-discussed", "status-action", "status-resolved", "status-dismissed",
+}
 
 
 def binding_ids() -> set[str]:

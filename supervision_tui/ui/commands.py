@@ -33,6 +33,7 @@ class SupervisionCommands(Provider):
         else:
             yield "Show closed clients", partial(app.set_show_closed, True), "Also list closed and dropped-out clients"
         yield "Reload the database", app.reload, "Re-read the database and re-run the analysis"
+        yield from self._workflow_commands()
         from supervision_tui.ui.screens.caseload import KIND_FILTERS
 
         for f in KIND_FILTERS:
@@ -49,6 +50,45 @@ class SupervisionCommands(Provider):
                     partial(app.show_client, a.client),
                     f"{tier_label(a.tier)} · {a.clinician}{status} · {a.why}",
                 )
+
+    def _workflow_commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        """Review workflow: agenda, audit, presentation, exports, and the
+        review keys of the current screen."""
+        app = self.app
+        if not hasattr(app, "workflow"):
+            return
+        screen = self.screen  # the screen the palette was opened on
+        yield "Weekly agenda", app.action_agenda, "Safety, not on track, ruptures, goals, patterns, action items"
+        yield ("Export agenda", partial(app.export_agenda, False),
+               "Markdown + HTML to the private data folder; notes, goal and action texts left out")
+        yield ("Export agenda with notes", partial(app.export_agenda, True),
+               "Markdown + HTML including review notes, goal descriptions and action texts (private files)")
+        yield "Audit trail", app.action_audit, "Every review and action item change, newest first"
+        yield ("Export audit trail", partial(app.export_audit, False),
+               "CSV to the private data folder; note and action texts hidden")
+        yield ("Export audit trail with notes", partial(app.export_audit, True),
+               "CSV including note and action texts (private file)")
+        if getattr(app, "present", False):
+            yield "Presentation mode: off", app.action_toggle_present, "Show notes, goal and action texts again"
+        else:
+            yield "Presentation mode: on", app.action_toggle_present, "Hide notes, goal and action texts"
+        yield "Blank the screen", app.action_blank, "Hide everything at once; any key returns"
+        name = type(screen).__name__
+        if name == "CaseloadScreen":
+            code = screen.table.current_code
+            if code:
+                yield (f"Mark {code} discussed", screen.action_review_client,
+                       "The client and its new or changed flags (again: pick another status)")
+                yield (f"Review status of {code}…", partial(screen.pick_client_status, code),
+                       "Pick the client's status: new, discussed, action, resolved, dismissed")
+        elif name == "ClientScreen":
+            yield (f"Review the highlighted flag of {screen.code}…", screen.action_review,
+                   "Set the status of the flag highlighted in the Review list")
+            yield f"Note on the highlighted flag of {screen.code}", screen.action_note, "Add or edit a private note"
+            yield f"Add an action item for {screen.code}", screen.action_add_action, "Text, owner, due date"
+            yield "Action item done / undone", screen.action_toggle_action, "The item highlighted in Actions"
+        elif name == "AgendaScreen":
+            yield "Agenda: change the 'new since' date", screen.action_since, "Items dated on or after it are NEW"
 
     async def discover(self) -> Hits:
         for name, action, help_text in self._commands():

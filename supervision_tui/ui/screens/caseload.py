@@ -4,6 +4,14 @@ One row per client in the engine's triage order, filters (clinician,
 tier/kind, text search, closed clients), sort, and a preview of the
 selected client. Columns drop out by width (recomputed on resize); at
 80×24 Tier, Client, Why and Goal stay and the preview hides.
+
+``r`` marks the selected client discussed (the client-level review and
+every flag still new or changed since reviewed); pressing it again on a
+client with nothing left to mark opens the status picker, which changes
+the client and the flags that were marked with it. The Review column and
+the preview refresh in place after a write. With ``--clinician`` the
+loaded data hold only that clinician's clients and the clinician filter
+cannot be changed.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -136,6 +145,7 @@ class CaseloadScreen(Screen):
         Binding("o", "clinicians", "Clinicians", id="clinicians"),
         Binding("c", "toggle_closed", "Closed", id="show-closed"),
         Binding("s", "sort", "Sort", id="sort"),
+        Binding("r", "review_client", "Review", id="review-client"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False),
     ]
 
@@ -183,7 +193,8 @@ class CaseloadScreen(Screen):
         self.query_one("#preview-why").border_title = "Why this client is here"
         self.watch(self.app, "data_version", self._data_changed, init=False)
         self.watch(self.app, "load_error", self._load_error_changed, init=False)
-        self.watch(self.app, "present", lambda _v: self._update_header(), init=False)
+        self.watch(self.app, "present", lambda _v: self._present_changed(), init=False)
+        self.watch(self.app, "reviews_version", lambda _v: self._reviews_changed(), init=False)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self._theme_changed())
         self._apply_compact(self.size.width, self.size.height)
         if getattr(self.app, "data", None) is not None:
@@ -244,13 +255,93 @@ class CaseloadScreen(Screen):
         if self.all_rows:
             self.refresh_rows(keep=self.table.current_code)
 
+    # -- review workflow ------------------------------------------------------------
+
+    @property
+    def scope(self) -> str | None:
+        """``--clinician``: the data hold only this clinician's clients."""
+        workflow = getattr(self.app, "workflow", None)
+        return workflow.scope if workflow is not None else None
+
+    def _present_changed(self) -> None:
+        self._update_header()
+        if self._preview_code is not None:
+            self._set_preview(self._preview_code)
+
+    def _reviews_changed(self) -> None:
+        """Refresh the Review cells of the clients whose reviews changed
+        (one cell each; the layout does not move) and the preview."""
+        workflow = getattr(self.app, "workflow", None)
+        codes = workflow.changed_clients if workflow is not None else None
+        for row in self.all_rows:
+            if codes is not None and row.code not in codes:
+                continue
+            row.review = self.app.review_status(row.analysis)
+            for spec, _w in self.table.layout_columns:
+                if spec.key in ("review", "review-mark"):
+                    cell = spec.render(row)
+                    if row.code in self.table.rows:  # filtered-out rows are not shown
+                        self.table.update_cell(row.code, spec.key, cell if isinstance(cell, Text) else Text(cell))
+        if self.sort_key == "review":
+            self.refresh_rows(keep=self.table.current_code)
+        if self._preview_code is not None and (codes is None or self._preview_code in codes):
+            self._set_preview(self._preview_code)
+
+    def action_review_client(self) -> None:
+        """Mark the selected client discussed; again: pick another status."""
+        code = self.table.current_code
+        data = getattr(self.app, "data", None)
+        workflow = getattr(self.app, "workflow", None)
+        if code is None or data is None or workflow is None or code not in data.by_code:
+            return
+        if not workflow.can_write():
+            return
+        a = data.by_code[code]
+        state = workflow.state(a)
+        if state.needs_marking:
+            n = workflow.mark_client(a, "discussed")
+            if n is not None:
+                flags = f" with {n} flag{'s' if n != 1 else ''}" if n else ""
+                self.notify(f"{code} marked discussed{flags} · r again: another status", timeout=4)
+            return
+        self.pick_client_status(code)
+
+    def pick_client_status(self, code: str) -> None:
+        """The status picker for a client (and the flags marked with it)."""
+        from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog
+        from supervision_tui.ui.workflow import status_text, who_when
+
+        data = self.app.data
+        workflow = self.app.workflow
+        if data is None or code not in data.by_code or not workflow.can_write():
+            return
+        a = data.by_code[code]
+        state = workflow.state(a)
+        keys = workflow.marked_together(a)
+        now = status_text(state.client.status)
+        if state.client.review is not None:
+            now += f" by {who_when(state.client)}"
+        n = len(keys)
+        explain = f"also sets the {n} flag{'s' if n != 1 else ''} marked with it" if n else ""
+        note = state.client.review.note if state.client.review is not None else None
+
+        def chosen(choice: ReviewChoice | None) -> None:
+            if choice is None or self.app.data is None or code not in self.app.data.by_code:
+                return
+            done = workflow.mark_client(self.app.data.by_code[code], choice.status, choice.note, keys=keys)
+            if done is not None:
+                self.notify(f"{code} marked {choice.status}", timeout=3)
+
+        self.app.push_screen(ReviewDialog(f"{code} · the client as a whole", state.client.status, now, note,
+                                          explain), chosen)
+
     # -- the list ------------------------------------------------------------------
 
     def matches(self, row: CaseloadRow, *, ignore: str = "") -> bool:
         """Does ``row`` pass the current filters (``ignore`` one of them)?"""
         if row.ended and not self.show_closed and ignore != "closed":
             return False
-        if self.clinician and ignore != "clinician" and row.clinician != self.clinician:
+        if self.clinician and ignore != "clinician" and row.clinician != self.clinician and not self.scope:
             return False
         if self.kind and ignore != "kind":
             f = KIND_BY_KEY.get(self.kind)
@@ -286,7 +377,9 @@ class CaseloadScreen(Screen):
     def _update_titles(self) -> None:
         box = self.query_one("#table-box")
         filters = []
-        if self.clinician:
+        if self.scope:
+            filters.append(f"clinician {self.scope} only (--clinician)")
+        elif self.clinician:
             filters.append(f"clinician {self.clinician}")
         if self.kind:
             f = KIND_BY_KEY.get(self.kind)
@@ -345,9 +438,11 @@ class CaseloadScreen(Screen):
             facts.append("not loaded" if getattr(app, "load_error", None) else "loading…")
         modes = []
         if getattr(app, "present", False):
-            modes.append("● presenting")
+            modes.append("PRESENTING · private text hidden")
         if getattr(app, "read_only", False):
             modes.append("read-only")
+        if self.scope:
+            modes.append(f"clinician {self.scope} only")
         theme = str(app.theme)
         full_name = f"{name} ({db.name})" if (data is not None and db is not None and name != db.stem) else name
         candidates = [
@@ -365,6 +460,7 @@ class CaseloadScreen(Screen):
                 break
         self.query_one("#topbar-title", Static).update(left_s)
         self.query_one("#topbar-theme", Static).update(right_s)
+        self.query_one("#topbar-theme", Static).set_class(bool(getattr(app, "present", False)), "-presenting")
 
     # -- preview -------------------------------------------------------------------
 
@@ -401,7 +497,25 @@ class CaseloadScreen(Screen):
         width = max(20, trend.content_size.width or 40)
         trend.update(trend_text(v, width=width, height=3))
         review = self.app.review_status(a) if hasattr(self.app, "review_status") else None
-        why.update(why_lines(a, review))
+        text = why_lines(a, None)
+        workflow = getattr(self.app, "workflow", None)
+        why.border_subtitle = ""
+        if workflow is not None and review is not None:
+            state = workflow.state(a)
+            lines = state.explain(bool(getattr(self.app, "present", False)))
+            text.append("\n")
+            text.append("Review:", style="bold")
+            text.append(f" {review}")
+            if lines:
+                text.append(f" · {lines[0]}")
+                for line in lines[1:]:
+                    text.append(f"\n  {line}")
+            n_open = len(state.open_actions)
+            why.border_subtitle = f"Review: {review}" + (f" · {n_open} open action{'s' if n_open != 1 else ''}"
+                                                          if n_open else "")
+        elif review is not None:
+            text = why_lines(a, review)
+        why.update(text)
 
     # -- actions -------------------------------------------------------------------
 
@@ -516,6 +630,10 @@ class CaseloadScreen(Screen):
         self.refresh_rows(keep=self.table.current_code)
 
     def set_clinician(self, clinician: str | None) -> None:
+        if self.scope and (clinician or None) not in (None, self.scope):
+            self.notify(f"This session shows clinician {self.scope}'s clients only (--clinician)",
+                        severity="warning", timeout=4)
+            return
         self.clinician = clinician or None
         self.refresh_rows(keep=self.table.current_code)
 

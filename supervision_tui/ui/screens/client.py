@@ -7,6 +7,15 @@ side when wide); outcome and attendance details; sessions table. All in
 one scrolling column. ``left``/``right`` (or ``[``/``]``) move to the previous/next
 client of the caseload's current list; ``escape`` goes back with the
 caseload cursor on the client last shown.
+
+Review workflow (side column, top): the Review list has one entry per flag
+(rupture episode, goal, outcome, attendance, risk) plus the client as a
+whole, each with its status, who/when, what changed since and the note;
+``r`` sets the highlighted entry's status (a small dialog: five statuses
+on single keys, optional note), ``n`` adds/edits its note. The Actions
+list holds the client's action items (``x`` adds one, ``d`` marks the
+highlighted one done/undone). Notes and action texts are hidden while
+presenting. Writes refresh these panels in place (no reload).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from supervision_tui.ui.widgets.panels import (
     risk_banner,
     ruptures_text,
 )
+from supervision_tui.ui.widgets.review_panels import ActionList, ModeBar, ReviewList
 from supervision_tui.ui.widgets.viewdata import ClientView
 
 WIDE_MIN_WIDTH = 120
@@ -48,6 +58,10 @@ class ClientScreen(Screen[str | None]):
         Binding("left,left_square_bracket", "previous_client", "Prev client", id="previous-client", priority=True),
         Binding("right,right_square_bracket", "next_client", "Next client", id="next-client", priority=True),
         Binding("g", "focus_goals", "Goals", id="focus-goals"),
+        Binding("r", "review", "Review", id="review-flag"),
+        Binding("n", "note", "Note", id="review-note"),
+        Binding("x", "add_action", "Action", id="add-action"),
+        Binding("d", "toggle_action", "Done", id="toggle-action"),
         Binding("j", "scroll_down", "Scroll down", show=False, id="scroll-down"),
         Binding("k", "scroll_up", "Scroll up", show=False, id="scroll-up"),
     ]
@@ -68,6 +82,7 @@ class ClientScreen(Screen[str | None]):
         return data.view(self.code)
 
     def compose(self) -> ComposeResult:
+        yield ModeBar()
         yield Static("", id="client-header", markup=False)
         yield Static("", id="risk-banner", markup=False)
         with VerticalScroll(id="client-body"):
@@ -76,6 +91,8 @@ class ClientScreen(Screen[str | None]):
                     yield ChartPanel(AllianceChart(id="alliance-chart"), id="alliance-panel")
                     yield Panel("", id="outcomes", markup=False)
                 with Vertical(id="col-side"):
+                    yield ReviewList(id="review-list")
+                    yield ActionList(id="action-list")
                     yield Panel("", id="ruptures", markup=False)
                     yield Panel("", id="goals", markup=False)
             yield Horizontal(id="outcome-charts")
@@ -87,8 +104,9 @@ class ClientScreen(Screen[str | None]):
         self.query_one("#outcomes").border_title = "Outcomes · attendance"
         self.query_one("#sessions").border_title = "Sessions, latest first · report = post-session rupture report"
         self._apply_width(self.size.width or self.app.size.width)
-        self.watch(self.app, "present", lambda _v: self._refresh_goals(), init=False)
+        self.watch(self.app, "present", lambda _v: self._present_changed(), init=False)
         self.watch(self.app, "data_version", self._data_changed, init=False)
+        self.watch(self.app, "reviews_version", lambda _v: self._refresh_review(), init=False)
         self.show_client(self.code)
         self.query_one("#client-body").focus()
 
@@ -153,6 +171,7 @@ class ClientScreen(Screen[str | None]):
         )
         ruptures.update(ruptures_text(v))
         self._refresh_goals()
+        self._refresh_review()
         self.query_one("#outcomes", Panel).update(outcomes_text(v))
         self.query_one("#sessions", SessionsTable).show_view(v)
         self.query_one("#client-body").scroll_home(animate=False)
@@ -166,6 +185,138 @@ class ClientScreen(Screen[str | None]):
         g = v.analysis.goal
         goals.border_title = f"Goals · {g.status.replace('_', ' ').upper()}"
         goals.update(goals_text(v, present=bool(getattr(self.app, "present", False))))
+
+    def _present_changed(self) -> None:
+        self._refresh_goals()
+        self._refresh_review()
+
+    def _refresh_review(self) -> None:
+        """The Review and Actions panels (after a write, a poll, presenting)."""
+        v = self.view
+        workflow = getattr(self.app, "workflow", None)
+        if v is None or workflow is None:
+            return
+        state = workflow.state(v.analysis)
+        present = bool(getattr(self.app, "present", False))
+        self.query_one(ReviewList).show_state(v.analysis, state, present)
+        as_of = self.app.data.as_of if self.app.data is not None else None
+        self.query_one(ActionList).show_items(list(state.actions), present, as_of)
+
+    # -- review workflow ----------------------------------------------------------------
+
+    def _target(self):
+        """(flag or None for the client, a one-line name) of the highlighted review entry."""
+        from supervision_tui.ui.workflow import flag_label
+
+        lst = self.query_one(ReviewList)
+        flag = lst.highlighted_flag
+        v = self.view
+        if flag is None:
+            return None, f"{self.code} · the client as a whole"
+        return flag, f"{self.code} · {flag_label(flag, v.analysis if v else None)}"
+
+    def _review_list_shown(self) -> ReviewList:
+        lst = self.query_one(ReviewList)
+        if not lst.has_focus:
+            lst.focus()
+            lst.scroll_visible(animate=False)
+        return lst
+
+    def action_review(self) -> None:
+        from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog
+        from supervision_tui.ui.workflow import status_text, who_when
+
+        v = self.view
+        if v is None or not self.app.workflow.can_write():
+            return
+        self._review_list_shown()
+        flag, name = self._target()
+        state = self.app.workflow.state(v.analysis)
+        review = state.client if flag is None else dict((f.identity, r) for f, r in state.flags)[flag.identity]
+        now = status_text(review.status)
+        if review.review is not None:
+            now += f" by {who_when(review)}"
+        explain = ""
+        if flag is not None and review.changed and review.status != "new" and review.change:
+            explain = f"* changed since reviewed: {review.change}"
+        code = self.code
+
+        def chosen(choice: ReviewChoice | None) -> None:
+            if choice is None or self.view is None:
+                return
+            analysis = self.app.data.by_code.get(code) if self.app.data else None
+            if analysis is None:
+                return
+            if self.app.workflow.set_review(analysis, flag, choice.status, choice.note):
+                what = "client" if flag is None else _short(flag)
+                self.notify(f"{code} {what}: {choice.status}", timeout=3)
+
+        note = review.review.note if review.review is not None else None
+        self.app.push_screen(ReviewDialog(name, review.status, now, note, explain), chosen)
+
+    def action_note(self) -> None:
+        from supervision_tui.ui.screens.dialogs import NoteDialog
+
+        v = self.view
+        if v is None or not self.app.workflow.can_write():
+            return
+        self._review_list_shown()
+        flag, name = self._target()
+        state = self.app.workflow.state(v.analysis)
+        review = state.client if flag is None else dict((f.identity, r) for f, r in state.flags)[flag.identity]
+        note = review.review.note if review.review is not None else None
+        code = self.code
+
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            analysis = self.app.data.by_code.get(code) if self.app.data else None
+            if analysis is None:
+                return
+            if self.app.workflow.set_review(analysis, flag, None, text):
+                what = "client" if flag is None else _short(flag)
+                self.notify(f"{code} {what}: note {'saved' if text else 'cleared'}", timeout=3)
+
+        self.app.push_screen(NoteDialog(name, note), chosen)
+
+    def action_add_action(self) -> None:
+        from supervision_tui.ui.screens.dialogs import ActionDialog, ActionDraft
+
+        v = self.view
+        if v is None or not self.app.workflow.can_write():
+            return
+        code = self.code
+        flag = self.query_one(ReviewList).highlighted_flag
+
+        def chosen(draft: ActionDraft | None) -> None:
+            if draft is None:
+                return
+            item = self.app.workflow.add_action(code, draft.text, draft.owner, draft.due, flag)
+            if item is not None:
+                actions = self.query_one(ActionList)
+                ids = [o.id for o in actions.options]
+                if item.id in ids:
+                    actions.highlighted = ids.index(item.id)
+                due = f", due {item.due.isoformat()}" if item.due else ""
+                self.notify(f"{code}: action item added (owner {item.owner or '—'}{due})", timeout=3)
+
+        self.app.push_screen(ActionDialog(code, v.analysis.clinician or None), chosen)
+
+    def action_toggle_action(self) -> None:
+        v = self.view
+        if v is None or not self.app.workflow.can_write():
+            return
+        actions = self.query_one(ActionList)
+        item = actions.highlighted_item
+        if item is None:
+            self.notify(f"No action items for {self.code} · x adds one", timeout=3)
+            return
+        if not actions.has_focus:
+            actions.focus()
+            actions.scroll_visible(animate=False)
+        done = self.app.workflow.toggle_action(item)
+        if done is not None:
+            self.notify(f"{self.code}: action item {'done' if done.done else 'open again'}", timeout=3)
 
     def _data_changed(self, _version=None) -> None:
         data = getattr(self.app, "data", None)
@@ -207,3 +358,9 @@ class ClientScreen(Screen[str | None]):
 
     def action_scroll_up(self) -> None:
         self.query_one("#client-body", VerticalScroll).scroll_up(animate=False)
+
+
+def _short(flag) -> str:
+    from supervision_tui.ui.workflow import short_kind
+
+    return short_kind(flag)

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from supervision_tui.reports.patterns import RECENT_SESSIONS, ClinicianPattern, clinician_patterns, total_pattern
 from supervision_tui.rules.results import TIER_SYMBOLS
+from supervision_tui.ui.widgets.review_panels import ModeBar
 
 ALL_KEY = "__all__"
 WIDE_MIN_WIDTH = 120
@@ -32,6 +33,13 @@ def _mean(p: ClinicianPattern) -> str:
     if p.mean_alliance_index is not None:
         return f"idx {p.mean_alliance_index:.2f}"
     return "—"
+
+
+def _actions_cell(n: int, overdue: int) -> Text:
+    if not n:
+        return Text("·", justify="right", style="dim")
+    return Text(f"☐ {n}" + (f" ({overdue} overdue)" if overdue else ""), justify="right",
+                style="bold" if overdue else "")
 
 
 class CliniciansTable(DataTable):
@@ -57,6 +65,7 @@ class CliniciansScreen(Screen[str | None]):
         self._wide: bool | None = None
 
     def compose(self) -> ComposeResult:
+        yield ModeBar()
         yield Static("Supervisees · enter filters the caseload to one · esc back", id="clinicians-header", markup=False)
         with Vertical(id="clinicians-box"):
             yield CliniciansTable(id="clinicians-table", cursor_type="row")
@@ -67,6 +76,7 @@ class CliniciansScreen(Screen[str | None]):
         box = self.query_one("#clinicians-box")
         box.border_title = "Supervisees"
         self.watch(self.app, "data_version", lambda _v: self.fill(), init=False)
+        self.watch(self.app, "reviews_version", lambda _v: self.fill(), init=False)
         self.fill()
         self.query_one(CliniciansTable).focus()
 
@@ -102,7 +112,12 @@ class CliniciansScreen(Screen[str | None]):
             ("det", "Deteriorated" if wide else "Det."),
             ("rec", "Recovered" if wide else "Rec."),
             ("missing", "No recent alliance" if wide else "No rec."),
+            ("actions", "Open actions" if wide else "Actions"),
         ]
+        workflow = getattr(self.app, "workflow", None)
+        counts = workflow.open_action_counts() if workflow is not None else {}
+        total_open = sum(n for n, _o in counts.values())
+        total_overdue = sum(o for _n, o in counts.values())
         for key, label in cols:
             table.add_column(label, key=key)
         rows = [*self.patterns, total_pattern(self.patterns)]
@@ -136,6 +151,7 @@ class CliniciansScreen(Screen[str | None]):
                      justify="right"),
                 Text(_pct(p.pct_recovered) + (f" ({p.recovered})" if wide and p.recovered else ""), justify="right"),
                 Text(str(len(p.missing_recent)), justify="right"),
+                _actions_cell(*((total_open, total_overdue) if is_all else counts.get(p.clinician, (0, 0)))),
             ]
             table.add_row(*cells, key=ALL_KEY if is_all else p.clinician)
         idx = 0
@@ -152,7 +168,8 @@ class CliniciansScreen(Screen[str | None]):
             "(open ones not counted). Mean alliance: latest SRS when every client is on SRS, else the "
             "mean latest alliance index 0–1. Det./Rec.: % of clients with two or more outcome ratings "
             f"with any outcome deteriorated / recovered. No recent alliance: no client alliance rating "
-            f"in the last {RECENT_SESSIONS} sessions.",
+            f"in the last {RECENT_SESSIONS} sessions. Open actions: action items not done, by owner "
+            "(else the client's clinician), carried forward until done.",
             style="dim",
         )
         for p in self.patterns:

@@ -28,6 +28,7 @@ from textual.widgets import DataTable
 from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis
 from supervision_tui.ui.widgets.sparkline import sparkline
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num, instrument_order
+from supervision_tui.ui.workflow import review_sort_key
 
 # --- words and symbols (never colour alone) ------------------------------------
 
@@ -170,6 +171,7 @@ class ColumnSpec:
     min_width: int = 8  # flexible column: never narrower
     want_width: int = 0  # flexible column: other columns only join while it keeps this
     max_width: int = 28  # fixed columns grow to their widest cell up to this (then "…")
+    unless: str | None = None  # left out when this (fuller) column is shown
 
 
 def _tier_cell(row: CaseloadRow) -> Text:
@@ -192,6 +194,13 @@ def _last_cell(row: CaseloadRow) -> str:
     return row.last_date.isoformat() if row.last_date else "—"
 
 
+def _review_mark(row: CaseloadRow) -> Text:
+    """``✓*`` from ``✓ discussed*``; blank when there is nothing to review."""
+    if not row.review or row.review in ("—", "?"):
+        return Text(row.review if row.review == "?" else "")
+    return Text(row.review.split(" ", 1)[0] + ("*" if row.review.endswith("*") else ""))
+
+
 COLUMNS: list[ColumnSpec] = [
     ColumnSpec("tier", "Tier", _tier_cell, 10, 0, lambda r: (r.order,), "triage order"),
     ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client"),
@@ -210,7 +219,11 @@ COLUMNS: list[ColumnSpec] = [
     ColumnSpec("last", "Last seen", _last_cell, 10, 5,
                lambda r: (r.last_date is None, -(r.last_date.toordinal()) if r.last_date else 0, r.order),
                "last session (latest first)"),
-    ColumnSpec("review", "Review", lambda r: r.review, 6, 4, lambda r: (r.review, r.order), "review status"),
+    # fixed width: "✓ discussed*" fits, so a review write updates one cell, never the layout
+    ColumnSpec("review", "Review", lambda r: r.review, 12, 4, lambda r: (review_sort_key(r.review), r.order),
+               "review status (new first)", max_width=12),
+    # narrow terminals: the review status as its symbol (the word is on the client screen)
+    ColumnSpec("review-mark", "Rev", _review_mark, 3, 0, None, "", max_width=3, unless="review"),
 ]
 
 
@@ -282,6 +295,10 @@ def fit_columns(
             break
         chosen.add(c.key)
         fixed_used += w
+    for c in cols:  # a compact stand-in gives its room back when the full column fits
+        if c.unless in chosen and c.key in chosen:
+            chosen.discard(c.key)
+            fixed_used -= widths[c.key] + per
     out: list[tuple[ColumnSpec, int]] = []
     spare = max(0, available - fixed_used - sum(c.min_width + per for c in flex if c.key in chosen))
     for c in cols:

@@ -254,6 +254,7 @@ class LoadedData:
     analyses: list[ClientAnalysis]  # engine order: triage, closed/dropped last
     as_of: date | None
     settings: Any = None
+    scope: str | None = None  # --clinician: only this clinician's clients were kept
     loaded_at: datetime = field(default_factory=datetime.now)
     _views: dict[str, ClientView] = field(default_factory=dict)
 
@@ -264,7 +265,10 @@ class LoadedData:
     @cached_property
     def clinicians(self) -> list[str]:
         """Clinicians with at least one client, plus listed clinicians who
-        are not supervisors (a supervisee without clients yet)."""
+        are not supervisors (a supervisee without clients yet); with a
+        ``scope``, that clinician only."""
+        if self.scope:
+            return [self.scope]
         ids = {a.clinician for a in self.analyses if a.clinician}
         for cid, c in self.caseload.clinicians.items():
             if getattr(c, "role", None) != "supervisor":

@@ -1,0 +1,388 @@
+"""The weekly agenda screen (``a``): what a supervision meeting walks
+through, in clinical-rules §8 order, built with ``reports.agenda`` from the
+data the app has already loaded (no re-analysis).
+
+One line per item: NEW (triggering session on or after "new since"),
+client, clinician, kind, review status, session, the engine's detail. The
+panel under the list shows the highlighted item in full (review who/when,
+note and goal text unless presenting). ``enter`` opens the client on top
+of the agenda (``←``/``→`` walk the agenda's clients, ``esc`` comes back);
+on a supervisee's line it filters the caseload to them. ``s`` changes
+"new since"; ``e`` exports Markdown + HTML without notes, ``E`` with them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from supervision_tui.errors import UserError
+from supervision_tui.reports.agenda import Agenda, AgendaAction, AgendaItem
+from supervision_tui.rules.results import TIER_SYMBOLS
+from supervision_tui.ui.widgets.panels import HIDDEN_TEXT
+from supervision_tui.ui.widgets.review_panels import ModeBar
+from supervision_tui.ui.workflow import KIND_SYMBOLS, STATUS_SYMBOLS, notify_export, status_text
+
+COMPACT_WIDTH = 110
+
+
+def kind_label(it: AgendaItem) -> str:
+    f = it.flag
+    sym = KIND_SYMBOLS.get(f.kind, "·")
+    if f.kind == "risk":
+        return f"{sym} risk"
+    if f.kind == "outcome":
+        return f"{sym} {f.extra.get('instrument') or 'outcome'} worse"
+    if f.kind == "rupture":
+        return f"{sym} {f.status}"
+    return f"{sym} {f.status.replace('_', ' ')}"
+
+
+def goal_scrubber(agenda: Agenda):
+    """Replace any goal description inside engine text (presenting)."""
+    texts = [g for g in agenda.goal_texts if len(g) >= 4]
+
+    def scrub(text: str) -> str:
+        for g in texts:
+            if g in text:
+                text = text.replace(g, HIDDEN_TEXT)
+        return text
+
+    return scrub
+
+
+def item_line(it: AgendaItem, compact: bool, scrub=None) -> Text:
+    f = it.flag
+    t = Text()
+    if it.new:
+        t.append("NEW", style="bold reverse")
+        t.append(" ")
+    else:
+        t.append("    ")
+    t.append(f"{f.client:<7}", style="bold")
+    t.append(f" {f.clinician or '—':<4}")
+    t.append(f" {kind_label(it):<13}")
+    t.append(f" {status_text(it.review.status, it.review.changed):<12}",
+             style="bold" if it.review.status == "new" else "")
+    where = f"s{f.session}" if f.session is not None else "—"
+    if not compact and it.date is not None:
+        where += f" {it.date.isoformat()}"
+    t.append(f" {where:<{15 if not compact else 4}}")
+    if it.client_status not in ("active", "paused"):
+        t.append(f" [{it.client_status.replace('_', ' ')}]", style="bold")
+    detail = " ".join(f.detail.split())
+    t.append(f" {scrub(detail) if scrub else detail}")
+    return t
+
+
+def action_line(a: AgendaAction, present: bool) -> Text:
+    it = a.item
+    t = Text()
+    if a.overdue:
+        t.append("OVERDUE", style="bold reverse")
+        t.append(" ")
+    else:
+        t.append("        ")
+    t.append(f"{it.client:<7}", style="bold")
+    t.append(f" {a.clinician or '—':<4}")
+    t.append(f" {STATUS_SYMBOLS['action']} ")
+    facts = [f"owner {it.owner}" if it.owner else "no owner",
+             f"due {it.due.isoformat()}" if it.due else "no due date"]
+    t.append(" · ".join(facts))
+    t.append(" · ")
+    if present:
+        t.append(HIDDEN_TEXT, style="dim italic")
+    else:
+        t.append(" ".join(it.text.split()))
+    return t
+
+
+def pattern_line(p, open_actions: tuple[int, int] | None) -> Text:
+    t = Text()
+    t.append(f"{p.clinician:<7}", style="bold")
+    t.append(f" {(p.role or '—'):<8}")
+    t.append(f" {p.clients:>2} client{'s' if p.clients != 1 else ' '}")
+    tiers = " ".join(f"{TIER_SYMBOLS[n]}{n}:{p.tiers[n]}" for n in sorted(p.tiers) if p.tiers.get(n) and n <= 6)
+    t.append(f" · {tiers or 'nothing flagged'}")
+    t.append(f" · ruptures open {p.ruptures_open} / unrep. {p.ruptures_unrepaired}")
+    rate = p.repair_rate
+    t.append(f" · repair {'—' if rate is None else f'{round(100 * rate)} %'}")
+    if p.mean_srs is not None and p.srs_clients == p.alliance_clients:
+        t.append(f" · SRS {p.mean_srs:.1f}")
+    elif p.mean_alliance_index is not None:
+        t.append(f" · alliance idx {p.mean_alliance_index:.2f}")
+    det = p.pct_deteriorated
+    t.append(f" · deteriorated {'—' if det is None else f'{round(100 * det)} %'}")
+    if open_actions and open_actions[0]:
+        t.append(f" · {STATUS_SYMBOLS['action']} {open_actions[0]} open")
+        if open_actions[1]:
+            t.append(f" ({open_actions[1]} overdue)")
+    return t
+
+
+class AgendaScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("s", "since", "New since…", id="agenda-since"),
+        Binding("e", "export", "Export", id="export-agenda"),
+        Binding("E", "export_with_notes", "Export with notes", show=False, id="export-agenda-notes"),
+    ]
+
+    def __init__(self, since: date | None = None) -> None:
+        super().__init__(id="agenda")
+        self.since = since
+        self.agenda: Agenda | None = None
+        self.targets: dict[str, object] = {}  # option id -> AgendaItem / AgendaAction / pattern
+        self.client_order: list[str] = []
+        self._compact = False
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar()
+        yield Static("", id="agenda-header", markup=False)
+        with Vertical(id="agenda-box"):
+            yield OptionList(id="agenda-list")
+            yield Static("Building the agenda…", id="agenda-message", markup=False)
+        yield Static("", id="agenda-detail", markup=False)
+        yield Footer(compact=True)
+
+    @property
+    def agenda_list(self) -> OptionList:
+        return self.query_one("#agenda-list", OptionList)
+
+    def on_mount(self) -> None:
+        self._compact = (self.size.width or self.app.size.width) < COMPACT_WIDTH
+        self.query_one("#agenda-box").border_title = "Weekly agenda"
+        self.query_one("#agenda-box").border_subtitle = "enter open · s new since · e export (E with notes)"
+        self.agenda_list.display = False
+        self.watch(self.app, "data_version", lambda _v: self.rebuild(), init=False)
+        self.watch(self.app, "reviews_version", lambda _v: self.rebuild(), init=False)
+        self.watch(self.app, "present", lambda _v: self.fill(), init=False)
+        self.rebuild()
+        self.agenda_list.focus()
+
+    def on_resize(self, event) -> None:
+        compact = event.size.width < COMPACT_WIDTH
+        if compact != self._compact:
+            self._compact = compact
+            self.fill()
+
+    # -- building ----------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Build the agenda in a worker (the list keeps the old one meanwhile)."""
+        self._build(self.since)
+
+    @work(thread=True, exclusive=True, group="agenda", exit_on_error=False)
+    def _build(self, since: date | None) -> None:
+        try:
+            agenda = self.app.workflow.build_agenda(since)
+        except UserError as err:
+            self.app.call_from_thread(self._failed, str(err))
+            return
+        except Exception as err:  # never a traceback on screen
+            self.app.call_from_thread(self._failed, f"{type(err).__name__}: {err}")
+            return
+        self.app.call_from_thread(self._built, agenda)
+
+    def _failed(self, message: str) -> None:
+        msg = self.query_one("#agenda-message", Static)
+        msg.update(f"⚠ Cannot build the agenda\n\n{message}")
+        msg.display = True
+        self.agenda_list.display = False
+
+    def _built(self, agenda: Agenda) -> None:
+        self.agenda = agenda
+        self.since = agenda.since
+        self.query_one("#agenda-message").display = False
+        self.agenda_list.display = True
+        self.fill()
+
+    def fill(self) -> None:
+        agenda = self.agenda
+        if agenda is None:
+            return
+        present = bool(getattr(self.app, "present", False))
+        ol = self.agenda_list
+        keep = None
+        if ol.highlighted is not None and ol.option_count:
+            keep = ol.get_option_at_index(ol.highlighted).id
+        counts = self.app.workflow.open_action_counts()
+        scrub = goal_scrubber(agenda) if present else None
+        options: list[Option | None] = []
+        self.targets = {}
+        order: list[str] = []
+        n_items = 0
+
+        def head(text: str, style: str = "bold") -> None:
+            options.append(Option(Text(text, style=style), disabled=True))
+
+        def row(oid: str, prompt: Text, target: object, code: str | None) -> None:
+            options.append(Option(prompt, id=oid))
+            self.targets[oid] = target
+            if code and code not in order:
+                order.append(code)
+
+        for s in agenda.sections:
+            if options:
+                head("")
+            head(f"{s.number} {s.title.upper()} · {s.subtitle} · {s.count}", "bold reverse")
+            if s.key == "patterns":
+                if not s.patterns:
+                    head("  No supervisee with clients.", "dim")
+                for p in s.patterns:
+                    row(f"p:{p.clinician}", pattern_line(p, counts.get(p.clinician)), p, None)
+            elif s.key == "actions":
+                if not s.actions:
+                    head("  No open action items.", "dim")
+                for a in s.actions:
+                    row(f"a:{a.item.id}", action_line(a, present), a, a.item.client)
+                    n_items += 1
+            else:
+                for g in s.groups:
+                    if g.title:  # an empty group is its title with "· 0"
+                        head(f"  {g.title} · {len(g.items)}", "bold" if g.items else "dim")
+                    elif not g.items:
+                        head(f"    {g.empty}", "dim")
+                    for it in g.items:
+                        row(f"f:{it.key}", item_line(it, self._compact, scrub), it, it.client)
+                        n_items += 1
+                if s.note:
+                    head(f"    {s.note}", "dim italic")
+        ol.set_options(options)
+        self.client_order = order
+        ids = [o.id for o in ol.options]
+        if keep is not None and keep in ids:
+            ol.highlighted = ids.index(keep)
+        else:
+            first = next((i for i, o in enumerate(ol.options) if not o.disabled), None)
+            ol.highlighted = first
+        scope = f"clinician {agenda.clinician}" if agenda.clinician else "all supervisees"
+        self.query_one("#agenda-header", Static).update(
+            f"Agenda · {agenda.name} · as of {agenda.as_of.isoformat()} · "
+            f"new since {agenda.since.isoformat()} · {scope}")
+        self.query_one("#agenda-box").border_title = f"Weekly agenda · {n_items} item{'s' if n_items != 1 else ''}"
+        self._show_detail()
+
+    # -- the highlighted item ------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#agenda-list")
+    def _highlighted(self, _event) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#agenda-detail", Static)
+        target = self._current()
+        present = bool(getattr(self.app, "present", False))
+        t = Text()
+        if isinstance(target, AgendaItem):
+            f = target.flag
+            t.append(f"{f.client} · {f.clinician} · {kind_label(target)}", style="bold")
+            if f.session is not None:
+                t.append(f" · s{f.session}")
+            if target.date is not None:
+                t.append(f" {target.date.isoformat()}")
+            if target.new:
+                t.append(" · NEW", style="bold")
+            why = " ".join(f.detail.split())
+            t.append(f"\n{goal_scrubber(self.agenda)(why) if present and self.agenda else why}")
+            rv = target.review
+            t.append("\nreview: ", style="bold")
+            t.append(rv.label() if rv.review is not None else "new · not reviewed yet")
+            crv = target.client_review
+            if crv.review is not None and crv.status != "new":
+                t.append(f" · client {crv.label()}")
+            notes = []
+            if rv.review is not None and rv.review.note:
+                notes.append(("note", rv.review.note))
+            if crv.review is not None and crv.review.note:
+                notes.append(("client note", crv.review.note))
+            notes += [("goal", g) for g in target.goals]
+            for k, v in notes:
+                t.append(f"\n{k}: ", style="bold")
+                t.append(HIDDEN_TEXT if present else " ".join(v.split()), style="dim italic" if present else "")
+        elif isinstance(target, AgendaAction):
+            it = target.item
+            t.append(f"{it.client} · action item · owner {it.owner or '—'} · "
+                     f"{'due ' + it.due.isoformat() if it.due else 'no due date'}"
+                     + (" · OVERDUE" if target.overdue else ""), style="bold")
+            t.append(f"\nadded {it.created_at[:10]} by {it.created_by}")
+            t.append("\ntext: ", style="bold")
+            t.append(HIDDEN_TEXT if present else " ".join(it.text.split()), style="dim italic" if present else "")
+        elif target is not None:  # a supervisee's pattern
+            t.append(f"{target.clinician} · enter shows their clients on the caseload", style="bold")
+            if target.missing_recent:
+                t.append(f"\nno alliance rating in the last 3 sessions: {', '.join(target.missing_recent)}")
+        else:
+            t.append("Nothing to show here.", style="dim")
+        detail.update(t)
+
+    def _current(self):
+        ol = self.agenda_list
+        if ol.highlighted is None or not ol.option_count:
+            return None
+        return self.targets.get(ol.get_option_at_index(ol.highlighted).id)
+
+    # -- actions -------------------------------------------------------------------------
+
+    @on(OptionList.OptionSelected, "#agenda-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.open(self.targets.get(event.option.id or ""))
+
+    def open(self, target) -> None:
+        if isinstance(target, AgendaItem):
+            self.open_client(target.client)
+        elif isinstance(target, AgendaAction):
+            self.open_client(target.item.client)
+        elif target is not None:
+            self.app.filter_clinician(target.clinician)
+
+    def open_client(self, code: str) -> None:
+        from supervision_tui.ui.screens.client import ClientScreen
+
+        data = self.app.data
+        if data is None or code not in data.by_code:
+            self.notify(f"{code} is not in the loaded caseload", severity="warning")
+            return
+        order = self.client_order if code in self.client_order else [code]
+        self.app.push_screen(ClientScreen(code, order))
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_since(self) -> None:
+        from supervision_tui.ui.screens.dialogs import DateDialog
+
+        def chosen(day: date | None) -> None:
+            if day is not None:
+                self.since = day
+                self.rebuild()
+
+        self.app.push_screen(DateDialog("Agenda · new since", "Items dated on or after this day are NEW",
+                                        self.since), chosen)
+
+    def export(self, include_notes: bool = False):
+        if self.agenda is None:
+            self.notify("The agenda is still being built", severity="warning")
+            return None
+        try:
+            paths = self.app.workflow.export_agenda(self.agenda, include_notes)
+        except UserError as err:
+            self.notify(f"Agenda not saved: {err}", severity="error", markup=False)
+            return None
+        notify_export(self.app, paths, include_notes)
+        return paths
+
+    def action_export(self) -> None:
+        self.export(False)
+
+    def action_export_with_notes(self) -> None:
+        self.export(True)

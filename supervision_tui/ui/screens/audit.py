@@ -1,0 +1,196 @@
+"""The audit trail screen (``u``): every review and action-item change,
+newest first, from ``ReviewStore.audit()``. Note and action text are
+shown as "(hidden)" while presenting. ``e`` exports CSV to the private
+data folder without note/action text, ``E`` with it. ``enter`` opens the
+client. With ``--clinician`` only that clinician's clients are listed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from supervision_tui.errors import UserError
+from supervision_tui.ui.widgets.review_panels import ModeBar
+from supervision_tui.ui.workflow import entry_client
+
+ACTION_WORDS = {
+    "review.set": "review",
+    "review.note": "note",
+    "action.add": "action added",
+    "action.update": "action edited",
+    "action.done": "action done",
+    "action.undone": "action reopened",
+    "action.delete": "action deleted",
+}
+WIDE_MIN_WIDTH = 120
+MAX_ROWS = 2000
+
+
+def target_text(e) -> str:
+    """``rupture s6 SRS`` / ``client`` / ``action 3f9a0c1e``."""
+    if e.target.startswith("action:"):
+        return f"action {e.target.split(':', 1)[1]}"
+    parts = e.target.split("|")
+    if len(parts) != 4:
+        return e.target
+    _client, kind, sess, inst = parts
+    return " ".join(p for p in (kind, f"s{sess}" if sess else "", inst) if p)
+
+
+def change_text(e, include_notes: bool) -> str:
+    """What changed, in words: ``new → discussed · note: …``; note and
+    action text as "(hidden)" unless ``include_notes``."""
+    j = e.to_json(include_notes)
+    before, after = j["before"] or {}, j["after"] or {}
+
+    def text(v) -> str:
+        return f"“{' '.join(str(v).split())}”" if v and v != "(hidden)" else "(hidden)" if v else "—"
+
+    parts: list[str] = []
+    if e.action in ("review.set", "review.note"):
+        if e.action == "review.set":
+            parts.append(f"{before.get('status') or 'new'} → {after.get('status') or 'new'}")
+        if before.get("note") != after.get("note"):
+            parts.append(f"note: {text(after.get('note'))}" if after.get("note") else "note cleared")
+    elif e.action == "action.add":
+        parts.append(text(after.get("text")))
+        parts.append(f"owner {after.get('owner') or '—'}")
+        if after.get("due"):
+            parts.append(f"due {after['due']}")
+    elif e.action in ("action.done", "action.undone", "action.delete"):
+        parts.append(text((after or before).get("text")))
+    else:  # action.update
+        for key in ("text", "owner", "due"):
+            if before.get(key) != after.get(key):
+                new = after.get(key)
+                parts.append(f"{key}: {text(new) if key == 'text' else (new or '—')}")
+    return " · ".join(parts) or e.summary(include_notes) or "—"
+
+
+class AuditTable(DataTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
+    ]
+
+
+class AuditScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("e", "export", "Export CSV", id="export-audit"),
+        Binding("E", "export_with_notes", "Export with notes", show=False, id="export-audit-notes"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="audit")
+        self.entries: list = []
+        self._wide: bool | None = None
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar()
+        yield Static("", id="audit-header", markup=False)
+        with Vertical(id="audit-box"):
+            yield AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="audit-message", markup=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        box = self.query_one("#audit-box")
+        box.border_title = "Audit trail · newest first"
+        box.border_subtitle = "enter open client · e export CSV (E with notes)"
+        self.watch(self.app, "reviews_version", lambda _v: self.fill(), init=False)
+        self.watch(self.app, "data_version", lambda _v: self.fill(), init=False)
+        self.watch(self.app, "present", lambda _v: self.fill(), init=False)
+        self.fill()
+        self.query_one(AuditTable).focus()
+
+    def on_resize(self, event) -> None:
+        if (event.size.width >= WIDE_MIN_WIDTH) != self._wide:
+            self.fill()
+
+    def fill(self) -> None:
+        table = self.query_one(AuditTable)
+        msg = self.query_one("#audit-message", Static)
+        present = bool(getattr(self.app, "present", False))
+        wide = (self.size.width or self.app.size.width) >= WIDE_MIN_WIDTH
+        self._wide = wide
+        keep = table.cursor_row if table.row_count else 0
+        self.entries = self.app.workflow.audit_entries()
+        table.clear(columns=True)
+        cols = [("at", "When (UTC)"), ("user", "Who"), ("client", "Client"), ("what", "What")]
+        if wide:
+            cols.append(("target", "Flag / item"))
+        cols.append(("change", "Change"))
+        for key, label in cols:
+            table.add_column(label, key=key)
+        for n, e in enumerate(self.entries[:MAX_ROWS]):
+            at = e.at.replace("T", " ")[:16]
+            cells = [Text(at), Text(e.user), Text(entry_client(e) or "—", style="bold"),
+                     Text(ACTION_WORDS.get(e.action, e.action))]
+            if wide:
+                cells.append(Text(target_text(e)))
+            change = change_text(e, include_notes=not present)
+            cells.append(Text(change or "—"))
+            table.add_row(*cells, key=str(n))
+        scope = getattr(self.app, "initial_clinician", None)
+        total = len(self.entries)
+        head = f"Audit trail · {total} change{'s' if total != 1 else ''}"
+        if total > MAX_ROWS:
+            head += f" (latest {MAX_ROWS} listed; e exports all)"
+        if scope:
+            head += f" · clients of clinician {scope} only"
+        if present:
+            head += " · note and action text hidden"
+        self.query_one("#audit-header", Static).update(head)
+        error = getattr(self.app.workflow, "error", None)
+        if error:
+            msg.update(f"⚠ {error}")
+            msg.display = True
+        elif not self.entries:
+            msg.update("No reviews or action items yet. r marks a client discussed on the caseload.")
+            msg.display = True
+        else:
+            msg.display = False
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+
+    @on(DataTable.RowSelected, "#audit-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        try:
+            e = self.entries[int(event.row_key.value)]
+        except (TypeError, ValueError, IndexError):
+            return
+        code = entry_client(e)
+        data = self.app.data
+        if code and data is not None and code in data.by_code:
+            from supervision_tui.ui.screens.client import ClientScreen
+
+            self.app.push_screen(ClientScreen(code, [code]))
+        elif code:
+            self.notify(f"{code} is not in the loaded caseload", severity="warning")
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def _export(self, include_notes: bool) -> None:
+        try:
+            path = self.app.workflow.export_audit(include_notes)
+        except UserError as err:
+            self.notify(f"Audit trail not saved: {err}", severity="error", markup=False)
+            return
+        from supervision_tui.ui.workflow import notify_export
+
+        notify_export(self.app, [path], include_notes)
+
+    def action_export(self) -> None:
+        self._export(False)
+
+    def action_export_with_notes(self) -> None:
+        self._export(True)
