@@ -318,6 +318,8 @@ class AgendaScreen(Screen[None]):
             t.append(HIDDEN_TEXT if present else " ".join(it.text.split()), style="dim italic" if present else "")
         elif target is not None:  # a supervisee's pattern
             t.append(f"{target.clinician} · enter shows their clients on the caseload", style="bold")
+            t.append("\n")
+            t.append_text(pattern_line(target, self.app.workflow.open_action_counts().get(target.clinician)))
             if target.missing_recent:
                 t.append(f"\nno alliance rating in the last 3 sessions: {', '.join(target.missing_recent)}")
         else:

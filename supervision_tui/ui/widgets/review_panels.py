@@ -88,7 +88,7 @@ def review_entry(label: str, review, present: bool, client_level: bool = False) 
     t.append("\n  ")
     t.append(status_text(review.status, review.changed and review.status != "new" and not client_level),
              style="bold" if review.status == "new" else "")
-    if review.review is not None:
+    if review.review is not None and review.status != "new":  # "new" with a record: only a note was written
         t.append(f" · {who_when(review)}")
     if review.changed and review.status != "new" and review.change:
         if client_level:
