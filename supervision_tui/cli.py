@@ -365,8 +365,10 @@ def demo_cmd(out, seed, n_clients, max_sessions) -> None:
 @click.option("--read-only", is_flag=True)
 def serve_cmd(db, host, port, config, read_only) -> None:
     """Serve the dashboard to a browser through textual-serve."""
+    from supervision_tui.gc_pause import end_startup
     from supervision_tui.serve import serve
 
+    end_startup()  # a long-running server: the collector runs as usual
     try:
         serve(db, host=host, port=port, config=config, read_only=read_only)
     except UserError as err:
@@ -374,7 +376,13 @@ def serve_cmd(db, host, port, config, read_only) -> None:
 
 
 def main() -> None:
-    cli(prog_name="supervision-tui")
+    from supervision_tui.gc_pause import end_startup, pause_for_startup
+
+    pause_for_startup()  # imports and set-up: no collections (see gc_pause); `open` ends it at its first frame
+    try:
+        cli(prog_name="supervision-tui")
+    finally:
+        end_startup()
 
 
 if __name__ == "__main__":  # pragma: no cover

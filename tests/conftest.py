@@ -1,5 +1,5 @@
 """Test-wide safety: no test reads or writes the real user's settings,
-themes, demo copy or screenshots."""
+themes, demo copy, screenshots or triage cache."""
 
 from __future__ import annotations
 
@@ -11,5 +11,6 @@ def _private_user_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("user")
     monkeypatch.setenv("SUPERVISION_TUI_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("SUPERVISION_TUI_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("SUPERVISION_TUI_CACHE_DIR", str(base / "cache"))
     for var in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT"):
         monkeypatch.delenv(var, raising=False)

@@ -202,6 +202,9 @@ def test_no_private_text_without_include_notes(db, fmt):
         assert marker not in text
     assert "(action item, text hidden)" in text
     assert "owner T1" in text and "due 2026-02-27" in text
+    # neutral wording: the same file comes from the CLI and from the app's export key
+    assert "goal descriptions) left out; export with notes to include it" in text.replace("\n", " ")
+    assert "--include-notes" not in text
     full = render(agenda(db), fmt, include_notes=True)
     for marker in (NOTE, NOTE + " two", ACTION, ACTION + " second", GOAL):
         assert marker in full

@@ -367,3 +367,64 @@ def test_threads_may_share_a_store(tmp_path):
     for t in threads:
         t.join()
     assert len(s.read()["t"]) == 150
+
+
+# --- the fast reader --------------------------------------------------------------------------
+
+
+def _doc_variants():
+    """Valid measures documents and damaged ones, one change at a time."""
+    base = {"client": "C-0001", "clinician": "T01", "session": 3, "date": "2025-02-03", "instrument": "WAI-SR",
+            "rater": "therapist", "total": 44, "goal": 13.5, "task": 15, "bond": 16, "rupture": True,
+            "rupture_type": "withdrawal", "risk": False}
+    yield dict(base)
+    yield {"client": "C-0001", "clinician": "T01", "session": 4, "date": "2025-02-10", "attendance": "no_show"}
+    yield {"client": "C-0002", "clinician": "T02", "session": 1, "date": "2025-02-10", "instrument": "SRS",
+           "total": 36.5}
+    bad_values = {
+        "client": [None, 7, "", "C 1", ["C-1"], "x" * 33], "clinician": [None, 1.5, "T 1", {}],
+        "session": [0, -1, "2", 2.0, True, None], "date": ["2025-2-3", "2025-02-30", 20250203, None, ["x"]],
+        "attendance": [None, "absent", 1, ["attended"]], "instrument": ["XYZ", 3, ["SRS"]],
+        "rater": [None, "peer", 0], "total": ["44", True, [1], None], "goal": ["13", False, {}],
+        "task": ["x"], "bond": [[]], "rupture": [1, "yes", 0], "rupture_type": ["angry", 2, ["withdrawal"]],
+        "risk": [1, "no"],
+    }
+    for key, values in bad_values.items():
+        for v in values:
+            doc = dict(base)
+            doc[key] = v
+            yield doc
+    for key in base:
+        doc = dict(base)
+        del doc[key]
+        yield doc
+    yield dict(base, score=3)
+    yield ["not", "a", "dict"]
+    yield None
+
+
+def test_rating_reader_checks_exactly_like_rating_from_doc():
+    from supervision_tui.store.schema import RatingReader, SchemaError, rating_from_doc
+
+    reader = RatingReader()
+    for n, doc in enumerate(_doc_variants()):
+        for attempt in range(2):  # the second time the values are remembered
+            try:
+                expected = rating_from_doc(str(n), doc)
+            except SchemaError as err:
+                with pytest.raises(SchemaError) as info:
+                    reader(str(n), doc)
+                assert str(info.value) == str(err), doc
+            else:
+                assert reader(str(n), doc) == expected, doc
+
+
+def test_rating_reader_keeps_one_copy_of_repeated_values():
+    from supervision_tui.store.schema import RatingReader
+
+    reader = RatingReader()
+    docs = [json.loads(json.dumps({"client": "C-0001", "clinician": "T01", "session": s, "date": "2025-02-03",
+                                   "instrument": "SRS", "total": 36})) for s in range(1, 4)]
+    a, b, c = (reader(str(i), d) for i, d in enumerate(docs))
+    assert a.client is b.client is c.client and a.clinician is b.clinician and a.date is b.date
+    assert a.total is b.total and a.total == 36.0 and type(a.total) is float

@@ -73,7 +73,7 @@ async def test_large_screen_shows_every_column_and_sparklines(demo_db):
         # preview shows the selected client and the engine's words
         await pilot.pause(0.2)
         why = static_text(app.screen.query_one("#preview-why", Static))
-        assert "RISK" in why and "risk item endorsed" in why
+        assert "RISK" in why and "critical item endorsed at s11" in why and "within the 3 most recent" in why
         assert app.screen.query_one("#preview").display
 
 

@@ -42,6 +42,10 @@ async def test_risk_banner_comes_first_with_a_word(demo_db, scenarios):
         assert banner.display
         text = static_text(banner)
         assert text.startswith("⚠ RISK") and "PHQ-9" in text and "s11" in text
+        # one line, each fact once (the engine's detail re-arranged, not repeated)
+        assert text == ("⚠ RISK · PHQ-9 critical item endorsed at s11 (2026-11-20, client) · "
+                        "within the 3 most recent sessions")
+        assert text.count("s11") == 1 and text.count("2026-11-20") == 1
         # banner sits right under the header, above the charts
         assert banner.region.y < screen.query_one("#alliance-panel").region.y
         assert banner.region.y <= 4
@@ -259,3 +263,24 @@ async def test_empty_caseload(tmp_path):
         await pilot.press("question_mark")
         await pilot.pause()
         assert app.is_running
+
+
+def test_risk_summary_falls_back_to_the_engine_words():
+    """Wording the banner does not recognise is shown verbatim, never dropped."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from supervision_tui.ui.widgets.panels import risk_banner, risk_summary
+
+    def analysis(detail):
+        risk = SimpleNamespace(session=4, date=date(2026, 1, 2), instruments=("ORS",), detail=detail)
+        return SimpleNamespace(risk=risk)
+
+    two = analysis("risk item endorsed on ORS, PHQ-9 at s4 (2026-01-02, session no-show; rated by client, "
+                   "therapist); within the 3 most recent sessions")
+    assert risk_summary(two) == ("ORS, PHQ-9 critical item endorsed at s4 (2026-01-02, session no-show, client, "
+                                 "therapist) · within the 3 most recent sessions")
+    odd = analysis("critical item on the ORS form, see the paper record")
+    assert risk_summary(odd) == "critical item on the ORS form, see the paper record"
+    assert risk_banner(odd).plain == "⚠ RISK · critical item on the ORS form, see the paper record"
+    assert risk_summary(SimpleNamespace(risk=None)) is None

@@ -48,6 +48,15 @@ async def test_clinicians_screen_lists_supervisees_and_enter_filters(demo_db):
         assert t1[risk_clin] == "1"
         repair = table_column(table, "repair")
         assert all(r == "—" or r.split()[0].isdigit() for r in repair)
+        # at 160 columns the full table (one column per tier) fits: nothing scrolls sideways
+        assert "t1" in [c.key.value for c in table.ordered_columns]
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        # a clinician without a recorded role reads "—"
+        from supervision_tui.model import Clinician
+
+        app.data.caseload.clinicians["T02"] = Clinician("T02", None)
+        app.screen.fill()
+        assert table_column(table, "role")[:4] == ["trainee", "—", "trainee", "staff"]
         # enter on T03 filters the caseload and returns
         await pilot.press("down", "down")
         await pilot.press("enter")
@@ -75,8 +84,11 @@ async def test_clinicians_screen_at_80_columns_compacts_tiers(demo_db):
         await pilot.pause()
         table = app.screen.query_one(CliniciansTable)
         keys = [c.key.value for c in table.ordered_columns]
-        assert "tiers" in keys and "t1" not in keys and "role" not in keys
+        assert "tiers" in keys and "t1" not in keys
         assert plain(table.ordered_columns[keys.index("tiers")].label) == "▲1 ▲2 ●3 ◆4 ○5 ·6 ✓7"
+        # the Role column stays at 80 columns, next to the clinician (screens.md §3)
+        assert keys[:3] == ["clinician", "role", "clients"]
+        assert table_column(table, "role") == ["trainee", "staff", "trainee", "staff", ""]
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, CaseloadScreen)

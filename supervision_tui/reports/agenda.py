@@ -422,8 +422,8 @@ def _header_lines(agenda: Agenda, include_notes: bool) -> list[str]:
     if include_notes:
         lines.append("PRIVATE: contains review notes, action item texts and goal descriptions.")
     else:
-        lines.append("Review notes, action item texts and goal descriptions are hidden "
-                     "(--include-notes shows them).")
+        lines.append("Private text (review notes, action item texts, goal descriptions) left out; "
+                     "export with notes to include it.")
     return lines
 
 

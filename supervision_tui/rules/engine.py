@@ -22,11 +22,10 @@ rupture episodes). See bench/bench_rules.py.
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from datetime import date
 from typing import Iterable
 
+from supervision_tui.gc_pause import gc_paused
 from supervision_tui.instruments import REGISTRY, Registry
 from supervision_tui.model import Caseload, ClientRecord
 from supervision_tui.rules.attendance import assess_attendance, assess_risk
@@ -138,32 +137,14 @@ def analyse_client(
     )
 
 
-@contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector during a batch.
-
-    The engine allocates ~10⁵ small acyclic objects (results, strings) per
-    500-client caseload; each time the collector runs it walks every live
-    object, caseload included — about 15 % of the batch's time. Nothing
-    the engine builds forms a reference cycle, so reference counting frees
-    it all anyway; the collector is re-enabled (if it was on) at the end.
-    """
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def analyse_records(
     records: Iterable[ClientRecord], settings: Settings | None = None, *, registry: Registry | None = None
 ) -> list[ClientAnalysis]:
     """Analyse already-grouped records; triage order (see module doc)."""
     settings = settings if settings is not None else Settings()
-    with _gc_paused():
+    # ~10⁵ small acyclic objects per 500 clients: no collector walks over
+    # the caseload meanwhile (supervision_tui.gc_pause)
+    with gc_paused():
         out = [analyse_client(r, settings, registry=registry) for r in records]
     out.sort(key=triage_key)
     return out
@@ -179,7 +160,7 @@ def analyse_caseload(
     """Every client of the caseload, in triage order: triaged (active,
     paused) clients first, then closed and dropped-out ones. ``as_of``
     ignores sessions dated after that day."""
-    with _gc_paused():
+    with gc_paused():
         records = caseload.records(as_of)
         return analyse_records(records, settings, registry=registry)
 

@@ -46,11 +46,13 @@ from __future__ import annotations
 from operator import attrgetter
 
 from supervision_tui.instruments import EPS, fmt
+from supervision_tui.model import trusted_constructor
 from supervision_tui.rules.markers import ClientView
 from supervision_tui.rules.results import GoalEvidence, GoalResult
 from supervision_tui.settings import Settings
 
 RANK = {"agreed": 0, "partial": 1, "disagreed": 2}
+_new_evidence = trusted_constructor(GoalEvidence)  # one per rated session: the hot spot
 _BY_SESSION = attrgetter("session")
 # (instrument, component, thresholds, label) -> {value: (source, verdict, detail, short)}:
 # the strings of a score recur across sessions and clients.
@@ -90,7 +92,7 @@ def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
                         f"{inst.id} {comp.label} {fmt(v)} {rule} → {verdict} {label}",
                         f"{inst.label} {comp.label} {fmt(v)}",
                     )
-                out.append(GoalEvidence(hit[0], number, hit[1], hit[2], hit[3]))
+                out.append(_new_evidence(hit[0], number, hit[1], hit[2], hit[3]))
         gap = settings.rater_gap_for(inst)
         if gap is not None:
             gap_value, label = gap

@@ -71,6 +71,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from supervision_tui.errors import DatabaseError, ValidationFailed
+from supervision_tui.gc_pause import gc_paused
 from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
 from supervision_tui.store import schema
 from supervision_tui.store.files import (
@@ -380,9 +381,14 @@ class Database:
     def load(self) -> Caseload:
         """The whole caseload. Raises DatabaseError when the file is missing
         or invalid."""
-        return self._caseload(self._require())
+        with gc_paused():
+            return self._caseload(self._require(), consume=True)
 
-    def _caseload(self, data: dict) -> Caseload:
+    def _caseload(self, data: dict, consume: bool = False) -> Caseload:
+        """Check ``data`` and build the model. ``consume``: empty the
+        measures table of ``data`` while reading it, so each parsed JSON
+        document is freed as soon as its Rating exists (the peak memory of a
+        load is then about the larger of the two, not their sum)."""
         try:
             meta = schema.check_meta(data[schema.META])
             cl = Caseload(name=str(meta.get("name") or self.path.stem))
@@ -392,8 +398,15 @@ class Database:
             for doc_id, doc in data.get(schema.CLIENTS, {}).items():
                 c = schema.client_from_doc(doc_id, doc)
                 cl.clients[c.code] = c
-            from_doc = schema.rating_from_doc
-            cl.ratings = [from_doc(doc_id, doc) for doc_id, doc in data.get(schema.MEASURES, {}).items()]
+            from_doc = schema.RatingReader()
+            measures = data.get(schema.MEASURES, {})
+            if consume:
+                pop = measures.popitem  # last document first: reversed below
+                ratings = [from_doc(*pop()) for _ in range(len(measures))]
+                ratings.reverse()
+                cl.ratings = ratings
+            else:
+                cl.ratings = [from_doc(doc_id, doc) for doc_id, doc in measures.items()]
             cl.goals = [schema.goal_from_doc(doc_id, doc) for doc_id, doc in data.get(schema.GOALS, {}).items()]
         except schema.SchemaError as err:
             raise DatabaseError(f"{self.path}: cannot read the database: not a valid supervision-tui "

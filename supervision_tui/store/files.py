@@ -113,12 +113,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_private_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+def write_private_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> Path:
     """Atomically replace ``path`` with ``data``; the file ends up 0o600.
 
     The parent directory must exist (see ``ensure_private_dir``).
     Raises ``FileWriteError``; on error the old file is unchanged and no
-    temporary file is left behind.
+    temporary file is left behind. ``durable=False`` skips the two
+    ``fsync``s (for a cache: still atomic for readers, but a power cut may
+    leave the old file or an empty one, which a cache must then ignore).
     """
     path = Path(path)
     directory = path.parent
@@ -131,7 +133,8 @@ def write_private_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     try:
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -143,7 +146,8 @@ def write_private_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         if isinstance(err, OSError):
             raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
         raise
-    _fsync_dir(directory)
+    if durable:
+        _fsync_dir(directory)
     return path
 
 

@@ -466,6 +466,13 @@ class ReviewStore:
             raise DatabaseError(f"{self.path}: cannot read the workflow file: {err.strerror or err}") from None
         return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
+    @property
+    def snapshot_token(self) -> Token | tuple[str]:
+        """The ``token()`` of the file version the current snapshot was read
+        from (None: there was no file); ``("unknown",)`` before the first
+        read and after this store's own write, until the next ``poll()``."""
+        return _UNKNOWN if self._doc is None else self._token
+
     def changed_since(self, token: Token) -> bool:
         """True when the sidecar is not the version ``token`` was taken of."""
         return self.token() != token

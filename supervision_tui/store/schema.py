@@ -46,6 +46,7 @@ from supervision_tui.model import (
     Clinician,
     Goal,
     Rating,
+    new_rating,
 )
 
 SCHEMA_VERSION = 1
@@ -281,6 +282,117 @@ def rating_from_doc(doc_id: str, doc: Any) -> Rating:
         raise SchemaError(f"{where}: 'total' is missing for instrument {instrument}")
     return Rating(client, clinician, session, d, attendance, instrument, rater,
                   scores[0], scores[1], scores[2], scores[3], rupture, rtype, risk)
+
+
+_MISSING = object()
+_ATTENDANCE_IDS = {a: a for a in ATTENDANCE}
+_RATER_IDS = {r: r for r in RATERS}
+_RUPTURE_TYPE_IDS = {t: t for t in RUPTURE_TYPES}
+_INTERN_LIMIT = 1 << 16  # distinct numbers remembered per load (scores repeat)
+
+
+class RatingReader:
+    """``rating_from_doc`` for a whole table: the same checks, faster, and
+    one copy of each repeated value.
+
+    A caseload repeats a few values a great many times: client codes,
+    clinician ids, instrument ids, dates, scores. The reader remembers each
+    value it has already checked (a dict from the JSON value to the checked,
+    shared object), so the next document with the same value costs one dict
+    lookup instead of a regular expression, a date parse or a float, and the
+    loaded model holds one string per client code instead of one per row.
+    Anything the remembered values do not cover (a new value, a wrong type,
+    a missing key) goes through ``rating_from_doc``, which raises the same
+    ``SchemaError`` as before or returns the Rating, whose values are then
+    remembered. Use one reader per load (not thread-safe; nothing global).
+    """
+
+    __slots__ = ("_codes", "_dates", "_nums", "_instruments")
+
+    def __init__(self) -> None:
+        self._codes: dict[str, str] = {}
+        self._dates: dict[str, date] = {}
+        self._nums: dict[float, float] = {}
+        self._instruments: dict[str, str] = {i: i for i in REGISTRY.ids()}
+
+    def _num(self, v: Any) -> Any:
+        """The shared float of a JSON number; ``_MISSING`` when not a number."""
+        t = type(v)
+        if t is not float and t is not int:  # bool is not int here, as in _num()
+            return _MISSING
+        f = self._nums.get(v)
+        if f is None:
+            f = float(v)
+            if len(self._nums) < _INTERN_LIMIT:
+                self._nums[v] = f
+        return f
+
+    def __call__(self, doc_id: str, doc: Any) -> Rating:
+        if type(doc) is not dict or not doc.keys() <= _MEASURE_KEYS:
+            return self._checked(doc_id, doc)
+        get = doc.get
+        codes = self._codes
+        client = get("client")
+        client = codes.get(client) if type(client) is str else None
+        clinician = get("clinician")
+        clinician = codes.get(clinician) if type(clinician) is str else None
+        session = get("session")
+        day = get("date")
+        day = self._dates.get(day) if type(day) is str else None
+        attendance = get("attendance", "attended")
+        attendance = _ATTENDANCE_IDS.get(attendance) if type(attendance) is str else None
+        instrument = get("instrument")
+        if instrument is not None:
+            instrument = self._instruments.get(instrument, _MISSING) if type(instrument) is str else _MISSING
+        rater = get("rater", "client")
+        rater = _RATER_IDS.get(rater) if type(rater) is str else None
+        if (client is None or clinician is None or day is None or attendance is None or rater is None
+                or instrument is _MISSING or type(session) is not int or session < 1):
+            return self._checked(doc_id, doc)
+        num = self._num
+        total = get("total")
+        if total is not None:
+            total = num(total)
+        elif instrument is not None:
+            return self._checked(doc_id, doc)  # raises: total missing
+        goal = get("goal")
+        if goal is not None:
+            goal = num(goal)
+        task = get("task")
+        if task is not None:
+            task = num(task)
+        bond = get("bond")
+        if bond is not None:
+            bond = num(bond)
+        rupture = get("rupture")
+        risk = get("risk")
+        rtype = get("rupture_type")
+        if rtype is not None:
+            rtype = _RUPTURE_TYPE_IDS.get(rtype, _MISSING) if type(rtype) is str else _MISSING
+        if (total is _MISSING or goal is _MISSING or task is _MISSING or bond is _MISSING or rtype is _MISSING
+                or (rupture is not None and type(rupture) is not bool) or (risk is not None and type(risk) is not bool)):
+            return self._checked(doc_id, doc)
+        return new_rating(client, clinician, session, day, attendance, instrument, rater,
+                          total, goal, task, bond, rupture, rtype, risk)
+
+    def _checked(self, doc_id: str, doc: Any) -> Rating:
+        """The full check (raises its ``SchemaError``); remember the values."""
+        r = rating_from_doc(doc_id, doc)
+        codes = self._codes
+        r_client = codes.setdefault(r.client, r.client)
+        r_clinician = codes.setdefault(r.clinician, r.clinician)
+        self._dates.setdefault(doc["date"], r.date)
+        nums = self._nums
+        scores = []
+        for v in (r.total, r.goal, r.task, r.bond):
+            if v is not None and len(nums) < _INTERN_LIMIT:
+                v = nums.setdefault(v, v)
+            scores.append(v)
+        instrument = r.instrument
+        if instrument is not None:
+            instrument = self._instruments.setdefault(instrument, instrument)
+        return Rating(r_client, r_clinician, r.session, r.date, r.attendance, instrument, r.rater,
+                      scores[0], scores[1], scores[2], scores[3], r.rupture, r.rupture_type, r.risk)
 
 
 def rating_to_doc(r: Rating) -> dict[str, Any]:

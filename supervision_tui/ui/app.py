@@ -37,6 +37,7 @@ Public hooks for the other parts of the UI
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -49,6 +50,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from supervision_tui.errors import UserError
+from supervision_tui.gc_pause import end_startup
 from supervision_tui.ui.commands import SupervisionCommands
 from supervision_tui.ui.messages import DataLoaded, LoadFailed
 from supervision_tui.ui.screens.caseload import CaseloadScreen
@@ -117,6 +119,10 @@ class SupervisionApp(WorkflowActions, App[None]):
         self.initial_show_all = show_all
         self._loader = loader
         self.data: LoadedData | None = None
+        self.cached_table: Any = None  # store.triage_cache.CachedTable shown until the data are loaded
+        self._cache_written: Any = None  # the CacheKey last written
+        self._open_when_loaded: str | None = None  # a client asked for while loading
+        self._client_screen: Any = None  # the ClientScreen, built on first use (see show_client)
         self.review_status_provider: Callable[[Any], str] | None = None
         self.row_hooks: list[Callable[[CaseloadRow], None]] = []
         self._startup_messages: list[tuple[str, str]] = []
@@ -157,17 +163,40 @@ class SupervisionApp(WorkflowActions, App[None]):
         self.set_keymap({k: v for k, v in keys.items() if k in known})
 
     def get_default_screen(self) -> Screen:
+        # read here, before any screen mounts: the caseload screen paints it first
+        self.cached_table = self._read_triage_cache()
         return CaseloadScreen(clinician=self.initial_clinician, show_closed=self.initial_show_all)
 
     def on_mount(self) -> None:
         for message, severity in self._startup_messages:
             self.notify(message, severity=severity, timeout=8, markup=False)
         self._startup_messages.clear()
-        self.workflow.start()
         self.set_interval(POLL_SECONDS, self.poll_workflow)
+        self.call_after_refresh(end_startup)  # cli.main's start-up pause ends with the first frame
+        if self.cached_table is not None:
+            # the cached rows are on the first frame; read the database once it is painted
+            # (the loading thread would otherwise compete with the first paint)
+            self.call_after_refresh(self._start_loading)
+        else:
+            self._start_loading()
+
+    def _start_loading(self) -> None:
+        self.workflow.start()
         self.reload()
 
     # -- themes and screenshots ---------------------------------------------------------
+
+    def get_css_variables(self) -> dict[str, str]:
+        """Textual's variables for the current theme; under ``NO_COLOR`` also
+        re-picks Textual's colour filter for the theme and, with an ANSI
+        theme, marks the cursor with reverse video (see ``theming.no_color_filter``).
+        Textual calls this at start and after every theme change."""
+        from supervision_tui.ui.theming import no_color_filter, no_color_variables
+
+        no_color_filter(self)
+        variables = no_color_variables(self, super().get_css_variables())
+        self.theme_variables = variables
+        return variables
 
     def action_cycle_theme(self) -> None:
         """Switch to the next theme and remember it in the settings file."""
@@ -227,6 +256,7 @@ class SupervisionApp(WorkflowActions, App[None]):
     def reload(self) -> None:
         """Re-read the database and re-run the engine in a worker thread."""
         self.loading = True
+        gc.unfreeze()  # what the last load froze is collectable again (see _loaded)
         self._load_worker()
 
     def _read_caseload(self):
@@ -240,20 +270,31 @@ class SupervisionApp(WorkflowActions, App[None]):
 
     def load_data(self) -> LoadedData:
         """Read and analyse (blocking; runs in the worker)."""
-        from supervision_tui.rules.engine import analyse_caseload
+        from supervision_tui.gc_pause import gc_paused
+        from supervision_tui.rules.engine import analyse_records
 
-        caseload = self._read_caseload()
-        records = {r.code: r for r in caseload.records(self.as_of)}
-        analyses = analyse_caseload(caseload, self.settings, as_of=self.as_of)
         scope = self.initial_clinician
-        if scope:  # --clinician: the whole app sees only this clinician's clients
-            analyses = [a for a in analyses if a.clinician == scope]
-            records = {a.client: records[a.client] for a in analyses if a.client in records}
-        data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings,
-                          scope=scope or None)
-        _ = data.by_code, data.clinicians
-        for a in analyses:  # derive chart/table series here, off the UI thread
-            _ = data.view(a.client).series
+        key = None
+        if self._loader is None and self.db_path is not None:
+            from supervision_tui.store.triage_cache import cache_key
+
+            # the file as it is *before* reading it (a write meanwhile only makes the cache stale);
+            # the workflow file's part is set when the cache is written
+            key = cache_key(self.db_path, self.settings, self.as_of, scope, sidecar_file=None)
+        # no cyclic collection while ~10⁶ acyclic objects are built (the
+        # collector would walk the growing caseload again and again)
+        with gc_paused():
+            caseload = self._read_caseload()
+            grouped = caseload.records(self.as_of)  # grouped once, for the engine and the screens
+            if scope:  # --clinician: the whole app sees only this clinician's clients
+                grouped = [r for r in grouped if r.client.clinician == scope]
+            analyses = analyse_records(grouped, self.settings)  # triage order, as analyse_caseload
+            records = {r.code: r for r in grouped}
+            data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings,
+                              scope=scope or None, cache_key=key)
+            _ = data.by_code, data.clinicians
+            for a in analyses:  # derive chart/table series here, off the UI thread
+                _ = data.view(a.client).series
         return data
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
@@ -272,15 +313,87 @@ class SupervisionApp(WorkflowActions, App[None]):
         self.data = data
         self.load_error = None
         self.loading = False
-        self.data_version += 1
+        self.data_version += 1  # the screens replace the cached rows, if any, here
+        self.cached_table = None
         self.post_message(DataLoaded(self.data_version))
+        self.save_triage_cache()  # (or the caseload screen does, once it has built its rows)
+        if self._open_when_loaded is not None:
+            code, self._open_when_loaded = self._open_when_loaded, None
+            if self.screen is self.caseload_screen:
+                self.show_client(code)
+        # The caseload lives until the next load: move it (and everything else
+        # alive now) out of the collector's way, so the full collections that
+        # later UI work triggers do not walk 10⁵–10⁶ objects each time (a
+        # pause of 0.1 s at 500 clients, seconds at 5 000). Frozen objects are
+        # still freed by reference counting when dropped; reload() unfreezes.
+        gc.freeze()
 
     def _load_failed(self, error: str) -> None:
         self.loading = False
         self.load_error = error
+        self._open_when_loaded = None
+        if self.cached_table is not None:  # never leave cached rows up as if they were the data
+            self.cached_table = None
         if self.data is not None:  # a failed reload keeps the old data on screen
             self.notify(f"Reload failed; showing the previous data. {error}", severity="error", timeout=10, markup=False)
         self.post_message(LoadFailed(error))
+
+    # -- the triage cache (store.triage_cache) ------------------------------------------
+
+    def _read_triage_cache(self):
+        """The cached caseload table for this database, settings, as-of date
+        and scope, when it is still valid; else None."""
+        if self.db_path is None or self._loader is not None:
+            return None
+        try:
+            from supervision_tui.store import triage_cache
+
+            key = triage_cache.cache_key(self.db_path, self.settings, self.as_of, self.initial_clinician)
+            return triage_cache.read_cache(key)
+        except Exception:  # a cache can only make the start faster, never stop it
+            return None
+
+    def save_triage_cache(self) -> None:
+        """Write the caseload table to the private triage cache, for the next
+        start (after each load, and when the Review column changed since the
+        last write). Also with ``--read-only``: the file is the user's own
+        (0o600 in the user cache folder), never next to the database."""
+        data = self.data
+        if data is None or data.cache_key is None or self.loading or self.workflow.error:
+            return
+        store = self.workflow.store
+        token = store.snapshot_token if store is not None else None
+        if token is not None and len(token) != 4:  # the Review column's source is not known yet
+            return
+        from dataclasses import replace
+
+        key = replace(data.cache_key, sidecar_file=list(token) if token is not None else None)
+        if key == self._cache_written:
+            return
+        try:
+            screen = self.caseload_screen
+        except LookupError:
+            return
+        rows = screen.rows_for_cache()
+        if rows is None:
+            return
+        header = {"name": data.caseload.name, "clinicians": list(data.clinicians),
+                  "latest_date": data.latest_date.isoformat() if data.latest_date else None}
+        self._cache_written = key
+        self._write_triage_cache(key, header, rows)
+
+    @work(thread=True, group="triage-cache", exit_on_error=False)
+    def _write_triage_cache(self, key, header: dict, rows: list) -> None:
+        from supervision_tui.store.triage_cache import write_cache
+        from supervision_tui.ui.screens.caseload import kind_keys
+
+        for row, analysis in rows:  # the filters each client matches, off the UI thread
+            row["kinds"] = kind_keys(analysis)
+        write_cache(key, header, [row for row, _a in rows])
+
+    def poll_workflow(self) -> None:
+        super().poll_workflow()
+        self.save_triage_cache()  # after a review write: the Review column of the next start
 
     # -- hooks for other screens ----------------------------------------------------
 
@@ -316,10 +429,21 @@ class SupervisionApp(WorkflowActions, App[None]):
     def show_client(self, code: str, order: list[str] | None = None) -> None:
         from supervision_tui.ui.screens.client import ClientScreen
 
+        if self.data is None and self.cached_table is not None:
+            # the cached rows are up, the data not yet: open it when they are
+            self._open_when_loaded = code
+            self.notify(f"Loading the caseload… {code} opens in a moment", timeout=2)
+            return
         if self.data is None or code not in self.data.by_code:
             self.notify(f"No client {code} in the caseload", severity="warning")
             return
-        base = self._to_caseload()
+        screen = self._client_screen
+        if screen is not None and screen in self.screen_stack:  # shown: refill it where it is
+            while self.screen is not screen:
+                self.pop_screen()
+            base = self.caseload_screen
+        else:
+            base = self._to_caseload()
         if order is None:
             order = [r.code for r in base.rows]
         if code not in order:
@@ -328,7 +452,16 @@ class SupervisionApp(WorkflowActions, App[None]):
                 order = [r.code for r in base.rows]
             if code not in order:
                 order = [code]
-        self.push_screen(ClientScreen(code, order), base.returned_to)
+        if screen is None:
+            # one client screen for the whole session, kept when closed (installed):
+            # opening the next client refills it instead of building ~90 widgets again
+            screen = self._client_screen = ClientScreen(code, order)
+            self.install_screen(screen, name="client")
+        else:
+            screen.reopen(code, order)
+            if self.screen is screen:
+                return
+        self.push_screen(screen, base.returned_to)
 
     def action_clinicians(self) -> None:
         from supervision_tui.ui.screens.clinicians import CliniciansScreen

@@ -382,3 +382,51 @@ def contrast_ratio(first: str | Color, second: str | Color) -> float:
     la, lb = relative_luminance(first), relative_luminance(second)
     hi, lo = max(la, lb), min(la, lb)
     return (hi + 0.05) / (lo + 0.05)
+
+
+# --------------------------------------------------------------------------
+# NO_COLOR
+
+
+NO_COLOR_ANSI_VARIABLES = {
+    # Without colour the block cursor's background is gone; reverse video is
+    # what every terminal can still show (the selected row stays visible).
+    "block-cursor-text-style": "bold reverse",
+    "block-cursor-blurred-text-style": "underline",
+}
+"""Variables that replace the theme's under ``NO_COLOR`` with an ANSI theme."""
+
+
+def no_color_filter(app: App) -> None:
+    """Keep Textual's ``NO_COLOR`` filter right for the current theme.
+
+    With ``NO_COLOR`` Textual strips colours with one of two filters, chosen
+    once when the app is created: ``Monochrome`` (greys) for RGB themes,
+    ``NoColor`` (the terminal's default colours) for ANSI themes. The app is
+    created under Textual's default theme and switches to ours afterwards,
+    so an ANSI theme (``ansi``, ``ansi-light``, a user's) would get
+    ``Monochrome``, which turns ``ansi_default`` into black: black text on a
+    black background. Call whenever the theme may have changed (the app calls
+    it from ``get_css_variables``). Does nothing without ``NO_COLOR``.
+    """
+    if not getattr(app, "no_color", False):
+        return
+    try:
+        from textual.filter import Monochrome, NoColor
+
+        filters = app._filters  # noqa: SLF001 - Textual keeps its line filters here
+        wanted = NoColor if app.native_ansi_color else Monochrome
+    except Exception:  # noqa: BLE001 - another Textual: leave its choice alone
+        return
+    for i, current in enumerate(filters):
+        if isinstance(current, (Monochrome, NoColor)) and type(current) is not wanted:
+            filters[i] = wanted()
+
+
+def no_color_variables(app: App, variables: dict[str, str]) -> dict[str, str]:
+    """``variables`` with :data:`NO_COLOR_ANSI_VARIABLES` applied when
+    ``NO_COLOR`` is set and the theme is an ANSI one (colours all become the
+    terminal's default, so only text styles are left to mark the cursor)."""
+    if getattr(app, "no_color", False) and getattr(app, "native_ansi_color", False):
+        return {**variables, **NO_COLOR_ANSI_VARIABLES}
+    return variables

@@ -21,12 +21,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from supervision_tui.errors import UserError
 from supervision_tui.reports.agenda import Agenda, AgendaAction, AgendaItem
 from supervision_tui.rules.results import TIER_SYMBOLS
+from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.panels import HIDDEN_TEXT
 from supervision_tui.ui.widgets.review_panels import ModeBar
 from supervision_tui.ui.workflow import KIND_SYMBOLS, STATUS_SYMBOLS, notify_export, status_text
@@ -151,7 +152,7 @@ class AgendaScreen(Screen[None]):
             yield OptionList(id="agenda-list")
             yield Static("Building the agenda…", id="agenda-message", markup=False)
         yield Static("", id="agenda-detail", markup=False)
-        yield Footer(compact=True)
+        yield AppFooter()
 
     @property
     def agenda_list(self) -> OptionList:

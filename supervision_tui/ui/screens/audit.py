@@ -13,9 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from supervision_tui.errors import UserError
+from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
 from supervision_tui.ui.workflow import entry_client
 
@@ -98,7 +99,7 @@ class AuditScreen(Screen[None]):
         with Vertical(id="audit-box"):
             yield AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="audit-message", markup=False)
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         box = self.query_one("#audit-box")

@@ -26,7 +26,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from supervision_tui.rules.results import ClientAnalysis
@@ -35,9 +35,12 @@ from supervision_tui.ui.widgets.caseload_table import (
     CaseloadTable,
     ColumnSpec,
     build_row,
+    row_from_cache,
+    row_to_cache,
     sortable_columns,
     tier_label,
 )
+from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.panels import trend_text, why_lines
 
 # width/height under which the preview pane is hidden
@@ -87,6 +90,12 @@ KIND_FILTERS: list[KindFilter] = [
     KindFilter("k-absent", "kind: disengaging (missed sessions)", lambda a: a.attendance.disengaging),
 ]
 KIND_BY_KEY = {f.key: f for f in KIND_FILTERS}
+
+
+def kind_keys(analysis: ClientAnalysis) -> list[str]:
+    """The keys of the filters ``analysis`` passes (kept in the triage cache,
+    so its rows can be filtered before the data are loaded)."""
+    return [f.key for f in KIND_FILTERS if f.test(analysis)]
 
 
 class FilterPicker(ModalScreen[str | None]):
@@ -163,6 +172,8 @@ class CaseloadScreen(Screen):
         self._search_timer: Timer | None = None
         self._preview_code: str | None = None
         self._compact = False
+        self._filled_width = 0  # the width the table's columns were fitted to
+        self._rows_of = None  # the LoadedData all_rows were built from
 
     # -- layout ---------------------------------------------------------------------
 
@@ -178,7 +189,7 @@ class CaseloadScreen(Screen):
         with Horizontal(id="preview"):
             yield Static("", id="preview-trend", markup=False)
             yield Static("", id="preview-why", markup=False)
-        yield Footer(compact=True)
+        yield AppFooter()
 
     @property
     def table(self) -> CaseloadTable:
@@ -201,6 +212,8 @@ class CaseloadScreen(Screen):
             self._data_changed()
         elif getattr(self.app, "load_error", None):
             self._load_error_changed(self.app.load_error)
+        elif getattr(self.app, "cached_table", None) is not None:
+            self._show_cached(self.app.cached_table)
         else:
             self._show_message("Loading the caseload…")
         self._update_header()
@@ -209,7 +222,7 @@ class CaseloadScreen(Screen):
     def on_resize(self, event) -> None:
         self._apply_compact(event.size.width, event.size.height)
         self._update_header()
-        if self.all_rows:
+        if self.all_rows and self._available_width() != self._filled_width:  # the columns may fit otherwise
             self.refresh_rows(keep=self.table.current_code)
 
     def _apply_compact(self, width: int, height: int) -> None:
@@ -224,16 +237,55 @@ class CaseloadScreen(Screen):
 
     # -- data -------------------------------------------------------------------
 
+    def _show_cached(self, cached) -> None:
+        """The rows of the triage cache (``store.triage_cache``), shown until
+        the data are loaded: same cells, no analysis behind them yet."""
+        self.all_rows = [row_from_cache(r, i) for i, r in enumerate(cached.rows)]
+        self._hide_message()
+        self.refresh_rows()
+
+    @property
+    def provisional(self) -> bool:
+        """The rows come from the triage cache; the data are loading."""
+        return bool(self.all_rows) and self.all_rows[0].analysis is None
+
     def _data_changed(self, _version: int | None = None) -> None:
         data = self.app.data
         if data is None:
             return
         hook = getattr(self.app, "decorate_row", None)
         keep = self.table.current_code if self.rows else None
+        cached = [r.shown() for r in self.all_rows] if self.provisional else None
         self.all_rows = [build_row(data.view(a.client), i, hook) for i, a in enumerate(data.analyses)]
         self._hide_message()
-        self.refresh_rows(keep=keep)
+        self._preview_code = None  # new data: the preview is redrawn even for the same client
+        if cached is not None and cached == [r.shown() for r in self.all_rows] and self._swap_rows():
+            self._schedule_preview()  # the cache was right: the table already shows these cells
+        else:
+            self.refresh_rows(keep=keep)
         self._update_header()
+        self._rows_of = data
+        save = getattr(self.app, "save_triage_cache", None)
+        if save is not None:
+            save()  # these rows are the next start's first screen
+
+    def _swap_rows(self) -> bool:
+        """Put the loaded rows behind the cells the table shows (the cached
+        ones, equal), without refilling it; False when the visible list
+        would differ."""
+        visible = self.visible_rows()
+        if [r.code for r in visible] != [r.code for r in self.rows]:
+            return False
+        self.rows = visible
+        self.table.rows_shown = visible
+        return True
+
+    def rows_for_cache(self) -> list[tuple[dict, ClientAnalysis]] | None:
+        """(row as the triage cache keeps it, without ``kinds``; its analysis)
+        for every row; None until the rows of the loaded data are built."""
+        if self._rows_of is None or self._rows_of is not getattr(self.app, "data", None):
+            return None
+        return [(row_to_cache(r, []), r.analysis) for r in self.all_rows]
 
     def _load_error_changed(self, error: str | None) -> None:
         if error:
@@ -274,7 +326,7 @@ class CaseloadScreen(Screen):
         workflow = getattr(self.app, "workflow", None)
         codes = workflow.changed_clients if workflow is not None else None
         for row in self.all_rows:
-            if codes is not None and row.code not in codes:
+            if (codes is not None and row.code not in codes) or row.analysis is None:
                 continue
             row.review = self.app.review_status(row.analysis)
             for spec, _w in self.table.layout_columns:
@@ -292,6 +344,9 @@ class CaseloadScreen(Screen):
         code = self.table.current_code
         data = getattr(self.app, "data", None)
         workflow = getattr(self.app, "workflow", None)
+        if code is not None and data is None and self.provisional:
+            self.notify("Loading the caseload… one moment", timeout=2)
+            return
         if code is None or data is None or workflow is None or code not in data.by_code:
             return
         if not workflow.can_write():
@@ -345,7 +400,7 @@ class CaseloadScreen(Screen):
             return False
         if self.kind and ignore != "kind":
             f = KIND_BY_KEY.get(self.kind)
-            if f is not None and not f.test(row.analysis):
+            if f is not None and not (f.test(row.analysis) if row.analysis is not None else f.key in row.kinds):
                 return False
         if self.search and ignore != "search":
             q = self.search.lower()
@@ -367,7 +422,8 @@ class CaseloadScreen(Screen):
 
     def refresh_rows(self, keep: str | None = None) -> None:
         self.rows = self.visible_rows()
-        self.table.show_rows(self.rows, self._available_width(), keep=keep)
+        self._filled_width = self._available_width()
+        self.table.show_rows(self.rows, self._filled_width, keep=keep)
         self._update_titles()
         self._update_notice()
         if not self.rows and self.all_rows:
@@ -424,15 +480,25 @@ class CaseloadScreen(Screen):
         db = getattr(app, "db_path", None)
         facts: list[str] = []
         name = ""
-        if data is not None:
-            name = data.caseload.name or (db.name if db is not None else "caseload")
-            n = sum(1 for a in data.analyses if a.triaged)
+        cached = getattr(app, "cached_table", None) if data is None and self.provisional else None
+        if data is not None or cached is not None:
+            if data is not None:
+                name = data.caseload.name
+                n = sum(1 for a in data.analyses if a.triaged)
+                n_clinicians, as_of, latest = len(data.clinicians), data.as_of, data.latest_date
+                latest_text = latest.isoformat() if latest is not None else None
+            else:  # the triage cache's header, until the data are loaded
+                name = cached.header["name"]
+                n = sum(1 for r in self.all_rows if not r.ended)
+                n_clinicians, as_of = len(cached.header["clinicians"]), getattr(app, "as_of", None)
+                latest_text = cached.header["latest_date"]
+            name = name or (db.name if db is not None else "caseload")
             facts.append(f"{n} client{'s' if n != 1 else ''}")
-            facts.append(f"{len(data.clinicians)} clinician{'s' if len(data.clinicians) != 1 else ''}")
-            if data.as_of is not None:
-                facts.append(f"as of {data.as_of.isoformat()}")
-            elif data.latest_date is not None:
-                facts.append(f"data to {data.latest_date.isoformat()}")
+            facts.append(f"{n_clinicians} clinician{'s' if n_clinicians != 1 else ''}")
+            if as_of is not None:
+                facts.append(f"as of {as_of.isoformat()}")
+            elif latest_text is not None:
+                facts.append(f"data to {latest_text}")
         else:
             name = db.name if db is not None else ""
             facts.append("not loaded" if getattr(app, "load_error", None) else "loading…")
@@ -444,7 +510,8 @@ class CaseloadScreen(Screen):
         if self.scope:
             modes.append(f"clinician {self.scope} only")
         theme = str(app.theme)
-        full_name = f"{name} ({db.name})" if (data is not None and db is not None and name != db.stem) else name
+        full_name = (f"{name} ({db.name})" if ((data is not None or cached is not None) and db is not None
+                                                and name != db.stem) else name)
         candidates = [
             (["supervision-tui", full_name, *facts], [*modes, theme]),
             (["supervision-tui", name, *facts], [*modes, theme]),
@@ -489,7 +556,7 @@ class CaseloadScreen(Screen):
         if code is None or data is None or code not in data.by_code:
             trend.border_title = "Alliance trend"
             trend.update("")
-            why.update("")
+            why.update("Loading the caseload…" if code is not None and data is None and self.provisional else "")
             return
         v = data.view(code)
         a = v.analysis
@@ -609,7 +676,8 @@ class CaseloadScreen(Screen):
 
     def action_filter(self) -> None:
         data = getattr(self.app, "data", None)
-        clinicians = data.clinicians if data is not None else []
+        cached = getattr(self.app, "cached_table", None)
+        clinicians = data.clinicians if data is not None else list(cached.header["clinicians"]) if cached else []
 
         def chosen(choice: str | None) -> None:
             if choice is None:

@@ -20,11 +20,12 @@ presenting. Writes refresh these panels in place (no reload).
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from supervision_tui.ui.messages import ClientOpened
 from supervision_tui.ui.widgets.charts import (
@@ -35,6 +36,7 @@ from supervision_tui.ui.widgets.charts import (
     outcome_legend,
     outcome_title,
 )
+from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.panels import (
     Panel,
     SessionsTable,
@@ -45,9 +47,10 @@ from supervision_tui.ui.widgets.panels import (
     ruptures_text,
 )
 from supervision_tui.ui.widgets.review_panels import ActionList, ModeBar, ReviewList
-from supervision_tui.ui.widgets.viewdata import ClientView
+from supervision_tui.ui.widgets.viewdata import ClientView, instrument_order
 
 WIDE_MIN_WIDTH = 120
+CLIENTS_GROUP = Binding.Group("Prev/next", compact=True)  # one footer entry: "←→ Prev/next"
 
 
 class ClientScreen(Screen[str | None]):
@@ -55,8 +58,10 @@ class ClientScreen(Screen[str | None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
-        Binding("left,left_square_bracket", "previous_client", "Prev client", id="previous-client", priority=True),
-        Binding("right,right_square_bracket", "next_client", "Next client", id="next-client", priority=True),
+        Binding("left,left_square_bracket", "previous_client", "Prev client", id="previous-client", priority=True,
+                group=CLIENTS_GROUP),
+        Binding("right,right_square_bracket", "next_client", "Next client", id="next-client", priority=True,
+                group=CLIENTS_GROUP),
         Binding("g", "focus_goals", "Goals", id="focus-goals"),
         Binding("r", "review", "Review", id="review-flag"),
         Binding("n", "note", "Note", id="review-note"),
@@ -72,7 +77,7 @@ class ClientScreen(Screen[str | None]):
         self.order = list(order) if order else [code]
         if code not in self.order:
             self.order = [code]
-        self._outcome_instruments: list[str] = []
+        self._outcome_panels: dict[str, ChartPanel] = {}  # instrument -> its chart, in registry order
 
     @property
     def view(self) -> ClientView | None:
@@ -82,6 +87,8 @@ class ClientScreen(Screen[str | None]):
         return data.view(self.code)
 
     def compose(self) -> ComposeResult:
+        # the layout class before the children exist: styled once, not restyled after mounting
+        self._apply_width(self.app.size.width)
         yield ModeBar()
         yield Static("", id="client-header", markup=False)
         yield Static("", id="risk-banner", markup=False)
@@ -97,7 +104,21 @@ class ClientScreen(Screen[str | None]):
                     yield Panel("", id="goals", markup=False)
             yield Horizontal(id="outcome-charts")
             yield SessionsTable(id="sessions")
-        yield Footer(compact=True)
+        yield AppFooter()
+
+    def reopen(self, code: str, order: list[str] | None = None) -> None:
+        """Show ``code`` (in ``order``) in this screen, already built: the app
+        keeps one client screen and refills it for every client it opens,
+        which costs a fraction of composing its ~90 widgets again."""
+        self.order = list(order) if order else [code]
+        if code not in self.order:
+            self.order = [code]
+        if not self.is_mounted:  # not shown yet: on_mount fills it
+            self.code = code
+            return
+        self._apply_width(self.app.size.width)  # the terminal may have changed meanwhile
+        self.show_client(code)
+        self.query_one("#client-body").focus()
 
     def on_mount(self) -> None:
         self.query_one("#ruptures").border_title = "Ruptures"
@@ -112,6 +133,23 @@ class ClientScreen(Screen[str | None]):
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)
+        self._update_header()
+
+    def _update_header(self) -> None:
+        """Header line(s): on a narrow terminal the tier and why go to a
+        second line rather than wrapping in the middle of "▲1 risk"."""
+        v = self.view
+        if v is None:
+            return
+        width = (self.size.width or self.app.size.width) - 2  # padding
+        head = client_header(v, width=width)
+        if len(self.order) > 1 and self.code in self.order:
+            n = f"{self.order.index(self.code) + 1}/{len(self.order)}"
+            for hint in (f"  ({n} · ← → clients)", f"  ({n})"):  # the short one when the long one would wrap
+                head = client_header(v, width=width, suffix=Text(hint, style="dim"))
+                if max(line.cell_len for line in head.split("\n")) <= width:
+                    break
+        self.query_one("#client-header", Static).update(head)
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width >= WIDE_MIN_WIDTH, "-wide")
@@ -128,10 +166,7 @@ class ClientScreen(Screen[str | None]):
             banner.display = False
             return
         a = v.analysis
-        pos = f"  ({self.order.index(code) + 1}/{len(self.order)} · ← → clients)" if len(self.order) > 1 else ""
-        head = client_header(v)
-        head.append(pos, style="dim")
-        header.update(head)
+        self._update_header()
         risk = risk_banner(a)
         banner.display = risk is not None
         if risk is not None:
@@ -144,24 +179,30 @@ class ClientScreen(Screen[str | None]):
         chart.set_view(v)
         ap.set_legend(chart.legend())
 
-        # outcome charts: one per instrument
+        # outcome charts: one panel per instrument, built the first time a client has
+        # that instrument and kept (hidden for clients without it): mounting plot
+        # widgets anew for each client cost more than refilling the whole screen
         box = self.query_one("#outcome-charts", Horizontal)
         wanted = v.outcome_instruments
-        if wanted != self._outcome_instruments:
-            box.remove_children()
-            panels = [
-                ChartPanel(OutcomeChart(v, inst, classes="outcome-chart"), outcome_title(v, inst),
-                           outcome_legend(v, inst), classes="outcome-panel")
-                for inst in wanted
-            ]
-            if panels:
-                box.mount(*panels)
-            self._outcome_instruments = list(wanted)
-        else:
-            for panel, inst in zip(box.query(ChartPanel), wanted):
+        panels = self._outcome_panels
+        for inst in wanted:
+            panel = panels.get(inst)
+            if panel is None:
+                panel = panels[inst] = ChartPanel(OutcomeChart(v, inst, classes="outcome-chart"),
+                                                  outcome_title(v, inst), outcome_legend(v, inst),
+                                                  classes="outcome-panel")
+                order = instrument_order(inst)
+                later = min(((instrument_order(i), p) for i, p in panels.items() if instrument_order(i) > order),
+                            default=(None, None), key=lambda op: op[0])[1]
+                box.mount(panel, before=later)  # in registry order, as `wanted`
+            else:
                 panel.border_title = outcome_title(v, inst)
                 panel.set_legend(outcome_legend(v, inst))
                 panel.chart.set_view(v)
+            panel.display = True
+        for inst, panel in panels.items():
+            if inst not in wanted:
+                panel.display = False
         box.display = bool(wanted)
 
         ruptures = self.query_one("#ruptures", Panel)
@@ -322,9 +363,7 @@ class ClientScreen(Screen[str | None]):
         data = getattr(self.app, "data", None)
         if data is None:
             return
-        self._outcome_instruments = []  # rebuild charts from the new data
-        self.query_one("#outcome-charts").remove_children()
-        self.show_client(self.code)
+        self.show_client(self.code)  # the charts are redrawn from the new data
 
     # -- actions ---------------------------------------------------------------------
 

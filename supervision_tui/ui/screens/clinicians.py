@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from supervision_tui.reports.patterns import RECENT_SESSIONS, ClinicianPattern, clinician_patterns, total_pattern
 from supervision_tui.rules.results import TIER_SYMBOLS
+from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
 
 ALL_KEY = "__all__"
@@ -63,6 +64,7 @@ class CliniciansScreen(Screen[str | None]):
         self.current = current
         self.patterns: list[ClinicianPattern] = []
         self._wide: bool | None = None
+        self._filled_width = 0
 
     def compose(self) -> ComposeResult:
         yield ModeBar()
@@ -70,7 +72,7 @@ class CliniciansScreen(Screen[str | None]):
         with Vertical(id="clinicians-box"):
             yield CliniciansTable(id="clinicians-table", cursor_type="row")
             yield Static("", id="clinicians-notes", markup=False)
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         box = self.query_one("#clinicians-box")
@@ -81,26 +83,37 @@ class CliniciansScreen(Screen[str | None]):
         self.query_one(CliniciansTable).focus()
 
     def on_resize(self, event) -> None:
-        wide = event.size.width >= WIDE_MIN_WIDTH
-        if wide != self._wide:
+        if event.size.width != self._filled_width:
             self.fill()
 
+    def _room(self) -> int:
+        """Cells the table can use: the screen less the box border and scrollbar."""
+        return (self.size.width or self.app.size.width) - 3
+
     def fill(self) -> None:
+        """The full table when it fits the width (one column per tier, long
+        labels, counts in brackets), else the compact one."""
         data = getattr(self.app, "data", None)
         table = self.query_one(CliniciansTable)
         keep = table.cursor_row if table.row_count else None
-        table.clear(columns=True)
+        self._filled_width = self.size.width or self.app.size.width
         if data is None:
+            table.clear(columns=True)
             return
-        wide = (self.size.width or self.app.size.width) >= WIDE_MIN_WIDTH
+        wide = self._room() >= WIDE_MIN_WIDTH - 3
+        if wide:
+            self._fill(data, table, keep, wide=True)
+            wide = sum(c.get_render_width(table) for c in table.ordered_columns) <= self._room()
+        if not wide:
+            self._fill(data, table, keep, wide=False)
         self._wide = wide
+
+    def _fill(self, data, table: CliniciansTable, keep: int | None, *, wide: bool) -> None:
+        table.clear(columns=True)
         clinicians = {cid: data.caseload.clinicians.get(cid) for cid in data.clinicians}
         self.patterns = clinician_patterns(data.analyses, data.records, clinicians)
         tier_header = " ".join(f"{TIER_SYMBOLS[t]}{t}" for t in range(1, 8))
-        cols: list[tuple[str, str]] = [("clinician", "Clinician")]
-        if wide:
-            cols.append(("role", "Role"))
-        cols.append(("clients", "Clients"))
+        cols: list[tuple[str, str]] = [("clinician", "Clinician"), ("role", "Role"), ("clients", "Clients")]
         if wide:
             cols += [(f"t{t}", f"{TIER_SYMBOLS[t]}{t}") for t in range(1, 8)]
         else:
@@ -111,8 +124,8 @@ class CliniciansScreen(Screen[str | None]):
             ("alliance", "Mean alliance" if wide else "Alliance"),
             ("det", "Deteriorated" if wide else "Det."),
             ("rec", "Recovered" if wide else "Rec."),
-            ("missing", "No recent alliance" if wide else "No rec."),
-            ("actions", "Open actions" if wide else "Actions"),
+            ("missing", "No recent"),
+            ("actions", "Actions"),
         ]
         workflow = getattr(self.app, "workflow", None)
         counts = workflow.open_action_counts() if workflow is not None else {}
@@ -123,10 +136,11 @@ class CliniciansScreen(Screen[str | None]):
         rows = [*self.patterns, total_pattern(self.patterns)]
         for p in rows:
             is_all = p.clinician == "All"
-            cells = [Text(p.clinician, style="bold" if is_all else "")]
-            if wide:
-                cells.append(Text(p.role or "—"))
-            cells.append(Text(str(p.clients), justify="right"))
+            cells = [
+                Text(p.clinician, style="bold" if is_all else ""),
+                Text("" if is_all else (p.role or "—")),
+                Text(str(p.clients), justify="right"),
+            ]
             if wide:
                 cells += [
                     Text(str(p.tiers.get(t, 0)) if p.tiers.get(t, 0) else "·", justify="right",
@@ -167,9 +181,10 @@ class CliniciansScreen(Screen[str | None]):
             "Active and paused clients. Repair rate = repaired / (repaired + unrepaired) episodes "
             "(open ones not counted). Mean alliance: latest SRS when every client is on SRS, else the "
             "mean latest alliance index 0–1. Det./Rec.: % of clients with two or more outcome ratings "
-            f"with any outcome deteriorated / recovered. No recent alliance: no client alliance rating "
-            f"in the last {RECENT_SESSIONS} sessions. Open actions: action items not done, by owner "
-            "(else the client's clinician), carried forward until done.",
+            f"with any outcome deteriorated / recovered. No recent: no client alliance rating "
+            f"in the last {RECENT_SESSIONS} sessions. Actions: open action items (not done), by owner "
+            "(else the client's clinician), carried forward until done. Role: as recorded for the "
+            "clinician (— when not recorded).",
             style="dim",
         )
         for p in self.patterns:
@@ -177,7 +192,7 @@ class CliniciansScreen(Screen[str | None]):
                 codes = p.missing_recent
                 notes.append(f"\n{p.clinician} no recent alliance: ", style="bold")
                 notes.append(f"{', '.join(codes[:12])}{' …' if len(codes) > 12 else ''}")
-        if not wide:
+        if table.virtual_size.width > self._room() or not wide:
             notes.append("\n← → scroll the table sideways", style="dim")
         self.query_one("#clinicians-notes", Static).update(notes)
 

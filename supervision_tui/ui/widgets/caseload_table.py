@@ -25,6 +25,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from supervision_tui.model import TRIAGED_STATUSES
 from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis
 from supervision_tui.ui.widgets.sparkline import sparkline
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num, instrument_order
@@ -95,9 +96,10 @@ class CaseloadRow:
     sessions: int
     last_date: date | None
     order: int  # position in the engine's triage order
-    analysis: ClientAnalysis
+    analysis: ClientAnalysis | None  # None: a row from the triage cache (the data are loading)
     review: str = "—"  # filled by the review workflow (app.review_status)
     extra: dict[str, Any] = field(default_factory=dict)
+    kinds: frozenset[str] = frozenset()  # cached rows: the tier/kind filters the client matches
 
     @property
     def tier_text(self) -> str:
@@ -105,7 +107,36 @@ class CaseloadRow:
 
     @property
     def ended(self) -> bool:
-        return not self.analysis.triaged
+        """Closed or dropped out (``ClientAnalysis.triaged`` is False)."""
+        return self.status not in TRIAGED_STATUSES
+
+    def shown(self) -> tuple:
+        """What the table shows of this row (a cached row and the real one
+        with the same values need no repaint)."""
+        return (self.code, self.clinician, self.status, self.tier, self.why, self.alliance_text,
+                self.alliance_index, self.spark, self.goal, self.outcome, self.sessions, self.last_date,
+                self.review)
+
+
+def row_to_cache(row: CaseloadRow, kinds: list[str]) -> dict[str, Any]:
+    """The row as ``store.triage_cache`` keeps it (``ROW_NAMES``)."""
+    return {
+        "code": row.code, "clinician": row.clinician, "status": row.status, "tier": row.tier, "why": row.why,
+        "alliance_text": row.alliance_text, "alliance_index": row.alliance_index, "spark": row.spark,
+        "goal": row.goal, "outcome": row.outcome, "sessions": row.sessions, "last_date": row.last_date,
+        "review": row.review, "kinds": kinds,
+    }
+
+
+def row_from_cache(cached: dict[str, Any], order: int) -> CaseloadRow:
+    """A provisional row (no ``analysis``) from a ``triage_cache`` row."""
+    return CaseloadRow(
+        code=cached["code"], clinician=cached["clinician"], status=cached["status"], tier=cached["tier"],
+        why=cached["why"], alliance_text=cached["alliance_text"], alliance_index=cached["alliance_index"],
+        spark=cached["spark"], goal=cached["goal"], outcome=cached["outcome"], sessions=cached["sessions"],
+        last_date=cached["last_date"], order=order, analysis=None, review=cached["review"],
+        kinds=frozenset(cached["kinds"]),
+    )
 
 
 RowHook = Callable[[CaseloadRow], None]

@@ -24,6 +24,9 @@ from supervision_tui.ui.widgets.viewdata import ClientView, Series, fmt_num
 
 RUPTURE_MARK = "x"
 REPAIR_MARK = "✓"
+# (plotext marker, legend symbol) per alliance instrument, in chart order
+CLIENT_MARKERS = (("hd", "▬"), ("braille", "⠶"))
+THERAPIST_MARKERS = (("dot", "•"), ("+", "+"))
 
 
 def _rgb(app, var: str, fallback: str) -> tuple[int, int, int]:
@@ -143,10 +146,14 @@ class AllianceChart(_ThemedPlot):
             all_y += ys
             all_x += list(s.sessions)
             inst_i = names.index(s.instrument)
+            # each series its own marker too, so NO_COLOR (or a colour-blind
+            # reader) can still tell the instruments apart
             if s.rater == "client":
-                plt.plot(list(s.sessions), ys, marker="hd", color=client_palette[inst_i % 2])
+                marker = CLIENT_MARKERS[inst_i % len(CLIENT_MARKERS)][0]
+                plt.plot(list(s.sessions), ys, marker=marker, color=client_palette[inst_i % 2])
             else:
-                plt.plot(list(s.sessions), ys, marker="dot", color=therapist_palette[inst_i % 2])
+                marker = THERAPIST_MARKERS[inst_i % len(THERAPIST_MARKERS)][0]
+                plt.plot(list(s.sessions), ys, marker=marker, color=therapist_palette[inst_i % 2])
 
         # rupture episodes: x at each marker session, ✓ at the repair
         a = v.analysis
@@ -209,7 +216,9 @@ class AllianceChart(_ThemedPlot):
 
         parts = 0
         for i, n in enumerate(names):
-            for rater, key, mark in (("client", "client", "▬"), ("therapist", "therapist", "•")):
+            client_mark = CLIENT_MARKERS[i % len(CLIENT_MARKERS)][1]
+            therapist_mark = THERAPIST_MARKERS[i % len(THERAPIST_MARKERS)][1]
+            for rater, key, mark in (("client", "client", client_mark), ("therapist", "therapist", therapist_mark)):
                 if (n, rater) in v.series:
                     if parts:
                         t.append("  ")
@@ -258,16 +267,18 @@ class OutcomeChart(_ThemedPlot):
             plt.title(f"no {self.instrument} ratings")
             self.refresh()
             return
-        if iv.cutoff is not None:
-            plt.hline(iv.cutoff, col["cutoff"])
         res = v.analysis.outcomes.get(self.instrument)
         xs = list(s.sessions)
+        lo_x, hi_x = (xs[0], xs[-1]) if xs[-1] > xs[0] else (xs[0] - 1, xs[0] + 1)
         if res is not None and iv.reliable_change:
             # the reliable-change band around the first score: beyond it, change is reliable
-            lo_x, hi_x = (xs[0], xs[-1]) if xs[-1] > xs[0] else (xs[0] - 1, xs[0] + 1)
             for yv in (res.first - iv.reliable_change, res.first + iv.reliable_change):
                 if iv.lo <= yv <= iv.hi:
                     plt.plot([lo_x, hi_x], [yv, yv], marker="┄", color=col["therapist"])
+        if iv.cutoff is not None:
+            # drawn after the band (plotext puts hline() under every plot), so a
+            # band line in the same text row never hides the clinical cut-off
+            plt.plot([lo_x, hi_x], [iv.cutoff, iv.cutoff], marker="─", color=col["cutoff"])
         plt.plot(xs, list(s.values), marker="hd", color=col["client"])
         _y_axis(plt, iv.lo, iv.hi, self.size.height or 8, [iv.cutoff] if iv.cutoff is not None else None, iv.lo)
         _session_ticks(plt, list(s.sessions))
@@ -385,7 +396,7 @@ def outcome_title(v: ClientView, instrument: str) -> str:
     iv = v.instrument(instrument)
     parts = [f"{instrument} ({iv.lo:g}–{iv.hi:g}, {'higher' if iv.higher_is_better else 'lower'} is better)"]
     if iv.cutoff_label:
-        parts.append(iv.cutoff_label + " ─")
+        parts.append(iv.cutoff_label)  # its line symbol is in the legend under the chart
     return " · ".join(parts)
 
 

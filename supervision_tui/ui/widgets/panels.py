@@ -8,6 +8,8 @@ be re-filled for another client without remounting.
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
@@ -23,19 +25,48 @@ HIDDEN_TEXT = "(hidden while presenting)"
 EVIDENCE_SHOWN = 6
 
 
-def risk_banner(a: ClientAnalysis) -> Text | None:
-    """"⚠ RISK: PHQ-9 critical item at s11 — detail", or None."""
+# The engine's risk detail reads "risk item endorsed on PHQ-9 at s11
+# (2026-11-20; rated by client); within the 3 most recent sessions"
+# (rules/attendance.py). The banner re-arranges those same words into one
+# line; it never recomputes them. Any other wording is shown verbatim.
+_RISK_DETAIL = re.compile(
+    r"^risk item endorsed on (?P<instruments>.+?) at (?P<session>s\d+) "
+    r"\((?P<when>[^;()]+); rated by (?P<raters>[^()]+)\)"
+    r"(?:; (?P<rest>.+))?$"
+)
+
+
+def risk_summary(a: ClientAnalysis) -> str | None:
+    """The risk flag in one line, without the "⚠ RISK" lead:
+    "PHQ-9 critical item endorsed at s11 (2026-11-20, client) · within the
+    3 most recent sessions". Built from the engine's detail text only."""
     if a.risk is None:
         return None
-    insts = ", ".join(a.risk.instruments) if a.risk.instruments else "critical item"
+    detail = (a.risk.detail or "").strip()
+    m = _RISK_DETAIL.match(detail)
+    if m is None:  # unfamiliar wording: the engine's text as it is
+        return detail or f"critical item endorsed at s{a.risk.session} ({a.risk.date.isoformat()})"
+    out = f"{m['instruments']} critical item endorsed at {m['session']} ({m['when']}, {m['raters']})"
+    if m["rest"]:
+        out += f" · {m['rest']}"
+    return out
+
+
+def risk_banner(a: ClientAnalysis) -> Text | None:
+    """"⚠ RISK · PHQ-9 critical item endorsed at s11 (2026-11-20, client) ·
+    within the 3 most recent sessions", or None."""
+    summary = risk_summary(a)
+    if summary is None:
+        return None
     t = Text("⚠ RISK", style="bold")
-    t.append(f": {insts} critical item endorsed at s{a.risk.session} ({a.risk.date.isoformat()})")
-    if a.risk.detail:
-        t.append(f" — {a.risk.detail}")
+    t.append(f" · {summary}")
     return t
 
 
-def client_header(v: ClientView, as_of=None) -> Text:
+def client_header(v: ClientView, as_of=None, width: int | None = None, suffix: Text | None = None) -> Text:
+    """One line: code · clinician · status since · sessions · last · tier: why,
+    then ``suffix``. When that is wider than ``width`` cells, the tier and
+    why start a second line instead of wrapping mid-phrase."""
     a = v.analysis
     c = v.record.client
     since = c.started or (v.record.sessions[0].date if v.record.sessions else None)
@@ -47,16 +78,24 @@ def client_header(v: ClientView, as_of=None) -> Text:
     t.append(f" · {a.sessions} session{'s' if a.sessions != 1 else ''}")
     if a.latest_date is not None:
         t.append(f" · last {a.latest_date.isoformat()}")
-    t.append(" · ")
-    t.append(tier_label(a.tier), style="bold")
+    tier = Text()
+    tier.append(tier_label(a.tier), style="bold")
     if a.why:
-        t.append(f": {a.why}")
+        tier.append(f": {a.why}")
+    if suffix is not None:
+        tier.append_text(suffix)
+    if width is not None and t.cell_len + 3 + tier.cell_len > width:
+        t.append("\n")
+    else:
+        t.append(" · ")
+    t.append_text(tier)
     return t
 
 
 def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
-    """"Why this client is here": the engine's detail strings verbatim,
-    most urgent first, each led by its tier symbol or a word."""
+    """"Why this client is here": the engine's detail strings verbatim
+    (the risk flag as :func:`risk_summary` words it), most urgent first,
+    each led by its tier symbol or a word."""
     t = Text()
 
     def line(label: str, detail: str, style: str = "bold") -> None:
@@ -68,7 +107,7 @@ def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
         t.append(detail)
 
     if a.risk is not None:
-        line("⚠ RISK:", a.risk.detail)
+        line("⚠ RISK ·", risk_summary(a) or a.risk.detail)  # the same line as the client screen's banner
     for o in a.outcomes.values():
         if o.status == "deteriorated":
             line("▲", o.detail)

@@ -255,6 +255,7 @@ class LoadedData:
     as_of: date | None
     settings: Any = None
     scope: str | None = None  # --clinician: only this clinician's clients were kept
+    cache_key: Any = None  # store.triage_cache.CacheKey of the file as it was read (None: no file)
     loaded_at: datetime = field(default_factory=datetime.now)
     _views: dict[str, ClientView] = field(default_factory=dict)
 
