@@ -13,6 +13,7 @@ review notes / action items, which are private.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from datetime import date
 from typing import Callable
 
@@ -153,6 +154,9 @@ new_rating = trusted_constructor(Rating)
 new_session = trusted_constructor(Session)
 
 
+_INSTRUMENT_RATER = attrgetter("instrument", "rater")
+
+
 def _rating_order(r: Rating) -> tuple[str, str]:
     return (r.instrument or "", r.rater)
 
@@ -174,30 +178,34 @@ class Caseload:
         at last week's meeting"); goals set or reviewed only in dropped
         sessions are dropped or lose their review accordingly.
         """
-        # one pass over the rows, grouped by (client, session); this runs on
+        # one pass over the rows, grouped by client then session; this runs on
         # every load and every re-analysis, so it avoids per-row overhead
-        groups: dict[tuple[str, int], list[Rating]] = {}
-        get = groups.get
+        grouped: dict[str, dict[int, list[Rating]]] = {}
+        get = grouped.get
         for r in self.ratings:
             if as_of is not None and r.date > as_of:
                 continue
-            k = (r.client, r.session)
-            lst = get(k)
+            by_number = get(r.client)
+            if by_number is None:
+                grouped[r.client] = {r.session: [r]}
+                continue
+            lst = by_number.get(r.session)
             if lst is None:
-                groups[k] = [r]
+                by_number[r.session] = [r]
             else:
                 lst.append(r)
         by_client: dict[str, list[Session]] = {}
-        for (code, n), rows in sorted(groups.items()):
-            if len(rows) > 1:
-                rows.sort(key=_rating_order)
-            first = rows[0]
-            sess = new_session(code, first.clinician, n, first.date, first.attendance, tuple(rows))
-            lst = by_client.get(code)
-            if lst is None:
-                by_client[code] = [sess]
-            else:
-                lst.append(sess)
+        for code, by_number in grouped.items():
+            sessions = by_client[code] = []
+            for n in sorted(by_number):
+                rows = by_number[n]
+                if len(rows) > 1:
+                    try:
+                        rows.sort(key=_INSTRUMENT_RATER)  # C-level key; a row without instrument sorts first:
+                    except TypeError:
+                        rows.sort(key=_rating_order)  # None does not compare with a string
+                first = rows[0]
+                sessions.append(new_session(code, first.clinician, n, first.date, first.attendance, tuple(rows)))
         goals_by: dict[str, list[Goal]] = {}
         for g in self.goals:
             goals_by.setdefault(g.client, []).append(g)

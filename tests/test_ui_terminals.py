@@ -159,3 +159,23 @@ async def test_alliance_legend_names_each_series_with_its_own_symbol(demo_db, sc
         legend = app.screen.query_one(AllianceChart).legend().plain
         first, second = app.data.view(code).alliance_instruments[:2]
         assert f"▬ {first} client" in legend and f"⠶ {second} client" in legend
+
+
+@async_test
+async def test_agenda_header_fits_80_columns(demo_db):
+    app = make_app(demo_db, theme="clinic-dark")
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await _settle(pilot)
+        header = static_text(app.screen.query_one("#agenda-header"))
+        assert header == "Agenda · as of 2026-11-20 · new since 2026-11-13 · all supervisees"
+        assert len(header) <= SMALL[0] - 2
+    app = make_app(demo_db, theme="clinic-dark")
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await _settle(pilot)
+        assert static_text(app.screen.query_one("#agenda-header")).startswith("Agenda · demo caseload · as of")

@@ -34,8 +34,10 @@ import math
 from operator import attrgetter
 
 from supervision_tui.instruments import EPS, Instrument, Registry, fmt
-from supervision_tui.model import ClientRecord, Rating, Session
+from supervision_tui.model import ClientRecord, Rating, Session, trusted_constructor
 from supervision_tui.rules.results import Marker
+
+_new_marker = trusted_constructor(Marker)  # (kind, session, instrument, detail, rater, rupture_type)
 from supervision_tui.settings import Settings
 
 
@@ -144,7 +146,7 @@ def low_markers(view: ClientView, inst: Instrument, settings: Settings) -> list[
             detail = seen.get(v)
             if detail is None:
                 detail = seen[v] = f"{iid} {cutoff.describe(v)} ({cutoff.source})"
-            out.append(Marker("low", p.session, iid, detail))
+            out.append(_new_marker("low", p.session, iid, detail, None, None))
     return out
 
 

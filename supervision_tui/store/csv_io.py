@@ -74,6 +74,7 @@ from typing import Callable, Iterable, Sequence
 
 from supervision_tui import instruments
 from supervision_tui.errors import UserError, ValidationFailed
+from supervision_tui.gc_pause import gc_paused
 from supervision_tui.model import (
     ATTENDANCE,
     CLIENT_STATUSES,
@@ -384,7 +385,7 @@ class _Row:
         self.errors.add(self.origin, col, what, self.get(col) if value is None else value)
 
     def code(self, col: str) -> str | None:
-        v = self.get(col)
+        v = self.values.get(col, "")
         if v == "":
             self.error(col, "required")
             return None
@@ -394,7 +395,7 @@ class _Row:
         return v
 
     def whole(self, col: str, required: bool) -> int | None:
-        v = self.get(col)
+        v = self.values.get(col, "")
         if v == "":
             if required:
                 self.error(col, "required")
@@ -405,7 +406,7 @@ class _Row:
         return int(v)
 
     def day(self, col: str, required: bool) -> date | None:
-        v = self.get(col)
+        v = self.values.get(col, "")
         if v == "":
             if required:
                 self.error(col, "required")
@@ -420,7 +421,7 @@ class _Row:
 
     def choice(self, col: str, allowed: Sequence[str], default: str | None) -> str | None:
         """A vocabulary value; empty gives ``default`` (None = required)."""
-        v = self.get(col)
+        v = self.values.get(col, "")
         if v == "":
             if default is None:
                 self.error(col, f"required: one of {', '.join(allowed)}")
@@ -431,7 +432,7 @@ class _Row:
         return v
 
     def optional_choice(self, col: str, allowed: Sequence[str]) -> str | None:
-        v = self.get(col)
+        v = self.values.get(col, "")
         if v == "":
             return None
         if v not in allowed:
@@ -440,7 +441,7 @@ class _Row:
         return v
 
     def number(self, col: str) -> float | None:
-        v = self.get(col)
+        v = self.values.get(col, "")
         if v == "":
             return None
         if not NUMBER_RE.fullmatch(v):
@@ -452,8 +453,26 @@ class _Row:
 # --- measures --------------------------------------------------------------------
 
 
+_SCORE_COLUMNS = ("total", *COMPONENTS)
+
+
+_DERIVABLE: dict[int, tuple[instruments.Instrument, bool]] = {}  # id(instrument) -> (it, answer)
+
+
 def _derivable(inst: instruments.Instrument) -> bool:
-    """Do the instrument's components add up to its total (WAI-SR)?"""
+    """Do the instrument's components add up to its total (WAI-SR)? (Asked
+    once per row: remembered per instrument object.)"""
+    hit = _DERIVABLE.get(id(inst))
+    if hit is not None and hit[0] is inst:
+        return hit[1]
+    answer = _sums_up(inst)
+    if len(_DERIVABLE) > 256:
+        _DERIVABLE.clear()
+    _DERIVABLE[id(inst)] = (inst, answer)
+    return answer
+
+
+def _sums_up(inst: instruments.Instrument) -> bool:
     comps = inst.components
     return (len(comps) >= 2
             and abs(sum(c.min for c in comps) - inst.min) < 1e-9
@@ -467,16 +486,16 @@ def _measure(row: _Row) -> Rating | None:
     day = row.day("date", required=True)
     attendance = row.choice("attendance", ATTENDANCE, "attended")
     rater = row.choice("rater", RATERS, "client")
-    ids = instruments.ids()
-    instrument_text = row.get("instrument")
+    get = row.values.get  # the hot loop of an import: one lookup per column
+    instrument_text = get("instrument", "")
     inst = None
     if instrument_text:
         inst = instruments.get(instrument_text)
         if inst is None:
-            row.error("instrument", f"must be one of {', '.join(ids)} or empty")
+            row.error("instrument", f"must be one of {', '.join(instruments.ids())} or empty")
     scores: dict[str, float | None] = {}
-    for col in ("total", *COMPONENTS):
-        value = row.get(col)
+    for col in _SCORE_COLUMNS:
+        value = get(col, "")
         if value == "":
             scores[col] = None
             continue
@@ -509,8 +528,8 @@ def _measure(row: _Row) -> Rating | None:
         parts = [scores.get(n) for n in names]
         all_parts = derivable and all(p is not None for p in parts)
         # parts that were given but invalid are already reported: no extra noise
-        parts_invalid = derivable and any(row.get(n) != "" and scores.get(n) is None for n in names)
-        if row.get("total") == "":
+        parts_invalid = derivable and any(get(n, "") != "" and scores.get(n) is None for n in names)
+        if get("total", "") == "":
             if all_parts:
                 total = round(float(sum(parts)), 9)  # type: ignore[arg-type]  # no binary noise (48.6, not 48.599…)
             elif not parts_invalid:
@@ -524,7 +543,7 @@ def _measure(row: _Row) -> Rating | None:
                 row.error("total", f"must equal {' + '.join(names)} = {_num_text(s)}")
     rupture_text = row.optional_choice("rupture", YES_NO)
     rupture_type = row.optional_choice("rupture_type", RUPTURE_TYPES)
-    if rupture_type is not None and row.get("rupture") in ("", "no"):
+    if rupture_type is not None and get("rupture", "") in ("", "no"):
         row.error("rupture_type", "only allowed when rupture is yes")
     risk_text = row.optional_choice("risk", YES_NO)
     if risk_text == "yes" and not instrument_text:
@@ -695,6 +714,11 @@ def _parse(files: list[tuple[Path, str | None]]) -> tuple[ParsedImport, _Errors,
     Returns the parsed content, the errors and, per file read, its kind
     and number of data rows.
     """
+    with gc_paused():  # 10⁵–10⁶ rows, strings and ratings, no reference cycles (see gc_pause)
+        return _parse_paused(files)
+
+
+def _parse_paused(files: list[tuple[Path, str | None]]) -> tuple[ParsedImport, _Errors, dict[str, tuple[str, int]]]:
     errors = _Errors()
     parsed = ParsedImport()
     kinds: dict[str, tuple[str, int]] = {}

@@ -143,27 +143,40 @@ class LockedStore:
     def _fail(self, what: str) -> DatabaseError:
         return DatabaseError(f"{self.path}: cannot read the {self.label}: {what}. The file was not changed.")
 
-    def _read_raw(self) -> tuple[bytes | None, dict]:
+    def _read_bytes(self) -> bytes | None:
         try:
-            raw = self.path.read_bytes()
+            return self.path.read_bytes()
         except FileNotFoundError:
-            return None, {}
+            return None
         except IsADirectoryError:
             raise self._fail("it is a folder") from None
         except PermissionError:
             raise DatabaseError(f"{self.path}: cannot read the {self.label}: permission denied") from None
         except OSError as err:
             raise DatabaseError(f"{self.path}: cannot read the {self.label}: {err.strerror or err}") from None
-        return raw, self._decode(raw)
 
-    def _decode(self, raw: bytes) -> dict:
+    def _read_raw(self) -> tuple[bytes | None, dict]:
+        raw = self._read_bytes()
+        if raw is None:
+            return None, {}
+        return raw, self._parse(self._text(raw))
+
+    def _read_text(self) -> str | None:
+        """The file as text; its bytes are dropped when this returns, so a
+        large file is not held twice while it is parsed."""
+        raw = self._read_bytes()
+        return None if raw is None else self._text(raw)
+
+    def _text(self, raw: bytes) -> str:
         if not raw.strip():
             raise self._fail(f"the file is empty ({len(raw)} bytes)")
         try:
-            text = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError as err:
             raise self._fail(f"it is not UTF-8 text (byte {err.start}); it is not a supervision-tui file "
                              "or it is damaged") from None
+
+    def _parse(self, text: str) -> dict:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
@@ -186,7 +199,8 @@ class LockedStore:
     def read(self) -> dict:
         """A snapshot of the file (``{}`` when it does not exist). No lock:
         writers replace the file atomically, so the snapshot is consistent."""
-        return self._read_raw()[1]
+        text = self._read_text()
+        return {} if text is None else self._parse(text)
 
     @contextmanager
     def transaction(self) -> Iterator[dict]:

@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import Any
 
 from supervision_tui import __version__
-from supervision_tui.store.files import FileWriteError, ensure_private_dir, write_private_bytes
 
 CACHE_VERSION = 1
 """Bump when the rules or the cached row format change."""
@@ -217,6 +216,8 @@ def write_cache(key: CacheKey, header: dict[str, Any], rows: list[dict[str, Any]
         "header": {name: header.get(name) for name, _t in _HEADER_FIELDS},
         "rows": [[_plain(row[name]) for name in ROW_NAMES] for row in rows],
     }
+    from supervision_tui.store.files import FileWriteError, ensure_private_dir, write_private_bytes  # (writes only)
+
     try:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
         path = cache_path(key)

@@ -457,11 +457,11 @@ class SupervisionApp(WorkflowActions, App[None]):
             # opening the next client refills it instead of building ~90 widgets again
             screen = self._client_screen = ClientScreen(code, order)
             self.install_screen(screen, name="client")
-        else:
-            screen.reopen(code, order)
-            if self.screen is screen:
-                return
-        self.push_screen(screen, base.returned_to)
+            self.push_screen(screen, base.returned_to)
+            return
+        screen.reopen(code, order)  # (holds the paint until the refilled screen is laid out)
+        if self.screen is not screen:
+            self.push_screen(screen, base.returned_to)
 
     def action_clinicians(self) -> None:
         from supervision_tui.ui.screens.clinicians import CliniciansScreen

@@ -266,8 +266,9 @@ class AgendaScreen(Screen[None]):
             first = next((i for i, o in enumerate(ol.options) if not o.disabled), None)
             ol.highlighted = first
         scope = f"clinician {agenda.clinician}" if agenda.clinician else "all supervisees"
+        name = "" if self._compact else f" · {agenda.name}"  # narrow: the dates and scope fit whole
         self.query_one("#agenda-header", Static).update(
-            f"Agenda · {agenda.name} · as of {agenda.as_of.isoformat()} · "
+            f"Agenda{name} · as of {agenda.as_of.isoformat()} · "
             f"new since {agenda.since.isoformat()} · {scope}")
         self.query_one("#agenda-box").border_title = f"Weekly agenda · {n_items} item{'s' if n_items != 1 else ''}"
         self._show_detail()

@@ -41,7 +41,6 @@ from supervision_tui.ui.widgets.caseload_table import (
     tier_label,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
-from supervision_tui.ui.widgets.panels import trend_text, why_lines
 
 # width/height under which the preview pane is hidden
 PREVIEW_MIN_WIDTH = 100
@@ -558,6 +557,8 @@ class CaseloadScreen(Screen):
             trend.update("")
             why.update("Loading the caseload…" if code is not None and data is None and self.provisional else "")
             return
+        from supervision_tui.ui.widgets.panels import trend_text, why_lines  # after the first frame
+
         v = data.view(code)
         a = v.analysis
         trend.border_title = f"{a.client} · {a.clinician} · {a.status.replace('_', ' ')} · {a.sessions} sessions"

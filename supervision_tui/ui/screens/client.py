@@ -20,6 +20,8 @@ presenting. Writes refresh these panels in place (no reload).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -78,6 +80,7 @@ class ClientScreen(Screen[str | None]):
         if code not in self.order:
             self.order = [code]
         self._outcome_panels: dict[str, ChartPanel] = {}  # instrument -> its chart, in registry order
+        self._styled_theme: str | None = None  # the theme its styles were last computed for
 
     @property
     def view(self) -> ClientView | None:
@@ -117,8 +120,22 @@ class ClientScreen(Screen[str | None]):
             self.code = code
             return
         self._apply_width(self.app.size.width)  # the terminal may have changed meanwhile
+        self._hold_paint()
         self.show_client(code)
         self.query_one("#client-body").focus()
+
+    def _hold_paint(self) -> None:
+        """No frame until the refilled widgets have reported their new sizes.
+
+        They report them to the screen a moment after the refill; a frame
+        painted before that shows the previous client's layout and is painted
+        again a frame later. Holding the paint (``App.batch_update``) until the
+        screen is next idle gives one complete frame, sooner; never longer
+        than a quarter of a second."""
+        hold = ExitStack()
+        hold.enter_context(self.app.batch_update())
+        self.call_after_refresh(hold.close)  # runs once the screen's queue is empty
+        self.set_timer(0.25, hold.close)  # (closing twice is a no-op)
 
     def on_mount(self) -> None:
         self.query_one("#ruptures").border_title = "Ruptures"
@@ -130,6 +147,15 @@ class ClientScreen(Screen[str | None]):
         self.watch(self.app, "reviews_version", lambda _v: self._refresh_review(), init=False)
         self.show_client(self.code)
         self.query_one("#client-body").focus()
+
+    def on_screen_resume(self, event) -> None:
+        """Textual restyles every widget of a screen it pushes. This screen is
+        pushed again for every client (``reopen``) and nothing in its styles
+        changes meanwhile unless the theme does: skip the restyle of its ~90
+        widgets then (this handler runs before Textual's own)."""
+        if self._styled_theme == self.app.theme:
+            event.refresh_styles = False
+        self._styled_theme = self.app.theme
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)

@@ -1,0 +1,123 @@
+"""The helpers behind the fast paths build exactly what the slow ones do:
+trusted constructors, grouping rows into sessions, pausing the collector."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from dataclasses import dataclass, fields
+from datetime import date
+
+import pytest
+
+from supervision_tui import gc_pause
+from supervision_tui.model import Caseload, Rating, Session, new_rating, new_session, trusted_constructor
+from supervision_tui.rules.results import GoalEvidence, Marker
+
+
+@pytest.mark.parametrize("cls, values", [
+    (Rating, ("C-1", "T1", 3, date(2025, 1, 6), "attended", "WAI-SR", "therapist", 44.0, 13.0, 15.0, 16.0,
+              True, "withdrawal", False)),
+    (Session, ("C-1", "T1", 3, date(2025, 1, 6), "no_show", ())),
+    (GoalEvidence, ("SRS goals item", 4, "partial", "SRS goals 6.5 ≥ 6 and < 8 → partial", "SRS goals 6.5")),
+    (Marker, ("self_report", 5, "SRS", "rupture reported by client", "client", "withdrawal")),
+])
+def test_trusted_constructor_builds_what_the_class_builds(cls, values):
+    make = trusted_constructor(cls)
+    made, built = make(*values), cls(*values)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert type(made) is cls
+    with pytest.raises(AttributeError):  # still frozen
+        setattr(made, fields(cls)[0].name, "x")
+    assert [f.name for f in fields(cls)] == list(make.__code__.co_varnames[: len(values)])
+
+
+def test_trusted_constructor_refuses_classes_it_cannot_serve():
+    @dataclass(frozen=True)
+    class NoSlots:
+        a: int
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    for cls in (NoSlots, Checked):
+        with pytest.raises(TypeError):
+            trusted_constructor(cls)
+
+
+def test_module_constructors_match_their_classes():
+    assert new_rating.__name__ == "make_Rating" and new_session.__name__ == "make_Session"
+
+
+def test_sessions_keep_rows_in_instrument_then_rater_order_whatever_the_input():
+    day = date(2025, 1, 6)
+    rows = [
+        Rating("C-1", "T1", 1, day, "attended", "WAI-SR", "therapist", 44.0),
+        Rating("C-1", "T1", 1, day, "attended", "ORS", "client", 20.0),
+        Rating("C-1", "T1", 1, day, "attended", None, "client"),  # no instrument: first
+        Rating("C-1", "T1", 1, day, "attended", "WAI-SR", "client", 40.0),
+        Rating("C-1", "T1", 2, day, "attended", "SRS", "client", 36.0),
+        Rating("C-1", "T1", 2, day, "attended", "ORS", "client", 21.0),
+    ]
+    (record,) = Caseload(ratings=rows[::-1]).records()
+    assert [(r.instrument, r.rater) for r in record.sessions[0].ratings] == [
+        (None, "client"), ("ORS", "client"), ("WAI-SR", "client"), ("WAI-SR", "therapist")]
+    assert [r.instrument for r in record.sessions[1].ratings] == ["ORS", "SRS"]
+    assert [s.number for s in record.sessions] == [1, 2]
+
+
+def test_gc_pauses_nest_and_restore_the_collector():
+    assert gc.isenabled()
+    with gc_pause.gc_paused():
+        assert not gc.isenabled()
+        with gc_pause.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()  # a caller's own choice is kept
+    try:
+        with gc_pause.gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_gc_pauses_overlapping_in_threads_end_with_the_last():
+    started, release = threading.Event(), threading.Event()
+
+    def batch():
+        with gc_pause.gc_paused():
+            started.set()
+            release.wait(5)
+
+    t = threading.Thread(target=batch)
+    with gc_pause.gc_paused():
+        t.start()
+        started.wait(5)
+    assert not gc.isenabled()  # the thread's batch is still running
+    release.set()
+    t.join(5)
+    assert gc.isenabled()
+
+
+def test_start_up_pause_ends_once_and_outlasts_batches():
+    gc_pause.pause_for_startup()
+    try:
+        assert not gc.isenabled()
+        with gc_pause.gc_paused():
+            pass
+        assert not gc.isenabled()  # a batch ending does not end the start-up pause
+        with gc_pause.gc_paused():
+            gc_pause.end_startup()
+            assert not gc.isenabled()  # ... and the start-up's end waits for the batch
+        assert gc.isenabled()
+        gc_pause.end_startup()  # again: nothing
+        assert gc.isenabled()
+    finally:
+        gc_pause.end_startup()
+        gc.enable()
