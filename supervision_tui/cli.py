@@ -60,6 +60,25 @@ def _open_db(path: Path, read_only: bool = True):
     return Database(path, read_only=read_only)
 
 
+KNOWN_SHOWN = 20  # clinician ids listed in the "no clinician" message
+
+
+def _check_clinician(db: Path, caseload, clinician: str | None) -> None:
+    """``--clinician`` must name a clinician of the caseload (a registered
+    one, or one with clients or sessions): an unknown id is an error, not
+    an empty result."""
+    if clinician is None:
+        return
+    known = (set(caseload.clinicians) | {c.clinician for c in caseload.clients.values()}
+             | {r.clinician for r in caseload.ratings})
+    known.discard("")
+    if clinician in known:
+        return
+    ids = sorted(known)
+    listing = ", ".join(ids[:KNOWN_SHOWN]) + (", …" if len(ids) > KNOWN_SHOWN else "")
+    raise UserError(f"no clinician {clinician} in {db} (known: {listing or 'none'})")
+
+
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="supervision-tui")
 def cli() -> None:
@@ -75,7 +94,9 @@ def cli() -> None:
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
 @click.option("--theme", help="Theme name (see README: Themes).")
 @click.option("--present", is_flag=True, help="Start in presentation mode (private text hidden).")
-@click.option("--read-only", is_flag=True, help="Open without any write path.")
+@click.option("--read-only", is_flag=True,
+              help="Open without any write path to the database or its workflow file (only the private "
+                   "triage cache in your cache folder is written).")
 @click.option("--clinician", help="Show only this clinician's clients.")
 @click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored).")
 @click.option("--ssh/--no-ssh", default=None, help="Force SSH mode on/off (default: detect).")
@@ -167,6 +188,7 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
 
     try:
         caseload = _open_db(db).load()
+        _check_clinician(db, caseload, clinician)
         written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes)
     except UserError as err:
         _fail(err)
@@ -181,6 +203,7 @@ def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
 
     settings = _load_settings(config)
     caseload = _open_db(db).load()
+    _check_clinician(db, caseload, clinician)
     analyses = analyse_caseload(caseload, settings, as_of=_as_date(as_of))
     if clinician:
         analyses = [a for a in analyses if a.clinician == clinician]
@@ -234,19 +257,28 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 @click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
 @click.option("--as-of", type=DATE, help="Evaluate as of this date.")
 @click.option("--clinician", help="Only this clinician's clients.")
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]),
+              help="Output format (default: html when --out ends in .html or .htm, else md).")
 @click.option("--include-notes", is_flag=True, help="Include review notes, action texts and goal texts.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (owner-readable).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
-    from supervision_tui.reports.agenda import build_agenda, render
+    from supervision_tui.reports.agenda import build_agenda_from, render
+    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.store.reviews import ReviewStore
 
+    if fmt is None:  # an explicit --format wins over the suffix
+        fmt = "html" if out is not None and out.suffix.lower() in (".html", ".htm") else "md"
     try:
         settings = _load_settings(config)
         database = _open_db(db)
-        agenda = build_agenda(
-            database, settings, since=_as_date(since), as_of=_as_date(as_of), clinician=clinician
+        caseload = database.load()
+        _check_clinician(db, caseload, clinician)
+        as_of_day = _as_date(as_of)
+        agenda = build_agenda_from(
+            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), ReviewStore(database),
+            since=_as_date(since), as_of=as_of_day, clinician=clinician,
         )
         text = render(agenda, fmt=fmt, include_notes=include_notes)
         if out:
@@ -329,8 +361,7 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
         from supervision_tui.store.reviews import ReviewStore
 
         database = _open_db(db)
-        if not database.exists():
-            raise UserError(f"{db}: no such database")
+        database.load()  # a missing, damaged or newer database fails as in every other command
         store = ReviewStore(database)
         if out:
             store.export_audit(out, fmt=fmt, include_notes=include_notes)

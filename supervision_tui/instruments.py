@@ -78,7 +78,8 @@ class Component:
     evidence (clinical-rules.md §4): score ≥ agreed_min → agreed,
     ≥ partial_min → partial, else disagreed. ``rater_gap``: client and
     therapist scores on the same session differing by at least this much
-    is a disagreement.
+    is a disagreement. ``integer``: the score is a sum of integer items
+    (WAI-SR subscales: four items 1–5), so a fraction is an input error.
     """
 
     name: str  # CSV column: "goal", "task", "bond"
@@ -89,6 +90,7 @@ class Component:
     partial_min: float | None = None
     rater_gap: float | None = None
     source: str = OUR_DEFAULT
+    integer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class Instrument:
     drop_floor: float | None = None  # alliance: default floor of the `drop` marker
     drop_floor_source: str = OUR_DEFAULT
     source: str = ""  # the instrument's own reference
+    integer: bool = False  # the total is a sum of integer items (PHQ-9, GAD-7, WAI-SR): whole numbers only
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -302,13 +305,14 @@ WAI_SR = Instrument(
     usual_rater="client or therapist",
     short="WAI",
     cutoff=None,  # none published; a clinic may set one ([rupture] low_cutoff)
-    components=(
-        Component("goal", "Goal", 4, 20, agreed_min=16, partial_min=13, rater_gap=4),
-        Component("task", "Task", 4, 20),
-        Component("bond", "Bond", 4, 20),
+    components=(  # each subscale the sum of four items scored 1-5
+        Component("goal", "Goal", 4, 20, agreed_min=16, partial_min=13, rater_gap=4, integer=True),
+        Component("task", "Task", 4, 20, integer=True),
+        Component("bond", "Bond", 4, 20, integer=True),
     ),
     drop_floor=5,
     source="Hatcher & Gillaspy 2006",
+    integer=True,  # twelve items scored 1-5
 )
 
 ORS = Instrument(
@@ -339,6 +343,7 @@ PHQ9 = Instrument(
         Band(20, 27, "severe"),
     ),
     source="Kroenke et al. 2001",
+    integer=True,  # nine items scored 0-3
 )
 
 GAD7 = Instrument(
@@ -357,6 +362,7 @@ GAD7 = Instrument(
         Band(15, 21, "severe"),
     ),
     source="Spitzer et al. 2006",
+    integer=True,  # seven items scored 0-3
 )
 
 #: WAI-SR item numbers per subscale (Hatcher & Gillaspy 2006), for importers

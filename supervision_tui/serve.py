@@ -5,6 +5,12 @@ browser tab and has **no authentication**: anyone who can reach the port
 can open the caseload. So it binds to 127.0.0.1 by default and warns
 loudly when asked to bind to anything else. textual-serve is an optional
 extra: ``pip install 'supervision-tui[serve]'``.
+
+The browser page is our copy of textual-serve's template
+(``serve_templates/app_index.html``, passed as ``templates_path``) without
+its link to fonts.googleapis.com: the page loads nothing from outside this
+server, so opening the dashboard tells no third party about it. A test
+keeps the copy in step with the installed textual-serve.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from typing import TextIO
 from supervision_tui.errors import UserError
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+#: Our page template for textual-serve (package data, see pyproject.toml).
+TEMPLATES_DIR = Path(__file__).resolve().parent / "serve_templates"
 
 NO_SERVE = (
     "supervision-tui serve needs textual-serve, an optional extra. Install it with:\n"
@@ -100,6 +109,7 @@ def serve(
         port=port,
         title="supervision-tui",
         public_url=public_url,
+        templates_path=TEMPLATES_DIR,  # absolute: textual-serve joins it to its own folder
     )
     try:
         server.serve()

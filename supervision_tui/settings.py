@@ -282,6 +282,12 @@ class Settings:
     def discrepancy_label(self) -> str:
         return OUR_DEFAULT if _same(self.rupture.discrepancy, 0.20) else CLINIC_SETTING
 
+    def drop_sd_label(self) -> str:
+        """``""`` for the default k = 1 (clinical-rules §2: the 1 SD level of
+        Gumz et al. 2012, shown as "1 SD" with no label, as the spec's own
+        example), ``[clinic setting]`` for any other k (2.0 = strict)."""
+        return "" if _same(self.rupture.drop_sd, RuptureSettings().drop_sd) else CLINIC_SETTING
+
     def stale_label(self) -> str:
         d = GoalSettings()
         same = self.goals.stale_sessions == d.stale_sessions and self.goals.stale_days == d.stale_days

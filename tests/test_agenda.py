@@ -211,6 +211,41 @@ def test_no_private_text_without_include_notes(db, fmt):
     assert "(action item, text hidden)" not in full
 
 
+CLIENT_NOTE = "CLIENT-NOTE-MARKER-9f2b"
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_client_note_is_exported_also_when_the_flag_itself_was_reviewed(db, fmt):
+    """A note on the client as a whole belongs to every item of that client
+    (as the app's agenda panel shows it), reviewed flag or not."""
+    store = ReviewStore(db, user="sup01")
+    store.set_client_review("R-1", "new", note=CLIENT_NOTE, latest_session=4)
+    (risk,) = [f for a in analyse_caseload(db.load(), as_of=AS_OF) if a.client == "R-1"
+               for f in a.flags if f.kind == "risk"]
+    unreviewed = render(agenda(db), fmt, include_notes=True)
+    assert f"client note: {CLIENT_NOTE}" in unreviewed
+    store.set_review(risk, "discussed")
+    a = agenda(db)
+    (item,) = [i for i in a.section("safety").items if i.client == "R-1"]
+    assert item.review.review is not None  # the flag itself is reviewed now
+    assert f"client note: {CLIENT_NOTE}" in render(a, fmt, include_notes=True)
+    assert CLIENT_NOTE not in render(a, fmt)  # private: only with notes
+
+
+def test_cli_agenda_client_note_after_flag_review(db):
+    """The newcomer's repro, through the CLI."""
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", "supervision_tui", *args], capture_output=True, text=True,
+                           cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    run("review", str(db.path), "R-1", "--status", "new", "--note", CLIENT_NOTE, "--user", "sup01")
+    run("review", str(db.path), "R-1", "--kind", "risk", "--status", "discussed", "--user", "sup01")
+    assert f"client note: {CLIENT_NOTE}" in run("agenda", str(db.path), "--as-of", "2026-03-02", "--include-notes")
+    assert CLIENT_NOTE not in run("agenda", str(db.path), "--as-of", "2026-03-02")
+
+
 def test_goal_text_inside_an_engine_detail_is_scrubbed(db):
     a = agenda(db)
     item = a.section("goals_engagement").items[0]
@@ -265,3 +300,25 @@ def test_cli_agenda_writes_a_private_file(db, tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert "ACTION-MARKER" in r.stdout and "D-1" not in r.stdout and "new since 2026-02-22" in r.stdout
+
+
+@pytest.mark.parametrize(("name", "extra", "html_expected"), [
+    ("agenda.html", [], True),
+    ("agenda.HTM", [], True),
+    ("agenda.md", [], False),
+    ("agenda.txt", [], False),
+    ("agenda.html", ["--format", "md"], False),  # the user's explicit choice is kept
+    ("agenda.md", ["--format", "html"], True),
+])
+def test_cli_agenda_format_follows_the_out_suffix_unless_given(db, tmp_path, name, extra, html_expected):
+    from click.testing import CliRunner
+
+    from supervision_tui.cli import cli
+
+    out = tmp_path / name
+    r = CliRunner().invoke(cli, ["agenda", str(db.path), "--as-of", "2026-03-02", "--out", str(out), *extra])
+    assert r.exit_code == 0, r.output
+    text = out.read_text("utf-8")
+    assert text.startswith("<!DOCTYPE html>") is html_expected
+    assert text.startswith("# Supervision agenda") is (not html_expected)
+

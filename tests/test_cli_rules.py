@@ -1,4 +1,5 @@
-"""`flags` and `summary` commands end to end against a real database file."""
+"""`flags` and `summary` commands end to end against a real database file;
+the `--clinician` check of every command that has it."""
 
 from __future__ import annotations
 
@@ -100,3 +101,20 @@ def test_real_process(db):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)) == 5
+
+
+@pytest.mark.parametrize("command", [["flags"], ["flags", "--json"], ["summary"], ["summary", "--json"],
+                                     ["agenda"], ["export", "OUT"]])
+def test_an_unknown_clinician_is_an_error_not_an_empty_result(db, tmp_path, command):
+    name, *rest = command
+    rest = [str(tmp_path / "out") if a == "OUT" else a for a in rest]
+    args = [name, str(db), *rest]  # export: DB OUTDIR
+    r = CliRunner().invoke(cli, [*args, "--clinician", "NOPE"])
+    assert r.exit_code == 1, r.output
+    assert f"no clinician NOPE in {db} (known: T01, T02)" in r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "out").exists()  # export wrote nothing
+    ok = CliRunner().invoke(cli, [*args, "--clinician", "T02"])
+    assert ok.exit_code == 0, ok.output
+    assert "C-0142" in ok.output or name == "export"
+

@@ -104,6 +104,17 @@ MEASURE_CASES = [
     ({"instrument": "GAD-7", "total": "22"}, "total: must be within 0-21 for GAD-7 (got 22)"),
     ({"instrument": "WAI-SR", "total": "11"}, "total: must be within 12-60 for WAI-SR (got 11)"),
     ({"instrument": "WAI-SR", "total": "61"}, "total: must be within 12-60 for WAI-SR (got 61)"),
+    # totals that are sums of integer items are whole numbers (Instrument.integer)
+    ({"instrument": "GAD-7", "total": "7.5"}, "total: must be a whole number for GAD-7 (got 7.5)"),
+    ({"instrument": "PHQ-9", "total": "12.25"}, "total: must be a whole number for PHQ-9 (got 12.25)"),
+    ({"instrument": "WAI-SR", "total": "40.5"}, "total: must be a whole number for WAI-SR (got 40.5)"),
+    ({"instrument": "PHQ-9", "total": "27.5"}, "total: must be within 0-27 for PHQ-9 (got 27.5)"),  # range first
+    # numbers are plain decimals: no exponent (values are stripped of spaces, see VALID_ROWS)
+    ({"total": "1e1"}, "total: must be a plain decimal number without an exponent: write 10 (got 1e1)"),
+    ({"instrument": "ORS", "total": "2.25e1"},
+     "total: must be a plain decimal number without an exponent: write 22.5 (got 2.25e1)"),
+    ({"instrument": "ORS", "total": "1E+400"}, "total: must be a plain decimal number without an exponent (got 1E+400)"),
+    ({"goal": "9E-1"}, "goal: must be a plain decimal number without an exponent: write 0.9 (got 9E-1)"),
     # goal component: WAI-SR Goal 4-20, SRS goals & topics 0-10, nothing else
     ({"goal": "11"}, "goal: must be within 0-10 for SRS (got 11)"),
     ({"goal": "-0.5"}, "goal: must be within 0-10 for SRS (got -0.5)"),
@@ -114,6 +125,10 @@ MEASURE_CASES = [
     # task / bond: WAI-SR only, 4-20
     ({"instrument": "WAI-SR", "total": "40", "task": "21"}, "task: must be within 4-20 for WAI-SR (got 21)"),
     ({"instrument": "WAI-SR", "total": "40", "bond": "3"}, "bond: must be within 4-20 for WAI-SR (got 3)"),
+    # WAI-SR subscales are sums of four 1-5 items (Component.integer)
+    ({"instrument": "WAI-SR", "total": "40", "task": "12.5"}, "task: must be a whole number for WAI-SR (got 12.5)"),
+    ({"instrument": "WAI-SR", "total": "", "goal": "15.1", "task": "16", "bond": "17"},
+     "goal: must be a whole number for WAI-SR (got 15.1)"),
     ({"task": "10"}, "task: SRS has no task score (only goal); leave it empty (got 10)"),
     ({"bond": "10"}, "bond: SRS has no bond score (only goal); leave it empty (got 10)"),
     ({"instrument": "GAD-7", "total": "5", "bond": "10"}, "bond: GAD-7 has no bond score; leave it empty (got 10)"),
@@ -177,13 +192,17 @@ VALID_ROWS = [
     ({"instrument": "WAI-SR", "total": "", "goal": "15", "task": "16", "bond": "17"},
      dict(total=48.0, goal=15.0, task=16.0, bond=17.0)),
     ({"instrument": "WAI-SR", "total": "48", "goal": "15", "task": "16", "bond": "17"}, dict(total=48.0)),
-    ({"instrument": "WAI-SR", "total": "", "goal": "15.1", "task": "16.2", "bond": "17.3"}, dict(total=48.6)),
-    ({"instrument": "WAI-SR", "total": "48.6", "goal": "15.1", "task": "16.2", "bond": "17.3"}, dict(total=48.6)),
+    ({"instrument": "WAI-SR", "total": "48.0", "goal": "15.0", "task": "16", "bond": "17"}, dict(total=48.0)),
     ({"instrument": "WAI-SR", "total": "40", "goal": "4"}, dict(goal=4.0, task=None)),
     ({"instrument": "PHQ-9", "total": "27", "risk": "yes"}, dict(total=27.0, risk=True)),
     ({"instrument": "GAD-7", "total": "21", "risk": "no"}, dict(total=21.0, risk=False)),
+    ({"instrument": "GAD-7", "total": "7.0"}, dict(total=7.0)),  # a whole number written with .0
+    ({"instrument": "ORS", "total": "+22.5"}, dict(total=22.5)),
+    ({"instrument": "ORS", "total": ".5"}, dict(total=0.5)),
+    # every value is stripped of surrounding spaces (csv_io's module doc): numbers like codes and dates
     ({"instrument": "ORS", "total": " 22.5 "}, dict(total=22.5)),
-    ({"instrument": "ORS", "total": "2.25e1"}, dict(total=22.5)),
+    ({"total": " 37 ", "session": " 1 ", "client": " C-01 ", "date": " 2025-01-06"},
+     dict(total=37.0, session=1, client="C-01")),
     ({"instrument": "", "total": ""}, dict(instrument=None, total=None)),
     # a session without a measure may carry a post-session rupture report and risk=no
     ({"instrument": "", "total": "", "rupture": "yes", "rupture_type": "withdrawal", "risk": "no"},
@@ -204,6 +223,43 @@ def test_measures_valid_row(override, expect):
     assert r.date == date(2025, 1, 6)
     for k, v in expect.items():
         assert getattr(r, k) == v, k
+
+
+@pytest.fixture
+def decimal_parts():
+    """A made-up alliance instrument whose components may be decimals and
+    add up to its total (the WAI-SR rule, by the registry, without WAI-SR's
+    whole numbers)."""
+    from supervision_tui import instruments as ins
+
+    inst = ins.Instrument("DEC-3", "decimal parts", ins.ALLIANCE, 12, 60, components=(
+        ins.Component("goal", "Goal", 4, 20), ins.Component("task", "Task", 4, 20),
+        ins.Component("bond", "Bond", 4, 20)))
+    ins.register(inst)
+    try:
+        yield inst
+    finally:
+        ins.REGISTRY.unregister("DEC-3")
+
+
+@pytest.mark.parametrize("override,expect", [
+    ({"total": "", "goal": "15.1", "task": "16.2", "bond": "17.3"}, dict(total=48.6)),  # not 48.599…
+    ({"total": "48.6", "goal": "15.1", "task": "16.2", "bond": "17.3"}, dict(total=48.6)),
+])
+def test_total_from_decimal_components(decimal_parts, override, expect):
+    (r,) = measure_ok({"instrument": "DEC-3", **override}).ratings
+    for k, v in expect.items():
+        assert getattr(r, k) == v, k
+    assert measure_errors({"instrument": "DEC-3", "total": "48.5", "goal": "15.1", "task": "16.2",
+                           "bond": "17.3"}) == ["m.csv:2: total: must equal goal + task + bond = 48.6 (got 48.5)"]
+
+
+def test_whole_number_rule_is_registry_data():
+    from supervision_tui import instruments as ins
+
+    assert {i.id for i in ins.REGISTRY if i.integer} == {"WAI-SR", "PHQ-9", "GAD-7"}
+    assert all(c.integer for c in ins.REGISTRY["WAI-SR"].components)
+    assert not ins.REGISTRY["SRS"].component("goal").integer  # a 0-10 visual analogue line
 
 
 # --- measures: rules across rows -----------------------------------------------------
@@ -300,6 +356,26 @@ FILE_CASES = [
      ["m.csv:2: file: is not valid CSV: unexpected end of data (got empty)"]),
     ('client,clinician,session,date\nC-01,"T01"x,1,2025-01-06\n',
      ["m.csv:2: file: is not valid CSV: ',' expected after '\"' (got empty)"]),
+    # semicolon-separated (a spreadsheet in a decimal-comma locale): one clear line, no row noise
+    ("client;clinician;session;date\nC-01;T01;1;2025-01-06\n",
+     ["m.csv:1: header: the file is separated by semicolons; save it as comma-separated CSV "
+      "(got client;clinician;session;date)"]),
+    ("client;clinician;session;date;instrument;total\nC-01;T01;1;2025-01-06;ORS;22,5\n",
+     ["m.csv:1: header: the file is separated by semicolons; save it as comma-separated CSV "
+      "(got client;clinician;session;date;instrumen…)"]),
+    ("client;clinician,session;date\nC-01;T01,1;2025-01-06\n",
+     ["m.csv:1: header: the file is separated by semicolons; save it as comma-separated CSV "
+      "(got client;clinician,session;date)"]),
+    ("Client;Clinician;Session;Date\nC-01;T01;1;2025-01-06\n",
+     ["m.csv:1: header: the file is separated by semicolons; save it as comma-separated CSV "
+      "(got Client;Clinician;Session;Date)"]),
+    # column names are exact: a capitalised header says so, and the rows are still checked
+    ("Client,Clinician,Session,Date\nC-01,T01,1,2025-01-06\n",
+     ["m.csv:1: header: column names are lowercase: client, clinician, session, date "
+      "(got Client,Clinician,Session,Date)"]),
+    ("client,clinician,SESSION,date\nC-01,T01,0,2025-01-06\n",
+     ["m.csv:1: header: column names are lowercase: session (got SESSION)",
+      "m.csv:2: session: must be a whole number >= 1 (got 0)"]),
 ]
 
 
@@ -519,6 +595,19 @@ def test_validate_unknown_kind_and_missing_header():
         validate_files(["y.csv"])
     assert info.value.errors == ["y.csv:1: header: cannot tell a measures, clients or goals file from these "
                                  "column names (got clinician)"]
+
+
+def test_validate_header_messages_whatever_the_kind():
+    write("c.csv", "Client,Clinician,Status\nC-01,T01,active\n")
+    write("g.csv", "client;goal_id;description;set_session;agreement\nC-01;G1;private words;1;agreed\n")
+    with pytest.raises(ValidationFailed) as info:
+        validate_files(["c.csv", "g.csv"])
+    assert info.value.errors == [
+        "c.csv:1: header: column names are lowercase: client, clinician, status (got Client,Clinician,Status)",
+        "g.csv:1: header: the file is separated by semicolons; save it as comma-separated CSV "
+        "(got client;goal_id;description;set_session;…)",
+    ]
+    assert "private" not in str(info.value)
 
 
 def test_validate_reports_errors_of_every_file_in_order():

@@ -264,8 +264,11 @@ def test_round_trip_of_generated_caseload_with_every_field(tmp_path):
                "confrontation", None),
         Rating("A", "T1", 1, date(2024, 1, 1), "attended", "WAI-SR", "therapist", 47.0, 15.0, 16.0, 16.0),
         Rating("A", "T1", 2, date(2024, 1, 8), "no_show"),
-        Rating("A", "T1", 3, date(2024, 1, 15), "cancelled", "PHQ-9", "client", 0.1 + 0.2, risk=True),
+        # ORS: a decimal scale (PHQ-9 and GAD-7 totals are whole numbers)
+        Rating("A", "T1", 3, date(2024, 1, 15), "cancelled", "ORS", "client", 0.1 + 0.2, risk=True),
+        Rating("A", "T1", 3, date(2024, 1, 15), "cancelled", "PHQ-9", "client", 12.0, risk=True),
         Rating("B", "T2", 1, date(2024, 2, 1), "attended", "GAD-7", "client", 21.0, risk=False),
+        Rating("B", "T2", 2, date(2024, 2, 8), "attended", "ORS", "client", 1e-05),  # written 0.00001
     ]
     cl = Caseload(clients={"A": Client("A", "T1", "dropped_out", date(2023, 12, 30))},
                   clinicians={"T1": Clinician("T1", "trainee")}, ratings=ratings,
@@ -277,7 +280,8 @@ def test_round_trip_of_generated_caseload_with_every_field(tmp_path):
     dst.import_parsed(parse_files(files[0], clients=files[1], goals=files[2]))
     a, b = canon(src.load()), canon(dst.load())
     assert a[:3] == b[:3]
-    assert b[0][3].total == 0.1 + 0.2  # floats survive exactly
+    assert [r.total for r in b[0] if r.instrument == "ORS"] == [0.1 + 0.2, 1e-05]  # floats survive exactly
+    assert "0.00001" in files[0].read_text("utf-8")  # no exponent: import refuses one
     # roles are not part of any CSV: the copy knows the clinicians, not their roles
     assert dst.load().clinicians["T1"] == Clinician("T1", None)
 

@@ -561,3 +561,28 @@ def test_cli_review_and_audit(db, tmp_path):
     assert "NOTE-MARKER" not in out.read_text("utf-8")
     r = cli("audit", str(tmp_path / "nope.json"))
     assert r.returncode == 1 and "no such database" in r.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "newer"])
+def test_cli_audit_refuses_a_damaged_database_like_every_other_command(db, damage):
+    """``audit`` reads the workflow file, but a broken database next to it
+    is reported (exit 1, the same message as ``flags``), not an empty CSV."""
+    raw = db.path.read_bytes()
+    if damage == "truncated":
+        db.path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        db.path.write_bytes(b"\x00\x01 garbage, not JSON\n")
+    else:
+        data = json.loads(raw)
+        data["meta"]["1"]["schema_version"] = 99
+        db.path.write_text(json.dumps(data), encoding="utf-8")
+    before = db.path.read_bytes()
+    flags = cli("flags", str(db.path))
+    assert flags.returncode == 1 and flags.stderr.strip()
+    for args in (("audit", str(db.path)), ("audit", str(db.path), "--format", "json")):
+        r = cli(*args)
+        assert r.returncode == 1, (args, r.stdout)
+        assert r.stdout == "" and "seq,at,user" not in r.stdout
+        assert r.stderr == flags.stderr and "Traceback" not in r.stderr
+    assert db.path.read_bytes() == before
+

@@ -135,6 +135,25 @@ def test_drop_floor_label_changes_for_clinic_value():
     assert "[our default]" not in m.detail
 
 
+@pytest.mark.parametrize(("k", "expected"), [
+    (2.0, "threshold 3 = max(2 SD 1.2 [clinic setting], floor 3 [our default])"),
+    (1.5, "threshold 3 = max(1.5 SD 0.9 [clinic setting], floor 3 [our default])"),
+    (1.0, "threshold 3 = max(1 SD 0.6, floor 3 [our default])"),  # the default k stays unlabelled
+])
+def test_drop_sd_label_says_when_k_is_a_clinic_setting(k, expected):
+    (m,) = [m for m in markers(srs_case([38, 39, 38, 34]), with_rupture(drop_sd=k)) if m.kind == "drop"]
+    assert m.detail == f"SRS 34 is 4.3 below baseline 38.3; {expected}"
+
+
+def test_drop_sd_from_a_settings_file_is_labelled(tmp_path):
+    from supervision_tui.settings import load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text("[rupture]\ndrop_sd = 2.0\n", encoding="utf-8")
+    (m,) = [m for m in markers(srs_case([38, 39, 38, 34]), load_settings(path)) if m.kind == "drop"]
+    assert "max(2 SD 1.2 [clinic setting], floor 3 [our default])" in m.detail
+
+
 def test_drop_rise_is_not_a_drop():
     got, _ = _drop([30, 30, 30, 40])
     assert got == set()

@@ -48,6 +48,7 @@ class FakeServer:
 
     def __init__(self, command, host="localhost", port=8000, title=None, public_url=None, **kw):
         self.command, self.host, self.port, self.title, self.public_url = command, host, port, title, public_url
+        self.kw = kw
         self.served = False
         FakeServer.instances.append(self)
 
@@ -97,6 +98,19 @@ def test_serve_answers_http_200_on_localhost(db, tmp_path):
     assert status == 200, f"no answer from {url}: {error}; stderr: {stderr.decode(errors='replace')}"
     assert f"127.0.0.1:{port}" in body  # the page connects back to the same address
     assert b"WARNING" not in stderr  # localhost: no exposure warning
+    assert_nothing_external(body, f"http://127.0.0.1:{port}/")
+
+
+def assert_nothing_external(page: str, own: str) -> None:
+    """The served page loads nothing from anywhere but the server itself
+    (textual-serve's own page fetches a web font from fonts.googleapis.com)."""
+    import re
+
+    assert "https://" not in page
+    assert "fonts.googleapis" not in page and "@import" not in page
+    loaded = re.findall(r"""<[a-z]+\s[^>]*?\b(?:src|href)\s*=\s*["']([^"']*)["']""", page, re.I)  # tags
+    loaded += re.findall(r"""\burl\(\s*["']?([^"')]*)""", page)  # CSS
+    assert loaded and all(u.startswith(own) for u in loaded), loaded
 
 
 def test_browser_tab_gets_the_dashboard_of_the_demo_copy(tmp_path):
@@ -285,3 +299,52 @@ def test_bad_port_is_a_user_error(db, fake_server):
     with pytest.raises(UserError, match="--port 0"):
         serve(db, port=0)
     assert serve_module.LOCAL_HOSTS == {"127.0.0.1", "localhost", "::1"}
+
+
+# --------------------------------------------------------------------------
+# Our copy of textual-serve's page template, without the web font
+
+
+def test_serve_uses_our_page_template(db, fake_server):
+    serve(db, stderr=io.StringIO())
+    server = fake_server.instances[-1]
+    templates = Path(server.kw["templates_path"])
+    assert templates == serve_module.TEMPLATES_DIR and templates.is_absolute()
+    assert (templates / "app_index.html").is_file()
+
+
+def test_our_page_is_textual_serves_page_without_the_web_font():
+    """Kept in step with the installed textual-serve: a new version whose
+    page changed fails here (copy its template again, minus the font link)."""
+    import re
+
+    import textual_serve
+
+    theirs = (Path(textual_serve.__file__).parent / "templates" / "app_index.html").read_text(encoding="utf-8")
+    ours = (serve_module.TEMPLATES_DIR / "app_index.html").read_text(encoding="utf-8")
+    font_link = re.compile(r"\n[ \t]*<link\s[^>]*fonts\.googleapis\.com[^>]*/?>", re.S)
+    assert font_link.search(theirs), "textual-serve's page no longer loads the web font: drop our copy?"
+    assert re.sub(r"\A\{#.*?#\}\n", "", ours, flags=re.S) == font_link.sub("", theirs)
+    assert "https://" not in ours
+
+
+def test_our_page_renders_with_nothing_external():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(serve_module.TEMPLATES_DIR))
+    own = "http://127.0.0.1:8000/"
+    page = env.get_template("app_index.html").render(
+        config={"static": {"url": own + "static/"}}, ping_url=own + "ping", app_websocket_url="ws://127.0.0.1:8000/ws",
+        font_size=16, application={"name": "supervision-tui"})
+    assert_nothing_external(page, own)
+
+
+def test_the_page_template_ships_in_the_wheel():
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    relative = (serve_module.TEMPLATES_DIR / "app_index.html").relative_to(root / "supervision_tui").as_posix()
+    assert any(fnmatch.fnmatch(relative, pattern) for pattern in config["package-data"]["supervision_tui"])
+

@@ -435,7 +435,7 @@ async def test_agenda_export_is_private_and_redacted_unless_asked(db, scenarios)
         await _open_agenda(pilot)
         await pilot.press("e")
         await pilot.pause()
-        md, htm = out / "agenda-2026-11-20.md", out / "agenda-2026-11-20.html"
+        md, htm = out / "agenda-demo-2026-11-20.md", out / "agenda-demo-2026-11-20.html"
         for p in (md, htm):
             assert p.exists() and oct(p.stat().st_mode & 0o777) == "0o600"
             text = p.read_text(encoding="utf-8")
@@ -445,11 +445,11 @@ async def test_agenda_export_is_private_and_redacted_unless_asked(db, scenarios)
         assert any(str(md) in m and "hidden" in m for m in notes(app)), notes(app)
         await pilot.press("E")  # explicitly with notes
         await pilot.pause()
-        md2 = out / "agenda-2026-11-20-with-notes.md"
+        md2 = out / "agenda-demo-2026-11-20-with-notes.md"
         text = md2.read_text(encoding="utf-8")
         assert oct(md2.stat().st_mode & 0o777) == "0o600"
         assert NOTE in text and ACTION in text and goal_texts[0] in text
-        assert (out / "agenda-2026-11-20-with-notes.html").exists()
+        assert (out / "agenda-demo-2026-11-20-with-notes.html").exists()
 
 
 @async_test
@@ -466,10 +466,79 @@ async def test_palette_has_every_workflow_command(db):
         # the palette command exports with notes from the caseload too
         command = dict((n, a) for n, a, _h in SupervisionCommands(app.screen)._commands())
         command["Export agenda with notes"]()
-        assert (Path(os.environ["SUPERVISION_TUI_DATA_DIR"]) / "agenda-2026-11-20-with-notes.md").exists()
+        assert (Path(os.environ["SUPERVISION_TUI_DATA_DIR"]) / "agenda-demo-2026-11-20-with-notes.md").exists()
         await _open_client(pilot, "C-0124")
         names = [n for n, _a, _h in SupervisionCommands(app.screen)._commands()]
         assert "Add an action item for C-0124" in names and "Note on the highlighted flag of C-0124" in names
+
+
+def _bare_workflow(db_path: Path):
+    """A Workflow on a stand-in app (no screen): only what exports use."""
+    from types import SimpleNamespace
+
+    from supervision_tui.ui.workflow import Workflow
+
+    app = SimpleNamespace(db_path=db_path, data=None, initial_clinician=None, read_only=False,
+                          notify=lambda *a, **k: None)
+    return Workflow(app)
+
+
+def test_exports_of_different_databases_and_repeats_never_overwrite(db, tmp_path):
+    from datetime import date
+
+    from supervision_tui.reports.agenda import build_agenda
+
+    other = tmp_path / "case" / "other clinic.json"  # the space is not kept in the export name
+    shutil.copyfile(db, other)
+    out = tmp_path / "exports"
+    agenda = build_agenda(Database(db, read_only=True), as_of=date(2026, 11, 20))
+    mine, theirs = _bare_workflow(db), _bare_workflow(other)
+
+    first = mine.export_agenda(agenda, directory=out)
+    assert [p.name for p in first] == ["agenda-demo-2026-11-20.md", "agenda-demo-2026-11-20.html"]
+    before = _digest(out)
+    assert [p.name for p in theirs.export_agenda(agenda, directory=out)] == [
+        "agenda-other_clinic-2026-11-20.md", "agenda-other_clinic-2026-11-20.html"]
+    again = mine.export_agenda(agenda, directory=out)
+    assert [p.name for p in again] == ["agenda-demo-2026-11-20-2.md", "agenda-demo-2026-11-20-2.html"]
+    # a stranger's file takes -3 for one suffix: both files move on to -4, the stranger is untouched
+    (out / "agenda-demo-2026-11-20-3.html").write_text("not ours", encoding="utf-8")
+    third = mine.export_agenda(agenda, directory=out, include_notes=False)
+    assert [p.name for p in third] == ["agenda-demo-2026-11-20-4.md", "agenda-demo-2026-11-20-4.html"]
+    assert (out / "agenda-demo-2026-11-20-3.html").read_text(encoding="utf-8") == "not ours"
+    assert not (out / "agenda-demo-2026-11-20-3.md").exists()
+    after = _digest(out)
+    assert all(after[name] == digest for name, digest in before.items())  # nothing overwritten
+    for p in (*first, *again, *third):
+        assert oct(p.stat().st_mode & 0o777) == "0o600" and p.read_text(encoding="utf-8").startswith(
+            ("# Supervision agenda", "<!DOCTYPE html>"))
+
+    today = date.today().isoformat()
+    assert mine.export_audit(directory=out).name == f"audit-demo-{today}.csv"
+    assert mine.export_audit(directory=out).name == f"audit-demo-{today}-2.csv"
+    assert theirs.export_audit(directory=out, include_notes=True).name == f"audit-other_clinic-{today}-with-notes.csv"
+
+
+def test_a_failed_export_leaves_no_file_behind(db, tmp_path, monkeypatch):
+    from datetime import date
+
+    from supervision_tui.errors import UserError
+    from supervision_tui.reports.agenda import build_agenda
+    from supervision_tui.store import files
+
+    out = tmp_path / "exports"
+    agenda = build_agenda(Database(db, read_only=True), as_of=date(2026, 11, 20))
+    real = files.write_private_text
+
+    def failing(path, text, encoding="utf-8"):
+        if str(path).endswith(".html"):
+            raise files.FileWriteError(f"{path}: cannot write: no space left on the device")
+        return real(path, text, encoding)
+
+    monkeypatch.setattr(files, "write_private_text", failing)
+    with pytest.raises(UserError, match="no space left"):
+        _bare_workflow(db).export_agenda(agenda, directory=out)
+    assert list(out.iterdir()) == []
 
 
 # --- presentation mode and blank screen -------------------------------------------------------------------
@@ -592,7 +661,7 @@ async def test_audit_trail_lists_changes_newest_first_and_exports(db, scenarios)
         assert table_column(table, "change") == ["new → discussed"] * 2
         await pilot.press("e")
         await pilot.pause()
-        path = Path(os.environ["SUPERVISION_TUI_DATA_DIR"]) / "audit-2026-11-20.csv"
+        path = Path(os.environ["SUPERVISION_TUI_DATA_DIR"]) / "audit-demo-2026-11-20.csv"
         assert path.exists() and oct(path.stat().st_mode & 0o777) == "0o600"
         assert path.read_text(encoding="utf-8").count(scenarios["risk"]) >= 2
         await pilot.press("enter")
@@ -739,7 +808,7 @@ async def test_clinician_scope_covers_the_whole_app(db, scenarios):
         assert set(agenda.client_order) <= mine
         await pilot.press("e")
         await pilot.pause()
-        text = (Path(os.environ["SUPERVISION_TUI_DATA_DIR"]) / "agenda-2026-11-20-T02.md").read_text(encoding="utf-8")
+        text = (Path(os.environ["SUPERVISION_TUI_DATA_DIR"]) / "agenda-demo-2026-11-20-T02.md").read_text(encoding="utf-8")
         assert "clinician T02" in text
         assert by_clin["T01"].client not in text
         # audit: only T02's clients

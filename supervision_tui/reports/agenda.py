@@ -357,7 +357,9 @@ def _item_parts(it: AgendaItem, agenda: Agenda, include_notes: bool) -> dict[str
     if include_notes:
         if rv.review is not None and rv.review.note:
             notes.append(("note", rv.review.note))
-        if it.client_review.review is not None and it.client_review.review.note and rv.review is None:
+        # the note on the client as a whole, whether or not the flag itself has been reviewed
+        # (as the app's agenda panel shows it)
+        if it.client_review.review is not None and it.client_review.review.note:
             notes.append(("client note", it.client_review.review.note))
         for g in it.goals:
             notes.append(("goal", g))

@@ -158,6 +158,8 @@ def drop_markers(view: ClientView, inst: Instrument, settings: Settings) -> list
     if not series or len(series) <= rs.drop_min_earlier - 1:
         return []
     k = rs.drop_sd
+    k_label = settings.drop_sd_label()
+    k_label = f" {k_label}" if k_label else ""
     floor, floor_label = settings.drop_floor_for(inst)
     nb = rs.drop_baseline
     nmin = rs.drop_min_earlier
@@ -186,7 +188,7 @@ def drop_markers(view: ClientView, inst: Instrument, settings: Settings) -> list
                             p.session,
                             inst.id,
                             f"{inst.id} {fmt(p.total)} is {fmt(d)} {word} baseline {fmt(b * sign)}; "
-                            f"threshold {fmt(thr)} = max({fmt(k, 2)} SD {fmt(ksd)}, "
+                            f"threshold {fmt(thr)} = max({fmt(k, 2)} SD {fmt(ksd)}{k_label}, "
                             f"floor {fmt(floor)} {floor_label})",
                         )
                     )

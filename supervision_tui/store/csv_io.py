@@ -18,10 +18,20 @@ files are collected (``ValidationFailed`` shows the first 50 and a count).
 
 Readings of the spec, decided here (interchange.md leaves them open):
 
-* Values are stripped of surrounding spaces. Column names and vocabularies
-  are exact (``SRS``, ``yes``), not case-folded. Numbers are decimal with
-  ``.`` (an exponent is accepted; ``nan``/``inf`` are not); session numbers
-  and dates are ASCII digits.
+* Every value is stripped of surrounding spaces, the same way in every
+  column: `` 37 `` is 37 as `` C-01 `` is C-01 (padding from a hand-edited
+  file or a spreadsheet is not data). Column names and vocabularies are
+  exact (``SRS``, ``yes``), not case-folded; a header whose names are known
+  columns in another case (``Client``) is an error that names the
+  lowercase spelling, and its rows are still checked. A file separated by
+  semicolons (a spreadsheet's "CSV" in a decimal-comma locale) is
+  recognised from its header and reported as such, without row noise.
+* Numbers are plain decimals with ``.`` and an optional sign (``37``,
+  ``35.5``, ``.5``); an exponent (``1e1``) is an error that shows the plain
+  spelling, ``nan``/``inf`` are not numbers; session numbers and dates are
+  ASCII digits. A score the registry marks ``integer`` (a sum of integer
+  items: PHQ-9 and GAD-7 totals, WAI-SR total and subscales) must be a
+  whole number (``7`` or ``7.0``, not ``7.5``).
 * Blank lines, and rows whose fields are all empty (spreadsheets append
   them), are skipped anywhere in the file. A UTF-8 byte-order mark is
   accepted. Extra *empty* trailing fields, and header columns without a
@@ -117,7 +127,8 @@ PRIVATE_COLUMNS = {"description"}
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 INT_RE = re.compile(r"\d+", re.ASCII)
-NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # no nan/inf
+NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)  # plain decimal: no exponent, nan, inf
+EXPONENT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+", re.ASCII)
 YES_NO = ("yes", "no")
 COMPONENTS = ("goal", "task", "bond")
 
@@ -274,6 +285,16 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
     if header is None:
         errors.add((name, 1), "header", "missing: the file is empty", "")
         return None
+    if _semicolon_separated(header):
+        errors.add((name, header_line), "header",
+                   "the file is separated by semicolons; save it as comma-separated CSV", ",".join(header))
+        return None
+    miscased = [c for c in header if c not in _ALL_COLUMNS and c.lower() in _ALL_COLUMNS]
+    if miscased:
+        # an error; the rows are still checked under the lowercase names so one run lists every problem
+        errors.add((name, header_line), "header",
+                   f"column names are lowercase: {', '.join(c.lower() for c in miscased)}", ",".join(miscased))
+        header = [c.lower() if c in miscased else c for c in header]
     width = len(header)
     nameless_cols = [i for i, c in enumerate(header) if c == ""]
     # trailing nameless header cells are spreadsheet residue: drop them when all their values are empty
@@ -292,6 +313,17 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
                 nameless.append((line, i + 1, values[i]))
         rows.append((line, {c: v for c, v in zip(header, values) if c}))
     return _Table(name, header, header_line, rows, nameless)
+
+
+def _semicolon_separated(header: Sequence[str]) -> bool:
+    """A header written with ``;`` between the names: a semicolon in a cell
+    and either one single named cell (no comma at all) or column names
+    among the pieces (column names never contain ``;``)."""
+    if not any(";" in c for c in header):
+        return False
+    if sum(1 for c in header if c) <= 1:
+        return True
+    return any(p.strip().lower() in _ALL_COLUMNS for c in header for p in c.split(";"))
 
 
 def _kind_of(header: Sequence[str]) -> str | None:
@@ -445,9 +477,28 @@ class _Row:
         if v == "":
             return None
         if not NUMBER_RE.fullmatch(v):
-            self.error(col, "must be a number")
+            if EXPONENT_RE.fullmatch(v):
+                plain = _plain(v)
+                self.error(col, "must be a plain decimal number without an exponent"
+                           + (f": write {plain}" if plain else ""))
+            else:
+                self.error(col, "must be a number")
             return None
         return float(v)
+
+
+def _plain(text: str) -> str | None:
+    """``2.25e1`` as ``22.5`` (None when that would be unreadably long)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        d = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the caller matched EXPONENT_RE
+        return None
+    if not d.is_finite() or abs(d.adjusted()) > 12:
+        return None
+    out = format(d.normalize(), "f")
+    return out if len(out) <= 20 else None
 
 
 # --- measures --------------------------------------------------------------------
@@ -508,7 +559,7 @@ def _measure(row: _Row) -> Rating | None:
         if x is None or inst is None:
             continue
         if col == "total":
-            lo, hi = inst.min, inst.max
+            lo, hi, whole = inst.min, inst.max, inst.integer
         else:
             comp = inst.component(col)
             if comp is None:
@@ -517,9 +568,12 @@ def _measure(row: _Row) -> Rating | None:
                           + "; leave it empty")
                 scores[col] = None
                 continue
-            lo, hi = comp.min, comp.max
+            lo, hi, whole = comp.min, comp.max, comp.integer
         if not (lo - instruments.EPS <= x <= hi + instruments.EPS):
             row.error(col, f"must be within {instruments.fmt(lo)}-{instruments.fmt(hi)} for {inst.id}")
+            scores[col] = None
+        elif whole and not x.is_integer():  # a sum of integer items (registry data)
+            row.error(col, f"must be a whole number for {inst.id}")
             scores[col] = None
     total = scores["total"]
     if inst is not None:
@@ -800,7 +854,14 @@ def _cell(x: object) -> str:
     if isinstance(x, bool):
         return "yes" if x else "no"
     if isinstance(x, float):
-        return str(int(x)) if x.is_integer() else repr(x)
+        if x.is_integer():
+            return str(int(x))
+        text = repr(x)  # the shortest text that reads back as exactly x
+        if "e" in text:  # 1e-05: written positionally, as import accepts numbers
+            from decimal import Decimal
+
+            text = format(Decimal(text), "f")
+        return text
     if isinstance(x, date):
         return x.isoformat()
     return str(x)

@@ -42,6 +42,8 @@ __all__ = [
     "FileWriteError",
     "write_private_bytes",
     "write_private_text",
+    "claim_new_names",
+    "release_names",
     "ensure_private_dir",
     "remove_stale_temporaries",
 ]
@@ -154,6 +156,53 @@ def write_private_bytes(path: str | os.PathLike[str], data: bytes, *, durable: b
 def write_private_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """``write_private_bytes`` for text (UTF-8 by default)."""
     return write_private_bytes(path, text.encode(encoding))
+
+
+MAX_NAME_TRIES = 1000
+
+
+def claim_new_names(folder: str | os.PathLike[str], stem: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """Reserve fresh file names ``<stem>.<suffix>`` in ``folder`` for every
+    suffix, or, when any of them exists, ``<stem>-2.<suffix>``,
+    ``<stem>-3.<suffix>`` ...: the first number free for all suffixes, so
+    an export never overwrites an existing file and its files keep one stem.
+
+    Each name is created empty (0o600) with ``O_EXCL``, so two processes
+    exporting at the same moment never get the same name; fill the files
+    with ``write_private_*`` (an atomic replace of the empty placeholder)
+    and ``release_names`` them if that fails. Raises ``FileWriteError``.
+    """
+    folder = Path(folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for n in range(1, MAX_NAME_TRIES + 1):
+        base = stem if n == 1 else f"{stem}-{n}"
+        paths = [folder / f"{base}.{suffix}" for suffix in suffixes]
+        if any(os.path.lexists(p) for p in paths):
+            continue
+        claimed: list[Path] = []
+        try:
+            for p in paths:
+                os.close(os.open(p, flags, FILE_MODE))
+                claimed.append(p)
+        except FileExistsError:  # taken by someone else meanwhile: try the next number
+            release_names(claimed)
+            continue
+        except OSError as err:
+            release_names(claimed)
+            raise FileWriteError(f"{paths[len(claimed)]}: cannot write: {_reason(err)}", err) from err
+        return paths
+    raise FileWriteError(f"{folder / stem}: cannot find a free file name (tried -2 to -{MAX_NAME_TRIES}); "
+                         "move old exports away")
+
+
+def release_names(paths: list[Path]) -> None:
+    """Remove files ``claim_new_names`` claimed (an export that failed
+    half-way leaves nothing behind)."""
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:

@@ -13,6 +13,16 @@ Public hooks for the other parts of the UI
 * ``app.reload()`` re-reads the database and re-runs the engine in a
   thread worker (the screens keep showing the old data until the new data
   are in, then refresh in place, keeping the cursor on the same client).
+* Start-up: when the private triage cache (``store.triage_cache``) holds a
+  valid copy of the caseload table, ``app.cached_table`` has it until the
+  first load ends; the caseload screen paints those rows in its first frame
+  (``CaseloadRow.analysis`` is None on them) and the load starts once that
+  frame is on screen. Opening a client meanwhile waits for the data. After
+  every load (and review change) the table is written back to the cache.
+* Speed: one ``ClientScreen`` is built on first use, installed, and refilled
+  for every client opened (``ClientScreen.reopen``). The loaded caseload is
+  moved out of the garbage collector's way (``gc.freeze``) until the next
+  load.
 * ``app.present`` (reactive bool): presentation mode. Private free text
   (goal descriptions, review notes, action texts) is hidden while it is
   True; screens watch it.

@@ -24,7 +24,10 @@ store and ``store.files.write_private_text``.
   clients; the agenda, its export and the audit listing follow.
 * Exports go to ``export_dir()`` (``$SUPERVISION_TUI_DATA_DIR``, else the
   platform's user data folder), files 0o600, redacted (no review note,
-  action text or goal description) unless ``include_notes``.
+  action text or goal description) unless ``include_notes``. Names carry
+  the database's stem (``agenda-<db>-<date>….md``, ``audit-<db>-<date>….csv``)
+  since every database exports to the same folder, and an existing file is
+  never overwritten: the new one gets ``-2``, ``-3`` ...
 
 ``WorkflowActions`` is mixed into the app: the app-wide actions (agenda
 ``a``, audit ``u``, presentation ``p``, blank ``b``) and the palette's
@@ -36,6 +39,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -465,30 +469,60 @@ class Workflow:
 
     def export_agenda(self, agenda: Agenda, include_notes: bool = False,
                       directory: Path | None = None) -> list[Path]:
-        """Markdown and HTML of ``agenda`` in the private data folder."""
+        """Markdown and HTML of ``agenda`` in the private data folder, as
+        ``agenda-<database stem>-<as of>[-<clinician>][-with-notes][-N].md``
+        and ``.html`` (``-2``, ``-3`` ... when the name is taken)."""
         from supervision_tui.reports.agenda import render
-        from supervision_tui.store.files import ensure_private_dir, write_private_text
 
-        folder = ensure_private_dir(directory or export_dir())
-        stem = f"agenda-{agenda.as_of.isoformat()}"
+        stem = f"agenda-{self.db_stem()}-{agenda.as_of.isoformat()}"
         if agenda.clinician:
             stem += f"-{agenda.clinician}"
         if include_notes:
             stem += "-with-notes"
-        return [write_private_text(folder / f"{stem}.{fmt}", render(agenda, fmt, include_notes))
-                for fmt in ("md", "html")]
+        texts = {fmt: render(agenda, fmt, include_notes) for fmt in ("md", "html")}
+        return _write_new(directory or export_dir(), stem, texts)
 
     def export_audit(self, include_notes: bool = False, directory: Path | None = None) -> Path:
-        from supervision_tui.store.files import ensure_private_dir, write_private_text
-
-        folder = ensure_private_dir(directory or export_dir())
+        """The audit listing as CSV in the private data folder, as
+        ``audit-<database stem>-<day>[-<clinician>][-with-notes][-N].csv``."""
         day = (self.app.data.as_of if self.app.data is not None and self.app.data.as_of else date.today())
-        stem = f"audit-{day.isoformat()}"
+        stem = f"audit-{self.db_stem()}-{day.isoformat()}"
         if self.scope:
             stem += f"-{self.scope}"
         if include_notes:
             stem += "-with-notes"
-        return write_private_text(folder / f"{stem}.csv", audit_csv(self.audit_entries(), include_notes))
+        (path,) = _write_new(directory or export_dir(), stem, {"csv": audit_csv(self.audit_entries(), include_notes)})
+        return path
+
+    def db_stem(self) -> str:
+        """The database file's name without its suffix, for export names
+        (exports of different databases share one folder): characters other
+        than letters, digits, ``.``, ``_`` and ``-`` become ``_``."""
+        db_path = getattr(self.app, "db_path", None)
+        return safe_stem(Path(db_path).stem if db_path is not None else "caseload")
+
+
+def safe_stem(name: str) -> str:
+    """``name`` usable inside a file name on every platform."""
+    cleaned = re.sub(r"[^\w.-]", "_", name, flags=re.ASCII).lstrip(".-") or "caseload"
+    return cleaned
+
+
+def _write_new(folder: Path, stem: str, texts: dict[str, str]) -> list[Path]:
+    """Write ``texts`` (suffix -> text) under fresh names sharing one stem:
+    ``<stem>.<suffix>``, or ``<stem>-2.<suffix>``, ``-3`` ... when a file of
+    that name exists. An existing file is never overwritten."""
+    from supervision_tui.store.files import claim_new_names, ensure_private_dir, release_names, write_private_text
+
+    folder = ensure_private_dir(folder)
+    paths = claim_new_names(folder, stem, tuple(texts))
+    try:
+        for path, text in zip(paths, texts.values()):
+            write_private_text(path, text)
+    except BaseException:
+        release_names(paths)
+        raise
+    return paths
 
 
 def export_dir() -> Path:

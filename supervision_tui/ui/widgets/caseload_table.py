@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from rich.cells import cell_len
+from rich.control import strip_control_codes
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -292,7 +294,8 @@ def column_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
 
 
 def _cell_len(v: Text | str) -> int:
-    return v.cell_len if isinstance(v, Text) else Text(v).cell_len
+    # (a plain string is measured as is: no Text built for it, once per cell of every fill)
+    return v.cell_len if isinstance(v, Text) else cell_len(strip_control_codes(v))
 
 
 def fit_columns(
