@@ -345,6 +345,8 @@ def test_the_page_template_ships_in_the_wheel():
 
     root = Path(__file__).resolve().parents[1]
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    relative = (serve_module.TEMPLATES_DIR / "app_index.html").relative_to(root / "supervision_tui").as_posix()
-    assert any(fnmatch.fnmatch(relative, pattern) for pattern in config["package-data"]["supervision_tui"])
+    assert serve_module.TEMPLATES_DIR == root / "supervision_tui" / "serve_templates"
+    assert "supervision_tui.serve_templates" in config["packages"]
+    patterns = config["package-data"]["supervision_tui.serve_templates"]
+    assert any(fnmatch.fnmatch("app_index.html", pattern) for pattern in patterns)
 
