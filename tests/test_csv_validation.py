@@ -385,7 +385,7 @@ def test_file_level_problems(content, expected):
 
 
 def test_bom_crlf_blank_lines_and_spreadsheet_residue_are_accepted():
-    text = "\ufeff" + f"{HEADER},,\r\n\r\n{ROW},,\r\n,,,,,,,,,,,,,,,,\r\n{ROW.replace(',1,', ',2,')},,,\r\n\r\n\r\n"
+    text = "\ufeff" + f"{HEADER},,\r\n\r\n{ROW},,\r\n,,,,,,,,,,,,,,,,\r\n{ROW.replace(',1,', ',2,')},,\r\n\r\n\r\n"
     write("m.csv", text)
     parsed = parse_files("m.csv")
     assert [r.session for r in parsed.ratings] == [1, 2]
@@ -627,3 +627,11 @@ def test_unknown_column_is_reported_and_the_rows_are_still_checked():
     assert errors[0].endswith("(got colour)")
     assert "m.csv:2: client: must be 1-32 characters of A-Z a-z 0-9 _ - (got C 1)" in errors
     assert "m.csv:2: session: must be a whole number >= 1 (got 0)" in errors
+
+
+def test_an_unquoted_decimal_comma_never_shifts_values_silently():
+    # "35,5" meant 35.5: the row has one field more than the header even
+    # though the extra field at the end is empty
+    errors = file_errors("client,clinician,session,date,instrument,total,goal,risk\n"
+                         "C-01,T01,1,2025-01-06,SRS,35,5,,\n")
+    assert errors == ["m.csv:2: row: has 9 fields but the header has 8 (got 9)"]

@@ -34,8 +34,10 @@ Readings of the spec, decided here (interchange.md leaves them open):
   whole number (``7`` or ``7.0``, not ``7.5``).
 * Blank lines, and rows whose fields are all empty (spreadsheets append
   them), are skipped anywhere in the file. A UTF-8 byte-order mark is
-  accepted. Extra *empty* trailing fields, and header columns without a
-  name whose values are all empty, are ignored (spreadsheet residue);
+  accepted. Header columns without a name whose values are all empty are
+  ignored (spreadsheet residue); a row with more fields than the header is
+  an error even when the extra fields are empty (an unquoted decimal comma
+  would otherwise shift values silently);
   anything else that does not line up with the header is an error.
 * A header-only file is valid and holds no rows.
 * All rows of one (client, session) must agree on ``date``, ``attendance``
@@ -302,8 +304,9 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
     nameless: list[tuple[int, int, str]] = []
     for line, fields in raw_rows:
         values = [f.strip() for f in fields]
-        if len(values) > width and _blank(values[width:]):
-            values = values[:width]
+        # a row longer than the header is an error even when the extra fields
+        # are empty: an unquoted decimal comma ("35,5") shifts every later
+        # value one column right and must never import silently
         if len(values) != width:
             errors.add((name, line), "row", f"has {len(values)} fields but the header has {width}",
                        str(len(values)))
