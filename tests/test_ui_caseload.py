@@ -237,7 +237,7 @@ async def test_show_closed_clients_with_c_and_all_flag(demo_db):
         assert set(ended) <= set(table_column(table, "client"))
         # closed ones last, their status in words
         tiers = table_column(table, "tier")[-len(ended):]
-        assert all(("closed" in t or "dropped out" in t) for t in tiers)
+        assert all(("closed" in t or "dropped" in t) for t in tiers)
         assert "closed shown" in app.screen.query_one("#table-box").border_title
         await pilot.press("c")
         assert table.row_count == n
@@ -258,12 +258,14 @@ async def test_s_cycles_sort_and_title_says_so(demo_db):
         assert "triage order" in box.border_title
         await pilot.press("s")
         assert app.screen.sort_key == "client"
+        risk = [a.client for a in app.analyses if a.triaged and a.tier == 1]
         codes = table_column(table, "client")
-        assert codes == sorted(codes)
-        assert "sorted by client" in box.border_title
+        assert codes[: len(risk)] == risk  # risk stays first (clinical-rules §6), the rest sorted
+        assert codes[len(risk):] == sorted(codes[len(risk):])
+        assert "risk first, then by client" in box.border_title
         await pilot.press("s")
         assert app.screen.sort_key == "clinician"
-        clin = table_column(table, "clinician")
+        clin = table_column(table, "clinician")[len(risk):]
         assert clin == sorted(clin)
         # cycle back round to triage order
         for _ in range(20):

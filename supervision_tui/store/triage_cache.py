@@ -54,7 +54,7 @@ from typing import Any
 
 from supervision_tui import __version__
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: 6-cell alliance sparklines
 """Bump when the rules or the cached row format change."""
 
 CACHE_DIR_ENV = "SUPERVISION_TUI_CACHE_DIR"

@@ -42,12 +42,21 @@ Public hooks for the other parts of the UI
 * Bindings are declared with ``Binding(..., id=...)``; ``settings.keys``
   (binding id → key string) is applied with ``App.set_keymap`` at start;
   ``binding_ids()`` lists every known id. Unknown ids are reported with a
-  notification, never silently ignored.
+  notification, never silently ignored; so is a remapped key that another
+  binding of the same screen (or the app) also uses (``keymap_collisions``).
+* Themes: ``t`` cycles the app's own themes (bundled + user theme files);
+  the palette's theme picker (``search_themes``) offers only those. A theme
+  chosen after start-up is remembered as ``[ui] theme`` in the settings
+  file, except under ``--read-only`` or when the file has comments (it is
+  never rewritten then); an existing file keeps its mode. Failing to write
+  it is a notification, never a crash.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import stat
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -58,6 +67,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.theme import ThemeProvider
 
 from supervision_tui.errors import UserError
 from supervision_tui.gc_pause import end_startup
@@ -72,6 +82,49 @@ from supervision_tui.ui.workflow import POLL_SECONDS, Workflow, WorkflowActions
 Loader = Callable[[], Any]  # returns a Caseload
 
 
+def toml_has_comments(text: str) -> bool:
+    """Does this TOML text hold a comment (a ``#`` outside strings)?
+
+    Conservative: anything it cannot follow counts as a comment, so a
+    file is never rewritten (and its comments lost) by mistake."""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            return True
+        if ch in "\"'":
+            triple = text.startswith(ch * 3, i)
+            end_mark = ch * 3 if triple else ch
+            i += len(end_mark)
+            while True:
+                if i >= n:
+                    return True  # unterminated string: not sure
+                if ch == '"' and text[i] == "\\":
+                    i += 2
+                    continue
+                if not triple and text[i] == "\n":
+                    return True  # a one-line string across lines: not TOML we can follow
+                if text.startswith(end_mark, i):
+                    i += len(end_mark)
+                    while triple and i < n and text[i] == ch:  # """a"""" ends with a quote in the string
+                        i += 1
+                    break
+                i += 1
+            continue
+        i += 1
+    return False
+
+
+class AppThemeProvider(ThemeProvider):
+    """The palette's theme picker, limited to the app's own themes
+    (``SupervisionApp._theme_names``: bundled, then user theme files)."""
+
+    @property
+    def commands(self) -> list[tuple[str, Callable[[], None]]]:
+        names = set(getattr(self.app, "_theme_names", None) or ())
+        return [(name, callback) for name, callback in super().commands if not names or name in names]
+
+
 class SupervisionApp(WorkflowActions, App[None]):
     """supervision-tui: caseload triage, client detail, supervisees."""
 
@@ -81,7 +134,7 @@ class SupervisionApp(WorkflowActions, App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("t", "cycle_theme", "Theme", id="cycle_theme", tooltip="Next theme (remembered in the settings file)"),
+        Binding("t", "cycle_theme", "Theme", id="cycle-theme", tooltip="Next theme (remembered in the settings file)"),
         Binding(
             "f2,ctrl+s",
             "screenshot",
@@ -136,6 +189,7 @@ class SupervisionApp(WorkflowActions, App[None]):
         self.review_status_provider: Callable[[Any], str] | None = None
         self.row_hooks: list[Callable[[CaseloadRow], None]] = []
         self._startup_messages: list[tuple[str, str]] = []
+        self._keymap_to_check: dict[str, str] = {}
         self._theme_names: list[str] = []
         self.workflow = Workflow(self)  # sets review_status_provider
         self.set_reactive(SupervisionApp.present, present)
@@ -164,13 +218,29 @@ class SupervisionApp(WorkflowActions, App[None]):
         keys = dict(getattr(self.settings, "keys", None) or {})
         if not keys:
             return
+        for old, new in RENAMED_BINDING_IDS.items():
+            if old in keys:
+                value = keys.pop(old)
+                keys.setdefault(new, value)
+                self._startup_messages.append((f"[keys] {old} is now called {new}; please rename it", "information"))
         known = binding_ids()
         unknown = sorted(k for k in keys if k not in known)
         if unknown:
             self._startup_messages.append(
                 (f"[keys] unknown binding id(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}", "warning")
             )
-        self.set_keymap({k: v for k, v in keys.items() if k in known})
+        keymap = {k: v for k, v in keys.items() if k in known}
+        self.set_keymap(keymap)
+        self._keymap_to_check = keymap  # (checked for collisions after the first frame)
+
+    def _report_keymap_collisions(self) -> None:
+        keymap, self._keymap_to_check = self._keymap_to_check, {}
+        try:
+            messages = keymap_collisions(keymap, type(self)) if keymap else []
+        except Exception:  # pragma: no cover  (a check, never a reason not to start)
+            messages = []
+        for message in messages:
+            self.notify(message, severity="warning", timeout=10, markup=False)
 
     def get_default_screen(self) -> Screen:
         # read here, before any screen mounts: the caseload screen paints it first
@@ -182,7 +252,11 @@ class SupervisionApp(WorkflowActions, App[None]):
             self.notify(message, severity=severity, timeout=8, markup=False)
         self._startup_messages.clear()
         self.set_interval(POLL_SECONDS, self.poll_workflow)
+        # a theme chosen from now on (t, the palette) is remembered; the start-up one is not
+        self.watch(self, "theme", self._theme_chosen, init=False)
         self.call_after_refresh(end_startup)  # cli.main's start-up pause ends with the first frame
+        if self._keymap_to_check:  # (imports the lazily loaded screens: after the first frame)
+            self.call_after_refresh(self._report_keymap_collisions)
         if self.cached_table is not None:
             # the cached rows are on the first frame; read the database once it is painted
             # (the loading thread would otherwise compete with the first paint)
@@ -209,18 +283,70 @@ class SupervisionApp(WorkflowActions, App[None]):
         return variables
 
     def action_cycle_theme(self) -> None:
-        """Switch to the next theme and remember it in the settings file."""
+        """Switch to the next theme (remembered by ``_theme_chosen``)."""
         from supervision_tui.ui.theming import next_theme
 
         self.theme = next_theme(self.theme, self._theme_names or None)
-        try:
-            from supervision_tui.settings import save_setting
 
-            save_setting(self.config_path, "ui", "theme", self.theme)
-        except UserError as err:
-            self.notify(f"Theme: {self.theme} (not remembered: {err})", severity="warning", markup=False)
+    def _theme_chosen(self, name: str) -> None:
+        """Every theme change after start-up (``t``, the palette's theme
+        picker): remember it in the settings file when that is safe, and say
+        which theme it is and whether it was remembered. Never raises."""
+        why = self._remember_theme(name)
+        if why is None:
+            self.notify(f"Theme {name}", timeout=2, markup=False)
         else:
-            self.notify(f"Theme: {self.theme}", timeout=2, markup=False)
+            chosen = why == "read-only" or why.endswith("is read-only") or why.startswith("your settings")
+            severity = "information" if chosen else "warning"  # (the user's own choice, or a real failure)
+            self.notify(f"Theme {name} (not remembered: {why})", severity=severity, timeout=8, markup=False)
+
+    def _remember_theme(self, name: str) -> str | None:
+        """Write ``[ui] theme = name`` to the settings file; None when done
+        (or already so), else why not. Never under ``--read-only``, over a
+        read-only file, or over a file with comments (rewriting it would drop
+        them); an existing file keeps its permissions (and a symlink stays
+        a symlink)."""
+        if self.read_only:
+            return "read-only"
+        path: Path | None = None
+        try:
+            import tomllib
+
+            from supervision_tui.settings import default_settings_path, save_setting
+
+            path = Path(self.config_path) if self.config_path is not None else default_settings_path()
+            if path.is_symlink():  # (e.g. into a dotfiles folder): write the file, keep the link
+                path = path.resolve()
+            mode = None
+            if path.exists():
+                mode = stat.S_IMODE(path.stat().st_mode)
+                if not mode & stat.S_IWUSR or not os.access(path, os.W_OK):
+                    # (the atomic rewrite would replace a read-only file all the same)
+                    return f"{path} is read-only"
+                text = path.read_text(encoding="utf-8")
+                if toml_has_comments(text):
+                    return f'your settings file has comments; add [ui] theme = "{name}" yourself'
+                ui = tomllib.loads(text).get("ui")
+                if isinstance(ui, dict) and ui.get("theme") == name:
+                    return None  # already remembered: no rewrite
+            save_setting(path, "ui", "theme", name)
+            if mode is not None and stat.S_IMODE(path.stat().st_mode) != mode:
+                os.chmod(path, mode)  # (save_setting writes 0o600; the user's choice stands)
+        except UserError as err:
+            return str(err)
+        except OSError as err:
+            return f"cannot write {err.filename or path}: {err.strerror or err}"
+        except Exception as err:  # bad TOML, bad encoding, ...: a theme switch never crashes
+            return f"{path}: {type(err).__name__}: {err}"
+        return None
+
+    def search_themes(self) -> None:
+        """The command palette's theme picker ("Theme" command): this app's
+        themes only (bundled and user theme files), not Textual's built-in
+        ones, which stay usable by name (``--theme``) but are not offered."""
+        from textual.command import CommandPalette
+
+        self.push_screen(CommandPalette(providers=[AppThemeProvider], placeholder="Search for themes…"))
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the current screen (private folder, 0o600).
@@ -533,6 +659,104 @@ EXTRA_BINDING_IDS: set[str] = {
     "agenda-since", "export-agenda", "export-agenda-notes", "export-audit", "export-audit-notes",
     "status-new", "status-discussed", "status-action", "status-resolved", "status-dismissed",
 }
+
+
+#: Binding ids that were renamed: a [keys] entry under the old name still works (and says so).
+RENAMED_BINDING_IDS: dict[str, str] = {"cycle_theme": "cycle-theme"}
+
+
+def _ui_classes() -> list[type]:
+    """The DOM classes of ``supervision_tui.*`` imported so far."""
+    from textual.dom import DOMNode
+
+    out: list[type] = []
+    seen: set[type] = set()
+    stack: list[type] = [DOMNode]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub in seen:
+                continue
+            seen.add(sub)
+            stack.append(sub)
+            if sub.__module__.startswith("supervision_tui."):
+                out.append(sub)
+    return out
+
+
+def _class_bindings(cls: type) -> list[Binding]:
+    """The ``Binding``s with an id that ``cls`` declares or inherits from
+    the app's own classes."""
+    out: list[Binding] = []
+    for base in cls.__mro__:
+        if base is cls or base.__module__.startswith("supervision_tui."):
+            out.extend(b for b in vars(base).get("BINDINGS", []) if isinstance(b, Binding) and b.id)
+    return out
+
+
+def _key_names(keys: str) -> set[str]:
+    """``"/,f1"`` → ``{"slash", "f1"}``: single characters by their key
+    names, as Textual's keymap normalises them, so "/" in the settings file
+    and "slash" in a binding compare equal."""
+    try:  # (Textual's own normalisation is private: guarded, identity without it)
+        from textual.keys import _character_to_key
+    except ImportError:  # pragma: no cover
+        def _character_to_key(character: str) -> str:
+            return character
+
+    return {_character_to_key(k) if len(k) == 1 else k for k in (k.strip() for k in keys.split(",")) if k}
+
+
+def keymap_collisions(keymap: dict[str, str], app_class: type | None = None) -> list[str]:
+    """One message per remapped binding whose new key is also bound to
+    another binding active at the same time: the app's (active everywhere),
+    one of the same screen, or one of a widget on that screen (a widget
+    class imported by the screen's module). E.g. ``[keys] review-client = q
+    also used by quit`` (on the caseload screen q would no longer quit).
+
+    Only pairs involving a remapped binding are reported; two bindings
+    sharing an id (the same command on a screen and its table) never clash."""
+    import sys
+
+    from textual.screen import Screen as _Screen
+
+    binding_ids()  # (imports the main screens)
+    for name in ("agenda", "audit", "dialogs"):  # the lazily imported ones (only with a [keys] table)
+        try:
+            __import__(f"supervision_tui.ui.screens.{name}")
+        except Exception:  # pragma: no cover  (a broken screen must not stop the start)
+            pass
+    classes = _ui_classes()
+    app_bindings = _class_bindings(app_class) if app_class is not None else []
+    screens = [c for c in classes if issubclass(c, _Screen)]
+    widgets = [c for c in classes if not issubclass(c, _Screen) and not issubclass(c, App)]
+    # the groups of bindings active together: each screen with its widgets, each widget alone
+    groups: list[list[Binding]] = []
+    for screen in screens:
+        module = vars(sys.modules.get(screen.__module__, object))
+        members = [w for w in widgets if module.get(w.__name__) is w]
+        groups.append(_class_bindings(screen) + [b for w in members for b in _class_bindings(w)])
+    groups += [_class_bindings(w) for w in widgets]
+    groups = [g + app_bindings for g in groups] + [app_bindings]
+
+    def effective(binding: Binding) -> set[str]:
+        return _key_names(keymap.get(binding.id or "", binding.key))
+
+    clashes: dict[str, set[str]] = {}
+    for group in groups:
+        for b in group:
+            if b.id not in keymap:
+                continue
+            mine = effective(b)
+            for other in group:
+                if other.id == b.id:
+                    continue
+                if mine & effective(other):
+                    clashes.setdefault(b.id, set()).add(other.id or other.action)
+    return [
+        f"[keys] {binding_id} = {keymap[binding_id]} also used by {', '.join(sorted(others))}"
+        for binding_id, others in sorted(clashes.items())
+    ]
 
 
 def binding_ids() -> set[str]:

@@ -38,6 +38,7 @@ from supervision_tui.ui.widgets.caseload_table import (
     row_from_cache,
     row_to_cache,
     sortable_columns,
+    tier_cell,
     tier_label,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
@@ -89,6 +90,18 @@ KIND_FILTERS: list[KindFilter] = [
     KindFilter("k-absent", "kind: disengaging (missed sessions)", lambda a: a.attendance.disengaging),
 ]
 KIND_BY_KEY = {f.key: f for f in KIND_FILTERS}
+
+
+def pinned_first(row: CaseloadRow) -> bool:
+    """Risk (tier 1) rows of triaged clients: first whatever the sort
+    (clinical-rules §6: risk always goes first)."""
+    return row.tier == 1 and not row.ended
+
+
+def tier_cell_text(row: CaseloadRow) -> str:
+    """The Tier column's words ("▲1 risk", "✓7 dropped"), for the search
+    (a client not triaged: also its status in full, "dropped out")."""
+    return f"{tier_cell(row).plain} {row.status.replace('_', ' ')}" if row.ended else row.tier_text
 
 
 def kind_keys(analysis: ClientAnalysis) -> list[str]:
@@ -181,7 +194,7 @@ class CaseloadScreen(Screen):
             yield Static("supervision-tui", id="topbar-title", markup=False)
             yield Static("", id="topbar-theme", markup=False)
         yield Static("", id="notice", markup=False)
-        yield Input(placeholder="search client, clinician or why · enter keep · esc clear", id="search")
+        yield Input(placeholder="search client, clinician, tier or why · enter keep · esc clear", id="search")
         with Vertical(id="table-box"):
             yield CaseloadTable(id="caseload-table")
             yield Static("Loading the caseload…", id="table-message", markup=False)
@@ -335,6 +348,8 @@ class CaseloadScreen(Screen):
                         self.table.update_cell(row.code, spec.key, cell if isinstance(cell, Text) else Text(cell))
         if self.sort_key == "review":
             self.refresh_rows(keep=self.table.current_code)
+        else:
+            self._update_titles()  # the Rev column's legend
         if self._preview_code is not None and (codes is None or self._preview_code in codes):
             self._set_preview(self._preview_code)
 
@@ -403,7 +418,7 @@ class CaseloadScreen(Screen):
                 return False
         if self.search and ignore != "search":
             q = self.search.lower()
-            hay = f"{row.code} {row.clinician} {row.why}".lower()
+            hay = f"{row.code} {row.clinician} {row.why} {tier_cell_text(row)}".lower()
             if not all(part in hay for part in q.split()):
                 return False
         return True
@@ -417,6 +432,8 @@ class CaseloadScreen(Screen):
             rows.sort(key=spec.sort_key)
         if self.sort_reverse:
             rows.reverse()
+        # clinical-rules §6: risk always goes first, whatever the sort (stable: the order stays within each part)
+        rows.sort(key=lambda r: not pinned_first(r))
         return rows
 
     def refresh_rows(self, keep: str | None = None) -> None:
@@ -444,19 +461,39 @@ class CaseloadScreen(Screen):
         order = "triage order"
         if self.sort_key != "tier":
             spec = next((c for c in sortable_columns() if c.key == self.sort_key), None)
-            order = f"sorted by {spec.sort_label if spec else self.sort_key}"
+            order = f"risk first, then by {spec.sort_label if spec else self.sort_key}"
         if self.sort_reverse:
-            order += " (reversed)"
+            order = ("risk first, then triage order" if self.sort_key == "tier" else order) + " (reversed)"
         title = f"Caseload · {order} · filter: {', '.join(filters) if filters else 'all'}"
         if self.show_closed:
             title += " · closed shown"
         box.border_title = title
         n_triaged = sum(1 for r in self.all_rows if not r.ended)
         n_ended = len(self.all_rows) - n_triaged
-        sub = f"{len(self.rows)} of {n_triaged if not self.show_closed else len(self.all_rows)}"
-        if n_ended and not self.show_closed:
-            sub += f" · {n_ended} closed hidden (c)"
+        count = f"{len(self.rows)} of {n_triaged if not self.show_closed else len(self.all_rows)}"
+        closed = [f"{n_ended} closed hidden (c)", f"+{n_ended} closed (c)"] if n_ended and not self.show_closed else []
+        legend = self.review_legend()
+        # the longest that fits: the Rev column's legend first, the closed count shortened, then dropped
+        room = max(10, (self.size.width or self.app.size.width) - 6)
+        options = [[legend, count, c] for c in closed] + [[legend, count]] + [[count, c] for c in closed] + [[count]]
+        for parts in options:
+            sub = " · ".join(p for p in parts if p)
+            if len(sub) <= room:
+                break
         box.border_subtitle = sub
+
+    def review_legend(self) -> str:
+        """"Rev: • new ✓ discussed": the symbols the compact Review column
+        (Rev) shows now, in words; "" when the full column (words) is shown."""
+        if "review-mark" not in {c.key for c, _w in self.table.layout_columns}:
+            return ""
+        from supervision_tui.ui.workflow import CHANGED_MARK, STATUS_ORDER, STATUS_SYMBOLS
+
+        marks = {r.review.split(" ", 1)[0] for r in self.rows if r.review and r.review not in ("—", "?")}
+        words = [f"{STATUS_SYMBOLS[s]} {s}" for s in STATUS_ORDER if STATUS_SYMBOLS[s] in marks]
+        if any(r.review.endswith(CHANGED_MARK) for r in self.rows):
+            words.append(f"{CHANGED_MARK} changed")
+        return f"Rev: {' '.join(words)}" if words else ""
 
     def _update_notice(self) -> None:
         """Risk is never hidden silently: say when a filter hides a risk client."""
@@ -492,7 +529,8 @@ class CaseloadScreen(Screen):
                 n_clinicians, as_of = len(cached.header["clinicians"]), getattr(app, "as_of", None)
                 latest_text = cached.header["latest_date"]
             name = name or (db.name if db is not None else "caseload")
-            facts.append(f"{n} client{'s' if n != 1 else ''}")
+            n_ended = sum(1 for r in self.all_rows if r.ended) if self.show_closed else 0
+            facts.append(f"{n} client{'s' if n != 1 else ''}" + (f" (+{n_ended} closed shown)" if n_ended else ""))
             facts.append(f"{n_clinicians} clinician{'s' if n_clinicians != 1 else ''}")
             if as_of is not None:
                 facts.append(f"as of {as_of.isoformat()}")
@@ -715,6 +753,7 @@ class CaseloadScreen(Screen):
     def set_show_closed(self, value: bool) -> None:
         self.show_closed = value
         self.refresh_rows(keep=self.table.current_code)
+        self._update_header()
         n = sum(1 for r in self.all_rows if r.ended)
         self.notify(
             f"Closed and dropped-out clients {'shown' if value else 'hidden'} ({n})", timeout=2

@@ -8,9 +8,9 @@ one scrolling column. ``left``/``right`` (or ``[``/``]``) move to the previous/n
 client of the caseload's current list; ``escape`` goes back with the
 caseload cursor on the client last shown.
 
-Review workflow (side column, top): the Review list has one entry per flag
-(rupture episode, goal, outcome, attendance, risk) plus the client as a
-whole, each with its status, who/when, what changed since and the note;
+Review workflow (side column, top): the Review list has one entry per flag,
+most urgent first (risk, outcome, rupture episode, goal, attendance), then
+the client as a whole, each with its status, who/when, what changed since and the note;
 ``r`` sets the highlighted entry's status (a small dialog: five statuses
 on single keys, optional note), ``n`` adds/edits its note. The Actions
 list holds the client's action items (``x`` adds one, ``d`` marks the

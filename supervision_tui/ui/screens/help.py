@@ -21,12 +21,52 @@ class HelpEntry:
     binding_id: str | None
 
 
+#: Section titles for the widgets whose keys the help lists (by class name,
+#: the first one found along the widget's class hierarchy). A widget class
+#: can also name its section itself with a ``HELP_TITLE`` class attribute.
+GROUP_TITLES: dict[str, str] = {
+    "CaseloadTable": "Caseload list",
+    "SessionsTable": "Sessions table",
+    "ReviewList": "Review list",
+    "ActionList": "Action items",
+    "DataTable": "Tables",
+    "OptionList": "Lists",
+    "Input": "Typing in a box",
+    "TextArea": "Typing in a box",
+    "ScrollableContainer": "Scrolling",
+    "ScrollView": "Scrolling",
+}
+
+#: What ``enter`` (a list's "Select") does, by screen id: listed under
+#: "This screen" with these words.
+ENTER_MEANS: dict[str, str] = {
+    "agenda": "Open client",
+    "audit": "Open client",
+}
+
+#: The caseload's symbols (its help lists them under "Symbols").
+REVIEW_LEGEND = "Review: • new  ✓ discussed  ☐ action  ☑ resolved  × dismissed  * changed"
+OUTCOME_LEGEND = "Outcome: ↑ improved  = no change  ↓ deteriorated  ✓ (rec.) recovered"
+
+
 def _describe(binding: Binding) -> str:
     if binding.action == "command_palette":
         return "Command palette: every action, client and filter"
-    if binding.description:
-        return binding.description
-    return binding.action.replace("_", " ").strip()
+    text = binding.description or binding.action.replace("_", " ").strip()
+    if not binding.id and text:  # Textual's own words: "Scroll Up" → "Scroll up"
+        text = text[0].upper() + text[1:].lower()
+    return text
+
+
+def group_title(node) -> str | None:
+    """The help section of a widget's keys; None: not listed."""
+    title = getattr(type(node), "HELP_TITLE", None)
+    if title:
+        return title
+    for cls in type(node).__mro__:
+        if cls.__name__ in GROUP_TITLES:
+            return GROUP_TITLES[cls.__name__]
+    return None
 
 
 def collect_help(app, screen) -> list[HelpEntry]:
@@ -45,13 +85,18 @@ def collect_help(app, screen) -> list[HelpEntry]:
             continue
         if (node is app or isinstance(node, Screen)) and not binding.id and binding.action != "command_palette":
             continue  # Textual's generic screen keys (tab focus, copy)
+        description = _describe(binding)
         if node is app:
             group = "Everywhere"
         elif node is screen:
             group = "This screen"
+        elif key == "enter" and binding.action in ("select", "select_cursor") and screen.id in ENTER_MEANS:
+            group, description = "This screen", ENTER_MEANS[screen.id]
         else:
-            group = type(node).__name__.replace("Table", " table")
-        k = (group, binding.action, _describe(binding))
+            group = group_title(node)
+            if group is None:  # a container or widget with no name a reader would know: left out
+                continue
+        k = (group, binding.action, description)
         entries.setdefault(k, [])
         display = app.get_key_display(binding)
         if display not in entries[k]:
@@ -60,6 +105,9 @@ def collect_help(app, screen) -> list[HelpEntry]:
     order = {"This screen": 0, "Everywhere": 1}
     out = [HelpEntry(g, " ".join(keys), desc, ids[(g, a, desc)]) for (g, a, desc), keys in entries.items()]
     out.sort(key=lambda e: (order.get(e.group, 2), e.group))
+    if screen.id == "caseload":
+        out.append(HelpEntry("Symbols", "", REVIEW_LEGEND, None))
+        out.append(HelpEntry("Symbols", "", OUTCOME_LEGEND, None))
     return out
 
 
@@ -97,8 +145,11 @@ class HelpScreen(ModalScreen[None]):
                 t.append(e.group, style="bold underline")
                 t.append("\n")
                 group = e.group
-            t.append(f"  {e.keys:>{width}}", style="bold")
-            t.append(f"  {e.description}")
+            if e.keys:
+                t.append(f"  {e.keys:>{width}}", style="bold")
+                t.append(f"  {e.description}")
+            else:  # a note, not a key
+                t.append(f"  {e.description}")
             if e.binding_id:
                 t.append(f"  [{e.binding_id}]", style="dim")
             t.append("\n")

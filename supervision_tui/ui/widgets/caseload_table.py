@@ -9,6 +9,13 @@ How to add a column (e.g. the review workflow's status):
    the others join in priority order while they fit (clinician 1,
    alliance 2, outcome 3, review 4, last seen 5, sessions 6).
 
+A fixed column may list shorter forms of its text (``compact``, e.g.
+Outcome's "ORS ✓ rec." → "ORS ✓" → "ORS✓"): it then joins at the width of
+its shortest form when its full width does not fit, and the whole column
+uses the first form that fits every shown cell. Narrow terminals show the
+review status as its symbol (Rev); the caseload screen explains the
+symbols shown in the table's subtitle.
+
 The table recomputes which columns fit on every resize
 (:func:`fit_columns`). Nothing here judges a client: every value comes
 from the engine's ``ClientAnalysis`` or from raw ratings.
@@ -16,6 +23,7 @@ from the engine's ``ClientAnalysis`` or from raw ratings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -177,7 +185,7 @@ def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> Case
     return row
 
 
-SPARK_WIDTH = 8
+SPARK_WIDTH = 6  # the last 6 sessions: keeps Alliance narrow enough for Outcome to join at 120 columns
 ALLIANCE_TEXT_WIDTH = 8  # "SRS 38.5", "WAI 41"
 
 
@@ -205,12 +213,20 @@ class ColumnSpec:
     want_width: int = 0  # flexible column: other columns only join while it keeps this
     max_width: int = 28  # fixed columns grow to their widest cell up to this (then "…")
     unless: str | None = None  # left out when this (fuller) column is shown
+    # shorter forms of a cell's text, tried in turn when a cell is wider than the column; the whole
+    # column takes the first one that fits every shown cell, so it reads alike from row to row
+    compact: tuple[Callable[[str], str], ...] = ()
 
 
-def _tier_cell(row: CaseloadRow) -> Text:
+#: Tier cell words of clients not triaged (no wider than the tier names: showing closed
+#: clients never pushes a column out)
+ENDED_WORDS = {"dropped_out": "dropped"}
+
+
+def tier_cell(row: CaseloadRow) -> Text:
     t = Text(row.tier_text)
     if row.ended:
-        t = Text(f"{TIER_SYMBOLS[row.tier]}{row.tier} {row.status.replace('_', ' ')}")
+        t = Text(f"{TIER_SYMBOLS[row.tier]}{row.tier} {ENDED_WORDS.get(row.status, row.status.replace('_', ' '))}")
         t.stylize("dim")
     return t
 
@@ -227,6 +243,16 @@ def _last_cell(row: CaseloadRow) -> str:
     return row.last_date.isoformat() if row.last_date else "—"
 
 
+def _outcome_no_rec(text: str) -> str:
+    """"ORS ✓ rec. PHQ-9 =" → "ORS ✓ PHQ-9 =" (✓ alone means recovered)."""
+    return text.replace(" rec.", "")
+
+
+def _outcome_tight(text: str) -> str:
+    """"ORS ✓ PHQ-9 =" → "ORS✓ PHQ-9=": every instrument kept, with its symbol."""
+    return re.sub(r" ([↑=↓✓])", r"\1", _outcome_no_rec(text))
+
+
 def _review_mark(row: CaseloadRow) -> Text:
     """``✓*`` from ``✓ discussed*``; blank when there is nothing to review."""
     if not row.review or row.review in ("—", "?"):
@@ -235,10 +261,12 @@ def _review_mark(row: CaseloadRow) -> Text:
 
 
 COLUMNS: list[ColumnSpec] = [
-    ColumnSpec("tier", "Tier", _tier_cell, 10, 0, lambda r: (r.order,), "triage order"),
+    ColumnSpec("tier", "Tier", tier_cell, 10, 0, lambda r: (r.order,), "triage order"),
     ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client"),
     ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician"),
-    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 36),
+    # Why wants 28 cells before Clinician, Alliance and Outcome may join: at 80 columns it keeps the
+    # room (Tier, Client, Why, Goal, Rev), at 120 all of Tier … Outcome and Rev fit
+    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 28),
     ColumnSpec(
         "alliance", "Alliance", _alliance_cell, ALLIANCE_TEXT_WIDTH + 1 + SPARK_WIDTH, 2,
         lambda r: (r.alliance_index is None, r.alliance_index if r.alliance_index is not None else 0.0, r.order),
@@ -246,7 +274,7 @@ COLUMNS: list[ColumnSpec] = [
     ),
     ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal"),
     ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 3, lambda r: (r.outcome == "—", r.outcome, r.order),
-               "outcome", max_width=26),
+               "outcome", max_width=26, compact=(_outcome_no_rec, _outcome_tight)),
     ColumnSpec("sessions", "Sess", lambda r: Text(str(r.sessions), justify="right"), 4, 6,
                lambda r: (-r.sessions, r.order), "sessions (most first)"),
     ColumnSpec("last", "Last seen", _last_cell, 10, 5,
@@ -293,6 +321,21 @@ def column_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
     return max(len(spec.label), min(max(base, widest), spec.max_width))
 
 
+def compact_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
+    """The width of a fixed column with ``compact`` forms when every cell
+    takes its shortest form (its full :func:`column_width` without forms)."""
+    full = column_width(spec, rows)
+    if not spec.compact:
+        return full
+    shortest = spec.compact[-1]
+    widest = max((cell_len(shortest(_plain(spec.render(r)))) for r in rows[:400]), default=0)
+    return min(full, max(len(spec.label), spec.width or spec.min_width, widest))
+
+
+def _plain(v: Text | str) -> str:
+    return v.plain if isinstance(v, Text) else v
+
+
 def _cell_len(v: Text | str) -> int:
     # (a plain string is measured as is: no Text built for it, once per cell of every fill)
     return v.cell_len if isinstance(v, Text) else cell_len(strip_control_codes(v))
@@ -325,6 +368,9 @@ def fit_columns(
         if c.width is None:
             continue
         w = widths[c.key] + per
+        if fixed_used + w + flex_want > available and c.compact:  # its cells in their short forms
+            widths[c.key] = compact_width(c, rows)
+            w = widths[c.key] + per
         if fixed_used + w + flex_want > available:
             break
         chosen.add(c.key)
@@ -345,6 +391,18 @@ def fit_columns(
         else:
             out.append((c, widths[c.key]))
     return out
+
+
+def _shortening(spec: ColumnSpec, width: int, rows: Sequence[CaseloadRow]) -> Callable[[str], str] | None:
+    """The first of ``spec.compact`` that fits every cell of ``rows`` in
+    ``width`` (the last one when none does); None when the cells fit as they are."""
+    texts = [_plain(spec.render(r)) for r in rows]
+    if all(cell_len(t) <= width for t in texts):
+        return None
+    for form in spec.compact:
+        if all(cell_len(form(t)) <= width for t in texts):
+            return form
+    return spec.compact[-1]
 
 
 def truncate(text: str, width: int) -> str:
@@ -393,10 +451,13 @@ class CaseloadTable(DataTable):
         else:
             self.clear()
         styles = self._tier_styles()
+        shorten = {spec.key: _shortening(spec, w, rows) for spec, w in self.layout_columns if spec.compact}
         for row in rows:
             cells = []
             for spec, w in self.layout_columns:
                 v = spec.render(row)
+                if shorten.get(spec.key) is not None:
+                    v = shorten[spec.key](_plain(v))
                 if spec.width is None or _cell_len(v) > w:
                     v = truncate(v.plain if isinstance(v, Text) else v, w)
                 if not isinstance(v, Text):

@@ -64,7 +64,8 @@ def risk_banner(a: ClientAnalysis) -> Text | None:
 
 
 def client_header(v: ClientView, as_of=None, width: int | None = None, suffix: Text | None = None) -> Text:
-    """One line: code · clinician · status since · sessions · last · tier: why,
+    """One line: code · clinician · "active since <start>" (else "started
+    <start> · closed") · sessions · last · tier: why,
     then ``suffix``. When that is wider than ``width`` cells, the tier and
     why start a second line instead of wrapping mid-phrase."""
     a = v.analysis
@@ -72,9 +73,14 @@ def client_header(v: ClientView, as_of=None, width: int | None = None, suffix: T
     since = c.started or (v.record.sessions[0].date if v.record.sessions else None)
     t = Text()
     t.append(a.client, style="bold")
-    t.append(f" · {a.clinician or '—'} · {a.status.replace('_', ' ')}")
-    if since is not None:
-        t.append(f" since {since.isoformat()}")
+    t.append(f" · {a.clinician or '—'} · ")
+    status = a.status.replace("_", " ")
+    if since is None:
+        t.append(status)
+    elif a.status == "active":  # active since the start: true
+        t.append(f"{status} since {since.isoformat()}")
+    else:  # paused/closed/dropped out: the start date is not when that began
+        t.append(f"started {since.isoformat()} · {status}")
     t.append(f" · {a.sessions} session{'s' if a.sessions != 1 else ''}")
     if a.latest_date is not None:
         t.append(f" · last {a.latest_date.isoformat()}")
@@ -334,7 +340,8 @@ class SessionsTable(DataTable):
             cols.append((inst, label))
         for inst in outcomes:
             cols.append((inst, inst))
-        cols += [("report", "report"), ("risk", "risk")]
+        # risk before the (free-length) report: never the column cut off at the right edge
+        cols += [("risk", "risk"), ("report", "report")]
         for key, label in cols:
             self.add_column(label, key=key)
         for row in reversed(v.session_rows):
@@ -353,6 +360,6 @@ class SessionsTable(DataTable):
                     cells.append(Text(fmt_num(c), justify="right"))
             for inst in outcomes:
                 cells.append(Text(fmt_num(row.scores.get((inst, "client"))), justify="right"))
+            cells.append(Text("⚠", style="bold", justify="center") if row.risk else Text("—", justify="center"))
             cells.append(Text("; ".join(row.reports) if row.reports else "—"))
-            cells.append(Text("⚠ yes", style="bold") if row.risk else Text("—"))
             self.add_row(*cells, key=str(row.number))

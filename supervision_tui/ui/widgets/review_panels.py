@@ -102,9 +102,29 @@ def review_entry(label: str, review, present: bool, client_level: bool = False) 
     return t
 
 
+def flag_urgency(flag: Flag) -> int:
+    """Sort key of a flag in the review list: the triage tier it stands for
+    (clinical-rules §7): risk 1, deteriorated outcome 2, open or unrepaired
+    rupture 3, goal disagreed 4, attendance 5, other goal states 6, a
+    repaired rupture last."""
+    if flag.kind == "risk":
+        return 1
+    if flag.kind == "outcome":
+        return 2
+    if flag.kind == "rupture":
+        return 7 if flag.status == "repaired" else 3
+    if flag.kind == "goal":
+        return 4 if flag.status == "disagreed" else 6
+    if flag.kind == "attendance":
+        return 5
+    return 8
+
+
 class ReviewList(OptionList):
-    """The flags of one client, each with its review; the last entry is the
-    client as a whole. The highlighted entry is what ``r``/``n`` act on."""
+    """The flags of one client, most urgent first (``flag_urgency``: risk,
+    outcome, rupture, goal, attendance), each with its review; the last
+    entry is always the client as a whole. The highlighted entry is what ``r``/``n`` act on: on
+    a fresh client the first, so ``r`` on a risk client reviews the risk."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
@@ -126,12 +146,15 @@ class ReviewList(OptionList):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.flags: dict[str, Flag] = {}
+        self._client: str | None = None  # the client shown
 
     def show_state(self, analysis: ClientAnalysis, state: ClientReview, present: bool) -> None:
-        keep = self.highlighted_key
+        # the same client refreshed: the highlight stays; another client: its most urgent flag
+        keep = self.highlighted_key if analysis.client == self._client else None
+        self._client = analysis.client
         self.flags = {}
         options: list[Option | None] = []
-        for f, r in state.flags:
+        for f, r in sorted(state.flags, key=lambda fr: flag_urgency(fr[0])):
             self.flags[f.identity] = f
             if options:
                 options.append(None)
