@@ -565,6 +565,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: invalid TOML: {err}") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{path}: not UTF-8 text") from None
+    except OSError as err:  # e.g. a folder in the path is a file
+        raise SettingsError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
 def load_settings(path: str | os.PathLike | None = None, registry: Registry | None = None) -> Settings:

@@ -216,3 +216,9 @@ def test_documented_example_is_valid_and_equals_defaults():
 def test_config_dir_override(tmp_path, monkeypatch):
     monkeypatch.setenv("SUPERVISION_TUI_CONFIG_DIR", str(tmp_path / "cfg"))
     assert default_settings_path() == tmp_path / "cfg" / "settings.toml"
+
+
+def test_unreadable_settings_path_is_a_settings_error(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "afile" / "settings.toml")

@@ -786,35 +786,13 @@ def binding_ids() -> set[str]:
     return ids
 
 
-def build_app(
-    db_path: Path | str | None,
-    settings: Any = None,
-    *,
-    config_path: Path | None = None,
-    theme: str | None = None,
-    present: bool = False,
-    read_only: bool = False,
-    clinician: str | None = None,
-    as_of: date | None = None,
-    ssh: bool | None = None,
-    show_all: bool = False,
-    loader: Loader | None = None,
-) -> SupervisionApp:
-    """The app for ``db_path`` (``loader``: a callable returning a Caseload,
-    for tests that build data in memory)."""
-    return SupervisionApp(
-        db_path,
-        settings,
-        config_path=config_path,
-        theme=theme,
-        present=present,
-        read_only=read_only,
-        clinician=clinician,
-        as_of=as_of,
-        ssh=ssh,
-        show_all=show_all,
-        loader=loader,
-    )
+def build_app(db_path: Path | str | None, settings: Any = None, **options: Any) -> SupervisionApp:
+    """The app for ``db_path``: the one factory the CLI (``run_app``) and
+    every test use. ``options`` are ``SupervisionApp``'s keyword arguments
+    (``theme``, ``present``, ``read_only``, ``clinician``, ``as_of``, ``ssh``,
+    ``show_all``, ``config_path``, and ``loader``: a callable returning a
+    Caseload, for tests that build data in memory)."""
+    return SupervisionApp(db_path, settings, **options)
 
 
 def run_app(db_path: Path | str, settings: Any = None, **kwargs: Any) -> None:
