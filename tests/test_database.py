@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -329,7 +328,10 @@ def test_errors_are_user_errors():
 # --- speed -----------------------------------------------------------------------------------
 
 
-def test_load_of_500_clients_by_40_sessions_is_fast(tmp_path):
+def test_a_large_caseload_loads_whole_and_a_workflow_save_leaves_it_untouched(tmp_path):
+    """Speed is measured by bench/run.py, not asserted here (machines are
+    noisy); what a test can check is the design that makes saves cheap: a
+    workflow save writes only the sidecar, never the big caseload file."""
     ratings = []
     for c in range(500):
         code, clin = f"C-{c:04d}", f"T{c % 8}"
@@ -339,16 +341,13 @@ def test_load_of_500_clients_by_40_sessions_is_fast(tmp_path):
             ratings.append(Rating(code, clin, s, d, "attended", "ORS", "client", 20.5))
     d = Database(tmp_path / "big.json")
     d.replace_caseload(Caseload(ratings=ratings))
-    t = time.perf_counter()
     cl = Database(d.path, read_only=True).load()
-    elapsed = time.perf_counter() - t
     assert len(cl.ratings) == 40_000
-    assert elapsed < 2.0, f"load took {elapsed:.2f} s"  # ~0.15 s measured; generous for slow CI
-    # a workflow save stays small and fast whatever the caseload size
-    t = time.perf_counter()
+    before = (d.path.stat().st_mtime_ns, d.path.read_bytes())
     with d.sidecar.transaction() as data:
         data["reviews"] = {"1": {"client": "C-0001"}}
-    assert time.perf_counter() - t < 0.5
+    assert (d.path.stat().st_mtime_ns, d.path.read_bytes()) == before
+    assert d.sidecar.read()["reviews"] == {"1": {"client": "C-0001"}}
 
 
 def test_threads_may_share_a_store(tmp_path):
