@@ -397,7 +397,7 @@ def demo_cmd(out, seed, n_clients, max_sessions) -> None:
 def serve_cmd(db, host, port, config, read_only) -> None:
     """Serve the dashboard to a browser through textual-serve."""
     from supervision_tui.gc_pause import end_startup
-    from supervision_tui.serve import serve
+    from supervision_tui.ui.serve import serve
 
     end_startup()  # a long-running server: the collector runs as usual
     try:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from supervision_tui import serve as serve_module
+from supervision_tui.ui import serve as serve_module
 from supervision_tui.errors import UserError
-from supervision_tui.serve import app_command, is_local, serve
+from supervision_tui.ui.serve import app_command, is_local, serve
 
 
 def free_port() -> int:

@@ -1,2 +1,2 @@
 """Data only: the page template ``supervision-tui serve`` gives textual-serve
-(see ``supervision_tui.serve``). A package so that setuptools ships it."""
+(see ``supervision_tui.ui.serve``). A package so that setuptools ships it."""

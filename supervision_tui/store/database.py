@@ -505,15 +505,8 @@ class Database:
         ratings = {r.key: r for r in old.ratings}
         incoming = {}
         for r in parsed.ratings:
-            prev = ratings.get(r.key)
-            if prev is None:
-                report.measures.added += 1
-            elif prev == r:
-                report.measures.unchanged += 1
-            else:
-                report.measures.updated += 1
-                inst = r.instrument or "no instrument"
-                report.updates.append(f"{r.client} session {r.session} {inst} ({r.rater}): {_diff(prev, r)}")
+            label = f"{r.client} session {r.session} {r.instrument or 'no instrument'} ({r.rater})"
+            _tally(report.measures, report.updates, ratings.get(r.key), r, label)
             incoming[r.key] = r
         entries = [(r, None) for k, r in ratings.items() if k not in incoming]
         entries += list(zip(parsed.ratings, parsed.rating_origins))
@@ -525,14 +518,7 @@ class Database:
         # clients
         clients = dict(old.clients)
         for c in parsed.clients:
-            prev = clients.get(c.code)
-            if prev is None:
-                report.clients.added += 1
-            elif prev == c:
-                report.clients.unchanged += 1
-            else:
-                report.clients.updated += 1
-                report.updates.append(f"client {c.code}: {_diff(prev, c)}")
+            _tally(report.clients, report.updates, clients.get(c.code), c, f"client {c.code}")
             clients[c.code] = c
         for code, clinician in _latest_clinicians(all_ratings).items():
             if code not in clients:
@@ -546,13 +532,7 @@ class Database:
             if prev is not None and not g.description and prev.description:
                 g = Goal(g.client, g.goal_id, prev.description, g.set_session, g.agreement, g.status,
                          g.reviewed_session)
-            if prev is None:
-                report.goals.added += 1
-            elif prev == g:
-                report.goals.unchanged += 1
-            else:
-                report.goals.updated += 1
-                report.updates.append(f"goal {g.goal_id} of {g.client}: {_diff(prev, g)}")
+            _tally(report.goals, report.updates, prev, g, f"goal {g.goal_id} of {g.client}")
             goals[(g.client, g.goal_id)] = g
 
         # goals for clients unknown everywhere
@@ -561,6 +541,18 @@ class Database:
             lines = [line for _k, line in sorted(problems, key=lambda kv: kv[0])] + unknown
             raise ValidationFailed(lines)
         return Caseload(clients, dict(old.clinicians), all_ratings, list(goals.values()), old.name)
+
+
+def _tally(counts, updates: list[str], prev, new, label: str) -> None:
+    """Count one incoming row as added, unchanged or updated (with a line
+    saying what changed)."""
+    if prev is None:
+        counts.added += 1
+    elif prev == new:
+        counts.unchanged += 1
+    else:
+        counts.updated += 1
+        updates.append(f"{label}: {_diff(prev, new)}")
 
 
 def _rating_order(r: Rating) -> tuple:

@@ -19,6 +19,7 @@ from supervision_tui.errors import UserError
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
 from supervision_tui.ui.workflow import entry_client
+from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 ACTION_WORDS = {
     "review.set": "review",
@@ -76,8 +77,7 @@ def change_text(e, include_notes: bool) -> str:
 
 class AuditTable(DataTable):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
-        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
+        *LIST_KEYS,
     ]
 
 

@@ -19,6 +19,7 @@ from supervision_tui.reports.patterns import RECENT_SESSIONS, ClinicianPattern, 
 from supervision_tui.rules.results import TIER_SYMBOLS
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
+from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 ALL_KEY = "__all__"
 WIDE_MIN_WIDTH = 120
@@ -45,8 +46,7 @@ def _actions_cell(n: int, overdue: int) -> Text:
 
 class CliniciansTable(DataTable):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
-        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
+        *LIST_KEYS,
         Binding("enter", "select_cursor", "Filter caseload", id="choose-clinician"),
     ]
 

@@ -40,6 +40,7 @@ from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalys
 from supervision_tui.ui.widgets.sparkline import sparkline
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num, instrument_order
 from supervision_tui.ui.workflow import review_sort_key
+from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 # --- words and symbols (never colour alone) ------------------------------------
 
@@ -418,8 +419,7 @@ class CaseloadTable(DataTable):
     """A row-cursor DataTable with vi keys; enter posts ``RowSelected``."""
 
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
-        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
+        *LIST_KEYS,
         Binding("enter", "select_cursor", "Open", id="open-client"),
         Binding("home", "scroll_top", "First client", show=False, id="first-row"),
         Binding("end", "scroll_bottom", "Last client", show=False, id="last-row"),

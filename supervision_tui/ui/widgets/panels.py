@@ -20,6 +20,7 @@ from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS, tier_label
 from supervision_tui.ui.widgets.sparkline import block_chart
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num
+from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 HIDDEN_TEXT = "(hidden while presenting)"
 EVIDENCE_SHOWN = 6
@@ -316,8 +317,7 @@ class SessionsTable(DataTable):
     """One row per session, latest first: raw ratings and reports."""
 
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
-        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
+        *LIST_KEYS,
     ]
 
     DEFAULT_CSS = """

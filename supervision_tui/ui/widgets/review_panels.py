@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from supervision_tui.rules.results import ClientAnalysis, Flag
 from supervision_tui.ui.widgets.panels import HIDDEN_TEXT
+from supervision_tui.ui.widgets.keys import LIST_KEYS
 from supervision_tui.ui.workflow import (
     CHANGED_MARK,
     STATUS_SYMBOLS,
@@ -120,26 +121,33 @@ def flag_urgency(flag: Flag) -> int:
     return 8
 
 
-class ReviewList(OptionList):
+class PanelList(OptionList):
+    """An option list in a client-screen panel: j/k, a rounded border that
+    lights up on focus, as tall as its entries up to ``max-height``."""
+
+    BINDINGS = [*LIST_KEYS]
+
+    DEFAULT_CSS = """
+    PanelList {
+        height: auto;
+        border: round $primary 50%;
+        padding: 0;
+    }
+    PanelList:focus {
+        border: round $accent;
+    }
+    """
+
+
+class ReviewList(PanelList):
     """The flags of one client, most urgent first (``flag_urgency``: risk,
     outcome, rupture, goal, attendance), each with its review; the last
     entry is always the client as a whole. The highlighted entry is what ``r``/``n`` act on: on
     a fresh client the first, so ``r`` on a risk client reviews the risk."""
 
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
-        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
-    ]
-
     DEFAULT_CSS = """
     ReviewList {
-        height: auto;
         max-height: 24;
-        border: round $primary 50%;
-        padding: 0;
-    }
-    ReviewList:focus {
-        border: round $accent;
     }
     """
 
@@ -209,23 +217,12 @@ def action_entry(item, present: bool, as_of=None) -> Text:
     return t
 
 
-class ActionList(OptionList):
+class ActionList(PanelList):
     """A client's action items, open first; ``d`` (the screen's) toggles done."""
-
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="cursor-down"),
-        Binding("k", "cursor_up", "Up", show=False, id="cursor-up"),
-    ]
 
     DEFAULT_CSS = """
     ActionList {
-        height: auto;
         max-height: 16;
-        border: round $primary 50%;
-        padding: 0;
-    }
-    ActionList:focus {
-        border: round $accent;
     }
     """
 

@@ -27,7 +27,7 @@ from supervision_tui.errors import UserError
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Our page template for textual-serve (package data, see pyproject.toml).
-TEMPLATES_DIR = Path(__file__).resolve().parent / "serve_templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "serve_templates"
 
 NO_SERVE = (
     "supervision-tui serve needs textual-serve, an optional extra. Install it with:\n"
