@@ -38,7 +38,7 @@ open one, client- and therapist-reported ruptures, a client–therapist
 WAI-SR discrepancy, deterioration, recovery, a risk item, two missed
 sessions, goal disagreement, stale and missing goals, a transfer, a closed
 and a dropped-out client — computing the scripted scores from the client's
-own earlier scores so the story holds for any seed. ``tests/test_demo.py``
+own earlier scores so the story holds for any seed. ``tests/unit/test_demo.py``
 checks every story through the real rule engine.
 
 Randomness: one ``random.Random`` per caseload (``seed``) for the caseload

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 from textual.color import Color
-from textual.design import ColorSystem
 from textual.widgets import DataTable, Footer, Label
 
 from supervision_tui.ui import theming
@@ -29,7 +28,7 @@ from supervision_tui.ui.theming import (
     theme_names,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 THEMES_DIR = REPO / "themes"
 REQUIRED = ("clinic-dark", "clinic-light", "projector", "ansi")
 AAA = 7.0

@@ -9,16 +9,13 @@ from textual_plotext import PlotextPlot
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.widgets.charts import AllianceChart, ChartPanel, OutcomeChart
 from supervision_tui.ui.widgets.panels import HIDDEN_TEXT, SessionsTable
-from ui_support import (  # noqa: F401  (fixtures)
+from ui_support import (
     LARGE,
     SMALL,
-    _frozen_cursor,
     async_test,
-    demo_db,
     loaded,
     make_app,
     plain,
-    scenarios,
     static_text,
 )
 

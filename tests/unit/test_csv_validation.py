@@ -17,7 +17,7 @@ from supervision_tui.store.csv_io import (
     validate_files,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 BASE = {
     "client": "C-01", "clinician": "T01", "session": "1", "date": "2025-01-06", "attendance": "attended",
@@ -328,7 +328,7 @@ FILE_CASES = [
     ("\n\n  \n", ["m.csv:1: header: missing: the file is empty (got empty)"]),
     (f"{ROW}\n", ["m.csv:1: header: missing: the first line must name the columns, e.g. "
                   "client,clinician,session,date (got C-01,T01,…)"]),
-    (f"client,clinician,sesion,date\nC-01,T01,1,2025-01-06\n", [
+    ("client,clinician,sesion,date\nC-01,T01,1,2025-01-06\n", [
         "m.csv:1: header: unknown column; allowed are client, clinician, session, date, attendance, instrument, "
         "rater, total, goal, task, bond, rupture, rupture_type, risk (got sesion)",
         "m.csv:1: session: required column is missing from the header (got client,clinician,sesion,date)",

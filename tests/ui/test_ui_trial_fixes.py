@@ -23,15 +23,12 @@ from supervision_tui.ui.screens.help import HelpScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
 from supervision_tui.ui.widgets.panels import SessionsTable
 from supervision_tui.ui.widgets.review_panels import CLIENT_ENTRY, ReviewList
-from ui_support import (  # noqa: F401  (fixtures)
+from ui_support import (
     LARGE,
     SMALL,
-    _frozen_cursor,
     async_test,
-    demo_db,
     loaded,
     make_app,
-    scenarios,
     shown_columns,
     static_text,
     table_column,

@@ -343,7 +343,7 @@ def test_the_page_template_ships_in_the_wheel():
     import fnmatch
     import tomllib
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert serve_module.TEMPLATES_DIR == root / "supervision_tui" / "serve_templates"
     assert "supervision_tui.serve_templates" in config["packages"]

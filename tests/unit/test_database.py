@@ -19,7 +19,7 @@ from supervision_tui.store.csv_io import export_csv, parse_files
 from supervision_tui.store.database import Database, LockedStore
 from supervision_tui.store.files import write_private_bytes, write_private_text
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def mode(path: Path) -> int:

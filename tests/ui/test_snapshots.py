@@ -15,7 +15,7 @@ The matrix (36 snapshots):
 Built from the deterministic demo (seed 2026, 18 clients) with a fixed
 as-of date and a frozen cursor blink; SVG colours of the ANSI themes come
 from Textual's fixed terminal palette, so they are stable too. Regenerate
-after a deliberate change with ``pytest tests/test_snapshots.py
+after a deliberate change with ``pytest tests/ui/test_snapshots.py
 --snapshot-update`` and look at the SVGs before checking them in.
 """
 
@@ -24,15 +24,7 @@ from __future__ import annotations
 import pytest
 
 from supervision_tui.ui.theming import BUNDLED_ORDER
-from ui_support import (  # noqa: F401  (fixtures)
-    LARGE,
-    SMALL,
-    _frozen_cursor,
-    demo_db,
-    loaded,
-    make_app,
-    scenarios,
-)
+from ui_support import LARGE, SMALL, loaded, make_app
 
 SIZES = {"80x24": SMALL, "160x48": LARGE}
 MAIN_SCREENS = ("caseload", "client", "clinicians", "agenda")

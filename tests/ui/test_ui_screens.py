@@ -12,16 +12,13 @@ from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.screens.clinicians import CliniciansScreen, CliniciansTable
 from supervision_tui.ui.screens.help import HelpScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
-from ui_support import (  # noqa: F401  (fixtures)
+from ui_support import (
     LARGE,
     SMALL,
-    _frozen_cursor,
     async_test,
-    demo_db,
     loaded,
     make_app,
     plain,
-    scenarios,
     static_text,
     table_column,
 )

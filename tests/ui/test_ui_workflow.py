@@ -30,15 +30,12 @@ from supervision_tui.ui.screens.dialogs import ActionDialog, NoteDialog, ReviewD
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
 from supervision_tui.ui.widgets.review_panels import ActionList, ReviewList
 from supervision_tui.ui.workflow import READ_ONLY_MESSAGE
-from ui_support import (  # noqa: F401  (fixtures)
+from ui_support import (
     LARGE,
     SMALL,
-    _frozen_cursor,
     async_test,
-    demo_db,
     loaded,
     make_app,
-    scenarios,
     static_text,
     table_column,
 )

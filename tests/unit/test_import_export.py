@@ -20,7 +20,7 @@ from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
 from supervision_tui.store.csv_io import export_csv, parse_files
 from supervision_tui.store.database import Database
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 M, C, G = FIXTURES / "measures.csv", FIXTURES / "clients.csv", FIXTURES / "goals.csv"
 
 

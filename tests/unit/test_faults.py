@@ -23,12 +23,11 @@ from hypothesis import strategies as st
 
 from supervision_tui.cli import cli
 from supervision_tui.errors import DatabaseError, UserError, ValidationFailed
-from supervision_tui.store import files
 from supervision_tui.store.csv_io import CLIENTS_COLUMNS, GOALS_COLUMNS, MEASURES_COLUMNS, parse_files, validate_files
 from supervision_tui.store.database import Database, LockedStore
 
-FIXTURES = Path(__file__).parent / "fixtures"
-ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
 ERROR_LINE = re.compile(r"^[^:]+:\d+: [^:]+: .+ \(got .*\)$")
 
 

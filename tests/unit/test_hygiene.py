@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "supervision_tui"
 CORE = ["model.py", "instruments.py", "settings.py", "errors.py", "rules", "store", "reports"]
 FORBIDDEN = ("textual", "textual_plotext", "plotext", "supervision_tui.ui")

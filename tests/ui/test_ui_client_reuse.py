@@ -9,16 +9,7 @@ from textual.widgets import Static
 from supervision_tui.ui.screens.caseload import CaseloadScreen
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.widgets.charts import OutcomeChart
-from ui_support import (  # noqa: F401  (fixtures)
-    LARGE,
-    _frozen_cursor,
-    async_test,
-    demo_db,
-    loaded,
-    make_app,
-    scenarios,
-    static_text,
-)
+from ui_support import LARGE, async_test, loaded, make_app, static_text
 
 
 async def _show(pilot, code: str) -> ClientScreen:

@@ -9,15 +9,12 @@ from textual.widgets import Input, Static
 from supervision_tui.ui.screens.caseload import CaseloadScreen
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
-from ui_support import (  # noqa: F401  (fixtures)
+from ui_support import (
     LARGE,
     SMALL,
-    _frozen_cursor,
     async_test,
-    demo_db,
     loaded,
     make_app,
-    scenarios,
     shown_columns,
     static_text,
     table_column,

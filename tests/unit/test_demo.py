@@ -31,7 +31,7 @@ from supervision_tui.store.demo import (
     write_demo,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,7 @@ from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
 from supervision_tui.ui.widgets.charts import AllianceChart
 from supervision_tui.ui.widgets.footer import AppFooter
-from ui_support import (  # noqa: F401  (fixtures)
-    LARGE,
-    SMALL,
-    _frozen_cursor,
-    async_test,
-    demo_db,
-    loaded,
-    make_app,
-    scenarios,
-    static_text,
-)
+from ui_support import LARGE, SMALL, async_test, loaded, make_app, static_text
 
 
 def _footer_keys(app) -> list[FooterKey]:

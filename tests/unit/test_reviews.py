@@ -32,7 +32,7 @@ from supervision_tui.store.reviews import (
     parse_key,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 D0 = date(2026, 1, 5)
 NOTE = "NOTE-MARKER-4f1c private words"
 ACTION = "ACTION-MARKER-9b2e call the GP"

@@ -15,15 +15,7 @@ from supervision_tui.store.database import Database
 from supervision_tui.ui.app import SupervisionApp
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
-from ui_support import (  # noqa: F401  (fixtures)
-    LARGE,
-    _frozen_cursor,
-    async_test,
-    demo_db,
-    loaded,
-    make_app,
-    table_column,
-)
+from ui_support import LARGE, async_test, loaded, make_app, table_column
 
 ROW = {"code": "C-0001", "clinician": "T01", "status": "active", "tier": 3, "why": "open since s4 (drop)",
        "alliance_text": "SRS 31", "alliance_index": 0.775, "spark": "▇▇▆▅", "goal": "agreed",

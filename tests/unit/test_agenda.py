@@ -20,7 +20,7 @@ from supervision_tui.settings import Settings
 from supervision_tui.store.database import Database
 from supervision_tui.store.reviews import ReviewStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 3, 2)
 NOTE = "NOTE-MARKER-71ad"
 ACTION = "ACTION-MARKER-0c3e"

@@ -1,6 +1,6 @@
-"""Shared fixtures and helpers of the UI tests (tests/test_ui_*.py,
-tests/test_snapshots.py): a small deterministic demo database, the app
-factory with fixed theme/date, and a frozen cursor blink."""
+"""Helpers of the UI tests (tests/ui): the app factory with fixed
+theme/date, waiting for the load, and text extraction. The fixtures are
+in ``conftest.py`` beside this file."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import functools
 from datetime import date
 from pathlib import Path
 
-import pytest
 from rich.text import Text
 
 from supervision_tui.settings import Settings
-from supervision_tui.store.demo import scenario_clients, write_demo
-from supervision_tui.ui import app as app_module
 from supervision_tui.ui.app import SupervisionApp, build_app
 
 SEED = 2026
@@ -22,32 +19,6 @@ N_CLIENTS = 18
 AS_OF = date(2026, 11, 20)
 SMALL = (80, 24)
 LARGE = (160, 48)
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ui") / "demo.json"
-    write_demo(path, seed=SEED, n_clients=N_CLIENTS)
-    return path
-
-
-@pytest.fixture(scope="session")
-def scenarios() -> dict[str, str]:
-    """scenario key -> client code, e.g. scenarios["risk"] == "C-0122"."""
-    return scenario_clients(SEED, N_CLIENTS)
-
-
-@pytest.fixture(autouse=True)
-def _frozen_cursor(monkeypatch):
-    """No blinking cursor: snapshots and timings stay stable."""
-    real = app_module.terminal_settings
-
-    def settings(ssh=None, env=None):
-        out = dict(real(False if ssh is None else ssh, env))
-        out["cursor_blink"] = False
-        return out
-
-    monkeypatch.setattr(app_module, "terminal_settings", settings)
 
 
 def async_test(fn):

@@ -1,0 +1,39 @@
+"""Fixtures of the UI tests (tests/ui): a small deterministic demo
+database, its scenario clients, and a frozen cursor blink. Helpers that
+tests call (the app factory, text extraction) are in ``ui_support``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supervision_tui.store.demo import scenario_clients, write_demo
+from supervision_tui.ui import app as app_module
+from ui_support import N_CLIENTS, SEED
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ui") / "demo.json"
+    write_demo(path, seed=SEED, n_clients=N_CLIENTS)
+    return path
+
+
+@pytest.fixture(scope="session")
+def scenarios() -> dict[str, str]:
+    """scenario key -> client code, e.g. scenarios["risk"] == "C-0122"."""
+    return scenario_clients(SEED, N_CLIENTS)
+
+
+@pytest.fixture(autouse=True)
+def _frozen_cursor(monkeypatch):
+    """No blinking cursor: snapshots and timings stay stable."""
+    real = app_module.terminal_settings
+
+    def settings(ssh=None, env=None):
+        out = dict(real(False if ssh is None else ssh, env))
+        out["cursor_blink"] = False
+        return out
+
+    monkeypatch.setattr(app_module, "terminal_settings", settings)
