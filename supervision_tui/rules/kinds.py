@@ -1,0 +1,201 @@
+"""The flag-kind registry: everything the product knows about a kind of
+flag, in one place (like ``instruments.REGISTRY`` for instruments).
+
+A flag kind (interchange.md §5: ``rupture``, ``goal``, ``outcome``,
+``attendance``, ``risk``) has statuses; each status says which triage tier
+it stands for (clinical-rules.md §7), whether an unreviewed flag of it
+makes its client "new" for review, and in which agenda section it is
+listed (clinical-rules.md §8). Screens, the agenda, filters and exports
+read this registry instead of branching on ``flag.kind``; the engine runs
+each kind's rule.
+
+Adding a kind (or a status such as ``not_on_track`` of ``outcome``) is an
+entry here plus its rule in ``rules/``.
+
+The tier table (``TIERS``) is here too: symbol, short name and the
+description the filter list and help screen show. ``ascii`` symbols are
+for terminals whose fonts lack the Unicode ones (``TERM=linux``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from supervision_tui.rules.results import ClientAnalysis, Flag
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    number: int
+    symbol: str  # "▲"
+    ascii: str  # "^"
+    name: str  # "risk": the word in the Tier column
+    description: str  # "risk screen positive, not re-screened"
+
+    def label(self, ascii: bool = False) -> str:
+        """``▲1 risk``: symbol, number and word (never colour alone)."""
+        return f"{self.ascii if ascii else self.symbol}{self.number} {self.name}"
+
+
+TIERS: dict[int, Tier] = {
+    t.number: t
+    for t in (
+        Tier(1, "▲", "!", "risk", "risk screen positive, not re-screened"),
+        Tier(2, "▲", "^", "worse", "outcome deteriorated or not on track"),
+        Tier(3, "●", "*", "rupture", "rupture open or unrepaired"),
+        Tier(4, "◆", "+", "goal", "goal disagreed"),
+        Tier(5, "○", "o", "absent", "disengaging (missed sessions)"),
+        Tier(6, "·", ".", "goal", "goal stale, not set or partial"),
+        Tier(7, " ", " ", "no flag", "no flag (not the same as cleared)"),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FlagStatus:
+    """One status of a flag kind."""
+
+    id: str  # "unrepaired"
+    word: str  # "unrepaired": for people (never the JSON token with "_")
+    tier: int | None  # the triage tier it stands for; None: not a triage reason (repaired, rescreened)
+    needs_review: bool = True  # does an unreviewed flag of it make its client "new"?
+    agenda: str | None = None  # agenda section id (reports.agenda), None: not listed
+
+
+@dataclass(frozen=True, slots=True)
+class KindFilter:
+    """A caseload filter: which clients' analyses pass it. The keys passed
+    are kept in the triage cache, so rows can be filtered before the data
+    are loaded."""
+
+    key: str  # "k-rupture"
+    label: str  # "kind: rupture open or unrepaired"
+    test: Callable[["ClientAnalysis"], bool] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FlagKind:
+    id: str  # interchange.md §5 ``kind``
+    order: int  # position in the §5 sort order
+    symbol: str
+    ascii: str
+    label: str  # "rupture", "outcome", …: the word for people
+    statuses: dict[str, FlagStatus]
+    # caseload filters of this kind ("kind: rupture open or unrepaired")
+    filters: tuple["KindFilter", ...] = ()
+
+    def status(self, status: str) -> FlagStatus:
+        try:
+            return self.statuses[status]
+        except KeyError:
+            raise KeyError(f"{self.id}: unknown status {status!r}") from None
+
+    def urgency(self, status: str) -> int:
+        """Sort key of a flag among a client's flags: its tier, 8 for a
+        status that is no triage reason (a repaired rupture)."""
+        t = self.status(status).tier
+        return t if t is not None else 8
+
+
+def _statuses(*items: FlagStatus) -> dict[str, FlagStatus]:
+    return {s.id: s for s in items}
+
+
+class FlagKindRegistry:
+    """Ordered collection of flag kinds; ``REGISTRY`` is the product's."""
+
+    def __init__(self, kinds: Iterator[FlagKind] | list[FlagKind] = ()) -> None:
+        self._by_id: dict[str, FlagKind] = {}
+        for k in kinds:
+            self.register(k)
+
+    def register(self, kind: FlagKind) -> None:
+        if kind.id in self._by_id:
+            raise ValueError(f"flag kind {kind.id!r} is registered already")
+        for s in kind.statuses.values():
+            if s.tier is not None and s.tier not in TIERS:
+                raise ValueError(f"flag kind {kind.id!r}: status {s.id!r} has unknown tier {s.tier}")
+        self._by_id[kind.id] = kind
+
+    def __getitem__(self, kind_id: str) -> FlagKind:
+        return self._by_id[kind_id]
+
+    def get(self, kind_id: str) -> FlagKind | None:
+        return self._by_id.get(kind_id)
+
+    def __iter__(self) -> Iterator[FlagKind]:
+        return iter(sorted(self._by_id.values(), key=lambda k: k.order))
+
+    def __contains__(self, kind_id: object) -> bool:
+        return kind_id in self._by_id
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(k.id for k in self)
+
+    def order(self, kind_id: str) -> int:
+        k = self._by_id.get(kind_id)
+        return k.order if k is not None else len(self._by_id)
+
+    # conveniences over a flag -------------------------------------------------
+    def status_of(self, flag: "Flag") -> FlagStatus:
+        return self[flag.kind].status(flag.status)
+
+    def urgency(self, flag: "Flag") -> int:
+        return self[flag.kind].urgency(flag.status)
+
+    def needs_review(self, flag: "Flag") -> bool:
+        return self.status_of(flag).needs_review
+
+    def filters(self) -> tuple[KindFilter, ...]:
+        """Every kind's caseload filters, in kind order."""
+        return tuple(f for k in self for f in k.filters)
+
+
+REGISTRY = FlagKindRegistry(
+    [
+        FlagKind(
+            "rupture", 0, "●", "*", "rupture",
+            _statuses(
+                FlagStatus("open", "open", 3, agenda="ruptures"),
+                FlagStatus("unrepaired", "unrepaired", 3, agenda="ruptures"),
+                FlagStatus("repaired", "repaired", None, needs_review=False, agenda="ruptures"),
+            ),
+            (KindFilter("k-rupture", "kind: rupture open or unrepaired",
+                        lambda a: any(e.status in ("open", "unrepaired") for e in a.episodes)),
+             KindFilter("k-repaired", "kind: rupture repaired",
+                        lambda a: any(e.status == "repaired" for e in a.episodes))),
+        ),
+        FlagKind(
+            "goal", 1, "◆", "+", "goal",
+            _statuses(
+                FlagStatus("disagreed", "disagreed", 4, agenda="goals_engagement"),
+                FlagStatus("partial", "partial", 6),
+                FlagStatus("stale", "stale", 6),
+                FlagStatus("not_set", "not set", 6),
+            ),
+            (KindFilter("k-goal", "kind: goal not agreed (disagreed, partial, stale, not set)",
+                        lambda a: a.goal.status != "agreed"),),
+        ),
+        FlagKind(
+            "outcome", 2, "▲", "^", "outcome",
+            _statuses(
+                FlagStatus("deteriorated", "deteriorated", 2, agenda="not_on_track"),
+            ),
+            (KindFilter("k-deteriorated", "kind: outcome deteriorated",
+                        lambda a: any(o.status == "deteriorated" for o in a.outcomes.values())),),
+        ),
+        FlagKind(
+            "attendance", 3, "○", "o", "attendance",
+            _statuses(FlagStatus("disengaging", "disengaging", 5, agenda="goals_engagement")),
+            (KindFilter("k-absent", "kind: disengaging (missed sessions)",
+                        lambda a: a.attendance.disengaging),),
+        ),
+        FlagKind(
+            "risk", 4, "⚠", "!", "risk",
+            _statuses(FlagStatus("risk", "risk", 1, agenda="safety")),
+            (KindFilter("k-risk", "kind: risk flag", lambda a: a.risk is not None),),
+        ),
+    ]
+)
