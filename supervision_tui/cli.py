@@ -9,15 +9,86 @@ as its message. Heavy modules are imported inside commands so that
 
 from __future__ import annotations
 
+import calendar
+import re
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 
 from supervision_tui.errors import UserError
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+class IsoDate(click.ParamType):
+    """A ``YYYY-MM-DD`` date. A date that does not exist (``2026-02-30``)
+    is reported as such, not as "does not match the format"."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()
+        match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+        if not match:
+            self.fail(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-02-28", param, ctx)
+        year, month, day = (int(g) for g in match.groups())
+        if not 1 <= month <= 12:
+            self.fail(f"{text!r} is not a real date: there is no month {month}", param, ctx)
+        days = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= days:
+            self.fail(f"{text!r} is not a real date: {calendar.month_name[month]} {year} has {days} days",
+                      param, ctx)
+        return date(year, month, day)
+
+
+DATE = IsoDate()
+
+
+class PathProblem(click.ClickException):
+    """A path argument naming the wrong kind of thing (a folder where a file
+    is expected). Shown like every other file error, ``PATH: problem`` with
+    exit status 1 (as a missing file is), not as a usage error."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:  # noqa: ARG002 - always stderr, no "Error:" prefix
+        click.echo(self.format_message(), err=True)
+
+
+class FilePath(click.Path):
+    """A file path (``pathlib.Path``); a folder is a :class:`PathProblem`."""
+
+    def __init__(self, what: str = "file") -> None:
+        super().__init__(path_type=Path)
+        self.what = what
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        if path.is_dir():
+            raise PathProblem(f"{path}: is a folder, not {self.what}")
+        return path
+
+
+class FolderPath(click.Path):
+    """A folder path (``pathlib.Path``; it may not exist yet); an existing
+    file is a :class:`PathProblem`."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        if path.exists() and not path.is_dir():
+            raise PathProblem(f"{path}: is a file, not a folder")
+        return path
+
+
+DB_FILE = FilePath("a database file")
+CSV_FILE = FilePath("a CSV file")
+TOML_FILE = FilePath("a settings file")
+OUT_FILE = FilePath("a file name to write")
 
 
 class _DefaultGroup(click.Group):
@@ -33,7 +104,9 @@ class _DefaultGroup(click.Group):
 
 
 def _as_date(value) -> date | None:
-    return value.date() if value is not None else None
+    if value is None:
+        return None
+    return value.date() if isinstance(value, datetime) else value
 
 
 def _fail(err: UserError) -> None:
@@ -90,8 +163,8 @@ def cli() -> None:
 
 
 @cli.command("open")
-@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.argument("db", required=False, type=DB_FILE)
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 @click.option("--theme", help="Theme name (see README: Themes).")
 @click.option("--present", is_flag=True, help="Start in presentation mode (private text hidden).")
 @click.option("--read-only", is_flag=True,
@@ -133,11 +206,38 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
         _fail(err)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_import_target(db: Path, csvs: dict[str, Path | None]) -> None:
+    """Refuse, before any lock file is made, a DB that is one of the CSV
+    files or an existing file that is not a JSON database (``import m.csv
+    m.csv``, or the arguments swapped): the import would fail under the
+    lock and leave ``m.csv.lock`` behind."""
+    for what, path in csvs.items():
+        if path is not None and _same_file(db, path):
+            raise UserError(f"{db}: the database and the {what} file are the same file; nothing was written "
+                            f"(usage: supervision-tui import DB.json MEASURES.csv)")
+    if db.is_file():
+        try:
+            with db.open("rb") as handle:
+                head = handle.read(64).lstrip()
+        except OSError as err:
+            raise _os_error(err) from None
+        if head and not head.startswith(b"{"):
+            raise UserError(f"{db}: not a supervision-tui database (not a JSON file); nothing was written "
+                            f"(usage: supervision-tui import DB.json MEASURES.csv)")
+
+
 @cli.command("import")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("measures", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--clients", type=click.Path(dir_okay=False, path_type=Path), help="Clients CSV.")
-@click.option("--goals", type=click.Path(dir_okay=False, path_type=Path), help="Goals CSV.")
+@click.argument("db", type=DB_FILE)
+@click.argument("measures", type=CSV_FILE)
+@click.option("--clients", type=CSV_FILE, help="Clients CSV.")
+@click.option("--goals", type=CSV_FILE, help="Goals CSV.")
 def import_cmd(db, measures, clients, goals) -> None:
     """Import MEASURES.csv (and optional clients/goals CSVs) into DB.
 
@@ -147,6 +247,7 @@ def import_cmd(db, measures, clients, goals) -> None:
     from supervision_tui.store.csv_io import parse_files
 
     try:
+        _check_import_target(db, {"measures": measures, "clients": clients, "goals": goals})
         parsed = parse_files(measures, clients=clients, goals=goals)
         report = _open_db(db, read_only=False).import_parsed(parsed)
     except UserError as err:
@@ -157,16 +258,19 @@ def import_cmd(db, measures, clients, goals) -> None:
 
 
 @cli.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=CSV_FILE)
 def validate_cmd(files) -> None:
     """Check measures/clients/goals CSV files without writing anything.
 
     The kind of each file is recognised from its header.
     """
+    from supervision_tui.errors import ValidationFailed
     from supervision_tui.store.csv_io import validate_files
 
     try:
         message = validate_files(list(files))
+    except ValidationFailed as err:  # nothing is ever written here: say only what is wrong
+        _fail(ValidationFailed(err.errors, writing=False))
     except UserError as err:
         _fail(err)
     except OSError as err:
@@ -175,8 +279,8 @@ def validate_cmd(files) -> None:
 
 
 @cli.command("export")
-@click.argument("db", type=click.Path(exists=False, dir_okay=False, path_type=Path))
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
+@click.argument("outdir", type=FolderPath())
 @click.option("--clinician", help="Export only this clinician's clients.")
 @click.option("--include-notes", is_flag=True, help="Include goal descriptions (private free text).")
 def export_cmd(db, outdir, clinician, include_notes) -> None:
@@ -211,11 +315,11 @@ def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
 
 
 _common_rule_options = [
-    click.argument("db", type=click.Path(dir_okay=False, path_type=Path)),
+    click.argument("db", type=DB_FILE),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md)."),
     click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored)."),
     click.option("--clinician", help="Only this clinician's clients."),
-    click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file."),
+    click.option("--config", type=TOML_FILE, help="Settings TOML file."),
 ]
 
 
@@ -253,15 +357,15 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 
 
 @cli.command("agenda")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
 @click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
 @click.option("--as-of", type=DATE, help="Evaluate as of this date.")
 @click.option("--clinician", help="Only this clinician's clients.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]),
               help="Output format (default: html when --out ends in .html or .htm, else md).")
 @click.option("--include-notes", is_flag=True, help="Include review notes, action texts and goal texts.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (owner-readable).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--out", type=OUT_FILE, help="Write to FILE (owner-readable).")
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
     from supervision_tui.reports.agenda import build_agenda_from, render
@@ -293,7 +397,7 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
 
 
 @cli.command("review")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
 @click.argument("client")
 @click.option("--kind", type=click.Choice(["rupture", "goal", "outcome", "attendance", "risk"]),
               help="The flag to review (default: the client as a whole).")
@@ -303,7 +407,7 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
               help="Review status to set.")
 @click.option("--note", help="Review note (private; an empty string clears it).")
 @click.option("--user", help="Who reviewed (default: the login name).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def review_cmd(db, client, kind, session, instrument, status, note, user, config) -> None:
     """Set the review status (and/or note) of one of CLIENT's flags, or of
     CLIENT as a whole when no --kind is given. Every change is audited."""
@@ -348,10 +452,10 @@ def review_cmd(db, client, kind, session, instrument, status, note, user, config
 
 
 @cli.command("audit")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--include-notes", is_flag=True, help="Include review notes and action texts (private).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (owner-readable).")
+@click.option("--out", type=OUT_FILE, help="Write to FILE (owner-readable).")
 def audit_cmd(db, fmt, include_notes, out) -> None:
     """The audit trail of reviews and action items, newest first.
 
@@ -373,7 +477,7 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 
 
 @cli.command("demo")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=OUT_FILE)
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
 @click.option("--clients", "n_clients", type=int, default=40, show_default=True)
 @click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
@@ -389,10 +493,10 @@ def demo_cmd(out, seed, n_clients, max_sessions) -> None:
 
 
 @cli.command("serve")
-@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", required=False, type=DB_FILE)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (no authentication!).")
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 @click.option("--read-only", is_flag=True)
 def serve_cmd(db, host, port, config, read_only) -> None:
     """Serve the dashboard to a browser through textual-serve."""

@@ -54,6 +54,7 @@ from supervision_tui.model import Caseload, ClientRecord
 from supervision_tui.reports.patterns import ClinicianPattern, clinician_patterns
 from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis, Flag
 from supervision_tui.store.reviews import ActionItem, FlagReview, ReviewStore
+from supervision_tui.wording import count
 
 __all__ = [
     "Agenda",
@@ -284,7 +285,8 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
                        AgendaGroup(f"Repaired since {fs(since)}", ordered(r_repaired), "None repaired."))),
         AgendaSection("goals_engagement", 4, SECTION_TITLES["goals_engagement"], "goal disagreed, disengaging",
                       (AgendaGroup(None, engage, "No goal disagreement, nobody disengaging."),),
-                      note=(f"{lesser} more goal flag(s) (stale, not set or partial) are not listed; "
+                      note=(f"{count(lesser, 'more goal flag')} (stale, not set or partial) "
+                            f"{'is' if lesser == 1 else 'are'} not listed; "
                             "see the caseload.") if lesser else None),
         AgendaSection("patterns", 5, SECTION_TITLES["patterns"], "across each supervisee's active caseload",
                       patterns=tuple(patterns)),
@@ -387,7 +389,7 @@ def _pattern_parts(p: ClinicianPattern) -> list[str]:
         alliance += f", SRS {p.mean_srs:.1f} ({p.srs_clients} clients)"
     det = _pct(p.pct_deteriorated) + (f" ({p.deteriorated} of {p.outcome_clients})" if p.outcome_clients else "")
     parts = [
-        f"{p.clients} client(s)",
+        count(p.clients, "client"),
         f"tiers {tiers}",
         f"ruptures open {p.ruptures_open} / unrepaired {p.ruptures_unrepaired}",
         f"repair rate {repair}",

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from supervision_tui.rules.engine import INDEX_DECIMALS, all_flags, round_score
 from supervision_tui.rules.results import ClientAnalysis
+from supervision_tui.wording import count
 
 
 def _dumps(obj: Any) -> str:
@@ -127,7 +128,7 @@ def flags_table(analyses: Iterable[ClientAnalysis]) -> str:
     ]
     table = _table(["client", "clinician", "kind", "session", "status", "what", "detail"], rows)
     n_clients = len({f.client for f in flags})
-    return f"{table}\n\n{len(flags)} flag(s) for {n_clients} client(s)."
+    return f"{table}\n\n{count(len(flags), 'flag')} for {count(n_clients, 'client')}."
 
 
 def _alliance_cell(a: ClientAnalysis) -> str:
@@ -164,7 +165,7 @@ def summary_table(analyses: Iterable[ClientAnalysis], show_all: bool = False) ->
         ["tier", "client", "clinician", "status", "sessions", "alliance", "goal", "outcomes", "why"], rows
     )
     triaged = sum(1 for a in chosen if a.triaged)
-    tail = f"{triaged} triaged client(s)"
+    tail = count(triaged, "triaged client")
     if show_all and len(chosen) > triaged:
         tail += f", {len(chosen) - triaged} closed or dropped out"
     return f"{table}\n\n{tail}."
