@@ -262,7 +262,31 @@ def import_cmd(db, measures, clients, goals) -> None:
 def validate_cmd(files) -> None:
     """Check measures/clients/goals CSV files without writing anything.
 
-    The kind of each file is recognised from its header.
+    The kind of each file is recognised from its header. UTF-8, comma
+    separated, a header row, columns in any order, unknown columns are
+    errors; numbers are plain decimals with "."; dates YYYY-MM-DD.
+    Columns (* required):
+
+    \b
+    measures: client*, clinician*, session*, date*, attendance, instrument,
+              rater, total, goal, task, bond, rupture, rupture_type, risk
+    clients:  client*, clinician*, status, started
+    goals:    client*, goal_id*, description, set_session*, agreement*,
+              status, reviewed_session
+
+    \b
+    attendance    attended (default), cancelled, no_show
+    instrument    SRS 0-40, WAI-SR 12-60 (goal/task/bond 4-20 each),
+                  ORS 0-40, PHQ-9 0-27, GAD-7 0-21, or empty (no measure)
+    rater         client (default), therapist
+    total         required except WAI-SR with goal, task and bond given
+    goal          WAI-SR Goal 4-20, or the SRS goals item 0-10
+    rupture/risk  yes, no or empty; rupture_type withdrawal, confrontation
+    status        clients: active (default), paused, closed, dropped_out;
+                  goals: active (default), achieved, dropped
+    agreement     agreed, partial, disagreed
+
+    Every file and rule: docs/csv-formats.md in the source repository.
     """
     from supervision_tui.errors import ValidationFailed
     from supervision_tui.store.csv_io import validate_files
