@@ -136,6 +136,8 @@ class PtyTerm:
         self.screen = Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
+        self.chunks: list[tuple[float, int, int]] = []
+        """(monotonic time, offset in ``raw``, length) of every read."""
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=str(cwd),
@@ -161,6 +163,7 @@ class PtyTerm:
         if not chunk:
             self.exited = True
             return -1
+        self.chunks.append((time.monotonic(), len(self.raw), len(chunk)))
         self.raw += chunk
         self.stream.feed(chunk)
         return len(chunk)
@@ -181,6 +184,22 @@ class PtyTerm:
             elif now - last >= quiet and (until is None or until in self.text()):
                 break
         return len(self.raw) - start
+
+    def bursts(self, start: int = 0, gap: float = 0.03) -> list[bytes]:
+        """The output from offset ``start`` on, split where nothing arrived
+        for ``gap`` s: roughly one screen update each."""
+        out: list[bytes] = []
+        last = None
+        for t, offset, n in self.chunks:
+            if offset + n <= start:
+                continue
+            piece = bytes(self.raw[max(offset, start):offset + n])
+            if last is None or t - last > gap:
+                out.append(piece)
+            else:
+                out[-1] += piece
+            last = t
+        return out
 
     # -- typing ------------------------------------------------------------
 
