@@ -111,6 +111,8 @@ def kind_of(char: str) -> str | None:
         return "graphic"
     if unicodedata.category(char[0]).startswith("Z"):
         return None
+    if code >= 0x1F000 and unicodedata.east_asian_width(char[0]) == "W":
+        return None  # a colour emoji (the palette's 🔎): drawn in its own colours, not the cell's
     return "text"
 
 
