@@ -382,7 +382,8 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 
 @cli.command("agenda")
 @click.argument("db", type=DB_FILE)
-@click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
+@click.option("--since", type=DATE, help="What is new since this date (default: a week before --as-of or "
+              "today, or before the last session when the data end earlier).")
 @click.option("--as-of", type=DATE, help="Evaluate as of this date.")
 @click.option("--clinician", help="Only this clinician's clients.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]),

@@ -195,13 +195,13 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
     ``reviews``: the caseload's ``ReviewStore`` (None: everything ``new``,
     no action items).
     """
-    ref = as_of or today or date.today()
-    since = since or ref - timedelta(days=SINCE_DAYS)
     records = {r.code: r for r in caseload.records(as_of)}
     if clinician:
         analyses = [a for a in analyses if a.clinician == clinician]
     by_client = {a.client: a for a in analyses}
     dates = _session_dates(records.values())
+    ref = as_of or today or date.today()
+    since = since or default_since(ref, (d for (code, _n), d in dates.items() if code in by_client))
 
     goals_by: dict[str, list[str]] = {}
     for g in caseload.goals:
@@ -302,6 +302,17 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         sections=sections,
         goal_texts=tuple(sorted({g.description for g in caseload.goals if g.description}, key=len, reverse=True)),
     )
+
+
+def default_since(ref: date, session_dates: Iterable[date]) -> date:
+    """"New since" when none is given: a week before the reference date
+    (``--as-of``, else today) or, when the data end earlier, a week before
+    the last session in them. A caseload exported a fortnight ago (or the
+    demo, whose data end on a fixed date) would otherwise show nothing new
+    at all; a meeting reviews the last week *of data*."""
+    last = max(session_dates, default=None)
+    anchor = min(ref, last) if last is not None else ref
+    return anchor - timedelta(days=SINCE_DAYS)
 
 
 def _session_dates(records: Iterable[ClientRecord]) -> dict[tuple[str, int], date]:
