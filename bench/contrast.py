@@ -47,7 +47,7 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from ptyterm import DARK_DEFAULTS, LIGHT_DEFAULTS, ROOT, Cell, PtyTerm  # noqa: E402
+from ptyterm import DARK_DEFAULTS, LIGHT_DEFAULTS, ROOT, Cell, PtyTerm  # noqa: E402, F401 (Cell: for callers)
 
 PY = sys.executable
 
@@ -259,7 +259,7 @@ def changed_region(before: list[str], after: list[str]) -> tuple[int, int, int, 
 def walk(term: PtyTerm, route=ROUTE) -> Iterator[tuple[Step, tuple[int, int, int, int] | None]]:
     """Type each step's keys; yield the step and the region to measure
     (None: the whole screen) once the screen is quiet."""
-    term.settle(until="C-0", limit=60)
+    term.settle(until="C-0", limit=90)
     for step in route:
         term.press(*step.keys[:-1])
         before = list(term.screen.display)
@@ -267,25 +267,58 @@ def walk(term: PtyTerm, route=ROUTE) -> Iterator[tuple[Step, tuple[int, int, int
         yield step, (changed_region(before, list(term.screen.display)) if step.modal else None)
 
 
-def run_theme(theme: str, depth: str, *, size: tuple[int, int] = (120, 40), route=ROUTE,
-              extra_env: dict[str, str] | None = None, args: list[str] | None = None,
-              on_screen: Callable[[str, PtyTerm], None] | None = None) -> Report:
-    """Run the app with ``theme`` at colour ``depth`` and measure every screen of ``route``."""
-    defaults = LIGHT_DEFAULTS if theme in LIGHT_TERMINAL else DARK_DEFAULTS
-    report = Report(theme, depth)
+def to_caseload(term: PtyTerm) -> None:
+    """Escape back to the caseload (its top bar names the program)."""
+    for _ in range(5):
+        if term.text().splitlines()[0].lstrip().startswith("supervision-tui"):
+            break
+        term.press("escape")
+    term.press("home")
+
+
+def switch_theme(term: PtyTerm, theme: str) -> None:
+    """Press ``t`` until the caseload's top bar shows ``theme``."""
+    for _ in range(8):
+        if term.text().splitlines()[0].rstrip().endswith(theme):
+            return
+        term.press("t")
+    raise RuntimeError(f"theme {theme} never came up:\n{term.text()}")
+
+
+def run_themes(themes: list[str], depth: str, *, size: tuple[int, int] = (120, 40), route=ROUTE,
+               extra_env: dict[str, str] | None = None, args: list[str] | None = None,
+               on_screen: Callable[[str, str, PtyTerm], None] | None = None) -> list[Report]:
+    """One app at colour ``depth``: every screen of ``route`` under each of
+    ``themes`` in turn (switched with ``t``, so consecutive in the cycle)."""
+    reports = []
     with tempfile.TemporaryDirectory(prefix="contrast-") as tmp:
         home = Path(tmp)
-        argv = [PY, "-m", "supervision_tui", "open", "--theme", theme, *(args or [])]
+        argv = [PY, "-m", "supervision_tui", "open", "--theme", themes[0], *(args or [])]
         term = PtyTerm(argv, child_env(home, depth, extra_env), cols=size[0], rows=size[1])
         try:
-            for step, region in walk(term, route):
-                report.screens.append(step.name)
-                report.findings.extend(measure(term, step.name, defaults, region))
-                if on_screen:
-                    on_screen(step.name, term)
+            for i, theme in enumerate(themes):
+                if i:
+                    to_caseload(term)
+                    switch_theme(term, theme)
+                defaults = LIGHT_DEFAULTS if theme in LIGHT_TERMINAL else DARK_DEFAULTS
+                report = Report(theme, depth)
+                for step, region in walk(term, route):
+                    report.screens.append(step.name)
+                    report.findings.extend(measure(term, step.name, defaults, region))
+                    if on_screen:
+                        on_screen(theme, step.name, term)
+                reports.append(report)
         finally:
             term.close("q")
-    return report
+    return reports
+
+
+def run_theme(theme: str, depth: str, **kwargs) -> Report:
+    """Run the app with ``theme`` at colour ``depth`` and measure every screen of ``route``."""
+    on_screen = kwargs.pop("on_screen", None)
+    if on_screen is not None:
+        kwargs["on_screen"] = lambda _theme, name, term: on_screen(name, term)
+    return run_themes([theme], depth, **kwargs)[0]
 
 
 def text_min(theme: str) -> float:
@@ -295,7 +328,12 @@ def text_min(theme: str) -> float:
 def contexts() -> list[tuple[str, str]]:
     """(theme, depth) pairs worth measuring: RGB themes at truecolor and
     256 colours, ANSI themes on a 16-colour terminal."""
-    return [(t, d) for t in RGB_THEMES for d in ("truecolor", "256")] + [(t, "16") for t in ANSI_THEMES]
+    return [(t, d) for d in ("truecolor", "256") for t in RGB_THEMES] + [(t, "16") for t in ANSI_THEMES]
+
+
+def runs() -> list[tuple[str, list[str]]]:
+    """(depth, themes) per app process: one process per colour depth."""
+    return [("truecolor", list(RGB_THEMES)), ("256", list(RGB_THEMES)), ("16", list(ANSI_THEMES))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,12 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     print("| theme | colours | text min (needs) | graphic min |")
     print("|---|---|---|---|")
     details = []
-    for theme, depth in pairs:
-        report = run_theme(theme, depth, size=(cols, rows))
-        t, g = report.minimum("text"), report.minimum("graphic")
-        need = f"{text_min(theme)}" + (f", graphics {GRAPHIC_MIN}" if theme in GRAPHIC_CHECKED else "")
-        print(f"| {theme} | {depth} | {t:.2f} ({need}) | {g:.2f} |", flush=True)
-        details.append((theme, depth, report))
+    for depth, themes in runs():
+        themes = [t for t in themes if (t, depth) in pairs]
+        if not themes:
+            continue
+        for report in run_themes(themes, depth, size=(cols, rows)):
+            t, g = report.minimum("text"), report.minimum("graphic")
+            need = f"{text_min(report.theme)}" + (f", graphics {GRAPHIC_MIN}" if report.theme in GRAPHIC_CHECKED else "")
+            print(f"| {report.theme} | {depth} | {t:.2f} ({need}) | {g:.2f} |", flush=True)
+            details.append((report.theme, depth, report))
     for theme, depth, report in details:
         print(f"\n{theme} at {depth}:")
         for kind in ("text", "graphic"):

@@ -43,6 +43,19 @@ CONSOLE_CLIENT_MARKERS = (("*", "*"), ("o", "o"))
 CONSOLE_THERAPIST_MARKERS = (("+", "+"), ("#", "#"))
 
 
+ANSI_DARK = {"client": "cyan", "therapist": "magenta+", "cutoff": "red+", "rupture": "yellow",
+             "repair": "green", "extra": "white"}
+ANSI_LIGHT = {"client": "blue", "therapist": "magenta", "cutoff": "red", "rupture": "black",
+              "repair": "blue+", "extra": "black"}
+"""Chart colours (plotext names; ``+`` = bright) under an ANSI theme on a
+dark and on a light terminal."""
+
+
+def rich_colour(plotext_name: str) -> str:
+    """A plotext colour name as Rich names it (``magenta+`` → ``bright_magenta``)."""
+    return f"bright_{plotext_name[:-1]}" if plotext_name.endswith("+") else plotext_name
+
+
 def chart_marks(app) -> dict:
     """The marks of the app's glyph set: ``rupture``, ``repair``, ``both``,
     ``band``, ``cutoff``, ``client`` and ``therapist`` (marker tuples)."""
@@ -114,8 +127,9 @@ class _ThemedPlot(PlotextPlot):
     def colours(self) -> dict[str, tuple[int, int, int] | str]:
         app = self.app
         if getattr(app.current_theme, "ansi", False):  # terminal palette: plotext colour names
-            return {"client": "blue", "therapist": "cyan", "cutoff": "red", "rupture": "yellow",
-                    "repair": "green", "extra": "magenta"}
+            # each readable (>= 4.5:1) on its background in xterm's palette: on
+            # black, blue is 2.2:1 and red 3.6:1; on white, yellow 1.7:1, cyan 2.0:1
+            return dict(ANSI_DARK if app.current_theme.dark else ANSI_LIGHT)
         return {
             "client": _rgb(app, "primary", "#0178d4"),
             "therapist": _rgb(app, "secondary", "#004578"),
@@ -270,7 +284,7 @@ class AllianceChart(_ThemedPlot):
             if isinstance(c, tuple):
                 t.append(mark, style=f"bold rgb({c[0]},{c[1]},{c[2]})")
             else:
-                t.append(mark, style=f"bold {c}" if c else "bold")
+                t.append(mark, style=f"bold {rich_colour(c)}" if c else "bold")
 
         parts = 0
         for i, n in enumerate(names):
