@@ -43,7 +43,7 @@ CONSOLE_CLIENT_MARKERS = (("*", "*"), ("o", "o"))
 CONSOLE_THERAPIST_MARKERS = (("+", "+"), ("#", "#"))
 
 
-ANSI_DARK = {"client": "cyan", "therapist": "magenta+", "cutoff": "red+", "rupture": "yellow",
+ANSI_DARK = {"client": "cyan", "therapist": "magenta+", "cutoff": "red+", "rupture": "orange",
              "repair": "green", "extra": "white"}
 ANSI_LIGHT = {"client": "blue", "therapist": "magenta", "cutoff": "red", "rupture": "black",
               "repair": "blue+", "extra": "black"}
@@ -51,8 +51,15 @@ ANSI_LIGHT = {"client": "blue", "therapist": "magenta", "cutoff": "red", "ruptur
 dark and on a light terminal."""
 
 
+_PLOTEXT_TO_RICH = {"orange": "yellow", "orange+": "bright_yellow", "gray": "bright_black", "gray+": "white",
+                    "white": "bright_white"}
+
+
 def rich_colour(plotext_name: str) -> str:
-    """A plotext colour name as Rich names it (``magenta+`` → ``bright_magenta``)."""
+    """A plotext colour name as Rich names the same terminal colour
+    (``magenta+`` → ``bright_magenta``; plotext's ``orange`` is ANSI yellow)."""
+    if plotext_name in _PLOTEXT_TO_RICH:
+        return _PLOTEXT_TO_RICH[plotext_name]
     return f"bright_{plotext_name[:-1]}" if plotext_name.endswith("+") else plotext_name
 
 
