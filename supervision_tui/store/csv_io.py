@@ -87,6 +87,14 @@ from typing import Callable, Iterable, Sequence
 from supervision_tui import instruments
 from supervision_tui.errors import UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
+from supervision_tui.store.sanitize import (
+    IDENTIFIER_RE,
+    IDENTIFIER_RULE,
+    control_problem,
+    csv_cell,
+    csv_uncell,
+    normalise_newlines,
+)
 from supervision_tui.model import (
     ATTENDANCE,
     CLIENT_STATUSES,
@@ -125,8 +133,9 @@ REQUIRED = {
     "goals": ("client", "goal_id", "set_session", "agreement"),
 }
 PRIVATE_COLUMNS = {"description"}
+FREE_TEXT_COLUMNS = {"description"}  # may hold line breaks; everything else is one line
 
-CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+CODE_RE = IDENTIFIER_RE  # client codes, clinician ids, goal ids (sanitize.is_identifier)
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 INT_RE = re.compile(r"\d+", re.ASCII)
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)  # plain decimal: no exponent, nan, inf
@@ -269,7 +278,8 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     header_line = 1
-    raw_rows: list[tuple[int, list[str]]] = []
+    raw_rows: list[tuple[int, list[str], bool]] = []  # (first line, fields, control characters to check)
+    suspicious = _CONTROL_OUTSIDE_LINE_ENDS.search(text) is not None  # else only multi-line rows can hold any
     prev = 0
     try:
         for fields in reader:
@@ -280,7 +290,7 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
                 header = [f.strip() for f in fields]
                 header_line = start
             else:
-                raw_rows.append((start, fields))
+                raw_rows.append((start, fields, suspicious or prev > start))
     except csv.Error as err:
         errors.add((name, prev + 1), "file", f"is not valid CSV: {err}", "")
         return None
@@ -302,7 +312,7 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
     # trailing nameless header cells are spreadsheet residue: drop them when all their values are empty
     rows: list[tuple[int, dict[str, str]]] = []
     nameless: list[tuple[int, int, str]] = []
-    for line, fields in raw_rows:
+    for line, fields, check in raw_rows:
         values = [f.strip() for f in fields]
         # a row longer than the header is an error even when the extra fields
         # are empty: an unquoted decimal comma ("35,5") shifts every later
@@ -311,11 +321,32 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
             errors.add((name, line), "row", f"has {len(values)} fields but the header has {width}",
                        str(len(values)))
             continue
+        if check and _control_errors(name, line, header, values, errors):
+            continue  # reported once per cell; its other checks would only repeat the problem
         for i in nameless_cols:
             if values[i]:
                 nameless.append((line, i + 1, values[i]))
         rows.append((line, {c: v for c, v in zip(header, values) if c}))
     return _Table(name, header, header_line, rows, nameless)
+
+
+_CONTROL_OUTSIDE_LINE_ENDS = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_errors(name: str, line: int, header: Sequence[str], values: list[str], errors: _Errors) -> bool:
+    """Report cells holding a control character (see ``sanitize``); a
+    line break is allowed in free text only, as ``\\n``. Normalises the
+    line breaks of free-text cells in place. True when the row is bad."""
+    bad = False
+    for i, (col, v) in enumerate(zip(header, values)):
+        free = col in FREE_TEXT_COLUMNS
+        if free:
+            v = values[i] = normalise_newlines(v)
+        problem = control_problem(v, newlines=free)
+        if problem is not None:
+            errors.add((name, line), col or f"column {i + 1}", problem, v)
+            bad = True
+    return bad
 
 
 def _semicolon_separated(header: Sequence[str]) -> bool:
@@ -425,7 +456,7 @@ class _Row:
             self.error(col, "required")
             return None
         if not CODE_RE.fullmatch(v):
-            self.error(col, "must be 1-32 characters of A-Z a-z 0-9 _ -")
+            self.error(col, f"must be {IDENTIFIER_RULE}")
             return None
         return v
 
@@ -740,7 +771,7 @@ def _parse_goals(table: _Table, errors: _Errors, parsed: ParsedImport) -> None:
         row = _Row(origin, values, errors)
         client = row.code("client")
         goal_id = row.code("goal_id")
-        description = row.get("description")
+        description = csv_uncell(row.get("description"))  # export wrote '=… for =… (sanitize.csv_cell)
         set_session = row.whole("set_session", required=True)
         agreement = row.choice("agreement", GOAL_AGREEMENTS, None)
         status = row.choice("status", GOAL_STATUSES, "active")
@@ -871,11 +902,12 @@ def _cell(x: object) -> str:
 
 
 def _csv_text(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text; no cell runs as a formula in a spreadsheet (``sanitize.csv_cell``)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for row in rows:
-        w.writerow([_cell(v) for v in row])
+        w.writerow([csv_cell(_cell(v)) for v in row])
     return buf.getvalue()
 
 

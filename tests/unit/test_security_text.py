@@ -111,7 +111,7 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("column,value", [
     ("client", "C\x1b[2J1"), ("clinician", "T\x9b1"), ("attendance", "attended\x07"), ("instrument", "SRS\x1b"),
-    ("rater", "client\x00x"), ("total", "3\x1b6"), ("rupture", "no\x7f"),
+    ("rater", "client\x1fx"), ("total", "3\x1b6"), ("rupture", "no\x7f"),
 ])
 def test_measures_import_refuses_control_characters(tmp_path, column, value):
     row = dict(client="C-01", clinician="T01", session="1", date="2025-01-06", attendance="attended",
@@ -127,7 +127,12 @@ def test_measures_import_refuses_control_characters(tmp_path, column, value):
     assert not raw_controls(str(info.value))
 
 
-@pytest.mark.parametrize("text", HOSTILE)
+# in a CSV file: a carriage return is a line break, a lone surrogate cannot be
+# written as UTF-8, NUL makes the whole file "not a text CSV file" (tested elsewhere)
+IN_CSV = [t for t in HOSTILE if not any(c in t for c in "\r\udcff\x00")]
+
+
+@pytest.mark.parametrize("text", IN_CSV)
 def test_goal_descriptions_with_control_characters_are_refused_without_echo(tmp_path, text):
     m = write(tmp_path / "m.csv", MEASURES_HEADER + "\nC-01,T01,1,2025-01-06,attended,SRS,client,36,,,,,,\n")
     g = tmp_path / "g.csv"
@@ -138,8 +143,7 @@ def test_goal_descriptions_with_control_characters_are_refused_without_echo(tmp_
     with pytest.raises(ValidationFailed) as info:
         parse_files(m, goals=g)
     (line,) = info.value.errors
-    assert line.startswith(f"{g}:2: description: contains a control character") or \
-        line.startswith(f"{g}:2: description: is not valid text"), line
+    assert line.startswith(f"{g}:2: description: contains a control character"), line
     assert line.endswith("(got (private text))")
     assert NOTE not in str(info.value) and not raw_controls(str(info.value))
     with pytest.raises(ValidationFailed):
