@@ -87,6 +87,7 @@ from typing import Callable, Iterable, Sequence
 from supervision_tui import instruments
 from supervision_tui.errors import UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
+from supervision_tui.store.schema import score_problem
 from supervision_tui.store.sanitize import (
     IDENTIFIER_RE,
     IDENTIFIER_RULE,
@@ -592,22 +593,15 @@ def _measure(row: _Row) -> Rating | None:
         scores[col] = x
         if x is None or inst is None:
             continue
-        if col == "total":
-            lo, hi, whole = inst.min, inst.max, inst.integer
-        else:
-            comp = inst.component(col)
-            if comp is None:
-                have = ", ".join(c.name for c in inst.components)
-                row.error(col, f"{inst.id} has no {col} score" + (f" (only {have})" if have else "")
-                          + "; leave it empty")
-                scores[col] = None
-                continue
-            lo, hi, whole = comp.min, comp.max, comp.integer
-        if not (lo - instruments.EPS <= x <= hi + instruments.EPS):
-            row.error(col, f"must be within {instruments.fmt(lo)}-{instruments.fmt(hi)} for {inst.id}")
+        if col != "total" and inst.component(col) is None:
+            have = ", ".join(c.name for c in inst.components)
+            row.error(col, f"{inst.id} has no {col} score" + (f" (only {have})" if have else "")
+                      + "; leave it empty")
             scores[col] = None
-        elif whole and not x.is_integer():  # a sum of integer items (registry data)
-            row.error(col, f"must be a whole number for {inst.id}")
+            continue
+        problem = score_problem(inst.id, col, x)  # the rule a database document is read with
+        if problem is not None:
+            row.error(col, problem)
             scores[col] = None
     total = scores["total"]
     if inst is not None:

@@ -74,6 +74,7 @@ from supervision_tui.errors import DatabaseError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
 from supervision_tui.store import schema
+from supervision_tui.store.sanitize import printable
 from supervision_tui.store.files import (
     FILE_MODE,
     FileWriteError,
@@ -405,7 +406,7 @@ class Database:
         load is then about the larger of the two, not their sum)."""
         try:
             meta = schema.check_meta(data[schema.META])
-            cl = Caseload(name=str(meta.get("name") or self.path.stem))
+            cl = Caseload(name=schema.caseload_name(meta) or printable(self.path.stem))
             for doc_id, doc in data.get(schema.CLINICIANS, {}).items():
                 c = schema.clinician_from_doc(doc_id, doc)
                 cl.clinicians[c.id] = c
@@ -414,6 +415,7 @@ class Database:
                 cl.clients[c.code] = c
             from_doc = schema.RatingReader()
             measures = data.get(schema.MEASURES, {})
+            doc_ids = list(measures)  # to name duplicates (the documents are consumed below)
             if consume:
                 pop = measures.popitem  # last document first: reversed below
                 ratings = [from_doc(*pop()) for _ in range(len(measures))]
@@ -421,6 +423,7 @@ class Database:
                 cl.ratings = ratings
             else:
                 cl.ratings = [from_doc(doc_id, doc) for doc_id, doc in measures.items()]
+            schema.check_unique_ratings(cl.ratings, doc_ids)
             cl.goals = [schema.goal_from_doc(doc_id, doc) for doc_id, doc in data.get(schema.GOALS, {}).items()]
         except schema.SchemaError as err:
             raise DatabaseError(f"{self.path}: cannot read the database: not a valid supervision-tui "
