@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -46,6 +47,7 @@ __all__ = [
     "release_names",
     "ensure_private_dir",
     "remove_stale_temporaries",
+    "remove_stale_temporaries_in",
 ]
 
 
@@ -212,16 +214,29 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
     the lock of ``LockedStore``). Returns how many were removed.
     """
     path = Path(path)
-    prefix = f".{path.name}."
+    return _remove_temporaries(path.parent, re.compile(re.escape(f".{path.name}.") + _TEMPORARY_TAIL))
+
+
+def remove_stale_temporaries_in(folder: str | os.PathLike[str]) -> int:
+    """Delete every temporary file a killed writer left in ``folder`` (a
+    folder written under one lock only, e.g. the audit archive under the
+    workflow file's lock; only safe while holding it)."""
+    return _remove_temporaries(Path(folder), re.compile(r"\..+\." + _TEMPORARY_TAIL))
+
+
+_TEMPORARY_TAIL = r"[0-9a-f]{12}\.tmp"  # see write_private_bytes
+
+
+def _remove_temporaries(folder: Path, pattern: re.Pattern[str]) -> int:
     removed = 0
     try:
-        names = os.listdir(path.parent)
+        names = os.listdir(folder)
     except OSError:
         return 0
     for name in names:
-        if name.startswith(prefix) and name.endswith(".tmp") and len(name) == len(prefix) + 12 + 4:
+        if pattern.fullmatch(name):
             try:
-                os.unlink(path.parent / name)
+                os.unlink(folder / name)
                 removed += 1
             except OSError:
                 pass
