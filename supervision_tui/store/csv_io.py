@@ -127,6 +127,7 @@ MEASURES_COLUMNS = (
 CLIENTS_COLUMNS = ("client", "clinician", "status", "started")
 GOALS_COLUMNS = ("client", "goal_id", "description", "set_session", "agreement", "status", "reviewed_session")
 
+EXPORT_FILES = ("measures.csv", "clients.csv", "goals.csv")
 COLUMNS = {"measures": MEASURES_COLUMNS, "clients": CLIENTS_COLUMNS, "goals": GOALS_COLUMNS}
 REQUIRED = {
     "measures": ("client", "clinician", "session", "date"),
@@ -912,10 +913,11 @@ def export_csv(caseload: Caseload, outdir: str | os.PathLike[str], clinician: st
     ``clinician`` keeps only the clients whose current clinician (that of
     their latest session, else the clients table) it is — with all their
     rows. Goal descriptions are left empty unless ``include_notes``.
-    Files are 0o600, written atomically; ``outdir`` is created 0o700.
+    Files are 0o600, written all-or-nothing (``files.write_private_files``);
+    ``outdir`` is created 0o700.
     Raises ``UserError`` when the folder or a file cannot be written.
     """
-    from supervision_tui.store.files import ensure_private_dir, write_private_text
+    from supervision_tui.store.files import ensure_private_dir, write_private_files
 
     out = ensure_private_dir(outdir)
     records = caseload.records()
@@ -941,7 +943,6 @@ def export_csv(caseload: Caseload, outdir: str | os.PathLike[str], clinician: st
          g.reviewed_session)
         for g in sorted(caseload.goals, key=lambda g: (g.client, g.goal_id)) if g.client in keep
     ))
-    written = []
-    for name, text in (("measures.csv", measures), ("clients.csv", clients), ("goals.csv", goals)):
-        written.append(write_private_text(out / name, text))
-    return written
+    # all three or none (a full disk must not leave measures.csv without clients.csv)
+    return write_private_files([(out / name, text.encode("utf-8")) for name, text in
+                                zip(EXPORT_FILES, (measures, clients, goals))])
