@@ -123,7 +123,7 @@ def test_measures_import_refuses_control_characters(tmp_path, column, value):
     with pytest.raises(ValidationFailed) as info:
         parse_files(m)
     (line,) = info.value.errors
-    assert line.startswith(f"{m}:2: {column}: ")
+    assert line.startswith(f"{m}:2: {column}: contains a control character: "), line  # the real problem named
     assert not raw_controls(str(info.value))
 
 
@@ -370,3 +370,23 @@ def test_markdown_agenda_makes_no_link_from_user_text(tmp_path):
     assert "<a " in MarkdownIt("commonmark", {"linkify": True}).enable("linkify").render(" ".join(LINKS))
     # the detector itself finds what it is meant to find
     assert len(live_links(" ".join(LINKS))) >= len(LINKS) - 1
+
+
+def test_a_triage_cache_holding_control_characters_is_ignored(tmp_path):
+    """The cached first screen is read from disk too (e.g. written by an older
+    version from a database whose text was not yet neutralised)."""
+    from supervision_tui.settings import Settings
+    from supervision_tui.store import triage_cache as tc
+
+    db = small_db(tmp_path)
+    row = {"code": "C-1", "clinician": "T1", "status": "active", "tier": 3, "why": "open since s4 (drop)",
+           "alliance_text": "SRS 31", "alliance_index": 0.775, "spark": "▇▆", "goal": "agreed", "outcome": "",
+           "sessions": 3, "last_date": date(2026, 1, 19), "review": "• new", "kinds": ["review"]}
+    header = {"name": "unit", "clinicians": ["T1"], "latest_date": "2026-01-19"}
+    key = tc.cache_key(db.path, Settings())
+    tc.write_cache(key, header, [row])
+    assert tc.read_cache(key) is not None
+    for bad_header, bad_row in ((dict(header, name="unit\x1b]0;owned\x07"), row),
+                                (header, dict(row, why="drop \x1b[2J")), (header, dict(row, kinds=["\x9b2J"]))):
+        tc.write_cache(key, bad_header, [bad_row])
+        assert tc.read_cache(key) is None
