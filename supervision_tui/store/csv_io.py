@@ -55,8 +55,18 @@ Readings of the spec, decided here (interchange.md leaves them open):
   carry ``rupture``/``rupture_type`` (a post-session report without a
   measure; clinical-rules.md §3 assigns it to an alliance instrument).
 * ``rupture_type`` is only allowed when ``rupture`` is ``yes``.
-* ``goal_id`` follows the code alphabet (1–32 of ``A–Z a–z 0–9 _ -``);
+* Codes (``client``, ``clinician``, ``goal_id``) are identifiers: 1–32 of
+  ``A–Z a–z 0–9 _ -`` (interchange.md §1), not starting with ``-``
+  (issue 13: never an option, never a formula; ``store/sanitize.py``);
   ``reviewed_session`` may not be before ``set_session``.
+* No cell may hold a control character (C0, DEL, C1: terminal escape
+  sequences; ``store/sanitize.py``), reported as ``contains a control
+  character: ESC (U+001B) at character N``. A goal ``description`` may
+  span lines: a quoted field's ``\r\n`` or ``\r`` is stored as ``\n``.
+  A row with such a cell is reported once per cell and not checked further.
+* A description that starts with ``'`` followed by ``=``, ``+``, ``-``,
+  ``@`` (export's spreadsheet-formula guard, ``sanitize.csv_cell``) loses
+  that one ``'`` on import, so export → import gives back the same text.
 * Cross-file: the clients CSV may list clients without measures; a goal
   for a client found in neither the measures nor the clients file (nor,
   on import, the database) is an error. ``validate`` of a goals file
@@ -66,7 +76,8 @@ Readings of the spec, decided here (interchange.md leaves them open):
   i.e. WAI-SR Goal + Task + Bond) and all of them are given.
 
 Export writes ``measures.csv``, ``clients.csv`` and ``goals.csv`` (mode
-0o600, atomically). Importing an export reproduces the database, except:
+0o600, all three or none: ``files.write_private_files``); a cell that a
+spreadsheet would run as a formula gets a leading ``'`` (``sanitize.csv_cell``). Importing an export reproduces the database, except:
 goal descriptions are written empty unless ``include_notes`` (privacy,
 clinical-rules.md §9) — and importing an empty description never erases
 a description already in the database, so export → edit → re-import into

@@ -49,7 +49,11 @@ How it stays correct with several processes (engineering.md, TinyDB #331):
 ``Database`` — the caseload
 ===========================
 
-``Database(path, read_only=False)``: ``load() -> Caseload``,
+``Database(path, read_only=False)`` resolves ``path`` once
+(``resolve_database_path``: symlinks, ``..``; a name that is not UTF-8 is
+refused), so every file of the database sits beside the real file;
+``check_output(path)`` refuses an output path that is one of its files
+(``owned_paths``). ``load() -> Caseload``,
 ``import_parsed(parsed) -> ImportReport`` (all-or-nothing, idempotent,
 creates the file if missing), ``replace_caseload(caseload)``, ``meta()``,
 ``sidecar`` (the workflow ``LockedStore``) and ``sidecar_path``.

@@ -92,6 +92,18 @@ creation number (its order) and ``"action_n"`` (top level) the last one
 given. ``flag_session`` of a client-level review is the client's latest
 session at review time. A ``workflow_version`` above 1 is refused.
 
+Checks (issue 13): ``check_workflow`` checks every entry this module
+reads — reviews, action items, audit entries, the counters — on every
+read and, under the lock, before every write, so a damaged file gives a
+``DatabaseError`` naming the file and the entry (by its key when that is a
+plain identifier, else by position; never a value: it may be private) and
+is never rewritten. Entered text is refused when it holds a control
+character (notes and action texts may hold line breaks; ``sanitize``);
+text read back is neutralised (``sanitize.printable``) when records are
+built, so no view gets a raw control character from an old file. Codes
+and owners are identifiers (``sanitize.is_identifier``); a user name is
+1–64 characters without control characters.
+
 Polling: ``token()`` is the sidecar's ``os.stat`` identity (inode, size,
 mtime, ctime) — one ``stat`` call, no read. Every write replaces the file
 (new inode, new times), so ``changed_since(token)`` is true after any
