@@ -451,7 +451,7 @@ def _audit_from(d: dict[str, Any]) -> AuditEntry:
 
 # --- checking what is read --------------------------------------------------------------------
 
-_KEY_RE = re.compile(r"([^|]*)\|([a-z][a-z0-9_]*)\|(\d*)\|([A-Za-z0-9][A-Za-z0-9_.+-]*)?")
+_KEY_RE = re.compile(r"([^|]*)\|([a-z][a-z0-9_-]*)\|([0-9]*)\|([A-Za-z0-9][A-Za-z0-9_.+-]*)?")
 _SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_.+|-]{1,100}")
 
 
