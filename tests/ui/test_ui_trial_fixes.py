@@ -17,7 +17,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
 from supervision_tui.settings import Settings
-from supervision_tui.store.demo import scenario_clients, write_demo
+from supervision_tui.demo import scenario_clients, write_demo
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.screens.help import HelpScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable

@@ -19,9 +19,9 @@ from supervision_tui.errors import UserError
 from supervision_tui.instruments import REGISTRY
 from supervision_tui.model import Caseload
 from supervision_tui.rules.engine import analyse_caseload
-from supervision_tui.store import demo
+from supervision_tui import demo
 from supervision_tui.store.database import Database
-from supervision_tui.store.demo import (
+from supervision_tui.demo import (
     DEMO_END,
     SCENARIOS,
     bundled_demo_path,
