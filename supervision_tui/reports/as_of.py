@@ -13,9 +13,12 @@ answer as of the end of ``day`` (UTC dates of the stored timestamps):
   audit keeps their history, but what an item said is not a clinical
   signal.)
 
-Writes raise ``ReadOnlyError`` before touching any file: the past cannot
-be reviewed. The audit trail itself is unchanged (it is the record of who
-did what when).
+A past ``day`` (before today's date, as the store's clock says) is read
+only: writes raise ``ReadOnlyError`` before touching any file — the past
+cannot be reviewed, and a review made now would not belong to that day.
+``--as-of`` today is the present: reviews can be written (``past`` is
+False). The audit trail itself is unchanged (it is the record of who did
+what when).
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ ACTION_PREFIX = "action:"
 
 class ReviewsAsOf(ReviewStore):
     def __init__(self, source: Any, day: date, **kw: Any) -> None:
-        kw["read_only"] = True
         super().__init__(source, **kw)
         self.day = day
+        self.past = day.isoformat() < self._clock()[:10]
+        if self.past:
+            self.read_only = True
         self._cut = day.isoformat()
         self._then: dict[str, Review | None] | None = None  # key -> review at the end of the day
         self._then_token: Any = object()

@@ -245,10 +245,11 @@ class Workflow:
             from supervision_tui.store.reviews import ReviewStore
 
             as_of = getattr(self.app, "as_of", None)
-            if as_of is not None:  # "what we knew then": reviews made later are not shown as made; no writes
+            if as_of is not None:  # "what we knew then": reviews made later are not shown as made
                 from supervision_tui.reports.as_of import ReviewsAsOf
 
-                self._store = ReviewsAsOf(Database(db_path, read_only=True), as_of)
+                self._store = ReviewsAsOf(Database(db_path, read_only=self.read_only), as_of,
+                                          read_only=self.read_only)
             else:
                 self._store = ReviewStore(Database(db_path, read_only=self.read_only), read_only=self.read_only)
         return self._store
@@ -337,7 +338,7 @@ class Workflow:
         if self.read_only:
             self.app.notify(READ_ONLY_MESSAGE, severity="warning", timeout=4)
             return False
-        if getattr(self.app, "as_of", None) is not None:
+        if getattr(self.store, "past", False):  # --as-of a past day: reviews as they stood then
             self.app.notify(f"Reviews as of {self.app.as_of.isoformat()} (--as-of): the past cannot be changed",
                             severity="warning", timeout=4)
             return False
