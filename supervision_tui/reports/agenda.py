@@ -144,6 +144,7 @@ class AgendaItem:
     client_review: FlagReview  # the client-level review ("client discussed")
     goals: tuple[str, ...] = ()  # private goal descriptions ("G1: ..."), shown only with include_notes
     more: tuple["AgendaItem", ...] = ()  # the client's other flags in the same subsection (listed once)
+    at: int | None = None  # the session ``date`` belongs to, when not the flag's (a repair, a re-screen)
 
     @property
     def client(self) -> str:
@@ -159,7 +160,9 @@ class AgendaItem:
 
     @property
     def session(self) -> int | None:
-        return self.flag.session
+        """The session the item is dated by: the flag's, or the one its status
+        was reached at (``at``: a repair, a re-screen)."""
+        return self.at if self.at is not None else self.flag.session
 
     @property
     def detail(self) -> str:
@@ -259,7 +262,7 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
                 f"{g.goal_id}: {g.description} ({g.agreement}, set s{g.set_session}"
                 + (f", reviewed s{g.reviewed_session}" if g.reviewed_session else "") + f", {g.status})")
 
-    def item(a: ClientAnalysis, f: Flag, when: date | None = None) -> AgendaItem:
+    def item(a: ClientAnalysis, f: Flag, when: date | None = None, at: int | None = None) -> AgendaItem:
         when = when if when is not None else _flag_date(f, a, dates)
         if reviews is not None:
             rv = reviews.review_for(f)
@@ -267,7 +270,7 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         else:
             rv = crv = FlagReview(f.identity, "new", None, False, None)
         goals = tuple(goals_by.get(a.client, ())) if f.kind == "goal" else ()  # goal texts go with goal flags
-        return AgendaItem(f, a.status, when, when is not None and when >= since, rv, crv, goals)
+        return AgendaItem(f, a.status, when, when is not None and when >= since, rv, crv, goals, at=at)
 
     # every listed flag into its section and subsection, as the registry says
     group_order: dict[str, list[str | None]] = {}
@@ -275,7 +278,7 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         for st in kind.statuses.values():
             if st.agenda is not None and st.group not in group_order.setdefault(st.agenda, []):
                 group_order[st.agenda].append(st.group)
-    found: dict[tuple[str, str | None], list[tuple[ClientAnalysis, Flag, date | None]]] = {}
+    found: dict[tuple[str, str | None], list[tuple[ClientAnalysis, Flag, date | None, int | None]]] = {}
     counted: dict[str, int] = {}  # triage reasons not listed (lesser goal flags): status word -> count
     for a in analyses:
         for f in a.flags:
@@ -286,19 +289,19 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
                 continue
             if st.agenda not in ALL_CLIENTS and not a.triaged:
                 continue
-            when = None
+            when = at = None
             if st.since_key is not None:  # listed once: when that status was reached since the last meeting
                 at = f.extra.get(st.since_key)
                 when = dates.get((a.client, at)) if at is not None else None
                 if when is None or when < since:
                     continue
-            found.setdefault((st.agenda, st.group), []).append((a, f, when))
+            found.setdefault((st.agenda, st.group), []).append((a, f, when, at))
 
     def group(section: str, title: str | None) -> AgendaGroup:
         entries = found.get((section, title), [])
         by: dict[str, list[AgendaItem]] = {}
-        for a, f, when in entries:
-            by.setdefault(a.client, []).append(item(a, f, when))
+        for a, f, when, at in entries:
+            by.setdefault(a.client, []).append(item(a, f, when, at))
         items = []
         for client_items in by.values():
             # the most urgent flag leads (tier, then the most recent), the others go under it
@@ -358,8 +361,11 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
 
 
 def _ordered(items: Iterable[AgendaItem]) -> tuple[AgendaItem, ...]:
-    """Most recent triggering session first, then client (clinical-rules §7)."""
-    return tuple(sorted(items, key=lambda i: (-(i.date.toordinal() if i.date else 0), i.client, i.key)))
+    """As in triage (clinical-rules §7): the flags that go first in their tier
+    (a client not seen since the risk session), then the most recent
+    triggering session, then client."""
+    return tuple(sorted(items, key=lambda i: (0 if i.flag.hint is not None and i.flag.hint.first else 1,
+                                              -(i.date.toordinal() if i.date else 0), i.client, i.key)))
 
 
 def _session_dates(records: Iterable[ClientRecord]) -> dict[tuple[str, int], date]:
@@ -403,7 +409,7 @@ def _pct(x: float | None) -> str:
 
 def _item_parts(it: AgendaItem, agenda: Agenda, include_notes: bool) -> dict[str, Any]:
     f = it.flag
-    where = f"s{f.session}" if f.session is not None else "no session"
+    where = f"s{it.session}" if it.session is not None else "no session"
     if it.date:
         where += f" {it.date.isoformat()}"
     extra = []

@@ -57,8 +57,7 @@ from supervision_tui.rules.results import Flag, RiskResult, TriageHint
 from supervision_tui.settings import Settings
 
 #: The prompt every risk explanation ends with (clinical-rules §6).
-SCREEN_NOTE = ("{what} is a screen, not a risk determination: confirm that a risk assessment "
-               "and safety plan are documented.")
+SCREEN_NOTE = "{what} is a screen, not a risk determination: confirm a risk assessment and safety plan are documented."
 
 
 def screen_note(instruments: tuple[str, ...]) -> str:
@@ -129,26 +128,27 @@ def assess_risk(view: ClientView, settings: Settings, today: date | None = None)
             f"{attendance}; rated by {', '.join(raters)})")
     not_seen = bool(after) and len(missed) == len(after)
     what = "/".join(instruments)
+    # a closed or dropped-out client says so at once (the why is cut on a narrow screen)
+    ended_words = ended.replace("_", " ") if ended in ENDED_STATUSES else ""
     if status == "rescreened":
         why = f"risk at s{s.number} re-screened negative at s{rescreened_at}"
         detail = (f"{head}; re-screened negative on {what} at s{rescreened_at} ({rescreened_date.isoformat()}): "
                   f"no longer tier 1. {screen_note(instruments)}")
     else:
+        where = f"risk at s{s.number}" + (f" ({ended_words})" if ended_words else "")
         if not_seen:
             seen = f"not seen since: {_missed_words(no_shows, cancelled)}"
-            why = f"risk at s{s.number}; {seen}"
+            why = f"{where}; {seen}"
         elif after:
             seen = (f"seen since, not re-screened on {what}"
                     + (f" ({_missed_words(no_shows, cancelled)} since)" if missed else ""))
-            why = f"risk at s{s.number} ({what}); not re-screened"
+            why = f"risk at s{s.number} ({what}{', ' + ended_words if ended_words else ''}); not re-screened"
         else:
             seen = "the latest session"
-            why = f"risk at s{s.number} ({what})"
-        if ended in ENDED_STATUSES:
-            words = ended.replace("_", " ")
-            seen += f"; client {words}: follow-up still owed"
-            why += f"; {words}"
-        rule = (f"active until a negative re-screen on {what} at a later attended session"
+            why = f"risk at s{s.number} ({what}{', ' + ended_words if ended_words else ''})"
+        if ended_words:
+            seen += f"; client {ended_words}: follow-up still owed"
+        rule = (f"active until a negative {what} re-screen at a later attended session"
                 + (f" or {expire} days after s{s.number} [clinic setting]" if expire > 0 else ""))
         detail = f"{head}; {seen}; {rule}. {screen_note(instruments)}"
     return RiskResult(

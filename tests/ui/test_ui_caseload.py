@@ -70,7 +70,7 @@ async def test_large_screen_shows_every_column_and_sparklines(demo_db):
         # preview shows the selected client and the engine's words
         await pilot.pause(0.2)
         why = static_text(app.screen.query_one("#preview-why", Static))
-        assert "RISK" in why and "critical item endorsed at s11" in why and "active until a negative re-screen" in why
+        assert "RISK" in why and "critical item endorsed at s11" in why and "active until a negative PHQ-9 re-screen" in why
         assert app.screen.query_one("#preview").display
 
 

@@ -390,7 +390,8 @@ def test_rescreened_risk_is_listed_once_after_the_rescreen(tmp_path):
     assert a.section("safety").groups[1].title == "Re-screened negative since the last meeting (2026-02-23)"
     assert (item.client, item.flag.status, item.date, item.new) == ("S-1", "rescreened", AS_OF, True)
     md = render(a, "md")
-    assert "risk re-screened negative · s1" in md and "S-2" not in md.split("## 2.")[0]
+    assert "risk re-screened negative · s3 2026-03-02 · " in md and "S-2" not in md.split("## 2.")[0]
+    assert item.session == 3 and item.flag.session == 1  # dated by the re-screen; the flag names the risk session
     # the week after: no longer on the agenda (listed once)
     later = agenda(db, since=AS_OF + timedelta(days=1), as_of=AS_OF + timedelta(days=7))
     assert later.section("safety").groups[1].items == ()
@@ -435,3 +436,15 @@ def test_as_of_shows_reviews_and_action_items_as_they_were(db):
     (u,) = [i for i in now.section("ruptures").items if i.client == "U-1"]
     assert u.review.status == "resolved"
     assert [x.item.client for x in now.section("actions").actions] == ["D-1", "N-1"]
+
+
+def test_safety_lists_clients_not_seen_since_their_risk_session_first():
+    """As in triage: the unseen-since-risk clients lead the safety section,
+    however recent another client's risk session is (the bundled demo)."""
+    from supervision_tui.demo import generate_demo, scenario_clients
+    from supervision_tui.reports.agenda import build_agenda_from
+
+    cl, st = generate_demo(), scenario_clients()
+    a = build_agenda_from(cl, analyse_caseload(cl, as_of=date(2026, 11, 20)), None, as_of=date(2026, 11, 20))
+    assert group(a, "safety", "Active risk") == [st["risk_unseen"], st["risk_dropped"], st["risk"]]
+    assert group(a, "safety", "Re-screened negative since the last meeting") == [st["risk_rescreened"]]

@@ -207,7 +207,7 @@ def test_v2_summary_json_order_and_dropped_out_risk(v2_db):
 
 def test_v2_text_outputs_say_words(v2_db):
     out = run("summary", str(v2_db)).output
-    assert "risk at s2; not seen since: 2 no-shows; dropped out" in out
+    assert "risk at s2 (dropped out); not seen since: 2 no-shows" in out
     assert "risk at s1; not seen since: 2 no-shows, 1 cancellation" in out
     assert "dropped out" in out and "dropped_out" not in out
     for token in ("no_change", "not_set", "dropped_out"):

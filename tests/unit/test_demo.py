@@ -401,7 +401,7 @@ def _scenario_problems(cl: Caseload, stories: dict[str, str]) -> dict[str, str]:
     if "risk_dropped" in stories:
         a = an[stories["risk_dropped"]]
         check("risk_dropped", a.status == "dropped_out" and a.triaged and a.tier == 1 and a.risk is not None
-              and a.risk.not_seen_since and a.why.endswith("; dropped out"),
+              and a.risk.not_seen_since and a.why.startswith(f"risk at s{a.risk.session} (dropped out); not seen since"),
               "dropped out with an active risk: triaged, tier 1")
     if "risk_rescreened" in stories:
         a = an[stories["risk_rescreened"]]

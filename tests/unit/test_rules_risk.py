@@ -92,7 +92,7 @@ CASES = [
      "risk at s2; not seen since: 2 no-shows, 1 cancellation"),
     (risk_on_monthly_instrument_then_other_instruments, "risk", 1, None, 0, 1, False,
      "risk at s1 (PHQ-9); not re-screened"),
-    (risk_then_drop_out, "risk", 2, None, 2, 1, True, "risk at s2; not seen since: 2 no-shows; dropped out"),
+    (risk_then_drop_out, "risk", 2, None, 2, 1, True, "risk at s2 (dropped out); not seen since: 2 no-shows"),
     (risk_rescreened_negative, "rescreened", 2, 4, 1, 6, False, "goal not set"),
     (empty_risk_cell_after_positive, "risk", 1, None, 0, 1, False, "risk at s1 (PHQ-9); not re-screened"),
     (therapist_no_does_not_answer_client_yes, "risk", 1, None, 0, 1, False, "risk at s1 (PHQ-9); not re-screened"),
@@ -103,7 +103,7 @@ CASES = [
     (two_instruments_both_rescreened, "rescreened", 1, 3, 0, 6, False, "goal not set"),
     (risk_on_a_no_show_row, "risk", 2, None, 0, 1, False, "risk at s2 (PHQ-9); not re-screened"),
     (seen_once_then_missed, "risk", 1, None, 2, 1, False, "risk at s1 (PHQ-9); not re-screened"),
-    (closed_with_risk_seen_since, "risk", 1, None, 0, 1, False, "risk at s1 (PHQ-9); not re-screened; closed"),
+    (closed_with_risk_seen_since, "risk", 1, None, 0, 1, False, "risk at s1 (PHQ-9, closed); not re-screened"),
     (latest_session_risk, "risk", 2, None, 0, 1, False, "risk at s2 (PHQ-9)"),
 ]
 
@@ -124,12 +124,12 @@ def test_risk_v2(make, status, session, rescreened_at, missed, tier, first, why)
     if status == "risk":
         assert a.risk is not None and a.rescreened is None and a.reason == "risk"
         assert a.triaged, "an active risk keeps its client triaged, whatever its status"
-        assert "active until a negative re-screen" in f.detail
+        assert "active until a negative " in f.detail and " re-screen at a later attended session" in f.detail
     else:
         assert a.risk is None and a.rescreened is not None and a.rescreened.rescreened_at == rescreened_at
         assert "re-screened negative on PHQ-9" in f.detail and f" at s{rescreened_at} (" in f.detail
     # clinical-rules §6: a screen, not a risk determination; prompt for the documentation
-    assert "is a screen, not a risk determination: confirm that a risk assessment and safety plan are documented" \
+    assert "is a screen, not a risk determination: confirm a risk assessment and safety plan are documented" \
         in f.detail
 
 
@@ -151,7 +151,7 @@ def test_detail_names_the_session_the_raters_and_the_missed_sessions():
     a = risk_then_only_no_shows().analyse()
     assert a.risk.detail.startswith(
         f"risk item endorsed on PHQ-9 at s2 ({(D0 + timedelta(days=7)).isoformat()}; rated by client); "
-        "not seen since: 2 no-shows, 1 cancellation; active until a negative re-screen on PHQ-9 at a later "
+        "not seen since: 2 no-shows, 1 cancellation; active until a negative PHQ-9 re-screen at a later "
         "attended session. PHQ-9 item 9 is a screen")
     a = risk_then_drop_out().analyse()
     assert "client dropped out: follow-up still owed" in a.risk.detail

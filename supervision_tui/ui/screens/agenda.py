@@ -73,7 +73,7 @@ def item_line(it: AgendaItem, compact: bool, scrub=None) -> Text:
     t.append(f" {kind_label(it):<13}")
     t.append(f" {status_text(it.review.status, it.review.changed):<12}",
              style="bold" if it.review.status == "new" else "")
-    where = f"s{f.session}" if f.session is not None else "—"
+    where = f"s{it.session}" if it.session is not None else "—"
     if not compact and it.date is not None:
         where += f" {it.date.isoformat()}"
     t.append(f" {where:<{15 if not compact else 4}}")
