@@ -549,9 +549,8 @@ def outcome_legend(v: ClientView, instrument: str, marks: dict | None = None,
             cut += f" · {marks['both_line']} cut-off and band edge {', '.join(fmt_num(b) for b in merged)} in one row"
     if res is not None:
         word = res.status.replace("_", " ").upper()
-        sign = "+" if res.change > 0 else ("−" if res.change < 0 else "±")
-        return (f"{marks['client'][0][1]} {instrument} client{cut} · {word}: {fmt_num(res.first)} → {fmt_num(res.latest)} "
-                f"({sign}{fmt_num(abs(res.change))} {'better' if res.change > 0 else 'worse' if res.change < 0 else ''})").rstrip()
+        # spec v2: the raw difference on the instrument's scale with a direction word ("10 → 16 (+6, worse)")
+        return f"{marks['client'][0][1]} {instrument} client{cut} · {word}: {res.change_text.removeprefix(instrument + ' ')}"
     s = v.series.get((instrument, "client"))
     if s is not None and len(s.values) == 1:
         return f"one rating ({fmt_num(s.values[0])} at s{s.sessions[0]}): no change can be judged yet"
