@@ -13,7 +13,7 @@ from supervision_tui.reports.agenda import SINCE_DAYS, build_agenda_from, defaul
 from supervision_tui.rules.engine import analyse_caseload
 from supervision_tui.settings import Settings
 from supervision_tui.store.database import Database
-from supervision_tui.store.demo import write_demo
+from supervision_tui.demo import write_demo
 
 
 def test_default_since_follows_the_data_when_they_end_before_the_reference_date():
