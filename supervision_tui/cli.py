@@ -525,16 +525,23 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 @click.argument("out", type=OUT_FILE)
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
 @click.option("--clients", "n_clients", type=int, default=40, show_default=True)
-@click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
+@click.option("--sessions", "max_sessions", type=int, default=None,
+              help="Sessions per client, scripted stories included (default: 6–30); stories that need more "
+                   "are left out.")
 def demo_cmd(out, seed, n_clients, max_sessions) -> None:
     """Write a deterministic demo caseload database to OUT."""
-    from supervision_tui.demo import write_demo
+    from supervision_tui.demo import stories_left_out, write_demo
 
     try:
         write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions)
     except UserError as err:
         _fail(err)
     click.echo(f"Demo caseload written to {out}")
+    left = stories_left_out(n_clients, max_sessions)
+    if left:
+        names = ", ".join(f"{key} ({need})" for key, need in left.items())
+        click.echo(f"Every client has {max_sessions} sessions; stories that need more were left out "
+                   f"(sessions needed): {names}.")
 
 
 @cli.command("serve")
