@@ -43,9 +43,6 @@ File format (interchange.md §7)::
     [keys]                                 # binding id -> key
     quit = "q"
 
-    [fhir.codes]                           # FHIR import: Observation codes of the instruments
-    ORS = "http://clinic.example/codes|ors" # that have no LOINC code, "SYSTEM|CODE" (or a list)
-
     [ui]
     theme = "clinic-dark"
 
@@ -54,6 +51,12 @@ are merged key by key over the defaults: ``drop_floor = { SRS = 4 }``
 keeps WAI-SR at 5. Their keys must be registered instruments of the right
 kind. Values equal to the registry's default keep the registry's source
 label; any other value is labelled ``[clinic setting]`` in explanations.
+
+``[fhir.codes]`` (interchange.md §8) names, for the FHIR import, the
+Observation codes of instruments that have no LOINC code, as
+``"SYSTEM|CODE"`` or a list of them: ``ORS = "http://clinic.example/codes|ors"``.
+One code belongs to one instrument; the LOINC codes the import reads
+already (PHQ-9, GAD-7) cannot be declared.
 
 An unknown section or key, a wrong type or an out-of-range value raises
 ``SettingsError`` naming the file, section and key, e.g.
