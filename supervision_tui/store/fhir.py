@@ -735,7 +735,7 @@ class _Reader:
                         self.by_key[full_url] = prev
                     return
                 self.errors.add(where, "id", f"{key} is also in {prev_where.file} at {prev_where.entry} "
-                                "with other content", rid)
+                                "with other content", key.split("/", 1)[1])
                 return
             self._seen[key] = (record, where)
         if record is None:
@@ -1132,7 +1132,8 @@ class _Reader:
         # questionnaire responses become measures
         for r in self.responses:
             self._response_measures(r)
-        # measures into sessions
+        # measures into sessions, in file order (the first source of a value is the one others must match)
+        self.measures.sort(key=lambda m: m.where.order)
         for m in self.measures:
             client = self._patient_code(m.subject, m.where, "subject")
             if client is None:
