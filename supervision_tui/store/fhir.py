@@ -316,6 +316,20 @@ def _when(text: Any, fld: str) -> tuple[date, tuple]:
     """A FHIR date or dateTime with at least a day: (the day as written, sort key)."""
     if not isinstance(text, str):
         raise _Bad(fld, "must be a date or dateTime", text)
+    hit = _WHEN_CACHE.get(text)
+    if hit is not None:
+        return hit
+    out = _parse_when(text, fld)
+    if len(_WHEN_CACHE) > 100_000:
+        _WHEN_CACHE.clear()
+    _WHEN_CACHE[text] = out
+    return out
+
+
+_WHEN_CACHE: dict[str, tuple[date, tuple]] = {}  # a session's time stamp recurs in its encounter and measures
+
+
+def _parse_when(text: str, fld: str) -> tuple[date, tuple]:
     m = DATETIME_RE.fullmatch(text.strip())
     if not m:
         raise _Bad(fld, "must be a FHIR date or dateTime (YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz)", text)
