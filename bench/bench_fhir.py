@@ -181,7 +181,10 @@ def bench_cli(folder: Path, work: Path) -> float:
     if out.returncode != 0:
         raise SystemExit(out.stderr[-2000:])
     print(out.stdout.split("\n", 1)[0], file=sys.stderr)
-    return took
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux
+    return took, peak
 
 
 def main() -> None:
@@ -211,7 +214,7 @@ def main() -> None:
         per = lib / n_lib
         read_total = n_res - counts["Condition"]
         lib_all = per * read_total
-        cli = bench_cli(folder, work)
+        cli, peak = bench_cli(folder, work)
         print(f"\n{args.patients:,} patients × {SESSIONS} encounters: {n_res:,} resources, {size / 1e6:.0f} MB "
               f"NDJSON, {rows:,} measures rows\n")
         print("| step | time |")
@@ -222,7 +225,7 @@ def main() -> None:
         how = "measured" if args.all else f"{n_lib:,} measured, extrapolated"
         print(f"| fhir.resources model_validate of all {read_total:,} resources read ({how}) | {lib_all:.1f} s "
               f"({per * 1e6:.0f} µs each) |")
-        print(f"| `import DB --fhir FOLDER`, whole process, new database | {cli:.1f} s |")
+        print(f"| `import DB --fhir FOLDER`, whole process, new database (peak RSS {peak:.0f} MB) | {cli:.1f} s |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
