@@ -1218,6 +1218,8 @@ class _Reader:
                             "missing: without an encounter the session is found by its day", shown="none")
             return None
         found = by_day.get((client, m.day), [])
+        if len(found) > 1:  # a no-show slot and a session the same day: the measure is the session's
+            found = [s for s in found if s.attendance == "attended"] or found
         if len(found) == 1:
             return found[0]
         if not found:

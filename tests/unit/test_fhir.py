@@ -253,6 +253,13 @@ def test_observation_without_encounter_uses_the_same_day_encounter(tmp_path):
     assert [(r.session, r.instrument) for r in rs] == [(1, None), (2, "PHQ-9")]
 
 
+def test_same_day_fallback_prefers_the_attended_session(tmp_path):
+    rs, _ = ratings(tmp_path, base(noshow(start="2026-03-02T08:00:00+01:00"), obs(value=5, eid=None)))
+    assert [(r.session, r.attendance, r.instrument) for r in rs] == [(1, "no_show", None), (2, "attended", "PHQ-9")]
+    errs = errors_of(tmp_path, base(encounter("e2", start="2026-03-02T15:00:00+01:00"), obs(value=5, eid=None)))
+    assert "2 encounters of C-1 on that day: give the encounter reference" in errs[0]
+
+
 def test_observation_without_encounter_or_same_day_encounter_is_an_error(tmp_path):
     errs = errors_of(tmp_path, base(obs(value=5, eid=None, when="2026-03-20")))
     assert errs[0].endswith("Observation/o1: effectiveDateTime: no encounter of C-1 on that day and no "
