@@ -153,14 +153,16 @@ def _import_usage(files, fhir, mapping, client_system, clinician_system, clients
         raise click.UsageError("--clients and --goals are CSV files: import them without --fhir")
 
 
-def _read_other(files, fhir, mapping, client_system, clinician_system, config, clients=None, goals=None):
-    """FHIR files or mapped vendor CSVs as (ParsedImport, summary text)."""
+def _read_other(files, fhir, mapping, client_system, clinician_system, config, clients=None, goals=None, db=None):
+    """FHIR files or mapped vendor CSVs as (ParsedImport, summary text).
+    ``db``: the database a FHIR import goes into (its session numbers continue)."""
     if fhir:
         from supervision_tui.store.fhir import read_fhir
 
         codes = _load_settings(config).fhir.codes
+        existing = _open_db(db).load() if db is not None and db.exists() else None
         result = read_fhir(list(files), client_system=client_system, clinician_system=clinician_system,
-                           codes=codes)
+                           codes=codes, existing=existing)
         return result.parsed, result.summary()
     from supervision_tui.store.mapping import read_mapped
 
@@ -196,7 +198,8 @@ def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system,
     head = None
     try:
         if fhir or mapping:
-            parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config, clients, goals)
+            parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config, clients, goals,
+                                       db)
         else:
             from supervision_tui.store.csv_io import parse_files
 

@@ -54,10 +54,14 @@ Readings of the spec, decided here:
   Encounter that references a no-show Appointment is an error. Other
   Appointment statuses are not used (counted as ignored).
 * Sessions are numbered per client by day, then start time, then id
-  (interchange §8), within the import: a re-export of the same history
-  gives the same numbers (idempotent). An export of only newer data
-  (``_since``) would number from 1 again; the database refuses it
-  (``session 1 of C-1 has date … in the database``) rather than mixing.
+  (interchange §8). Into a database that already has the client, the
+  numbers continue its history: a session on a day the database has takes
+  that day's number, a later one the next number. So a re-export of the
+  same history gives the same numbers (idempotent) and an export of only
+  newer data (``_since``) adds sessions after the stored ones; a session
+  dated between stored sessions is an error (numbers cannot be inserted).
+  A stored session the export no longer has is kept (imports never
+  delete, as with the CSV import).
 * Observation status ``final``, ``amended``, ``corrected`` are read;
   ``preliminary``, ``registered``, ``cancelled`` and ``unknown`` are skipped
   with a notice, ``entered-in-error`` skipped. A read Observation with no
@@ -106,6 +110,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -198,26 +203,11 @@ class Where:
         return f"{self.file}:{self.entry}" + (f": {self.label}" if self.label else "")
 
 
-class _Pos(str):
-    """``entry[3]: Observation/o1`` as the LINE part of a CSV-style origin
-    (``csv_io._fmt`` prints ``FILE:LINE: column: …``), sorting by position."""
-
-    def __new__(cls, where: Where) -> "_Pos":
-        s = super().__new__(cls, f"{where.entry}: {where.label}" if where.label else str(where.entry))
-        s.key = where.order  # type: ignore[attr-defined]
-        return s
-
-    def __lt__(self, other: object) -> bool:  # type: ignore[override]
-        if isinstance(other, _Pos):
-            return self.key < other.key  # type: ignore[attr-defined]
-        return str.__lt__(self, other)  # type: ignore[arg-type]
-
-    def __gt__(self, other: object) -> bool:  # type: ignore[override]
-        if isinstance(other, _Pos):
-            return self.key > other.key  # type: ignore[attr-defined]
-        return str.__gt__(self, other)  # type: ignore[arg-type]
-
-    __hash__ = str.__hash__
+def _pos(where: Where) -> str:
+    """``entry[3]: Observation/o1``: the LINE part of a CSV-style origin
+    (``csv_io._fmt`` prints ``FILE:LINE: column: …``) for the database's
+    cross-checks against rows already stored."""
+    return f"{where.entry}: {where.label}" if where.label else str(where.entry)
 
 
 def _got(value: Any) -> str:
@@ -313,7 +303,7 @@ def _reference(obj: dict, key: str, required: bool = True) -> str | None:
         raise _Bad(f"{key}.reference", "missing")
     if not isinstance(ref, str) or not ref.strip():
         raise _Bad(f"{key}.reference", "must be a non-empty string", ref)
-    return ref.strip()
+    return sys.intern(ref.strip())  # one copy of "Patient/p1" for all of its resources
 
 
 def _when(text: Any, fld: str) -> tuple[date, tuple]:
@@ -542,18 +532,27 @@ def fhir_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 def read_fhir(paths: Sequence[str | os.PathLike[str]], client_system: str | None = None,
               clinician_system: str | None = None, codes: dict[str, Sequence[str]] | None = None,
-              library_sample: int = LIBRARY_SAMPLE) -> FhirImport:
+              library_sample: int = LIBRARY_SAMPLE, existing: Any = None) -> FhirImport:
     """Read and validate FHIR files; see the module docstring.
 
     ``codes`` maps instrument ids to ``"SYSTEM|CODE"`` strings (the settings'
     ``[fhir.codes]``). ``library_sample``: resources of each type per file
-    checked with fhir.resources (0: none; -1: all). Raises
+    checked with fhir.resources (0: none; -1: all). ``existing``: the
+    caseload already in the database the import goes into (its session
+    numbers are kept, see ``_Reader._number``). Raises
     ``ValidationFailed`` listing every error, ``UserError`` when a path
     cannot be read.
     """
     files = fhir_files(paths)
     with gc_paused():
-        reader = _Reader(client_system, clinician_system, codes or {}, library_sample)
+        known: dict[str, list[tuple[int, date]]] = {}
+        if existing is not None:
+            seen: set[tuple[str, int]] = set()
+            for r in existing.ratings:
+                if (r.client, r.session) not in seen:
+                    seen.add((r.client, r.session))
+                    known.setdefault(r.client, []).append((r.session, r.date))
+        reader = _Reader(client_system, clinician_system, codes or {}, library_sample, known)
         for n, path in enumerate(files):
             reader.read_file(path, n)
         return reader.finish([str(f) for f in files])
@@ -561,7 +560,9 @@ def read_fhir(paths: Sequence[str | os.PathLike[str]], client_system: str | None
 
 class _Reader:
     def __init__(self, client_system: str | None, clinician_system: str | None,
-                 codes: dict[str, Sequence[str]], library_sample: int):
+                 codes: dict[str, Sequence[str]], library_sample: int,
+                 existing: dict[str, list[tuple[int, date]]] | None = None):
+        self.existing = existing or {}
         self.client_system = client_system
         self.clinician_system = clinician_system
         self.errors = _Errors()
@@ -615,6 +616,9 @@ class _Reader:
 
     def read_file(self, path: Path, n: int) -> None:
         name = str(path)
+        if path.suffix.lower() in (".ndjson", ".jsonl"):
+            self._stream_ndjson(path, name, n)  # line by line: a Bulk Data file can be hundreds of MB
+            return
         raw = _read_bytes(path)
         here = Where(name, 1, (n, 0), "")
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -632,9 +636,6 @@ class _Reader:
         if not text.strip():
             self.errors.file(here, "is empty: expected FHIR JSON (a Bundle, a resource or NDJSON lines)")
             return
-        if path.suffix.lower() in (".ndjson", ".jsonl"):
-            self._read_ndjson(name, n, text)
-            return
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as err:
@@ -650,6 +651,41 @@ class _Reader:
             return
         del text
         self._take(doc, name, n, 1, (0,), None)
+
+    def _stream_ndjson(self, path: Path, name: str, n: int) -> None:
+        loads = json.loads
+        anything = False
+        try:
+            fh = open(path, "rb")
+        except OSError as err:
+            raise UserError(f"{path}: cannot read: {err.strerror or err}") from None
+        with fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if lineno == 1:
+                    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                        self.errors.file(Where(name, 1, (n, 1), ""), "is UTF-16 text; FHIR JSON must be UTF-8")
+                        return
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                if not raw.strip():
+                    continue
+                anything = True
+                where = Where(name, lineno, (n, lineno), "")
+                try:
+                    doc = loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as err:
+                    self.errors.file(where, f"is not UTF-8 text (byte 0x{raw[err.start]:02X})")
+                    continue
+                except json.JSONDecodeError as err:
+                    self.errors.file(where, f"line is not valid JSON ({err.msg} at column {err.colno}); NDJSON "
+                                            "has one resource per line")
+                    continue
+                except RecursionError:
+                    self.errors.file(where, "line is not valid JSON (nested too deeply)")
+                    continue
+                self._take(doc, name, n, lineno, (lineno,), None)
+        if not anything:
+            self.errors.file(Where(name, 1, (n, 0), ""), "is empty: expected FHIR JSON (a Bundle, a resource or "
+                                                         "NDJSON lines)")
 
     def _read_ndjson(self, name: str, n: int, text: str) -> None:
         loads = json.loads
@@ -765,10 +801,11 @@ class _Reader:
             if full_url:
                 self.skipped_refs[full_url] = record.why
             return
-        if key:
-            self.by_key[key] = record
-        if full_url:
-            self.by_key[full_url] = record
+        if isinstance(record, _REFERENCED):  # Observations and responses are not referenced: not indexed
+            if key:
+                self.by_key[key] = record
+            if full_url:
+                self.by_key[full_url] = record
         lst = {_Patient: self.patients, _Practitioner: self.practitioners, _Encounter: self.encounters,
                _Appointment: self.appointments, _Measure: self.measures, _Response: self.responses}.get(type(record))
         if lst is not None:
@@ -1140,12 +1177,12 @@ class _Reader:
                                 "clinician", shown="none")
                 continue
             sessions.setdefault(client, []).append(_Session(client, clinician, a.day, a.key, "no_show", a.where))
-        # numbering
+        # numbering: by day, then time, then id; continuing the sessions already in the database
         by_day: dict[tuple[str, date], list[_Session]] = {}
         for client, lst in sessions.items():
             lst.sort(key=lambda s: s.key)
-            for i, s in enumerate(lst, start=1):
-                s.number = i
+            self._number(client, lst)
+            for s in lst:
                 by_day.setdefault((client, s.day), []).append(s)
         # questionnaire responses become measures
         for r in self.responses:
@@ -1188,6 +1225,36 @@ class _Reader:
                           notices=[t for _k, t in sorted(self.notices, key=lambda kv: kv[0])],
                           duplicates=self.duplicates, client_systems=self.client_systems,
                           fallback_clinicians=fallback, library_checked=self.library_checked, sessions=n_sessions)
+
+    def _number(self, client: str, lst: list[_Session]) -> None:
+        """Session numbers 1, 2, … in order; a client already in the database
+        keeps its numbers: a session on a day the database has takes that
+        day's number (in order), a later one continues after the last."""
+        known = self.existing.get(client)
+        if not known:
+            for i, s in enumerate(lst, start=1):
+                s.number = i
+            return
+        numbers_of: dict[date, list[int]] = {}
+        for number, day in sorted(known):
+            numbers_of.setdefault(day, []).append(number)
+        last_number, last_day = max(known)[0], max(day for _n, day in known)
+        for s in lst:
+            free = numbers_of.get(s.day)
+            if free:
+                s.number = free.pop(0)
+            elif s.day >= last_day:
+                last_number += 1
+                s.number = last_number
+            else:
+                before = max(((n, d) for n, d in known if d < s.day), default=None)
+                after = min(((n, d) for n, d in known if d > s.day), default=None)
+                between = " and ".join(f"s{x[0]} on {x[1].isoformat()}" for x in (before, after) if x is not None)
+                fld = "period.start" if s.encounter is not None else "start"
+                self.errors.add(s.where, fld, f"a session of {client} between sessions already in the database "
+                                f"({between}): session numbers cannot be inserted; import the whole history "
+                                "into a new database", s.day.isoformat())
+                s.number = 0
 
     def _session_of(self, m: _Measure, client: str, enc_session: dict[int, _Session],
                     by_day: dict[tuple[str, date], list[_Session]]) -> _Session | None:
@@ -1317,7 +1384,10 @@ class _Reader:
         rating = _native_measure(_NativeRow(origin, values, adapter))  # type: ignore[arg-type]
         if rating is not None:
             parsed.ratings.append(rating)
-            parsed.rating_origins.append((where.file, _Pos(where)))
+            parsed.rating_origins.append((where.file, _pos(where)))  # type: ignore[arg-type]
+
+
+_REFERENCED = (_Patient, _Practitioner, _Encounter, _Appointment)
 
 
 @dataclass(slots=True)

@@ -643,3 +643,44 @@ def test_fhir_codes_settings_errors(doc, message):
     with pytest.raises(SettingsError) as exc:
         settings_from_dict(doc)
     assert message in str(exc.value)
+
+
+def test_a_later_export_continues_the_session_numbers(tmp_path):
+    """An export of only newer data (Bulk Data _since) adds sessions after the
+    stored ones; the full history exported again then changes nothing."""
+    db = tmp_path / "caseload.json"
+    first = write(tmp_path, base(obs(value=5)), "first.json")
+    assert CliRunner().invoke(cli, ["import", str(db), "--fhir", str(first)]).exit_code == 0
+    later = write(tmp_path, [patient(), practitioner(), encounter("e9", start="2026-04-06T10:00:00+01:00"),
+                             obs("o9", value=4, eid="e9")], "later.ndjson")
+    res = CliRunner().invoke(cli, ["import", str(db), "--fhir", str(later)])
+    assert res.exit_code == 0, res.output
+    assert sorted((r.session, r.date.isoformat(), r.total) for r in Database(db).load().ratings) == [
+        (1, "2026-03-02", 5), (2, "2026-04-06", 4)]
+    before = sha(db)
+    res = CliRunner().invoke(cli, ["import", str(db), "--fhir", str(first), str(later)])
+    assert res.exit_code == 0 and "nothing changed" in res.output and sha(db) == before
+
+
+def test_a_session_between_stored_sessions_is_refused(tmp_path):
+    db = tmp_path / "caseload.json"
+    first = write(tmp_path, base(encounter("e2", start="2026-04-06")), "first.json")
+    assert CliRunner().invoke(cli, ["import", str(db), "--fhir", str(first)]).exit_code == 0
+    before = sha(db)
+    middle = write(tmp_path, [patient(), practitioner(), encounter("e5", start="2026-03-16T10:00:00Z")],
+                   "middle.ndjson")
+    res = CliRunner().invoke(cli, ["import", str(db), "--fhir", str(middle)])
+    assert res.exit_code == 1
+    assert res.output.splitlines()[0] == (
+        f"{middle}:3: Encounter/e5: period.start: a session of C-1 between sessions already in the database "
+        "(s1 on 2026-03-02 and s2 on 2026-04-06): session numbers cannot be inserted; import the whole history "
+        "into a new database (got 2026-03-16)")
+    assert sha(db) == before
+
+
+def test_a_session_before_the_first_stored_one_is_refused(tmp_path):
+    db = tmp_path / "caseload.json"
+    assert CliRunner().invoke(cli, ["import", str(db), "--fhir", str(write(tmp_path, base()))]).exit_code == 0
+    early = write(tmp_path, [patient(), practitioner(), encounter("e0", start="2026-01-05")], "early.ndjson")
+    res = CliRunner().invoke(cli, ["import", str(db), "--fhir", str(early)])
+    assert res.exit_code == 1 and "between sessions already in the database (s1 on 2026-03-02)" in res.output
