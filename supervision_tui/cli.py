@@ -166,7 +166,8 @@ def _read_other(files, fhir, mapping, client_system, clinician_system, config, c
         return result.parsed, result.summary()
     from supervision_tui.store.mapping import read_mapped
 
-    result = read_mapped(mapping, list(files), clients=clients, goals=goals)
+    existing = _open_db(db).load() if db is not None and db.exists() else None
+    result = read_mapped(mapping, list(files), clients=clients, goals=goals, existing=existing)
     return result.parsed, result.summary()
 
 

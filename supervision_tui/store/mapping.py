@@ -58,7 +58,10 @@ Readings decided here:
   is an error (it would be lost). Some items given and others empty is an
   error (no prorating); a total and items that disagree is an error.
 * ``sessions = "by_date"`` numbers each client's distinct dates 1, 2, … in
-  date order: rows of one client and day are one session.
+  date order: rows of one client and day are one session. Into a database
+  that has the client, a stored day keeps its number and later days
+  continue after the last (an export of newer rows appends); a day between
+  stored sessions is an error.
 """
 
 from __future__ import annotations
@@ -386,15 +389,17 @@ class _RowErrors:
 
 def read_mapped(spec: str | os.PathLike[str] | Mapping, files: Sequence[str | os.PathLike[str]],
                 clients: str | os.PathLike[str] | None = None,
-                goals: str | os.PathLike[str] | None = None) -> MappedImport:
+                goals: str | os.PathLike[str] | None = None, existing: Any = None) -> MappedImport:
     """Read vendor CSV files through a mapping (plus optional native clients
-    and goals CSVs); raise ``ValidationFailed`` listing every error."""
+    and goals CSVs); raise ``ValidationFailed`` listing every error.
+    ``existing``: the caseload of the database the import goes into (with
+    ``sessions = "by_date"``, its session numbers are kept)."""
     mapping = spec if isinstance(spec, Mapping) else load_mapping(spec)
     with gc_paused():
-        return _read_mapped(mapping, [Path(f) for f in files], clients, goals)
+        return _read_mapped(mapping, [Path(f) for f in files], clients, goals, existing)
 
 
-def _read_mapped(mapping: Mapping, files: list[Path], clients, goals) -> MappedImport:
+def _read_mapped(mapping: Mapping, files: list[Path], clients, goals, existing=None) -> MappedImport:
     errors = _Errors()
     for n, f in enumerate(files):
         errors.file_order.setdefault(str(f), n)
@@ -412,7 +417,8 @@ def _read_mapped(mapping: Mapping, files: list[Path], clients, goals) -> MappedI
             result.source_rows += 1
             pending += _expand(str(path), line, get, mapping, errors, name)
     if mapping.sessions == "by_date":
-        _number_by_date(pending)
+        _number_by_date(pending, existing, errors)
+        pending = [(v, o) for v, o in pending if v["session"]]
     first_line: dict[tuple, tuple[str, int]] = {}
     entries = []
     for values, origin in pending:
@@ -683,12 +689,40 @@ def _parse_day(text: str, fmt: str) -> date | None:
         return None
 
 
-def _number_by_date(pending: list[tuple[dict[str, str], _MappedOrigin]]) -> None:
+def _number_by_date(pending: list[tuple[dict[str, str], _MappedOrigin]], existing, errors: _Errors) -> None:
+    """Number each client's distinct dates 1, 2, …; a client already in the
+    database keeps its numbers (a stored day keeps its session number, a
+    later day continues after the last; a day between stored sessions is
+    an error: numbers are never shifted)."""
+    known: dict[str, dict[str, int]] = {}
+    if existing is not None:
+        for r in existing.ratings:
+            known.setdefault(r.client, {}).setdefault(r.date.isoformat(), r.session)
     days: dict[str, set[str]] = {}
     for values, _o in pending:
         days.setdefault(values.get("client", ""), set()).add(values.get("date", ""))
-    numbers = {client: {d: str(i) for i, d in enumerate(sorted(ds), start=1)} for client, ds in days.items()}
+    numbers: dict[str, dict[str, str]] = {}
+    for client, ds in days.items():
+        stored = known.get(client, {})
+        last_day = max(stored, default="")
+        last = max(stored.values(), default=0)
+        out = numbers[client] = {}
+        for d in sorted(ds):
+            if d in stored:
+                out[d] = str(stored[d])
+            elif d >= last_day:
+                last += 1
+                out[d] = str(last)
+            else:
+                out[d] = ""
+    reported: set[tuple[str, str]] = set()
     for values, o in pending:
-        values["session"] = numbers[values.get("client", "")][values.get("date", "")]
+        client, day = values.get("client", ""), values.get("date", "")
+        values["session"] = numbers[client][day]
         o.cols["session"] = o.cols.get("date", "date")
         o.raw["session"] = values["session"]
+        if not values["session"] and (client, day) not in reported:
+            reported.add((client, day))
+            errors.add((o[0], o[1]), o.cols.get("date", "date"), f"a session of {client} between sessions already "
+                       "in the database: session numbers cannot be inserted; import the whole history into a new "
+                       "database", o.raw.get("date", day))

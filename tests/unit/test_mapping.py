@@ -346,3 +346,24 @@ def test_map_with_clients_and_goals_files(tmp_path):
     assert res.exit_code == 0, res.output
     cl = Database(db).load()
     assert cl.clients["C-1"].status == "paused" and [g.goal_id for g in cl.goals] == ["G1"]
+
+
+def test_by_date_sessions_continue_the_database(tmp_path):
+    db = tmp_path / "db.json"
+    assert CliRunner().invoke(cli, ["import", str(db), "--map", "mirah-observations", str(MIRAH)]).exit_code == 0
+    later = tmp_path / "later.csv"
+    later.write_text("identifiers,subjectId,effectiveDate,code,valueFloat,valueInt,valueString,performer,note,"
+                     "interpretation,encounterId\n"
+                     "obs-5,MRN-501,2026-09-21T10:05:00-04:00,phq9,,8,,,,,\n"
+                     "obs-6,MRN-501,2026-10-05,phq9,,6,,,,,\n")
+    res = CliRunner().invoke(cli, ["import", str(db), "--map", "mirah-observations", str(later)])
+    assert res.exit_code == 0, res.output
+    got = sorted((r.session, r.date.isoformat(), r.instrument) for r in Database(db).load().ratings
+                 if r.client == "MRN-501")
+    assert got == [(1, "2026-09-07", "GAD-7"), (1, "2026-09-07", "PHQ-9"), (2, "2026-09-21", "PHQ-9"),
+                   (3, "2026-10-05", "PHQ-9")]
+    between = tmp_path / "between.csv"
+    between.write_text(later.read_text().splitlines()[0] + "\nobs-7,MRN-501,2026-09-14,phq9,,7,,,,,\n")
+    res = CliRunner().invoke(cli, ["import", str(db), "--map", "mirah-observations", str(between)])
+    assert res.exit_code == 1
+    assert f"{between}:2: effectiveDate: a session of MRN-501 between sessions already in the database" in res.output
