@@ -37,7 +37,10 @@ def _as_date(value) -> date | None:
 
 
 def _fail(err: UserError) -> None:
-    click.echo(str(err), err=True)
+    from supervision_tui.store.sanitize import printable
+
+    # a file name or value quoted in the message reaches the terminal as text, never as a control sequence
+    click.echo(printable(str(err), newlines=True), err=True)
     sys.exit(err.exit_code)
 
 
@@ -110,8 +113,12 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
 
             db, created = private_demo_copy()
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
-        elif not db.exists():
-            raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
+        else:
+            from supervision_tui.store.database import resolve_database_path
+
+            db = resolve_database_path(db)  # once: the app, its workflow file and its locks all use this path
+            if not db.exists():
+                raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
         from supervision_tui.ui.terminal import apply_terminal_env
 
         apply_terminal_env(ssh)  # before Textual is imported: frame rate, animations
@@ -262,10 +269,13 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
 
     Goal descriptions are private and left empty unless --include-notes.
     """
-    from supervision_tui.store.csv_io import export_csv
+    from supervision_tui.store.csv_io import EXPORT_FILES, export_csv
 
     try:
-        caseload = _open_db(db).load()
+        database = _open_db(db)
+        for name in EXPORT_FILES:
+            database.check_output(outdir / name)
+        caseload = database.load()
         _check_clinician(db, caseload, clinician)
         written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes)
     except UserError as err:
@@ -351,6 +361,8 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
     try:
         settings = _load_settings(config)
         database = _open_db(db)
+        if out:
+            database.check_output(out)
         caseload = database.load()
         _check_clinician(db, caseload, clinician)
         as_of_day = _as_date(as_of)
@@ -439,6 +451,8 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
         from supervision_tui.store.reviews import ReviewStore
 
         database = _open_db(db)
+        if out:
+            database.check_output(out)
         database.load()  # a missing, damaged or newer database fails as in every other command
         store = ReviewStore(database)
         if out:
