@@ -101,7 +101,8 @@ def cli() -> None:
               help="Open without any write path to the database or its workflow file (only the private "
                    "triage cache in your cache folder is written).")
 @click.option("--clinician", help="Show only this clinician's clients.")
-@click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored).")
+@click.option("--as-of", type=DATE,
+              help="What was known on this date: later sessions ignored, later reviews not shown as made.")
 @click.option("--ssh/--no-ssh", default=None, help="Force SSH mode on/off (default: detect).")
 @click.option("--all", "show_all", is_flag=True, help="Also list closed and dropped-out clients.")
 def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all) -> None:
@@ -109,7 +110,7 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
     try:
         settings = _load_settings(config)
         if db is None:
-            from supervision_tui.store.demo import private_demo_copy
+            from supervision_tui.demo import private_demo_copy
 
             db, created = private_demo_copy()
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
@@ -287,11 +288,12 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
 
 
 def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
-    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.rules.engine import analyse_caseload, check_as_of
 
     settings = _load_settings(config)
     caseload = _open_db(db).load()
     _check_clinician(db, caseload, clinician)
+    check_as_of(caseload, _as_date(as_of))
     analyses = analyse_caseload(caseload, settings, as_of=_as_date(as_of))
     if clinician:
         analyses = [a for a in analyses if a.clinician == clinician]
@@ -301,7 +303,7 @@ def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
 _common_rule_options = [
     click.argument("db", type=click.Path(dir_okay=False, path_type=Path)),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md)."),
-    click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored)."),
+    click.option("--as-of", type=DATE, help="What was known on this date (later sessions ignored)."),
     click.option("--clinician", help="Only this clinician's clients."),
     click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file."),
 ]
@@ -330,7 +332,8 @@ def flags_cmd(db, as_json, as_of, clinician, config) -> None:
 @_rule_options
 @click.option("--all", "show_all", is_flag=True, help="Include closed and dropped-out clients (text table only).")
 def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
-    """One line per triaged client, in triage order."""
+    """One line per triaged client, in triage order (closed and dropped-out
+    clients with an active risk included)."""
     from supervision_tui.reports import tables
 
     try:
@@ -343,7 +346,7 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 @cli.command("agenda")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
-@click.option("--as-of", type=DATE, help="Evaluate as of this date.")
+@click.option("--as-of", type=DATE, help="What was known on this date: later sessions, reviews and action items ignored.")
 @click.option("--clinician", help="Only this clinician's clients.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]),
               help="Output format (default: html when --out ends in .html or .htm, else md).")
@@ -353,7 +356,8 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
     from supervision_tui.reports.agenda import build_agenda_from, render
-    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.reports.as_of import ReviewsAsOf
+    from supervision_tui.rules.engine import analyse_caseload, check_as_of
     from supervision_tui.store.reviews import ReviewStore
 
     if fmt is None:  # an explicit --format wins over the suffix
@@ -366,8 +370,10 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
         caseload = database.load()
         _check_clinician(db, caseload, clinician)
         as_of_day = _as_date(as_of)
+        check_as_of(caseload, as_of_day)
+        reviews = ReviewsAsOf(database, as_of_day) if as_of_day is not None else ReviewStore(database)
         agenda = build_agenda_from(
-            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), ReviewStore(database),
+            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), reviews,
             since=_as_date(since), as_of=as_of_day, clinician=clinician,
         )
         text = render(agenda, fmt=fmt, include_notes=include_notes)
@@ -471,7 +477,7 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 @click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
 def demo_cmd(out, seed, n_clients, max_sessions) -> None:
     """Write a deterministic demo caseload database to OUT."""
-    from supervision_tui.store.demo import write_demo
+    from supervision_tui.demo import write_demo
 
     try:
         write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions)

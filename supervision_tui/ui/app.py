@@ -420,7 +420,7 @@ class SupervisionApp(WorkflowActions, App[None]):
     def load_data(self) -> LoadedData:
         """Read and analyse (blocking; runs in the worker)."""
         from supervision_tui.gc_pause import gc_paused
-        from supervision_tui.rules.engine import analyse_records
+        from supervision_tui.rules.engine import analyse_records, check_as_of, known_records
 
         scope = self.initial_clinician
         key = None
@@ -434,10 +434,11 @@ class SupervisionApp(WorkflowActions, App[None]):
         # collector would walk the growing caseload again and again)
         with gc_paused():
             caseload = self._read_caseload()
-            grouped = caseload.records(self.as_of)  # grouped once, for the engine and the screens
+            check_as_of(caseload, self.as_of)  # a future day or one before any data: an error, not an empty screen
+            grouped = known_records(caseload, self.as_of)  # grouped once, for the engine and the screens
             if scope:  # --clinician: the whole app sees only this clinician's clients
                 grouped = [r for r in grouped if r.client.clinician == scope]
-            analyses = analyse_records(grouped, self.settings)  # triage order, as analyse_caseload
+            analyses = analyse_records(grouped, self.settings, today=self.as_of)  # triage order, as analyse_caseload
             records = {r.code: r for r in grouped}
             data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings,
                               scope=scope or None, cache_key=key)
