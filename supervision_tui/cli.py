@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from supervision_tui.errors import UserError
+from supervision_tui.errors import UserError, ValidationFailed
+from supervision_tui.wording import count
 
 
 class IsoDate(click.ParamType):
@@ -214,6 +215,13 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
         _fail(err)
 
 
+def _no_folders(files) -> None:
+    """CSV inputs are files: a folder is the same plain error as a missing file."""
+    for f in files:
+        if Path(f).is_dir():
+            raise UserError(f"{f}: is a folder, not a CSV file (folders of FHIR files are read with --fhir)")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
@@ -221,12 +229,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_import_target(db: Path, csvs: dict[str, Path | None]) -> None:
+def _check_import_target(db: Path, inputs: list[tuple[str, Path | None]]) -> None:
     """Refuse, before any lock file is made, a DB that is one of the CSV
     files or an existing file that is not a JSON database (``import m.csv
     m.csv``, or the arguments swapped): the import would fail under the
     lock and leave ``m.csv.lock`` behind."""
-    for what, path in csvs.items():
+    for what, path in inputs:
         if path is not None and _same_file(db, path):
             raise UserError(f"{db}: the database and the {what} file are the same file; nothing was written "
                             f"(usage: supervision-tui import DB.json MEASURES.csv)")
@@ -241,39 +249,113 @@ def _check_import_target(db: Path, csvs: dict[str, Path | None]) -> None:
                             f"(usage: supervision-tui import DB.json MEASURES.csv)")
 
 
+_FHIR_HELP = "FILEs are FHIR R4 JSON: Bundles, single resources, Bulk Data NDJSON files, or folders of them."
+_CLIENT_SYSTEM_HELP = ("With --fhir: the Patient identifier system whose value is the client code "
+                       "(default: each Patient's first identifier).")
+_CLINICIAN_SYSTEM_HELP = ("With --fhir: the Practitioner identifier system whose value is the clinician id "
+                          "(default: the first identifier).")
+_MAP_HELP = ("FILEs are a vendor's CSV export, read through MAPPING: a mapping TOML file, or the name of a "
+             "bundled one (see data/mappings/README.md).")
+_CONFIG_HELP = "Settings TOML file; with --fhir its [fhir.codes] name the codes of ORS, SRS, WAI-SR."
+
+
+def _import_usage(files, fhir, mapping, client_system, clinician_system, clients=None, goals=None) -> None:
+    """Wrong combinations of the import/validate options: usage errors (exit 2)."""
+    if fhir and mapping:
+        raise click.UsageError("give --fhir or --map, not both")
+    if (client_system or clinician_system) and not fhir:
+        raise click.UsageError("--client-system and --clinician-system go with --fhir")
+    if fhir and (clients or goals):
+        raise click.UsageError("--clients and --goals are CSV files: import them without --fhir")
+
+
+def _read_other(files, fhir, mapping, client_system, clinician_system, config, clients=None, goals=None, db=None):
+    """FHIR files or mapped vendor CSVs as (ParsedImport, summary text).
+    ``db``: the database a FHIR import goes into (its session numbers continue)."""
+    if fhir:
+        from supervision_tui.store.fhir import read_fhir
+
+        codes = _load_settings(config).fhir.codes
+        existing = _open_db(db).load() if db is not None and db.exists() else None
+        result = read_fhir(list(files), client_system=client_system, clinician_system=clinician_system,
+                           codes=codes, existing=existing)
+        return result.parsed, result.summary()
+    from supervision_tui.store.mapping import read_mapped
+
+    existing = _open_db(db).load() if db is not None and db.exists() else None
+    result = read_mapped(mapping, list(files), clients=clients, goals=goals, existing=existing)
+    return result.parsed, result.summary()
+
+
 @cli.command("import")
 @click.argument("db", type=DB_FILE)
-@click.argument("measures", type=CSV_FILE)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
 @click.option("--clients", type=CSV_FILE, help="Clients CSV.")
 @click.option("--goals", type=CSV_FILE, help="Goals CSV.")
-def import_cmd(db, measures, clients, goals) -> None:
-    """Import MEASURES.csv (and optional clients/goals CSVs) into DB.
+@click.option("--fhir", is_flag=True, help=_FHIR_HELP)
+@click.option("--client-system", metavar="URI", help=_CLIENT_SYSTEM_HELP)
+@click.option("--clinician-system", metavar="URI", help=_CLINICIAN_SYSTEM_HELP)
+@click.option("--map", "mapping", metavar="MAPPING", help=_MAP_HELP)
+@click.option("--config", type=TOML_FILE, help=_CONFIG_HELP)
+def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system, mapping, config) -> None:
+    """Import into DB (created if missing) from the CSV layout, FHIR or a vendor CSV.
 
-    Creates DB if it does not exist. Nothing is written unless every file
-    validates; the write is atomic.
+    \b
+      import DB MEASURES.csv [--clients CLIENTS.csv] [--goals GOALS.csv]
+      import DB --fhir EXPORT... [--client-system URI] [--clinician-system URI]
+      import DB --map MAPPING EXPORT.csv... [--clients CLIENTS.csv] [--goals GOALS.csv]
+
+    Nothing is written unless every file validates; the write is atomic;
+    importing the same data again changes nothing. With --fhir, Patient
+    names, birth dates, addresses and telecom are never read into DB.
     """
-    from supervision_tui.store.csv_io import parse_files
-
+    _import_usage(files, fhir, mapping, client_system, clinician_system, clients, goals)
+    if not fhir and not mapping and len(files) != 1:
+        raise click.UsageError("give one MEASURES file (the clients and goals files go with --clients and --goals)")
+    head = None
     try:
-        _check_import_target(db, {"measures": measures, "clients": clients, "goals": goals})
-        parsed = parse_files(measures, clients=clients, goals=goals)
+        what = "measures" if not (fhir or mapping) else "input"
+        _check_import_target(db, [(what, f) for f in files] + [("clients", clients), ("goals", goals)])
+        if fhir or mapping:
+            parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config, clients, goals,
+                                       db)
+        else:
+            from supervision_tui.store.csv_io import parse_files
+
+            _no_folders(files)
+            parsed = parse_files(files[0], clients=clients, goals=goals)
         report = _open_db(db, read_only=False).import_parsed(parsed)
     except UserError as err:
         _fail(err)
     except OSError as err:
         _fail(_os_error(err))
+    if head:
+        click.echo(head)
     click.echo(report.summary())
 
 
 @cli.command("validate")
-@click.argument("files", nargs=-1, required=True, type=CSV_FILE)
-def validate_cmd(files) -> None:
-    """Check measures/clients/goals CSV files without writing anything.
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
+@click.option("--fhir", is_flag=True, help=_FHIR_HELP)
+@click.option("--client-system", metavar="URI", help=_CLIENT_SYSTEM_HELP)
+@click.option("--clinician-system", metavar="URI", help=_CLINICIAN_SYSTEM_HELP)
+@click.option("--map", "mapping", metavar="MAPPING", help=_MAP_HELP)
+@click.option("--config", type=TOML_FILE, help=_CONFIG_HELP)
+def validate_cmd(files, fhir, client_system, clinician_system, mapping, config) -> None:
+    """Check files without writing anything: CSVs, FHIR (--fhir) or a vendor CSV (--map).
 
-    The kind of each file is recognised from its header. UTF-8, comma
-    separated, a header row, columns in any order, unknown columns are
-    errors; numbers are plain decimals with "."; dates YYYY-MM-DD.
-    Columns (* required):
+    \b
+      validate MEASURES.csv [CLIENTS.csv] [GOALS.csv]   kind recognised from the header
+      validate --fhir EXPORT... [--client-system URI]
+      validate --map MAPPING EXPORT.csv...
+
+    Every error is listed as FILE:LINE: column: what is wrong (got VALUE)
+    (FHIR: FILE:ENTRY: Resource/id: field: ...). Exit status 0 when the
+    files would import, 1 when they would not.
+
+    The CSV layout: UTF-8, comma separated, a header row, columns in any
+    order, unknown columns are errors; numbers are plain decimals with ".";
+    dates YYYY-MM-DD. Columns (* required):
 
     \b
     measures: client*, clinician*, session*, date*, attendance, instrument,
@@ -296,11 +378,18 @@ def validate_cmd(files) -> None:
 
     Every file and rule: docs/csv-formats.md in the source repository.
     """
-    from supervision_tui.errors import ValidationFailed
-    from supervision_tui.store.csv_io import validate_files
-
+    _import_usage(files, fhir, mapping, client_system, clinician_system)
     try:
-        message = validate_files(list(files))
+        if fhir or mapping:
+            parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config)
+            n_clients = len({r.client for r in parsed.ratings})
+            message = (f"OK: {count(len(parsed.ratings), 'measure row')} of {count(n_clients, 'client')} "
+                       f"would be imported.\n" + head)
+        else:
+            from supervision_tui.store.csv_io import validate_files
+
+            _no_folders(files)
+            message = validate_files(list(files))
     except ValidationFailed as err:  # nothing is ever written here: say only what is wrong
         _fail(ValidationFailed(err.errors, writing=False))
     except UserError as err:
