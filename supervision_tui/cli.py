@@ -106,7 +106,7 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
     try:
         settings = _load_settings(config)
         if db is None:
-            from supervision_tui.store.demo import private_demo_copy
+            from supervision_tui.demo import private_demo_copy
 
             db, created = private_demo_copy()
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
@@ -379,7 +379,7 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 @click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
 def demo_cmd(out, seed, n_clients, max_sessions) -> None:
     """Write a deterministic demo caseload database to OUT."""
-    from supervision_tui.store.demo import write_demo
+    from supervision_tui.demo import write_demo
 
     try:
         write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions)

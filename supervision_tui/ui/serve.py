@@ -88,7 +88,7 @@ def serve(
     stderr = sys.stderr if stderr is None else stderr
 
     if db is None:
-        from supervision_tui.store.demo import private_demo_copy
+        from supervision_tui.demo import private_demo_copy
 
         db, created = private_demo_copy()
         print(f"Serving the demo caseload: {db}" + (" (new private copy)" if created else ""), file=stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from supervision_tui.store.demo import scenario_clients, write_demo
+from supervision_tui.demo import scenario_clients, write_demo
 from supervision_tui.ui import app as app_module
 from ui_support import N_CLIENTS, SEED
 

@@ -17,7 +17,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
 from supervision_tui.settings import Settings
-from supervision_tui.store.demo import scenario_clients, write_demo
+from supervision_tui.demo import scenario_clients, write_demo
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.screens.help import HelpScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
@@ -154,7 +154,7 @@ async def test_palette_theme_picker_offers_only_the_apps_themes_and_remembers_th
         offered = {str(o.prompt) for o in app.screen.query_one(CommandList).options}
         assert set(BUNDLED) <= offered
         assert not any(name.startswith(("textual-", "nord", "gruvbox", "dracula")) for name in offered), offered
-        assert offered == set(app._theme_names)
+        assert offered == set(app.theme_names)
         await pilot.press(*"projector")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -165,7 +165,7 @@ async def test_palette_theme_picker_offers_only_the_apps_themes_and_remembers_th
 
 
 def test_toml_comment_check_ignores_hashes_inside_strings():
-    from supervision_tui.ui.app import toml_has_comments
+    from supervision_tui.store.settings_file import toml_has_comments
 
     assert not toml_has_comments('[ui]\ntheme = "a#b"\n[keys]\nsearch = \'#\'\n')
     assert not toml_has_comments('a = """\nline # not a comment\n"""\nb = "\\"#"\n')
@@ -208,7 +208,7 @@ async def test_search_matches_the_tier_words_and_symbols(demo_db):
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
         by_tier = {t: {a.client for a in app.analyses if a.triaged and a.tier == t} for t in range(1, 8)}
-        for word, tier in (("rupture", 3), ("absent", 5), ("risk", 1), ("worse", 2), ("ok", 7), ("●3", 3),
+        for word, tier in (("rupture", 3), ("absent", 5), ("risk", 1), ("worse", 2), ("no flag", 7), ("●3", 3),
                            ("goal", 4), ("goal", 6)):
             app.screen.set_search(word)
             await pilot.pause()

@@ -32,15 +32,16 @@ from typing import Any
 from rich.cells import cell_len
 from rich.control import strip_control_codes
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import DataTable
 
 from supervision_tui.model import TRIAGED_STATUSES
-from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis
+from supervision_tui.rules.kinds import TIERS
+from supervision_tui.rules.results import ClientAnalysis
+from supervision_tui.service.reviews import review_sort_key
+from supervision_tui.ui.filters import tier_label
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.sparkline import sparkline
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num, instrument_order
-from supervision_tui.ui.workflow import review_sort_key
-from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 # --- words and symbols (never colour alone) ------------------------------------
 
@@ -73,10 +74,6 @@ TIER_STYLES = {
     6: ("foreground", False),
     7: ("success", False),
 }
-
-
-def tier_label(tier: int) -> str:
-    return f"{TIER_SYMBOLS[tier]}{tier} {TIER_NAMES[tier]}"
 
 
 def outcome_compact(analysis: ClientAnalysis) -> str:
@@ -227,7 +224,7 @@ ENDED_WORDS = {"dropped_out": "dropped"}
 def tier_cell(row: CaseloadRow) -> Text:
     t = Text(row.tier_text)
     if row.ended:
-        t = Text(f"{TIER_SYMBOLS[row.tier]}{row.tier} {ENDED_WORDS.get(row.status, row.status.replace('_', ' '))}")
+        t = Text(f"{TIERS[row.tier].symbol}{row.tier} {ENDED_WORDS.get(row.status, row.status.replace('_', ' '))}")
         t.stylize("dim")
     return t
 
@@ -418,12 +415,7 @@ def truncate(text: str, width: int) -> str:
 class CaseloadTable(DataTable):
     """A row-cursor DataTable with vi keys; enter posts ``RowSelected``."""
 
-    BINDINGS = [
-        *LIST_KEYS,
-        Binding("enter", "select_cursor", "Open", id="open-client"),
-        Binding("home", "scroll_top", "First client", show=False, id="first-row"),
-        Binding("end", "scroll_bottom", "Last client", show=False, id="last-row"),
-    ]
+    BINDINGS = bindings("lists", "caseload-table")
 
     DEFAULT_CSS = """
     CaseloadTable {

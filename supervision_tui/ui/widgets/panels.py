@@ -13,14 +13,15 @@ import re
 from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
-from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS, tier_label
+from supervision_tui.ui.filters import tier_label
+from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS
 from supervision_tui.ui.widgets.sparkline import block_chart
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num
-from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 HIDDEN_TEXT = "(hidden while presenting)"
 EVIDENCE_SHOWN = 6
@@ -117,17 +118,17 @@ def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
         line("⚠ RISK ·", risk_summary(a) or a.risk.detail)  # the same line as the client screen's banner
     for o in a.outcomes.values():
         if o.status == "deteriorated":
-            line("▲", o.detail)
+            line(TIERS[2].symbol, o.detail)
     for e in reversed(a.episodes):
         if e.status in ("open", "unrepaired"):
-            line("●", e.detail)
+            line(TIERS[3].symbol, e.detail)
     g = a.goal
     if g.status == "disagreed":
-        line("◆", g.detail)
+        line(TIERS[4].symbol, g.detail)
     if a.attendance.disengaging:
-        line("○", a.attendance.detail)
+        line(TIERS[5].symbol, a.attendance.detail)
     if g.status in ("stale", "not_set", "partial"):
-        line("·", g.detail)
+        line(TIERS[6].symbol, g.detail)
     for o in a.outcomes.values():
         if o.status != "deteriorated":
             line("", o.detail)
@@ -316,9 +317,7 @@ ATTENDANCE_WORDS = {"attended": "yes", "cancelled": "cancelled", "no_show": "no-
 class SessionsTable(DataTable):
     """One row per session, latest first: raw ratings and reports."""
 
-    BINDINGS = [
-        *LIST_KEYS,
-    ]
+    BINDINGS = bindings("lists")
 
     DEFAULT_CSS = """
     SessionsTable {
