@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from supervision_tui.errors import UserError
 from supervision_tui.rules.kinds import REGISTRY
@@ -59,6 +59,7 @@ CHANGED_MARK = "*"
 POLL_SECONDS = 2.0
 
 T = TypeVar("T")
+Severity = Literal["information", "warning", "error"]
 
 
 # --- words ------------------------------------------------------------------------------------
@@ -102,7 +103,7 @@ class Notice:
     """Something to tell the user (the dashboard shows it as a notification)."""
 
     message: str
-    severity: str = "information"  # "information", "warning" or "error"
+    severity: Severity = "information"
     timeout: float | None = None  # seconds; None: the dashboard's default
 
 

@@ -229,10 +229,9 @@ class SupervisionApp(App[None]):
     def tell(self, notice: Notice) -> None:
         """Show a service's ``Notice`` as a notification (never markup)."""
         if notice.timeout is None:
-            self.notify(notice.message, severity=notice.severity, markup=False)  # type: ignore[arg-type]
+            self.notify(notice.message, severity=notice.severity, markup=False)
         else:
-            self.notify(notice.message, severity=notice.severity, timeout=notice.timeout,  # type: ignore[arg-type]
-                        markup=False)
+            self.notify(notice.message, severity=notice.severity, timeout=notice.timeout, markup=False)
 
     def apply(self, outcome: Outcome[T]) -> T | None:
         """Take a review write's outcome: say why it was refused or failed,
@@ -320,8 +319,9 @@ class SupervisionApp(App[None]):
             self.notify(f"Theme {name}", timeout=2, markup=False)
         else:
             chosen = why == "read-only" or why.endswith("is read-only") or why.startswith("your settings")
-            severity = "information" if chosen else "warning"  # (the user's own choice, or a real failure)
-            self.notify(f"Theme {name} (not remembered: {why})", severity=severity, timeout=8, markup=False)
+            # (the user's own choice, or a real failure)
+            self.notify(f"Theme {name} (not remembered: {why})", severity="information" if chosen else "warning",
+                        timeout=8, markup=False)
 
     def search_themes(self) -> None:
         """The command palette's theme picker ("Theme" command): this app's
@@ -524,9 +524,9 @@ class SupervisionApp(App[None]):
         if screen is None:
             # one client screen per origin, kept when closed (installed): opening the next
             # client refills it instead of building ~90 widgets again
-            screen = self._client_screens[name] = ClientScreen(
-                code, order, id="client" if name == "caseload" else f"client-{name}")
-            self.install_screen(screen, name=screen.id)
+            screen_id = "client" if name == "caseload" else f"client-{name}"
+            screen = self._client_screens[name] = ClientScreen(code, order, id=screen_id)
+            self.install_screen(screen, name=screen_id)
         else:
             screen.reopen(code, order)  # (holds the paint until the refilled screen is laid out)
         self.push_screen(screen, on_close)

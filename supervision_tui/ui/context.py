@@ -10,9 +10,8 @@ anywhere. The app module is imported for type checking only (no cycle).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from textual.message_pump import MessagePump
 from textual.screen import ModalScreen, Screen
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,8 +23,13 @@ R = TypeVar("R")
 PaletteCommand = tuple[str, Callable[[], object], str]
 
 
-def app_of(node: MessagePump) -> SupervisionApp:
-    """The running ``SupervisionApp`` of a screen or widget."""
+class _HasApp(Protocol):
+    @property
+    def app(self) -> Any: ...
+
+
+def app_of(node: _HasApp) -> SupervisionApp:
+    """The running ``SupervisionApp`` of a screen, widget or palette provider."""
     return cast("SupervisionApp", node.app)
 
 

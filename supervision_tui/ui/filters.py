@@ -21,7 +21,10 @@ def tier_label(tier: int) -> str:
 
 
 def _tier_filter(t: int) -> KindFilter:
-    return KindFilter(f"tier{t}", f"{tier_label(t)} · {TIERS[t].description}", lambda a, t=t: a.tier == t)
+    def test(a: ClientAnalysis) -> bool:
+        return a.tier == t
+
+    return KindFilter(f"tier{t}", f"{tier_label(t)} · {TIERS[t].description}", test)
 
 
 def _filters() -> list[KindFilter]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 CLIENTS_GROUP = Binding.Group("Prev/next", compact=True)  # one footer entry: "←→ Prev/next"
 
@@ -147,7 +147,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
 RENAMED: dict[str, str] = {"cycle_theme": "cycle-theme"}
 
 
-def bindings(*scopes: str) -> list[Binding]:
+def bindings(*scopes: str) -> list[BindingType]:
     """The Textual ``Binding``s of ``scopes``, in order (a class's ``BINDINGS``)."""
     return [key.binding() for scope in scopes for key in KEYMAP[scope]]
 

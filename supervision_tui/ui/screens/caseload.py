@@ -43,6 +43,7 @@ from supervision_tui.ui.widgets.caseload_table import (
     tier_cell,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
+from supervision_tui.ui.widgets.viewdata import LoadedData
 
 # width/height under which the preview pane is hidden
 PREVIEW_MIN_WIDTH = 100
@@ -132,7 +133,7 @@ class CaseloadScreen(AppScreen[None]):
         self._preview_code: str | None = None
         self._compact = False
         self._filled_width = 0  # the width the table's columns were fitted to
-        self._rows_of = None  # the LoadedData all_rows were built from
+        self._rows_of: LoadedData | None = None  # the LoadedData all_rows were built from
 
     # -- layout ---------------------------------------------------------------------
 
@@ -473,6 +474,7 @@ class CaseloadScreen(AppScreen[None]):
                 n_clinicians, as_of, latest = len(data.clinicians), data.as_of, data.latest_date
                 latest_text = latest.isoformat() if latest is not None else None
             else:  # the triage cache's header, until the data are loaded
+                assert cached is not None
                 name = cached.header["name"]
                 n = sum(1 for r in self.all_rows if not r.ended)
                 n_clinicians, as_of = len(cached.header["clinicians"]), app.as_of

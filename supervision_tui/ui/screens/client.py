@@ -51,7 +51,7 @@ from supervision_tui.ui.widgets.panels import (
     ruptures_text,
 )
 from supervision_tui.ui.widgets.review_panels import ActionList, ModeBar, ReviewList
-from supervision_tui.ui.widgets.viewdata import ClientView, instrument_order
+from supervision_tui.ui.widgets.viewdata import ClientDisplay, instrument_order
 
 WIDE_MIN_WIDTH = 120
 
@@ -73,7 +73,7 @@ class ClientScreen(AppScreen[str | None]):
         self._styled_theme: str | None = None  # the theme its styles were last computed for
 
     @property
-    def view(self) -> ClientView | None:
+    def view(self) -> ClientDisplay | None:
         data = self.sup.data
         if data is None or self.code not in data.by_code:
             return None

@@ -41,7 +41,7 @@ from supervision_tui.service.reviews import review_sort_key
 from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.sparkline import sparkline
-from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num, instrument_order
+from supervision_tui.ui.widgets.viewdata import ClientDisplay, fmt_num, instrument_order
 
 # --- words and symbols (never colour alone) ------------------------------------
 
@@ -150,7 +150,7 @@ def row_from_cache(cached: dict[str, Any], order: int) -> CaseloadRow:
 RowHook = Callable[[CaseloadRow], None]
 
 
-def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> CaseloadRow:
+def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None) -> CaseloadRow:
     a = view.analysis
     spark = ""
     alliance_text = "—"
