@@ -194,11 +194,13 @@ def _attendance_describe(kind: FlagKind, flag: "Flag", _analysis: "ClientAnalysi
 
 
 def _risk_describe(kind: FlagKind, flag: "Flag", _analysis: "ClientAnalysis | None") -> str:
+    if flag.status == "rescreened":
+        return f"risk s{flag.session} RE-SCREENED negative at s{flag.extra.get('rescreened_at')}"
     return f"risk item at s{flag.session}"
 
 
 def _risk_agenda(kind: FlagKind, flag: "Flag") -> str:
-    return "risk"
+    return "risk" if flag.status == "risk" else "re-screened"
 
 
 class FlagKindRegistry:

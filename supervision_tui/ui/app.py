@@ -95,11 +95,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 T = TypeVar("T")
 
-#: Places a client is opened from: each keeps its own client screen (so
-#: escape returns there), refilled for every client opened from it.
-CLIENT_ORIGINS = ("caseload", "agenda", "audit")
-
-
 class AppThemeProvider(ThemeProvider):
     """The palette's theme picker, limited to the app's own themes
     (``SupervisionApp.theme_names``: bundled, then user theme files)."""
@@ -502,7 +497,8 @@ class SupervisionApp(App[None]):
             self.notify(f"No client {code} in the caseload", severity="warning")
             return
         shown = [s for s in self.screen_stack if isinstance(s, ClientScreen)]
-        name = origin.id if origin is not None and origin.id in CLIENT_ORIGINS else "caseload"
+        # each screen clients are opened from keeps its own client screen (escape returns there)
+        name = (origin.id or type(origin).__name__) if origin is not None else "caseload"
         screen = self._client_screens.get(name)
         if origin is None and shown:
             screen = shown[-1]  # the palette: refill the topmost client screen where it is

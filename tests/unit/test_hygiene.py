@@ -177,6 +177,27 @@ def test_the_cycle_finder_finds_one_inside_a_function(tmp_path):
     assert find_cycle(graph) == ["demo_pkg.a", "demo_pkg.b", "demo_pkg.a"]
 
 
+WRITES = re.compile(r"os\.(replace|rename|open|mkdir|makedirs)\(|\btempfile\.|\.write_(text|bytes)\(|\.mkdir\(|"
+                    r"\bopen\([^)]*[\'\"][wax]b?\+?[\'\"]")
+
+
+def test_store_files_is_the_only_module_that_writes_files():
+    """Privacy and atomicity live in one place: every file and folder the
+    product creates goes through ``store/files.py`` (0o600/0o700, atomic
+    replace). Lock files are ``filelock``'s (created 0o600 by the database)."""
+    offenders = []
+    for p in sorted(PKG.rglob("*.py")):
+        if p == PKG / "store" / "files.py":
+            continue
+        lines = p.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.Call):
+                call = lines[node.lineno - 1][node.col_offset:node.col_offset + 80]
+                if WRITES.search(call):
+                    offenders.append(f"{p.relative_to(ROOT)}:{node.lineno}: {call.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
 def _readme_block_after(heading: str) -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     idx = text.index(heading)
