@@ -19,6 +19,8 @@ anything itself except through the store and ``store.files``.
   refresh) or the database file (a reload). Our own writes never count.
 * ``--clinician`` (``scope``): the audit listing keeps only entries about
   the loaded clients; the agenda is built for that clinician.
+* ``--as-of`` (``as_of``): reviews and action items as they stood at the
+  end of that day (``reports.as_of.ReviewsAsOf``); a past day is read only.
 * ``build_agenda`` builds the agenda from already loaded analyses (no
   re-analysis); ``export_agenda``/``export_audit`` write private files
   (``service.exports``).
@@ -223,10 +225,12 @@ class ClientReview:
 class ReviewService:
     """Reviews, action items and the audit trail of one caseload file."""
 
-    def __init__(self, db_path: Path | str | None, *, scope: str | None = None, read_only: bool = False) -> None:
+    def __init__(self, db_path: Path | str | None, *, scope: str | None = None, read_only: bool = False,
+                 as_of: date | None = None) -> None:
         self.db_path = Path(db_path) if db_path is not None else None
         self.scope = scope or None  # --clinician: the only clinician whose clients this session sees
         self.read_only = read_only
+        self.as_of = as_of  # --as-of: reviews as they stood at the end of that day (reports.as_of)
         self._store: ReviewStore | None = None
         self._store_failed = False
         self.error: str | None = None  # the workflow file cannot be read (reviews unavailable)
@@ -244,9 +248,16 @@ class ReviewService:
                 self._store_failed = True
                 return None
             from supervision_tui.store.database import Database
-            from supervision_tui.store.reviews import ReviewStore
 
-            self._store = ReviewStore(Database(self.db_path, read_only=self.read_only), read_only=self.read_only)
+            database = Database(self.db_path, read_only=self.read_only)
+            if self.as_of is not None:  # "what we knew then": reviews made later are not shown as made
+                from supervision_tui.reports.as_of import ReviewsAsOf
+
+                self._store = ReviewsAsOf(database, self.as_of, read_only=self.read_only)
+            else:
+                from supervision_tui.store.reviews import ReviewStore
+
+                self._store = ReviewStore(database, read_only=self.read_only)
         return self._store
 
     def start(self) -> Notice | None:
@@ -335,6 +346,9 @@ class ReviewService:
         """None when a write may go ahead; else why not."""
         if self.read_only:
             return Notice(READ_ONLY_MESSAGE, "warning", 4)
+        if self.as_of is not None and getattr(self.store, "past", False):  # --as-of a past day
+            return Notice(f"Reviews as of {self.as_of.isoformat()} (--as-of): the past cannot be changed",
+                          "warning", 4)
         if self.error:
             return Notice(f"Reviews unavailable: {self.error}", "error")
         if self.store is None:

@@ -151,7 +151,7 @@ class SupervisionApp(App[None]):
         self._cache_written: CacheKey | None = None
         self._open_when_loaded: str | None = None  # a client asked for while loading
         self._client_screens: dict[str, ClientScreen] = {}  # origin -> its client screen (see show_client)
-        self.reviews = ReviewService(self.db_path, scope=clinician, read_only=read_only)
+        self.reviews = ReviewService(self.db_path, scope=clinician, read_only=read_only, as_of=as_of)
         self.changed_clients: frozenset[str] | None = None  # clients of the last review change (None: any)
         self.row_hooks: list[Callable[[CaseloadRow], None]] = []
         self._startup_messages: list[Notice] = []
@@ -341,6 +341,19 @@ class SupervisionApp(App[None]):
             return
         note = "" if self.present else " (not presenting: private text may be in it)"
         self.notify(f"Screenshot saved: {saved}{note}", timeout=8, markup=False)
+
+    def _fatal_error(self) -> None:
+        """Textual's crash report (textual/app.py ``_fatal_error``) without
+        its panel of local variables: they may hold private text (a note, a
+        goal), even in presentation mode. Exits with status 1 (run_app)."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
 
     def get_system_commands(self, screen: Screen):
         from textual.app import SystemCommand

@@ -67,13 +67,15 @@ def item_line(it: AgendaItem, compact: bool, scrub=None) -> Text:
     t.append(f" {kind_label(it):<13}")
     t.append(f" {status_text(it.review.status, it.review.changed):<12}",
              style="bold" if it.review.status == "new" else "")
-    where = f"s{f.session}" if f.session is not None else "—"
+    where = f"s{it.session}" if it.session is not None else "—"
     if not compact and it.date is not None:
         where += f" {it.date.isoformat()}"
     t.append(f" {where:<{15 if not compact else 4}}")
     if it.client_status not in ("active", "paused"):
         t.append(f" [{it.client_status.replace('_', ' ')}]", style="bold")
     detail = " ".join(f.detail.split())
+    for m in it.more:  # the client's other flags in this subsection (each client is listed once)
+        detail += f" · also {kind_label(m)}: {' '.join(m.flag.detail.split())}"
     t.append(f" {scrub(detail) if scrub else detail}")
     return t
 

@@ -20,11 +20,12 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from supervision_tui.service.reviews import STATUS_HELP, status_text
+from supervision_tui.store.sanitize import IDENTIFIER_RE, printable
 from supervision_tui.ui.context import app_of
 from supervision_tui.ui.keymap import STATUS_KEYS, bindings
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+CODE_RE = IDENTIFIER_RE  # the store's rule (store/sanitize.py); the store enforces it too
 MASKED_HINT = "typing is hidden while presenting"
 
 
@@ -255,7 +256,7 @@ class ActionDialog(_Dialog):
             self.query_one("#action-text", Input).focus()
             return None
         if owner and not CODE_RE.fullmatch(owner):
-            self._error(f"Owner: a clinician id such as T02: letters, digits, _ or - (got “{owner}”)")
+            self._error(f"Owner: a clinician id such as T02: letters, digits, _ or - (got “{printable(owner)}”)")
             self.query_one("#action-owner", Input).focus()
             return None
         try:

@@ -3,7 +3,7 @@
 
 Private free text (review notes, action texts) is replaced by
 ``HIDDEN_TEXT`` while the app is presenting. Every status has a word and
-a symbol (``workflow.status_text``), never colour alone.
+a symbol (``service.reviews.status_text``), never colour alone.
 """
 
 from __future__ import annotations
