@@ -97,10 +97,11 @@ def _fallback(char: str) -> str:
         return " " if code == 0x2800 else "·"
     if 0x1FB00 <= code <= 0x1FBFF:  # sextants and other legacy computing blocks
         return "▒"
+    width = cell_width(char)
     decomposed = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
-    if len(decomposed) == 1 and decomposed.isprintable():
-        return decomposed  # é → e, ﬁ → (two letters: not used), ² → 2
-    return "?" * cell_width(char) if cell_width(char) else ""
+    if len(decomposed) == 1 and decomposed.isprintable() and width >= 1:
+        return decomposed + " " * (width - 1)  # é → e, ² → 2, a full-width ！ → "! "
+    return "?" * width
 
 
 def to_console(text: str) -> str:
