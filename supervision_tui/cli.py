@@ -179,7 +179,9 @@ def cli() -> None:
               help="What was known on this date: later sessions ignored, later reviews not shown as made.")
 @click.option("--ssh/--no-ssh", default=None, help="Force SSH mode on/off (default: detect).")
 @click.option("--all", "show_all", is_flag=True, help="Also list closed and dropped-out clients.")
-def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all) -> None:
+@click.option("--ascii/--unicode", "ascii_glyphs", default=None,
+              help="Draw only with characters a Linux console font has (default: with TERM=linux).")
+def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all, ascii_glyphs) -> None:
     """Open the dashboard on DB (default: a private copy of the demo)."""
     try:
         settings = _load_settings(config)
@@ -210,6 +212,7 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
             as_of=_as_date(as_of),
             ssh=ssh,
             show_all=show_all,
+            ascii_glyphs=ascii_glyphs,
         )
     except UserError as err:
         _fail(err)

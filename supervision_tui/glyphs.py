@@ -84,6 +84,12 @@ CONSOLE_MAP: dict[str, str] = {
 is exactly as wide, in cells, as its key."""
 
 
+CONSOLE_PAIRS: dict[str, str] = {"▲1": "!1"}
+"""Replacements of a glyph in context, applied first: the tier symbols
+with their number. Tier 1 (risk) and tier 2 share ``▲``; their console
+forms differ (``rules.kinds.TIERS``: ``!`` and ``^``)."""
+
+
 def cell_width(text: str) -> int:
     """Cells ``text`` takes in a terminal (East Asian wide and emoji: 2)."""
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 0 if unicodedata.combining(ch) else 1
@@ -110,6 +116,9 @@ def to_console(text: str) -> str:
     approximation, else ``?``)."""
     if all(ch in CONSOLE_SAFE for ch in text):
         return text
+    for pair, replacement in CONSOLE_PAIRS.items():
+        if pair in text:
+            text = text.replace(pair, replacement)
     out = []
     for ch in text:
         if ch in CONSOLE_SAFE or ch in "\n\t":

@@ -134,8 +134,17 @@ class SupervisionApp(App[None]):
         ssh: bool | None = None,
         show_all: bool = False,
         loader: Loader | None = None,
+        ascii_glyphs: bool | None = None,
     ) -> None:
         super().__init__()
+        from supervision_tui import glyphs
+
+        # TERM=linux (or --ascii): only what Linux console fonts can draw
+        self.glyphs: glyphs.GlyphSet = glyphs.choose(ascii_glyphs)
+        if self.glyphs.console:
+            from supervision_tui.ui.line_filters import install
+
+            install(self)
         self.db_path = Path(db_path) if db_path is not None else None
         self.settings: Settings = settings if settings is not None else Settings()
         self.config_path = config_path
@@ -172,7 +181,10 @@ class SupervisionApp(App[None]):
     def _install_themes(self, requested: str | None) -> None:
         from supervision_tui.ui.theming import install_themes
 
-        requested = requested or self.settings.ui.theme or suggested_theme()
+        # NO_COLOR wins over a theme remembered from a colour session (not over --theme):
+        # an RGB theme under NO_COLOR turns to greys in which urgency reads upside down
+        remembered = None if self.no_color else self.settings.ui.theme
+        requested = requested or remembered or suggested_theme()
         self.theme_names, messages = install_themes(self, requested)
         self._startup_messages += [Notice(m, "warning", 8) for m in messages]
 
@@ -293,6 +305,14 @@ class SupervisionApp(App[None]):
         variables = no_color_variables(self, super().get_css_variables())
         self.theme_variables = variables
         return variables
+
+    def get_key_display(self, binding) -> str:
+        """How the footer and the help show a key; the console glyph set
+        spells out the keys its fonts have no symbol for (⏎ → "enter")."""
+        text = super().get_key_display(binding)
+        if self.glyphs.console:
+            text = self.glyphs.text(text.replace("⏎", self.glyphs.enter))
+        return text
 
     def action_cycle_theme(self) -> None:
         """Switch to the next theme (remembered by ``_theme_chosen``)."""

@@ -77,3 +77,11 @@ def test_flags_win_over_term():
 def test_text_is_untouched_in_the_unicode_set():
     assert UNICODE.text("╭…⚠") == "╭…⚠"
     assert CONSOLE.text("╭…⚠") == "┌»!"
+
+
+def test_console_tiers_read_as_the_registry_says():
+    for tier in TIERS.values():
+        label = f"{tier.symbol}{tier.number}"
+        if tier.symbol.strip():
+            assert to_console(label) == f"{CONSOLE.tier_symbol(tier)}{tier.number}" or \
+                to_console(label) == label  # a symbol consoles have ("·") stays

@@ -43,6 +43,7 @@ from supervision_tui.ui.widgets.caseload_table import (
     tier_cell,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
+from supervision_tui.ui.widgets.sparkline import BLOCKS
 from supervision_tui.ui.widgets.viewdata import LoadedData
 
 # width/height under which the preview pane is hidden
@@ -218,7 +219,8 @@ class CaseloadScreen(AppScreen[None]):
         hook = self.sup.decorate_row
         keep = self.table.current_code if self.rows else None
         cached = [r.shown() for r in self.all_rows] if self.provisional else None
-        self.all_rows = [build_row(data.view(a.client), i, hook) for i, a in enumerate(data.analyses)]
+        spark = self.app.glyphs.sparkline if hasattr(self.app, "glyphs") else BLOCKS
+        self.all_rows = [build_row(data.view(a.client), i, hook, spark) for i, a in enumerate(data.analyses)]
         self._hide_message()
         self._preview_code = None  # new data: the preview is redrawn even for the same client
         if cached is not None and cached == [r.shown() for r in self.all_rows] and self._swap_rows():

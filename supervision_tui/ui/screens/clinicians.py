@@ -38,7 +38,7 @@ def _mean(p: ClinicianPattern) -> str:
 
 def _actions_cell(n: int, overdue: int) -> Text:
     if not n:
-        return Text("·", justify="right", style="dim")
+        return Text("·", justify="right")  # a dot is quiet already: dim fell below 4.5:1 on the cursor row
     return Text(f"☐ {n}" + (f" ({overdue} overdue)" if overdue else ""), justify="right",
                 style="bold" if overdue else "")
 
@@ -137,7 +137,7 @@ class CliniciansScreen(AppScreen[str | None]):
             if wide:
                 cells += [
                     Text(str(p.tiers.get(t, 0)) if p.tiers.get(t, 0) else "·", justify="right",
-                         style="bold" if t <= 3 and p.tiers.get(t, 0) else "dim" if not p.tiers.get(t, 0) else "")
+                         style="bold" if t <= 3 and p.tiers.get(t, 0) else "")
                     for t in range(1, 8)
                 ]
             else:
@@ -146,7 +146,7 @@ class CliniciansScreen(AppScreen[str | None]):
                     n = p.tiers.get(t, 0)
                     if i:
                         tiers.append(" ")
-                    tiers.append(f"{n if n else '·':>2}", style="bold" if t <= 3 and n else "dim" if not n else "")
+                    tiers.append(f"{n if n else '·':>2}", style="bold" if t <= 3 and n else "")
                 cells.append(tiers)
             repaired = p.ruptures_repaired
             done = p.ruptures_repaired + p.ruptures_unrepaired

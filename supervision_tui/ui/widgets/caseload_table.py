@@ -40,7 +40,7 @@ from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.service.reviews import review_sort_key
 from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.keymap import bindings
-from supervision_tui.ui.widgets.sparkline import sparkline
+from supervision_tui.ui.widgets.sparkline import BLOCKS, sparkline
 from supervision_tui.ui.widgets.viewdata import ClientDisplay, fmt_num, instrument_order
 
 # --- words and symbols (never colour alone) ------------------------------------
@@ -152,7 +152,7 @@ def row_from_cache(cached: dict[str, Any], order: int) -> CaseloadRow:
 RowHook = Callable[[CaseloadRow], None]
 
 
-def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None) -> CaseloadRow:
+def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None, spark_glyphs: str = BLOCKS) -> CaseloadRow:
     a = view.analysis
     spark = ""
     alliance_text = "—"
@@ -162,8 +162,12 @@ def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None) -> C
         index = a.alliance.index
     s = view.spark_series()
     if s is not None:
-        lo, hi = view.instrument(s.instrument).display_range(s.values)
-        spark = sparkline(s.values, lo, hi, width=SPARK_WIDTH)
+        iv = view.instrument(s.instrument)
+        lo, hi = iv.display_range(s.values)
+        # split at the cut-off: below it the lowest glyphs, the usual band above it spread
+        # over the rest (a plain 30-40 scale drew every client as the same solid block)
+        cutoff = iv.cutoff if iv.higher_is_better else None
+        spark = sparkline(s.values, lo, hi, width=SPARK_WIDTH, cutoff=cutoff, glyphs=spark_glyphs)
     row = CaseloadRow(
         code=a.client,
         clinician=a.clinician,
