@@ -230,7 +230,8 @@ ROUTE: tuple[Step, ...] = (
     Step("caseload-search", ("escape", "slash")),
     Step("palette", ("escape", "escape", "ctrl+p"), modal=True),
     Step("help", ("escape", "question_mark"), modal=True),
-    Step("client-rupture", ("escape", "home", "down", "down", "down", "enter")),
+    # the demo lists three risk clients and two worse ones first: the sixth row is a rupture
+    Step("client-rupture", ("escape", "home", "down", "down", "down", "down", "down", "enter")),
     Step("client-review", ("r",), modal=True),
     Step("client-note", ("escape", "n"), modal=True),
     Step("client-action", ("escape", "x"), modal=True),

@@ -141,10 +141,12 @@ class SupervisionApp(App[None]):
 
         # TERM=linux (or --ascii): only what Linux console fonts can draw
         self.glyphs: glyphs.GlyphSet = glyphs.choose(ascii_glyphs)
-        if self.glyphs.console:
-            from supervision_tui.ui.line_filters import install
+        from supervision_tui.ui.line_filters import install, install_simplify
 
+        if self.glyphs.console:
             install(self)
+        if terminal_settings(ssh)["ssh"]:  # one escape code per run of one style: fewer bytes on the wire
+            install_simplify(self)
         self.db_path = Path(db_path) if db_path is not None else None
         self.settings: Settings = settings if settings is not None else Settings()
         self.config_path = config_path

@@ -2,6 +2,9 @@
 
 * :class:`ConsoleGlyphFilter`: the console glyph set on screen; keeps
   every cell inside what a Linux console font can draw.
+* :class:`SimplifyFilter`: adjacent segments of one style sent as one
+  (Rich otherwise repeats the same colour codes for every table cell:
+  a third of the bytes of a cursor move over SSH).
 * :class:`FullStrengthFilter`: no dim text, for themes that ask for it
   (``"dim-text-style" = "none"`` in the theme's variables: the projector,
   where dimmed text on a tinted row falls below 7:1, and the ANSI themes,
@@ -47,6 +50,42 @@ class ConsoleGlyphFilter(LineFilter):
             else:
                 out.append(Segment(to_console(text), style, control))
         return out
+
+
+def _look(style: Style | None) -> tuple | None:
+    """What a style looks like on the terminal (Textual's meta left out:
+    every table cell carries its own, which made Rich's ``simplify`` see
+    different styles)."""
+    if style is None:
+        return None
+    return (style.color, style.bgcolor, style._attributes, style._set_attributes, style._link)  # noqa: SLF001
+
+
+class SimplifyFilter(LineFilter):
+    """Join adjacent segments that look the same (fewer escape codes).
+    Installed over SSH only, where the mouse is off: the merged segments
+    keep the first one's meta."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:  # noqa: ARG002
+        out: list[Segment] = []
+        last = None
+        for segment in segments:
+            text, style, control = segment
+            look = _look(style)
+            if out and not control and last is not None and look == last and not out[-1].control:
+                prev = out[-1]
+                out[-1] = Segment(prev.text + text, prev.style, None)
+            else:
+                out.append(segment)
+                last = look if not control else None
+        return out
+
+
+def install_simplify(app: App) -> None:
+    """Add :class:`SimplifyFilter` last (after every filter that changes styles)."""
+    filters = app._filters  # noqa: SLF001
+    if not any(isinstance(f, SimplifyFilter) for f in filters):
+        filters.append(SimplifyFilter())
 
 
 _NOT_DIM = Style(dim=False)

@@ -46,6 +46,10 @@ from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.sparkline import BLOCKS
 from supervision_tui.ui.widgets.viewdata import LoadedData
 
+PREVIEW_DELAY = 0.06
+"""Seconds the cursor rests before the preview shows its client."""
+PREVIEW_DELAY_SSH = 0.25
+"""The same over SSH: longer than a held key's repeat interval."""
 # width/height under which the preview pane is hidden
 PREVIEW_MIN_WIDTH = 100
 PREVIEW_MIN_HEIGHT = 30
@@ -533,7 +537,10 @@ class CaseloadScreen(AppScreen[None]):
             return
         if self._preview_timer is not None:
             self._preview_timer.stop()
-        self._preview_timer = self.set_timer(0.06, self._update_preview)
+        # the preview waits until the cursor rests: over SSH a held arrow key (about 30 moves a
+        # second) would otherwise redraw both panels (4 KB at 120x40) for every row it passes
+        delay = PREVIEW_DELAY_SSH if getattr(self.app, "ssh", False) else PREVIEW_DELAY
+        self._preview_timer = self.set_timer(delay, self._update_preview)
 
     def _update_preview(self) -> None:
         code = self.table.current_code
@@ -549,8 +556,9 @@ class CaseloadScreen(AppScreen[None]):
         data = app.data
         if code is None or data is None or code not in data.by_code:
             trend.border_title = "Alliance trend"
-            trend.update("")
-            why.update("Loading the caseload…" if code is not None and data is None and self.provisional else "")
+            trend.update("", layout=False)
+            why.update("Loading the caseload…" if code is not None and data is None and self.provisional else "",
+                       layout=False)
             return
         from supervision_tui.ui.widgets.panels import trend_text, why_lines  # after the first frame
 
@@ -558,7 +566,9 @@ class CaseloadScreen(AppScreen[None]):
         a = v.analysis
         trend.border_title = f"{a.client} · {a.clinician} · {a.status.replace('_', ' ')} · {a.sessions} sessions"
         width = max(20, trend.content_size.width or 40)
-        trend.update(trend_text(v, width=width, height=3))
+        # the preview boxes have a fixed size: no layout pass, which would also redraw
+        # the table's scrollbar down the whole screen (1.2 KB a move over SSH)
+        trend.update(trend_text(v, width=width, height=3), layout=False)
         review = app.review_status(a)
         text = why_lines(a, None)
         state = app.reviews.state(a)
@@ -573,7 +583,7 @@ class CaseloadScreen(AppScreen[None]):
         n_open = len(state.open_actions)
         why.border_subtitle = f"Review: {review}" + (f" · {n_open} open action{'s' if n_open != 1 else ''}"
                                                       if n_open else "")
-        why.update(text)
+        why.update(text, layout=False)
 
     # -- actions -------------------------------------------------------------------
 
