@@ -308,6 +308,21 @@ class SupervisionApp(App[None]):
         self.theme_variables = variables
         return variables
 
+    def action_allowed(self, action: str) -> bool:
+        """Whether ``action`` can do anything now; the screens' and the app's
+        ``check_action`` hide the keys that cannot (footer, help, palette):
+        write keys under ``--read-only``, everything but quit, help and the
+        theme while the caseload could not be opened."""
+        name = action.rpartition(".")[2]
+        if self.read_only and name in keymap.WRITE_ACTIONS:
+            return False
+        if self.data is None and self.load_error and name not in keymap.WITHOUT_DATA:
+            return False
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.action_allowed(action)
+
     def get_key_display(self, binding) -> str:
         """How the footer and the help show a key; the console glyph set
         spells out the keys its fonts have no symbol for (⏎ → "enter")."""

@@ -129,6 +129,12 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
     ),
 }
 
+#: Actions that write reviews or action items: hidden under ``--read-only``.
+WRITE_ACTIONS = frozenset({"review_client", "review", "note", "add_action", "toggle_action"})
+
+#: Actions that still work when the caseload could not be opened (the error screen).
+WITHOUT_DATA = frozenset({"quit", "help", "close", "cycle_theme", "screenshot", "command_palette", "back", "cancel"})
+
 #: The scopes whose keys are active together on each screen (the app's
 #: keys are active on all of them): what ``collisions`` checks.
 SCREENS: dict[str, tuple[str, ...]] = {

@@ -257,6 +257,7 @@ class CaseloadScreen(AppScreen[None]):
         if error and self.sup.data is None:  # a failed reload keeps the previous data up
             self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress q to quit.")
             self._update_header()
+        self.refresh_bindings()  # only the keys that work stay in the footer (action_allowed)
 
     def _show_message(self, text: str) -> None:
         msg = self.query_one("#table-message", Static)

@@ -442,6 +442,12 @@ class CaseloadTable(DataTable):
     }
     """
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter is not offered while the caseload could not be opened
+        (``SupervisionApp.action_allowed``)."""
+        allowed = getattr(self.app, "action_allowed", None)
+        return allowed(action) if allowed is not None else True
+
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.rows_shown: list[CaseloadRow] = []

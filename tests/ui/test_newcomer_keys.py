@@ -1,0 +1,72 @@
+"""Keys a newcomer is offered (issue 15): the error screen offers only the
+keys that work; --read-only hides the write keys (and they do nothing)."""
+
+from __future__ import annotations
+
+from textual.widgets._footer import FooterKey
+
+from supervision_tui.ui.screens.client import ClientScreen
+from supervision_tui.ui.widgets.footer import AppFooter
+from ui_support import LARGE, async_test, loaded, make_app
+
+
+def _footer(app) -> set[str]:
+    footer = app.screen.query_one(AppFooter)
+    return {k.description for k in footer.query(FooterKey) if k.display and not k.has_class("-command-palette")}
+
+
+async def _settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.pause(0.2)
+    await pilot.pause()
+
+
+@async_test
+async def test_the_error_screen_offers_only_keys_that_work(tmp_path):
+    db = tmp_path / "broken.json"
+    db.write_text('{"not": "a caseload"')
+    app = make_app(db, theme="clinic-dark")
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await _settle(pilot)
+        assert app.load_error and app.data is None
+        assert _footer(app) <= {"Quit", "Help", "Theme"}, _footer(app)
+        assert {"Quit", "Help"} <= _footer(app)
+        screen = app.screen
+        for key in ("o", "f", "u", "a", "slash", "s", "c", "r", "p"):
+            await pilot.press(key)
+            await _settle(pilot)
+            assert app.screen is screen, key  # nothing opened over the error
+        assert not app.present
+
+
+@async_test
+async def test_read_only_hides_the_write_keys(demo_db):
+    app = make_app(demo_db, theme="clinic-dark", read_only=True)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await _settle(pilot)
+        assert "Review" not in _footer(app) and "Open" in _footer(app)
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert isinstance(app.screen, ClientScreen)
+        shown = _footer(app)
+        assert not shown & {"Review", "Note", "Action", "Done"}, shown
+        assert {"Back", "Goals"} <= shown
+        screen = app.screen
+        for key in ("r", "n", "x", "d"):
+            await pilot.press(key)
+            await _settle(pilot)
+            assert app.screen is screen, key  # no dialog
+
+
+@async_test
+async def test_write_keys_are_there_when_writable(demo_db):
+    app = make_app(demo_db, theme="clinic-dark")
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await _settle(pilot)
+        assert "Review" in _footer(app)
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert {"Review", "Note", "Action", "Done"} <= _footer(app)
