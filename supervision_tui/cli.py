@@ -137,23 +137,14 @@ def _open_db(path: Path, read_only: bool = True):
     return Database(path, read_only=read_only)
 
 
-KNOWN_SHOWN = 20  # clinician ids listed in the "no clinician" message
 
 
 def _check_clinician(db: Path, caseload, clinician: str | None) -> None:
-    """``--clinician`` must name a clinician of the caseload (a registered
-    one, or one with clients or sessions): an unknown id is an error, not
-    an empty result."""
-    if clinician is None:
-        return
-    known = (set(caseload.clinicians) | {c.clinician for c in caseload.clients.values()}
-             | {r.clinician for r in caseload.ratings})
-    known.discard("")
-    if clinician in known:
-        return
-    ids = sorted(known)
-    listing = ", ".join(ids[:KNOWN_SHOWN]) + (", …" if len(ids) > KNOWN_SHOWN else "")
-    raise UserError(f"no clinician {clinician} in {db} (known: {listing or 'none'})")
+    """``--clinician`` must name a clinician of the caseload (``rules.engine.check_clinician``,
+    the dashboard's check too)."""
+    from supervision_tui.rules.engine import check_clinician
+
+    check_clinician(caseload, clinician, db)
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -429,8 +429,13 @@ class SupervisionApp(App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self) -> None:
+        from supervision_tui.rules.engine import UnknownClinician
+
         try:
             data = self.load_data()
+        except UnknownClinician as err:  # the CLI's error, and its exit status (run_app prints it)
+            self.post_message(LoadFailed(str(err), fatal=True))
+            return
         except UserError as err:
             self.post_message(LoadFailed(str(err)))
             return
@@ -463,6 +468,9 @@ class SupervisionApp(App[None]):
         self.loading = False
         self.load_error = message.error
         self._open_when_loaded = None
+        if message.fatal and self.data is None:
+            self.exit(return_code=1)
+            return
         if self.cached_table is not None:  # never leave cached rows up as if they were the data
             self.cached_table = None
         if self.data is not None:  # a failed reload keeps the old data on screen

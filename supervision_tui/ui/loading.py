@@ -31,7 +31,7 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
     given (``--clinician``). ``loader`` (tests) returns a Caseload instead
     of reading ``db_path``."""
     from supervision_tui.gc_pause import gc_paused
-    from supervision_tui.rules.engine import analyse_records, check_as_of, known_records
+    from supervision_tui.rules.engine import analyse_records, check_as_of, check_clinician, known_records
 
     key = None
     if loader is None and db_path is not None:
@@ -44,6 +44,7 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
     # collector would walk the growing caseload again and again)
     with gc_paused():
         caseload = _read(db_path, loader)
+        check_clinician(caseload, scope, db_path if db_path is not None else "the caseload")  # as the CLI
         check_as_of(caseload, as_of)  # a future day or one before any data: an error, not an empty screen
         grouped = known_records(caseload, as_of)  # grouped once, for the engine and the screens
         if scope:

@@ -70,3 +70,24 @@ async def test_write_keys_are_there_when_writable(demo_db):
         await pilot.press("enter")
         await _settle(pilot)
         assert {"Review", "Note", "Action", "Done"} <= _footer(app)
+
+
+@async_test
+async def test_an_unknown_or_miscased_clinician_is_the_clis_error(demo_db):
+    from click.testing import CliRunner
+
+    from supervision_tui.cli import cli
+
+    for wrong in ("T09", "t02"):
+        app = make_app(demo_db, theme="clinic-dark", clinician=wrong)
+        async with app.run_test(size=LARGE) as pilot:
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.return_code is not None:
+                    break
+        assert app.return_code == 1  # the app ends, as the CLI does
+        cli_out = CliRunner().invoke(cli, ["flags", str(demo_db), "--clinician", wrong])
+        assert cli_out.exit_code == 1
+        assert app.load_error == cli_out.output.strip()  # the very same message
+        assert f"no clinician {wrong} in" in app.load_error and "known: " in app.load_error and "T01" in app.load_error
+    assert "did you mean T02? ids are case-sensitive" in app.load_error
