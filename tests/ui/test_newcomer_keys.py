@@ -91,3 +91,35 @@ async def test_an_unknown_or_miscased_clinician_is_the_clis_error(demo_db):
         assert app.load_error == cli_out.output.strip()  # the very same message
         assert f"no clinician {wrong} in" in app.load_error and "known: " in app.load_error and "T01" in app.load_error
     assert "did you mean T02? ids are case-sensitive" in app.load_error
+
+
+@async_test
+async def test_an_action_owner_must_be_a_clinician_of_the_caseload(demo_db, scenarios):
+    from textual.widgets import Input, Static
+
+    from supervision_tui.ui.screens.dialogs import ActionDialog
+    from ui_support import static_text
+
+    app = make_app(demo_db, theme="clinic-dark")
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        app.show_client(scenarios["goal_disagreed"])
+        await _settle(pilot)
+        await pilot.press("x")
+        await _settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ActionDialog)
+        dialog.query_one("#action-text", Input).value = "plan the ending"
+        owner = dialog.query_one("#action-owner", Input)
+        for wrong, says in (("T09", "known: S01, T01"), ("t02", "did you mean T02?")):
+            owner.value = wrong
+            owner.focus()
+            await pilot.press("enter")
+            await _settle(pilot)
+            assert app.screen is dialog, wrong  # refused
+            error = static_text(dialog.query_one(".dialog-error", Static))
+            assert f"{wrong} is not a clinician of this caseload" in error and says in error, error
+        owner.value = "S01"  # the supervisor may own an item too
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert app.screen is not dialog

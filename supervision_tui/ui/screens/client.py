@@ -360,7 +360,11 @@ class ClientScreen(AppScreen[str | None]):
                 due = f", due {item.due.isoformat()}" if item.due else ""
                 self.notify(f"{code}: action item added (owner {item.owner or '—'}{due})", timeout=3)
 
-        app.push_screen(ActionDialog(code, v.analysis.clinician or None), chosen)
+        data = app.data
+        known = None
+        if data is not None:  # the owner must be a clinician of the caseload (a supervisee or supervisor)
+            known = set(data.caseload.clinicians) | {a.clinician for a in data.analyses if a.clinician}
+        app.push_screen(ActionDialog(code, v.analysis.clinician or None, known_owners=known), chosen)
 
     def action_toggle_action(self) -> None:
         app = self.sup

@@ -8,6 +8,7 @@ presenting, text fields mask what is typed and never show a stored note.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -223,11 +224,14 @@ class ActionDialog(_Dialog):
 
     BINDINGS = bindings("dialog")
 
-    def __init__(self, client: str, owner: str | None, today: date | None = None) -> None:
+    def __init__(self, client: str, owner: str | None, today: date | None = None,
+                 known_owners: Iterable[str] | None = None) -> None:
         super().__init__(id="action-dialog")
         self.client = client
         self.owner = owner or ""
         self.today = today
+        self.known_owners = sorted(set(known_owners)) if known_owners is not None else None
+        """The clinicians of the caseload (supervisees and supervisors); None: not checked."""
 
     def compose(self) -> ComposeResult:
         masked = _presenting(self)
@@ -257,6 +261,13 @@ class ActionDialog(_Dialog):
             return None
         if owner and not CODE_RE.fullmatch(owner):
             self._error(f"Owner: a clinician id such as T02: letters, digits, _ or - (got “{printable(owner)}”)")
+            self.query_one("#action-owner", Input).focus()
+            return None
+        if owner and self.known_owners is not None and owner not in self.known_owners:
+            same = [k for k in self.known_owners if k.lower() == owner.lower()]
+            hint = f"; did you mean {same[0]}?" if same else ""
+            self._error(f"Owner: {owner} is not a clinician of this caseload "
+                        f"(known: {', '.join(self.known_owners) or 'none'}{hint})")
             self.query_one("#action-owner", Input).focus()
             return None
         try:
