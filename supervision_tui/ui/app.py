@@ -323,6 +323,13 @@ class SupervisionApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.action_allowed(action)
 
+    def on_key(self, event) -> None:
+        """A write key under ``--read-only`` is hidden from the footer, so it
+        reaches here unhandled: say why nothing happens."""
+        if self.read_only and event.key in keymap.write_keys(self.screen.id or "", self.settings.keys):
+            event.stop()
+            self.can_write()  # tells: read-only
+
     def get_key_display(self, binding) -> str:
         """How the footer and the help show a key; the console glyph set
         spells out the keys its fonts have no symbol for (⏎ → "enter")."""

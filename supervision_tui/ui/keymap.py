@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from textual.binding import Binding, BindingType
 
 CLIENTS_GROUP = Binding.Group("Prev/next", compact=True)  # one footer entry: "←→ Prev/next"
+FLAGS_GROUP = Binding.Group("Flag", compact=True)  # "↑↓ Flag": the review entry r and n act on
 
 #: The review dialog's single keys (its prompt shows them).
 STATUS_KEYS = {"new": "n", "discussed": "d", "action": "a", "resolved": "r", "dismissed": "x"}
@@ -102,6 +103,13 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         Key("toggle-action", "d", "toggle_action", "Done"),
         Key("scroll-down", "j", "scroll_down", "Scroll down", show=False),
         Key("scroll-up", "k", "scroll_up", "Scroll up", show=False),
+        Key("page-down", "pagedown", "page_down", "Page down", show=False, priority=True),
+        Key("page-up", "pageup", "page_up", "Page up", show=False, priority=True),
+    ),
+    # the client screen's review list: ↑↓ choose the flag that r and n act on
+    "review-list": (
+        Key("previous-flag", "up", "cursor_up", "Previous flag", group=FLAGS_GROUP),
+        Key("next-flag", "down", "cursor_down", "Next flag", group=FLAGS_GROUP),
     ),
     "agenda": (
         _back(),
@@ -132,6 +140,16 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
 #: Actions that write reviews or action items: hidden under ``--read-only``.
 WRITE_ACTIONS = frozenset({"review_client", "review", "note", "add_action", "toggle_action"})
 
+def write_keys(scope: str, remapped: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The keys of ``scope``'s write actions (``[keys]`` remaps applied)."""
+    out: set[str] = set()
+    for key in KEYMAP.get(scope, ()):
+        if key.action in WRITE_ACTIONS:
+            keys = (remapped or {}).get(key.id, key.keys)
+            out.update(k.strip() for k in keys.split(",") if k.strip())
+    return frozenset(out)
+
+
 #: Actions that still work when the caseload could not be opened (the error screen).
 WITHOUT_DATA = frozenset({"quit", "help", "close", "cycle_theme", "screenshot", "command_palette", "back", "cancel"})
 
@@ -140,7 +158,7 @@ WITHOUT_DATA = frozenset({"quit", "help", "close", "cycle_theme", "screenshot", 
 SCREENS: dict[str, tuple[str, ...]] = {
     "caseload": ("caseload", "caseload-table", "lists"),
     "filter-picker": ("filter-picker",),
-    "client": ("client", "lists"),
+    "client": ("client", "lists", "review-list"),
     "agenda": ("agenda",),
     "audit": ("audit", "lists"),
     "clinicians": ("clinicians", "clinicians-table", "lists"),

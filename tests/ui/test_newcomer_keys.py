@@ -123,3 +123,46 @@ async def test_an_action_owner_must_be_a_clinician_of_the_caseload(demo_db, scen
         await pilot.press("enter")
         await _settle(pilot)
         assert app.screen is not dialog
+
+
+@async_test
+async def test_the_flag_list_is_what_r_and_n_act_on(demo_db, scenarios):
+    from supervision_tui.ui.screens.dialogs import NoteDialog, ReviewDialog
+    from supervision_tui.ui.screens.help import HelpScreen
+    from supervision_tui.ui.widgets.review_panels import ReviewList
+    from ui_support import static_text
+
+    app = make_app(demo_db, theme="clinic-dark")
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        app.show_client(scenarios["risk"])
+        await _settle(pilot)
+        screen = app.screen
+        flags = screen.query_one(ReviewList)
+        assert flags.has_focus and flags.highlighted == 0  # the flag list, its first entry selected
+        footer = screen.query_one(AppFooter)
+        assert "Flag" in {str(label.render()) for label in footer.query("FooterLabel")}
+        second = flags.get_option_at_index(1).id
+        await pilot.press("down")
+        await _settle(pilot)
+        assert flags.highlighted == 1
+        await pilot.press("r")
+        await _settle(pilot)
+        assert isinstance(app.screen, ReviewDialog)
+        assert flags.highlighted_key == second
+        dialog_text = " ".join(static_text(w) for w in app.screen.query("Static"))
+        assert screen._target()[1] in dialog_text + str(app.screen.query_one(".dialog-box").border_title)
+        assert "risk" not in str(app.screen.query_one(".dialog-box").border_title).lower() or \
+            flags.highlighted_flag is not None  # the second entry, not the first (the risk flag)
+        await pilot.press("escape")
+        await _settle(pilot)
+        await pilot.press("n")
+        await _settle(pilot)
+        assert isinstance(app.screen, NoteDialog)
+        await pilot.press("escape")
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await _settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        help_text = static_text(app.screen.query_one("#help-scroll").query_one("Static"))
+        assert "Next flag" in help_text and "Previous flag" in help_text

@@ -112,7 +112,7 @@ class ClientScreen(AppScreen[str | None]):
         self._apply_width(self.app.size.width)  # the terminal may have changed meanwhile
         self._hold_paint()
         self.show_client(code)
-        self.query_one("#client-body").focus()
+        self._focus_flags()
 
     def _hold_paint(self) -> None:
         """No frame until the refilled widgets have reported their new sizes.
@@ -136,7 +136,7 @@ class ClientScreen(AppScreen[str | None]):
         self.watch(self.app, "data_version", self._data_changed, init=False)
         self.watch(self.app, "reviews_version", lambda _v: self._refresh_review(), init=False)
         self.show_client(self.code)
-        self.query_one("#client-body").focus()
+        self._focus_flags()
 
     def on_screen_resume(self, event) -> None:
         """Textual restyles every widget of a screen it pushes. This screen is
@@ -420,4 +420,16 @@ class ClientScreen(AppScreen[str | None]):
 
     def action_scroll_up(self) -> None:
         self.query_one("#client-body", VerticalScroll).scroll_up(animate=False)
+
+    def action_page_down(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_page_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_page_up(animate=False)
+
+    def _focus_flags(self) -> None:
+        """The review list has the focus when a client opens: ↑↓ move its
+        highlight (the flag ``r`` and ``n`` act on), page keys scroll the screen."""
+        lst = self.query_one(ReviewList)
+        lst.focus(scroll_visible=False)
 

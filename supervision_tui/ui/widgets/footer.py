@@ -14,10 +14,11 @@ terminal.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.events import Resize
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
 
 DROP_ORDER = (
     "cycle_theme",  # everywhere: t Theme (the palette has it too)
@@ -25,21 +26,27 @@ DROP_ORDER = (
     "agenda",  # a Agenda
     "blank",
     "audit",
+    "toggle_action",  # client: d Done (the Actions panel says "d toggles")
 )
 """Footer keys hidden on a narrow terminal, first to last (by action name)."""
 
 SECONDARY_ACTIONS = frozenset(DROP_ORDER)
 """Kept for callers: the actions the footer may hide."""
 
+LABEL_SHORT = {"Prev/next": "Client"}
+"""Key-group labels shortened last, when the keys still do not fit."""
+
 PALETTE_SHORT = ""
 """The command-palette hint's description when narrow: just ``^p``."""
+
+
+def _label_text(label) -> str:
+    return str(getattr(label, "_short", None) or getattr(label, "_full", None) or label.render())
 
 
 def _key_width(key: FooterKey) -> int:
     """Cells of a compact footer key: its key, a space and its description
     (computed, not measured: the measured width lags a description change)."""
-    from rich.cells import cell_len
-
     return cell_len(key.key_display) + (1 + cell_len(key.description) if key.description else 0)
 
 
@@ -108,14 +115,23 @@ class AppFooter(Footer):
                 palette = _key_width(child) + 1
             elif isinstance(child, FooterKey):
                 need += _key_width(child) + 1
-            else:  # a key group ("←→") or its label ("Prev/next")
-                need += child.get_content_width(self.size, self.size) + 1
+            elif isinstance(child, KeyGroup):  # " ←→ ": the grouped keys with a cell each side
+                need += sum(_key_width(k) for k in child.query(FooterKey)) + 2
+            else:  # a group's label ("Prev/next") and the cell after it
+                need += cell_len(_label_text(child)) + 1
         return max(0, need - 1) + palette
 
     def _fit(self) -> None:
         width = self.size.width or self.app.size.width
         keys = [c for c in self.children if isinstance(c, FooterKey)]
         palette = next((k for k in keys if k.has_class("-command-palette")), None)
+        labels = [c for c in self.children if isinstance(c, FooterLabel)]
+        for label in labels:
+            if not hasattr(label, "_full"):
+                label._full = str(label.render())
+            if getattr(label, "_short", None):
+                label._short = None
+                label.update(label._full)
         for key in keys:
             key.remove_class("-dropped")
         if palette is not None:
@@ -135,4 +151,10 @@ class AppFooter(Footer):
             for key in keys:
                 if key.action.rpartition(".")[2] == action:  # app bindings read "app.agenda"
                     key.add_class("-dropped")
+        if self.full_width() > width:
+            for label in labels:
+                short = LABEL_SHORT.get(label._full)
+                if short:
+                    label._short = short
+                    label.update(short)
         self.refresh(layout=True)

@@ -129,6 +129,8 @@ class ReviewList(PanelList):
     entry is always the client as a whole. The highlighted entry is what ``r``/``n`` act on: on
     a fresh client the first, so ``r`` on a risk client reviews the risk."""
 
+    BINDINGS = bindings("review-list")  # ↑↓ Flag in the footer
+
     DEFAULT_CSS = """
     ReviewList {
         max-height: 24;
