@@ -140,6 +140,30 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
 #: Actions that write reviews or action items: hidden under ``--read-only``.
 WRITE_ACTIONS = frozenset({"review_client", "review", "note", "add_action", "toggle_action"})
 
+_KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc", "left": "←", "right": "→", "up": "↑",
+              "down": "↓", "left_square_bracket": "[", "right_square_bracket": "]", "space": "space",
+              "pagedown": "pgdn", "pageup": "pgup"}
+
+
+def key_text(binding_id: str, remapped: Mapping[str, str] | None = None) -> str:
+    """How hint texts name the (first) key of ``binding_id``, a ``[keys]``
+    remap applied: "r", "esc", "/", "ctrl+e". Unknown id: the id itself."""
+    keys = (remapped or {}).get(binding_id)
+    if keys is None:
+        keys = next((k.keys for scope in KEYMAP.values() for k in scope if k.id == binding_id), binding_id)
+    first = keys.split(",")[0].strip()
+    return _KEY_NAMES.get(first, first)
+
+
+def hint_key(node, binding_id: str) -> str:
+    """:func:`key_text` with the app's own remaps (``settings.keys``) for a widget or screen."""
+    try:
+        settings = getattr(node.app, "settings", None)
+    except Exception:  # noqa: BLE001 - not mounted: the default key
+        settings = None
+    return key_text(binding_id, getattr(settings, "keys", None))
+
+
 def write_keys(scope: str, remapped: Mapping[str, str] | None = None) -> frozenset[str]:
     """The keys of ``scope``'s write actions (``[keys]`` remaps applied)."""
     out: set[str] = set()

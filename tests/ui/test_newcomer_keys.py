@@ -166,3 +166,26 @@ async def test_the_flag_list_is_what_r_and_n_act_on(demo_db, scenarios):
         assert isinstance(app.screen, HelpScreen)
         help_text = static_text(app.screen.query_one("#help-scroll").query_one("Static"))
         assert "Next flag" in help_text and "Previous flag" in help_text
+
+
+@async_test
+async def test_remapped_keys_update_the_hint_texts(demo_db, scenarios):
+    from supervision_tui.settings import Settings
+    from supervision_tui.ui.widgets.review_panels import ActionList, ReviewList
+
+    settings = Settings(keys={"review-flag": "v", "review-note": "m", "add-action": "y", "toggle-action": "z",
+                              "show-closed": "h", "next-client": "l", "previous-client": "comma"})
+    app = make_app(demo_db, theme="clinic-dark", settings=settings)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await _settle(pilot)
+        subtitle = str(app.screen.query_one("#table-box").border_subtitle)
+        assert "closed hidden (h)" in subtitle and "(c)" not in subtitle
+        app.show_client(scenarios["goal_disagreed"])
+        await _settle(pilot)
+        screen = app.screen
+        assert screen.query_one(ReviewList).border_subtitle == "v status · m note"
+        assert screen.query_one(ActionList).border_subtitle == "y add"
+        assert "No action items · y adds one" in str(screen.query_one(ActionList).get_option_at_index(0).prompt)
+        from ui_support import static_text
+        assert "comma l clients" in static_text(screen.query_one("#client-header"))

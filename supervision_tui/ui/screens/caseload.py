@@ -31,7 +31,7 @@ from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.service.reviews import CHANGED_MARK, STATUS_ORDER, STATUS_SYMBOLS, status_text, who_when
 from supervision_tui.ui.context import AppModal, AppScreen, PaletteCommand
 from supervision_tui.ui.filters import KIND_BY_KEY, KIND_FILTERS
-from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.keymap import bindings, hint_key
 from supervision_tui.ui.widgets.caseload_table import (
     CaseloadRow,
     CaseloadTable,
@@ -255,7 +255,7 @@ class CaseloadScreen(AppScreen[None]):
 
     def _load_error_changed(self, error: str | None) -> None:
         if error and self.sup.data is None:  # a failed reload keeps the previous data up
-            self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress q to quit.")
+            self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress {hint_key(self, 'quit')} to quit.")
             self._update_header()
         self.refresh_bindings()  # only the keys that work stay in the footer (action_allowed)
 
@@ -324,7 +324,8 @@ class CaseloadScreen(AppScreen[None]):
             n = app.apply(app.reviews.mark_client(a, "discussed"))
             if n is not None:
                 flags = f" with {n} flag{'s' if n != 1 else ''}" if n else ""
-                self.notify(f"{code} marked discussed{flags} · r again: another status", timeout=4)
+                self.notify(f"{code} marked discussed{flags} · {hint_key(self, 'review-client')} again: another status",
+                            timeout=4)
             return
         self.pick_client_status(code)
 
@@ -432,7 +433,8 @@ class CaseloadScreen(AppScreen[None]):
         n_triaged = sum(1 for r in self.all_rows if not r.ended)
         n_ended = len(self.all_rows) - n_triaged
         count = f"{len(self.rows)} of {n_triaged if not self.show_closed else len(self.all_rows)}"
-        closed = [f"{n_ended} closed hidden (c)", f"+{n_ended} closed (c)"] if n_ended and not self.show_closed else []
+        c = hint_key(self, "show-closed")
+        closed = [f"{n_ended} closed hidden ({c})", f"+{n_ended} closed ({c})"] if n_ended and not self.show_closed else []
         legend = self.review_legend()
         # the longest that fits: the Rev column's legend first, the closed count shortened, then dropped
         room = max(10, (self.size.width or self.app.size.width) - 6)

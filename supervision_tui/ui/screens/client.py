@@ -31,7 +31,7 @@ from textual.widgets import Static
 from supervision_tui.rules.kinds import REGISTRY
 from supervision_tui.service.reviews import status_text, who_when
 from supervision_tui.ui.context import AppScreen, PaletteCommand
-from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.keymap import bindings, hint_key
 from supervision_tui.ui.widgets.charts import (
     AllianceChart,
     ChartPanel,
@@ -161,7 +161,8 @@ class ClientScreen(AppScreen[str | None]):
         head = client_header(v, width=width)
         if len(self.order) > 1 and self.code in self.order:
             n = f"{self.order.index(self.code) + 1}/{len(self.order)}"
-            for hint in (f"  ({n} · ← → clients)", f"  ({n})"):  # the short one when the long one would wrap
+            moves = f"{hint_key(self, 'previous-client')} {hint_key(self, 'next-client')}"
+            for hint in (f"  ({n} · {moves} clients)", f"  ({n})"):  # the short one when the long one would wrap
                 head = client_header(v, width=width, suffix=Text(hint, style="dim"))
                 if max(line.cell_len for line in head.split("\n")) <= width:
                     break
@@ -178,7 +179,7 @@ class ClientScreen(AppScreen[str | None]):
         header = self.query_one("#client-header", Static)
         banner = self.query_one("#risk-banner", Static)
         if v is None:
-            header.update(f"{code}: not in the caseload (reloaded?) · esc back")
+            header.update(f"{code}: not in the caseload (reloaded?) · {hint_key(self, 'back')} back")
             banner.display = False
             return
         a = v.analysis
@@ -374,7 +375,7 @@ class ClientScreen(AppScreen[str | None]):
         actions = self.query_one(ActionList)
         item = actions.highlighted_item
         if item is None:
-            self.notify(f"No action items for {self.code} · x adds one", timeout=3)
+            self.notify(f"No action items for {self.code} · {hint_key(self, 'add-action')} adds one", timeout=3)
             return
         if not actions.has_focus:
             actions.focus()

@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from supervision_tui.service.reviews import STATUS_HELP, status_text
 from supervision_tui.store.sanitize import IDENTIFIER_RE, printable
 from supervision_tui.ui.context import app_of
-from supervision_tui.ui.keymap import STATUS_KEYS, bindings
+from supervision_tui.ui.keymap import bindings, hint_key
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CODE_RE = IDENTIFIER_RE  # the store's rule (store/sanitize.py); the store enforces it too
@@ -107,7 +107,9 @@ class ReviewDialog(_Dialog):
             yield Input(value="" if masked else self.note, password=masked, id="review-note",
                         placeholder="note (optional) · " + (MASKED_HINT if masked else "tab here, enter saves"))
             yield Static("", classes="dialog-error", markup=False)
-            yield Static("keys d a r x n · enter the highlighted · tab note · esc cancel",
+            keys = " ".join(hint_key(self, f"status-{st}")
+                            for st in ("discussed", "action", "resolved", "dismissed", "new"))
+            yield Static(f"keys {keys} · enter the highlighted · tab note · {hint_key(self, 'back')} cancel",
                          classes="dialog-help", markup=False)
 
     def _head(self) -> Text:
@@ -121,7 +123,7 @@ class ReviewDialog(_Dialog):
 
     def _status_prompt(self, status: str) -> Text:
         t = Text()
-        t.append(f" {STATUS_KEYS[status]} ", style="bold reverse")
+        t.append(f" {hint_key(self, f'status-{status}')} ", style="bold reverse")
         t.append(f"  {status_text(status):<12}", style="bold" if status == self.current else "")
         t.append(f" {STATUS_HELP[status]}")
         if status == self.current:
