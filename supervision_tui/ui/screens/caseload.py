@@ -628,8 +628,10 @@ class CaseloadScreen(AppScreen[None]):
         """Filter as you type, debounced so a large caseload never lags typing."""
         if self._search_timer is not None:
             self._search_timer.stop()
-        value = event.value.strip()
-        self._search_timer = self.set_timer(SEARCH_DEBOUNCE, lambda: self._apply_search(value))
+        # the field's value when the timer fires, not the event's: a late
+        # Changed event must not bring back text the field no longer holds
+        inp = event.input
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE, lambda: self._apply_search(inp.value.strip()))
 
     def _apply_search(self, value: str) -> None:
         self._search_timer = None
