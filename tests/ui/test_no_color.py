@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from contrast import PY, child_env  # noqa: E402
+from contrast import DARK_DEFAULTS, PY, child_env, ratio, shown_colours  # noqa: E402
 from ptyterm import PtyTerm  # noqa: E402
 
 from supervision_tui.ui.terminal import suggested_theme  # noqa: E402
@@ -64,5 +64,31 @@ def test_no_color_on_a_16_colour_terminal(remembered):
             assert len(tiers) >= 4, loud
             assert [loud[t] for t in tiers] == sorted((loud[t] for t in tiers), reverse=True), loud
             assert loud[tiers[0]] > loud[tiers[-1]], loud
+        finally:
+            term.close("q")
+
+
+def test_an_explicit_rgb_theme_under_no_color_keeps_urgency_in_order():
+    """--theme clinic-dark with NO_COLOR: Textual's greys; the tier cells
+    carry text styles only, their emphasis falling with urgency."""
+    with tempfile.TemporaryDirectory(prefix="nocolor-") as tmp:
+        env = child_env(Path(tmp), "truecolor", {"NO_COLOR": "1"})
+        term = PtyTerm([PY, "-m", "supervision_tui", "open", "--theme", "clinic-dark"], env, cols=120, rows=40)
+        try:
+            term.settle(until="C-0", limit=90)
+            term.press("down")
+            loud, contrast = {}, {}
+            for y, line in enumerate(term.screen.display):
+                match = re.match(r"^│ (\S?)([1-7]) [a-z]", line)
+                if match and not term.cell(4, y).reverse:
+                    cell = term.cell(match.end() - 1, y)
+                    tier = int(match.group(2))
+                    loud.setdefault(tier, _emphasis(cell))
+                    contrast.setdefault(tier, round(ratio(*shown_colours(cell, DARK_DEFAULTS)), 1))
+            tiers = sorted(loud)
+            assert len(tiers) >= 4, loud
+            assert [loud[t] for t in tiers] == sorted((loud[t] for t in tiers), reverse=True), loud
+            # the greys: a less urgent tier never brighter (was: amber tier 3 over red tier 2)
+            assert [contrast[t] for t in tiers] == sorted((contrast[t] for t in tiers), reverse=True), contrast
         finally:
             term.close("q")

@@ -65,6 +65,8 @@ GOAL_WORDS = {
     "not_set": "not set",
 }
 # (theme variable, bold) per tier: resolved against the app theme at render
+NO_COLOR_TIER_STYLES = {1: "bold underline", 2: "bold underline", 3: "bold", 4: "bold", 5: "", 6: "", 7: ""}
+"""Tier cell styles under NO_COLOR: emphasis falls with urgency."""
 TIER_STYLES = {
     1: ("error", True),
     2: ("error", True),
@@ -493,6 +495,11 @@ class CaseloadTable(DataTable):
             self.move_cursor(row=idx, animate=False, scroll=True)
 
     def _tier_styles(self) -> dict[int, str]:
+        if getattr(self.app, "no_color", False):
+            # NO_COLOR: Textual turns colours into greys by brightness, and the amber
+            # of tier 3 came out brighter than the red of tiers 1-2. Text styles only,
+            # never louder for a less urgent tier.
+            return dict(NO_COLOR_TIER_STYLES)
         try:
             variables = self.app.theme_variables
         except Exception:
