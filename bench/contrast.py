@@ -257,6 +257,32 @@ def changed_region(before: list[str], after: list[str]) -> tuple[int, int, int, 
     return (min(xs), min(ys), max(xs), max(ys)) if xs else None
 
 
+def modal_region(before: list[str], after: list[str]) -> tuple[int, int, int, int] | None:
+    """The dialog a modal step opened: the largest new rounded box
+    (``╭`` where there was none) inside the cells that changed; without
+    one (the command palette), the changed cells' bounding box. A screen
+    that also scrolled underneath changes everywhere: the box keeps the
+    dimmed backdrop out."""
+    changed = changed_region(before, after)
+    if changed is None:
+        return None
+    x0, y0, x1, y1 = changed
+    best = None
+    for y in range(y0, y1 + 1):
+        row = after[y]
+        for x in range(x0, min(x1 + 1, len(row))):
+            if row[x] != "╭" or (y < len(before) and x < len(before[y]) and before[y][x] == "╭"):
+                continue
+            right = row.find("╮", x + 1)
+            bottom = next((yy for yy in range(y + 1, len(after)) if x < len(after[yy]) and after[yy][x] == "╰"), None)
+            if right < 0 or bottom is None:
+                continue
+            area = (right - x + 1) * (bottom - y + 1)
+            if best is None or area > best[0]:
+                best = (area, (x, y, right, bottom))
+    return best[1] if best else changed
+
+
 def walk(term: PtyTerm, route=ROUTE) -> Iterator[tuple[Step, tuple[int, int, int, int] | None]]:
     """Type each step's keys; yield the step and the region to measure
     (None: the whole screen) once the screen is quiet."""
@@ -265,7 +291,7 @@ def walk(term: PtyTerm, route=ROUTE) -> Iterator[tuple[Step, tuple[int, int, int
         term.press(*step.keys[:-1])
         before = list(term.screen.display)
         term.press(*step.keys[-1:])
-        yield step, (changed_region(before, list(term.screen.display)) if step.modal else None)
+        yield step, (modal_region(before, list(term.screen.display)) if step.modal else None)
 
 
 def to_caseload(term: PtyTerm) -> None:
