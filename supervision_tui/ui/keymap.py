@@ -105,6 +105,8 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         Key("scroll-up", "k", "scroll_up", "Scroll up", show=False),
         Key("page-down", "pagedown", "page_down", "Page down", show=False, priority=True),
         Key("page-up", "pageup", "page_up", "Page up", show=False, priority=True),
+        Key("page-top", "home", "page_top", "Top of the page", show=False, priority=True),
+        Key("page-bottom", "end", "page_bottom", "Bottom of the page", show=False, priority=True),
     ),
     # the client screen's review list: ↑↓ choose the flag that r and n act on
     "review-list": (

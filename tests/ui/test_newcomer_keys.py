@@ -181,7 +181,7 @@ async def test_remapped_keys_update_the_hint_texts(demo_db, scenarios):
         await _settle(pilot)
         subtitle = str(app.screen.query_one("#table-box").border_subtitle)
         assert "closed hidden (h)" in subtitle and "(c)" not in subtitle
-        app.show_client(scenarios["goal_disagreed"])
+        app.show_client(scenarios["repaired_v"])  # (another test adds an item to goal_disagreed)
         await _settle(pilot)
         screen = app.screen
         assert screen.query_one(ReviewList).border_subtitle == "v status · m note"

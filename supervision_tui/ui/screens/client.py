@@ -428,6 +428,12 @@ class ClientScreen(AppScreen[str | None]):
     def action_page_up(self) -> None:
         self.query_one("#client-body", VerticalScroll).scroll_page_up(animate=False)
 
+    def action_page_top(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_home(animate=False)
+
+    def action_page_bottom(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_end(animate=False)
+
     def _focus_flags(self) -> None:
         """The review list has the focus when a client opens: ↑↓ move its
         highlight (the flag ``r`` and ``n`` act on), page keys scroll the screen."""
