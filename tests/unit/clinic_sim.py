@@ -137,3 +137,40 @@ def to_caseload(clients: list[SimClient], inst: Instrument) -> Caseload:
             cl.ratings.append(Rating(c.code, c.clinician, p.session, D0 + timedelta(days=7 * (p.session - 1)),
                                      instrument=inst.id, total=p.total))
     return cl
+
+
+# --- supervisee effectiveness (§11) ----------------------------------------------------
+
+
+def simulate_cases(rng: random.Random, clinicians: dict[str, tuple[float, int, float]], *, a: float = 9.0,
+                   b: float = -0.3, noise: float = 5.0, x0_sd: float = 6.0, inst_id: str = "ORS"):
+    """Cases ``g = a + b·x0 + effect + ε`` (ORS points); ``clinicians``: id →
+    (effect in points, cases, mean intake). Verdicts are not simulated
+    (``no_change``): these cases test the effect size only."""
+    from supervision_tui.reports.effectiveness import Case as ECase
+
+    out = []
+    for cid, (effect, n, x0_mean) in clinicians.items():
+        for i in range(n):
+            x0 = float(min(40, max(0, round(rng.gauss(x0_mean, x0_sd)))))
+            g = a + b * x0 + effect + rng.gauss(0.0, noise)
+            out.append(ECase(f"{cid}-{i}", cid, inst_id, x0, g, "no_change"))
+    return out
+
+
+def simulate_supervisees(seed: int, inst: Instrument, clinicians: dict[str, tuple[float, float]],
+                         n_per: int = 40, course: Course = ORS_COURSE) -> list[SimClient]:
+    """Clients of several clinicians through the §10 course model (so real
+    records, verdicts and all): ``clinicians``: id → (effect in points per
+    ln t, mean intake)."""
+    rng = random.Random(seed)
+    out: list[SimClient] = []
+    n = 0
+    for cid, (effect, x0_mean) in clinicians.items():
+        c = Course(**{**course.__dict__, "x0_mean": x0_mean})
+        for _ in range(n_per):
+            x0 = intake(rng, inst, c)
+            pts = course_points(rng, inst, c, x0, session_numbers(rng, rng.randint(4, 14)), False, effect)
+            out.append(SimClient(f"S-{n:05d}", cid, rng.choice(["closed", "active", "dropped_out"]), False, pts))
+            n += 1
+    return out
