@@ -53,8 +53,8 @@ DEFAULT_MIN_CASES = 10  # [our default]
 DECIMALS = 3
 
 REMINDER = "Overlapping intervals are not a difference. Never a ranking."
-METHOD = ("severity-adjusted effect size: mean gain beyond what the clinic's cases with the same intake "
-          "gained, in SDs of intake (after Seidel, Miller & Chow 2014) [our method]")
+METHOD = ("Effect size: the mean gain beyond what the clinic's cases with the same intake gained, "
+          "in SDs of intake (after Seidel, Miller & Chow 2014) [our method].")
 RATES = ("Rates: reliable change from the first to the latest rating (improved includes recovered), "
          "with Wilson 95 % intervals.")
 
@@ -323,7 +323,7 @@ def whisker(es: float, low: float | None, high: float | None, limit: float, widt
 
     def cell(x: float) -> int:
         f = (x + limit) / (2 * limit)
-        return max(0, min(width - 1, round(f * (width - 1))))
+        return max(0, min(width - 1, math.floor(f * (width - 1) + 0.5 + 1e-9)))  # half up, noise-proof
 
     cells = [" "] * width
     z = cell(0.0)
@@ -349,7 +349,7 @@ def axis_words(limit: float, width: int) -> str:
               (limit, fmt_es(limit).rstrip("0"))]
     for x, text in labels:
         f = (x + limit) / (2 * limit)
-        centre = round(f * (width - 1))
+        centre = math.floor(f * (width - 1) + 0.5 + 1e-9)
         start = max(0, min(width - len(text), centre - len(text) // 2))
         for i, ch in enumerate(text):
             cells[start + i] = ch
@@ -389,7 +389,7 @@ def effectiveness_table(rows: Sequence[EffectRow], *, whiskers: bool = True, wid
                      f"{rate_words(r.deteriorated):<14}")
             out.append(line.rstrip())
         out.append("")
-    out.append(f"Effect size: {METHOD}.")
+    out.append(METHOD)
     out.append(RATES)
     out.append(REMINDER)
     return "\n".join(out)
