@@ -390,18 +390,26 @@ def demo_cmd(out, seed, n_clients, max_sessions) -> None:
 
 @cli.command("serve")
 @click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (no authentication!).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (the default lets in this computer only).")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
 @click.option("--read-only", is_flag=True)
-def serve_cmd(db, host, port, config, read_only) -> None:
-    """Serve the dashboard to a browser through textual-serve."""
+@click.option("--max-sessions", default=4, show_default=True, type=int,
+              help="Browser sessions (app processes) at once; more are refused.")
+def serve_cmd(db, host, port, config, read_only, max_sessions) -> None:
+    """Serve the dashboard to a browser through textual-serve.
+
+    Prints the address to open once the port is bound; it carries a secret
+    token made for this run, without which the server refuses every request.
+    Keep it private: anyone who has it can open the caseload.
+    """
     from supervision_tui.gc_pause import end_startup
     from supervision_tui.ui.serve import serve
 
     end_startup()  # a long-running server: the collector runs as usual
     try:
-        serve(db, host=host, port=port, config=config, read_only=read_only)
+        serve(db, host=host, port=port, config=config, read_only=read_only, max_sessions=max_sessions)
     except UserError as err:
         _fail(err)
 
