@@ -4,7 +4,7 @@
     .venv/bin/python bench/run.py --quick          # 50 and 500, fewer repetitions (< 60 s)
     .venv/bin/python bench/run.py --sizes 500,2000
 
-For each size the demo generator (``store.demo.generate_demo``) makes a
+For each size the demo generator (``demo.generate_demo``) makes a
 caseload of that many clients x 40 sessions in a temporary folder, exports
 it to CSV (``export_csv``) and measures, on that data:
 
@@ -336,7 +336,7 @@ def _tail(raw: bytes | bytearray, n: int = 800) -> str:
 def prepare(n: int, folder: Path) -> tuple[Path, int]:
     """Generate n clients x 40 sessions and export them to CSV in ``folder``."""
     from supervision_tui.store.csv_io import export_csv
-    from supervision_tui.store.demo import generate_demo
+    from supervision_tui.demo import generate_demo
 
     caseload = generate_demo(SEED, n_clients=n, sessions=SESSIONS)
     export_csv(caseload, folder / "csv", include_notes=True)

@@ -37,7 +37,10 @@ def _as_date(value) -> date | None:
 
 
 def _fail(err: UserError) -> None:
-    click.echo(str(err), err=True)
+    from supervision_tui.store.sanitize import printable
+
+    # a file name or value quoted in the message reaches the terminal as text, never as a control sequence
+    click.echo(printable(str(err), newlines=True), err=True)
     sys.exit(err.exit_code)
 
 
@@ -98,7 +101,8 @@ def cli() -> None:
               help="Open without any write path to the database or its workflow file (only the private "
                    "triage cache in your cache folder is written).")
 @click.option("--clinician", help="Show only this clinician's clients.")
-@click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored).")
+@click.option("--as-of", type=DATE,
+              help="What was known on this date: later sessions ignored, later reviews not shown as made.")
 @click.option("--ssh/--no-ssh", default=None, help="Force SSH mode on/off (default: detect).")
 @click.option("--all", "show_all", is_flag=True, help="Also list closed and dropped-out clients.")
 def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all) -> None:
@@ -106,12 +110,16 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
     try:
         settings = _load_settings(config)
         if db is None:
-            from supervision_tui.store.demo import private_demo_copy
+            from supervision_tui.demo import private_demo_copy
 
             db, created = private_demo_copy()
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
-        elif not db.exists():
-            raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
+        else:
+            from supervision_tui.store.database import resolve_database_path
+
+            db = resolve_database_path(db)  # once: the app, its workflow file and its locks all use this path
+            if not db.exists():
+                raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
         from supervision_tui.ui.terminal import apply_terminal_env
 
         apply_terminal_env(ssh)  # before Textual is imported: frame rate, animations
@@ -184,10 +192,13 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
 
     Goal descriptions are private and left empty unless --include-notes.
     """
-    from supervision_tui.store.csv_io import export_csv
+    from supervision_tui.store.csv_io import EXPORT_FILES, export_csv
 
     try:
-        caseload = _open_db(db).load()
+        database = _open_db(db)
+        for name in EXPORT_FILES:
+            database.check_output(outdir / name)
+        caseload = database.load()
         _check_clinician(db, caseload, clinician)
         written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes)
     except UserError as err:
@@ -199,11 +210,12 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
 
 
 def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
-    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.rules.engine import analyse_caseload, check_as_of
 
     settings = _load_settings(config)
     caseload = _open_db(db).load()
     _check_clinician(db, caseload, clinician)
+    check_as_of(caseload, _as_date(as_of))
     analyses = analyse_caseload(caseload, settings, as_of=_as_date(as_of))
     if clinician:
         analyses = [a for a in analyses if a.clinician == clinician]
@@ -213,7 +225,7 @@ def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
 _common_rule_options = [
     click.argument("db", type=click.Path(dir_okay=False, path_type=Path)),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md)."),
-    click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored)."),
+    click.option("--as-of", type=DATE, help="What was known on this date (later sessions ignored)."),
     click.option("--clinician", help="Only this clinician's clients."),
     click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file."),
 ]
@@ -242,7 +254,8 @@ def flags_cmd(db, as_json, as_of, clinician, config) -> None:
 @_rule_options
 @click.option("--all", "show_all", is_flag=True, help="Include closed and dropped-out clients (text table only).")
 def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
-    """One line per triaged client, in triage order."""
+    """One line per triaged client, in triage order (closed and dropped-out
+    clients with an active risk included)."""
     from supervision_tui.reports import tables
 
     try:
@@ -255,7 +268,7 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 @cli.command("agenda")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
-@click.option("--as-of", type=DATE, help="Evaluate as of this date.")
+@click.option("--as-of", type=DATE, help="What was known on this date: later sessions, reviews and action items ignored.")
 @click.option("--clinician", help="Only this clinician's clients.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]),
               help="Output format (default: html when --out ends in .html or .htm, else md).")
@@ -265,7 +278,8 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
     from supervision_tui.reports.agenda import build_agenda_from, render
-    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.reports.as_of import ReviewsAsOf
+    from supervision_tui.rules.engine import analyse_caseload, check_as_of
     from supervision_tui.store.reviews import ReviewStore
 
     if fmt is None:  # an explicit --format wins over the suffix
@@ -273,11 +287,15 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
     try:
         settings = _load_settings(config)
         database = _open_db(db)
+        if out:
+            database.check_output(out)
         caseload = database.load()
         _check_clinician(db, caseload, clinician)
         as_of_day = _as_date(as_of)
+        check_as_of(caseload, as_of_day)
+        reviews = ReviewsAsOf(database, as_of_day) if as_of_day is not None else ReviewStore(database)
         agenda = build_agenda_from(
-            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), ReviewStore(database),
+            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), reviews,
             since=_as_date(since), as_of=as_of_day, clinician=clinician,
         )
         text = render(agenda, fmt=fmt, include_notes=include_notes)
@@ -361,6 +379,8 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
         from supervision_tui.store.reviews import ReviewStore
 
         database = _open_db(db)
+        if out:
+            database.check_output(out)
         database.load()  # a missing, damaged or newer database fails as in every other command
         store = ReviewStore(database)
         if out:
@@ -379,7 +399,7 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 @click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
 def demo_cmd(out, seed, n_clients, max_sessions) -> None:
     """Write a deterministic demo caseload database to OUT."""
-    from supervision_tui.store.demo import write_demo
+    from supervision_tui.demo import write_demo
 
     try:
         write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions)

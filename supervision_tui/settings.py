@@ -38,7 +38,8 @@ File format (interchange.md §7)::
     disengaging_missed = 2
 
     [risk]
-    window = 3                             # most recent sessions searched
+    expire_days = 0                        # 0 = never (default); N: a risk flag ends N days
+                                           # after its risk session [clinic setting]
 
     [keys]                                 # binding id -> key
     quit = "q"
@@ -202,7 +203,11 @@ class AttendanceSettings:
 
 @dataclass(frozen=True)
 class RiskSettings:
-    window: int = 3
+    """clinical-rules.md §6: a risk flag stays active until a negative
+    re-screen. ``expire_days`` > 0 lets a clinic end it that many days after
+    the risk session's date instead (0, the default: never)."""
+
+    expire_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -287,6 +292,18 @@ class Settings:
         Gumz et al. 2012, shown as "1 SD" with no label, as the spec's own
         example), ``[clinic setting]`` for any other k (2.0 = strict)."""
         return "" if _same(self.rupture.drop_sd, RuptureSettings().drop_sd) else CLINIC_SETTING
+
+    def repair_window_label(self) -> str:
+        """The repair window (6 sessions) is a product choice (clinical-rules §3)."""
+        return OUR_DEFAULT if self.rupture.repair_window == RuptureSettings().repair_window else CLINIC_SETTING
+
+    def repair_criterion_label(self) -> str:
+        """The repair criterion (back to the mean of the last 3 ratings before
+        the episode) is a product choice (clinical-rules §3)."""
+        return OUR_DEFAULT if self.rupture.repair_baseline == RuptureSettings().repair_baseline else CLINIC_SETTING
+
+    def risk_expiry_label(self) -> str:
+        return CLINIC_SETTING
 
     def stale_label(self) -> str:
         d = GoalSettings()
@@ -469,8 +486,15 @@ _SCHEMA: dict[str, dict[str, Callable]] = {
         "jacobson_truax": _instrument_table(_jt, _outcome_ids, "outcome instrument"),
     },
     "attendance": {"disengaging_missed": _integer(1)},
-    "risk": {"window": _integer(1)},
+    "risk": {"expire_days": _integer(0)},
     "ui": {"theme": _string},
+}
+#: Keys of earlier versions, with what to do instead (an unknown key is an
+#: error; these say why).
+_REMOVED = {
+    ("risk", "window"): "no longer a setting (clinical rules v2: a risk flag stays active until a negative "
+                        "re-screen, whatever the number of sessions); remove it, or set expire_days "
+                        "for a clinic expiry in days",
 }
 _SECTIONS = ("rupture", "goals", "outcomes", "attendance", "risk", "keys", "ui")
 _SECTION_TYPES = {
@@ -511,6 +535,8 @@ def settings_from_dict(
         values: dict[str, Any] = {}
         for key, raw in body.items():
             check = schema.get(key)
+            if check is None and (section, key) in _REMOVED:
+                raise SettingsError(f"{source}: [{section}] {key}: {_REMOVED[(section, key)]}")
             if check is None:
                 raise SettingsError(f"{source}: [{section}] {key}: unknown key (known: {', '.join(schema)})")
             try:
@@ -625,7 +651,9 @@ def save_setting(
 def _write_private(path: Path, payload: bytes) -> None:
     """Atomic write readable by the owner only: temp file in the same
     directory, fsync, ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from supervision_tui.store.files import ensure_private_dir
+
+    ensure_private_dir(path.parent)  # every folder created 0o700 under any umask (~/.config too)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)

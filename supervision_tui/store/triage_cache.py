@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -54,7 +55,7 @@ from typing import Any
 
 from supervision_tui import __version__
 
-CACHE_VERSION = 2  # 2: 6-cell alliance sparklines
+CACHE_VERSION = 3  # 2: 6-cell alliance sparklines; 3: clinical rules v2 (risk until re-screened, "no flag")
 """Bump when the rules or the cached row format change."""
 
 CACHE_DIR_ENV = "SUPERVISION_TUI_CACHE_DIR"
@@ -123,6 +124,8 @@ def settings_fingerprint(settings: Any) -> str:
         settings = Settings()
     parts = [repr(getattr(settings, name, None)) for name in ("rupture", "goals", "outcomes", "attendance", "risk")]
     parts.append(repr(REGISTRY.ids()))
+    if getattr(getattr(settings, "risk", None), "expire_days", 0):
+        parts.append(date.today().isoformat())  # a clinic's risk expiry counts days to today
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
@@ -200,9 +203,17 @@ def read_cache(key: CacheKey) -> CachedTable | None:
             if not all(type(k) is str for k in row["kinds"]):
                 return None
             rows.append(row)
+        if _CONTROL.search(raw):  # text for a screen holds no control character (store.sanitize): damaged
+            return None
     except (OSError, ValueError, TypeError, KeyError, RecursionError):  # absent, unreadable or damaged
         return None
     return CachedTable(header, rows)
+
+
+# a control character anywhere in the JSON text: raw (DEL, C1 in UTF-8) or escaped (\u0000-\u001f,
+# \u007f-\u009f, \b \f \n \r \t); one search of the bytes (an escaped backslash before one of those
+# letters also matches: the cache is then only ignored)
+_CONTROL = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\\u00[01][0-9a-fA-F]|\\u00[89][0-9a-fA-F]|\\u007[fF]|\\[bfnrt]")
 
 
 def write_cache(key: CacheKey, header: dict[str, Any], rows: list[dict[str, Any]]) -> Path | None:

@@ -364,6 +364,19 @@ class SupervisionApp(WorkflowActions, App[None]):
         note = "" if self.present else " (not presenting: private text may be in it)"
         self.notify(f"Screenshot saved: {saved}{note}", timeout=8, markup=False)
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report (textual/app.py ``_fatal_error``) without
+        its panel of local variables: they may hold private text (a note, a
+        goal), even in presentation mode. Exits with status 1 (run_app)."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
+
     def get_system_commands(self, screen: Screen):
         from textual.app import SystemCommand
 
@@ -407,7 +420,7 @@ class SupervisionApp(WorkflowActions, App[None]):
     def load_data(self) -> LoadedData:
         """Read and analyse (blocking; runs in the worker)."""
         from supervision_tui.gc_pause import gc_paused
-        from supervision_tui.rules.engine import analyse_records
+        from supervision_tui.rules.engine import analyse_records, check_as_of, known_records
 
         scope = self.initial_clinician
         key = None
@@ -421,10 +434,11 @@ class SupervisionApp(WorkflowActions, App[None]):
         # collector would walk the growing caseload again and again)
         with gc_paused():
             caseload = self._read_caseload()
-            grouped = caseload.records(self.as_of)  # grouped once, for the engine and the screens
+            check_as_of(caseload, self.as_of)  # a future day or one before any data: an error, not an empty screen
+            grouped = known_records(caseload, self.as_of)  # grouped once, for the engine and the screens
             if scope:  # --clinician: the whole app sees only this clinician's clients
                 grouped = [r for r in grouped if r.client.clinician == scope]
-            analyses = analyse_records(grouped, self.settings)  # triage order, as analyse_caseload
+            analyses = analyse_records(grouped, self.settings, today=self.as_of)  # triage order, as analyse_caseload
             records = {r.code: r for r in grouped}
             data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings,
                               scope=scope or None, cache_key=key)
@@ -797,11 +811,13 @@ def build_app(db_path: Path | str | None, settings: Any = None, **options: Any) 
 
 def run_app(db_path: Path | str, settings: Any = None, **kwargs: Any) -> None:
     """Build and run the app (the CLI's ``open``)."""
+    import sys
+
     app = build_app(db_path, settings, **kwargs)
     launch(app, app.ssh)
     if app.load_error and app.data is None:
-        import sys
-
         print(app.load_error, file=sys.stderr)
         if app.return_code in (None, 0):
             sys.exit(1)
+    if app.return_code:  # a crash (Textual sets 1): the CLI exits with it, not 0
+        sys.exit(app.return_code)
