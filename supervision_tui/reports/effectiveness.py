@@ -393,3 +393,20 @@ def effectiveness_table(rows: Sequence[EffectRow], *, whiskers: bool = True, wid
     out.append(RATES)
     out.append(REMINDER)
     return "\n".join(out)
+
+
+def effectiveness_for(records: Iterable[ClientRecord], analyses: Iterable[Any], settings: Any = None,
+                      registry: Registry | None = None, *, clinician: str | None = None,
+                      instrument: str | None = None, clinic: bool = True) -> list[EffectRow]:
+    """Effectiveness rows of a caseload: its records (every client, any
+    status) and the engine's analyses of them (their §5 verdicts are reused;
+    a record without an analysis is judged here with the same rule)."""
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.settings import Settings
+
+    settings = settings if settings is not None else Settings()
+    registry = registry if registry is not None else REGISTRY
+    outcomes = {a.client: a.outcomes for a in analyses}
+    cases = cases_from_records(records, settings, registry, outcomes)
+    return effectiveness(cases, registry, min_cases=settings.effectiveness.min_cases, instrument=instrument,
+                         clinician=clinician, clinic=clinic)

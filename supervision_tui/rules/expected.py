@@ -250,7 +250,8 @@ class ExpectedModel:
             + (f" (from {b.source})" if b.borrowed and b.sigma is not None else "")
             for b in self.bands
         )
-        head = (f"{inst.id}: expected gain = ({fmt(self.beta0, 3)} {'+' if self.beta1 >= 0 else '−'} "
+        b0, b1 = _signed(self.beta0, 3), _signed(self.beta1, 4)
+        head = (f"{inst.id}: β0 = {b0}, β1 = {b1}: expected gain = ({b0} {'+' if self.beta1 >= 0 else '−'} "
                 f"{fmt(abs(self.beta1), 4)}·intake)·ln t [{self.reference_words()}]")
         tail = "" if self.enough else f"; {self.shortfall()}"
         return f"{head}; σ by band: {sig}{tail}"
@@ -269,6 +270,12 @@ class ExpectedModel:
             "min_pairs": self.min_pairs,
             "enough": self.enough,
         }
+
+
+def _signed(x: float, places: int) -> str:
+    """``−1.479`` with a typographic minus, ``7.008``."""
+    s = fmt(x, places)
+    return "−" + s[1:] if s.startswith("-") else s
 
 
 def _r(x: float | None, places: int) -> float | None:
@@ -445,6 +452,7 @@ class TrackResult:
     reference_pairs: int
     detail: str  # the full explanation
     short: str  # for the caseload "Why" column
+    model: ExpectedModel | None = None  # the reference it was judged against (charts draw its curve)
 
     @property
     def not_on_track(self) -> bool:
@@ -466,7 +474,7 @@ def assess_track(
     head = f"{inst.id} {fmt(x0)} → {fmt(x)} at s{last.session} ({raw_change(inst, x0, x)})"
     base = dict(
         instrument=inst.id, first=x0, latest=x, first_session=first.session, latest_session=last.session,
-        t=t, gain=gain, reference_clients=model.clients, reference_pairs=model.pairs,
+        t=t, gain=gain, reference_clients=model.clients, reference_pairs=model.pairs, model=model,
     )
     if not model.enough:
         why = model.shortfall()
@@ -492,3 +500,92 @@ def assess_track(
     short = f"{inst.id} {fmt(x)} at s{last.session}: expected {cmp} {fmt(l_score)}; {verdict}"
     return TrackResult(status=status, expected=expected, lower=lower, expected_score=e_score, lower_score=l_score,
                        detail=detail, short=short, **base)
+
+
+# --- the rule (engine.RULES) ---------------------------------------------------------
+
+
+#: A caseload's reference: one model per outcome instrument, registry order.
+Reference = dict  # dict[str, ExpectedModel]
+
+
+def prepare(records: Sequence[ClientRecord], settings: Any) -> dict[str, ExpectedModel]:
+    """The clinic reference, fitted once per caseload analysis (the engine
+    calls it before the clients: refitted whenever the data change).
+    Instruments of the process-wide registry."""
+    from supervision_tui.instruments import REGISTRY
+
+    nt = settings.not_on_track
+    return fit_reference_records(records, REGISTRY, z=nt.z, min_clients=nt.min_clients, min_pairs=nt.min_pairs)
+
+
+def reference_of(shared: Mapping[str, Any] | None) -> dict[str, ExpectedModel] | None:
+    """The reference in an engine's ``prepare_shared`` result (None: none)."""
+    if not shared:
+        return None
+    return shared.get(RULE_NAME)
+
+
+def signal_computed(reference: Mapping[str, ExpectedModel] | None) -> bool:
+    """Can the signal be computed for at least one instrument?"""
+    return bool(reference) and any(m.enough for m in reference.values())
+
+
+def in_use(model: ExpectedModel) -> bool:
+    """Does the clinic use the instrument at all (some client with a rating
+    after intake)? Shortfall notes name only such instruments."""
+    return model.clients > 0 or model.pairs > 0
+
+
+def shortfalls(reference: Mapping[str, ExpectedModel] | None) -> list[str]:
+    """"ORS: not enough clinic data for an expected trajectory: 12 of 30
+    clients", for each instrument in use whose signal is not computed."""
+    if not reference:
+        return []
+    return [f"{iid}: {m.shortfall()}" for iid, m in reference.items() if not m.enough and in_use(m)]
+
+
+RULE_NAME = "not_on_track"
+
+
+def run(ctx: Any) -> list:
+    """Each outcome instrument's course against the reference
+    (``ctx.extra["not_on_track"]``: instrument → ``TrackResult``) and a
+    ``not_on_track`` outcome flag where it signals and the instrument has not
+    reliably deteriorated (deterioration wins, §10)."""
+    from supervision_tui.rules.results import Flag, TriageHint, round_score
+
+    reference = reference_of(ctx.shared)
+    if not reference:  # a client analysed on its own: no clinic to compare with
+        return []
+    view = ctx.view
+    status = view.record.client.status
+    tracks: dict[str, TrackResult] = {}
+    flags = []
+    for iid, model in reference.items():
+        series = view.client_series.get(iid)
+        if not series or len(series) < 2:
+            continue
+        tr = assess_track(series, model, status)
+        tracks[iid] = tr
+        if not tr.not_on_track:
+            continue
+        outcome = ctx.outcomes.get(iid)
+        if outcome is not None and outcome.status == "deteriorated":
+            continue
+        when = getattr(series[-1], "date", None)
+        hint = TriageHint("outcome not on track", tr.short, tr.latest_session, when)
+        flags.append(Flag(ctx.code, ctx.clinician, "outcome", tr.latest_session, NOT_ON_TRACK, tr.detail,
+                          {"instrument": iid, "change": round_score(tr.gain), "expected": round_score(tr.expected),
+                           "lower": round_score(tr.lower), "reference_clients": model.clients}, hint))
+    ctx.extra[RULE_NAME] = tracks
+    return flags
+
+
+def _rule():
+    from supervision_tui.rules.context import Rule
+
+    return Rule(RULE_NAME, run, prepare)
+
+
+RULE = _rule()

@@ -285,7 +285,7 @@ def test_json_reference_object():
     assert d["beta0"] == 8.0 and d["beta1"] == -0.2 and d["enough"] is True
     assert list(d["sigma"]) == [b[2] for b in BANDS]
     assert d["sigma"]["6–8"] == 2.0
-    assert "ORS: expected gain = (8 − 0.2·intake)·ln t" in m.describe()
+    assert "ORS: β0 = 8, β1 = −0.2: expected gain = (8 − 0.2·intake)·ln t" in m.describe()
 
 
 # --- from real records -------------------------------------------------------------------
