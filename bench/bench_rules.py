@@ -138,6 +138,61 @@ def bench_rules(n_clients: int = 500, n_sessions: int = 40, repeat: int = 5, see
     }
 
 
+def bench_signals(n_clients: int = 500, n_sessions: int = 40, repeat: int = 5, seed: int = 2026,
+                  caseload: Caseload | None = None) -> dict:
+    """What clinical-rules §10–11 add, in milliseconds (best of ``repeat``):
+    ``reference_ms`` — fitting the clinic reference of every outcome
+    instrument (``rules.expected.prepare``, once per analysis);
+    ``with_ms`` / ``without_ms`` — the engine on grouped records with and
+    without the not-on-track rule (``signals_ms`` = the difference: fit plus
+    every client's signal); ``effectiveness_ms`` — every supervisee's
+    effectiveness rows from the analyses (``reports.effectiveness``)."""
+    from unittest import mock
+
+    from supervision_tui.reports.effectiveness import effectiveness_for
+    from supervision_tui.rules import engine, expected
+
+    cl = caseload if caseload is not None else generate_caseload(n_clients, n_sessions, seed)
+    settings = Settings()
+    records = cl.records()
+    best = {"reference": float("inf"), "with": float("inf"), "without": float("inf"), "effectiveness": float("inf")}
+    reference = None
+    analyses: list = []
+    without = [r for r in engine.RULES if r.name != expected.RULE_NAME]
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        reference = expected.prepare(records, settings)
+        best["reference"] = min(best["reference"], (time.perf_counter() - t0) * 1000)
+        analyses = []
+        gc.collect()
+        t0 = time.perf_counter()
+        analyses = analyse_records(records, settings)
+        best["with"] = min(best["with"], (time.perf_counter() - t0) * 1000)
+        gc.collect()
+        with mock.patch.object(engine, "RULES", without):
+            t0 = time.perf_counter()
+            plain = analyse_records(records, settings)
+            best["without"] = min(best["without"], (time.perf_counter() - t0) * 1000)
+        del plain
+        gc.collect()
+        t0 = time.perf_counter()
+        rows = effectiveness_for(records, analyses, settings)
+        best["effectiveness"] = min(best["effectiveness"], (time.perf_counter() - t0) * 1000)
+    signals = sum(1 for a in analyses for f in a.flags if f.status == "not_on_track")
+    return {
+        "n_clients": len(records),
+        "reference_ms": round(best["reference"], 1),
+        "with_ms": round(best["with"], 1),
+        "without_ms": round(best["without"], 1),
+        "signals_ms": round(best["with"] - best["without"], 1),
+        "effectiveness_ms": round(best["effectiveness"], 1),
+        "not_on_track": signals,
+        "reference": {k: (m.clients, m.pairs, m.enough) for k, m in (reference or {}).items()},
+        "effect_rows": len(rows),
+    }
+
+
 def main(argv: list[str]) -> None:
     n_clients = int(argv[1]) if len(argv) > 1 else 500
     n_sessions = int(argv[2]) if len(argv) > 2 else 40
@@ -147,6 +202,13 @@ def main(argv: list[str]) -> None:
         f"analyse_caseload {r['total_ms']} ms best of 5, {r['first_total_ms']} ms first run "
         f"(= Caseload.records {r['records_ms']} ms + rules {r['rules_ms']} ms), "
         f"{r['flags']} flags, triaged tiers {r['tiers']}"
+    )
+    g = bench_signals(n_clients, n_sessions)
+    print(
+        f"not on track and effectiveness (clinical-rules §10–11): reference fit {g['reference_ms']} ms, engine "
+        f"{g['with_ms']} ms with the not-on-track rule / {g['without_ms']} ms without (+{g['signals_ms']} ms), "
+        f"effectiveness rows {g['effectiveness_ms']} ms; {g['not_on_track']} not-on-track flags; reference "
+        f"(clients, ratings after intake, enough) {g['reference']}"
     )
 
 

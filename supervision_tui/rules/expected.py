@@ -56,6 +56,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
 from supervision_tui.instruments import EPS, Instrument, Registry, fmt
@@ -166,7 +167,7 @@ class ExpectedModel:
     min_pairs: int = DEFAULT_MIN_PAIRS
     collinear: bool = False  # every intake the same: β1 fixed at 0
 
-    @property
+    @cached_property
     def enough(self) -> bool:
         """Is the signal computed (minimums met and a fit exists)?"""
         return (
@@ -425,8 +426,28 @@ def fit_reference(
 
 
 def fit_reference_records(records: Iterable[ClientRecord], registry: Registry, **params: Any) -> dict[str, ExpectedModel]:
-    """``fit_reference`` straight from client records."""
-    return fit_reference((record_series(r, registry) for r in records), registry, **params)
+    """``fit_reference`` straight from client records (one pass over their
+    rows: this runs on every analysis of the caseload)."""
+    insts = registry.outcome()
+    buckets: dict[str, list[list[Any]]] = {i.id: [] for i in insts}
+    for rec in records:
+        series: dict[str, list[Any]] = {}
+        get = series.get
+        for s in rec.sessions:
+            if s.attendance != "attended":
+                continue
+            for r in s.ratings:
+                iid = r.instrument
+                if iid in buckets and r.rater == "client" and r.total is not None:
+                    lst = get(iid)
+                    if lst is None:
+                        series[iid] = [r]
+                    else:
+                        lst.append(r)
+        for iid, pts in series.items():
+            if len(pts) >= MIN_RATINGS:
+                buckets[iid].append(pts)
+    return {i.id: fit_expected(i, buckets[i.id], **params) for i in insts}
 
 
 # --- one client's signal ---------------------------------------------------------
@@ -434,29 +455,67 @@ def fit_reference_records(records: Iterable[ClientRecord], registry: Registry, *
 
 @dataclass(frozen=True, slots=True)
 class TrackResult:
-    """One client's course on one outcome instrument against the model."""
+    """One client's course on one outcome instrument against the model.
+
+    The words (``detail``, ``short``) are made when asked for: a caseload
+    analysis judges every client, but shows the words of the few signalled."""
 
     instrument: str
-    status: str | None  # "not_on_track", "on_track", or None: not computed (see ``detail``)
+    status: str | None  # "not_on_track", "on_track", or None: not computed / treatment ended (see ``detail``)
     first: float
     latest: float
     first_session: int
     latest_session: int
     t: int
     gain: float  # better direction
-    expected: float | None  # expected gain by now (model, uncapped)
+    expected: float | None  # expected gain by now (model, uncapped); None: not computed
     lower: float | None  # gain below which it signals (model, uncapped)
     expected_score: float | None  # on the instrument's scale, within its range
     lower_score: float | None
     reference_clients: int
     reference_pairs: int
-    detail: str  # the full explanation
-    short: str  # for the caseload "Why" column
     model: ExpectedModel | None = None  # the reference it was judged against (charts draw its curve)
+    below: bool = False  # the gain is below the lower limit (whatever the client's status)
+    ended: bool = False  # closed or dropped out: never signalled
 
     @property
     def not_on_track(self) -> bool:
         return self.status == NOT_ON_TRACK
+
+    @property
+    def _inst(self) -> Instrument:
+        return self.model.instrument
+
+    def _verdict(self) -> str:
+        if self.ended:
+            return ("below the expected course (no signal: treatment ended)" if self.below
+                    else "within the expected course (treatment ended)")
+        return "not on track" if self.below else "on track"
+
+    @property
+    def detail(self) -> str:
+        """"PHQ-9 16 → 15 at s8 (−1, better): expected about 10.2 by now (at
+        worst 13.4 for 9 in 10 clients starting at 16); not on track [clinic
+        reference: 212 clients, 1,840 ratings]" (or why it is not computed)."""
+        inst, m = self._inst, self.model
+        head = (f"{inst.id} {fmt(self.first)} → {fmt(self.latest)} at s{self.latest_session} "
+                f"({raw_change(inst, self.first, self.latest)})")
+        if self.expected is None:
+            return f"{head}: {m.shortfall()}"
+        limit = (f"at worst {fmt(self.lower_score)} for {share_words(m.z)} clients starting at "
+                 f"{fmt(self.first)}")
+        return (f"{head}: expected about {fmt(self.expected_score)} by now ({limit}); {self._verdict()} "
+                f"[{m.reference_words()}]")
+
+    @property
+    def short(self) -> str:
+        """For the caseload "Why" column: "ORS 18 at s6: expected ≥ 21.4; not on track"."""
+        inst = self._inst
+        if self.expected is None:
+            return f"{inst.id}: no expected course yet"
+        cmp = "≥" if inst.higher_is_better else "≤"
+        return f"{inst.id} {fmt(self.latest)} at s{self.latest_session}: expected {cmp} {fmt(self.lower_score)}; " \
+               f"{self._verdict()}"
 
 
 def assess_track(
@@ -470,36 +529,19 @@ def assess_track(
     first, last = series[0], series[-1]
     x0, x = float(first.total), float(last.total)
     t = last.session - first.session + 1
-    gain = inst.better_by(x0, x)
-    head = f"{inst.id} {fmt(x0)} → {fmt(x)} at s{last.session} ({raw_change(inst, x0, x)})"
-    base = dict(
-        instrument=inst.id, first=x0, latest=x, first_session=first.session, latest_session=last.session,
-        t=t, gain=gain, reference_clients=model.clients, reference_pairs=model.pairs, model=model,
-    )
+    gain = (x - x0) * inst.sign
+    ended = client_status not in TRIAGED_STATUSES
     if not model.enough:
-        why = model.shortfall()
-        return TrackResult(status=None, expected=None, lower=None, expected_score=None, lower_score=None,
-                           detail=f"{head}: {why}", short=f"{inst.id}: no expected course yet", **base)
+        return TrackResult(inst.id, None, x0, x, first.session, last.session, t, gain, None, None, None, None,
+                           model.clients, model.pairs, model, False, ended)
     expected = model.expected_gain(x0, t)
     lower = model.lower_gain(x0, t)
     threshold = min(lower, model.max_gain(x0))
     below = gain < threshold - EPS
-    e_score = model.score(x0, expected)
-    l_score = model.score(x0, lower)
-    limit = f"at worst {fmt(l_score)} for {share_words(model.z)} clients starting at {fmt(x0)}"
-    cmp = "≥" if inst.higher_is_better else "≤"
-    ref = f"[{model.reference_words()}]"
-    if client_status not in TRIAGED_STATUSES:
-        status = None
-        verdict = ("below the expected course (no signal: treatment ended)" if below
-                   else "within the expected course (treatment ended)")
-    else:
-        status = NOT_ON_TRACK if below else ON_TRACK
-        verdict = "not on track" if below else "on track"
-    detail = f"{head}: expected about {fmt(e_score)} by now ({limit}); {verdict} {ref}"
-    short = f"{inst.id} {fmt(x)} at s{last.session}: expected {cmp} {fmt(l_score)}; {verdict}"
-    return TrackResult(status=status, expected=expected, lower=lower, expected_score=e_score, lower_score=l_score,
-                       detail=detail, short=short, **base)
+    status = None if ended else (NOT_ON_TRACK if below else ON_TRACK)
+    return TrackResult(inst.id, status, x0, x, first.session, last.session, t, gain, expected, lower,
+                       model.score(x0, expected), model.score(x0, lower), model.clients, model.pairs, model,
+                       below, ended)
 
 
 # --- the rule (engine.RULES) ---------------------------------------------------------
