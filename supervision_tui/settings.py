@@ -61,6 +61,12 @@ keeps WAI-SR at 5. Their keys must be registered instruments of the right
 kind. Values equal to the registry's default keep the registry's source
 label; any other value is labelled ``[clinic setting]`` in explanations.
 
+``[fhir.codes]`` (interchange.md §8) names, for the FHIR import, the
+Observation codes of instruments that have no LOINC code, as
+``"SYSTEM|CODE"`` or a list of them: ``ORS = "http://clinic.example/codes|ors"``.
+One code belongs to one instrument; the LOINC codes the import reads
+already (PHQ-9, GAD-7) cannot be declared.
+
 An unknown section or key, a wrong type or an out-of-range value raises
 ``SettingsError`` naming the file, section and key, e.g.
 ``settings.toml: [rupture] drop_sd: expected a number (got 'two')``.
@@ -244,6 +250,14 @@ class UISettings:
 
 
 @dataclass(frozen=True)
+class FhirSettings:
+    """``[fhir.codes]``: instrument id -> the ``"SYSTEM|CODE"`` strings of the
+    Observations that carry its total (interchange.md §8)."""
+
+    codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings. ``Settings()`` is the spec's defaults.
 
@@ -261,6 +275,7 @@ class Settings:
     effectiveness: EffectivenessSettings = field(default_factory=EffectivenessSettings)
     keys: dict[str, str] = field(default_factory=dict)
     ui: UISettings = field(default_factory=UISettings)
+    fhir: FhirSettings = field(default_factory=FhirSettings)
     path: Path | None = None  # the file these were loaded from, if any
 
     # -- effective per-instrument values, with their source labels --------
@@ -355,6 +370,8 @@ class Settings:
                     continue
                 if f.name == "jacobson_truax":
                     v = {k: {kk: vv for kk, vv in vars(jt).items() if vv is not None} for k, jt in v.items()}
+                if f.name == "codes":
+                    v = {k: list(codes) for k, codes in v.items()}
                 d[f.name] = dict(v) if isinstance(v, dict) else v
             out[section] = d
         return out
@@ -492,6 +509,22 @@ def _jt(v: Any, path: str = "") -> JacobsonTruax:
     return JacobsonTruax(**out)
 
 
+def _fhir_codes(v: Any, path: str = "") -> tuple[str, ...]:
+    """``"SYSTEM|CODE"`` or a list of them (a clinic may have used several codes)."""
+    items = v if isinstance(v, list) else [v]
+    if not items:
+        raise _Bad(path, "expected \"SYSTEM|CODE\" or a list of them (got an empty array)")
+    out = []
+    for item in items:
+        if not isinstance(item, str) or item.count("|") != 1 or not all(p.strip() for p in item.split("|")):
+            raise _Bad(path, f"expected \"SYSTEM|CODE\", e.g. \"http://clinic.example/codes|ors\" (got {_show(item)})")
+        system, code = (p.strip() for p in item.split("|"))
+        if system == "http://loinc.org" and code in ("44261-6", "70274-6", "44260-8"):
+            raise _Bad(path, f"LOINC {code} is read by the import already (got {_show(item)})")
+        out.append(f"{system}|{code}")
+    return tuple(out)
+
+
 _SCHEMA: dict[str, dict[str, Callable]] = {
     "rupture": {
         "drop_sd": _number(0),
@@ -520,6 +553,7 @@ _SCHEMA: dict[str, dict[str, Callable]] = {
     "not_on_track": {"z": _number(0, lo_open=True), "min_clients": _integer(2), "min_pairs": _integer(2)},
     "effectiveness": {"min_cases": _integer(2)},
     "ui": {"theme": _string},
+    "fhir": {"codes": _instrument_table(_fhir_codes, lambda registry: registry.ids(), "instrument")},
 }
 #: Keys of earlier versions, with what to do instead (an unknown key is an
 #: error; these say why).
@@ -528,7 +562,8 @@ _REMOVED = {
                         "re-screen, whatever the number of sessions); remove it, or set expire_days "
                         "for a clinic expiry in days",
 }
-_SECTIONS = ("rupture", "goals", "outcomes", "attendance", "risk", "not_on_track", "effectiveness", "keys", "ui")
+_SECTIONS = ("rupture", "goals", "outcomes", "attendance", "risk", "not_on_track", "effectiveness", "keys", "ui",
+             "fhir")
 _SECTION_TYPES = {
     "rupture": RuptureSettings,
     "goals": GoalSettings,
@@ -538,6 +573,7 @@ _SECTION_TYPES = {
     "not_on_track": NotOnTrackSettings,
     "effectiveness": EffectivenessSettings,
     "ui": UISettings,
+    "fhir": FhirSettings,
 }
 
 
@@ -591,6 +627,14 @@ def settings_from_dict(
                     raise SettingsError(
                         f"{source}: [goals] partial.{inst_id}: must be ≤ agreed.{inst_id} ({p:g} > {a:g})"
                     )
+        if section == "fhir":
+            owner: dict[str, str] = {}
+            for inst_id, codes in parts[section].codes.items():
+                for code in codes:
+                    if code in owner:
+                        raise SettingsError(f"{source}: [fhir] codes.{inst_id}: {code} is also the code of "
+                                            f"{owner[code]}")
+                    owner[code] = inst_id
         if section == "outcomes":
             both = set(body.get("reliable_change", {}) or {}) & set(body.get("jacobson_truax", {}) or {})
             if both:
