@@ -368,7 +368,7 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
     track_note = None
     if short:
         track_note = ("Not on track " + ("is not computed" if not signal else "is not computed for every measure")
-                      + ": " + "; ".join(short) + ".")
+                      + " (too little clinic data for an expected course): " + "; ".join(short) + ".")
 
     def section(key: str, number: int, **kw: Any) -> AgendaSection:
         subtitle = SUBTITLE_NOT_ON_TRACK if key == "not_on_track" and signal else SECTION_SUBTITLES[key]

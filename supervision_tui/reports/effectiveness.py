@@ -91,6 +91,7 @@ class EffectRow:
     recovered: Rate | None = None
     deteriorated: Rate | None = None
     note: str = ""  # why something is missing ("too few to compare (10 needed)")
+    min_cases: int = DEFAULT_MIN_CASES  # the minimum it was judged against
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the object of interchange.md §6a."""
@@ -208,7 +209,7 @@ def effect_row(clinician: str | None, instrument: str, group: Sequence[Case], fi
     n = len(group)
     if n < max(1, min_cases):
         note = f"too few to compare ({min_cases} needed)" if n else "no cases"
-        return EffectRow(clinician, instrument, n, False, note=note)
+        return EffectRow(clinician, instrument, n, False, note=note, min_cases=min_cases)
     improved, recovered, deteriorated = _rates(group)
     es = lo = hi = None
     note = ""
@@ -222,7 +223,7 @@ def effect_row(clinician: str | None, instrument: str, group: Sequence[Case], fi
         m = mean(es_raw)
         half = t_quantile(0.975, n - 1) * sample_sd(es_raw) / math.sqrt(n)
         es, lo, hi = m / fit.sd_x0, (m - half) / fit.sd_x0, (m + half) / fit.sd_x0
-    return EffectRow(clinician, instrument, n, True, es, lo, hi, improved, recovered, deteriorated, note)
+    return EffectRow(clinician, instrument, n, True, es, lo, hi, improved, recovered, deteriorated, note, min_cases)
 
 
 def effectiveness(

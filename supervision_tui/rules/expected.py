@@ -228,18 +228,22 @@ class ExpectedModel:
         """"clinic reference: 212 clients, 1,840 ratings"."""
         return f"clinic reference: {count_words(self.clients)} clients, {count_words(self.pairs)} ratings"
 
-    def shortfall(self) -> str | None:
-        """Why the signal is not computed ("…: 12 of 30 clients"), or None."""
-        if self.enough:
-            return None
+    def counts_words(self) -> str:
+        """What is short: "12 of 30 clients, 80 of 100 ratings after intake"."""
         parts = []
         if self.clients < self.min_clients:
             parts.append(f"{count_words(self.clients)} of {count_words(self.min_clients)} clients")
         if self.pairs < self.min_pairs:
             parts.append(f"{count_words(self.pairs)} of {count_words(self.min_pairs)} ratings after intake")
-        if not parts:  # pragma: no cover - minimums of 0 with no data at all
+        if not parts:  # pragma: no cover - minimums met but no fit (no ratings after intake)
             parts.append("no ratings after intake")
-        return f"not enough clinic data for an expected trajectory: {', '.join(parts)}"
+        return ", ".join(parts)
+
+    def shortfall(self) -> str | None:
+        """Why the signal is not computed ("…: 12 of 30 clients"), or None."""
+        if self.enough:
+            return None
+        return f"not enough clinic data for an expected trajectory: {self.counts_words()}"
 
     def describe(self) -> str:
         """One line for ``flags --with-reference`` text and help screens."""
@@ -580,11 +584,11 @@ def in_use(model: ExpectedModel) -> bool:
 
 
 def shortfalls(reference: Mapping[str, ExpectedModel] | None) -> list[str]:
-    """"ORS: not enough clinic data for an expected trajectory: 12 of 30
-    clients", for each instrument in use whose signal is not computed."""
+    """"ORS 12 of 30 clients", for each instrument in use whose signal is
+    not computed (the counts that fall short)."""
     if not reference:
         return []
-    return [f"{iid}: {m.shortfall()}" for iid, m in reference.items() if not m.enough and in_use(m)]
+    return [f"{iid} {m.counts_words()}" for iid, m in reference.items() if not m.enough and in_use(m)]
 
 
 RULE_NAME = "not_on_track"

@@ -420,7 +420,10 @@ class SupervisionApp(WorkflowActions, App[None]):
     def load_data(self) -> LoadedData:
         """Read and analyse (blocking; runs in the worker)."""
         from supervision_tui.gc_pause import gc_paused
-        from supervision_tui.rules.engine import analyse_records, check_as_of, known_records
+        from supervision_tui.reports.effectiveness import effectiveness_for
+        from supervision_tui.rules.engine import analyse_records, check_as_of, known_records, prepare_shared
+        from supervision_tui.rules.expected import reference_of
+        from supervision_tui.settings import Settings
 
         scope = self.initial_clinician
         key = None
@@ -435,13 +438,20 @@ class SupervisionApp(WorkflowActions, App[None]):
         with gc_paused():
             caseload = self._read_caseload()
             check_as_of(caseload, self.as_of)  # a future day or one before any data: an error, not an empty screen
-            grouped = known_records(caseload, self.as_of)  # grouped once, for the engine and the screens
+            every = known_records(caseload, self.as_of)  # grouped once, for the engine and the screens
+            grouped = every
             if scope:  # --clinician: the whole app sees only this clinician's clients
                 grouped = [r for r in grouped if r.client.clinician == scope]
-            analyses = analyse_records(grouped, self.settings, today=self.as_of)  # triage order, as analyse_caseload
+            settings = self.settings if self.settings is not None else Settings()
+            # the clinic reference of not on track (clinical-rules §10) is the whole clinic's, also when
+            # the app shows one clinician: fitted here once per load, in this worker (never on the first screen)
+            shared = prepare_shared(every, settings)
+            analyses = analyse_records(grouped, settings, today=self.as_of, shared=shared)  # triage order
+            # supervisee effectiveness (§11): every client of the clinic is a case; one clinician's rows when scoped
+            effects = effectiveness_for(every, analyses, settings, clinician=scope or None)
             records = {r.code: r for r in grouped}
             data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings,
-                              scope=scope or None, cache_key=key)
+                              scope=scope or None, cache_key=key, reference=reference_of(shared), effects=effects)
             _ = data.by_code, data.clinicians
             for a in analyses:  # derive chart/table series here, off the UI thread
                 _ = data.view(a.client).series

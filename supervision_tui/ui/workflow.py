@@ -480,7 +480,8 @@ class Workflow:
             raise UserError("The caseload is not loaded yet")
         store = None if self.error else self.store
         return build_agenda_from(data.caseload, data.analyses, store, since=since, as_of=data.as_of,
-                                 clinician=self.scope)
+                                 clinician=self.scope, reference=getattr(data, "reference", None),
+                                 effects=getattr(data, "effects", None))
 
     def export_agenda(self, agenda: Agenda, include_notes: bool = False,
                       directory: Path | None = None) -> list[Path]:

@@ -408,8 +408,8 @@ def test_section_2_title_says_not_on_track_only_where_the_signal_is_computed(db)
 
     small = agenda(db).section("not_on_track")
     assert small.title == "Deteriorated"
-    assert small.note == ("Not on track is not computed: ORS: not enough clinic data for an expected "
-                          "trajectory: 1 of 30 clients, 3 of 100 ratings after intake.")
+    assert small.note == ("Not on track is not computed (too little clinic data for an expected course): "
+                          "ORS 1 of 30 clients, 3 of 100 ratings after intake.")
     assert small.subtitle == "outcome reliably deteriorated"
     # one ORS client is not a reference of 2 either: the minimums are settings
     two = build_agenda(db, Settings(not_on_track=NotOnTrackSettings(min_clients=2, min_pairs=2)), as_of=AS_OF)

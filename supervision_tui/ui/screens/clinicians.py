@@ -11,12 +11,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from supervision_tui.reports.patterns import RECENT_SESSIONS, ClinicianPattern, clinician_patterns, total_pattern
 from supervision_tui.rules.results import TIER_SYMBOLS
+from supervision_tui.ui.widgets.effectiveness import EffectivenessPanel
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
 from supervision_tui.ui.widgets.keys import LIST_KEYS
@@ -71,7 +72,10 @@ class CliniciansScreen(Screen[str | None]):
         yield Static("Supervisees · enter filters the caseload to one · esc back", id="clinicians-header", markup=False)
         with Vertical(id="clinicians-box"):
             yield CliniciansTable(id="clinicians-table", cursor_type="row")
-            yield Static("", id="clinicians-notes", markup=False)
+            with VerticalScroll(id="clinicians-more"):
+                # clinical-rules §11: effectiveness per supervisee with intervals (computed with the load)
+                yield EffectivenessPanel(id="clinicians-effects")
+                yield Static("", id="clinicians-notes", markup=False)
         yield AppFooter()
 
     def on_mount(self) -> None:
@@ -99,7 +103,9 @@ class CliniciansScreen(Screen[str | None]):
         self._filled_width = self.size.width or self.app.size.width
         if data is None:
             table.clear(columns=True)
+            self.query_one(EffectivenessPanel).show(None, "Effectiveness: computing with the caseload…")
             return
+        self.query_one(EffectivenessPanel).show(list(getattr(data, "effects", None) or []))
         wide = self._room() >= WIDE_MIN_WIDTH - 3
         if wide:
             self._fill(data, table, keep, wide=True)
