@@ -338,7 +338,7 @@ def prepare(n: int, folder: Path) -> tuple[Path, int]:
     from supervision_tui.store.csv_io import export_csv
     from supervision_tui.demo import generate_demo
 
-    caseload = generate_demo(SEED, n_clients=n, sessions=SESSIONS)
+    caseload = generate_demo(SEED, n_clients=n, sessions=SESSIONS, history=0)  # exactly n clients
     export_csv(caseload, folder / "csv", include_notes=True)
     return folder / "csv", len(caseload.ratings)
 
@@ -749,10 +749,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         g = r["signals"]
         lines.append(
-            f"  not on track and effectiveness (demo caseload, included in rules): reference fit "
-            f"{fmt_ms(g['reference_ms'])}, engine {fmt_ms(g['with_ms'])} with the rule / {fmt_ms(g['without_ms'])} "
-            f"without (+{fmt_ms(g['signals_ms'])}), effectiveness {fmt_ms(g['effectiveness_ms'])}; "
-            f"{g['not_on_track']} not-on-track flags"
+            f"  not on track and effectiveness (demo caseload; the first two are part of rules): reference fit "
+            f"{fmt_ms(g['reference_ms'])}, the signal on every client {fmt_ms(g['signals_ms'])}, effectiveness "
+            f"{fmt_ms(g['effectiveness_ms'])} (in the load worker); {g['not_on_track']} not-on-track flags"
         )
     print("\n".join(lines))
     return 0
