@@ -21,7 +21,7 @@ from textual_plotext import PlotextPlot
 
 from supervision_tui.rules.expected import share_words
 from supervision_tui.rules.results import Episode
-from supervision_tui.ui.widgets.viewdata import ClientView, Series, fmt_num
+from supervision_tui.ui.widgets.viewdata import ClientDisplay, Series, fmt_num
 
 RUPTURE_MARK = "x"
 REPAIR_MARK = "✓"
@@ -56,7 +56,7 @@ class _ThemedPlot(PlotextPlot):
     }
     """
 
-    def __init__(self, view: ClientView | None = None, **kwargs) -> None:
+    def __init__(self, view: ClientDisplay | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.view = view
 
@@ -74,7 +74,7 @@ class _ThemedPlot(PlotextPlot):
             self.theme = "auto"
         self.redraw()
 
-    def set_view(self, view: ClientView) -> None:
+    def set_view(self, view: ClientDisplay) -> None:
         self.view = view
         if self.is_mounted:
             self.redraw()
@@ -189,7 +189,7 @@ class AllianceChart(_ThemedPlot):
         self.refresh()
 
     @staticmethod
-    def _value_at(v: ClientView, instrument: str, session: int) -> float | None:
+    def _value_at(v: ClientDisplay, instrument: str, session: int) -> float | None:
         s = v.series.get((instrument, "client"))
         if s is None:
             return None
@@ -251,7 +251,7 @@ class AllianceChart(_ThemedPlot):
 class OutcomeChart(_ThemedPlot):
     """One outcome instrument on its own scale with its clinical cut-off."""
 
-    def __init__(self, view: ClientView | None = None, instrument: str = "ORS", **kwargs) -> None:
+    def __init__(self, view: ClientDisplay | None = None, instrument: str = "ORS", **kwargs) -> None:
         super().__init__(view, **kwargs)
         self.instrument = instrument
 
@@ -391,7 +391,7 @@ class ChartPanel(Vertical):
             self.query_one(".chart-legend", Static).update(legend)
 
 
-def alliance_title(v: ClientView) -> str:
+def alliance_title(v: ClientDisplay) -> str:
     names = v.alliance_instruments
     if not names:
         return "Alliance · no ratings"
@@ -401,7 +401,7 @@ def alliance_title(v: ClientView) -> str:
     return "Alliance · " + " + ".join(names) + " · y = alliance index 0–1 · by session"
 
 
-def outcome_title(v: ClientView, instrument: str) -> str:
+def outcome_title(v: ClientDisplay, instrument: str) -> str:
     iv = v.instrument(instrument)
     parts = [f"{instrument} ({iv.lo:g}–{iv.hi:g}, {'higher' if iv.higher_is_better else 'lower'} is better)"]
     if iv.cutoff_label:
@@ -409,7 +409,7 @@ def outcome_title(v: ClientView, instrument: str) -> str:
     return " · ".join(parts)
 
 
-def expected_track(v: ClientView, instrument: str):
+def expected_track(v: ClientDisplay, instrument: str):
     """The client's ``TrackResult`` on ``instrument`` when the clinic's
     expected course can be drawn (clinical-rules §10), else None."""
     track = getattr(v.analysis, "tracks", {}).get(instrument)
@@ -418,7 +418,7 @@ def expected_track(v: ClientView, instrument: str):
     return track
 
 
-def expected_legend(v: ClientView, instrument: str) -> str:
+def expected_legend(v: ClientDisplay, instrument: str) -> str:
     """What the expected-course lines are and where they come from, or why
     there are none ("" when the client has fewer than two ratings)."""
     track = getattr(v.analysis, "tracks", {}).get(instrument)
@@ -433,7 +433,7 @@ def expected_legend(v: ClientView, instrument: str) -> str:
             f"{share_words(m.z)} of them are {side} it by then")
 
 
-def outcome_legend(v: ClientView, instrument: str) -> str:
+def outcome_legend(v: ClientDisplay, instrument: str) -> str:
     """Short: what is drawn and the engine's status word (the full detail
     is in the Outcomes panel)."""
     iv = v.instrument(instrument)

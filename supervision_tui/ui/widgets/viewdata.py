@@ -157,7 +157,7 @@ fmt_num = _fmt_num
 
 
 @dataclass(slots=True)
-class ClientView:
+class ClientDisplay:
     """Per-client derived display data, built lazily and cached."""
 
     record: ClientRecord
@@ -261,7 +261,7 @@ class LoadedData:
     # clinical-rules §11: effectiveness rows per supervisee and the clinic (reports.effectiveness)
     effects: list[Any] | None = None
     loaded_at: datetime = field(default_factory=datetime.now)
-    _views: dict[str, ClientView] = field(default_factory=dict)
+    _views: dict[str, ClientDisplay] = field(default_factory=dict)
 
     @cached_property
     def by_code(self) -> dict[str, ClientAnalysis]:
@@ -285,7 +285,7 @@ class LoadedData:
         dates = [a.latest_date for a in self.analyses if a.latest_date is not None]
         return max(dates) if dates else None
 
-    def view(self, code: str) -> ClientView:
+    def view(self, code: str) -> ClientDisplay:
         v = self._views.get(code)
         if v is None:
             rec = self.records.get(code)
@@ -294,6 +294,6 @@ class LoadedData:
 
                 a = self.by_code[code]
                 rec = ClientRecord(Client(code, a.clinician, a.status), ())
-            v = ClientView(rec, self.by_code[code], self.settings)
+            v = ClientDisplay(rec, self.by_code[code], self.settings)
             self._views[code] = v
         return v
