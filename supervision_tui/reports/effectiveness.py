@@ -150,18 +150,18 @@ def cases_from_records(
                 res = assess_outcome(view, inst, settings)
             if res is None:
                 continue
-            clinician = _clinician_at(rec, res.latest_session)
+            clinician = _clinician_at(rec, res.latest_session, inst.id)
             out.append(Case(rec.code, clinician, inst.id, float(res.first), float(res.change), res.status))
     return out
 
 
-def _clinician_at(rec: ClientRecord, session: int) -> str:
+def _clinician_at(rec: ClientRecord, session: int, instrument: str) -> str:
+    """The clinician of the client's rating of ``instrument`` at ``session``
+    (the row's clinician: the one who saw that session, interchange §1)."""
     for s in reversed(rec.sessions):
         if s.number == session:
-            for r in s.ratings:
-                if r.instrument is not None:
-                    return r.clinician
-            return s.clinician
+            r = s.rating(instrument, "client")
+            return r.clinician if r is not None else s.clinician
     return rec.client.clinician
 
 

@@ -117,8 +117,10 @@ def _change_words(f: Flag, value: Any) -> str:
     if value is None:
         return ""
     raw = value if inst is None or inst.higher_is_better else -value
-    word = "better" if value > 0 else "worse" if value < 0 else "no difference"
-    return f"{fmt_signed(raw)} {word}" if value else word
+    if fmt_signed(raw) == "0":  # no difference at the shown precision (never "0 worse")
+        return "no difference"
+    word = "better" if value > 0 else "worse"
+    return f"{fmt_signed(raw)} {word}"
 
 
 #: How each extra key of a flag reads in the text table (by key, never by kind).
@@ -130,9 +132,11 @@ EXTRA_WORDS: dict[str, Callable[[Flag, Any], str]] = {
     "missed": lambda f, v: f"{v} missed" if v else "",
     "rescreened_at": lambda f, v: f"re-screened negative s{v}" if v is not None else "",
     "missed_since": lambda f, v: f"{v} missed since" if v else "",
-    # not on track (clinical-rules §10): gains in points, better-signed like ``change``
-    "expected": lambda f, v: f"expected gain {fmt_signed(v)}" if v is not None else "",
-    "lower": lambda f, v: f"signals below {fmt_signed(v)}" if v is not None else "",
+    # not on track (clinical-rules §10): gains, better-signed like ``change`` in the JSON, read here as
+    # raw differences with their direction ("expected −5.8 better", "signal line −2.1 better": a change
+    # short of the signal line signals)
+    "expected": lambda f, v: f"expected {_change_words(f, v)}" if v is not None else "",
+    "lower": lambda f, v: f"signal line {_change_words(f, v)}" if v is not None else "",
     "reference_clients": lambda f, v: f"reference {v} clients" if v is not None else "",
 }
 
