@@ -214,7 +214,7 @@ def test_cli_flags_text_with_reference(db):
     r = run("flags", str(db), "--with-reference")
     assert r.exit_code == 0, r.output
     assert "not on track" in r.output and "not_on_track" not in r.output.split("Clinic reference")[0]
-    f1 = next(line for line in r.output.splitlines() if line.startswith("F-1"))
+    f1 = next(line for line in r.output.splitlines() if line.startswith("F-1") and "not on track" in line)
     # raw differences with their direction, never a better-signed number (clinical-rules §5)
     assert "ORS · no difference · expected +" in f1 and " better · signal line +" in f1 and "reference 125 clients" in f1
     tail = r.output.split("Clinic reference", 1)[1]
