@@ -17,24 +17,41 @@ Errors read ``FILE:ENTRY: Resource/id: field: what is wrong (got VALUE)``.
 ENTRY is ``entry[i]`` for a Bundle entry (0-based, as FHIRPath and jq
 count: ``jq '.entry[3]' bundle.json`` shows it; a Bundle inside a Bundle
 gives ``entry[2]/entry[0]``), the line number for NDJSON, and 1 for a file
-holding one resource. File-level problems read ``FILE:LINE: file: ...``.
+holding one resource. File-level problems read ``FILE:LINE: file: ...``
+(an NDJSON line that is not JSON names the column within that line). An
+error that is no one resource's (the Patients' identifier systems, see
+below) reads ``--client-system: ...`` and comes first. Identical error
+lines are reported once.
 
 Privacy, by construction: a Patient is cut down to ``resourceType``,
 ``id``, ``meta`` and ``identifier`` the moment it is parsed; its name,
 birth date, address, telecom and everything else are never looked at,
 never stored and never shown. Values are echoed in errors only from fields
-that hold codes, numbers, dates and references; a Patient identifier that
-cannot serve as a client code is described, not shown, and free-text
-answers are never shown.
+that hold codes, numbers, dates and references; a Patient or Practitioner
+identifier that cannot serve as a code is described by its length only
+(``sanitize.code_shown``, shared with the CSV imports: ``(got 21
+characters, not a code; not shown)``), and free-text answers are never
+shown.
 
 Readings of the spec, decided here:
 
 * Client code: ``--client-system`` picks the identifier; without it, the
-  Patient's first identifier with a value (the summary names the systems
-  used, so a clinic sees when that was, say, a national number and can
-  choose another with ``--client-system``). The code must fit the client
-  code alphabet (1–32 of ``A–Z a–z 0–9 _ -``). Two Patients with one code
-  are an error.
+  Patient's first identifier with a value, but only when that gives one
+  system for all Patients and that system is not a national number.
+  Patients whose first identifiers come from different systems are an
+  error that lists the systems with a count each (never a value) and asks
+  for ``--client-system``: codes from a mix of systems would mix a record
+  number with, say, a national number. A system that looks like a
+  person's national number (its URI has ``ssn``, ``national``,
+  ``nhs-number``, ``bsn``, ``nir``, ``insee``, ``nino``, ``passport`` or
+  ``driver`` as a word, or it is the OID of the US SSN, UK NHS number,
+  Dutch BSN, French INS, a US driver's licence or passport; or the
+  identifier's HL7 v2-0203 ``type`` is SS, NI, NNxxx, PPN, DL, NH, JHN,
+  TAX or CZ) is never taken by default: the import is refused, and it is
+  used only when ``--client-system`` names it, with a warning in the
+  summary. The summary names the systems used. The code must fit the
+  client code alphabet (1–32 of ``A–Z a–z 0–9 _ -``). Two Patients with
+  one code are an error.
 * Clinician: the Practitioner's identifier (``--clinician-system``, else its
   first). Bulk Data Patient- and Group-level exports hold only the
   patient compartment, which has no Practitioners: a participant whose
@@ -67,7 +84,18 @@ Readings of the spec, decided here:
   with a notice, ``entered-in-error`` skipped. A read Observation with no
   value but a ``dataAbsentReason`` is skipped with a notice. PHQ-9 item 9
   (44260-8) may also be a ``valueCodeableConcept`` with the LOINC answers
-  LA6568-5…LA6571-9 (its usual shape in EHRs).
+  LA6568-5…LA6571-9 (its usual shape in EHRs). A ``valueQuantity`` with a
+  ``comparator`` (``>= 10``) is an error: a bound is not a score.
+* A skipped PHQ-9 item 9 above 0 (an Observation skipped for its status,
+  or a skipped QuestionnaireResponse whose item 9 answer is above 0) is a
+  risk endorsement the import leaves out, so no flag is raised from it.
+  Its notice says so, with the client and session where the references
+  give them: ``Observation/o3: PHQ-9 item 9 = 2 (risk endorsed) of C-1 at
+  session 2 (2026-10-08) not imported: status preliminary; check the
+  record``, and the summary lists all of these first, under "Needs
+  attention", never cut short. ``entered-in-error`` is a retraction, not
+  an endorsement: counted as skipped, no notice. A skipped resource's
+  other faults are not errors (it is not imported).
 * QuestionnaireResponse status ``completed`` and ``amended`` are read;
   ``in-progress`` and ``stopped`` skipped with a notice. An item's code is
   its Questionnaire's ``item.code`` when that Questionnaire is in the
@@ -81,7 +109,9 @@ Readings of the spec, decided here:
 * One PHQ-9 of a session from two resources (an EHR often stores the
   QuestionnaireResponse and the total Observation derived from it) is one
   row when they agree and an error when they do not. Item 9 without a
-  PHQ-9 total at that session is an error (risk is part of the PHQ-9 row).
+  PHQ-9 total at that session is an error (risk is part of the PHQ-9 row),
+  and so is item 9 above that total (an item cannot exceed the sum of the
+  items; the error names both resources).
 * Clinic codes (``[fhir.codes] ORS = "SYSTEM|CODE"``) read an
   Observation's ``valueInteger``/``valueQuantity.value`` as that
   instrument's total, rated by the client.

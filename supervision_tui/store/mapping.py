@@ -54,8 +54,9 @@ Readings decided here:
   columns (total, goal, task, bond, or all items) has a value and the skip
   column does not say it was skipped. A source row with no measure gives
   one row without an instrument (a session with no measure, e.g. a
-  no-show). A ``risk`` or ``rupture`` ``yes`` on a measure without a score
-  is an error (it would be lost). Some items given and others empty is an
+  no-show). A ``risk`` or ``rupture`` ``yes`` on a measure without a score,
+  or on one its skip column marks as not taken, is an error (it would be
+  lost: a risk endorsement must never disappear silently). Some items given and others empty is an
   error (no prorating); a total and items that disagree is an error.
 * A value of the export's client or clinician column that is not a code
   is never shown in an error, only its length (``8 characters, not a
@@ -607,6 +608,14 @@ def _expand(name: str, line: int, get, mapping: Mapping, errors: _Errors, mappin
         if m.skip is not None:
             flag, _c = get((m.skip,))
             if flag in m.skip_values:
+                flags: dict[str, str] = {}
+                fcols: dict[str, str] = {}
+                fraw: dict[str, str] = {}
+                for native in ("risk", "rupture"):
+                    if native in m.columns and take(native, m.columns[native], flags, fcols, fraw) == "yes":
+                        errors.add((name, line), fcols[native], f"yes, but {m.instrument} is marked not taken "
+                                   f"({m.skip} = {flag}): it would be lost", fraw[native])
+                        ok = False
                 continue
         values = dict(base, instrument=m.instrument)
         if m.rater:

@@ -402,3 +402,16 @@ def test_a_name_in_the_client_or_clinician_column_is_never_shown(tmp_path):
     assert res.exit_code == 1
     for secret in ("Quillonia", "Zebrastripe", "Xanthippe"):
         assert secret not in res.output
+
+
+def test_risk_yes_on_a_measure_marked_not_taken_is_an_error(tmp_path):
+    """A skip column that drops a PHQ-9 whose item 9 says risk: the
+    endorsement would disappear silently, so the row is refused."""
+    mapping = WIDE.replace('risk = "PHQ9 item 9"', 'risk = "PHQ9 item 9"\nskip = "PHQ9 skipped"\nskip_values = ["Y"]')
+    header = HEADER.rstrip("\n") + ",PHQ9 skipped\n"
+    m, f = setup(tmp_path, """\
+        C-1,Q,T01,1,07/09/2026,Attended,18,,,14,0,Y
+        C-1,Q,T01,2,14/09/2026,Attended,18,,,,2,Y
+        """, mapping=mapping, header=header)
+    assert errors_of(m, f) == [f"{f}:3: PHQ9 item 9: yes, but PHQ-9 is marked not taken (PHQ9 skipped = Y): it "
+                               "would be lost (got 2)"]
