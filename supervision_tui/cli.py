@@ -144,7 +144,8 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
 
 _FHIR_HELP = "FILEs are FHIR R4 JSON: Bundles, single resources, Bulk Data NDJSON files, or folders of them."
 _CLIENT_SYSTEM_HELP = ("With --fhir: the Patient identifier system whose value is the client code "
-                       "(default: each Patient's first identifier).")
+                       "(default: each Patient's first identifier, only when all Patients' first identifiers come from one "
+                       "system that is not a national number; otherwise the import asks for this option).")
 _CLINICIAN_SYSTEM_HELP = ("With --fhir: the Practitioner identifier system whose value is the clinician id "
                           "(default: the first identifier).")
 _MAP_HELP = ("FILEs are a vendor's CSV export, read through MAPPING: a mapping TOML file, or the name of a "
