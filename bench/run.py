@@ -338,7 +338,7 @@ def prepare(n: int, folder: Path) -> tuple[Path, int]:
     from supervision_tui.store.csv_io import export_csv
     from supervision_tui.demo import generate_demo
 
-    caseload = generate_demo(SEED, n_clients=n, sessions=SESSIONS)
+    caseload = generate_demo(SEED, n_clients=n, sessions=SESSIONS, history=0)  # exactly n clients
     export_csv(caseload, folder / "csv", include_notes=True)
     return folder / "csv", len(caseload.ratings)
 
@@ -569,6 +569,9 @@ def bench_size(n: int, quick: bool, tmp: Path, env: dict[str, str]) -> dict:
     n_clients = len(caseload.clients)
     log(f"{n} clients: rules x{reps['rules']} (this caseload, then bench_rules' caseload)")
     rules_demo, n_rows = time_rules_demo(caseload, reps["rules"])
+    log(f"{n} clients: not on track and effectiveness (clinical-rules §10–11)")
+    from bench_rules import bench_signals
+    signals = bench_signals(repeat=reps["rules"], caseload=caseload)
     del caseload
     rules = time_rules(n, reps["rules"])
     log(f"{n} clients: first screen, app and bare app x{reps['screen']}")
@@ -589,6 +592,7 @@ def bench_size(n: int, quick: bool, tmp: Path, env: dict[str, str]) -> dict:
         "rules_ms": rules["total_ms"],
         "rules_demo_ms": rules_demo * 1000,
         "rules_rows": rules["n_rows"],
+        "signals": signals,
         "screen": screen,
         "open": opened,
         "save": save,
@@ -742,6 +746,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{o['gc2_n']} full garbage collections, longest {fmt_ms(o['gc2_max'])}); save review over "
             f"{r['save']['flags']} flags, max {r['save']['max']:.1f} ms; rules dense = bench_rules on "
             f"{r['rules_rows']:,} rows"
+        )
+        g = r["signals"]
+        lines.append(
+            f"  not on track and effectiveness (demo caseload; the first two are part of rules): reference fit "
+            f"{fmt_ms(g['reference_ms'])}, the signal on every client {fmt_ms(g['signals_ms'])}, effectiveness "
+            f"{fmt_ms(g['effectiveness_ms'])} (in the load worker); {g['not_on_track']} not-on-track flags"
         )
     print("\n".join(lines))
     return 0

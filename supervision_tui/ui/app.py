@@ -698,7 +698,8 @@ class SupervisionApp(App[None]):
         try:
             if self.data is None:
                 raise UserError("The caseload is not loaded yet")
-            agenda = self.reviews.build_agenda(self.data.caseload, self.data.analyses, self.data.as_of)
+            agenda = self.reviews.build_agenda(self.data.caseload, self.data.analyses, self.data.as_of,
+                                               reference=self.data.reference, effects=self.data.effects)
             paths = self.reviews.export_agenda(agenda, include_notes)
         except UserError as err:
             self.notify(f"Agenda not saved: {err}", severity="error", markup=False)

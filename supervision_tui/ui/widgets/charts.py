@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from supervision_tui.rules.expected import share_words
 from supervision_tui.rules.results import Episode
 from supervision_tui.ui.widgets.viewdata import ClientDisplay, Series, fmt_num
 
@@ -38,7 +39,8 @@ THERAPIST_MARKERS = (("dot", "•"), ("+", "+"))
 
 # the same for the console glyph set (TERM=linux, --ascii): characters every
 # Linux console font has (supervision_tui.glyphs)
-CONSOLE_MARKS = {"rupture": "x", "repair": "v", "both": "=", "band": "-", "cutoff": "─", "both_line": "═"}
+CONSOLE_MARKS = {"rupture": "x", "repair": "v", "both": "=", "band": "-", "cutoff": "─", "both_line": "═",
+                 "expected": "·"}
 CONSOLE_CLIENT_MARKERS = (("*", "*"), ("o", "o"))
 CONSOLE_THERAPIST_MARKERS = (("+", "+"), ("#", "#"))
 
@@ -70,7 +72,7 @@ def chart_marks(app) -> dict:
     if glyphs is not None and getattr(glyphs, "console", False):
         return {**CONSOLE_MARKS, "client": CONSOLE_CLIENT_MARKERS, "therapist": CONSOLE_THERAPIST_MARKERS}
     return {"rupture": RUPTURE_MARK, "repair": REPAIR_MARK, "both": BOTH_MARK, "band": BAND_MARK,
-            "cutoff": CUTOFF_MARK, "both_line": BOTH_LINE_MARK, "client": CLIENT_MARKERS,
+            "cutoff": CUTOFF_MARK, "both_line": BOTH_LINE_MARK, "expected": "·", "client": CLIENT_MARKERS,
             "therapist": THERAPIST_MARKERS}
 
 
@@ -354,12 +356,20 @@ class OutcomeChart(_ThemedPlot):
         marks = chart_marks(self.app)
         xs = list(s.sessions)
         lo_x, hi_x = (xs[0], xs[-1]) if xs[-1] > xs[0] else (xs[0] - 1, xs[0] + 1)
-        band = reliable_band(v, self.instrument)
-        lo, hi = outcome_range(iv, list(s.values), band)
+        track = expected_track(v, self.instrument)
+        band = [] if track is not None else reliable_band(v, self.instrument)
+        curve = track.model.curve(track.first, track.first_session, xs[-1]) if track is not None else []
+        lo, hi = outcome_range(iv, list(s.values) + [c[1] for c in curve] + [c[2] for c in curve], band)
         height = self.size.height or 8
         lo, hi = _y_axis(plt, lo, hi, height, [iv.cutoff] if iv.cutoff is not None else None, iv.lo)
         row = (hi - lo) / max(1, height - 5)  # points per text row of the plot area
         self.merged = [b for b in band if iv.cutoff is not None and abs(b - iv.cutoff) < row]
+        if track is not None:
+            # clinical-rules §10: the clinic's expected course from the intake and its lower limit
+            # (drawn instead of the reliable-change band: the legend says what each line is)
+            cx = [c[0] for c in curve]
+            plt.plot(cx, [c[2] for c in curve], marker=marks["band"], color=col["therapist"])
+            plt.plot(cx, [c[1] for c in curve], marker=marks["expected"], color=col["extra"])
         for yv in band:
             # the reliable-change band around the first score: beyond it, change is reliable
             if yv not in self.merged:
@@ -532,6 +542,30 @@ def outcome_title(v: ClientDisplay, instrument: str) -> str:
     return " · ".join(parts)
 
 
+def expected_track(v: ClientDisplay, instrument: str):
+    """The client's ``TrackResult`` on ``instrument`` when the clinic's
+    expected course can be drawn (clinical-rules §10), else None."""
+    track = getattr(v.analysis, "tracks", {}).get(instrument)
+    if track is None or track.expected is None or track.model is None:
+        return None
+    return track
+
+
+def expected_legend(v: ClientDisplay, instrument: str) -> str:
+    """What the expected-course lines are and where they come from, or why
+    there are none ("" when the client has fewer than two ratings)."""
+    track = getattr(v.analysis, "tracks", {}).get(instrument)
+    if track is None:
+        return ""
+    m = track.model
+    if track.expected is None:
+        return f" · no expected course: {m.shortfall()}" if m is not None else ""
+    side = "above" if m.instrument.higher_is_better else "below"
+    return (f" · · expected course for clients starting at {fmt_num(track.first)} "
+            f"({m.clients:,} clinic clients, {m.pairs:,} ratings) · ┄ lower limit: "
+            f"{share_words(m.z)} of them are {side} it by then")
+
+
 def outcome_legend(v: ClientDisplay, instrument: str, marks: dict | None = None,
                    chart: OutcomeChart | None = None) -> str:
     """Short: what is drawn and the engine's status word (the full detail
@@ -540,15 +574,21 @@ def outcome_legend(v: ClientDisplay, instrument: str, marks: dict | None = None,
     iv = v.instrument(instrument)
     res = v.analysis.outcomes.get(instrument)
     cut = f" · {marks['cutoff']} {iv.cutoff_label}" if iv.cutoff is not None else ""
-    band = reliable_band(v, instrument)
-    if band:
-        edges = "–".join(fmt_num(b) for b in band)
-        cut += f" · {marks['band']} first ±{iv.reliable_change:g} (reliable change) {edges}"
-        merged = band_edges_on_cutoff(v, instrument, chart)
-        if merged:
-            cut += f" · {marks['both_line']} cut-off and band edge {', '.join(fmt_num(b) for b in merged)} in one row"
+    if expected_track(v, instrument) is not None:
+        cut += expected_legend(v, instrument)
+    else:
+        band = reliable_band(v, instrument)
+        if band:
+            edges = "–".join(fmt_num(b) for b in band)
+            cut += f" · {marks['band']} first ±{iv.reliable_change:g} (reliable change) {edges}"
+            merged = band_edges_on_cutoff(v, instrument, chart)
+            if merged:
+                cut += (f" · {marks['both_line']} cut-off and band edge {', '.join(fmt_num(b) for b in merged)} "
+                        "in one row")
+        cut += expected_legend(v, instrument)  # why there is no expected course (too little clinic data)
     if res is not None:
-        word = res.status.replace("_", " ").upper()
+        statuses = getattr(v.analysis, "outcome_statuses", {})
+        word = statuses.get(instrument, res.status).replace("_", " ").upper()
         # spec v2: the raw difference on the instrument's scale with a direction word ("10 → 16 (+6, worse)")
         return f"{marks['client'][0][1]} {instrument} client{cut} · {word}: {res.change_text.removeprefix(instrument + ' ')}"
     s = v.series.get((instrument, "client"))
