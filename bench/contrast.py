@@ -221,6 +221,9 @@ class Step:
     name: str
     keys: tuple[str, ...] = ()
     modal: bool = False
+    row: str | None = None
+    """After ``keys`` (on the caseload): move the cursor to the first table
+    row holding this text, then press enter."""
 
 
 ROUTE: tuple[Step, ...] = (
@@ -230,8 +233,7 @@ ROUTE: tuple[Step, ...] = (
     Step("caseload-search", ("escape", "slash")),
     Step("palette", ("escape", "escape", "ctrl+p"), modal=True),
     Step("help", ("escape", "question_mark"), modal=True),
-    # the demo lists three risk clients and two worse ones first: the sixth row is a rupture
-    Step("client-rupture", ("escape", "home", "down", "down", "down", "down", "down", "enter")),
+    Step("client-rupture", ("escape", "home"), row="3 rupture"),
     Step("client-review", ("r",), modal=True),
     Step("client-note", ("escape", "n"), modal=True),
     Step("client-action", ("escape", "x"), modal=True),
@@ -288,6 +290,14 @@ def walk(term: PtyTerm, route=ROUTE) -> Iterator[tuple[Step, tuple[int, int, int
     (None: the whole screen) once the screen is quiet."""
     term.settle(until="C-0", limit=90)
     for step in route:
+        if step.row is not None:
+            term.press(*step.keys)
+            lines = term.screen.display
+            header = next(i for i, line in enumerate(lines) if "Tier" in line and "Client" in line)
+            target = next(i for i, line in enumerate(lines) if i > header and step.row in line)
+            term.press(*(["down"] * (target - header - 1)), "enter")
+            yield step, None
+            continue
         term.press(*step.keys[:-1])
         before = list(term.screen.display)
         term.press(*step.keys[-1:])

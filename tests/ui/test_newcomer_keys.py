@@ -94,13 +94,16 @@ async def test_an_unknown_or_miscased_clinician_is_the_clis_error(demo_db):
 
 
 @async_test
-async def test_an_action_owner_must_be_a_clinician_of_the_caseload(demo_db, scenarios):
+async def test_an_action_owner_must_be_a_clinician_of_the_caseload(tmp_path, scenarios):
     from textual.widgets import Input, Static
 
+    from supervision_tui.demo import write_demo
     from supervision_tui.ui.screens.dialogs import ActionDialog
-    from ui_support import static_text
+    from ui_support import N_CLIENTS, SEED, static_text
 
-    app = make_app(demo_db, theme="clinic-dark")
+    db = tmp_path / "demo.json"  # its own: the item it adds would change the shared demo's snapshots
+    write_demo(db, seed=SEED, n_clients=N_CLIENTS)
+    app = make_app(db, theme="clinic-dark")
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
         app.show_client(scenarios["goal_disagreed"])

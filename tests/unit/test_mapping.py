@@ -380,7 +380,7 @@ def test_a_row_level_error_of_a_wide_row_is_reported_once(tmp_path):
         read_mapped(m, [f])
     assert exc.value.errors == [f"{f}:3: Status: must be one of attended, cancelled, no_show or empty; or map it in "
                                 "[values.attendance] of vendor.toml (got DNA)"]
-    assert str(exc.value).endswith("\n1 error(s); nothing was written.")
+    assert str(exc.value).endswith("\n1 error; nothing was written.")
 
 
 def test_a_name_in_the_client_or_clinician_column_is_never_shown(tmp_path):
