@@ -224,13 +224,16 @@ class Step:
     row: str | None = None
     """After ``keys`` (on the caseload): move the cursor to the first table
     row holding this text, then press enter."""
+    blinks: bool = False
+    """The screen has a blinking text cursor, so the output never goes quiet:
+    wait a fixed short time instead of the usual limit."""
 
 
 ROUTE: tuple[Step, ...] = (
     Step("caseload"),
     Step("caseload-present", ("p",)),
     Step("caseload-filter", ("p", "f"), modal=True),
-    Step("caseload-search", ("escape", "slash")),
+    Step("caseload-search", ("escape", "slash"), blinks=True),
     Step("palette", ("escape", "escape", "ctrl+p"), modal=True),
     Step("help", ("escape", "question_mark"), modal=True),
     Step("client-rupture", ("escape", "home"), row="3 rupture"),
@@ -295,12 +298,14 @@ def walk(term: PtyTerm, route=ROUTE) -> Iterator[tuple[Step, tuple[int, int, int
             lines = term.screen.display
             header = next(i for i, line in enumerate(lines) if "Tier" in line and "Client" in line)
             target = next(i for i, line in enumerate(lines) if i > header and step.row in line)
-            term.press(*(["down"] * (target - header - 1)), "enter")
+            # the moves need no screen of their own: typed without waiting, then enter settles
+            term.press(*(["down"] * (target - header - 1)), quiet=0.05)
+            term.press("enter")
             yield step, None
             continue
         term.press(*step.keys[:-1])
         before = list(term.screen.display)
-        term.press(*step.keys[-1:])
+        term.press(*step.keys[-1:], limit=2.0 if step.blinks else 30.0)
         yield step, (modal_region(before, list(term.screen.display)) if step.modal else None)
 
 
