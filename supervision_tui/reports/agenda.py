@@ -17,8 +17,9 @@ Sections, in the order a supervision meeting walks through them:
    the section says so with the counts, ``Agenda.reference``).
 3. **Ruptures** — unrepaired, then open, then repaired since the last
    meeting; ``NEW`` marks an episode whose first marker session is dated
-   on or after ``since``. Each client is listed under the status its
-   episode has now, never in two places.
+   on or after ``since`` (also on a repaired one). Within a subsection a
+   client is listed once (its other episodes of that status under it); a
+   client with an unrepaired and a later open episode is in both.
 4. **Goals and engagement** — goal disagreed, disengaging; the count of
    lesser goal flags (stale, not set, partial) is noted, not listed.
 5. **Patterns per supervisee** — ``reports.patterns.clinician_patterns``:
@@ -287,14 +288,17 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
                 + (f", reviewed s{g.reviewed_session}" if g.reviewed_session else "") + f", {g.status})")
 
     def item(a: ClientAnalysis, f: Flag, when: date | None = None, at: int | None = None) -> AgendaItem:
-        when = when if when is not None else _flag_date(f, a, dates)
+        # NEW: the flag itself started since the last meeting (a rupture's first marker), also
+        # where the item is dated by a later event (listed as repaired or re-screened since)
+        own = _flag_date(f, a, dates)
+        when = when if when is not None else own
         if reviews is not None:
             rv = reviews.review_for(f)
             crv = reviews.client_review(a.client, a.latest_session)
         else:
             rv = crv = FlagReview(f.identity, "new", None, False, None)
         goals = tuple(goals_by.get(a.client, ())) if f.kind == "goal" else ()  # goal texts go with goal flags
-        return AgendaItem(f, a.status, when, when is not None and when >= since, rv, crv, goals, at=at)
+        return AgendaItem(f, a.status, when, own is not None and own >= since, rv, crv, goals, at=at)
 
     # every listed flag into its section and subsection, as the registry says
     group_order: dict[str, list[str | None]] = {}

@@ -388,7 +388,8 @@ def test_rescreened_risk_is_listed_once_after_the_rescreen(tmp_path):
     assert group(a, "safety", "Active risk") == ["Q-1"]  # dropped out, not seen since: still active
     (item,) = a.section("safety").groups[1].items
     assert a.section("safety").groups[1].title == "Re-screened negative since the last meeting (2026-02-23)"
-    assert (item.client, item.flag.status, item.date, item.new) == ("S-1", "rescreened", AS_OF, True)
+    # dated by the re-screen; not NEW: the risk itself (s1) was known before the last meeting
+    assert (item.client, item.flag.status, item.date, item.new) == ("S-1", "rescreened", AS_OF, False)
     md = render(a, "md")
     assert "risk re-screened negative · s3 2026-03-02 · " in md and "S-2" not in md.split("## 2.")[0]
     assert item.session == 3 and item.flag.session == 1  # dated by the re-screen; the flag names the risk session
@@ -488,3 +489,17 @@ def test_safety_lists_clients_not_seen_since_their_risk_session_first():
     a = build_agenda_from(cl, analyse_caseload(cl, as_of=date(2026, 11, 20)), None, as_of=date(2026, 11, 20))
     assert group(a, "safety", "Active risk") == [st["risk_unseen"], st["risk_dropped"], st["risk"]]
     assert group(a, "safety", "Re-screened negative since the last meeting") == [st["risk_rescreened"]]
+
+
+def test_a_repair_since_the_last_meeting_is_not_new_when_the_rupture_started_before(tmp_path):
+    """NEW means the flag started since the last meeting (review finding: a
+    repaired rupture listed as 'repaired since' was tagged NEW by its repair date)."""
+    d = Database(tmp_path / "repaired.json")
+    # P-1: rupture at s4 (8 days before AS_OF, before `since`), repaired at s5 (yesterday)
+    rows = weekly("P-1", "T1", AS_OF - timedelta(days=1), srs(38, 38.5, 39, 30, 39))
+    d.replace_caseload(Caseload(clients={"P-1": Client("P-1", "T1")},
+                                clinicians={"T1": Clinician("T1", "trainee")}, ratings=rows, goals=[], name="t"))
+    a = agenda(d, since=AS_OF - timedelta(days=7))
+    (rep,) = [g for g in a.section("ruptures").groups if (g.title or "").startswith("Repaired since")]
+    assert [(i.client, i.new) for i in rep.items] == [("P-1", False)]
+    assert "**NEW**" not in next(ln for ln in render(a, "md").splitlines() if "**P-1**" in ln)
