@@ -1,0 +1,659 @@
+"""Schema version 2: one document per client, its rows column-wise.
+
+Version 1 kept one JSON document per rating row (``measures``): a 5 000-client
+caseload was 557 000 small objects to parse and check, and as many dicts in
+memory while loading. Version 2 keeps, per client, one document of compact
+arrays::
+
+    {"code": "C-0001",
+     "client": {"clinician": "T01", "status": "active", "started": "2025-01-06"},
+     "goals": [{"goal_id": "G1", "description": "", "set_session": 1, "agreement": "agreed",
+                "status": "active", "reviewed_session": null}],
+     "sessions": {"number": [1, 2], "date": ["2025-01-06", "2025-01-13"],
+                  "clinician": ["T01", "T01"], "attendance": ["attended", "no_show"],
+                  "rows": [2, 1]},
+     "instruments": ["SRS", "WAI-SR"],
+     "rows": {"instrument": [0, 1, null], "rater": [0, 0, 0], "total": [36.5, 44, null],
+              "goal": [null, 15, null], ...}}
+
+* ``client``: the clients-table part (``null`` for a client known only from
+  its ratings or goals, as a v1 file could hold).
+* ``sessions``: runs of consecutive rows sharing session number, date,
+  clinician and attendance (one run per session in any file the product
+  writes; a run count per run in ``rows``).
+* ``rows``: one array per rating field, each as long as the sum of
+  ``sessions.rows``; ``instrument`` and ``rater`` hold indices into the
+  document's ``instruments`` list and into ``RATERS`` (``client``,
+  ``therapist``); a column left out is all null (``rater``: all ``client``).
+  Rows are in the canonical order (session, instrument, rater).
+
+Every value goes through the same checks as a v1 document (codes, whole
+numbers, dates, vocabularies, numbers that are numbers, total present when
+an instrument is), column by column: a ``SchemaError`` names the client
+document, the field and the row.
+
+File layout
+-----------
+
+The file stays one TinyDB-compatible JSON object of tables (``meta``,
+``clinicians``, ``clients``). The product writes the ``clients`` table last,
+one document per line::
+
+    {"meta":{...},"clinicians":{...},"clients":{
+    "1":{"code":"C-0001",...},
+    "2":{"code":"C-0002",...}}}
+
+Raw newlines cannot occur inside a JSON string, so the lines can be parsed
+one by one (``split_file``): the loader parses only what it needs, keeps each
+client's bytes (a compact form to rebuild the client from when it is opened)
+and hashes them (the per-client analysis cache, ``analysis_cache.py``). A
+file of any other layout (indented by hand, written by TinyDB) is parsed
+whole: same content, same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from operator import add, le, lt
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Iterable
+
+from supervision_tui.instruments import REGISTRY
+from supervision_tui.model import (
+    ATTENDANCE,
+    RATERS,
+    RUPTURE_TYPES,
+    Client,
+    ClientRecord,
+    Goal,
+    Rating,
+    Session,
+    new_rating,
+    new_session,
+)
+from supervision_tui.store import schema
+from supervision_tui.store.schema import SchemaError
+
+try:  # orjson: 2-5x faster on these arrays; the standard json module otherwise
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _orjson = None
+
+SCHEMA_VERSION = 2
+CLIENTS = schema.CLIENTS
+TABLES_V2 = (schema.META, schema.CLINICIANS, CLIENTS)
+
+ROW_NUMBERS = ("total", "goal", "task", "bond")
+ROW_FIELDS = ("instrument", "rater", "total", "goal", "task", "bond", "rupture", "rupture_type", "risk")
+SESSION_FIELDS = ("number", "date", "clinician", "attendance", "rows")
+DOC_KEYS = frozenset({"code", "client", "goals", "sessions", "instruments", "rows"})
+_CLIENT_KEYS = frozenset({"clinician", "status", "started"})
+_GOAL_KEYS = frozenset({"goal_id", "description", "set_session", "agreement", "status", "reviewed_session"})
+
+
+# --- JSON ---------------------------------------------------------------------------
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON (orjson when installed). Raises ``ValueError``."""
+    if _orjson is not None:
+        return _orjson.loads(data)
+    import json
+
+    return json.loads(data)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes, UTF-8, keys in the given order; NaN refused."""
+    if _orjson is not None:
+        return _orjson.dumps(obj)
+    import json
+
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def content_hash(doc_bytes: bytes) -> str:
+    """The identity of one client's content (its document's bytes)."""
+    return hashlib.blake2b(doc_bytes, digest_size=16).hexdigest()
+
+
+# --- encoding -----------------------------------------------------------------------
+
+
+def _num_out(v: float | None) -> float | int | None:
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def encode_client(code: str, client: Client | None, ratings: list[Rating], goals: list[Goal]) -> dict[str, Any]:
+    """One client's v2 document. ``ratings`` in any order (sorted here)."""
+    rows = sorted(ratings, key=lambda r: (r.session, r.instrument or "", r.rater))
+    numbers: list[int] = []
+    dates: list[str] = []
+    clinicians: list[str] = []
+    attendance: list[str] = []
+    counts: list[int] = []
+    last = None
+    for r in rows:
+        key = (r.session, r.date, r.clinician, r.attendance)
+        if key != last:
+            numbers.append(r.session)
+            dates.append(r.date.isoformat())
+            clinicians.append(r.clinician)
+            attendance.append(r.attendance)
+            counts.append(0)
+            last = key
+        counts[-1] += 1
+    instruments = sorted({r.instrument for r in rows if r.instrument is not None})  # by name: index order = row order
+    inst_index = {name: i for i, name in enumerate(instruments)}
+    cols: dict[str, list] = {
+        "instrument": [None if r.instrument is None else inst_index[r.instrument] for r in rows],
+        "rater": [RATERS.index(r.rater) for r in rows],
+        "total": [_num_out(r.total) for r in rows],
+        "goal": [_num_out(r.goal) for r in rows],
+        "task": [_num_out(r.task) for r in rows],
+        "bond": [_num_out(r.bond) for r in rows],
+        "rupture": [r.rupture for r in rows],
+        "rupture_type": [r.rupture_type for r in rows],
+        "risk": [r.risk for r in rows],
+    }
+    out_rows = {}
+    for name in ROW_FIELDS:
+        col = cols[name]
+        if name == "rater":
+            if any(col):
+                out_rows[name] = col
+        elif any(v is not None for v in col):
+            out_rows[name] = col
+    doc: dict[str, Any] = {"code": code}
+    doc["client"] = None if client is None else {
+        "clinician": client.clinician,
+        "status": client.status,
+        "started": client.started.isoformat() if client.started else None,
+    }
+    doc["goals"] = [
+        {"goal_id": g.goal_id, "description": g.description, "set_session": g.set_session,
+         "agreement": g.agreement, "status": g.status, "reviewed_session": g.reviewed_session}
+        for g in sorted(goals, key=lambda g: g.goal_id)
+    ]
+    doc["sessions"] = {"number": numbers, "date": dates, "clinician": clinicians, "attendance": attendance,
+                       "rows": counts}
+    doc["instruments"] = instruments
+    doc["rows"] = out_rows
+    return doc
+
+
+def client_docs(clients: dict[str, Client], ratings: Iterable[Rating], goals: Iterable[Goal]) -> list[dict]:
+    """The documents of a whole caseload, sorted by client code: every client
+    of ``clients``, of a rating or of a goal gets one."""
+    by_r: dict[str, list[Rating]] = {}
+    for r in ratings:
+        by_r.setdefault(r.client, []).append(r)
+    by_g: dict[str, list[Goal]] = {}
+    for g in goals:
+        by_g.setdefault(g.client, []).append(g)
+    codes = sorted(set(clients) | set(by_r) | set(by_g))
+    return [encode_client(c, clients.get(c), by_r.get(c, []), by_g.get(c, [])) for c in codes]
+
+
+def encode_file(head: dict[str, Any], docs: list[dict[str, Any]] | dict[str, dict[str, Any]]) -> bytes:
+    """The whole file: ``head`` (meta, clinicians: tables in order) then the
+    ``clients`` table, one document per line (see the module doc). ``docs``:
+    the table (id -> document) or a list (ids 1, 2, ...)."""
+    head = {k: v for k, v in head.items() if k != CLIENTS}
+    parts = [dumps(head)[:-1]]  # without the closing brace
+    parts.append(b"," if head else b"")
+    parts.append(b'"clients":{')
+    items = docs.items() if isinstance(docs, dict) else ((str(i), d) for i, d in enumerate(docs, start=1))
+    lines = [b"%s:%s" % (dumps(str(k)), dumps(doc)) for k, doc in items]
+    if lines:
+        parts.append(b"\n")
+        parts.append(b",\n".join(lines))
+    parts.append(b"}}")
+    return b"".join(parts)
+
+
+# --- the file, split ------------------------------------------------------------------
+
+
+_VERSION_RE = re.compile(rb'\A\s*\{\s*"meta"\s*:\s*\{\s*"1"\s*:\s*\{\s*"schema_version"\s*:\s*([0-9]{1,6})\s*[,}]')
+
+
+def file_version(raw: bytes) -> int | None:
+    """The schema version of a database file as the product writes it
+    (``meta`` first); None when the start of the file says nothing (parse
+    it whole to know)."""
+    m = _VERSION_RE.match(raw[:256])
+    return int(m.group(1)) if m else None
+
+
+def looks_like_v2(raw: bytes) -> bool:
+    """Format 2 as the product writes it (worth trying ``split_file``)."""
+    return file_version(raw) == SCHEMA_VERSION
+
+
+class NotOneDocument(SchemaError):
+    """A line of the fast layout is not exactly one document: parse the
+    file whole instead (it may still be valid JSON)."""
+
+
+@dataclass
+class SplitFile:
+    """A v2 file: its head tables and each client document's bytes."""
+
+    head: dict[str, Any]  # every table but ``clients`` (checked by the caller)
+    docs: list[tuple[str, bytes]]  # (document id, the document's JSON bytes), in file order
+    fast: bool  # the per-line layout was recognised
+
+
+_LINE_RE = re.compile(rb'"([0-9]{1,12})":(\{.*\})\Z', re.S)
+_HEAD_END = b'"clients":{'
+
+
+def split_file(raw: bytes) -> SplitFile:
+    """Split a v2 file into its head and per-client documents. Parses only the
+    head when the file has the product's layout; else parses the whole file
+    (then each document's bytes are its compact re-encoding). Raises
+    ``ValueError`` (not JSON) or ``SchemaError`` (wrong shape)."""
+    lines = raw.split(b"\n")
+    if len(lines) >= 1:
+        fast = _split_fast(lines)
+        if fast is not None:
+            return fast
+    data = loads(raw)
+    if type(data) is not dict:
+        raise SchemaError(f"the top level must be a JSON object of tables (got {type(data).__name__})")
+    table = data.pop(CLIENTS, {})
+    if type(table) is not dict:
+        raise SchemaError(f'table "{CLIENTS}" must be a JSON object of documents')
+    return SplitFile(data, [(k, dumps(v)) for k, v in table.items()], False)
+
+
+def _split_fast(lines: list[bytes]) -> SplitFile | None:
+    """The per-line layout (see ``encode_file``), or None when the file does
+    not have it exactly. Equivalent to a whole-file parse: a raw newline is
+    never inside a JSON string, ``head + "}}"`` parsing as an object whose
+    last key opened is ``clients`` means the lines between are members of
+    that table, and each line is checked to be exactly one member."""
+    if lines and lines[-1] == b"":
+        lines = lines[:-1]
+    head_line = lines[0]
+    if len(lines) == 1:  # no client: the head closes the table itself
+        if not head_line.endswith(_HEAD_END + b"}}"):
+            return None
+        body: list[bytes] = []
+        head_text = head_line[:-2]
+    else:
+        if not head_line.endswith(_HEAD_END) or not lines[-1].endswith(b"}}"):
+            return None
+        body = lines[1:]
+        last = body[-1][:-2]  # the last document closes the table and the file
+        body[-1] = last
+        head_text = head_line
+    try:
+        head = loads(head_text + b"}}")
+    except ValueError:
+        return None
+    if type(head) is not dict or head.get(CLIENTS) != {} or list(head)[-1] != CLIENTS:
+        return None
+    del head[CLIENTS]
+    docs = []
+    n = len(body)
+    for i, line in enumerate(body):
+        if i < n - 1:
+            if not line.endswith(b","):
+                return None
+            line = line[:-1]
+        m = _LINE_RE.match(line)
+        if m is None:
+            return None
+        docs.append((m.group(1).decode("ascii"), m.group(2)))
+    return SplitFile(head, docs, True)
+
+
+# --- decoding and checking --------------------------------------------------------------
+
+
+@dataclass
+class ClientData:
+    """One client's content, checked: what the model needs to rebuild it."""
+
+    code: str
+    client: Client | None  # None: not listed in the clients table
+    ratings: list[Rating]  # file order
+    goals: list[Goal]  # by goal id
+    runs: list[tuple] | None = None  # (number, date, clinician, attendance, count) when the rows are in
+    # canonical order, one run per session number (what the product writes): sessions need no regrouping
+
+
+class _Where:
+    __slots__ = ("doc_id",)
+
+    def __init__(self, doc_id: str):
+        self.doc_id = doc_id
+
+    def __call__(self, field: str = "", row: int | None = None) -> str:
+        s = f'table "{CLIENTS}", document {self.doc_id}'
+        if field:
+            s += f", {field}"
+        if row is not None:
+            s += f" (row {row + 1})"
+        return s
+
+
+def _list(value: Any, n: int | None, where: "_Where", field: str) -> list:
+    if type(value) is not list:
+        raise SchemaError(f"{where(field)}: must be a JSON array (got {type(value).__name__})")
+    if n is not None and len(value) != n:
+        raise SchemaError(f"{where(field)}: must have {n} entries (got {len(value)})")
+    return value
+
+
+def _date_of(value: str) -> date | None:
+    """A checked date string's date (cached), or None to check it the slow way."""
+    d = schema._date_cache.get(value)
+    if d is None and len(value) == 10:
+        try:
+            d = date.fromisoformat(value)
+        except ValueError:
+            return None
+        if len(schema._date_cache) < 100_000:
+            schema._date_cache[value] = d
+    return d
+
+
+_RATER_BY_INDEX = dict(enumerate(RATERS))
+_RATER_INDICES = frozenset(_RATER_BY_INDEX)
+_NONE = type(None)
+_INT = frozenset({int})
+_INT_OR_NONE = frozenset({int, _NONE})
+_NUM_OR_NONE = frozenset({int, float, _NONE})
+_BOOL_OR_NONE = frozenset({bool, _NONE})
+_STR_OR_NONE = frozenset({str, _NONE})
+_STR = frozenset({str})
+_RUPTURE_TYPES_OR_NONE = frozenset(RUPTURE_TYPES) | {None}
+_NONES: dict[int, list] = {}
+_CLIENT_RATERS: dict[int, list] = {}
+
+
+def _nones(n: int) -> list:
+    """A shared list of n None (read only)."""
+    lst = _NONES.get(n)
+    if lst is None:
+        lst = _NONES[n] = [None] * n
+    return lst
+
+
+def _clients(n: int) -> list:
+    lst = _CLIENT_RATERS.get(n)
+    if lst is None:
+        lst = _CLIENT_RATERS[n] = ["client"] * n
+    return lst
+
+
+def _bad_index(col: list, insts: list, where) -> None:
+    for i, v in enumerate(col):
+        if v is not None and (type(v) is not int or not 0 <= v < len(insts)):
+            raise SchemaError(f"{where('rows.instrument', i)}: must be an index into 'instruments' "
+                              f"(0 to {len(insts) - 1}) or null (got {v!r})")
+_ATTENDANCE = frozenset(ATTENDANCE)
+_RUPTURE_TYPES = frozenset(RUPTURE_TYPES)
+_CODE_OK: dict[str, str] = {}  # codes already checked (one shared string each)
+
+
+def _code(value: Any, where: str, field: str) -> str:
+    if type(value) is str:
+        ok = _CODE_OK.get(value)
+        if ok is not None:
+            return ok
+    value = schema._code(value, where, field)
+    if len(_CODE_OK) < 100_000:
+        _CODE_OK[value] = value
+    return value
+
+
+def decode_client(doc_id: str, doc: Any) -> ClientData:
+    """Check one v2 client document and build its content. Raises
+    ``SchemaError`` naming the document, the field and the row."""
+    where = _Where(doc_id)
+    schema._keys(doc, DOC_KEYS, ("code", "sessions", "rows"), where())
+    code = _code(doc["code"], where(), "code")
+
+    # client
+    cdoc = doc.get("client")
+    client = None
+    if cdoc is not None:
+        schema._keys(cdoc, _CLIENT_KEYS, ("clinician",), where("client"))
+        clinician = cdoc["clinician"]
+        if clinician != "":
+            _code(clinician, where("client"), "clinician")
+        started = cdoc.get("started")
+        client = Client(code, clinician,
+                        schema._choice(cdoc.get("status", "active"), schema.CLIENT_STATUSES, where("client"),
+                                       "status"),
+                        None if started is None else schema._date(started, where("client"), "started"))
+
+    # goals
+    goals = []
+    for i, g in enumerate(_list(doc.get("goals", []), None, where, "goals")):
+        w = where("goals", i)
+        schema._keys(g, _GOAL_KEYS, ("goal_id", "set_session", "agreement"), w)
+        desc = g.get("description", "")
+        if type(desc) is not str:
+            raise SchemaError(f"{w}: 'description' must be a string")
+        reviewed = g.get("reviewed_session")
+        goals.append(Goal(code, _code(g["goal_id"], w, "goal_id"), desc, schema._int(g["set_session"], w, "set_session"),
+                          schema._choice(g["agreement"], schema.GOAL_AGREEMENTS, w, "agreement"),
+                          schema._choice(g.get("status", "active"), schema.GOAL_STATUSES, w, "status"),
+                          None if reviewed is None else schema._int(reviewed, w, "reviewed_session")))
+
+    # sessions (runs)
+    sdoc = doc["sessions"]
+    schema._keys(sdoc, frozenset(SESSION_FIELDS), SESSION_FIELDS, where("sessions"))
+    numbers = _list(sdoc["number"], None, where, "sessions.number")
+    n_runs = len(numbers)
+    dates = _list(sdoc["date"], n_runs, where, "sessions.date")
+    clins = _list(sdoc["clinician"], n_runs, where, "sessions.clinician")
+    atts = _list(sdoc["attendance"], n_runs, where, "sessions.attendance")
+    counts = _list(sdoc["rows"], n_runs, where, "sessions.rows")
+    for name, col in (("number", numbers), ("rows", counts)):
+        if n_runs and (not set(map(type, col)) <= _INT or min(col) < 1):
+            for i, v in enumerate(col):
+                schema._int(v, where(f"sessions.{name}", i), name)
+    days = list(map(_date_of, dates)) if set(map(type, dates)) <= _STR else [None]
+    if None in days:
+        days = [schema._date(v, where("sessions.date", i), "date") for i, v in enumerate(dates)]
+    if not set(map(type, atts)) <= _STR or not set(atts) <= _ATTENDANCE:
+        for i, v in enumerate(atts):
+            schema._choice(v, ATTENDANCE, where("sessions.attendance", i), "attendance")
+    if not set(map(type, clins)) <= _STR or not all(map(_CODE_OK.__contains__, set(clins))):
+        clins = [_code(v, where("sessions.clinician", i), "clinician") for i, v in enumerate(clins)]
+    else:
+        clins = list(map(_CODE_OK.__getitem__, clins))
+    runs = list(zip(numbers, days, clins, atts, counts))
+    total_rows = sum(counts)
+
+    # instruments
+    insts = _list(doc.get("instruments", []), None, where, "instruments")
+    for i, name in enumerate(insts):
+        if type(name) is not str or name not in REGISTRY:
+            schema._choice(name, REGISTRY.ids(), where("instruments", i), "instrument")
+
+    # rows: each column checked as a whole (C-level set/map), row by row only to name a bad value
+    rdoc = doc["rows"]
+    schema._keys(rdoc, frozenset(ROW_FIELDS), (), where("rows"))
+    n = total_rows
+    none = _nones(n)
+    if "instrument" in rdoc:
+        col = _list(rdoc["instrument"], n, where, "rows.instrument")
+        if not set(map(type, col)) <= _INT_OR_NONE or not set(col) <= set(range(len(insts))) | {None}:
+            _bad_index(col, insts, where)
+        instruments = list(map(dict(enumerate(insts)).get, col))
+    else:
+        instruments = none
+    if "rater" in rdoc:
+        col = _list(rdoc["rater"], n, where, "rows.rater")
+        if not set(map(type, col)) <= _INT or not set(col) <= _RATER_INDICES:
+            for i, v in enumerate(col):
+                if type(v) is not int or v not in _RATER_BY_INDEX:
+                    raise SchemaError(f"{where('rows.rater', i)}: must be 0 (client) or 1 (therapist) (got {v!r})")
+        raters = list(map(_RATER_BY_INDEX.__getitem__, col))
+    else:
+        raters = _clients(n)
+    nums = []
+    for name in ROW_NUMBERS:
+        if name not in rdoc:
+            nums.append(none)
+            continue
+        col = _list(rdoc[name], n, where, f"rows.{name}")
+        types = set(map(type, col))
+        if not types <= _NUM_OR_NONE:
+            for i, v in enumerate(col):
+                t = type(v)
+                if v is not None and t is not float and t is not int:
+                    schema._num(v, where(f"rows.{name}", i), name)
+        if int in types:
+            col = [v if v is None else float(v) for v in col] if _NONE in types else list(map(float, col))
+        nums.append(col)
+    flags = []
+    for name in ("rupture", "risk"):
+        if name not in rdoc:
+            flags.append(none)
+            continue
+        col = _list(rdoc[name], n, where, f"rows.{name}")
+        if not set(map(type, col)) <= _BOOL_OR_NONE:
+            for i, v in enumerate(col):
+                if v is not None and type(v) is not bool:
+                    schema._bool(v, where(f"rows.{name}", i), name)
+        flags.append(col)
+    rupture, risk = flags
+    if "rupture_type" in rdoc:
+        rtype = _list(rdoc["rupture_type"], n, where, "rows.rupture_type")
+        if not set(map(type, rtype)) <= _STR_OR_NONE or not set(rtype) <= _RUPTURE_TYPES_OR_NONE:
+            for i, v in enumerate(rtype):
+                if v is not None and (type(v) is not str or v not in _RUPTURE_TYPES):
+                    schema._choice(v, RUPTURE_TYPES, where("rows.rupture_type", i), "rupture_type")
+    else:
+        rtype = none
+    totals, goal_s, task_s, bond_s = nums
+    if totals is none:
+        if any(v is not None for v in instruments):
+            i = next(i for i, v in enumerate(instruments) if v is not None)
+            raise SchemaError(f"{where('rows.total', i)}: 'total' is missing for instrument {instruments[i]}")
+    elif _NONE in set(map(type, totals)):
+        for i, (inst, total) in enumerate(zip(instruments, totals)):
+            if inst is not None and total is None:
+                raise SchemaError(f"{where('rows.total', i)}: 'total' is missing for instrument {inst}")
+    # the per-session values, one per row
+    codes = [code] * n
+    s_num: list = []
+    s_date: list = []
+    s_clin: list = []
+    s_att: list = []
+    for number, d, clinician, att, count in runs:
+        s_num += [number] * count
+        s_date += [d] * count
+        s_clin += [clinician] * count
+        s_att += [att] * count
+    ratings = list(map(new_rating, codes, s_clin, s_num, s_date, s_att, instruments, raters, totals, goal_s,
+                       task_s, bond_s, rupture, rtype, risk))
+    canonical = None
+    if n_runs and all(map(lt, numbers[:-1], numbers[1:])) and insts == sorted(insts):
+        # rows sorted within each session as Caseload.records sorts them: (instrument or "", rater)
+        inst_col = rdoc.get("instrument")
+        rater_col = rdoc.get("rater")
+        run_of = []
+        for r, c in enumerate(counts):
+            run_of += [r << 8] * c
+        keys = run_of
+        if inst_col is not None:
+            keys = [k + (0 if v is None else (v + 1) << 1) for k, v in zip(keys, inst_col)]
+        if rater_col is not None:
+            keys = list(map(add, keys, rater_col))
+        if len(insts) < 100 and all(map(le, keys[:-1], keys[1:])):
+            canonical = runs
+    elif not n_runs:
+        canonical = runs
+    return ClientData(code, client, ratings, goals, canonical)
+
+
+def decode_bytes(doc_id: str, doc_bytes: bytes) -> ClientData:
+    """``decode_client`` on a document's JSON bytes."""
+    try:
+        doc = loads(doc_bytes)
+    except ValueError as err:
+        raise NotOneDocument(f'table "{CLIENTS}", document {doc_id}: not valid JSON ({err})') from None
+    return decode_client(doc_id, doc)
+
+
+# --- the model ---------------------------------------------------------------------------
+
+
+def _rating_order(r: Rating) -> tuple[str, str]:
+    return (r.instrument or "", r.rater)
+
+
+def client_record(data: ClientData, as_of: date | None = None) -> ClientRecord:
+    """The client's ``ClientRecord``, exactly as ``Caseload.records(as_of)``
+    builds it for this client (tests compare the two)."""
+    code = data.code
+    runs = data.runs
+    if runs is not None and (as_of is None or not runs or max(r[1] for r in runs) <= as_of):
+        sessions = []
+        ratings = data.ratings
+        a = 0
+        for number, d, clinician, att, count in runs:
+            b = a + count
+            sessions.append(new_session(code, clinician, number, d, att, tuple(ratings[a:b])))
+            a = b
+        return _record(data, sessions, as_of)
+    by_number: dict[int, list[Rating]] = {}
+    for r in data.ratings:
+        if as_of is not None and r.date > as_of:
+            continue
+        lst = by_number.get(r.session)
+        if lst is None:
+            by_number[r.session] = [r]
+        else:
+            lst.append(r)
+    sessions: list[Session] = []
+    for n in sorted(by_number):
+        rows = by_number[n]
+        if len(rows) > 1:
+            rows.sort(key=_rating_order)
+        first = rows[0]
+        sessions.append(new_session(code, first.clinician, n, first.date, first.attendance, tuple(rows)))
+    return _record(data, sessions, as_of)
+
+
+def has_record(data: ClientData, as_of: date | None = None) -> bool:
+    """Does ``Caseload.records(as_of)`` list this client? (A listed client
+    always; one known only from its rows, when a row is on or before as_of;
+    one known only from a goal, never.)"""
+    if data.client is not None:
+        return True
+    if as_of is None:
+        return bool(data.ratings)
+    return any(r.date <= as_of for r in data.ratings)
+
+
+def _record(data: ClientData, sessions: list[Session], as_of: date | None) -> ClientRecord:
+    code = data.code
+    client = data.client
+    if client is None:
+        client = Client(code=code, clinician=sessions[-1].clinician if sessions else "")
+    elif sessions and client.clinician != sessions[-1].clinician:
+        client = Client(client.code, sessions[-1].clinician, client.status, client.started)
+    last = sessions[-1].number if sessions else 0
+    goals = []
+    for g in data.goals:
+        if as_of is not None and g.set_session > last:
+            continue
+        if as_of is not None and g.reviewed_session is not None and g.reviewed_session > last:
+            g = Goal(g.client, g.goal_id, g.description, g.set_session, g.agreement, g.status, None)
+        goals.append(g)
+    goals.sort(key=lambda g: (g.set_session, g.goal_id))
+    return ClientRecord(client=client, sessions=tuple(sessions), goals=tuple(goals))
