@@ -112,6 +112,12 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
         elif not db.exists():
             raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
+        # the caseload is read and analysed by worker processes forked now, before Textual
+        # is imported and any thread exists, while the app starts (supervision_tui/loader.py)
+        from supervision_tui import loader
+
+        loader.trace("cli forks")
+        preload = loader.prestart(loader.LoadRequest(str(db), settings, _as_date(as_of)))
         from supervision_tui.ui.terminal import apply_terminal_env
 
         apply_terminal_env(ssh)  # before Textual is imported: frame rate, animations
@@ -119,6 +125,7 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
 
         run_app(
             db,
+            preload=preload,
             settings=settings,
             config_path=config,
             theme=theme,

@@ -114,9 +114,9 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def content_hash(doc_bytes: bytes) -> str:
+def content_hash(doc_bytes: bytes) -> bytes:
     """The identity of one client's content (its document's bytes)."""
-    return hashlib.blake2b(doc_bytes, digest_size=16).hexdigest()
+    return hashlib.blake2b(doc_bytes, digest_size=16).digest()
 
 
 # --- encoding -----------------------------------------------------------------------

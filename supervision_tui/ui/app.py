@@ -169,6 +169,7 @@ class SupervisionApp(WorkflowActions, App[None]):
         ssh: bool | None = None,
         show_all: bool = False,
         loader: Loader | None = None,
+        preload: Any = None,
     ) -> None:
         super().__init__()
         self.db_path = Path(db_path) if db_path is not None else None
@@ -181,6 +182,8 @@ class SupervisionApp(WorkflowActions, App[None]):
         self.initial_clinician = clinician
         self.initial_show_all = show_all
         self._loader = loader
+        self._preload = preload  # loader.LoadHandle started by the CLI before Textual was imported
+        self._load_handle: Any = None  # the running loader.LoadHandle
         self.data: LoadedData | None = None
         self.cached_table: Any = None  # store.triage_cache.CachedTable shown until the data are loaded
         self._cache_written: Any = None  # the CacheKey last written
@@ -255,6 +258,10 @@ class SupervisionApp(WorkflowActions, App[None]):
         # a theme chosen from now on (t, the palette) is remembered; the start-up one is not
         self.watch(self, "theme", self._theme_chosen, init=False)
         self.call_after_refresh(end_startup)  # cli.main's start-up pause ends with the first frame
+        from supervision_tui.loader import trace
+
+        trace("app mounted")
+        self.call_after_refresh(trace, "first frame")
         if self._keymap_to_check:  # (imports the lazily loaded screens: after the first frame)
             self.call_after_refresh(self._report_keymap_collisions)
         if self.cached_table is not None:
@@ -404,8 +411,13 @@ class SupervisionApp(WorkflowActions, App[None]):
 
         return Database(self.db_path, read_only=True).load()
 
-    def load_data(self) -> LoadedData:
-        """Read and analyse (blocking; runs in the worker)."""
+    def load_data(self, cancelled: Callable[[], bool] = lambda: False) -> LoadedData | None:
+        """Read and analyse (blocking; runs in the worker thread). The
+        database is read and analysed in worker processes (``supervision_tui.loader``);
+        this thread only receives their results. With a ``loader`` callable
+        (tests building data in memory) it runs the engine here instead."""
+        if self._loader is None and self.db_path is not None:
+            return self._load_from_processes(cancelled)
         from supervision_tui.gc_pause import gc_paused
         from supervision_tui.rules.engine import analyse_records
 
@@ -433,10 +445,59 @@ class SupervisionApp(WorkflowActions, App[None]):
                 _ = data.view(a.client).series
         return data
 
+    def _load_from_processes(self, cancelled: Callable[[], bool]) -> LoadedData | None:
+        from dataclasses import replace
+
+        from supervision_tui import loader
+        from supervision_tui.gc_pause import gc_paused
+        from supervision_tui.store.triage_cache import cache_key
+
+        handle, self._preload = self._preload, None
+        if handle is None:
+            handle = loader.spawn(loader.LoadRequest(str(self.db_path), self.settings, self.as_of))
+        self._load_handle = handle
+        scope = self.initial_clinician
+        # the triage cache's key: the file as it was *before* the workers read it
+        key = replace(cache_key(self.db_path, self.settings, self.as_of, scope, sidecar_file=None),
+                      db_file=handle.db_token)
+        try:
+            with gc_paused():
+                result = loader.receive(handle, cancelled)
+        except loader.LoaderError as err:
+            raise UserError(str(err)) from None
+        finally:
+            if self._load_handle is handle:
+                self._load_handle = None
+        if result is None:
+            return None
+        analyses, docs = result.analyses, result.docs
+        if scope:  # --clinician: the whole app sees only this clinician's clients
+            analyses = [a for a in analyses if a.clinician == scope]
+            docs = {a.client: docs[a.client] for a in analyses}
+        data = LoadedData(self.db_path, loader.LoadedCaseload(result.name, result.clinicians, docs),
+                          loader.LazyRecords(docs, self.as_of), analyses, self.as_of, settings=self.settings,
+                          scope=scope or None, cache_key=key, extras=result.extras, stats=result.stats,
+                          max_views=64)
+        _ = data.by_code, data.clinicians
+        self._pending_cache = result
+        return data
+
+    def stop_loading(self) -> None:
+        """Stop the loading processes (the app quits)."""
+        for handle in (self._preload, self._load_handle):
+            if handle is not None:
+                handle.kill()
+        self._preload = self._load_handle = None
+
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
         try:
-            data = self.load_data()
+            data = self.load_data(lambda: worker.is_cancelled)
+            if data is None:
+                return
         except UserError as err:
             self.call_from_thread(self._load_failed, str(err))
             return
@@ -444,14 +505,22 @@ class SupervisionApp(WorkflowActions, App[None]):
             self.call_from_thread(self._load_failed, f"Unexpected error while loading: {type(err).__name__}: {err}")
             return
         self.call_from_thread(self._loaded, data)
+        pending, self._pending_cache = getattr(self, "_pending_cache", None), None
+        if pending is not None:
+            pending.save_cache()  # (the analysis cache, for the next start; after the data are shown)
 
     def _loaded(self, data: LoadedData) -> None:
+        from supervision_tui.loader import trace
+
+        trace("loaded (UI thread)")
         self.data = data
         self.load_error = None
         self.loading = False
         self.data_version += 1  # the screens replace the cached rows, if any, here
         self.cached_table = None
         self.post_message(DataLoaded(self.data_version))
+        trace("rows built")
+        self.call_after_refresh(trace, "rows painted")
         self.save_triage_cache()  # (or the caseload screen does, once it has built its rows)
         if self._open_when_loaded is not None:
             code, self._open_when_loaded = self._open_when_loaded, None
@@ -516,9 +585,10 @@ class SupervisionApp(WorkflowActions, App[None]):
         header = {"name": data.caseload.name, "clinicians": list(data.clinicians),
                   "latest_date": data.latest_date.isoformat() if data.latest_date else None}
         self._cache_written = key
-        self._write_triage_cache(key, header, rows)
+        # (run_worker with a name: the @work decorator would repr() every row to name the worker)
+        self.run_worker(lambda: self._write_triage_cache(key, header, rows), name="triage-cache",
+                        group="triage-cache", thread=True, exit_on_error=False)
 
-    @work(thread=True, group="triage-cache", exit_on_error=False)
     def _write_triage_cache(self, key, header: dict, rows: list) -> None:
         from supervision_tui.store.triage_cache import write_cache
         from supervision_tui.ui.screens.caseload import kind_keys
@@ -798,7 +868,10 @@ def build_app(db_path: Path | str | None, settings: Any = None, **options: Any) 
 def run_app(db_path: Path | str, settings: Any = None, **kwargs: Any) -> None:
     """Build and run the app (the CLI's ``open``)."""
     app = build_app(db_path, settings, **kwargs)
-    launch(app, app.ssh)
+    try:
+        launch(app, app.ssh)
+    finally:
+        app.stop_loading()
     if app.load_error and app.data is None:
         import sys
 

@@ -34,8 +34,8 @@ from supervision_tui.ui.widgets.caseload_table import (
     CaseloadRow,
     CaseloadTable,
     ColumnSpec,
-    build_row,
     row_from_cache,
+    row_of,
     row_to_cache,
     sortable_columns,
     tier_cell,
@@ -268,7 +268,8 @@ class CaseloadScreen(Screen):
         hook = getattr(self.app, "decorate_row", None)
         keep = self.table.current_code if self.rows else None
         cached = [r.shown() for r in self.all_rows] if self.provisional else None
-        self.all_rows = [build_row(data.view(a.client), i, hook) for i, a in enumerate(data.analyses)]
+        spark = data.spark
+        self.all_rows = [row_of(a, spark(a.client), i, hook) for i, a in enumerate(data.analyses)]
         self._hide_message()
         self._preview_code = None  # new data: the preview is redrawn even for the same client
         if cached is not None and cached == [r.shown() for r in self.all_rows] and self._swap_rows():

@@ -38,7 +38,7 @@ from textual.widgets import DataTable
 from supervision_tui.model import TRIAGED_STATUSES
 from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis
 from supervision_tui.ui.widgets.sparkline import sparkline
-from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num, instrument_order
+from supervision_tui.ui.widgets.viewdata import SPARK_WIDTH, ClientView, fmt_num, instrument_order, spark_cell
 from supervision_tui.ui.workflow import review_sort_key
 from supervision_tui.ui.widgets.keys import LIST_KEYS
 
@@ -154,17 +154,16 @@ RowHook = Callable[[CaseloadRow], None]
 
 
 def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> CaseloadRow:
-    a = view.analysis
-    spark = ""
+    return row_of(view.analysis, spark_cell(view), order, hook)
+
+
+def row_of(a: ClientAnalysis, spark: str, order: int, hook: RowHook | None = None) -> CaseloadRow:
+    """The row of a client from its analysis and sparkline (``LoadedData.spark``)."""
     alliance_text = "—"
     index = None
     if a.alliance is not None:
         alliance_text = f"{short_label(a.alliance.instrument)} {fmt_num(a.alliance.latest)}"
         index = a.alliance.index
-    s = view.spark_series()
-    if s is not None:
-        lo, hi = view.instrument(s.instrument).display_range(s.values)
-        spark = sparkline(s.values, lo, hi, width=SPARK_WIDTH)
     row = CaseloadRow(
         code=a.client,
         clinician=a.clinician,
@@ -186,7 +185,6 @@ def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> Case
     return row
 
 
-SPARK_WIDTH = 6  # the last 6 sessions: keeps Alliance narrow enough for Outcome to join at 120 columns
 ALLIANCE_TEXT_WIDTH = 8  # "SRS 38.5", "WAI 41"
 
 

@@ -227,6 +227,38 @@ class ClientView:
         return (instrument, "therapist") in self.series
 
 
+SPARK_WIDTH = 6  # the last 6 sessions: keeps Alliance narrow enough for Outcome to join at 120 columns
+
+
+def spark_cell(view: ClientView) -> str:
+    """The caseload table's alliance sparkline of a client ("" without
+    alliance ratings). The loader computes it with the analysis (it needs
+    the client's rows, which the app does not keep in memory)."""
+    s = None
+    a = view.analysis
+    if view._series is None and a.alliance is not None:  # (only the one series it needs)
+        name = a.alliance.instrument
+        xs: list[int] = []
+        ys: list[float] = []
+        for sess in view.record.sessions:
+            if not sess.attended:
+                continue
+            for r in sess.ratings:
+                if r.instrument == name and r.rater == "client" and r.total is not None:
+                    xs.append(sess.number)
+                    ys.append(float(r.total))
+        if ys:
+            s = Series(name, "client", tuple(xs), tuple(ys))
+    if s is None:
+        s = view.spark_series()
+    if s is None:
+        return ""
+    from supervision_tui.ui.widgets.sparkline import sparkline
+
+    lo, hi = view.instrument(s.instrument).display_range(s.values)
+    return sparkline(s.values, lo, hi, width=SPARK_WIDTH)
+
+
 def _session_row(s: Session) -> SessionRow:
     scores: dict[tuple[str, str], float] = {}
     reports: list[str] = []
@@ -257,7 +289,17 @@ class LoadedData:
     scope: str | None = None  # --clinician: only this clinician's clients were kept
     cache_key: Any = None  # store.triage_cache.CacheKey of the file as it was read (None: no file)
     loaded_at: datetime = field(default_factory=datetime.now)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> display values from the loader
+    stats: dict[str, Any] = field(default_factory=dict)  # the loader's figures (timings, cache hits)
     _views: dict[str, ClientView] = field(default_factory=dict)
+    max_views: int = 0  # > 0: keep only this many recent views (records rebuilt on demand)
+
+    def spark(self, code: str) -> str:
+        """The client's caseload-table sparkline (the loader's when it made one)."""
+        extra = self.extras.get(code)
+        if extra is not None and type(extra.get("spark")) is str:
+            return extra["spark"]
+        return spark_cell(self.view(code))
 
     @cached_property
     def by_code(self) -> dict[str, ClientAnalysis]:
@@ -283,6 +325,8 @@ class LoadedData:
 
     def view(self, code: str) -> ClientView:
         v = self._views.get(code)
+        if v is not None and self.max_views:
+            self._views[code] = self._views.pop(code)  # most recent last
         if v is None:
             rec = self.records.get(code)
             if rec is None:
@@ -292,4 +336,6 @@ class LoadedData:
                 rec = ClientRecord(Client(code, a.clinician, a.status), ())
             v = ClientView(rec, self.by_code[code], self.settings)
             self._views[code] = v
+            if self.max_views and len(self._views) > self.max_views:
+                del self._views[next(iter(self._views))]
         return v
