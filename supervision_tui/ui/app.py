@@ -411,13 +411,19 @@ class SupervisionApp(WorkflowActions, App[None]):
 
         return Database(self.db_path, read_only=True).load()
 
-    def load_data(self, cancelled: Callable[[], bool] = lambda: False) -> LoadedData | None:
+    def load_data(self) -> LoadedData | None:
         """Read and analyse (blocking; runs in the worker thread). The
         database is read and analysed in worker processes (``supervision_tui.loader``);
         this thread only receives their results. With a ``loader`` callable
         (tests building data in memory) it runs the engine here instead."""
         if self._loader is None and self.db_path is not None:
-            return self._load_from_processes(cancelled)
+            try:
+                from textual.worker import get_current_worker
+
+                worker = get_current_worker()
+            except Exception:  # (called outside a worker: never cancelled)
+                worker = None
+            return self._load_from_processes(lambda: worker is not None and worker.is_cancelled)
         from supervision_tui.gc_pause import gc_paused
         from supervision_tui.rules.engine import analyse_records
 
@@ -491,11 +497,8 @@ class SupervisionApp(WorkflowActions, App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self) -> None:
-        from textual.worker import get_current_worker
-
-        worker = get_current_worker()
         try:
-            data = self.load_data(lambda: worker.is_cancelled)
+            data = self.load_data()
             if data is None:
                 return
         except UserError as err:
