@@ -485,8 +485,25 @@ class SupervisionApp(WorkflowActions, App[None]):
                           scope=scope or None, cache_key=key, extras=result.extras, stats=result.stats,
                           max_views=64)
         _ = data.by_code, data.clinicians
+        self._prebuild_rows(data)
         self._pending_cache = result
         return data
+
+    def _prebuild_rows(self, data: LoadedData) -> None:
+        """The caseload table's rows, built here in the load thread (5 000
+        rows and their Review cells take a few tenths of a second: on the UI
+        thread, a freeze); the caseload screen takes them when the Review
+        column's source has not changed meanwhile."""
+        if self.row_hooks:  # (hooks may expect the UI thread)
+            return
+        from supervision_tui.ui.widgets.caseload_table import row_of
+
+        version = self.reviews_version
+        spark, status = data.spark, self.review_status
+        rows = [row_of(a, spark(a.client), i) for i, a in enumerate(data.analyses)]
+        for row in rows:
+            row.review = status(row.analysis)
+        data.prebuilt_rows = (version, rows)
 
     def stop_loading(self) -> None:
         """Stop the loading processes (the app quits)."""
@@ -595,10 +612,14 @@ class SupervisionApp(WorkflowActions, App[None]):
     def _write_triage_cache(self, key, header: dict, rows: list) -> None:
         from supervision_tui.store.triage_cache import write_cache
         from supervision_tui.ui.screens.caseload import kind_keys
+        from supervision_tui.ui.widgets.caseload_table import row_to_cache
 
-        for row, analysis in rows:  # the filters each client matches, off the UI thread
-            row["kinds"] = kind_keys(analysis)
-        write_cache(key, header, [row for row, _a in rows])
+        out = []
+        for row, review in rows:  # the cells and the filters each client matches, off the UI thread
+            cached = row_to_cache(row, kind_keys(row.analysis))
+            cached["review"] = review
+            out.append(cached)
+        write_cache(key, header, out)
 
     def poll_workflow(self) -> None:
         super().poll_workflow()

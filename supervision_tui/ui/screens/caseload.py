@@ -268,8 +268,12 @@ class CaseloadScreen(Screen):
         hook = getattr(self.app, "decorate_row", None)
         keep = self.table.current_code if self.rows else None
         cached = [r.shown() for r in self.all_rows] if self.provisional else None
-        spark = data.spark
-        self.all_rows = [row_of(a, spark(a.client), i, hook) for i, a in enumerate(data.analyses)]
+        pre, data.prebuilt_rows = data.prebuilt_rows, None
+        if pre is not None and pre[0] == getattr(self.app, "reviews_version", None):
+            self.all_rows = pre[1]  # built in the load thread (app._prebuild_rows)
+        else:
+            spark = data.spark
+            self.all_rows = [row_of(a, spark(a.client), i, hook) for i, a in enumerate(data.analyses)]
         self._hide_message()
         self._preview_code = None  # new data: the preview is redrawn even for the same client
         if cached is not None and cached == [r.shown() for r in self.all_rows] and self._swap_rows():
@@ -293,12 +297,13 @@ class CaseloadScreen(Screen):
         self.table.rows_shown = visible
         return True
 
-    def rows_for_cache(self) -> list[tuple[dict, ClientAnalysis]] | None:
-        """(row as the triage cache keeps it, without ``kinds``; its analysis)
-        for every row; None until the rows of the loaded data are built."""
+    def rows_for_cache(self) -> list[tuple[CaseloadRow, str]] | None:
+        """(row, its Review cell now) for every row, for the triage cache
+        (``row_to_cache`` makes each one's dict off the UI thread); None until
+        the rows of the loaded data are built."""
         if self._rows_of is None or self._rows_of is not getattr(self.app, "data", None):
             return None
-        return [(row_to_cache(r, []), r.analysis) for r in self.all_rows]
+        return [(r, r.review) for r in self.all_rows]
 
     def _load_error_changed(self, error: str | None) -> None:
         if error:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import zip_longest
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,6 +34,7 @@ from rich.cells import cell_len
 from rich.control import strip_control_codes
 from rich.text import Text
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
 from supervision_tui.model import TRIAGED_STATUSES
@@ -215,6 +217,8 @@ class ColumnSpec:
     # shorter forms of a cell's text, tried in turn when a cell is wider than the column; the whole
     # column takes the first one that fits every shown cell, so it reads alike from row to row
     compact: tuple[Callable[[str], str], ...] = ()
+    # what the cell is made from (rows with the same value share one cell; default: the rendered cell)
+    same: Callable[[CaseloadRow], Any] | None = None
 
 
 #: Tier cell words of clients not triaged (no wider than the tier names: showing closed
@@ -260,22 +264,24 @@ def _review_mark(row: CaseloadRow) -> Text:
 
 
 COLUMNS: list[ColumnSpec] = [
-    ColumnSpec("tier", "Tier", tier_cell, 10, 0, lambda r: (r.order,), "triage order"),
-    ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client"),
-    ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician"),
+    ColumnSpec("tier", "Tier", tier_cell, 10, 0, lambda r: (r.order,), "triage order",
+               same=lambda r: (r.tier, r.status)),
+    ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client", same=lambda r: r.code),
+    ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician",
+               same=lambda r: r.clinician),
     # Why wants 28 cells before Clinician, Alliance and Outcome may join: at 80 columns it keeps the
     # room (Tier, Client, Why, Goal, Rev), at 120 all of Tier … Outcome and Rev fit
-    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 28),
+    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 28, same=lambda r: r.why),
     ColumnSpec(
         "alliance", "Alliance", _alliance_cell, ALLIANCE_TEXT_WIDTH + 1 + SPARK_WIDTH, 2,
         lambda r: (r.alliance_index is None, r.alliance_index if r.alliance_index is not None else 0.0, r.order),
-        "alliance (lowest first)",
+        "alliance (lowest first)", same=lambda r: (r.alliance_text, r.spark),
     ),
     ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal"),
     ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 3, lambda r: (r.outcome == "—", r.outcome, r.order),
                "outcome", max_width=26, compact=(_outcome_no_rec, _outcome_tight)),
     ColumnSpec("sessions", "Sess", lambda r: Text(str(r.sessions), justify="right"), 4, 6,
-               lambda r: (-r.sessions, r.order), "sessions (most first)"),
+               lambda r: (-r.sessions, r.order), "sessions (most first)", same=lambda r: r.sessions),
     ColumnSpec("last", "Last seen", _last_cell, 10, 5,
                lambda r: (r.last_date is None, -(r.last_date.toordinal()) if r.last_date else 0, r.order),
                "last session (latest first)"),
@@ -283,7 +289,8 @@ COLUMNS: list[ColumnSpec] = [
     ColumnSpec("review", "Review", lambda r: r.review, 12, 4, lambda r: (review_sort_key(r.review), r.order),
                "review status (new first)", max_width=12),
     # narrow terminals: the review status as its symbol (the word is on the client screen)
-    ColumnSpec("review-mark", "Rev", _review_mark, 3, 0, None, "", max_width=3, unless="review"),
+    ColumnSpec("review-mark", "Rev", _review_mark, 3, 0, None, "", max_width=3, unless="review",
+               same=lambda r: r.review),
 ]
 
 
@@ -395,13 +402,61 @@ def fit_columns(
 def _shortening(spec: ColumnSpec, width: int, rows: Sequence[CaseloadRow]) -> Callable[[str], str] | None:
     """The first of ``spec.compact`` that fits every cell of ``rows`` in
     ``width`` (the last one when none does); None when the cells fit as they are."""
-    texts = [_plain(spec.render(r)) for r in rows]
+    texts = set(_plain(spec.render(r)) for r in rows)  # (few distinct texts: each measured once)
     if all(cell_len(t) <= width for t in texts):
         return None
     for form in spec.compact:
         if all(cell_len(form(t)) <= width for t in texts):
             return form
     return spec.compact[-1]
+
+
+def _cell_maker(spec: ColumnSpec, width: int, shorten: Callable[[str], str] | None,
+                styles: dict[int, str]) -> Callable[[CaseloadRow], Text]:
+    """row -> the cell the table shows in this column: rendered, shortened
+    to its compact form, truncated to ``width``, as ``Text`` (never markup:
+    engine text may hold "[our default]"), the tier styled. Cells repeat a
+    great deal (tiers, goal words, outcomes, review marks): each distinct
+    cell is built once per fill and shared (the table never changes a cell)."""
+    memo: dict[Any, Text] = {}
+    is_tier = spec.key == "tier"
+    render = spec.render
+    same = spec.same
+    flexible = spec.width is None
+
+    def finish(v: Text | str, row: CaseloadRow) -> Text:
+        if shorten is not None:
+            v = shorten(_plain(v))
+        if type(v) is str and len(v) <= width and v.isascii() and v.isprintable() and not flexible:
+            pass  # (fits as it is: nothing to measure)
+        elif flexible or _cell_len(v) > width:
+            v = truncate(v.plain if isinstance(v, Text) else v, width)
+        if not isinstance(v, Text):
+            v = Text(v)
+        if is_tier and not row.ended:
+            v.stylize(styles.get(row.tier, ""))
+        return v
+
+    if same is not None:
+        def make(row: CaseloadRow) -> Text:
+            k = same(row)
+            cell = memo.get(k)
+            if cell is None:
+                cell = finish(render(row), row)
+                if len(memo) < 4096:
+                    memo[k] = cell
+            return cell
+    else:
+        def make(row: CaseloadRow) -> Text:
+            v = render(row)
+            k = (v.plain, str(v.style), v.justify, tuple(v.spans)) if isinstance(v, Text) else v
+            cell = memo.get(k)
+            if cell is None:
+                cell = finish(v, row)
+                if len(memo) < 4096:
+                    memo[k] = cell
+            return cell
+    return make
 
 
 def truncate(text: str, width: int) -> str:
@@ -413,8 +468,24 @@ def truncate(text: str, width: int) -> str:
 # --- the widget -----------------------------------------------------------------------
 
 
+FILL_FIRST = 400  # rows added at once by show_rows (the visible ones are among them)
+FILL_CHUNK = 1000  # then this many per turn of the event loop
+
+
 class CaseloadTable(DataTable):
-    """A row-cursor DataTable with vi keys; enter posts ``RowSelected``."""
+    """A row-cursor DataTable with vi keys; enter posts ``RowSelected``.
+
+    ``show_rows`` adds long lists in pieces (``FILL_FIRST``, then
+    ``FILL_CHUNK`` per turn of the event loop; ``filling`` is True
+    meanwhile and ``Filled`` is posted at the end); ``rows_shown`` always
+    holds the whole list."""
+
+    class Filled(Message):
+        """Every row of the last ``show_rows`` is in the table."""
+
+        def __init__(self, table: "CaseloadTable") -> None:
+            super().__init__()
+            self.table = table
 
     BINDINGS = [
         *LIST_KEYS,
@@ -433,6 +504,8 @@ class CaseloadTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.rows_shown: list[CaseloadRow] = []
         self.layout_columns: list[tuple[ColumnSpec, int]] = []
+        self._fill_generation = 0  # a new fill makes the chunks of an older one stop
+        self.filling = False  # rows are still being added (see show_rows)
 
     def show_rows(self, rows: list[CaseloadRow], available: int, keep: str | None = None) -> None:
         """Fill the table with ``rows``; columns fitted to ``available``
@@ -450,28 +523,89 @@ class CaseloadTable(DataTable):
             self.clear()
         styles = self._tier_styles()
         shorten = {spec.key: _shortening(spec, w, rows) for spec, w in self.layout_columns if spec.compact}
-        for row in rows:
-            cells = []
-            for spec, w in self.layout_columns:
-                v = spec.render(row)
-                if shorten.get(spec.key) is not None:
-                    v = shorten[spec.key](_plain(v))
-                if spec.width is None or _cell_len(v) > w:
-                    v = truncate(v.plain if isinstance(v, Text) else v, w)
-                if not isinstance(v, Text):
-                    v = Text(v)  # never markup: engine text may hold "[our default]"
-                if spec.key == "tier" and not row.ended:
-                    v.stylize(styles.get(row.tier, ""))
-                cells.append(v)
-            self.add_row(*cells, key=row.code)
+        makers = [_cell_maker(spec, w, shorten.get(spec.key), styles) for spec, w in self.layout_columns]
+        idx = 0
+        if rows and keep is not None:
+            for i, r in enumerate(rows):
+                if r.code == keep:
+                    idx = i
+                    break
+        # A long list is added in pieces, one per turn of the event loop: the rows around the
+        # cursor first (they are on the screen), the rest after, so that no fill holds the
+        # screen and the keyboard for long (5 000 rows: ~0.2 s in one go). rows_shown has them all.
+        self._fill_generation += 1
+        generation = self._fill_generation
+        first = max(FILL_FIRST, idx + FILL_FIRST // 2)
+
+        def add(lo: int, hi: int) -> None:
+            self._add_rows_fast([([make(row) for make in makers], row.code) for row in rows[lo:hi]])
+
+        add(0, first)
         if rows:
-            idx = 0
-            if keep is not None:
-                for i, r in enumerate(rows):
-                    if r.code == keep:
-                        idx = i
-                        break
             self.move_cursor(row=idx, animate=False, scroll=True)
+        self.filling = first < len(rows)
+
+        def more(lo: int) -> None:
+            if generation != self._fill_generation or not self.is_mounted:
+                return
+            hi = lo + FILL_CHUNK
+            add(lo, hi)
+            if hi < len(rows):
+                self.call_later(more, hi)
+            else:
+                self.filling = False
+                self.post_message(self.Filled(self))
+
+        if self.filling:
+            self.call_later(more, first)
+
+    def _add_rows_fast(self, items: list[tuple[list, str]]) -> None:
+        """``add_row(*cells, key=code)`` for every item, with DataTable's own
+        per-row bookkeeping done once for the batch (``add_row`` re-validates
+        the cursor and schedules an idle check per row: a third of a second
+        at 5 000 rows). Same state as ``add_row`` (tests compare the two);
+        falls back to it if this Textual lacks what it uses."""
+        try:
+            from textual.widgets._data_table import DuplicateKey, Row, RowKey
+
+            locations, data, table_rows, new_rows = self._row_locations, self._data, self.rows, self._new_rows
+            column_keys = [c.key for c in self.ordered_columns]
+        except (ImportError, AttributeError):  # pragma: no cover - another Textual
+            for cells, key in items:
+                self.add_row(*cells, key=key)
+            return
+        start = self.row_count
+        for cells, key in items:
+            if len(cells) > len(column_keys):
+                raise ValueError("More values provided than there are columns.")
+        for i, (cells, key) in enumerate(items):
+            row_key = RowKey(key)
+            if row_key in locations:
+                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            locations[row_key] = start + i
+            data[row_key] = dict(zip_longest(column_keys, cells))
+            table_rows[row_key] = Row(row_key, 1, None, False)
+            new_rows.add(row_key)
+        if not items:
+            return
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if start == 0 and len(self.columns) > 0 and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self._update_count += len(items)
+        self.check_idle()
+
+    def _update_dimensions(self, new_rows) -> None:
+        """DataTable measures every cell of every new row to size auto-width
+        columns (5 000 rows: 40 000 measurements, most of a second). Every
+        column here has a fixed width (``fit_columns``), no row a label or an
+        auto height: the measurements would change nothing, so they are
+        skipped; the virtual size is computed as always."""
+        columns = self.columns.values()
+        if columns and not any(c.auto_width for c in columns) and not getattr(self, "_labelled_row_exists", True):
+            new_rows = [k for k in new_rows if (r := self.rows.get(k)) is not None
+                        and (r.label is not None or r.auto_height)]
+        super()._update_dimensions(new_rows)
 
     def _tier_styles(self) -> dict[int, str]:
         try:

@@ -291,6 +291,7 @@ class LoadedData:
     loaded_at: datetime = field(default_factory=datetime.now)
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> display values from the loader
     stats: dict[str, Any] = field(default_factory=dict)  # the loader's figures (timings, cache hits)
+    prebuilt_rows: Any = None  # (reviews_version, caseload rows) built in the load thread, taken once
     _views: dict[str, ClientView] = field(default_factory=dict)
     max_views: int = 0  # > 0: keep only this many recent views (records rebuilt on demand)
 
