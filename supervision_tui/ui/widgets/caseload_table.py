@@ -277,17 +277,18 @@ COLUMNS: list[ColumnSpec] = [
         lambda r: (r.alliance_index is None, r.alliance_index if r.alliance_index is not None else 0.0, r.order),
         "alliance (lowest first)", same=lambda r: (r.alliance_text, r.spark),
     ),
-    ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal"),
+    ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal",
+               same=lambda r: r.goal),
     ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 3, lambda r: (r.outcome == "—", r.outcome, r.order),
-               "outcome", max_width=26, compact=(_outcome_no_rec, _outcome_tight)),
+               "outcome", max_width=26, compact=(_outcome_no_rec, _outcome_tight), same=lambda r: r.outcome),
     ColumnSpec("sessions", "Sess", lambda r: Text(str(r.sessions), justify="right"), 4, 6,
                lambda r: (-r.sessions, r.order), "sessions (most first)", same=lambda r: r.sessions),
     ColumnSpec("last", "Last seen", _last_cell, 10, 5,
                lambda r: (r.last_date is None, -(r.last_date.toordinal()) if r.last_date else 0, r.order),
-               "last session (latest first)"),
+               "last session (latest first)", same=lambda r: r.last_date),
     # fixed width: "✓ discussed*" fits, so a review write updates one cell, never the layout
     ColumnSpec("review", "Review", lambda r: r.review, 12, 4, lambda r: (review_sort_key(r.review), r.order),
-               "review status (new first)", max_width=12),
+               "review status (new first)", max_width=12, same=lambda r: r.review),
     # narrow terminals: the review status as its symbol (the word is on the client screen)
     ColumnSpec("review-mark", "Rev", _review_mark, 3, 0, None, "", max_width=3, unless="review",
                same=lambda r: r.review),
@@ -320,10 +321,21 @@ def sortable_columns() -> list[ColumnSpec]:
     return [c for c in COLUMNS if c.sort_key is not None]
 
 
+def _distinct(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> Sequence[CaseloadRow]:
+    """``rows`` with one row per distinct cell of this column (``spec.same``),
+    to measure each cell once."""
+    if spec.same is None:
+        return rows
+    seen: dict = {}
+    for r in rows:
+        seen.setdefault(spec.same(r), r)
+    return list(seen.values())
+
+
 def column_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
     """Fixed columns grow to their widest cell (codes and outcomes vary)."""
     base = spec.width or spec.min_width
-    widest = max((_cell_len(spec.render(r)) for r in rows[:400]), default=0)
+    widest = max((_cell_len(spec.render(r)) for r in _distinct(spec, rows[:400])), default=0)
     return max(len(spec.label), min(max(base, widest), spec.max_width))
 
 
@@ -334,7 +346,7 @@ def compact_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
     if not spec.compact:
         return full
     shortest = spec.compact[-1]
-    widest = max((cell_len(shortest(_plain(spec.render(r)))) for r in rows[:400]), default=0)
+    widest = max((cell_len(shortest(_plain(spec.render(r)))) for r in _distinct(spec, rows[:400])), default=0)
     return min(full, max(len(spec.label), spec.width or spec.min_width, widest))
 
 
@@ -360,7 +372,8 @@ def fit_columns(
     cols = list(COLUMNS if columns is None else columns)
     widths = {c.key: column_width(c, rows) for c in cols if c.width is not None}
     flex = [c for c in cols if c.width is None]
-    flex_need = {c.key: max([c.min_width, len(c.label)] + [_cell_len(c.render(r)) for r in rows[:400]]) for c in flex}
+    flex_need = {c.key: max([c.min_width, len(c.label)] + [_cell_len(c.render(r)) for r in _distinct(c, rows[:400])])
+                 for c in flex}
     per = 2 * padding
     chosen = {c.key for c in cols if c.priority == 0}
     fixed_used = sum(widths[k] + per for k in chosen if k in widths)
@@ -551,13 +564,13 @@ class CaseloadTable(DataTable):
             hi = lo + FILL_CHUNK
             add(lo, hi)
             if hi < len(rows):
-                self.call_later(more, hi)
+                self.call_after_refresh(more, hi)  # (a repaint, and keys, between two pieces)
             else:
                 self.filling = False
                 self.post_message(self.Filled(self))
 
         if self.filling:
-            self.call_later(more, first)
+            self.call_after_refresh(more, first)
 
     def _add_rows_fast(self, items: list[tuple[list, str]]) -> None:
         """``add_row(*cells, key=code)`` for every item, with DataTable's own
