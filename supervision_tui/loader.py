@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import zlib
 import struct
 import subprocess
 import sys
@@ -140,7 +141,7 @@ def run_worker(req: LoadRequest, part: int, parts: int, fd: int) -> None:
         return
     stats["seconds"] = time.perf_counter() - t0
     stats["peak_rss_mb"] = _rss_mb()
-    trace(f"worker {part} done")
+    trace(f"worker {part} done peak_rss_mb={stats['peak_rss_mb']}")
     _safe_send(fd, ("done", stats))
 
 
@@ -176,8 +177,9 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
         except schema.SchemaError as err:
             raise DatabaseError(f"{db.path}: cannot read the database: not a valid supervision-tui database: "
                                 f"{err}. The file was not changed.") from None
-        n = len(split.docs)
-        docs = split.docs[part * n // parts:(part + 1) * n // parts]
+        n = len(split)
+        docs = [(split.ids[i], split.doc(i)) for i in range(part * n // parts, (part + 1) * n // parts)]
+        del split  # (its bytes: only this worker's share is kept, in ``docs``)
         fmt = 2
     else:
         if part:
@@ -223,7 +225,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                 stats["analysed"] += 1
             else:
                 stats["cached"] += 1
-            out.append((key, raw, blob, fresh))
+            out.append((key, zlib.compress(raw, 1), blob, fresh))
         stats["clients"] += len(out)
         _send(fd, ("chunk", out))
     stats["analyse_s"] = t_an
@@ -377,7 +379,8 @@ def _messages(handle: LoadHandle, cancelled: Callable[[], bool]) -> Iterator[Any
                 (n,) = _FRAME.unpack_from(buf, 0)
                 if len(buf) < 4 + n:
                     break
-                message = pickle.loads(bytes(buf[4:4 + n]))  # (our own worker process)
+                with memoryview(buf) as view:
+                    message = pickle.loads(view[4:4 + n])  # (our own worker process)
                 del buf[:4 + n]
                 yield message
 
@@ -387,7 +390,7 @@ class LoadResult:
     name: str
     clinicians: dict  # id -> model.Clinician
     analyses: list  # triage order (every client with a record)
-    docs: dict[str, bytes]  # code -> format-2 document bytes
+    docs: dict[str, bytes]  # code -> format-2 document bytes, zlib-compressed (4-5x smaller)
     extras: dict[str, dict]  # code -> display values (sparkline)
     format: int
     stats: dict[str, Any]
@@ -406,10 +409,13 @@ class LoadResult:
 
 
 def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
-            progress: Callable[[int], None] | None = None) -> LoadResult | None:
+            progress: Callable[[int], None] | None = None,
+            each: Callable[[Any, dict], None] | None = None) -> LoadResult | None:
     """Collect a load's results (blocking; the app's load thread). Returns
     None when ``cancelled()`` became true (the workers are then killed).
-    Raises ``LoaderError`` with the user's message when the load failed."""
+    Raises ``LoaderError`` with the user's message when the load failed.
+    ``each(analysis, extras)`` is called for every client as it arrives
+    (while the workers go on: the app builds its table rows meanwhile)."""
     from supervision_tui.model import Clinician
     from supervision_tui.rules.triage import triage_key
     from supervision_tui.store import analysis_cache
@@ -446,6 +452,8 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                     docs[code] = raw
                     if extra:
                         extras[code] = extra
+                    if each is not None:
+                        each(analysis, extra)
                 t_unpickle += time.perf_counter() - t
                 if progress is not None:
                     progress(len(entries))
@@ -468,7 +476,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
         except OSError:
             pass
         retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers)
-        return receive(spawn(retry), cancelled, progress)
+        return receive(spawn(retry), cancelled, progress, each)
     finally:
         if cancelled():
             handle.kill()
@@ -483,7 +491,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     handle.fds = []
     if whole and not req.whole:
         retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=req.use_cache, workers=1, whole=True)
-        return receive(spawn(retry), cancelled, progress)
+        return receive(spawn(retry), cancelled, progress, each)
     if error is not None:
         raise LoaderError(error)
     if head is None or len(done) != _parts(req) and not (head.get("format") == 1 and done):
@@ -512,7 +520,8 @@ class _StaleCache(Exception):
 
 class LazyRecords(Mapping):
     """code -> ``ClientRecord``, rebuilt from the client's bytes on each
-    access (the app keeps bytes, ~4 KB a client, not rating objects)."""
+    access (the app keeps compressed bytes, ~1 KB a client, not rating
+    objects: 40 sessions are ~110 ratings, ~25 KB as objects)."""
 
     def __init__(self, docs: dict[str, bytes], as_of: date | None):
         self._docs = docs
@@ -521,7 +530,7 @@ class LazyRecords(Mapping):
     def __getitem__(self, code: str):
         from supervision_tui.store import columnar
 
-        raw = self._docs[code]
+        raw = zlib.decompress(self._docs[code])
         return columnar.client_record(columnar.decode_bytes(code, raw), self._as_of)
 
     def __iter__(self):
@@ -549,7 +558,7 @@ class LoadedCaseload:
         from supervision_tui.store import columnar
 
         for code, raw in sorted(self._docs.items()):
-            yield columnar.decode_bytes(code, raw)
+            yield columnar.decode_bytes(code, zlib.decompress(raw))
 
     @property
     def clients(self) -> dict:

@@ -222,8 +222,12 @@ def write_cache(path: Path, entries: dict[bytes, bytes]) -> Path | None:
             continue
         parts.append(_ENTRY.pack(key, len(blob)))
         parts.append(blob)
-    body = b"".join(parts)
-    data = body + hashlib.blake2b(body, digest_size=_SUM_SIZE).digest()
+    checksum = hashlib.blake2b(digest_size=_SUM_SIZE)
+    for part in parts:
+        checksum.update(part)
+    parts.append(checksum.digest())
+    data = b"".join(parts)  # (the only copy of the entries)
+    del parts
     try:
         ensure_private_dir(path.parent)
         written = write_private_bytes(path, data, durable=False)

@@ -240,16 +240,37 @@ class NotOneDocument(SchemaError):
     file whole instead (it may still be valid JSON)."""
 
 
-@dataclass
 class SplitFile:
-    """A v2 file: its head tables and each client document's bytes."""
+    """A v2 file: its head tables and each client document's bytes.
 
-    head: dict[str, Any]  # every table but ``clients`` (checked by the caller)
-    docs: list[tuple[str, bytes]]  # (document id, the document's JSON bytes), in file order
-    fast: bool  # the per-line layout was recognised
+    ``ids[i]`` and ``doc(i)`` (the document's JSON bytes, sliced from the
+    file only when asked: a worker of the loader takes only its share);
+    ``docs`` lists them all as (id, bytes)."""
+
+    def __init__(self, head: dict[str, Any], ids: list[str], raw: bytes | None,
+                 spans: list[tuple[int, int]] | None, docs: list[bytes] | None, fast: bool):
+        self.head = head  # every table but ``clients`` (checked by the caller)
+        self.ids = ids
+        self._raw = raw
+        self._spans = spans
+        self._docs = docs
+        self.fast = fast  # the per-line layout was recognised
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def doc(self, i: int) -> bytes:
+        if self._spans is not None:
+            a, b = self._spans[i]
+            return self._raw[a:b]
+        return self._docs[i]
+
+    @property
+    def docs(self) -> list[tuple[str, bytes]]:
+        return [(self.ids[i], self.doc(i)) for i in range(len(self.ids))]
 
 
-_LINE_RE = re.compile(rb'"([0-9]{1,12})":(\{.*\})\Z', re.S)
+_LINE_START = re.compile(rb'"([0-9]{1,12})":\{')
 _HEAD_END = b'"clients":{'
 
 
@@ -258,41 +279,58 @@ def split_file(raw: bytes) -> SplitFile:
     head when the file has the product's layout; else parses the whole file
     (then each document's bytes are its compact re-encoding). Raises
     ``ValueError`` (not JSON) or ``SchemaError`` (wrong shape)."""
-    lines = raw.split(b"\n")
-    if len(lines) >= 1:
-        fast = _split_fast(lines)
-        if fast is not None:
-            return fast
+    fast = _split_fast(raw)
+    if fast is not None:
+        return fast
     data = loads(raw)
     if type(data) is not dict:
         raise SchemaError(f"the top level must be a JSON object of tables (got {type(data).__name__})")
     table = data.pop(CLIENTS, {})
     if type(table) is not dict:
         raise SchemaError(f'table "{CLIENTS}" must be a JSON object of documents')
-    return SplitFile(data, [(k, dumps(v)) for k, v in table.items()], False)
+    return SplitFile(data, list(table), None, None, [dumps(v) for v in table.values()], False)
 
 
-def _split_fast(lines: list[bytes]) -> SplitFile | None:
+def _split_fast(raw: bytes) -> SplitFile | None:
     """The per-line layout (see ``encode_file``), or None when the file does
-    not have it exactly. Equivalent to a whole-file parse: a raw newline is
-    never inside a JSON string, ``head + "}}"`` parsing as an object whose
-    last key opened is ``clients`` means the lines between are members of
-    that table, and each line is checked to be exactly one member."""
-    if lines and lines[-1] == b"":
-        lines = lines[:-1]
-    head_line = lines[0]
-    if len(lines) == 1:  # no client: the head closes the table itself
-        if not head_line.endswith(_HEAD_END + b"}}"):
+    not have it. Equivalent to a whole-file parse: a raw newline is never
+    inside a JSON string, ``head + "}}"`` parsing as an object whose last
+    key opened is ``clients`` means the lines between are members of that
+    table; each line must start with ``"<id>":{`` and end with ``},`` (the
+    last with ``}}}``), and a line that is not exactly one document fails
+    to parse on its own (``NotOneDocument``: the caller then parses the
+    file whole). Nothing is copied but the head."""
+    end = len(raw)
+    while end and raw[end - 1] in b"\n\r\t ":
+        end -= 1
+    nl = raw.find(b"\n", 0, end)
+    if nl < 0:  # one line: no client, or not our layout
+        if not raw[:end].endswith(_HEAD_END + b"}}"):
             return None
-        body: list[bytes] = []
-        head_text = head_line[:-2]
+        head_text = raw[:end - 2]
+        spans: list[tuple[int, int]] = []
+        ids: list[str] = []
     else:
-        if not head_line.endswith(_HEAD_END) or not lines[-1].endswith(b"}}"):
+        head_text = raw[:nl]
+        if not head_text.endswith(_HEAD_END) or raw[end - 3:end] != b"}}}":
             return None
-        body = lines[1:]
-        last = body[-1][:-2]  # the last document closes the table and the file
-        body[-1] = last
-        head_text = head_line
+        ids, spans = [], []
+        pos = nl + 1
+        match = _LINE_START.match
+        while True:
+            nxt = raw.find(b"\n", pos, end)
+            last = nxt < 0
+            stop = end - 2 if last else nxt - 1  # without "}}" / ","
+            if not last and raw[nxt - 1:nxt] != b",":
+                return None
+            m = match(raw, pos, stop)
+            if m is None or raw[stop - 1:stop] != b"}":
+                return None
+            ids.append(m.group(1).decode("ascii"))
+            spans.append((m.end() - 1, stop))
+            if last:
+                break
+            pos = nxt + 1
     try:
         head = loads(head_text + b"}}")
     except ValueError:
@@ -300,18 +338,7 @@ def _split_fast(lines: list[bytes]) -> SplitFile | None:
     if type(head) is not dict or head.get(CLIENTS) != {} or list(head)[-1] != CLIENTS:
         return None
     del head[CLIENTS]
-    docs = []
-    n = len(body)
-    for i, line in enumerate(body):
-        if i < n - 1:
-            if not line.endswith(b","):
-                return None
-            line = line[:-1]
-        m = _LINE_RE.match(line)
-        if m is None:
-            return None
-        docs.append((m.group(1).decode("ascii"), m.group(2)))
-    return SplitFile(head, docs, True)
+    return SplitFile(head, ids, raw, spans, None, True)
 
 
 # --- decoding and checking --------------------------------------------------------------

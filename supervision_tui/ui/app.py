@@ -466,9 +466,22 @@ class SupervisionApp(WorkflowActions, App[None]):
         # the triage cache's key: the file as it was *before* the workers read it
         key = replace(cache_key(self.db_path, self.settings, self.as_of, scope, sidecar_file=None),
                       db_file=handle.db_token)
+        rows: dict[str, Any] = {}
+        each = None
+        version = self.reviews_version
+        if not self.row_hooks:  # (hooks may expect the UI thread)
+            from supervision_tui.ui.widgets.caseload_table import row_of
+
+            status = self.review_status
+
+            def each(analysis, extras) -> None:
+                # the table's row, built as each client arrives (the workers are still busy)
+                if not scope or analysis.clinician == scope:
+                    row = rows[analysis.client] = row_of(analysis, extras.get("spark") or "", 0)
+                    row.review = status(analysis)
         try:
             with gc_paused():
-                result = loader.receive(handle, cancelled)
+                result = loader.receive(handle, cancelled, each=each)
         except loader.LoaderError as err:
             raise UserError(str(err)) from None
         finally:
@@ -485,25 +498,16 @@ class SupervisionApp(WorkflowActions, App[None]):
                           scope=scope or None, cache_key=key, extras=result.extras, stats=result.stats,
                           max_views=64)
         _ = data.by_code, data.clinicians
-        self._prebuild_rows(data)
+        if each is not None:
+            # the caseload table's rows, built in this thread (5 000 rows and their Review cells take a
+            # few tenths of a second: on the UI thread, a freeze); the caseload screen takes them when
+            # the Review column's source has not changed meanwhile
+            ordered = [rows[a.client] for a in analyses]
+            for i, row in enumerate(ordered):
+                row.order = i
+            data.prebuilt_rows = (version, ordered)
         self._pending_cache = result
         return data
-
-    def _prebuild_rows(self, data: LoadedData) -> None:
-        """The caseload table's rows, built here in the load thread (5 000
-        rows and their Review cells take a few tenths of a second: on the UI
-        thread, a freeze); the caseload screen takes them when the Review
-        column's source has not changed meanwhile."""
-        if self.row_hooks:  # (hooks may expect the UI thread)
-            return
-        from supervision_tui.ui.widgets.caseload_table import row_of
-
-        version = self.reviews_version
-        spark, status = data.spark, self.review_status
-        rows = [row_of(a, spark(a.client), i) for i, a in enumerate(data.analyses)]
-        for row in rows:
-            row.review = status(row.analysis)
-        data.prebuilt_rows = (version, rows)
 
     def stop_loading(self) -> None:
         """Stop the loading processes (the app quits)."""
