@@ -141,7 +141,8 @@ def run_worker(req: LoadRequest, part: int, parts: int, fd: int) -> None:
         return
     stats["seconds"] = time.perf_counter() - t0
     stats["peak_rss_mb"] = _rss_mb()
-    trace(f"worker {part} done peak_rss_mb={stats['peak_rss_mb']}")
+    trace(f"worker {part} done peak_rss_mb={stats['peak_rss_mb']} analysed={stats['analysed']} "
+          f"cached={stats['cached']}")
     _safe_send(fd, ("done", stats))
 
 
@@ -198,7 +199,8 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     if req.use_cache:
         cache = analysis_cache.read_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of))
     as_of = req.as_of
-    t_an = 0.0
+    t_decode = t_rules = t_spark = t_pickle = t_send = 0.0
+    clock = time.perf_counter
     for start in range(0, len(docs), CHUNK):
         out = []
         for doc_id, raw in docs[start:start + CHUNK]:
@@ -206,7 +208,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
             blob = cache.get(key)
             fresh = blob is None
             if fresh:
-                t1 = time.perf_counter()
+                t1 = clock()
                 try:
                     data = columnar.decode_bytes(doc_id, raw)
                 except columnar.NotOneDocument:
@@ -218,17 +220,27 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                 extras: dict[str, Any] = {}
                 if columnar.has_record(data, as_of):
                     record = columnar.client_record(data, as_of)
+                    t2 = clock()
                     analysis = analyse_client(record, settings)
+                    t3 = clock()
                     extras["spark"] = spark_cell(ClientView(record, analysis, settings))
+                    t4 = clock()
+                    t_decode += t2 - t1
+                    t_rules += t3 - t2
+                    t_spark += t4 - t3
+                    t1 = t4
                 blob = analysis_cache.dump_entry(data.code, analysis, extras)
-                t_an += time.perf_counter() - t1
+                t_pickle += clock() - t1
                 stats["analysed"] += 1
             else:
                 stats["cached"] += 1
             out.append((key, zlib.compress(raw, 1), blob, fresh))
         stats["clients"] += len(out)
+        t1 = clock()
         _send(fd, ("chunk", out))
-    stats["analyse_s"] = t_an
+        t_send += clock() - t1
+    stats.update(decode_s=t_decode, rules_s=t_rules, spark_s=t_spark, pickle_s=t_pickle, send_s=t_send)
+    stats["analyse_s"] = t_decode + t_rules + t_spark + t_pickle
 
 
 def _main() -> None:
