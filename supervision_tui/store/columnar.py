@@ -403,6 +403,12 @@ _STR_OR_NONE = frozenset({str, _NONE})
 _STR = frozenset({str})
 _RUPTURE_TYPES_OR_NONE = frozenset(RUPTURE_TYPES) | {None}
 _NONES: dict[int, list] = {}
+_FLOATS = {i: float(i) for i in range(-1000, 1001)}
+_SESSION_KEYS = frozenset(SESSION_FIELDS)
+_ROW_KEYS = frozenset(ROW_FIELDS)
+_CLIENT_STATUSES = frozenset(schema.CLIENT_STATUSES)
+_AGREEMENTS = frozenset(schema.GOAL_AGREEMENTS)
+_GOAL_STATUSES = frozenset(schema.GOAL_STATUSES)
 _CLIENT_RATERS: dict[int, list] = {}
 
 
@@ -446,26 +452,43 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
     """Check one v2 client document and build its content. Raises
     ``SchemaError`` naming the document, the field and the row."""
     where = _Where(doc_id)
-    schema._keys(doc, DOC_KEYS, ("code", "sessions", "rows"), where())
-    code = _code(doc["code"], where(), "code")
+    if type(doc) is not dict or not doc.keys() <= DOC_KEYS or "sessions" not in doc or "rows" not in doc:
+        schema._keys(doc, DOC_KEYS, ("code", "sessions", "rows"), where())
+    code = doc.get("code")
+    code = _CODE_OK.get(code) if type(code) is str else None
+    if code is None:
+        code = _code(doc.get("code"), where(), "code")
 
     # client
     cdoc = doc.get("client")
     client = None
     if cdoc is not None:
-        schema._keys(cdoc, _CLIENT_KEYS, ("clinician",), where("client"))
+        if type(cdoc) is not dict or not cdoc.keys() <= _CLIENT_KEYS or "clinician" not in cdoc:
+            schema._keys(cdoc, _CLIENT_KEYS, ("clinician",), where("client"))
         clinician = cdoc["clinician"]
-        if clinician != "":
-            _code(clinician, where("client"), "clinician")
+        if clinician != "" and (type(clinician) is not str or clinician not in _CODE_OK):
+            clinician = _code(clinician, where("client"), "clinician")
+        status = cdoc.get("status", "active")
+        if type(status) is not str or status not in _CLIENT_STATUSES:
+            schema._choice(status, schema.CLIENT_STATUSES, where("client"), "status")
         started = cdoc.get("started")
-        client = Client(code, clinician,
-                        schema._choice(cdoc.get("status", "active"), schema.CLIENT_STATUSES, where("client"),
-                                       "status"),
-                        None if started is None else schema._date(started, where("client"), "started"))
+        if started is not None:
+            started = (_date_of(started) if type(started) is str else None) or schema._date(
+                started, where("client"), "started")
+        client = Client(code, clinician, status, started)
 
     # goals
     goals = []
     for i, g in enumerate(_list(doc.get("goals", []), None, where, "goals")):
+        if (type(g) is dict and g.keys() <= _GOAL_KEYS and type(g.get("goal_id")) is str
+                and type(g.get("description", "")) is str and type(g.get("set_session")) is int
+                and g["set_session"] >= 1 and g.get("agreement") in _AGREEMENTS
+                and g.get("status", "active") in _GOAL_STATUSES and g["goal_id"] in _CODE_OK
+                and (g.get("reviewed_session") is None
+                     or (type(g["reviewed_session"]) is int and g["reviewed_session"] >= 1))):
+            goals.append(Goal(code, _CODE_OK[g["goal_id"]], g.get("description", ""), g["set_session"],
+                              g["agreement"], g.get("status", "active"), g.get("reviewed_session")))
+            continue
         w = where("goals", i)
         schema._keys(g, _GOAL_KEYS, ("goal_id", "set_session", "agreement"), w)
         desc = g.get("description", "")
@@ -479,7 +502,8 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
 
     # sessions (runs)
     sdoc = doc["sessions"]
-    schema._keys(sdoc, frozenset(SESSION_FIELDS), SESSION_FIELDS, where("sessions"))
+    if type(sdoc) is not dict or sdoc.keys() != _SESSION_KEYS:
+        schema._keys(sdoc, _SESSION_KEYS, SESSION_FIELDS, where("sessions"))
     numbers = _list(sdoc["number"], None, where, "sessions.number")
     n_runs = len(numbers)
     dates = _list(sdoc["date"], n_runs, where, "sessions.date")
@@ -511,7 +535,8 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
 
     # rows: each column checked as a whole (C-level set/map), row by row only to name a bad value
     rdoc = doc["rows"]
-    schema._keys(rdoc, frozenset(ROW_FIELDS), (), where("rows"))
+    if type(rdoc) is not dict or not rdoc.keys() <= _ROW_KEYS:
+        schema._keys(rdoc, _ROW_KEYS, (), where("rows"))
     n = total_rows
     none = _nones(n)
     if "instrument" in rdoc:
@@ -543,7 +568,12 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
                 if v is not None and t is not float and t is not int:
                     schema._num(v, where(f"rows.{name}", i), name)
         if int in types:
-            col = [v if v is None else float(v) for v in col] if _NONE in types else list(map(float, col))
+            if _NONE in types:
+                col = list(map(_FLOATS.get, col, col))  # (small whole numbers: one shared float each)
+                if int in set(map(type, col)):
+                    col = [v if v is None or type(v) is float else float(v) for v in col]
+            else:
+                col = list(map(float, col))
         nums.append(col)
     flags = []
     for name in ("rupture", "risk"):
