@@ -42,7 +42,6 @@ import pickle
 import select
 import zlib
 import struct
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -162,21 +161,20 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     from supervision_tui.rules.engine import analyse_client
     from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache, columnar, schema
-    from supervision_tui.store.database import Database
     from supervision_tui.ui.widgets.viewdata import ClientView, spark_cell
 
     trace(f"worker {part} imported")
     settings = req.settings if req.settings is not None else Settings()
-    db = Database(req.db_path, read_only=True)
     t = time.perf_counter()
-    split = None if req.whole else db.split()
+    split = None if req.whole else _split(req.db_path)
+    db_path = Path(req.db_path)
     if split is not None:
         meta = schema.check_meta(split.head[schema.META])
-        name = str(meta.get("name") or db.path.stem)
+        name = str(meta.get("name") or db_path.stem)
         try:
             clinicians = [schema.clinician_from_doc(k, v) for k, v in split.head.get(schema.CLINICIANS, {}).items()]
         except schema.SchemaError as err:
-            raise DatabaseError(f"{db.path}: cannot read the database: not a valid supervision-tui database: "
+            raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui database: "
                                 f"{err}. The file was not changed.") from None
         n = len(split)
         docs = [(split.ids[i], split.doc(i)) for i in range(part * n // parts, (part + 1) * n // parts)]
@@ -185,7 +183,9 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     else:
         if part:
             return  # format 1 (or an unusual layout): the first worker reads it whole
-        cl = db.load()
+        from supervision_tui.store.database import Database
+
+        cl = Database(req.db_path, read_only=True).load()  # (every error message of a bad file is its)
         name, clinicians = cl.name, list(cl.clinicians.values())
         docs = [(str(i), columnar.dumps(d))
                 for i, d in enumerate(columnar.client_docs(cl.clients, cl.ratings, cl.goals), start=1)]
@@ -214,7 +214,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                 except columnar.NotOneDocument:
                     raise _Whole() from None
                 except schema.SchemaError as err:
-                    raise DatabaseError(f"{db.path}: cannot read the database: not a valid supervision-tui "
+                    raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui "
                                         f"database: {err}. The file was not changed.") from None
                 analysis = None
                 extras: dict[str, Any] = {}
@@ -243,6 +243,20 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     stats["analyse_s"] = t_decode + t_rules + t_spark + t_pickle
 
 
+def _split(path: str):
+    """A format-2 file in the product's layout, split and its head checked
+    (``columnar.split_checked``); None for anything else (format 1, an
+    unusual layout, a missing or bad file: ``Database.load`` reads those
+    and names their problems), without importing the writing side of the store."""
+    from supervision_tui.store import columnar
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None
+    return columnar.split_checked(raw)
+
+
 def _main() -> None:
     """``python -m supervision_tui.loader PART PARTS``: the request pickled
     on stdin, the messages on stdout (from ``spawn``; trusted: our own process)."""
@@ -264,7 +278,7 @@ class LoadHandle:
     request: LoadRequest
     fds: list[int]
     pids: list[int] = field(default_factory=list)
-    procs: list[subprocess.Popen] = field(default_factory=list)
+    procs: list = field(default_factory=list)  # subprocess.Popen
     started: float = field(default_factory=time.monotonic)
     db_token: list[int] | None = None  # the database file's identity before the workers read it
 
@@ -338,6 +352,8 @@ def prestart(req: LoadRequest) -> LoadHandle | None:
 
 def spawn(req: LoadRequest) -> LoadHandle:
     """Start the workers as new interpreters (safe from a process with threads)."""
+    import subprocess
+
     parts = _parts(req)
     token = _token(req.db_path)
     payload = pickle.dumps(req, protocol=5)

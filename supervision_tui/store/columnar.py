@@ -291,6 +291,25 @@ def split_file(raw: bytes) -> SplitFile:
     return SplitFile(data, list(table), None, None, [dumps(v) for v in table.values()], False)
 
 
+def split_checked(raw: bytes) -> SplitFile | None:
+    """``split_file`` of a format-2 file with its head checked
+    (``schema.check_tables``); None when the bytes are not a valid format-2
+    file (format 1, damaged...: the caller's whole-file path names the
+    problem). The documents themselves are checked when decoded."""
+    if not looks_like_v2(raw):
+        return None
+    try:
+        split = split_file(raw)
+        head = dict(split.head)
+        head[CLIENTS] = {}
+        schema.check_tables(head)
+        if schema.check_meta(head[schema.META])["schema_version"] != SCHEMA_VERSION:
+            return None
+    except (ValueError, SchemaError, RecursionError):
+        return None
+    return split
+
+
 def _split_fast(raw: bytes) -> SplitFile | None:
     """The per-line layout (see ``encode_file``), or None when the file does
     not have it. Equivalent to a whole-file parse: a raw newline is never

@@ -66,7 +66,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from filelock import FileLock, Timeout
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
@@ -238,6 +237,8 @@ class LockedStore:
             ensure_private_dir(self.path.parent)
         except FileWriteError as err:
             raise DatabaseError(str(err)) from err
+        from filelock import FileLock, Timeout  # (here: reading never needs it, and it costs 15 ms to import)
+
         lock = FileLock(self.lock_path, timeout=self.timeout, mode=FILE_MODE)
         try:
             lock.acquire(poll_interval=0.005)  # the default 50 ms would dwarf a 1 ms review save
@@ -443,18 +444,9 @@ class Database:
         return self._split(raw)
 
     def _split(self, raw: bytes) -> "columnar.SplitFile | None":
-        """``split_file`` with the head checked; None when the bytes are not a
-        valid format-2 file (the caller's generic path then names the problem)."""
-        try:
-            split = columnar.split_file(raw)
-            head = dict(split.head)
-            head[schema.CLIENTS] = {}
-            schema.check_tables(head)
-            if schema.check_meta(head[schema.META])["schema_version"] != columnar.SCHEMA_VERSION:
-                return None
-        except (ValueError, schema.SchemaError, RecursionError):
-            return None
-        return split
+        """``columnar.split_checked``: None when the bytes are not a valid
+        format-2 file (the generic path then names the problem)."""
+        return columnar.split_checked(raw)
 
     def _caseload_v2(self, head: dict, docs: list[tuple[str, bytes]] | dict[str, Any]) -> Caseload:
         """The caseload of a format-2 file: ``docs`` as (id, bytes) pairs from
