@@ -37,7 +37,10 @@ def _as_date(value) -> date | None:
 
 
 def _fail(err: UserError) -> None:
-    click.echo(str(err), err=True)
+    from supervision_tui.store.sanitize import printable
+
+    # a file name or value quoted in the message reaches the terminal as text, never as a control sequence
+    click.echo(printable(str(err), newlines=True), err=True)
     sys.exit(err.exit_code)
 
 
@@ -110,8 +113,12 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
 
             db, created = private_demo_copy()
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
-        elif not db.exists():
-            raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
+        else:
+            from supervision_tui.store.database import resolve_database_path
+
+            db = resolve_database_path(db)  # once: the app, its workflow file and its locks all use this path
+            if not db.exists():
+                raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
         # the caseload is read and analysed by worker processes forked now, before Textual
         # is imported and any thread exists, while the app starts (supervision_tui/loader.py)
         from supervision_tui import loader
@@ -191,10 +198,13 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
 
     Goal descriptions are private and left empty unless --include-notes.
     """
-    from supervision_tui.store.csv_io import export_csv
+    from supervision_tui.store.csv_io import EXPORT_FILES, export_csv
 
     try:
-        caseload = _open_db(db).load()
+        database = _open_db(db)
+        for name in EXPORT_FILES:
+            database.check_output(outdir / name)
+        caseload = database.load()
         _check_clinician(db, caseload, clinician)
         written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes)
     except UserError as err:
@@ -280,6 +290,8 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
     try:
         settings = _load_settings(config)
         database = _open_db(db)
+        if out:
+            database.check_output(out)
         caseload = database.load()
         _check_clinician(db, caseload, clinician)
         as_of_day = _as_date(as_of)
@@ -368,6 +380,8 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
         from supervision_tui.store.reviews import ReviewStore
 
         database = _open_db(db)
+        if out:
+            database.check_output(out)
         database.load()  # a missing, damaged or newer database fails as in every other command
         store = ReviewStore(database)
         if out:
@@ -397,18 +411,26 @@ def demo_cmd(out, seed, n_clients, max_sessions) -> None:
 
 @cli.command("serve")
 @click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (no authentication!).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (the default lets in this computer only).")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
 @click.option("--read-only", is_flag=True)
-def serve_cmd(db, host, port, config, read_only) -> None:
-    """Serve the dashboard to a browser through textual-serve."""
+@click.option("--max-sessions", default=4, show_default=True, type=int,
+              help="Browser sessions (app processes) at once; more are refused.")
+def serve_cmd(db, host, port, config, read_only, max_sessions) -> None:
+    """Serve the dashboard to a browser through textual-serve.
+
+    Prints the address to open once the port is bound; it carries a secret
+    token made for this run, without which the server refuses every request.
+    Keep it private: anyone who has it can open the caseload.
+    """
     from supervision_tui.gc_pause import end_startup
     from supervision_tui.ui.serve import serve
 
     end_startup()  # a long-running server: the collector runs as usual
     try:
-        serve(db, host=host, port=port, config=config, read_only=read_only)
+        serve(db, host=host, port=port, config=config, read_only=read_only, max_sessions=max_sessions)
     except UserError as err:
         _fail(err)
 

@@ -117,9 +117,6 @@ def run_worker(req: LoadRequest, part: int, parts: int, fd: int) -> None:
     """Worker ``part`` of ``parts``: send ``("head", ...)`` (worker 0),
     ``("chunk", [...])`` messages and ``("done", stats)`` or ``("error",
     message)`` to ``fd``."""
-    import gc
-
-    gc.disable()  # ~10⁵ acyclic objects per chunk; nothing to collect
     trace(f"worker {part} start")
     stats: dict[str, Any] = {"part": part, "clients": 0, "analysed": 0, "cached": 0}
     t0 = time.perf_counter()
@@ -169,9 +166,11 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     split = None if req.whole else _split(req.db_path)
     db_path = Path(req.db_path)
     if split is not None:
-        meta = schema.check_meta(split.head[schema.META])
-        name = str(meta.get("name") or db_path.stem)
         try:
+            meta = schema.check_meta(split.head[schema.META])
+            from supervision_tui.store.sanitize import printable
+
+            name = schema.caseload_name(meta) or printable(db_path.stem)
             clinicians = [schema.clinician_from_doc(k, v) for k, v in split.head.get(schema.CLINICIANS, {}).items()]
         except schema.SchemaError as err:
             raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui database: "
@@ -260,6 +259,9 @@ def _split(path: str):
 def _main() -> None:
     """``python -m supervision_tui.loader PART PARTS``: the request pickled
     on stdin, the messages on stdout (from ``spawn``; trusted: our own process)."""
+    import gc
+
+    gc.disable()  # (a process of its own: ~10⁵ acyclic objects per chunk, nothing to collect)
     part, parts = int(sys.argv[1]), int(sys.argv[2])
     req = pickle.loads(sys.stdin.buffer.read())
     out = os.dup(1)
@@ -338,6 +340,9 @@ def prestart(req: LoadRequest) -> LoadHandle | None:
         pid = os.fork()
         if pid == 0:  # the worker
             try:
+                import gc
+
+                gc.disable()  # (a process of its own: ~10⁵ acyclic objects per chunk, nothing to collect)
                 os.close(r)
                 for other in fds:
                     os.close(other)

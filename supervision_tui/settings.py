@@ -625,7 +625,9 @@ def save_setting(
 def _write_private(path: Path, payload: bytes) -> None:
     """Atomic write readable by the owner only: temp file in the same
     directory, fsync, ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from supervision_tui.store.files import ensure_private_dir
+
+    ensure_private_dir(path.parent)  # every folder created 0o700 under any umask (~/.config too)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)

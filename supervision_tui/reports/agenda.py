@@ -431,19 +431,24 @@ def _header_lines(agenda: Agenda, include_notes: bool) -> list[str]:
 
 # --- Markdown ----------------------------------------------------------------------------------
 
-_MD_ALWAYS = re.compile(r"([\\`*])")
+_MD_ALWAYS = re.compile(r"([\\`*\[\]])")
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 _MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")
-_MD_FREE = re.compile(r"([\[\]!#>~])")
+_MD_AUTOLINK = re.compile(r"(?i):(?=//)|(?<=www)\.|@")
+_MD_FREE = re.compile(r"([!#>~])")
 
 
 def _md(text: str, free: bool = False) -> str:
-    """Escape Markdown: always backslash, backtick, *, an ``_`` that is not
-    inside a word and a ``<`` that could open an HTML tag; free text (notes)
-    also brackets, !, #, >, ~."""
+    """Escape Markdown: always backslash, backtick, *, brackets (no link,
+    image or reference link from any text: a user name, a note, the
+    database's name), an ``_`` that is not inside a word, a ``<`` that could
+    open an HTML tag or an autolink, and what a renderer would turn into a
+    link by itself (``scheme://``, ``www.``, an e-mail ``@``: GFM autolinks);
+    free text (notes) also !, #, >, ~."""
     text = _MD_ALWAYS.sub(r"\\\1", text)
     text = _MD_UNDERSCORE.sub(r"\\_", text)
     text = _MD_TAG.sub(r"\\<", text)
+    text = _MD_AUTOLINK.sub(lambda m: "\\" + m.group(), text)
     if free:
         text = _MD_FREE.sub(r"\\\1", text)
     return text

@@ -74,6 +74,7 @@ from supervision_tui.model import (
     new_session,
 )
 from supervision_tui.store import schema
+from supervision_tui.store.sanitize import printable
 from supervision_tui.store.schema import SchemaError
 
 try:  # orjson: 2-5x faster on these arrays; the standard json module otherwise
@@ -446,6 +447,34 @@ def _clients(n: int) -> list:
     return lst
 
 
+def _limits() -> dict[str, dict[str | None, tuple[float, float, bool]]]:
+    """column -> instrument -> (lowest, highest, whole numbers only), as
+    ``schema.score_problem`` checks them."""
+    from supervision_tui import instruments as reg
+
+    out: dict[str, dict] = {name: {} for name in ROW_NUMBERS}
+    for inst in REGISTRY:
+        out["total"][inst.id] = (inst.min - reg.EPS, inst.max + reg.EPS, inst.integer)
+        for comp in inst.components:
+            if comp.name in out:
+                out[comp.name][inst.id] = (comp.min - reg.EPS, comp.max + reg.EPS, comp.integer)
+    return out
+
+
+_LIMITS = _limits()
+
+
+def _bad_score(where, name: str, i: int, inst: str | None, v: float) -> None:
+    if inst is None:
+        raise SchemaError(f"{where(f'rows.{name}', i)}: {name!r} needs an instrument, but the row has none")
+    x = schema._num(v, where(f"rows.{name}", i), name)  # (raises when not finite)
+    if type(x) is not float:  # pragma: no cover - _num returns floats
+        x = float(x)
+    problem = schema.score_problem(inst, name, x)
+    if problem is not None:
+        raise SchemaError(f"{where(f'rows.{name}', i)}: {name!r} {problem} (got {schema._shown(v)})")
+
+
 def _bad_index(col: list, insts: list, where) -> None:
     for i, v in enumerate(col):
         if v is not None and (type(v) is not int or not 0 <= v < len(insts)):
@@ -505,14 +534,15 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
                 and g.get("status", "active") in _GOAL_STATUSES and g["goal_id"] in _CODE_OK
                 and (g.get("reviewed_session") is None
                      or (type(g["reviewed_session"]) is int and g["reviewed_session"] >= 1))):
-            goals.append(Goal(code, _CODE_OK[g["goal_id"]], g.get("description", ""), g["set_session"],
-                              g["agreement"], g.get("status", "active"), g.get("reviewed_session")))
+            goals.append(Goal(code, _CODE_OK[g["goal_id"]], printable(g.get("description", ""), newlines=True),
+                              g["set_session"], g["agreement"], g.get("status", "active"), g.get("reviewed_session")))
             continue
         w = where("goals", i)
         schema._keys(g, _GOAL_KEYS, ("goal_id", "set_session", "agreement"), w)
         desc = g.get("description", "")
         if type(desc) is not str:
             raise SchemaError(f"{w}: 'description' must be a string")
+        desc = printable(desc, newlines=True)  # an old or hand-edited file: no control character reaches a screen
         reviewed = g.get("reviewed_session")
         goals.append(Goal(code, _code(g["goal_id"], w, "goal_id"), desc, schema._int(g["set_session"], w, "set_session"),
                           schema._choice(g["agreement"], schema.GOAL_AGREEMENTS, w, "agreement"),
@@ -623,6 +653,18 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
         for i, (inst, total) in enumerate(zip(instruments, totals)):
             if inst is not None and total is None:
                 raise SchemaError(f"{where('rows.total', i)}: 'total' is missing for instrument {inst}")
+    # scores: finite, within the instrument's range, whole where it has whole numbers only; none
+    # without an instrument (schema.score_problem: the same rule as for a format-1 document or a CSV row)
+    for name, col in zip(ROW_NUMBERS, nums):
+        if col is none:
+            continue
+        limits = _LIMITS.get(name)
+        for i, (inst, v) in enumerate(zip(instruments, col)):
+            if v is None:
+                continue
+            lim = limits.get(inst)
+            if lim is None or not lim[0] <= v <= lim[1] or (lim[2] and not v.is_integer()):
+                _bad_score(where, name, i, inst, rdoc[name][i])  # (the value as the file has it)
     # the per-session values, one per row
     codes = [code] * n
     s_num: list = []
@@ -634,6 +676,13 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
         s_date += [d] * count
         s_clin += [clinician] * count
         s_att += [att] * count
+    if len(set(zip(s_num, instruments, raters))) != n:  # the identity of a row is unique (interchange.md §1)
+        seen: dict = {}
+        for i, k in enumerate(zip(s_num, instruments, raters)):
+            j = seen.setdefault(k, i)
+            if j != i:
+                raise SchemaError(f"{where('rows', i)}: the same session, instrument and rater as row {j + 1} "
+                                  f"({code} session {k[0]} {k[1] or 'no instrument'} {k[2]})")
     ratings = list(map(new_rating, codes, s_clin, s_num, s_date, s_att, instruments, raters, totals, goal_s,
                        task_s, bond_s, rupture, rtype, risk))
     canonical = None

@@ -55,8 +55,18 @@ Readings of the spec, decided here (interchange.md leaves them open):
   carry ``rupture``/``rupture_type`` (a post-session report without a
   measure; clinical-rules.md §3 assigns it to an alliance instrument).
 * ``rupture_type`` is only allowed when ``rupture`` is ``yes``.
-* ``goal_id`` follows the code alphabet (1–32 of ``A–Z a–z 0–9 _ -``);
+* Codes (``client``, ``clinician``, ``goal_id``) are identifiers: 1–32 of
+  ``A–Z a–z 0–9 _ -`` (interchange.md §1), not starting with ``-``
+  (issue 13: never an option, never a formula; ``store/sanitize.py``);
   ``reviewed_session`` may not be before ``set_session``.
+* No cell may hold a control character (C0, DEL, C1: terminal escape
+  sequences; ``store/sanitize.py``), reported as ``contains a control
+  character: ESC (U+001B) at character N``. A goal ``description`` may
+  span lines: a quoted field's ``\r\n`` or ``\r`` is stored as ``\n``.
+  A row with such a cell is reported once per cell and not checked further.
+* A description that starts with ``'`` followed by ``=``, ``+``, ``-``,
+  ``@`` (export's spreadsheet-formula guard, ``sanitize.csv_cell``) loses
+  that one ``'`` on import, so export → import gives back the same text.
 * Cross-file: the clients CSV may list clients without measures; a goal
   for a client found in neither the measures nor the clients file (nor,
   on import, the database) is an error. ``validate`` of a goals file
@@ -66,7 +76,8 @@ Readings of the spec, decided here (interchange.md leaves them open):
   i.e. WAI-SR Goal + Task + Bond) and all of them are given.
 
 Export writes ``measures.csv``, ``clients.csv`` and ``goals.csv`` (mode
-0o600, atomically). Importing an export reproduces the database, except:
+0o600, all three or none: ``files.write_private_files``); a cell that a
+spreadsheet would run as a formula gets a leading ``'`` (``sanitize.csv_cell``). Importing an export reproduces the database, except:
 goal descriptions are written empty unless ``include_notes`` (privacy,
 clinical-rules.md §9) — and importing an empty description never erases
 a description already in the database, so export → edit → re-import into
@@ -87,6 +98,15 @@ from typing import Callable, Iterable, Sequence
 from supervision_tui import instruments
 from supervision_tui.errors import UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
+from supervision_tui.store.schema import score_problem
+from supervision_tui.store.sanitize import (
+    IDENTIFIER_RE,
+    IDENTIFIER_RULE,
+    control_problem,
+    csv_cell,
+    csv_uncell,
+    normalise_newlines,
+)
 from supervision_tui.model import (
     ATTENDANCE,
     CLIENT_STATUSES,
@@ -118,6 +138,7 @@ MEASURES_COLUMNS = (
 CLIENTS_COLUMNS = ("client", "clinician", "status", "started")
 GOALS_COLUMNS = ("client", "goal_id", "description", "set_session", "agreement", "status", "reviewed_session")
 
+EXPORT_FILES = ("measures.csv", "clients.csv", "goals.csv")
 COLUMNS = {"measures": MEASURES_COLUMNS, "clients": CLIENTS_COLUMNS, "goals": GOALS_COLUMNS}
 REQUIRED = {
     "measures": ("client", "clinician", "session", "date"),
@@ -125,8 +146,9 @@ REQUIRED = {
     "goals": ("client", "goal_id", "set_session", "agreement"),
 }
 PRIVATE_COLUMNS = {"description"}
+FREE_TEXT_COLUMNS = {"description"}  # may hold line breaks; everything else is one line
 
-CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+CODE_RE = IDENTIFIER_RE  # client codes, clinician ids, goal ids (sanitize.is_identifier)
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 INT_RE = re.compile(r"\d+", re.ASCII)
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)  # plain decimal: no exponent, nan, inf
@@ -269,7 +291,8 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     header_line = 1
-    raw_rows: list[tuple[int, list[str]]] = []
+    raw_rows: list[tuple[int, list[str], bool]] = []  # (first line, fields, control characters to check)
+    suspicious = _CONTROL_OUTSIDE_LINE_ENDS.search(text) is not None  # else only multi-line rows can hold any
     prev = 0
     try:
         for fields in reader:
@@ -280,7 +303,7 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
                 header = [f.strip() for f in fields]
                 header_line = start
             else:
-                raw_rows.append((start, fields))
+                raw_rows.append((start, fields, suspicious or prev > start))
     except csv.Error as err:
         errors.add((name, prev + 1), "file", f"is not valid CSV: {err}", "")
         return None
@@ -302,7 +325,7 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
     # trailing nameless header cells are spreadsheet residue: drop them when all their values are empty
     rows: list[tuple[int, dict[str, str]]] = []
     nameless: list[tuple[int, int, str]] = []
-    for line, fields in raw_rows:
+    for line, fields, check in raw_rows:
         values = [f.strip() for f in fields]
         # a row longer than the header is an error even when the extra fields
         # are empty: an unquoted decimal comma ("35,5") shifts every later
@@ -311,11 +334,32 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
             errors.add((name, line), "row", f"has {len(values)} fields but the header has {width}",
                        str(len(values)))
             continue
+        if check and _control_errors(name, line, header, values, errors):
+            continue  # reported once per cell; its other checks would only repeat the problem
         for i in nameless_cols:
             if values[i]:
                 nameless.append((line, i + 1, values[i]))
         rows.append((line, {c: v for c, v in zip(header, values) if c}))
     return _Table(name, header, header_line, rows, nameless)
+
+
+_CONTROL_OUTSIDE_LINE_ENDS = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_errors(name: str, line: int, header: Sequence[str], values: list[str], errors: _Errors) -> bool:
+    """Report cells holding a control character (see ``sanitize``); a
+    line break is allowed in free text only, as ``\\n``. Normalises the
+    line breaks of free-text cells in place. True when the row is bad."""
+    bad = False
+    for i, (col, v) in enumerate(zip(header, values)):
+        free = col in FREE_TEXT_COLUMNS
+        if free:
+            v = values[i] = normalise_newlines(v)
+        problem = control_problem(v, newlines=free)
+        if problem is not None:
+            errors.add((name, line), col or f"column {i + 1}", problem, v)
+            bad = True
+    return bad
 
 
 def _semicolon_separated(header: Sequence[str]) -> bool:
@@ -425,7 +469,7 @@ class _Row:
             self.error(col, "required")
             return None
         if not CODE_RE.fullmatch(v):
-            self.error(col, "must be 1-32 characters of A-Z a-z 0-9 _ -")
+            self.error(col, f"must be {IDENTIFIER_RULE}")
             return None
         return v
 
@@ -561,22 +605,15 @@ def _measure(row: _Row) -> Rating | None:
         scores[col] = x
         if x is None or inst is None:
             continue
-        if col == "total":
-            lo, hi, whole = inst.min, inst.max, inst.integer
-        else:
-            comp = inst.component(col)
-            if comp is None:
-                have = ", ".join(c.name for c in inst.components)
-                row.error(col, f"{inst.id} has no {col} score" + (f" (only {have})" if have else "")
-                          + "; leave it empty")
-                scores[col] = None
-                continue
-            lo, hi, whole = comp.min, comp.max, comp.integer
-        if not (lo - instruments.EPS <= x <= hi + instruments.EPS):
-            row.error(col, f"must be within {instruments.fmt(lo)}-{instruments.fmt(hi)} for {inst.id}")
+        if col != "total" and inst.component(col) is None:
+            have = ", ".join(c.name for c in inst.components)
+            row.error(col, f"{inst.id} has no {col} score" + (f" (only {have})" if have else "")
+                      + "; leave it empty")
             scores[col] = None
-        elif whole and not x.is_integer():  # a sum of integer items (registry data)
-            row.error(col, f"must be a whole number for {inst.id}")
+            continue
+        problem = score_problem(inst.id, col, x)  # the rule a database document is read with
+        if problem is not None:
+            row.error(col, problem)
             scores[col] = None
     total = scores["total"]
     if inst is not None:
@@ -740,7 +777,7 @@ def _parse_goals(table: _Table, errors: _Errors, parsed: ParsedImport) -> None:
         row = _Row(origin, values, errors)
         client = row.code("client")
         goal_id = row.code("goal_id")
-        description = row.get("description")
+        description = csv_uncell(row.get("description"))  # export wrote '=… for =… (sanitize.csv_cell)
         set_session = row.whole("set_session", required=True)
         agreement = row.choice("agreement", GOAL_AGREEMENTS, None)
         status = row.choice("status", GOAL_STATUSES, "active")
@@ -871,11 +908,12 @@ def _cell(x: object) -> str:
 
 
 def _csv_text(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text; no cell runs as a formula in a spreadsheet (``sanitize.csv_cell``)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for row in rows:
-        w.writerow([_cell(v) for v in row])
+        w.writerow([csv_cell(_cell(v)) for v in row])
     return buf.getvalue()
 
 
@@ -886,10 +924,11 @@ def export_csv(caseload: Caseload, outdir: str | os.PathLike[str], clinician: st
     ``clinician`` keeps only the clients whose current clinician (that of
     their latest session, else the clients table) it is — with all their
     rows. Goal descriptions are left empty unless ``include_notes``.
-    Files are 0o600, written atomically; ``outdir`` is created 0o700.
+    Files are 0o600, written all-or-nothing (``files.write_private_files``);
+    ``outdir`` is created 0o700.
     Raises ``UserError`` when the folder or a file cannot be written.
     """
-    from supervision_tui.store.files import ensure_private_dir, write_private_text
+    from supervision_tui.store.files import ensure_private_dir, write_private_files
 
     out = ensure_private_dir(outdir)
     records = caseload.records()
@@ -915,7 +954,6 @@ def export_csv(caseload: Caseload, outdir: str | os.PathLike[str], clinician: st
          g.reviewed_session)
         for g in sorted(caseload.goals, key=lambda g: (g.client, g.goal_id)) if g.client in keep
     ))
-    written = []
-    for name, text in (("measures.csv", measures), ("clients.csv", clients), ("goals.csv", goals)):
-        written.append(write_private_text(out / name, text))
-    return written
+    # all three or none (a full disk must not leave measures.csv without clients.csv)
+    return write_private_files([(out / name, text.encode("utf-8")) for name, text in
+                                zip(EXPORT_FILES, (measures, clients, goals))])

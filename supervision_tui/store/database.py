@@ -49,7 +49,11 @@ How it stays correct with several processes (engineering.md, TinyDB #331):
 ``Database`` — the caseload
 ===========================
 
-``Database(path, read_only=False)``: ``load() -> Caseload``,
+``Database(path, read_only=False)`` resolves ``path`` once
+(``resolve_database_path``: symlinks, ``..``; a name that is not UTF-8 is
+refused), so every file of the database sits beside the real file;
+``check_output(path)`` refuses an output path that is one of its files
+(``owned_paths``). ``load() -> Caseload``,
 ``import_parsed(parsed) -> ImportReport`` (all-or-nothing, idempotent,
 creates the file if missing), ``replace_caseload(caseload)``, ``meta()``,
 ``sidecar`` (the workflow ``LockedStore``) and ``sidecar_path``.
@@ -69,10 +73,11 @@ from typing import Any, Callable, Iterator
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
-from supervision_tui.errors import DatabaseError, ValidationFailed
+from supervision_tui.errors import DatabaseError, UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
 from supervision_tui.store import columnar, schema
+from supervision_tui.store.sanitize import printable
 from supervision_tui.store.files import (
     FILE_MODE,
     FileWriteError,
@@ -81,7 +86,7 @@ from supervision_tui.store.files import (
     write_private_bytes,
 )
 
-__all__ = ["LockedStore", "Database", "ImportReport", "Counts", "SIDECAR_SUFFIX"]
+__all__ = ["LockedStore", "Database", "ImportReport", "Counts", "SIDECAR_SUFFIX", "resolve_database_path"]
 
 SIDECAR_SUFFIX = ".workflow.json"
 LOCK_TIMEOUT = 10.0
@@ -363,11 +368,39 @@ def _diff(old: Any, new: Any, skip: tuple[str, ...] = ()) -> str:
     return ", ".join(parts)
 
 
+def resolve_database_path(path: str | os.PathLike[str]) -> Path:
+    """The one path of a database, whichever path names it: absolute, with
+    every symlink resolved (``os.path.realpath``; a link to a file that does
+    not exist yet resolves to that file). Every file of the database — the
+    workflow file, the locks, the audit archive — sits beside the real file,
+    so a link and the real path share one set of files and one set of
+    locks, and a write through the link replaces the target, not the link.
+
+    Raises ``DatabaseError`` when the path is not valid UTF-8 (a file name
+    in another encoding: the database's name is stored as text) or cannot
+    be resolved."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DatabaseError(f"{printable(text)}: the file name is not valid UTF-8 text (another encoding?); "
+                            "rename it to open it") from None
+    try:
+        return Path(os.path.realpath(text))
+    except (OSError, ValueError) as err:  # (a symlink loop raises on strict platforms only)
+        raise DatabaseError(f"{printable(text)}: cannot resolve the path: {err}") from None
+
+
 class Database:
-    """The caseload database file (and its workflow sidecar)."""
+    """The caseload database file (and its workflow sidecar).
+
+    ``path`` is resolved once, here (``resolve_database_path``); ``self.path``
+    is the real file."""
 
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False):
-        self.path = Path(path)
+        self.path = resolve_database_path(path)
         self.read_only = read_only
         self._store = LockedStore(self.path, read_only=read_only, check=schema.check_tables, label="database",
                                   encode=_encode_database)
@@ -396,6 +429,36 @@ class Database:
     @property
     def store(self) -> LockedStore:
         return self._store
+
+    @property
+    def archive_dir(self) -> Path:
+        """The workflow file's audit archive folder (``store.reviews``)."""
+        return self.sidecar_path.with_name(self.sidecar_path.stem + ".audit")
+
+    def owned_paths(self) -> list[Path]:
+        """Every path this database lives in: the file, its workflow file,
+        their lock files and the audit archive folder (resolved)."""
+        return [self.path, self.sidecar_path, self._store.lock_path, self.sidecar.lock_path, self.archive_dir]
+
+    def check_output(self, out: str | os.PathLike[str]) -> None:
+        """Refuse (``UserError``) an output path that is one of
+        ``owned_paths`` or inside the audit archive — compared after
+        resolving symlinks, ``..`` and relative paths — so that no report or
+        export can replace the caseload, its reviews or their audit trail."""
+        try:
+            target = Path(os.path.realpath(out))
+        except (OSError, ValueError):
+            target = Path(os.path.abspath(out))
+        names = {self.path: "the database", self.sidecar_path: "the workflow file (reviews, action items, audit "
+                 "trail) of the database", self._store.lock_path: "the lock file of the database",
+                 self.sidecar.lock_path: "the lock file of the workflow file of the database",
+                 self.archive_dir: "the audit archive of the database"}
+        what = names.get(target)
+        if what is None and target.is_relative_to(self.archive_dir):
+            what = "inside the audit archive of the database"
+        if what is not None:
+            raise UserError(f"{printable(os.fspath(out))}: refusing to write there: it is {what} "
+                            f"{printable(str(self.path))}; choose another file")
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -453,7 +516,7 @@ class Database:
         ``split_file`` or as the parsed ``clients`` table."""
         try:
             meta = schema.check_meta(head[schema.META])
-            cl = Caseload(name=str(meta.get("name") or self.path.stem))
+            cl = Caseload(name=schema.caseload_name(meta) or printable(self.path.stem))
             for doc_id, doc in head.get(schema.CLINICIANS, {}).items():
                 c = schema.clinician_from_doc(doc_id, doc)
                 cl.clinicians[c.id] = c
@@ -488,7 +551,7 @@ class Database:
             return self._caseload_v2(data, data.get(schema.CLIENTS, {}))
         try:
             meta = schema.check_meta(data[schema.META])
-            cl = Caseload(name=str(meta.get("name") or self.path.stem))
+            cl = Caseload(name=schema.caseload_name(meta) or printable(self.path.stem))
             for doc_id, doc in data.get(schema.CLINICIANS, {}).items():
                 c = schema.clinician_from_doc(doc_id, doc)
                 cl.clinicians[c.id] = c
@@ -497,6 +560,7 @@ class Database:
                 cl.clients[c.code] = c
             from_doc = schema.RatingReader()
             measures = data.get(schema.MEASURES, {})
+            doc_ids = list(measures)  # to name duplicates (the documents are consumed below)
             if consume:
                 pop = measures.popitem  # last document first: reversed below
                 ratings = [from_doc(*pop()) for _ in range(len(measures))]
@@ -504,6 +568,7 @@ class Database:
                 cl.ratings = ratings
             else:
                 cl.ratings = [from_doc(doc_id, doc) for doc_id, doc in measures.items()]
+            schema.check_unique_ratings(cl.ratings, doc_ids)
             cl.goals = [schema.goal_from_doc(doc_id, doc) for doc_id, doc in data.get(schema.GOALS, {}).items()]
         except schema.SchemaError as err:
             raise DatabaseError(f"{self.path}: cannot read the database: not a valid supervision-tui "

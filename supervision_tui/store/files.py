@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -42,10 +43,12 @@ __all__ = [
     "FileWriteError",
     "write_private_bytes",
     "write_private_text",
+    "write_private_files",
     "claim_new_names",
     "release_names",
     "ensure_private_dir",
     "remove_stale_temporaries",
+    "remove_stale_temporaries_in",
 ]
 
 
@@ -134,6 +137,7 @@ def write_private_bytes(path: str | os.PathLike[str], data: bytes, *, durable: b
         raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
     try:
         try:
+            os.fchmod(fd, FILE_MODE)  # exactly 0o600 whatever the umask (it may have removed the owner's bits)
             _write_all(fd, data)
             if durable:
                 os.fsync(fd)
@@ -151,6 +155,87 @@ def write_private_bytes(path: str | os.PathLike[str], data: bytes, *, durable: b
     if durable:
         _fsync_dir(directory)
     return path
+
+
+def write_private_files(items: list[tuple[Path, bytes]]) -> list[Path]:
+    """Write several files all-or-nothing (an export's files belong together).
+
+    Every file is first written in full to its temporary (0o600, fsynced):
+    a full disk or any other write error then leaves every target as it was.
+    Only then are the temporaries renamed over their targets; should a
+    rename fail, the targets already replaced are put back (an earlier file
+    is restored from a hard link taken just before; a new one is removed).
+    Raises ``FileWriteError``; no temporary is left behind.
+    """
+    staged: list[tuple[Path, Path]] = []  # (temporary, target)
+    done: list[tuple[Path, Path | None]] = []  # (target, backup of the old file or None)
+    try:
+        for path, data in items:
+            path = Path(path)
+            tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+            _write_new(tmp, path, data)
+            staged.append((tmp, path))
+        for tmp, path in staged:
+            backup: Path | None = None
+            if os.path.lexists(path):
+                backup = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+                try:
+                    os.link(path, backup, follow_symlinks=False)
+                except OSError:
+                    backup = None  # no hard links here: this file cannot be put back
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                _unlink(backup)
+                raise FileWriteError(f"{path}: cannot write: {_reason(err)}; no file was changed", err) from err
+            done.append((path, backup))
+    except BaseException:
+        for path, backup in reversed(done):
+            try:
+                if backup is not None:
+                    os.replace(backup, path)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
+        for tmp, _path in staged:
+            _unlink(tmp)
+        raise
+    for _path, backup in done:
+        _unlink(backup)
+    for directory in {p.parent for _t, p in staged}:
+        _fsync_dir(directory)
+    return [p for _t, p in staged]
+
+
+def _unlink(path: Path | None) -> None:
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _write_new(tmp: Path, path: Path, data: bytes) -> None:
+    """Create ``tmp`` (0o600, exclusively) holding ``data``, fsynced;
+    errors name ``path``; on error ``tmp`` does not exist."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, FILE_MODE)
+    except OSError as err:
+        raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
+    try:
+        try:
+            os.fchmod(fd, FILE_MODE)
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException as err:
+        _unlink(tmp)
+        if isinstance(err, OSError):
+            raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
+        raise
 
 
 def write_private_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
@@ -212,16 +297,29 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
     the lock of ``LockedStore``). Returns how many were removed.
     """
     path = Path(path)
-    prefix = f".{path.name}."
+    return _remove_temporaries(path.parent, re.compile(re.escape(f".{path.name}.") + _TEMPORARY_TAIL))
+
+
+def remove_stale_temporaries_in(folder: str | os.PathLike[str]) -> int:
+    """Delete every temporary file a killed writer left in ``folder`` (a
+    folder written under one lock only, e.g. the audit archive under the
+    workflow file's lock; only safe while holding it)."""
+    return _remove_temporaries(Path(folder), re.compile(r"\..+\." + _TEMPORARY_TAIL))
+
+
+_TEMPORARY_TAIL = r"[0-9a-f]{12}\.tmp"  # see write_private_bytes
+
+
+def _remove_temporaries(folder: Path, pattern: re.Pattern[str]) -> int:
     removed = 0
     try:
-        names = os.listdir(path.parent)
+        names = os.listdir(folder)
     except OSError:
         return 0
     for name in names:
-        if name.startswith(prefix) and name.endswith(".tmp") and len(name) == len(prefix) + 12 + 4:
+        if pattern.fullmatch(name):
             try:
-                os.unlink(path.parent / name)
+                os.unlink(folder / name)
                 removed += 1
             except OSError:
                 pass

@@ -92,6 +92,18 @@ creation number (its order) and ``"action_n"`` (top level) the last one
 given. ``flag_session`` of a client-level review is the client's latest
 session at review time. A ``workflow_version`` above 1 is refused.
 
+Checks (issue 13): ``check_workflow`` checks every entry this module
+reads — reviews, action items, audit entries, the counters — on every
+read and, under the lock, before every write, so a damaged file gives a
+``DatabaseError`` naming the file and the entry (by its key when that is a
+plain identifier, else by position; never a value: it may be private) and
+is never rewritten. Entered text is refused when it holds a control
+character (notes and action texts may hold line breaks; ``sanitize``);
+text read back is neutralised (``sanitize.printable``) when records are
+built, so no view gets a raw control character from an old file. Codes
+and owners are identifiers (``sanitize.is_identifier``); a user name is
+1–64 characters without control characters.
+
 Polling: ``token()`` is the sidecar's ``os.stat`` identity (inode, size,
 mtime, ctime) — one ``stat`` call, no read. Every write replaces the file
 (new inode, new times), so ``changed_since(token)`` is true after any
@@ -117,6 +129,8 @@ from typing import Any, Callable, Iterable
 
 from supervision_tui.errors import DatabaseError, UserError
 from supervision_tui.rules.results import Flag
+from supervision_tui.store.files import remove_stale_temporaries_in
+from supervision_tui.store.sanitize import IDENTIFIER_RE, IDENTIFIER_RULE, control_problem, normalise_newlines, printable
 
 __all__ = [
     "REVIEW_STATUSES",
@@ -134,6 +148,7 @@ __all__ = [
     "redact",
     "HIDDEN",
     "AUDIT_CHUNK",
+    "check_workflow",
 ]
 
 WORKFLOW_VERSION = 1
@@ -144,8 +159,8 @@ PRIVATE_FIELDS = ("note", "text")  # free text: redacted in exports unless inclu
 MAX_TEXT = 4000
 AUDIT_CHUNK = 500  # audit entries per archive file; the sidecar keeps 0 to 2·AUDIT_CHUNK − 1
 _ARCHIVE_RE = re.compile(r"audit-(\d{9})-(\d{9})\.json")
-_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_USER_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+_CODE_RE = IDENTIFIER_RE
+MAX_USER = 64
 
 Token = tuple[int, int, int, int] | None
 _UNKNOWN: Any = ("unknown",)  # a token no file has
@@ -186,16 +201,28 @@ def parse_key(key: str) -> tuple[str, str, int | None, str | None]:
 # --- small helpers ---------------------------------------------------------------------
 
 
+def _shown(value: Any) -> str:
+    """A value in a message: ``repr`` (control characters escaped), cut at 40."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _check_code(value: str, what: str) -> str:
     if not isinstance(value, str) or not _CODE_RE.fullmatch(value):
-        raise WorkflowError(f"{what} must be a code of 1-32 letters, digits, _ or - (got {value!r})")
+        raise WorkflowError(f"{what} must be a code of {IDENTIFIER_RULE} (got {_shown(value)})")
     return value
 
 
 def _check_text(value: str, what: str, *, empty_ok: bool) -> str:
+    """Free text entered (a note, an action item's text): stripped, line
+    breaks as ``\\n``, no other control character (``sanitize``). The error
+    never quotes the text: it is private."""
     if not isinstance(value, str):
         raise WorkflowError(f"{what} must be text (got {type(value).__name__})")
-    value = value.strip()
+    value = normalise_newlines(value).strip()
+    problem = control_problem(value, newlines=True)
+    if problem is not None:
+        raise WorkflowError(f"{what} {problem}")
     if not value and not empty_ok:
         raise WorkflowError(f"{what} must not be empty")
     if len(value) > MAX_TEXT:
@@ -214,13 +241,20 @@ def _default_user() -> str:
         name = getpass.getuser()
     except Exception:  # no USER/LOGNAME and no passwd entry (containers)
         name = ""
+    name = printable(name.strip())[:MAX_USER]  # (from the environment: hostile like any input)
     return name or "unknown"
 
 
 def _check_user(user: str) -> str:
-    if not isinstance(user, str) or not _USER_RE.fullmatch(user.strip() or "\x00"):
-        raise WorkflowError(f"user must be 1-64 printable characters (got {user!r})")
-    return user.strip()
+    if not isinstance(user, str):
+        raise WorkflowError(f"user must be text (got {type(user).__name__})")
+    problem = control_problem(user)
+    if problem is not None:
+        raise WorkflowError(f"user {problem}")
+    user = user.strip()
+    if not 1 <= len(user) <= MAX_USER:
+        raise WorkflowError(f"user must be 1-{MAX_USER} characters (got {len(user)})")
+    return user
 
 
 def _utc_now() -> str:
@@ -366,29 +400,184 @@ def _show(v: Any) -> str:
 # --- (de)serialisation --------------------------------------------------------------------
 
 
+# Records are built only from entries ``check_workflow`` accepted; their
+# text is neutralised here (``sanitize.printable``), the one place where
+# workflow text read from disk becomes something a screen, an agenda or an
+# export shows: a control character written by an older version or by
+# hand never reaches a terminal raw.
+
+
+def _text(value: Any, newlines: bool = False) -> Any:
+    return printable(value, newlines=newlines) if type(value) is str else value
+
+
+def _clean_json(value: Any) -> Any:
+    """Audit ``before``/``after`` values: every string neutralised."""
+    if type(value) is str:
+        return printable(value, newlines=True)
+    if type(value) is dict:
+        return {printable(k): _clean_json(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_clean_json(v) for v in value]
+    return value
+
+
 def _review_from(key: str, d: dict[str, Any]) -> Review:
     client, kind, _s, _i = parse_key(key)
     return Review(
-        key=key, client=client, kind=kind, status=d["status"], note=d.get("note"),
-        by=d.get("by") or "unknown", at=d.get("at") or "",
-        flag_status=d.get("flag_status"), flag_session=d.get("flag_session"),
+        key=key, client=client, kind=kind, status=d["status"], note=_text(d.get("note"), newlines=True),
+        by=_text(d.get("by")) or "unknown", at=d.get("at") or "",
+        flag_status=_text(d.get("flag_status")), flag_session=d.get("flag_session"),
     )
 
 
 def _action_from(item_id: str, d: dict[str, Any]) -> ActionItem:
+    created_by = _text(d.get("created_by", "unknown"))
     return ActionItem(
-        id=item_id, client=d["client"], text=d.get("text", ""), owner=d.get("owner"),
+        id=item_id, client=d["client"], text=_text(d.get("text", ""), newlines=True), owner=d.get("owner"),
         due=date.fromisoformat(d["due"]) if d.get("due") else None, done=bool(d.get("done", False)),
-        order=int(d.get("n", 0)), created_by=d.get("created_by", "unknown"), created_at=d.get("created_at", ""),
-        updated_by=d.get("updated_by", d.get("created_by", "unknown")),
+        order=int(d.get("n", 0)), created_by=created_by, created_at=d.get("created_at", ""),
+        updated_by=_text(d.get("updated_by", created_by)),
         updated_at=d.get("updated_at", d.get("created_at", "")),
-        done_by=d.get("done_by"), done_at=d.get("done_at"), flag=d.get("flag"),
+        done_by=_text(d.get("done_by")), done_at=d.get("done_at"), flag=_text(d.get("flag")),
     )
 
 
 def _audit_from(d: dict[str, Any]) -> AuditEntry:
-    return AuditEntry(seq=int(d["seq"]), at=d["at"], user=d["user"], action=d["action"], target=d["target"],
-                      before=d.get("before"), after=d.get("after"))
+    return AuditEntry(seq=int(d["seq"]), at=_text(d["at"]), user=_text(d["user"]), action=_text(d["action"]),
+                      target=_text(d["target"]), before=_clean_json(d.get("before")),
+                      after=_clean_json(d.get("after")))
+
+
+# --- checking what is read --------------------------------------------------------------------
+
+_KEY_RE = re.compile(r"([^|]*)\|([a-z][a-z0-9_-]*)\|([0-9]*)\|([A-Za-z0-9][A-Za-z0-9_.+-]*)?")
+_SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_.+|-]{1,100}")
+
+
+class _Damaged(Exception):
+    """One entry of the workflow file is not what this version writes."""
+
+
+def _entry(kind: str, key: Any, number: int) -> str:
+    """How an error names an entry: by its key when the key is plainly an
+    identifier (never private text), else by its position."""
+    if type(key) is str and _SAFE_NAME_RE.fullmatch(key):
+        return f"{kind} {key!r}"
+    return f"{kind} number {number}"
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise _Damaged(what)
+
+
+def _opt_str(d: dict[str, Any], name: str) -> None:
+    _need(d.get(name) is None or type(d[name]) is str, f"{name!r} must be text")
+
+
+def _opt_time(d: dict[str, Any], name: str) -> None:
+    v = d.get(name)
+    if v is None or v == "":
+        return
+    _need(type(v) is str, f"{name!r} must be a date and time")
+    try:
+        datetime.fromisoformat(v)
+    except ValueError:
+        raise _Damaged(f"{name!r} must be a date and time (ISO 8601)") from None
+
+
+def _whole(v: Any, name: str, least: int) -> None:
+    _need(type(v) is int and v >= least, f"{name!r} must be a whole number >= {least}")
+
+
+def _check_review(key: Any, d: Any) -> None:
+    _need(type(key) is str and _KEY_RE.fullmatch(key) is not None
+          and _CODE_RE.fullmatch(key.split("|", 1)[0]) is not None,
+          "not a review key (expected client|kind|session|instrument)")
+    _need(type(d) is dict, "must be a JSON object")
+    _need(d.get("status") in REVIEW_STATUSES, f"'status' must be one of {', '.join(REVIEW_STATUSES)}")
+    for name in ("note", "by", "flag_status"):
+        _opt_str(d, name)
+    _opt_time(d, "at")
+    if d.get("flag_session") is not None:
+        _whole(d["flag_session"], "flag_session", 0)
+
+
+def _check_action(item_id: Any, d: Any) -> None:
+    _need(type(item_id) is str and _CODE_RE.fullmatch(item_id) is not None, "not an action item id")
+    _need(type(d) is dict, "must be a JSON object")
+    _need(type(d.get("client")) is str and _CODE_RE.fullmatch(d["client"]) is not None,
+          f"'client' must be a client code ({IDENTIFIER_RULE})")
+    _need(type(d.get("text", "")) is str, "'text' must be text")
+    owner = d.get("owner")
+    _need(owner is None or (type(owner) is str and _CODE_RE.fullmatch(owner) is not None),
+          f"'owner' must be a clinician id ({IDENTIFIER_RULE})")
+    due = d.get("due")
+    if due is not None and due != "":
+        try:
+            ok = type(due) is str and len(due) == 10 and date.fromisoformat(due) is not None
+        except ValueError:
+            ok = False
+        _need(ok, "'due' must be a date YYYY-MM-DD")
+    _need(type(d.get("done", False)) is bool, "'done' must be true or false")
+    _whole(d.get("n", 0), "n", 0)
+    for name in ("created_by", "updated_by", "done_by", "flag"):
+        _opt_str(d, name)
+    for name in ("created_at", "updated_at", "done_at"):
+        _opt_time(d, name)
+
+
+def _check_audit(d: Any) -> None:
+    _need(type(d) is dict, "must be a JSON object")
+    _whole(d.get("seq"), "seq", 1)
+    for name in ("at", "user", "action", "target"):
+        _need(type(d.get(name)) is str, f"{name!r} must be text")
+    for name in ("before", "after"):
+        _need(d.get(name) is None or type(d[name]) is dict, f"{name!r} must be a JSON object or null")
+
+
+def check_workflow(doc: Any, path: str | os.PathLike[str] = "workflow file") -> None:
+    """Check everything this module reads from a workflow file (its format:
+    the module doc) before any of it is used; raise ``DatabaseError``
+    naming ``path`` and the damaged entry — by its key when that is a plain
+    identifier, else by its position — and what is wrong with it, never
+    quoting a value (it may be private). Keys this module does not own are
+    left alone. Used on every read and, under the lock, before every write,
+    so a damaged file is never rewritten."""
+
+    def fail(where: str, what: str) -> DatabaseError:
+        return DatabaseError(f"{path}: cannot read the workflow file: {where}: {what}. The file was not changed.")
+
+    if type(doc) is not dict:
+        raise fail("the top level", "must be a JSON object")
+    v = doc.get("workflow_version", WORKFLOW_VERSION)
+    if type(v) is int and v > WORKFLOW_VERSION:
+        raise DatabaseError(
+            f"{path}: the workflow file was written by a newer supervision-tui (workflow version {v}; "
+            f"this version reads up to {WORKFLOW_VERSION}). Upgrade supervision-tui. The file was not changed."
+        )
+    for name, least in (("workflow_version", 1), ("seq", 0), ("action_n", 0)):
+        if name in doc and not (type(doc[name]) is int and doc[name] >= least):
+            raise fail(repr(name), f"must be a whole number >= {least}")
+    for name, kind in (("reviews", dict), ("actions", dict), ("audit", list)):
+        if name in doc and type(doc[name]) is not kind:
+            raise fail(repr(name), f"must be a JSON {'object' if kind is dict else 'array'}")
+    for n, (key, d) in enumerate(doc.get("reviews", {}).items(), start=1):
+        try:
+            _check_review(key, d)
+        except _Damaged as err:
+            raise fail(_entry("review", key, n), str(err)) from None
+    for n, (key, d) in enumerate(doc.get("actions", {}).items(), start=1):
+        try:
+            _check_action(key, d)
+        except _Damaged as err:
+            raise fail(_entry("action item", key, n), str(err)) from None
+    for n, d in enumerate(doc.get("audit", []), start=1):
+        try:
+            _check_audit(d)
+        except _Damaged as err:
+            raise fail(f"audit entry {n}", str(err)) from None
 
 
 _REVIEW_AUDIT_FIELDS = ("status", "note", "flag_status", "flag_session")
@@ -509,16 +698,7 @@ class ReviewStore:
         return self._doc
 
     def _validate(self, doc: dict[str, Any]) -> None:
-        v = doc.get("workflow_version", WORKFLOW_VERSION)
-        if type(v) is not int or v > WORKFLOW_VERSION:
-            raise DatabaseError(
-                f"{self.path}: the workflow file was written by a newer supervision-tui (workflow version {v}; "
-                f"this version reads up to {WORKFLOW_VERSION}). Upgrade supervision-tui. The file was not changed."
-            )
-        for name, kind in (("reviews", dict), ("actions", dict), ("audit", list)):
-            if name in doc and type(doc[name]) is not kind:
-                raise DatabaseError(f"{self.path}: cannot read the workflow file: {name!r} must be a JSON "
-                                    f"{'object' if kind is dict else 'array'}. The file was not changed.")
+        check_workflow(doc, self.path)
 
     def _bad(self, where: str, err: Exception) -> DatabaseError:
         return DatabaseError(f"{self.path}: cannot read the workflow file: {where} is damaged "
@@ -536,7 +716,8 @@ class ReviewStore:
         who = _check_user(user) if user is not None else self.user
         at = self._clock()
         with self._store.transaction() as doc:
-            self._validate(doc)
+            self._validate(doc)  # a damaged file is never rewritten
+            remove_stale_temporaries_in(self.archive_dir)  # left by a killed rotation; none can be in progress now
             doc.setdefault("workflow_version", WORKFLOW_VERSION)
             seq = int(doc.get("seq", 0))
             entries: list[dict[str, Any]] = []
@@ -830,6 +1011,12 @@ class ReviewStore:
                     entries = body["entries"]
                     if type(entries) is not list:
                         raise TypeError("'entries' is not a list")
+                    for n, d in enumerate(entries, start=1):
+                        try:
+                            _check_audit(d)
+                        except _Damaged as err:
+                            raise DatabaseError(f"{path}: cannot read the audit archive: entry {n}: {err}. "
+                                                "The file was not changed.") from None
                     cached = (key, entries)
                     self._archive_cache[name] = cached
             except FileNotFoundError:

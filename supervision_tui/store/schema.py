@@ -29,10 +29,12 @@ program must not misread (or rewrite) a newer file.
 
 from __future__ import annotations
 
-import re
+import math
+import operator
 from datetime import date
 from typing import Any
 
+from supervision_tui import instruments
 from supervision_tui.instruments import REGISTRY
 from supervision_tui.model import (
     ATTENDANCE,
@@ -48,6 +50,7 @@ from supervision_tui.model import (
     Rating,
     new_rating,
 )
+from supervision_tui.store.sanitize import IDENTIFIER_RE, IDENTIFIER_RULE, printable
 
 SCHEMA_VERSION = 2
 """Bump on any incompatible change of the layout below, with a migration.
@@ -61,7 +64,7 @@ TABLES = (META, CLINICIANS, CLIENTS, MEASURES, GOALS)
 TABLES_BY_VERSION = {1: TABLES, 2: (META, CLINICIANS, CLIENTS)}
 
 
-CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+CODE_RE = IDENTIFIER_RE  # client codes, clinician ids, goal ids: sanitize.is_identifier
 
 
 class SchemaError(Exception):
@@ -78,43 +81,77 @@ def _date(value: Any, where: str, field: str) -> date:
     if d is not None:
         return d
     if not isinstance(value, str) or len(value) != 10:
-        raise SchemaError(f"{where}: {field!r} must be a date string YYYY-MM-DD (got {value!r})")
+        raise SchemaError(f"{where}: {field!r} must be a date string YYYY-MM-DD (got {_shown(value)})")
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        raise SchemaError(f"{where}: {field!r} must be a date string YYYY-MM-DD (got {value!r})") from None
+        raise SchemaError(f"{where}: {field!r} must be a date string YYYY-MM-DD (got {_shown(value)})") from None
     if len(_date_cache) < 100_000:
         _date_cache[value] = d
     return d
 
 
+def _shown(value: Any) -> str:
+    """A value in a message: its ``repr`` (control characters escaped), cut at 40."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _code(value: Any, where: str, field: str) -> str:
     if type(value) is not str or not CODE_RE.fullmatch(value):
-        raise SchemaError(f"{where}: {field!r} must be a code of 1-32 letters, digits, _ or - (got {value!r})")
+        raise SchemaError(f"{where}: {field!r} must be a code of {IDENTIFIER_RULE} (got {_shown(value)})")
     return value
 
 
 def _int(value: Any, where: str, field: str) -> int:
     if type(value) is not int or value < 1:
-        raise SchemaError(f"{where}: {field!r} must be a whole number >= 1 (got {value!r})")
+        raise SchemaError(f"{where}: {field!r} must be a whole number >= 1 (got {_shown(value)})")
     return value
 
 
 def _num(value: Any, where: str, field: str) -> float:
     if type(value) is float or type(value) is int:
-        return float(value)
-    raise SchemaError(f"{where}: {field!r} must be a number (got {value!r})")
+        try:
+            x = float(value)
+        except OverflowError:  # an integer beyond any float
+            x = math.inf
+        if not math.isfinite(x):
+            raise SchemaError(f"{where}: {field!r} must be a finite number (got {_shown(value)})")
+        return x
+    raise SchemaError(f"{where}: {field!r} must be a number (got {_shown(value)})")
+
+
+def score_problem(instrument_id: str, column: str, value: float) -> str | None:
+    """What is wrong with score ``value`` in ``column`` (``total``, ``goal``,
+    ``task``, ``bond``) of ``instrument_id`` — the same rule for an imported
+    CSV row and a document read from the database — or None. ``value``
+    must be a finite number."""
+    inst = REGISTRY.get(instrument_id)
+    if inst is None:
+        return f"has an unknown instrument {instrument_id}"
+    if column == "total":
+        lo, hi, whole = inst.min, inst.max, inst.integer
+    else:
+        comp = inst.component(column)
+        if comp is None:
+            return f"is not a score of {inst.id}"
+        lo, hi, whole = comp.min, comp.max, comp.integer
+    if not (lo - instruments.EPS <= value <= hi + instruments.EPS):
+        return f"must be within {instruments.fmt(lo)}-{instruments.fmt(hi)} for {inst.id}"
+    if whole and not value.is_integer():  # a sum of integer items (registry data)
+        return f"must be a whole number for {inst.id}"
+    return None
 
 
 def _choice(value: Any, allowed: tuple[str, ...], where: str, field: str) -> str:
     if value not in allowed or type(value) is not str:
-        raise SchemaError(f"{where}: {field!r} must be one of {', '.join(allowed)} (got {value!r})")
+        raise SchemaError(f"{where}: {field!r} must be one of {', '.join(allowed)} (got {_shown(value)})")
     return value
 
 
 def _bool(value: Any, where: str, field: str) -> bool:
     if type(value) is not bool:
-        raise SchemaError(f"{where}: {field!r} must be true or false (got {value!r})")
+        raise SchemaError(f"{where}: {field!r} must be true or false (got {_shown(value)})")
     return value
 
 
@@ -141,7 +178,7 @@ def check_meta(table: Any) -> dict[str, Any]:
         raise SchemaError('table "meta": the document must be a JSON object')
     version = doc.get("schema_version")
     if type(version) is not int or version < 1:
-        raise SchemaError(f'table "meta": "schema_version" must be a whole number >= 1 (got {version!r})')
+        raise SchemaError(f'table "meta": "schema_version" must be a whole number >= 1 (got {_shown(version)})')
     if version > SCHEMA_VERSION:
         raise FutureVersion(version)
     return doc
@@ -154,6 +191,37 @@ class FutureVersion(SchemaError):
             f"it was written by a newer supervision-tui (schema version {version}; this version "
             f"reads up to {SCHEMA_VERSION}). Upgrade supervision-tui to open it"
         )
+
+
+def caseload_name(meta: dict[str, Any]) -> str:
+    """The caseload's name from the meta document ("" when it has none), as
+    text fit for a screen (control characters neutralised)."""
+    name = meta.get("name")
+    if name is None:
+        return ""
+    if type(name) is not str:
+        raise SchemaError(f'table "meta": "name" must be text (got {type(name).__name__})')
+    return printable(name)
+
+
+def check_unique_ratings(ratings: list[Rating], doc_ids: list[str]) -> None:
+    """No two ratings share (client, session, instrument, rater), the
+    identity of a row (interchange.md §1). ``doc_ids[i]`` is the document
+    of ``ratings[i]``. Raises SchemaError naming the first two documents
+    of the first duplicate: an import would otherwise keep one of them
+    silently."""
+    key = operator.attrgetter("client", "session", "instrument", "rater")
+    keys = list(map(key, ratings))
+    if len(set(keys)) == len(keys):
+        return
+    seen: dict[tuple, int] = {}
+    for i, k in enumerate(keys):
+        j = seen.setdefault(k, i)
+        if j != i:
+            client, session, instrument, rater = k
+            raise SchemaError(f'table "measures", documents {doc_ids[j]} and {doc_ids[i]}: the same client, session, '
+                              f"instrument and rater ({client} session {session} {instrument or 'no instrument'} "
+                              f"{rater})")
 
 
 def new_meta(name: str, created: str) -> dict[str, Any]:
@@ -285,6 +353,14 @@ def rating_from_doc(doc_id: str, doc: Any) -> Rating:
         _bool(risk, where, "risk")
     if instrument is not None and scores[0] is None:
         raise SchemaError(f"{where}: 'total' is missing for instrument {instrument}")
+    for k, v in zip(_SCORES, scores):
+        if v is None:
+            continue
+        if instrument is None:
+            raise SchemaError(f"{where}: {k!r} needs an instrument, but the document has none")
+        problem = score_problem(instrument, k, v)
+        if problem is not None:
+            raise SchemaError(f"{where}: {k!r} {problem} (got {_shown(doc[k])})")
     return Rating(client, clinician, session, d, attendance, instrument, rater,
                   scores[0], scores[1], scores[2], scores[3], rupture, rtype, risk)
 
@@ -312,13 +388,25 @@ class RatingReader:
     remembered. Use one reader per load (not thread-safe; nothing global).
     """
 
-    __slots__ = ("_codes", "_dates", "_nums", "_instruments")
+    __slots__ = ("_codes", "_dates", "_nums", "_instruments", "_limits")
 
     def __init__(self) -> None:
         self._codes: dict[str, str] = {}
         self._dates: dict[str, date] = {}
         self._nums: dict[float, float] = {}
         self._instruments: dict[str, str] = {i: i for i in REGISTRY.ids()}
+        # (instrument, column) -> (lowest, highest, whole numbers only) as score_problem checks them
+        eps = instruments.EPS
+        self._limits: dict[tuple[str, str], tuple[float, float, bool]] = {}
+        for inst in REGISTRY:
+            self._limits[(inst.id, "total")] = (inst.min - eps, inst.max + eps, inst.integer)
+            for comp in inst.components:
+                self._limits[(inst.id, comp.name)] = (comp.min - eps, comp.max + eps, comp.integer)
+
+    def _in_range(self, instrument: str, column: str, value: float) -> bool:
+        """``score_problem`` would find nothing (NaN never is in range)."""
+        lim = self._limits.get((instrument, column))
+        return lim is not None and lim[0] <= value <= lim[1] and (not lim[2] or value.is_integer())
 
     def _num(self, v: Any) -> Any:
         """The shared float of a JSON number; ``_MISSING`` when not a number."""
@@ -327,7 +415,10 @@ class RatingReader:
             return _MISSING
         f = self._nums.get(v)
         if f is None:
-            f = float(v)
+            try:
+                f = float(v)
+            except OverflowError:  # an integer beyond any float: the full check says so
+                return _MISSING
             if len(self._nums) < _INTERN_LIMIT:
                 self._nums[v] = f
         return f
@@ -377,6 +468,16 @@ class RatingReader:
         if (total is _MISSING or goal is _MISSING or task is _MISSING or bond is _MISSING or rtype is _MISSING
                 or (rupture is not None and type(rupture) is not bool) or (risk is not None and type(risk) is not bool)):
             return self._checked(doc_id, doc)
+        if instrument is None:
+            if total is not None or goal is not None or task is not None or bond is not None:
+                return self._checked(doc_id, doc)  # raises: a score of no instrument
+        else:
+            in_range = self._in_range
+            if (not in_range(instrument, "total", total)
+                    or (goal is not None and not in_range(instrument, "goal", goal))
+                    or (task is not None and not in_range(instrument, "task", task))
+                    or (bond is not None and not in_range(instrument, "bond", bond))):
+                return self._checked(doc_id, doc)  # raises: not finite, out of range, not whole
         return new_rating(client, clinician, session, day, attendance, instrument, rater,
                           total, goal, task, bond, rupture, rtype, risk)
 
@@ -434,6 +535,7 @@ def goal_from_doc(doc_id: str, doc: Any) -> Goal:
     desc = doc.get("description", "")
     if type(desc) is not str:
         raise SchemaError(f"{where}: 'description' must be a string")
+    desc = printable(desc, newlines=True)  # an old or hand-edited file: no control character reaches a screen
     reviewed = doc.get("reviewed_session")
     return Goal(
         client=_code(doc["client"], where, "client"),

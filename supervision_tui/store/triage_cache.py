@@ -49,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -211,9 +212,17 @@ def read_cache(key: CacheKey) -> CachedTable | None:
             if not reviews_current:
                 row["review"] = REVIEW_PENDING
             rows.append(row)
+        if _CONTROL.search(raw):  # text for a screen holds no control character (store.sanitize): damaged
+            return None
     except (OSError, ValueError, TypeError, KeyError, RecursionError):  # absent, unreadable or damaged
         return None
     return CachedTable(header, rows, reviews_current)
+
+
+# a control character anywhere in the JSON text: raw (DEL, C1 in UTF-8) or escaped (\u0000-\u001f,
+# \u007f-\u009f, \b \f \n \r \t); one search of the bytes (an escaped backslash before one of those
+# letters also matches: the cache is then only ignored)
+_CONTROL = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\\u00[01][0-9a-fA-F]|\\u00[89][0-9a-fA-F]|\\u007[fF]|\\[bfnrt]")
 
 
 def write_cache(key: CacheKey, header: dict[str, Any], rows: list[dict[str, Any]]) -> Path | None:

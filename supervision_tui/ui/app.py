@@ -371,6 +371,19 @@ class SupervisionApp(WorkflowActions, App[None]):
         note = "" if self.present else " (not presenting: private text may be in it)"
         self.notify(f"Screenshot saved: {saved}{note}", timeout=8, markup=False)
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report (textual/app.py ``_fatal_error``) without
+        its panel of local variables: they may hold private text (a note, a
+        goal), even in presentation mode. Exits with status 1 (run_app)."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
+
     def get_system_commands(self, screen: Screen):
         from textual.app import SystemCommand
 
@@ -895,14 +908,16 @@ def build_app(db_path: Path | str | None, settings: Any = None, **options: Any) 
 
 def run_app(db_path: Path | str, settings: Any = None, **kwargs: Any) -> None:
     """Build and run the app (the CLI's ``open``)."""
+    import sys
+
     app = build_app(db_path, settings, **kwargs)
     try:
         launch(app, app.ssh)
     finally:
         app.stop_loading()
     if app.load_error and app.data is None:
-        import sys
-
         print(app.load_error, file=sys.stderr)
         if app.return_code in (None, 0):
             sys.exit(1)
+    if app.return_code:  # a crash (Textual sets 1): the CLI exits with it, not 0
+        sys.exit(app.return_code)

@@ -77,9 +77,62 @@ def test_four_processes_by_200_writes_keep_all_800(tmp_path):
 
 
 # --- killed writers ---------------------------------------------------------------------
+#
+# A child writes in a loop and prints each write's number once it is
+# committed; the parent kills it (SIGKILL) and checks that the file parses
+# and holds every acknowledged write, whole. A kill at a random moment may
+# land between writes, so half of the runs make the child pause *inside* a
+# write — in the middle of the data, or with the temporary complete but not
+# yet renamed (a hook patched into the child, around the real write path) —
+# and announce it; the parent checks that the temporary file exists, kills,
+# and checks that it is still there afterwards: the kill landed mid-write.
+# The next write removes such temporaries.
 
-KILLED_WRITER = r"""
-import sys
+WRITE_HOOK = r"""
+import os, sys, time
+from pathlib import Path
+import supervision_tui.store.files as files
+
+pause_at, point, where = int(sys.argv[3]), sys.argv[4], sys.argv[5]  # n-th write to pause in (0: never)
+calls = [0]
+real_write_all, real_replace, real_write = files._write_all, os.replace, files.write_private_bytes
+state = {"armed": False}
+
+
+def announce():
+    print("in-write", flush=True)
+    time.sleep(60)  # killed here
+
+
+def write_private_bytes(path, data, **kw):
+    if where in ("any", Path(path).parent.name.split(".")[-1]):
+        calls[0] += 1
+        state["armed"] = calls[0] == pause_at
+    try:
+        return real_write(path, data, **kw)
+    finally:
+        state["armed"] = False
+
+
+def write_all(fd, data):
+    if state["armed"] and point == "data":
+        real_write_all(fd, data[: len(data) // 2])
+        announce()
+    real_write_all(fd, data)
+
+
+def replace(src, dst, *a, **k):
+    if state["armed"] and point == "rename" and str(src).endswith(".tmp"):
+        announce()
+    return real_replace(src, dst, *a, **k)
+
+
+files._write_all, files.write_private_bytes, os.replace = write_all, write_private_bytes, replace
+"""
+
+KILLED_WRITERS = {
+    # the locked store itself: a 400 kB document per transaction
+    "store": WRITE_HOOK + r"""
 from supervision_tui.store.database import LockedStore
 store = LockedStore(sys.argv[1])
 i = int(sys.argv[2])
@@ -91,40 +144,141 @@ while True:
         data.setdefault("acks", []).append(i)
     print(i, flush=True)  # acknowledged only once committed
     i += 1
-"""
+""",
+    # review saves: one action item per save, through ReviewStore
+    "review": WRITE_HOOK + r"""
+from supervision_tui.store.reviews import ReviewStore
+store = ReviewStore(sys.argv[1], user="sup")
+i = int(sys.argv[2])
+print("ready", flush=True)
+while True:
+    store.add_action("C-1", f"item {i} " + "x" * 2000)
+    print(i, flush=True)
+    i += 1
+""",
+    # audit archiving: a chunk of 3 entries moves to the archive every few saves
+    "archive": WRITE_HOOK + r"""
+from supervision_tui.store.reviews import ReviewStore
+store = ReviewStore(sys.argv[1], user="sup", audit_chunk=3)
+i = int(sys.argv[2])
+print("ready", flush=True)
+while True:
+    store.set_client_review("C-1", "discussed", note=f"save {i} " + "y" * 2000)
+    print(i, flush=True)
+    i += 1
+""",
+}
 
 
-def test_writer_killed_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
-    path = tmp_path / "killed.json"
-    rng = random.Random(7)
+def _tmp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*.tmp")]
+
+
+def _kill_runs(tmp_path: Path, kind: str, runs: int, check) -> dict[str, int]:
+    """Run and kill ``runs`` writers of ``kind``; ``check(path, acked)``
+    validates the file after each kill and returns the next write number.
+    Returns counts: kills, kills that landed mid-write, acknowledged writes."""
+    path = tmp_path / f"{kind}.json"
+    rng = random.Random(hash(kind) & 0xFFFF)
     acked: list[int] = []
     next_i = 0
-    leftovers = 0
-    for _run in range(20):
-        p = child(KILLED_WRITER, str(path), str(next_i), stdout=subprocess.PIPE, text=True)
+    counts = {"kills": 0, "mid_write": 0, "acked": 0, "paused": 0}
+    left_in: set[str] = set()  # folders where killed writes left their temporaries
+    for run in range(runs):
+        paused = run % 2 == 1
+        pause_at = rng.randint(1, 4) if paused else 0
+        point = "data" if run % 4 == 1 else "rename"
+        where = "audit" if kind == "archive" else "any"
+        p = child(KILLED_WRITERS[kind], str(path), str(next_i), str(pause_at), point, where,
+                  stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == "ready"
-        for _ in range(rng.randint(0, 12)):
-            acked.append(int(p.stdout.readline()))
-        time.sleep(rng.uniform(0, 0.004))
+        if paused:
+            counts["paused"] += 1
+            while True:
+                line = p.stdout.readline().strip()
+                assert line, "the writer ended before pausing in a write"
+                if line == "in-write":
+                    break
+                acked.append(int(line))
+            before_kill = _tmp_files(tmp_path)
+            assert before_kill, "paused inside a write, yet no temporary file"
+        else:
+            for _ in range(rng.randint(0, 12)):
+                acked.append(int(p.stdout.readline()))
+            time.sleep(rng.uniform(0, 0.004))
+            before_kill = _tmp_files(tmp_path)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=30)
-        acked += [int(line) for line in p.stdout.read().split()]  # printed before the kill
+        counts["kills"] += 1
+        acked += [int(line) for line in p.stdout.read().split() if line != "in-write"]
         p.stdout.close()
-        leftovers += len(temporaries(tmp_path))
+        left = [t for t in before_kill if t.exists()]
+        if paused:
+            assert left, "the kill did not land inside the write"
+        if left:
+            counts["mid_write"] += 1  # the kill interrupted that write: its temporary was left behind
+            left_in.update(t.parent.name for t in left)
         if not path.exists():
             assert acked == []
             continue
+        next_i = check(path, acked)
+    counts["acked"] = len(acked)
+    counts["left_in"] = sorted(left_in)  # type: ignore[assignment]
+    return counts
+
+
+def test_writers_killed_mid_write_never_lose_an_acknowledged_write(tmp_path):
+    def check_store(path: Path, acked: list[int]) -> int:
         data = LockedStore(path, read_only=True).read()  # always parses
         assert set(acked) <= set(data["acks"])
         assert data["acks"] == sorted(set(data["acks"]))  # no duplicate, no reordering
         assert data["pad"].endswith(str(data["acks"][-1]))  # the whole transaction, not a mix
-        next_i = data["acks"][-1] + 1
-    assert len(acked) > 20
+        return data["acks"][-1] + 1
+
+    counts = _kill_runs(tmp_path, "store", 20, check_store)
+    assert counts["mid_write"] >= counts["paused"] == 10  # every paused run was killed inside a write
+    assert counts["acked"] > 20
     # a later transaction removes what killed writers left behind
-    with LockedStore(path).transaction() as data:
+    with LockedStore(tmp_path / "store.json").transaction() as data:
         data["done"] = True
-    assert temporaries(tmp_path) == []
-    print(f"killed 20 writers, {len(acked)} acknowledged writes kept, {leftovers} temporaries seen")
+    assert _tmp_files(tmp_path) == []
+    print(f"store: {counts}")
+
+
+def test_review_saves_and_audit_archiving_killed_mid_write_lose_nothing(tmp_path):
+    from supervision_tui.store.reviews import ReviewStore
+
+    def check_reviews(path: Path, acked: list[int]) -> int:
+        store = ReviewStore(path, read_only=True)
+        store.reload()  # parses and passes the workflow check
+        items = sorted(int(a.text.split()[1]) for a in store.actions())
+        assert set(acked) <= set(items) and len(items) == len(set(items))
+        seqs = [e.seq for e in reversed(store.audit())]
+        assert seqs == list(range(1, len(seqs) + 1))  # every save audited once, in order
+        assert len(seqs) == len(items)
+        return items[-1] + 1
+
+    def check_archive(path: Path, acked: list[int]) -> int:
+        store = ReviewStore(path, read_only=True)
+        store.reload()
+        entries = list(reversed(store.audit()))  # archive files + the workflow file, de-duplicated
+        saves = [int(e.after["note"].split()[1]) for e in entries]
+        assert set(acked) <= set(saves) and saves == sorted(set(saves))
+        assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+        return saves[-1] + 1
+
+    (tmp_path / "r").mkdir()
+    (tmp_path / "a").mkdir()
+    reviews = _kill_runs(tmp_path / "r", "review", 12, check_reviews)
+    archive = _kill_runs(tmp_path / "a", "archive", 12, check_archive)
+    for counts in (reviews, archive):
+        assert counts["mid_write"] >= counts["paused"] == 6
+    assert "archive.audit" in archive["left_in"]  # killed while writing an archive file
+    # the next saves clean the temporaries of the workflow file and of the audit archive
+    ReviewStore(tmp_path / "r" / "review.json", user="sup").add_action("C-1", "last")
+    ReviewStore(tmp_path / "a" / "archive.json", user="sup").set_client_review("C-1", "resolved")
+    assert _tmp_files(tmp_path) == []
+    print(f"review saves: {reviews}; audit archiving: {archive}")
 
 
 # --- malformed input: never a traceback, never a partial write ------------------------------
@@ -303,7 +457,7 @@ def test_cli_reports_a_full_disk_without_traceback(saved, tmp_path, monkeypatch)
     res = runner.invoke(cli, ["export", str(saved.path), str(tmp_path / "out")])
     assert res.exit_code == 1
     assert res.output.strip() == f"{tmp_path / 'out' / 'measures.csv'}: cannot write: no space left on the device; " \
-                                 "the file was not changed"
+                                 "no file was changed"
     monkeypatch.undo()
     assert sha(saved.path) == before
     assert os.listdir(tmp_path / "out") == []

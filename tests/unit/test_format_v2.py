@@ -167,7 +167,35 @@ BAD_V2 = {
     "unknown_field": (lambda d: d.__setitem__("notes", "x"), "unknown field(s) 'notes'"),
     "column_not_list": (lambda d: d["rows"].__setitem__("total", {"0": 1}), "rows.total: must be a JSON array"),
     "bad_goal": (lambda d: d["goals"][0].__setitem__("agreement", "maybe"), "'agreement' must be one of"),
+    # the checks of a format-1 document (store/schema.py, issue 13), in the columns
+    "total_out_of_range": (lambda d: set_score(d, "SRS", "total", 41), "'total' must be within 0-40 for SRS (got 41)"),
+    "total_negative": (lambda d: set_score(d, "SRS", "total", -1), "'total' must be within 0-40 for SRS"),
+    "total_huge": (lambda d: set_score(d, "SRS", "total", 1e308), "'total' must be within 0-40 for SRS"),
+    "goal_out_of_range": (lambda d: set_score(d, "SRS", "goal", 11), "'goal' must be within 0-10 for SRS"),
+    "not_a_score_of": (lambda d: set_score(d, "SRS", "task", 5), "'task' is not a score of SRS"),
+    "not_whole": (lambda d: set_score(d, "WAI-SR", "total", 44.5), "'total' must be a whole number for WAI-SR"),
+    "score_without_instrument": (lambda d: set_score(d, None, "total", 3), "'total' needs an instrument"),
+    "duplicate_row": (lambda d: d["rows"]["instrument"].__setitem__(row_of(d, "ORS"), row_of(d, "SRS", index=True)),
+                      "the same session, instrument and rater as row"),
+    "code_not_identifier": (lambda d: d.__setitem__("code", "-C1"), "'code' must be a code of 1-32 characters"),
 }
+
+
+def row_of(doc: dict, inst: str | None, index: bool = False, session: int = 2) -> int:
+    """The row of ``inst`` in ``session`` (with ``index``: the instrument's
+    index in ``doc["instruments"]`` instead)."""
+    insts = doc["instruments"]
+    col = doc["rows"]["instrument"]
+    rows = [i for i, v in enumerate(col) if (v is None and inst is None) or (v is not None and insts[v] == inst)]
+    if index:
+        return insts.index(inst)
+    return rows[-1] if inst is None else rows[0]
+
+
+def set_score(doc: dict, inst: str | None, column: str, value) -> None:
+    n = len(doc["rows"]["instrument"])
+    col = doc["rows"].setdefault(column, [None] * n)
+    col[row_of(doc, inst)] = value
 
 
 @pytest.mark.parametrize("case", sorted(BAD_V2))
@@ -190,11 +218,26 @@ def test_a_bad_format_2_document_is_a_clear_error_and_never_rewritten(tmp_path, 
     assert not list(tmp_path.glob("*backup*"))
 
 
-def test_nan_is_refused(tmp_path):
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+def test_a_number_that_is_not_finite_is_refused(tmp_path, literal):
     path = tmp_path / "nan.json"
-    path.write_bytes(v2_bytes(tmp_path).replace(b'"total":[', b'"total":[NaN,', 1))
-    with pytest.raises(DatabaseError, match="cannot read the database"):
+    raw = v2_bytes(tmp_path)
+    path.write_bytes(raw.replace(b'"total":[36.5', b'"total":[' + literal, 1))
+    assert path.read_bytes() != raw
+    with pytest.raises(DatabaseError, match="'total' must be a finite number"):
         Database(path, read_only=True).load()
+
+
+def test_text_read_from_a_format_2_file_is_neutralised(tmp_path):
+    raw = _edit_doc(v2_bytes(tmp_path), "C-1", lambda d: d["goals"][0].__setitem__(
+        "description", "goal \x1b[2J\x1b]0;owned\x07 end\r\nline 2"))
+    data = json.loads(raw)
+    data["meta"]["1"]["name"] = "clinic\x1b[31m"
+    path = tmp_path / "hostile.json"
+    path.write_bytes(columnar.encode_file(data, data["clients"]))
+    cl = Database(path, read_only=True).load()
+    assert {g.description for g in cl.goals if g.client == "C-1"} >= {"goal \u241b[2J\u241b]0;owned\u2407 end\nline 2"}
+    assert cl.name == "clinic\u241b[31m"
 
 
 # --- format 1: read as it is; upgraded by the first write -------------------------------------

@@ -97,7 +97,7 @@ def clock_from(start: str = "2026-11-20T10:00:00+00:00"):
 
     def now() -> str:
         t[0] += 1
-        return start[:-9] + f"{t[0] // 60:02d}:{t[0] % 60:02d}+00:00"
+        return start[:-11] + f"{t[0] // 60:02d}:{t[0] % 60:02d}+00:00"
 
     return now
 

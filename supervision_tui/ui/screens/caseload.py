@@ -306,7 +306,7 @@ class CaseloadScreen(Screen):
         return [(r, r.review) for r in self.all_rows]
 
     def _load_error_changed(self, error: str | None) -> None:
-        if error:
+        if error and getattr(self.app, "data", None) is None:  # a failed reload keeps the previous data up
             self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress q to quit.")
             self._update_header()
 

@@ -20,10 +20,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from supervision_tui.store.sanitize import IDENTIFIER_RE, printable
 from supervision_tui.ui.workflow import STATUS_HELP, STATUS_KEYS, STATUS_ORDER, status_text
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+CODE_RE = IDENTIFIER_RE  # the store's rule (store/sanitize.py); the store enforces it too
 MASKED_HINT = "typing is hidden while presenting"
 
 
@@ -257,7 +258,7 @@ class ActionDialog(_Dialog):
             self.query_one("#action-text", Input).focus()
             return None
         if owner and not CODE_RE.fullmatch(owner):
-            self._error(f"Owner: a clinician id such as T02: letters, digits, _ or - (got “{owner}”)")
+            self._error(f"Owner: a clinician id such as T02: letters, digits, _ or - (got “{printable(owner)}”)")
             self.query_one("#action-owner", Input).focus()
             return None
         try:
