@@ -35,13 +35,13 @@ from rich.control import strip_control_codes
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable
 
 from supervision_tui.model import TRIAGED_STATUSES
 from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis
 from supervision_tui.ui.widgets.sparkline import sparkline
 from supervision_tui.ui.widgets.viewdata import SPARK_WIDTH, ClientView, fmt_num, instrument_order, spark_cell
 from supervision_tui.ui.workflow import review_sort_key
+from supervision_tui.ui.widgets.fasttable import FastDataTable
 from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 # --- words and symbols (never colour alone) ------------------------------------
@@ -485,7 +485,7 @@ FILL_FIRST = 400  # rows added at once by show_rows (the visible ones are among 
 FILL_CHUNK = 1000  # then this many per turn of the event loop
 
 
-class CaseloadTable(DataTable):
+class CaseloadTable(FastDataTable):
     """A row-cursor DataTable with vi keys; enter posts ``RowSelected``.
 
     ``show_rows`` adds long lists in pieces (``FILL_FIRST``, then
@@ -551,7 +551,7 @@ class CaseloadTable(DataTable):
         first = max(FILL_FIRST, idx + FILL_FIRST // 2)
 
         def add(lo: int, hi: int) -> None:
-            self._add_rows_fast([([make(row) for make in makers], row.code) for row in rows[lo:hi]])
+            self.add_rows_fast([([make(row) for make in makers], row.code) for row in rows[lo:hi]])
 
         add(0, first)
         if rows:
@@ -571,54 +571,6 @@ class CaseloadTable(DataTable):
 
         if self.filling:
             self.call_after_refresh(more, first)
-
-    def _add_rows_fast(self, items: list[tuple[list, str]]) -> None:
-        """``add_row(*cells, key=code)`` for every item, with DataTable's own
-        per-row bookkeeping done once for the batch (``add_row`` re-validates
-        the cursor and schedules an idle check per row: a third of a second
-        at 5 000 rows). Same state as ``add_row`` (tests compare the two);
-        falls back to it if this Textual lacks what it uses."""
-        try:
-            from textual.widgets._data_table import DuplicateKey, Row, RowKey
-
-            locations, data, table_rows, new_rows = self._row_locations, self._data, self.rows, self._new_rows
-            column_keys = [c.key for c in self.ordered_columns]
-        except (ImportError, AttributeError):  # pragma: no cover - another Textual
-            for cells, key in items:
-                self.add_row(*cells, key=key)
-            return
-        start = self.row_count
-        for cells, key in items:
-            if len(cells) > len(column_keys):
-                raise ValueError("More values provided than there are columns.")
-        for i, (cells, key) in enumerate(items):
-            row_key = RowKey(key)
-            if row_key in locations:
-                raise DuplicateKey(f"The row key {row_key!r} already exists.")
-            locations[row_key] = start + i
-            data[row_key] = dict(zip_longest(column_keys, cells))
-            table_rows[row_key] = Row(row_key, 1, None, False)
-            new_rows.add(row_key)
-        if not items:
-            return
-        self._require_update_dimensions = True
-        self.cursor_coordinate = self.cursor_coordinate
-        if start == 0 and len(self.columns) > 0 and self.show_cursor and self.cursor_type != "none":
-            self._highlight_cursor()
-        self._update_count += len(items)
-        self.check_idle()
-
-    def _update_dimensions(self, new_rows) -> None:
-        """DataTable measures every cell of every new row to size auto-width
-        columns (5 000 rows: 40 000 measurements, most of a second). Every
-        column here has a fixed width (``fit_columns``), no row a label or an
-        auto height: the measurements would change nothing, so they are
-        skipped; the virtual size is computed as always."""
-        columns = self.columns.values()
-        if columns and not any(c.auto_width for c in columns) and not getattr(self, "_labelled_row_exists", True):
-            new_rows = [k for k in new_rows if (r := self.rows.get(k)) is not None
-                        and (r.label is not None or r.auto_height)]
-        super()._update_dimensions(new_rows)
 
     def _tier_styles(self) -> dict[int, str]:
         try:

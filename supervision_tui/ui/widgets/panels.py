@@ -14,12 +14,13 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS, tier_label
 from supervision_tui.ui.widgets.sparkline import block_chart
 from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num
+from supervision_tui.ui.widgets.fasttable import FastDataTable, fixed_width
 from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 HIDDEN_TEXT = "(hidden while presenting)"
@@ -313,7 +314,7 @@ class Panel(Static):
 ATTENDANCE_WORDS = {"attended": "yes", "cancelled": "cancelled", "no_show": "no-show"}
 
 
-class SessionsTable(DataTable):
+class SessionsTable(FastDataTable):
     """One row per session, latest first: raw ratings and reports."""
 
     BINDINGS = [
@@ -342,8 +343,7 @@ class SessionsTable(DataTable):
             cols.append((inst, inst))
         # risk before the (free-length) report: never the column cut off at the right edge
         cols += [("risk", "risk"), ("report", "report")]
-        for key, label in cols:
-            self.add_column(label, key=key)
+        rows = []
         for row in reversed(v.session_rows):
             cells: list[Text] = [
                 Text(str(row.number), justify="right"),
@@ -362,4 +362,9 @@ class SessionsTable(DataTable):
                 cells.append(Text(fmt_num(row.scores.get((inst, "client"))), justify="right"))
             cells.append(Text("⚠", style="bold", justify="center") if row.risk else Text("—", justify="center"))
             cells.append(Text("; ".join(row.reports) if row.reports else "—"))
-            self.add_row(*cells, key=str(row.number))
+            rows.append((cells, str(row.number)))
+        # each column as wide as an auto-width one would be, given here: the table then
+        # measures no cell (fasttable.py), and the rows go in as one batch
+        for i, (key, label) in enumerate(cols):
+            self.add_column(label, key=key, width=fixed_width(label, (cells[i] for cells, _k in rows)))
+        self.add_rows_fast(rows)
