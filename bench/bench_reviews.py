@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_reviews.py 50 500 2000
 
 ``bench_review_save(n_clients, n_sessions=40, n=200)`` writes the demo
-caseload (``store.demo.generate_demo``) of that size as a real database in
+caseload (``demo.generate_demo``) of that size as a real database in
 a temporary folder, runs the rule engine once, then times ``n`` calls of
 ``ReviewStore.set_review`` on real flags (cycling through the flags and
 the review statuses, with a note every third time, so every save really
@@ -37,7 +37,7 @@ TARGET_P95_MS = 20.0
 
 
 def _caseload(n_clients: int, n_sessions: int):
-    from supervision_tui.store.demo import generate_demo
+    from supervision_tui.demo import generate_demo
 
     return generate_demo(2026, n_clients=n_clients, sessions=n_sessions)
 

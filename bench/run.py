@@ -395,7 +395,7 @@ def make_caseload(n: int):
     from dataclasses import replace
 
     from supervision_tui.model import Caseload, Client, Clinician
-    from supervision_tui.store.demo import generate_demo
+    from supervision_tui.demo import generate_demo
 
     if n <= DEMO_MAX:
         return generate_demo(SEED, n_clients=n, sessions=SESSIONS)

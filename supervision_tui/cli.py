@@ -101,7 +101,8 @@ def cli() -> None:
               help="Open without any write path to the database or its workflow file (only the private "
                    "triage cache in your cache folder is written).")
 @click.option("--clinician", help="Show only this clinician's clients.")
-@click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored).")
+@click.option("--as-of", type=DATE,
+              help="What was known on this date: later sessions ignored, later reviews not shown as made.")
 @click.option("--ssh/--no-ssh", default=None, help="Force SSH mode on/off (default: detect).")
 @click.option("--all", "show_all", is_flag=True, help="Also list closed and dropped-out clients.")
 def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all) -> None:
@@ -109,7 +110,7 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
     try:
         settings = _load_settings(config)
         if db is None:
-            from supervision_tui.store.demo import private_demo_copy
+            from supervision_tui.demo import private_demo_copy
 
             db, created = private_demo_copy()
             click.echo(f"Opening the demo caseload: {db}" + (" (new private copy)" if created else ""), err=True)
@@ -147,40 +148,118 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
         _fail(err)
 
 
+_FHIR_HELP = "FILEs are FHIR R4 JSON: Bundles, single resources, Bulk Data NDJSON files, or folders of them."
+_CLIENT_SYSTEM_HELP = ("With --fhir: the Patient identifier system whose value is the client code "
+                       "(default: each Patient's first identifier).")
+_CLINICIAN_SYSTEM_HELP = ("With --fhir: the Practitioner identifier system whose value is the clinician id "
+                          "(default: the first identifier).")
+_MAP_HELP = ("FILEs are a vendor's CSV export, read through MAPPING: a mapping TOML file, or the name of a "
+             "bundled one (see data/mappings/README.md).")
+_CONFIG_HELP = "Settings TOML file; with --fhir its [fhir.codes] name the codes of ORS, SRS, WAI-SR."
+
+
+def _import_usage(files, fhir, mapping, client_system, clinician_system, clients=None, goals=None) -> None:
+    """Wrong combinations of the import/validate options: usage errors (exit 2)."""
+    if fhir and mapping:
+        raise click.UsageError("give --fhir or --map, not both")
+    if (client_system or clinician_system) and not fhir:
+        raise click.UsageError("--client-system and --clinician-system go with --fhir")
+    if fhir and (clients or goals):
+        raise click.UsageError("--clients and --goals are CSV files: import them without --fhir")
+
+
+def _read_other(files, fhir, mapping, client_system, clinician_system, config, clients=None, goals=None, db=None):
+    """FHIR files or mapped vendor CSVs as (ParsedImport, summary text).
+    ``db``: the database a FHIR import goes into (its session numbers continue)."""
+    if fhir:
+        from supervision_tui.store.fhir import read_fhir
+
+        codes = _load_settings(config).fhir.codes
+        existing = _open_db(db).load() if db is not None and db.exists() else None
+        result = read_fhir(list(files), client_system=client_system, clinician_system=clinician_system,
+                           codes=codes, existing=existing)
+        return result.parsed, result.summary()
+    from supervision_tui.store.mapping import read_mapped
+
+    existing = _open_db(db).load() if db is not None and db.exists() else None
+    result = read_mapped(mapping, list(files), clients=clients, goals=goals, existing=existing)
+    return result.parsed, result.summary()
+
+
 @cli.command("import")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("measures", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
 @click.option("--clients", type=click.Path(dir_okay=False, path_type=Path), help="Clients CSV.")
 @click.option("--goals", type=click.Path(dir_okay=False, path_type=Path), help="Goals CSV.")
-def import_cmd(db, measures, clients, goals) -> None:
-    """Import MEASURES.csv (and optional clients/goals CSVs) into DB.
+@click.option("--fhir", is_flag=True, help=_FHIR_HELP)
+@click.option("--client-system", metavar="URI", help=_CLIENT_SYSTEM_HELP)
+@click.option("--clinician-system", metavar="URI", help=_CLINICIAN_SYSTEM_HELP)
+@click.option("--map", "mapping", metavar="MAPPING", help=_MAP_HELP)
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP)
+def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system, mapping, config) -> None:
+    """Import into DB (created if missing) from the CSV layout, FHIR or a vendor CSV.
 
-    Creates DB if it does not exist. Nothing is written unless every file
-    validates; the write is atomic.
+    \b
+      import DB MEASURES.csv [--clients CLIENTS.csv] [--goals GOALS.csv]
+      import DB --fhir EXPORT... [--client-system URI] [--clinician-system URI]
+      import DB --map MAPPING EXPORT.csv... [--clients CLIENTS.csv] [--goals GOALS.csv]
+
+    Nothing is written unless every file validates; the write is atomic;
+    importing the same data again changes nothing. With --fhir, Patient
+    names, birth dates, addresses and telecom are never read into DB.
     """
-    from supervision_tui.store.csv_io import parse_files
-
+    _import_usage(files, fhir, mapping, client_system, clinician_system, clients, goals)
+    if not fhir and not mapping and len(files) != 1:
+        raise click.UsageError("give one MEASURES file (the clients and goals files go with --clients and --goals)")
+    head = None
     try:
-        parsed = parse_files(measures, clients=clients, goals=goals)
+        if fhir or mapping:
+            parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config, clients, goals,
+                                       db)
+        else:
+            from supervision_tui.store.csv_io import parse_files
+
+            parsed = parse_files(files[0], clients=clients, goals=goals)
         report = _open_db(db, read_only=False).import_parsed(parsed)
     except UserError as err:
         _fail(err)
     except OSError as err:
         _fail(_os_error(err))
+    if head:
+        click.echo(head)
     click.echo(report.summary())
 
 
 @cli.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-def validate_cmd(files) -> None:
-    """Check measures/clients/goals CSV files without writing anything.
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
+@click.option("--fhir", is_flag=True, help=_FHIR_HELP)
+@click.option("--client-system", metavar="URI", help=_CLIENT_SYSTEM_HELP)
+@click.option("--clinician-system", metavar="URI", help=_CLINICIAN_SYSTEM_HELP)
+@click.option("--map", "mapping", metavar="MAPPING", help=_MAP_HELP)
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP)
+def validate_cmd(files, fhir, client_system, clinician_system, mapping, config) -> None:
+    """Check files without writing anything: CSVs, FHIR (--fhir) or a vendor CSV (--map).
 
-    The kind of each file is recognised from its header.
+    \b
+      validate MEASURES.csv [CLIENTS.csv] [GOALS.csv]   kind recognised from the header
+      validate --fhir EXPORT... [--client-system URI]
+      validate --map MAPPING EXPORT.csv...
+
+    Every error is listed as FILE:LINE: column: what is wrong (got VALUE)
+    (FHIR: FILE:ENTRY: Resource/id: field: ...). Exit status 0 when the
+    files would import, 1 when they would not.
     """
-    from supervision_tui.store.csv_io import validate_files
-
+    _import_usage(files, fhir, mapping, client_system, clinician_system)
     try:
-        message = validate_files(list(files))
+        if fhir or mapping:
+            parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config)
+            n_clients = len({r.client for r in parsed.ratings})
+            message = (f"OK: {len(parsed.ratings)} measure row(s) of {n_clients} client(s) would be imported.\n"
+                       + head)
+        else:
+            from supervision_tui.store.csv_io import validate_files
+
+            message = validate_files(list(files))
     except UserError as err:
         _fail(err)
     except OSError as err:
@@ -216,11 +295,12 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
 
 
 def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
-    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.rules.engine import analyse_caseload, check_as_of
 
     settings = _load_settings(config)
     caseload = _open_db(db).load()
     _check_clinician(db, caseload, clinician)
+    check_as_of(caseload, _as_date(as_of))
     analyses = analyse_caseload(caseload, settings, as_of=_as_date(as_of))
     if clinician:
         analyses = [a for a in analyses if a.clinician == clinician]
@@ -230,7 +310,7 @@ def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
 _common_rule_options = [
     click.argument("db", type=click.Path(dir_okay=False, path_type=Path)),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md)."),
-    click.option("--as-of", type=DATE, help="Evaluate as of this date (later sessions ignored)."),
+    click.option("--as-of", type=DATE, help="What was known on this date (later sessions ignored)."),
     click.option("--clinician", help="Only this clinician's clients."),
     click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file."),
 ]
@@ -259,7 +339,8 @@ def flags_cmd(db, as_json, as_of, clinician, config) -> None:
 @_rule_options
 @click.option("--all", "show_all", is_flag=True, help="Include closed and dropped-out clients (text table only).")
 def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
-    """One line per triaged client, in triage order."""
+    """One line per triaged client, in triage order (closed and dropped-out
+    clients with an active risk included)."""
     from supervision_tui.reports import tables
 
     try:
@@ -272,7 +353,7 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 @cli.command("agenda")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
-@click.option("--as-of", type=DATE, help="Evaluate as of this date.")
+@click.option("--as-of", type=DATE, help="What was known on this date: later sessions, reviews and action items ignored.")
 @click.option("--clinician", help="Only this clinician's clients.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]),
               help="Output format (default: html when --out ends in .html or .htm, else md).")
@@ -282,7 +363,8 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
     from supervision_tui.reports.agenda import build_agenda_from, render
-    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.reports.as_of import ReviewsAsOf
+    from supervision_tui.rules.engine import analyse_caseload, check_as_of
     from supervision_tui.store.reviews import ReviewStore
 
     if fmt is None:  # an explicit --format wins over the suffix
@@ -295,8 +377,10 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
         caseload = database.load()
         _check_clinician(db, caseload, clinician)
         as_of_day = _as_date(as_of)
+        check_as_of(caseload, as_of_day)
+        reviews = ReviewsAsOf(database, as_of_day) if as_of_day is not None else ReviewStore(database)
         agenda = build_agenda_from(
-            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), ReviewStore(database),
+            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), reviews,
             since=_as_date(since), as_of=as_of_day, clinician=clinician,
         )
         text = render(agenda, fmt=fmt, include_notes=include_notes)
@@ -400,7 +484,7 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 @click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
 def demo_cmd(out, seed, n_clients, max_sessions) -> None:
     """Write a deterministic demo caseload database to OUT."""
-    from supervision_tui.store.demo import write_demo
+    from supervision_tui.demo import write_demo
 
     try:
         write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions)

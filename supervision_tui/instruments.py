@@ -288,7 +288,8 @@ SRS = Instrument(
     min=0,
     max=40,
     usual_rater="client",
-    cutoff=Cutoff(36, "<", "Duncan et al. 2003"),
+    # a PCOMS practice threshold (OpenFIT alerts below it), not a derived clinical cutoff (clinical-rules §1)
+    cutoff=Cutoff(36, "<", "PCOMS practice threshold, Duncan et al. 2003"),
     components=(
         Component("goal", "goals item", 0, 10, agreed_min=9, partial_min=8),
     ),
@@ -321,7 +322,7 @@ ORS = Instrument(
     kind=OUTCOME,
     min=0,
     max=40,
-    cutoff=Cutoff(25, "<", "Miller et al. 2003"),
+    cutoff=Cutoff(25, "<", "adults, Miller et al. 2003"),
     reliable_change=ReliableChange(5, "Miller et al. 2003"),
     source="Miller et al. 2003",
 )
@@ -334,7 +335,7 @@ PHQ9 = Instrument(
     max=27,
     higher_is_better=False,
     cutoff=Cutoff(10, ">=", "Kroenke et al. 2001; IAPT caseness"),
-    reliable_change=ReliableChange(6, "IAPT"),
+    reliable_change=ReliableChange(6, "IAPT Data Handbook 2011"),
     bands=(
         Band(0, 4, "minimal"),
         Band(5, 9, "mild"),
@@ -353,8 +354,8 @@ GAD7 = Instrument(
     min=0,
     max=21,
     higher_is_better=False,
-    cutoff=Cutoff(8, ">=", "IAPT caseness"),
-    reliable_change=ReliableChange(4, "IAPT"),
+    cutoff=Cutoff(8, ">=", "Kroenke et al. 2007; IAPT caseness"),
+    reliable_change=ReliableChange(4, "IAPT Data Handbook 2011"),
     bands=(
         Band(0, 4, "minimal"),
         Band(5, 9, "mild"),

@@ -155,7 +155,7 @@ class _Whole(Exception):
 
 def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None:
     from supervision_tui.errors import DatabaseError
-    from supervision_tui.rules.engine import analyse_client
+    from supervision_tui.rules.engine import RULES, analyse_client, prepare_shared
     from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache, columnar, schema
     from supervision_tui.ui.widgets.viewdata import ClientView, spark_cell
@@ -163,6 +163,13 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     trace(f"worker {part} imported")
     settings = req.settings if req.settings is not None else Settings()
     t = time.perf_counter()
+    # a rule with a caseload-wide step (``Rule.prepare``) needs every client's record first:
+    # then one worker reads them all (the others stop) and the step's result is part of each key
+    caseload_wide = any(r.prepare is not None for r in RULES)
+    if caseload_wide and part:
+        return
+    if caseload_wide:
+        parts = 1
     split = None if req.whole else _split(req.db_path)
     db_path = Path(req.db_path)
     if split is not None:
@@ -200,27 +207,44 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     as_of = req.as_of
     t_decode = t_rules = t_spark = t_pickle = t_send = 0.0
     clock = time.perf_counter
+
+    def decode(doc_id: str, raw: bytes):
+        try:
+            return columnar.decode_bytes(doc_id, raw)
+        except columnar.NotOneDocument:
+            raise _Whole() from None
+        except schema.SchemaError as err:
+            raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui "
+                                f"database: {err}. The file was not changed.") from None
+
+    shared: dict = {}
+    salt = b""
+    if caseload_wide:
+        import hashlib
+
+        t1 = clock()
+        records = [columnar.client_record(d, as_of) for d in (decode(i, raw) for i, raw in docs)
+                   if columnar.has_record(d, as_of)]
+        shared = prepare_shared(records, settings)
+        del records
+        salt = hashlib.blake2b(pickle.dumps(sorted(shared.items()), protocol=5), digest_size=16).digest()
+        stats["prepare_s"] = clock() - t1
     for start in range(0, len(docs), CHUNK):
         out = []
         for doc_id, raw in docs[start:start + CHUNK]:
-            key = columnar.content_hash(raw)
+            key = columnar.content_hash(raw + salt) if salt else columnar.content_hash(raw)
             blob = cache.get(key)
             fresh = blob is None
             if fresh:
                 t1 = clock()
-                try:
-                    data = columnar.decode_bytes(doc_id, raw)
-                except columnar.NotOneDocument:
-                    raise _Whole() from None
-                except schema.SchemaError as err:
-                    raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui "
-                                        f"database: {err}. The file was not changed.") from None
+                data = decode(doc_id, raw)
                 analysis = None
-                extras: dict[str, Any] = {}
+                first = columnar.first_date(data)
+                extras: dict[str, Any] = {"first": first.isoformat() if first is not None else None}
                 if columnar.has_record(data, as_of):
                     record = columnar.client_record(data, as_of)
                     t2 = clock()
-                    analysis = analyse_client(record, settings)
+                    analysis = analyse_client(record, settings, today=as_of, shared=shared)
                     t3 = clock()
                     extras["spark"] = spark_cell(ClientView(record, analysis, settings))
                     t4 = clock()
@@ -426,9 +450,20 @@ class LoadResult:
     docs: dict[str, bytes]  # code -> format-2 document bytes, zlib-compressed (4-5x smaller)
     extras: dict[str, dict]  # code -> display values (sparkline)
     format: int
-    stats: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
     cache_path: Path | None = None
     cache_entries: dict[bytes, bytes] | None = None  # to write (None: the file is up to date)
+    first_date: date | None = None  # the earliest rating of the caseload (``rules.engine.check_as_of``)
+
+    def check_as_of(self, as_of: date | None) -> None:
+        """``rules.engine.check_as_of`` on what was loaded (a future day, or
+        one before the caseload's first session, is an error)."""
+        from types import SimpleNamespace
+
+        from supervision_tui.rules.engine import check_as_of
+
+        ratings = [SimpleNamespace(date=self.first_date)] if self.first_date is not None else []
+        check_as_of(SimpleNamespace(ratings=ratings), as_of)
 
     def save_cache(self) -> Path | None:
         """Write the analysis cache when this load changed it (then drop the
@@ -460,6 +495,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     extras: dict[str, dict] = {}
     entries: dict[bytes, bytes] = {}
     fresh = 0
+    first_dates: set[str] = set()
     done: list[dict] = []
     error = None
     whole = False
@@ -479,6 +515,9 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                         raise _StaleCache() from None
                     entries[key] = blob
                     fresh += is_fresh
+                    first = extra.get("first")
+                    if type(first) is str:
+                        first_dates.add(first)
                     if analysis is None:
                         continue
                     analyses.append(analysis)
@@ -541,7 +580,9 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
         if fresh or not cache_path.exists() or cached != len(entries):
             write = entries
     clinicians = {cid: Clinician(cid, role) for cid, role in head["clinicians"]}
-    return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, cache_path, write)
+    first_date = date.fromisoformat(min(first_dates)) if first_dates else None
+    return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, cache_path, write,
+                      first_date=first_date)
 
 
 class _StaleCache(Exception):

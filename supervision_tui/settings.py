@@ -38,7 +38,8 @@ File format (interchange.md §7)::
     disengaging_missed = 2
 
     [risk]
-    window = 3                             # most recent sessions searched
+    expire_days = 0                        # 0 = never (default); N: a risk flag ends N days
+                                           # after its risk session [clinic setting]
 
     [keys]                                 # binding id -> key
     quit = "q"
@@ -51,6 +52,12 @@ are merged key by key over the defaults: ``drop_floor = { SRS = 4 }``
 keeps WAI-SR at 5. Their keys must be registered instruments of the right
 kind. Values equal to the registry's default keep the registry's source
 label; any other value is labelled ``[clinic setting]`` in explanations.
+
+``[fhir.codes]`` (interchange.md §8) names, for the FHIR import, the
+Observation codes of instruments that have no LOINC code, as
+``"SYSTEM|CODE"`` or a list of them: ``ORS = "http://clinic.example/codes|ors"``.
+One code belongs to one instrument; the LOINC codes the import reads
+already (PHQ-9, GAD-7) cannot be declared.
 
 An unknown section or key, a wrong type or an out-of-range value raises
 ``SettingsError`` naming the file, section and key, e.g.
@@ -202,12 +209,24 @@ class AttendanceSettings:
 
 @dataclass(frozen=True)
 class RiskSettings:
-    window: int = 3
+    """clinical-rules.md §6: a risk flag stays active until a negative
+    re-screen. ``expire_days`` > 0 lets a clinic end it that many days after
+    the risk session's date instead (0, the default: never)."""
+
+    expire_days: int = 0
 
 
 @dataclass(frozen=True)
 class UISettings:
     theme: str | None = None
+
+
+@dataclass(frozen=True)
+class FhirSettings:
+    """``[fhir.codes]``: instrument id -> the ``"SYSTEM|CODE"`` strings of the
+    Observations that carry its total (interchange.md §8)."""
+
+    codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -226,6 +245,7 @@ class Settings:
     risk: RiskSettings = field(default_factory=RiskSettings)
     keys: dict[str, str] = field(default_factory=dict)
     ui: UISettings = field(default_factory=UISettings)
+    fhir: FhirSettings = field(default_factory=FhirSettings)
     path: Path | None = None  # the file these were loaded from, if any
 
     # -- effective per-instrument values, with their source labels --------
@@ -288,6 +308,18 @@ class Settings:
         example), ``[clinic setting]`` for any other k (2.0 = strict)."""
         return "" if _same(self.rupture.drop_sd, RuptureSettings().drop_sd) else CLINIC_SETTING
 
+    def repair_window_label(self) -> str:
+        """The repair window (6 sessions) is a product choice (clinical-rules §3)."""
+        return OUR_DEFAULT if self.rupture.repair_window == RuptureSettings().repair_window else CLINIC_SETTING
+
+    def repair_criterion_label(self) -> str:
+        """The repair criterion (back to the mean of the last 3 ratings before
+        the episode) is a product choice (clinical-rules §3)."""
+        return OUR_DEFAULT if self.rupture.repair_baseline == RuptureSettings().repair_baseline else CLINIC_SETTING
+
+    def risk_expiry_label(self) -> str:
+        return CLINIC_SETTING
+
     def stale_label(self) -> str:
         d = GoalSettings()
         same = self.goals.stale_sessions == d.stale_sessions and self.goals.stale_days == d.stale_days
@@ -308,6 +340,8 @@ class Settings:
                     continue
                 if f.name == "jacobson_truax":
                     v = {k: {kk: vv for kk, vv in vars(jt).items() if vv is not None} for k, jt in v.items()}
+                if f.name == "codes":
+                    v = {k: list(codes) for k, codes in v.items()}
                 d[f.name] = dict(v) if isinstance(v, dict) else v
             out[section] = d
         return out
@@ -445,6 +479,22 @@ def _jt(v: Any, path: str = "") -> JacobsonTruax:
     return JacobsonTruax(**out)
 
 
+def _fhir_codes(v: Any, path: str = "") -> tuple[str, ...]:
+    """``"SYSTEM|CODE"`` or a list of them (a clinic may have used several codes)."""
+    items = v if isinstance(v, list) else [v]
+    if not items:
+        raise _Bad(path, "expected \"SYSTEM|CODE\" or a list of them (got an empty array)")
+    out = []
+    for item in items:
+        if not isinstance(item, str) or item.count("|") != 1 or not all(p.strip() for p in item.split("|")):
+            raise _Bad(path, f"expected \"SYSTEM|CODE\", e.g. \"http://clinic.example/codes|ors\" (got {_show(item)})")
+        system, code = (p.strip() for p in item.split("|"))
+        if system == "http://loinc.org" and code in ("44261-6", "70274-6", "44260-8"):
+            raise _Bad(path, f"LOINC {code} is read by the import already (got {_show(item)})")
+        out.append(f"{system}|{code}")
+    return tuple(out)
+
+
 _SCHEMA: dict[str, dict[str, Callable]] = {
     "rupture": {
         "drop_sd": _number(0),
@@ -469,10 +519,18 @@ _SCHEMA: dict[str, dict[str, Callable]] = {
         "jacobson_truax": _instrument_table(_jt, _outcome_ids, "outcome instrument"),
     },
     "attendance": {"disengaging_missed": _integer(1)},
-    "risk": {"window": _integer(1)},
+    "risk": {"expire_days": _integer(0)},
     "ui": {"theme": _string},
+    "fhir": {"codes": _instrument_table(_fhir_codes, lambda registry: registry.ids(), "instrument")},
 }
-_SECTIONS = ("rupture", "goals", "outcomes", "attendance", "risk", "keys", "ui")
+#: Keys of earlier versions, with what to do instead (an unknown key is an
+#: error; these say why).
+_REMOVED = {
+    ("risk", "window"): "no longer a setting (clinical rules v2: a risk flag stays active until a negative "
+                        "re-screen, whatever the number of sessions); remove it, or set expire_days "
+                        "for a clinic expiry in days",
+}
+_SECTIONS = ("rupture", "goals", "outcomes", "attendance", "risk", "keys", "ui", "fhir")
 _SECTION_TYPES = {
     "rupture": RuptureSettings,
     "goals": GoalSettings,
@@ -480,6 +538,7 @@ _SECTION_TYPES = {
     "attendance": AttendanceSettings,
     "risk": RiskSettings,
     "ui": UISettings,
+    "fhir": FhirSettings,
 }
 
 
@@ -511,6 +570,8 @@ def settings_from_dict(
         values: dict[str, Any] = {}
         for key, raw in body.items():
             check = schema.get(key)
+            if check is None and (section, key) in _REMOVED:
+                raise SettingsError(f"{source}: [{section}] {key}: {_REMOVED[(section, key)]}")
             if check is None:
                 raise SettingsError(f"{source}: [{section}] {key}: unknown key (known: {', '.join(schema)})")
             try:
@@ -531,6 +592,14 @@ def settings_from_dict(
                     raise SettingsError(
                         f"{source}: [goals] partial.{inst_id}: must be ≤ agreed.{inst_id} ({p:g} > {a:g})"
                     )
+        if section == "fhir":
+            owner: dict[str, str] = {}
+            for inst_id, codes in parts[section].codes.items():
+                for code in codes:
+                    if code in owner:
+                        raise SettingsError(f"{source}: [fhir] codes.{inst_id}: {code} is also the code of "
+                                            f"{owner[code]}")
+                    owner[code] = inst_id
         if section == "outcomes":
             both = set(body.get("reliable_change", {}) or {}) & set(body.get("jacobson_truax", {}) or {})
             if both:

@@ -6,13 +6,17 @@ Markdown or a self-contained HTML page.
 
 Sections, in the order a supervision meeting walks through them:
 
-1. **Safety** — every client with a risk flag (closed and dropped-out
-   clients included: risk is never hidden).
-2. **Not on track** — outcome deteriorated.
-3. **Ruptures** — new since ``since`` (the episode's first marker session
-   is dated on or after ``since``, any status), then unrepaired, then open
-   (both: started before ``since``), then repaired since ``since``
-   (started before, repaired at a session dated on or after ``since``).
+1. **Safety** — active risk first (every client with one: closed and
+   dropped-out clients included, risk is never hidden), then risk
+   re-screened negative since the last meeting (listed once: at the first
+   meeting after the re-screen).
+2. **Deteriorated** — outcome deteriorated. The section is "Not on track
+   and deteriorated" once a ``not_on_track`` status is registered
+   (``rules.kinds``), "Deteriorated" where no not-on-track signal exists.
+3. **Ruptures** — unrepaired, then open, then repaired since the last
+   meeting; ``NEW`` marks an episode whose first marker session is dated
+   on or after ``since``. Each client is listed under the status its
+   episode has now, never in two places.
 4. **Goals and engagement** — goal disagreed, disengaging; the count of
    lesser goal flags (stale, not set, partial) is noted, not listed.
 5. **Patterns per supervisee** — ``reports.patterns.clinician_patterns``:
@@ -21,15 +25,26 @@ Sections, in the order a supervision meeting walks through them:
 6. **Action items carried over** — every open item, oldest first, overdue
    ones marked (due before ``as_of``).
 
-Sections 2–4 and 5 cover triaged clients (active, paused). Every item is
-one line: client code, clinician, the triggering session and its date,
-``NEW`` when that date is on or after ``since``, the engine's ``detail``
-verbatim, and the flag's review status with who and when ("changed since"
-when the flag moved after the review, see ``store.reviews``).
+Which flag goes where is read from the flag-kind registry
+(``rules.kinds``: a status's ``agenda`` section, its ``group`` (the
+subsection) and ``since_key`` (listed only when reached since the last
+meeting)), never from the kind's name. Each subsection lists each client
+once: a client with several flags there is one item, the most urgent flag
+first and the others under it (``AgendaItem.more``); no subsection says
+"none" about clients listed in another.
 
-``since`` defaults to ``as_of`` (default: today) minus 7 days.
-``clinician`` keeps only clients whose current clinician it is, and action
-items of those clients or owned by that clinician.
+Sections 2–4 and 5 cover triaged clients (active, paused, and any client
+with an active risk). Every item is one line: client code, clinician, the
+triggering session and its date, ``NEW`` when that date is on or after
+``since``, the engine's ``detail`` verbatim, and the flag's review status
+with who and when ("changed since" when the flag moved after the review,
+see ``store.reviews``).
+
+``since`` ("the last meeting") defaults to ``as_of`` (default: today)
+minus 7 days. With ``as_of`` the reviews and action items are those of
+that day (``reports.as_of.ReviewsAsOf``): a review made later is not
+shown as made. ``clinician`` keeps only clients whose current clinician it
+is, and action items of those clients or owned by that clinician.
 
 Privacy (§9): clients appear by code only. Without ``include_notes`` the
 output holds no review note, no action item text (an item shows "(action
@@ -45,14 +60,17 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from supervision_tui.errors import UserError
 from supervision_tui.model import Caseload, ClientRecord
 from supervision_tui.reports.patterns import ClinicianPattern, clinician_patterns
-from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis, Flag
+from supervision_tui.rules.kinds import REGISTRY as KINDS
+from supervision_tui.rules.kinds import TIERS
+from supervision_tui.rules.results import ClientAnalysis, Flag
+from supervision_tui.reports.as_of import ReviewsAsOf
 from supervision_tui.store.reviews import ActionItem, FlagReview, ReviewStore
 
 __all__ = [
@@ -74,14 +92,41 @@ HIDDEN_ACTION = "(action item, text hidden)"
 HIDDEN = "(hidden)"
 SECTION_KEYS = ("safety", "not_on_track", "ruptures", "goals_engagement", "patterns", "actions")
 SECTION_TITLES = {
-    "safety": "Safety",
-    "not_on_track": "Not on track",
+    "safety": "Safety and risk",
+    "not_on_track": "Deteriorated",  # "Not on track and deteriorated" once not-on-track exists (section_title)
     "ruptures": "Ruptures",
     "goals_engagement": "Goals and engagement",
     "patterns": "Patterns per supervisee",
     "actions": "Action items carried over",
 }
-LESSER_GOALS = ("stale", "not_set", "partial")
+SECTION_SUBTITLES = {
+    "safety": "active risk (any client status), then risk re-screened negative since the last meeting",
+    "not_on_track": "outcome reliably deteriorated",
+    "ruptures": "unrepaired, open, repaired since the last meeting; NEW = started since {since}",
+    "goals_engagement": "goal disagreed, disengaging",
+    "patterns": "across each supervisee's active caseload",
+    "actions": "open items, oldest first",
+}
+#: What an empty subsection says, by the group title of the registry (None: the section's one list).
+EMPTY = {
+    ("safety", "Active risk"): "No active risk.",
+    ("safety", "Re-screened negative since the last meeting ({since})"): "None re-screened since {since}.",
+    ("not_on_track", None): "No client has reliably deteriorated.",
+    ("ruptures", "Unrepaired"): "None unrepaired.",
+    ("ruptures", "Open"): "None open.",
+    ("ruptures", "Repaired since {since}"): "None repaired since {since}.",
+    ("goals_engagement", None): "No goal disagreement, nobody disengaging.",
+}
+#: Sections that list closed and dropped-out clients too (risk is never hidden); the others
+#: list triaged clients (``ClientAnalysis.triaged``).
+ALL_CLIENTS = frozenset({"safety"})
+
+
+def section_title(key: str) -> str:
+    """Section 2 says "not on track" only where such a signal exists (clinical-rules §8)."""
+    if key == "not_on_track" and any("not_on_track" in k.statuses for k in KINDS):
+        return "Not on track and deteriorated"
+    return SECTION_TITLES[key]
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -98,6 +143,8 @@ class AgendaItem:
     review: FlagReview  # the flag's own review (status "new" when none)
     client_review: FlagReview  # the client-level review ("client discussed")
     goals: tuple[str, ...] = ()  # private goal descriptions ("G1: ..."), shown only with include_notes
+    more: tuple["AgendaItem", ...] = ()  # the client's other flags in the same subsection (listed once)
+    at: int | None = None  # the session ``date`` belongs to, when not the flag's (a repair, a re-screen)
 
     @property
     def client(self) -> str:
@@ -113,7 +160,9 @@ class AgendaItem:
 
     @property
     def session(self) -> int | None:
-        return self.flag.session
+        """The session the item is dated by: the flag's, or the one its status
+        was reached at (``at``: a repair, a re-screen)."""
+        return self.at if self.at is not None else self.flag.session
 
     @property
     def detail(self) -> str:
@@ -181,7 +230,7 @@ def build_agenda(database, settings=None, since: date | None = None, as_of: date
 
     caseload = database.load()
     analyses = analyse_caseload(caseload, settings, as_of=as_of)
-    reviews = ReviewStore(database)
+    reviews = ReviewsAsOf(database, as_of) if as_of is not None else ReviewStore(database)
     return build_agenda_from(caseload, analyses, reviews, since=since, as_of=as_of, clinician=clinician)
 
 
@@ -192,15 +241,19 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
 
     ``analyses``: ``analyse_caseload(caseload, settings, as_of)``;
     ``reviews``: the caseload's ``ReviewStore`` (None: everything ``new``,
-    no action items).
+    no action items). With ``as_of`` a plain store is read as of that day
+    (``ReviewsAsOf``).
     """
     ref = as_of or today or date.today()
     since = since or ref - timedelta(days=SINCE_DAYS)
+    if as_of is not None and reviews is not None and not isinstance(reviews, ReviewsAsOf):
+        reviews = ReviewsAsOf(reviews.path, as_of)
     records = {r.code: r for r in caseload.records(as_of)}
     if clinician:
         analyses = [a for a in analyses if a.clinician == clinician]
     by_client = {a.client: a for a in analyses}
     dates = _session_dates(records.values())
+    since_text = _fmt_date(since)
 
     goals_by: dict[str, list[str]] = {}
     for g in caseload.goals:
@@ -209,51 +262,59 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
                 f"{g.goal_id}: {g.description} ({g.agreement}, set s{g.set_session}"
                 + (f", reviewed s{g.reviewed_session}" if g.reviewed_session else "") + f", {g.status})")
 
-    def item(a: ClientAnalysis, f: Flag, when: date | None = None) -> AgendaItem:
+    def item(a: ClientAnalysis, f: Flag, when: date | None = None, at: int | None = None) -> AgendaItem:
         when = when if when is not None else _flag_date(f, a, dates)
         if reviews is not None:
             rv = reviews.review_for(f)
             crv = reviews.client_review(a.client, a.latest_session)
         else:
             rv = crv = FlagReview(f.identity, "new", None, False, None)
-        goals = tuple(goals_by.get(a.client, ())) if f.kind == "goal" else ()
-        return AgendaItem(f, a.status, when, when is not None and when >= since, rv, crv, goals)
+        goals = tuple(goals_by.get(a.client, ())) if f.kind == "goal" else ()  # goal texts go with goal flags
+        return AgendaItem(f, a.status, when, when is not None and when >= since, rv, crv, goals, at=at)
 
-    def flags(kind: str, statuses: tuple[str, ...] | None = None, triaged_only: bool = True):
-        for a in analyses:
-            if triaged_only and not a.triaged:
+    # every listed flag into its section and subsection, as the registry says
+    group_order: dict[str, list[str | None]] = {}
+    for kind in KINDS:
+        for st in kind.statuses.values():
+            if st.agenda is not None and st.group not in group_order.setdefault(st.agenda, []):
+                group_order[st.agenda].append(st.group)
+    found: dict[tuple[str, str | None], list[tuple[ClientAnalysis, Flag, date | None, int | None]]] = {}
+    counted: dict[str, int] = {}  # triage reasons not listed (lesser goal flags): status word -> count
+    for a in analyses:
+        for f in a.flags:
+            st = KINDS.status_of(f)
+            if st.agenda is None:
+                if st.tier is not None and a.triaged:
+                    counted[f"{KINDS[f.kind].label} {st.word}"] = counted.get(f"{KINDS[f.kind].label} {st.word}", 0) + 1
                 continue
-            for f in a.flags:
-                if f.kind == kind and (statuses is None or f.status in statuses):
-                    yield a, f
+            if st.agenda not in ALL_CLIENTS and not a.triaged:
+                continue
+            when = at = None
+            if st.since_key is not None:  # listed once: when that status was reached since the last meeting
+                at = f.extra.get(st.since_key)
+                when = dates.get((a.client, at)) if at is not None else None
+                if when is None or when < since:
+                    continue
+            found.setdefault((st.agenda, st.group), []).append((a, f, when, at))
 
-    def ordered(items: Iterable[AgendaItem]) -> tuple[AgendaItem, ...]:
-        # most recent triggering session first, then client (clinical-rules §7)
-        return tuple(sorted(items, key=lambda i: (-(i.date.toordinal() if i.date else 0), i.client, i.key)))
+    def group(section: str, title: str | None) -> AgendaGroup:
+        entries = found.get((section, title), [])
+        by: dict[str, list[AgendaItem]] = {}
+        for a, f, when, at in entries:
+            by.setdefault(a.client, []).append(item(a, f, when, at))
+        items = []
+        for client_items in by.values():
+            # the most urgent flag leads (tier, then the most recent), the others go under it
+            client_items.sort(key=lambda i: (KINDS.urgency(i.flag), -(i.date.toordinal() if i.date else 0), i.key))
+            head, *rest = client_items
+            items.append(replace(head, more=tuple(rest)) if rest else head)
+        empty = EMPTY.get((section, title), "Nothing.")
+        return AgendaGroup(title.format(since=since_text) if title else None, _ordered(items),
+                           empty.format(since=since_text))
 
-    # 1 safety
-    safety = ordered(item(a, f) for a, f in flags("risk", triaged_only=False))
-    # 2 not on track
-    worse = ordered(item(a, f) for a, f in flags("outcome", ("deteriorated",)))
-    # 3 ruptures
-    r_new, r_unrep, r_open, r_repaired = [], [], [], []
-    for a, f in flags("rupture"):
-        it = item(a, f)
-        if it.new:
-            r_new.append(it)
-        elif f.status == "unrepaired":
-            r_unrep.append(it)
-        elif f.status == "open":
-            r_open.append(it)
-        elif f.status == "repaired":
-            rep = f.extra.get("repaired_at")
-            rep_date = dates.get((a.client, rep)) if rep is not None else None
-            if rep_date is not None and rep_date >= since:
-                r_repaired.append(item(a, f, rep_date))
-    # 4 goals and engagement
-    engage = ordered([item(a, f) for a, f in flags("goal", ("disagreed",))]
-                     + [item(a, f) for a, f in flags("attendance", ("disengaging",))])
-    lesser = sum(1 for _ in flags("goal", LESSER_GOALS))
+    def groups(section: str) -> tuple[AgendaGroup, ...]:
+        return tuple(group(section, t) for t in group_order.get(section, [None]))
+
     # 5 patterns
     clinicians: Any = caseload.clinicians
     if clinician:
@@ -271,25 +332,22 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
             owner_clin = a.clinician if a is not None else _current_clinician(records.get(it.client))
             actions.append(AgendaAction(it, owner_clin, it.overdue(ref)))
 
-    fs = _fmt_date
+    lesser = sum(counted.values())
+    note = None
+    if lesser:
+        what = ", ".join(f"{n} {w}" for w, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+        note = f"{lesser} more flag(s) counted, not listed ({what}); see the caseload."
+
+    def section(key: str, number: int, **kw: Any) -> AgendaSection:
+        return AgendaSection(key, number, section_title(key), SECTION_SUBTITLES[key].format(since=since_text), **kw)
+
     sections = (
-        AgendaSection("safety", 1, SECTION_TITLES["safety"], "risk item endorsed in the most recent sessions",
-                      (AgendaGroup(None, safety, "No risk flags."),)),
-        AgendaSection("not_on_track", 2, SECTION_TITLES["not_on_track"], "outcome deteriorated",
-                      (AgendaGroup(None, worse, "No client has reliably deteriorated."),)),
-        AgendaSection("ruptures", 3, SECTION_TITLES["ruptures"], f"new since {fs(since)}, unrepaired, open",
-                      (AgendaGroup(f"New since {fs(since)}", ordered(r_new), "No new rupture."),
-                       AgendaGroup("Unrepaired", ordered(r_unrep), "None unrepaired."),
-                       AgendaGroup("Open", ordered(r_open), "None open."),
-                       AgendaGroup(f"Repaired since {fs(since)}", ordered(r_repaired), "None repaired."))),
-        AgendaSection("goals_engagement", 4, SECTION_TITLES["goals_engagement"], "goal disagreed, disengaging",
-                      (AgendaGroup(None, engage, "No goal disagreement, nobody disengaging."),),
-                      note=(f"{lesser} more goal flag(s) (stale, not set or partial) are not listed; "
-                            "see the caseload.") if lesser else None),
-        AgendaSection("patterns", 5, SECTION_TITLES["patterns"], "across each supervisee's active caseload",
-                      patterns=tuple(patterns)),
-        AgendaSection("actions", 6, SECTION_TITLES["actions"], "open items, oldest first",
-                      actions=tuple(actions)),
+        section("safety", 1, groups=groups("safety")),
+        section("not_on_track", 2, groups=groups("not_on_track")),
+        section("ruptures", 3, groups=groups("ruptures")),
+        section("goals_engagement", 4, groups=groups("goals_engagement"), note=note),
+        section("patterns", 5, patterns=tuple(patterns)),
+        section("actions", 6, actions=tuple(actions)),
     )
     return Agenda(
         name=caseload.name,
@@ -300,6 +358,14 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         sections=sections,
         goal_texts=tuple(sorted({g.description for g in caseload.goals if g.description}, key=len, reverse=True)),
     )
+
+
+def _ordered(items: Iterable[AgendaItem]) -> tuple[AgendaItem, ...]:
+    """As in triage (clinical-rules §7): the flags that go first in their tier
+    (a client not seen since the risk session), then the most recent
+    triggering session, then client."""
+    return tuple(sorted(items, key=lambda i: (0 if i.flag.hint is not None and i.flag.hint.first else 1,
+                                              -(i.date.toordinal() if i.date else 0), i.client, i.key)))
 
 
 def _session_dates(records: Iterable[ClientRecord]) -> dict[tuple[str, int], date]:
@@ -343,7 +409,7 @@ def _pct(x: float | None) -> str:
 
 def _item_parts(it: AgendaItem, agenda: Agenda, include_notes: bool) -> dict[str, Any]:
     f = it.flag
-    where = f"s{f.session}" if f.session is not None else "no session"
+    where = f"s{it.session}" if it.session is not None else "no session"
     if it.date:
         where += f" {it.date.isoformat()}"
     extra = []
@@ -366,7 +432,7 @@ def _item_parts(it: AgendaItem, agenda: Agenda, include_notes: bool) -> dict[str
     return {
         "client": f.client,
         "clinician": f.clinician,
-        "kind": f.kind if f.status == f.kind else f"{f.kind} {f.status}",
+        "kind": kind_words(f),
         "where": where,
         "new": it.new,
         "extra": extra,
@@ -374,11 +440,19 @@ def _item_parts(it: AgendaItem, agenda: Agenda, include_notes: bool) -> dict[str
         "review": review,
         "changed": rv.changed,
         "notes": [(k, _one_line(v)) for k, v in notes],
+        "more": [_item_parts(m, agenda, include_notes) for m in it.more],
     }
 
 
+def kind_words(f: Flag) -> str:
+    """``rupture unrepaired``, ``risk`` (active), ``risk re-screened negative``: from the registry."""
+    kind = KINDS[f.kind]
+    st = kind.status(f.status)
+    return kind.label if st.id == kind.id else f"{kind.label} {st.word}"
+
+
 def _pattern_parts(p: ClinicianPattern) -> list[str]:
-    tiers = ", ".join(f"{TIER_SYMBOLS[t]}{t} {TIER_NAMES[t]} {p.tiers[t]}" for t in sorted(TIER_NAMES)
+    tiers = ", ".join(f"{TIERS[t].label()} {p.tiers[t]}".strip() for t in sorted(TIERS)
                       if p.tiers.get(t)) or "none"
     rep_n = p.ruptures_repaired + p.ruptures_unrepaired
     repair = _pct(p.repair_rate) + (f" ({p.ruptures_repaired} of {rep_n})" if rep_n else "")
@@ -493,6 +567,13 @@ def render_markdown(agenda: Agenda, include_notes: bool = False) -> str:
                                f"{_md(d['where'])} · {_md(d['detail'])} · {_md(d['review'])}{changed}")
                     for k, v in d["notes"]:
                         out.append(f"  - {_md(k)}: {_md(v, free=True)}")
+                    for m in d["more"]:  # the same client's other flags here: listed once, under it
+                        mtags = "**NEW** · " if m["new"] else ""
+                        mchanged = " **changed since reviewed**" if m["changed"] else ""
+                        out.append(f"  - also: {mtags}{_md(m['kind'])} · {_md(m['where'])} · {_md(m['detail'])} · "
+                                   f"{_md(m['review'])}{mchanged}")
+                        for k, v in m["notes"]:
+                            out.append(f"    - {_md(k)}: {_md(v, free=True)}")
                 if g.title:
                     out.append("")
             if s.note:
@@ -590,6 +671,13 @@ def render_html(agenda: Agenda, include_notes: bool = False) -> str:
                         f'<span class="tag">{_h(x)}</span> ' for x in d["extra"])
                     changed = ' <span class="changed">changed since reviewed</span>' if d["changed"] else ""
                     notes = "".join(f'<span class="note">{_h(k)}: {_h(v)}</span>' for k, v in d["notes"])
+                    for m in d["more"]:  # the same client's other flags here: listed once, under it
+                        mtag = '<span class="tag">NEW</span> ' if m["new"] else ""
+                        mchanged = ' <span class="changed">changed since reviewed</span>' if m["changed"] else ""
+                        notes += (f'<span class="note">also: {mtag}{_h(m["kind"])} · {_h(m["where"])} · '
+                                  f'<span class="detail">{_h(m["detail"])}</span> · '
+                                  f'<span class="review">{_h(m["review"])}</span>{mchanged}</span>')
+                        notes += "".join(f'<span class="note">{_h(k)}: {_h(v)}</span>' for k, v in m["notes"])
                     out.append(f'<li>{tags}<span class="client">{_h(d["client"])}</span> · {_h(d["clinician"])} · '
                                f'{_h(d["kind"])} · {_h(d["where"])} · <span class="detail">{_h(d["detail"])}</span> · '
                                f'<span class="review">{_h(d["review"])}</span>{changed}{notes}</li>')
@@ -602,8 +690,8 @@ def render_html(agenda: Agenda, include_notes: bool = False) -> str:
 
 
 def _patterns_table(patterns: Iterable[ClinicianPattern]) -> str:
-    tiers = sorted(TIER_NAMES)
-    head = (["Clinician", "Role", "Clients"] + [f"{TIER_SYMBOLS[t]}{t}" for t in tiers]
+    tiers = sorted(TIERS)
+    head = (["Clinician", "Role", "Clients"] + [f"{TIERS[t].symbol}{t}".strip() for t in tiers]
             + ["Ruptures open / unrep.", "Repair rate", "Mean alliance", "Deteriorated", "No recent alliance"])
     rows = ["<table>", "<thead><tr>" + "".join(f"<th>{_h(c)}</th>" for c in head) + "</tr></thead>", "<tbody>"]
     for p in patterns:

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from supervision_tui.model import ClientRecord
+from supervision_tui.rules.kinds import TIERS as _TIERS
 from supervision_tui.rules.results import ClientAnalysis
 
-TIERS = (1, 2, 3, 4, 5, 6, 7)
+TIERS = tuple(sorted(_TIERS))  # the tier numbers of the registry (rules.kinds)
 RECENT_SESSIONS = 3  # "missing recent measures": no alliance rating in the last N sessions
 
 

@@ -4,9 +4,17 @@
   dropped-out clients included), sorted by client id, then session (null
   first), then kind (rupture, goal, outcome, attendance, risk), then
   instrument.
-* ``summary_json`` — triaged clients only (active, paused), in triage
-  order, exactly the keys of §6.
-* ``flags_table`` / ``summary_table`` — the same as readable text.
+* ``summary_json`` — triaged clients only (active, paused, and any client
+  with an active risk: clinical-rules §6), in triage order, exactly the
+  keys of §6.
+* ``flags_table`` / ``summary_table`` — the same as readable text, in
+  words, never the JSON identifiers ("no reliable change", not
+  ``no_change``); a change reads as the raw difference on the instrument's
+  scale with its direction ("PHQ-9 +6 worse").
+
+Kinds and statuses are read from the flag-kind registry (``rules.kinds``);
+extra keys are worded by key (``EXTRA_WORDS``), so a new kind or status
+needs no change here.
 
 Numbers: ``alliance.index`` is rounded to 3 decimals, scores
 (``alliance.latest``) and ``change`` to 2 decimals (every instrument is
@@ -18,10 +26,19 @@ entered to at most 0.1, so nothing real is lost; binary noise such as
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from supervision_tui import instruments
+from supervision_tui.instruments import fmt, fmt_signed
 from supervision_tui.rules.engine import INDEX_DECIMALS, all_flags, round_score
-from supervision_tui.rules.results import ClientAnalysis
+from supervision_tui.rules.kinds import REGISTRY as KINDS
+from supervision_tui.rules.kinds import TIERS
+from supervision_tui.rules.outcomes import STATUS_WORDS as OUTCOME_WORDS
+from supervision_tui.rules.results import ClientAnalysis, Flag
+
+GOAL_WORDS = {"agreed": "agreed", "partial": "partial", "disagreed": "disagreed", "stale": "stale",
+              "not_set": "not set"}
+CLIENT_STATUS_WORDS = {"active": "active", "paused": "paused", "closed": "closed", "dropped_out": "dropped out"}
 
 
 def _dumps(obj: Any) -> str:
@@ -94,19 +111,36 @@ def _table(headers: Sequence[str], rows: list[Sequence[str]]) -> str:
     return "\n".join(out)
 
 
-def _flag_extra(f) -> str:
-    e = f.extra
-    if f.kind == "rupture":
-        s = f"{e.get('instrument')} {','.join(e.get('markers', []))}"
-        if e.get("repaired_at") is not None:
-            s += f" → s{e['repaired_at']}"
-        return s
-    if f.kind == "outcome":
-        ch = e.get("change", 0)
-        return f"{e.get('instrument')} {'+' if ch > 0 else ''}{ch:g}"
-    if f.kind == "attendance":
-        return f"{e.get('missed')} missed"
-    return ""
+def _change_words(f: Flag, value: Any) -> str:
+    """``change`` is better-signed in the JSON; people read the raw difference and its direction."""
+    inst = instruments.get(f.extra.get("instrument"))
+    if value is None:
+        return ""
+    raw = value if inst is None or inst.higher_is_better else -value
+    word = "better" if value > 0 else "worse" if value < 0 else "no difference"
+    return f"{fmt_signed(raw)} {word}" if value else word
+
+
+#: How each extra key of a flag reads in the text table (by key, never by kind).
+EXTRA_WORDS: dict[str, Callable[[Flag, Any], str]] = {
+    "instrument": lambda f, v: str(v) if v else "",
+    "markers": lambda f, v: ", ".join(m.replace("_", "-") for m in v) if v else "",
+    "repaired_at": lambda f, v: f"repaired s{v}" if v is not None else "",
+    "change": _change_words,
+    "missed": lambda f, v: f"{v} missed" if v else "",
+    "rescreened_at": lambda f, v: f"re-screened negative s{v}" if v is not None else "",
+    "missed_since": lambda f, v: f"{v} missed since" if v else "",
+}
+
+
+def _flag_extra(f: Flag) -> str:
+    parts = []
+    for key, value in f.extra.items():
+        words = EXTRA_WORDS.get(key)
+        text = words(f, value) if words is not None else f"{key} {value}"
+        if text:
+            parts.append(text)
+    return " · ".join(parts)
 
 
 def flags_table(analyses: Iterable[ClientAnalysis]) -> str:
@@ -117,9 +151,9 @@ def flags_table(analyses: Iterable[ClientAnalysis]) -> str:
         [
             f.client,
             f.clinician,
-            f.kind,
+            KINDS[f.kind].label,
             "" if f.session is None else f"s{f.session}",
-            f.status,
+            KINDS.status_of(f).word,
             _flag_extra(f),
             f.detail,
         ]
@@ -133,28 +167,29 @@ def flags_table(analyses: Iterable[ClientAnalysis]) -> str:
 def _alliance_cell(a: ClientAnalysis) -> str:
     if a.alliance is None:
         return "—"
-    return f"{a.alliance.instrument} {a.alliance.latest:g} ({a.alliance.index:.2f})"
+    return f"{a.alliance.instrument} {fmt(a.alliance.latest)} ({a.alliance.index:.2f})"
 
 
 def _outcome_cell(a: ClientAnalysis) -> str:
-    return ", ".join(f"{k} {o.status}" for k, o in a.outcomes.items()) or "—"
+    return ", ".join(f"{k} {OUTCOME_WORDS.get(o.status, o.status)}" for k, o in a.outcomes.items()) or "—"
 
 
 def summary_table(analyses: Iterable[ClientAnalysis], show_all: bool = False) -> str:
-    """Triaged clients in triage order; with ``show_all`` the closed and
+    """Triaged clients in triage order (closed and dropped-out clients with an
+    active risk among them); with ``show_all`` the other closed and
     dropped-out clients follow."""
     chosen = [a for a in analyses if show_all or a.triaged]
     if not chosen:
         return "No clients."
     rows = [
         [
-            a.tier_label,
+            a.tier_label.strip(),
             a.client,
             a.clinician,
-            a.status,
+            CLIENT_STATUS_WORDS.get(a.status, a.status.replace("_", " ")),
             str(a.sessions),
             _alliance_cell(a),
-            a.goal.status.replace("_", " "),
+            GOAL_WORDS.get(a.goal.status, a.goal.status.replace("_", " ")),
             _outcome_cell(a),
             a.why,
         ]
@@ -165,6 +200,13 @@ def summary_table(analyses: Iterable[ClientAnalysis], show_all: bool = False) ->
     )
     triaged = sum(1 for a in chosen if a.triaged)
     tail = f"{triaged} triaged client(s)"
+    kept = sum(1 for a in chosen if a.triaged and a.ended)
+    if kept:
+        tail += f" (of them {kept} closed or dropped out, kept for an active risk)"
     if show_all and len(chosen) > triaged:
         tail += f", {len(chosen) - triaged} closed or dropped out"
-    return f"{table}\n\n{tail}."
+    notes = [f"{tail}.", "Tier 7 \"no flag\" means no rule fired, not that the client is cleared."]
+    if any(o.status == "recovered" for a in chosen for o in a.outcomes.values()):
+        notes.append("\"recovered on this measure\" is per instrument (reliably better and past its cutoff), "
+                     "not IAPT recovery.")
+    return f"{table}\n\n" + "\n".join(notes)

@@ -1,22 +1,16 @@
-"""Attendance and risk (clinical-rules.md §6).
+"""Attendance (clinical-rules.md §6; risk is ``rules.risk``).
 
 * **disengaging** — the trailing run of not-attended sessions
   (``cancelled`` or ``no_show``) is at least ``disengaging_missed`` (2)
   long; ``missed`` is the run's length (reported even below the
   threshold, 0 when the latest session was attended).
-* **risk** — any row *with an instrument* in the client's ``window`` (3)
-  most recent sessions (highest session numbers, any attendance: risk is
-  the one rule that reads rows of sessions not attended) has
-  ``risk = yes``; the result names the latest such session and the
-  instruments that carried it there. A row registered for an instrument
-  the registry does not know still counts: a critical item is never
-  ignored.
 """
 
 from __future__ import annotations
 
+from supervision_tui.rules.context import Rule, RuleContext
 from supervision_tui.rules.markers import ClientView
-from supervision_tui.rules.results import AttendanceResult, RiskResult
+from supervision_tui.rules.results import AttendanceResult, Flag, TriageHint
 from supervision_tui.settings import Settings
 
 
@@ -44,24 +38,20 @@ def assess_attendance(view: ClientView, settings: Settings) -> AttendanceResult:
     return AttendanceResult(disengaging, missed, latest, detail)
 
 
-def assess_risk(view: ClientView, settings: Settings) -> RiskResult | None:
-    window = settings.risk.window
-    recent = view.sessions[-window:] if window > 0 else ()
-    for s in reversed(recent):
-        hits = sorted(
-            {r.instrument for r in s.ratings if r.instrument is not None and r.risk is True},
-            key=lambda i: (view.registry.order(i), i),
-        )
-        if hits:
-            raters = sorted({r.rater for r in s.ratings if r.instrument is not None and r.risk is True})
-            attendance = "" if s.attendance == "attended" else f", session {s.attendance.replace('_', '-')}"
-            return RiskResult(
-                session=s.number,
-                date=s.date,
-                instruments=tuple(hits),
-                detail=(
-                    f"risk item endorsed on {', '.join(hits)} at s{s.number} ({s.date.isoformat()}"
-                    f"{attendance}; rated by {', '.join(raters)}); within the {window} most recent sessions"
-                ),
-            )
-    return None
+def attendance_flags(code: str, clinician: str, attendance: AttendanceResult, latest_date) -> list[Flag]:
+    """The ``attendance`` flag of a disengaging client (``missed``: the run's length)."""
+    if not attendance.disengaging:
+        return []
+    n = attendance.missed
+    hint = TriageHint("disengaging", f"{n} session{'s' if n != 1 else ''} missed", attendance.session, latest_date)
+    return [Flag(code, clinician, "attendance", attendance.session, "disengaging", attendance.detail,
+                 {"missed": attendance.missed}, hint)]
+
+
+def run(ctx: RuleContext) -> list[Flag]:
+    ctx.attendance = assess_attendance(ctx.view, ctx.settings)
+    latest = ctx.view.latest
+    return attendance_flags(ctx.code, ctx.clinician, ctx.attendance, latest.date if latest else None)
+
+
+RULE = Rule("attendance", run)

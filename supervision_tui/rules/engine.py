@@ -3,16 +3,27 @@ the model (no I/O, no UI).
 
 ``analyse_client(record, settings)`` runs every rule of clinical-rules.md
 on one client; ``analyse_caseload(caseload, settings, as_of)`` runs it on
-every client and returns them in triage order — active and paused clients
-first, then closed and dropped-out ones (each group in triage order; the
-caller filters with ``.triaged``).
+every client and returns them in triage order — triaged clients first
+(active, paused, and any client with an active risk), then the other
+closed and dropped-out ones (each group in triage order; the caller
+filters with ``.triaged``).
 
-Flags (interchange.md §5) are built here, once, so the CLI, the reports
-and the UI show the same ones. Numbers in flags are rounded: ``change``
-to 2 decimals (``SCORE_DECIMALS``; scores are entered to at most 0.1 on
-every instrument, so this loses nothing real and strips binary noise such
-as ``-7.100000000000001``); the alliance index to 3 (``INDEX_DECIMALS``).
-The unrounded values stay on ``ClientAnalysis.outcomes`` / ``.alliance``.
+The engine is a loop over ``RULES`` (``rules.context.Rule``): each rule
+module computes its result, leaves it on the ``RuleContext`` and returns
+its own flags (interchange.md §5), each with the triage hint of its
+status; triage picks the most urgent (``rules.triage``). No kind is named
+here: adding a kind or status is its ``rules.kinds`` entry plus its rule
+in ``RULES``. Flags are built once, so the CLI, the reports and the UI
+show the same ones. Numbers in flags are rounded: ``change`` to 2
+decimals (``SCORE_DECIMALS``; scores are entered to at most 0.1 on every
+instrument, so this loses nothing real and strips binary noise such as
+``-7.100000000000001``); the alliance index to 3 (``INDEX_DECIMALS``). The
+unrounded values stay on ``ClientAnalysis.outcomes`` / ``.alliance``.
+
+"What we knew then" (``as_of``): sessions dated after the day are
+ignored, clients with no session by then (and no ``started`` date on or
+before it) are left out, and the day is the evaluation day of rules that
+count days (``[risk] expire_days``).
 
 Performance: one pass per client builds ``ClientView`` (rows indexed by
 instrument and rater); every rule is O(sessions) per client (running
@@ -25,28 +36,27 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable
 
+from supervision_tui.errors import UserError
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.instruments import REGISTRY, Registry
 from supervision_tui.model import Caseload, ClientRecord
-from supervision_tui.rules.attendance import assess_attendance, assess_risk
-from supervision_tui.rules.episodes import find_episodes
-from supervision_tui.rules.goals import assess_goals
-from supervision_tui.rules.markers import ClientView, find_markers
-from supervision_tui.rules.outcomes import assess_outcomes
-from supervision_tui.rules.results import FLAG_KINDS, AllianceLatest, ClientAnalysis, Flag
+from supervision_tui.rules import attendance, episodes, goals, outcomes, risk
+from supervision_tui.rules.context import Rule, RuleContext
+from supervision_tui.rules.kinds import REGISTRY as KINDS
+from supervision_tui.rules.markers import ClientView
+from supervision_tui.rules.results import (  # noqa: F401  (re-exported: reports and tests import them here)
+    INDEX_DECIMALS,
+    SCORE_DECIMALS,
+    AllianceLatest,
+    ClientAnalysis,
+    Flag,
+    round_score,
+)
 from supervision_tui.rules.triage import triage, triage_key
 from supervision_tui.settings import Settings
 
-KIND_ORDER = {k: n for n, k in enumerate(FLAG_KINDS)}
-
-#: Decimals of numbers in machine-readable output (flags/summary JSON).
-SCORE_DECIMALS = 2  # raw scores ("latest") and changes
-INDEX_DECIMALS = 3  # alliance index 0–1
-
-
-def round_score(x: float) -> float:
-    r = round(float(x), SCORE_DECIMALS)
-    return 0.0 if r == 0 else r
+#: Every rule, in the order they run (a rule may read the results of the ones before it).
+RULES: list[Rule] = [episodes.RULE, goals.RULE, outcomes.RULE, attendance.RULE, risk.RULE]
 
 
 def flag_sort_key(f: Flag) -> tuple:
@@ -56,7 +66,7 @@ def flag_sort_key(f: Flag) -> tuple:
         f.client,
         f.session is not None,
         f.session if f.session is not None else 0,
-        KIND_ORDER.get(f.kind, len(KIND_ORDER)),
+        KINDS.order(f.kind),
         str(f.extra.get("instrument") or ""),
     )
 
@@ -76,57 +86,47 @@ def _alliance_latest(view: ClientView) -> AllianceLatest | None:
     return best
 
 
+def prepare_shared(records: list[ClientRecord], settings: Settings) -> dict[str, object]:
+    """The caseload-level values of the rules that have a ``prepare``."""
+    return {r.name: r.prepare(records, settings) for r in RULES if r.prepare is not None}
+
+
 def analyse_client(
-    record: ClientRecord, settings: Settings | None = None, *, registry: Registry | None = None
+    record: ClientRecord,
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    today: date | None = None,
+    shared: dict[str, object] | None = None,
 ) -> ClientAnalysis:
+    """Every rule on one client. ``today``: the evaluation day (the
+    ``--as-of`` day; None: the real today, where a rule counts days);
+    ``shared``: ``prepare_shared`` of the caseload (None: no caseload-level
+    data, e.g. a client analysed on its own)."""
     settings = settings if settings is not None else Settings()
     registry = registry if registry is not None else REGISTRY
     view = ClientView(record, registry)
-    markers = find_markers(view, settings)
-    episodes = find_episodes(view, markers, settings)
-    goal = assess_goals(view, settings)
-    outcomes = assess_outcomes(view, settings)
-    risk = assess_risk(view, settings)
-    attendance = assess_attendance(view, settings)
-    t = triage(view, risk, outcomes, episodes, goal, attendance, settings)
-
-    code = record.code
-    clinician = record.client.clinician
+    ctx = RuleContext(view, settings, today, shared or {})
     flags: list[Flag] = []
-    for ep in episodes:
-        flags.append(
-            Flag(code, clinician, "rupture", ep.start, ep.status, ep.detail,
-                 {"instrument": ep.instrument, "markers": ep.marker_kinds, "repaired_at": ep.repaired_at})
-        )
-    if goal.status != "agreed":
-        flags.append(Flag(code, clinician, "goal", goal.session, goal.status, goal.detail))
-    for res in outcomes.values():
-        if res.status == "deteriorated":
-            flags.append(
-                Flag(code, clinician, "outcome", res.latest_session, "deteriorated", res.detail,
-                     {"instrument": res.instrument, "change": round_score(res.change)})
-            )
-    if attendance.disengaging:
-        flags.append(Flag(code, clinician, "attendance", attendance.session, "disengaging", attendance.detail,
-                          {"missed": attendance.missed}))
-    if risk is not None:
-        flags.append(Flag(code, clinician, "risk", risk.session, "risk", risk.detail))
+    for rule in RULES:
+        flags.extend(rule.run(ctx))
     flags.sort(key=flag_sort_key)
-
+    t = triage(view, flags)
+    r = ctx.risk
     latest = view.latest
     return ClientAnalysis(
-        client=code,
-        clinician=clinician,
+        client=record.code,
+        clinician=record.client.clinician,
         status=record.client.status,
         sessions=len(view.sessions),
         latest_session=latest.number if latest else None,
         latest_date=latest.date if latest else None,
-        markers=markers,
-        episodes=episodes,
-        goal=goal,
-        outcomes=outcomes,
-        risk=risk,
-        attendance=attendance,
+        markers=ctx.markers,
+        episodes=ctx.episodes,
+        goal=ctx.goal,
+        outcomes=ctx.outcomes,
+        risk=r if r is not None and r.active else None,
+        attendance=ctx.attendance,
         alliance=_alliance_latest(view),
         tier=t.tier,
         reason=t.reason,
@@ -134,20 +134,39 @@ def analyse_client(
         trigger_session=t.session,
         trigger_date=t.date,
         flags=tuple(flags),
+        rescreened=r if r is not None and not r.active else None,
+        first_in_tier=t.first,
     )
 
 
 def analyse_records(
-    records: Iterable[ClientRecord], settings: Settings | None = None, *, registry: Registry | None = None
+    records: Iterable[ClientRecord],
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    today: date | None = None,
 ) -> list[ClientAnalysis]:
     """Analyse already-grouped records; triage order (see module doc)."""
     settings = settings if settings is not None else Settings()
+    records = list(records)
     # ~10⁵ small acyclic objects per 500 clients: no collector walks over
     # the caseload meanwhile (supervision_tui.gc_pause)
     with gc_paused():
-        out = [analyse_client(r, settings, registry=registry) for r in records]
+        shared = prepare_shared(records, settings)
+        out = [analyse_client(r, settings, registry=registry, today=today, shared=shared) for r in records]
     out.sort(key=triage_key)
     return out
+
+
+def known_records(caseload: Caseload, as_of: date | None = None) -> list[ClientRecord]:
+    """The caseload's records as of ``as_of``: sessions dated after it
+    dropped, and clients not known yet left out (no session by then, and
+    no ``started`` date on or before it). Without ``as_of``: every client."""
+    records = caseload.records(as_of)
+    if as_of is None:
+        return records
+    return [r for r in records
+            if r.sessions or (r.client.started is not None and r.client.started <= as_of)]
 
 
 def analyse_caseload(
@@ -157,12 +176,13 @@ def analyse_caseload(
     *,
     registry: Registry | None = None,
 ) -> list[ClientAnalysis]:
-    """Every client of the caseload, in triage order: triaged (active,
-    paused) clients first, then closed and dropped-out ones. ``as_of``
-    ignores sessions dated after that day."""
+    """Every client of the caseload, in triage order: triaged clients (active,
+    paused, and any client with an active risk) first, then the other
+    closed and dropped-out ones. ``as_of`` is "what we knew then": later
+    sessions ignored, clients not known by then left out (``known_records``)."""
     with gc_paused():
-        records = caseload.records(as_of)
-        return analyse_records(records, settings, registry=registry)
+        records = known_records(caseload, as_of)
+        return analyse_records(records, settings, registry=registry, today=as_of)
 
 
 def all_flags(analyses: Iterable[ClientAnalysis]) -> list[Flag]:
@@ -170,3 +190,25 @@ def all_flags(analyses: Iterable[ClientAnalysis]) -> list[Flag]:
     flags = [f for a in analyses for f in a.flags]
     flags.sort(key=flag_sort_key)
     return flags
+
+
+class AsOfError(UserError):
+    """``--as-of`` names a day nothing can be said about (wrong usage: exit 2)."""
+
+    exit_code = 2
+
+
+def check_as_of(caseload: Caseload, as_of: date | None, today: date | None = None) -> None:
+    """"What we knew then" needs a day we knew something on: a day in the
+    future, or before the caseload's first session, is an error (never a
+    screen of clients with "goal not set, 0 sessions")."""
+    if as_of is None:
+        return
+    today = today or date.today()
+    if as_of > today:
+        raise AsOfError(f"--as-of {as_of.isoformat()} is in the future (today is {today.isoformat()}); "
+                        "leave --as-of out to see everything known now")
+    first = min((r.date for r in caseload.ratings), default=None)
+    if first is not None and as_of < first:
+        raise AsOfError(f"--as-of {as_of.isoformat()} is before any data: the first session in this caseload "
+                        f"is dated {first.isoformat()}, so nothing was known then")

@@ -34,6 +34,9 @@ Readings of the spec:
 * The primary instrument is that of the first marker; when several
   alliance instruments carry a marker on the start session, the first in
   registry order wins (SRS before WAI-SR).
+* The explanation labels the repair window and the repair criterion
+  "[our default]" (a clinic's other values "[clinic setting]"): they are
+  this product's choices, not published deadlines (clinical-rules §3).
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ from bisect import bisect_left, bisect_right
 
 from supervision_tui.instruments import EPS, Instrument, fmt
 from supervision_tui.model import ENDED_STATUSES
-from supervision_tui.rules.markers import ClientView
-from supervision_tui.rules.results import Episode, Marker
+from supervision_tui.rules.context import Rule, RuleContext
+from supervision_tui.rules.markers import ClientView, find_markers
+from supervision_tui.rules.results import Episode, Flag, Marker, TriageHint
 from supervision_tui.settings import Settings
 
 
@@ -128,6 +132,15 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
             )
         )
 
+    # clinical-rules §3: the window and the criterion are product choices, labelled so on screen
+    window_text = f"repair window {window} sessions after the last marker {settings.repair_window_label()}"
+    criterion_label = settings.repair_criterion_label()
+
+    def criterion(e: _Open) -> str:
+        if e.baseline is None:
+            return f"repair = any attended session without a marker, {e.baseline_text} {criterion_label}"
+        return f"repair = back to {e.baseline_text} {criterion_label}"
+
     reg = view.registry
     sessions = view.sessions
     numbers = view.numbers
@@ -155,7 +168,7 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
             continue
         deadline = ep.last + window
         if n > deadline:
-            close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
+            close(ep, "unrepaired", None, f"no repair by s{deadline} ({window_text}; {criterion(ep)})")
             ep = None
             continue  # look at this session afresh: it may start a new episode
         i += 1
@@ -168,23 +181,52 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
         if s.attendance == "attended":
             if ep.baseline is None:
                 repaired = True
-                why = "first attended session without a marker (no baseline)"
+                why = f"first attended session without a marker (no baseline; {criterion_label} repair criterion)"
             else:
                 r = primary_at.get(n)
                 if r is not None and r.total is not None and (r.total - ep.baseline) * sign >= -EPS:
                     repaired = True
                     cmp = "≥" if inst.higher_is_better else "≤"
-                    why = f"{ep.instrument} {fmt(r.total)} {cmp} {ep.baseline_text}"
+                    why = f"{ep.instrument} {fmt(r.total)} {cmp} {ep.baseline_text} ({criterion_label} repair criterion)"
         if repaired:
             close(ep, "repaired", n, why)
             ep = None
         elif n == deadline:
-            close(ep, "unrepaired", None, f"no repair by s{deadline} ({ep.baseline_text})")
+            close(ep, "unrepaired", None, f"no repair by s{deadline} ({window_text}; {criterion(ep)})")
             ep = None
     if ep is not None:
         status = view.record.client.status
         if status in ENDED_STATUSES:
-            close(ep, "unrepaired", None, f"treatment ended ({status}) without repair")
+            close(ep, "unrepaired", None, f"treatment ended ({status.replace('_', ' ')}) without repair")
         else:
-            close(ep, "open", None, f"no repair yet; window to s{ep.last + window} ({ep.baseline_text})")
+            close(ep, "open", None, f"no repair yet; window to s{ep.last + window} ({window_text}; {criterion(ep)})")
     return tuple(out)
+
+
+def rupture_flags(view: ClientView, episodes: tuple[Episode, ...]) -> list[Flag]:
+    """A ``rupture`` flag per episode (repaired ones too: a supervisor
+    reviews repairs); open and unrepaired ones triage (tier 3) at their last
+    marker session."""
+    code, clinician = view.code, view.record.client.clinician
+    out = []
+    for ep in episodes:
+        hint = None
+        if ep.status in ("open", "unrepaired"):
+            kinds = ", ".join(k.replace("_", "-") for k in ep.marker_kinds)  # words, not JSON tokens
+            last = view.by_number.get(ep.last_marker)
+            hint = TriageHint(f"rupture {ep.status}", f"{ep.status} since s{ep.start} ({kinds})", ep.last_marker,
+                              last.date if last is not None else None)
+        out.append(Flag(code, clinician, "rupture", ep.start, ep.status, ep.detail,
+                        {"instrument": ep.instrument, "markers": ep.marker_kinds, "repaired_at": ep.repaired_at},
+                        hint))
+    return out
+
+
+def run(ctx: RuleContext) -> list[Flag]:
+    """Markers (§2), then episodes and repair (§3)."""
+    ctx.markers = find_markers(ctx.view, ctx.settings)
+    ctx.episodes = find_episodes(ctx.view, ctx.markers, ctx.settings)
+    return rupture_flags(ctx.view, ctx.episodes)
+
+
+RULE = Rule("rupture", run)

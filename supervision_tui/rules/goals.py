@@ -5,9 +5,12 @@ Evidence, per session:
 * every registered instrument with a goal component (WAI-SR Goal 4–20,
   SRS goals & topics item 0–10), *client* rating of an attended session:
   score ≥ ``agreed`` → agreed, ≥ ``partial`` → partial, else disagreed;
-* client vs therapist on that component, same attended session, differing
-  by ≥ ``rater_gap`` (either way) → disagreed (no evidence otherwise: a
-  therapist's rating on its own is never evidence);
+* client vs therapist on that component, same attended session, the
+  client's score at least ``rater_gap`` *below* the therapist's → disagreed
+  (spec v2: therapists usually rate the alliance lower than their clients,
+  so a therapist below the client is the normal pattern, not a
+  disagreement; no evidence otherwise: a therapist's rating on its own is
+  never evidence);
 * each goal record's ``agreement``, at its ``set_session`` and again at
   its ``reviewed_session``.
 
@@ -36,6 +39,13 @@ Readings of the spec:
   unknown and only the session count applies.
 * ``sessions_ago`` / ``days_ago`` are reported for every status that has
   evidence (never negative).
+* "Goals achieved, no active goal" (spec v2): where the status is
+  ``stale``, the client has goal records and every one of them is
+  ``achieved``, the explanation reads "goals achieved at sN; no active
+  goal: set new goals or plan the ending" (sN = the latest session a
+  record was set or reviewed at) instead of "goal stale"; the JSON status
+  stays ``stale``. A ``dropped`` record is not achieved, so a client with
+  one keeps the "goal stale" wording.
 * ``GoalResult.evidence`` holds all evidence in session order; within a
   session: rating sources in registry order (SRS item, WAI-SR Goal, then
   the client-vs-therapist comparison), goal records last.
@@ -47,8 +57,9 @@ from operator import attrgetter
 
 from supervision_tui.instruments import EPS, fmt
 from supervision_tui.model import trusted_constructor
+from supervision_tui.rules.context import Rule, RuleContext
 from supervision_tui.rules.markers import ClientView
-from supervision_tui.rules.results import GoalEvidence, GoalResult
+from supervision_tui.rules.results import Flag, GoalEvidence, GoalResult, TriageHint
 from supervision_tui.settings import Settings
 
 RANK = {"agreed": 0, "partial": 1, "disagreed": 2}
@@ -102,16 +113,16 @@ def goal_evidence(view: ClientView, settings: Settings) -> list[GoalEvidence]:
                 tv = getattr(t, comp.name, None)
                 if cv is None or tv is None:
                     continue
-                diff = abs(cv - tv)
-                if diff >= gap_value - EPS:
+                below = tv - cv  # only a client below the therapist is a disagreement (spec v2)
+                if below >= gap_value - EPS:
                     out.append(
                         GoalEvidence(
                             source=f"client vs therapist {inst.id} {comp.label}",
                             session=number,
                             verdict="disagreed",
                             detail=(
-                                f"client {inst.id} {comp.label} {fmt(cv)} vs therapist {fmt(tv)}: "
-                                f"differ by {fmt(diff)} ≥ {fmt(gap_value)} → disagreed {label}"
+                                f"client {inst.id} {comp.label} {fmt(cv)} is {fmt(below)} below the therapist's "
+                                f"{fmt(tv)} (≥ {fmt(gap_value)} {label}) → disagreed"
                             ),
                             short=f"{inst.label} {comp.label} {fmt(cv)} vs {fmt(tv)}",
                         )
@@ -158,16 +169,62 @@ def assess_goals(view: ClientView, settings: Settings) -> GoalResult:
         (sessions_ago is not None and sessions_ago > gs.stale_sessions)
         or (days_ago is not None and days_ago > gs.stale_days)
     )
+    achieved_at = None
     if stale:
         status = "stale"
-        detail = (
-            f"goal stale: last evidence s{session} ({age}) said {verdict}; stale after more than "
-            f"{gs.stale_sessions} sessions or {gs.stale_days} days {settings.stale_label()}. {why}"
-        )
+        records = view.record.goals
+        if records and all(g.status == "achieved" for g in records):
+            achieved_at = max(max(g.set_session, g.reviewed_session or 0) for g in records)
+            detail = (
+                f"{ACHIEVED_WORDS.format(s=achieved_at)}. Last goal evidence s{session} ({age}) said {verdict}: {why}"
+            )
+        else:
+            detail = (
+                f"goal stale: last evidence s{session} ({age}) said {verdict}; stale after more than "
+                f"{gs.stale_sessions} sessions or {gs.stale_days} days {settings.stale_label()}. {why}"
+            )
     else:
         status = verdict
         detail = f"goal {verdict} at s{session}" + (f" ({age})" if age else "") + f": {why}"
-    return GoalResult(status, session, verdict, tuple(evidence), sessions_ago, days_ago, detail)
+    return GoalResult(status, session, verdict, tuple(evidence), sessions_ago, days_ago, detail, achieved_at)
+
+
+#: clinical-rules §12 / issue 10: instead of "goal stale" where every goal record is achieved.
+ACHIEVED_WORDS = "goals achieved at s{s}; no active goal: set new goals or plan the ending"
+
+
+def goal_flags(view: ClientView, goal: GoalResult, settings: Settings) -> list[Flag]:
+    """The ``goal`` flag unless the goal is agreed; its triage hint: tier 4
+    (disagreed) or 6 (stale, not set, partial)."""
+    if goal.status == "agreed":
+        return []
+    code, clinician = view.code, view.record.client.clinician
+    latest = view.latest
+
+    def at(number: int | None):
+        s = view.by_number.get(number) if number is not None else None
+        return s.date if s is not None else None
+
+    if goal.status == "not_set":
+        hint = TriageHint("goal not set", "goal not set", latest.number if latest else None,
+                          latest.date if latest else None)
+    elif goal.status == "stale":
+        if goal.achieved_at is not None:
+            hint = TriageHint("no active goal", ACHIEVED_WORDS.format(s=goal.achieved_at), goal.session,
+                              at(goal.session))
+        else:
+            if goal.sessions_ago is not None and goal.sessions_ago > settings.goals.stale_sessions:
+                age = f"{goal.sessions_ago} sess ago"
+            else:  # stale by days only
+                age = f"{goal.days_ago} days ago"
+            hint = TriageHint("goal stale", f"goal stale (last s{goal.session}, {age})", goal.session,
+                              at(goal.session))
+    else:  # disagreed / partial
+        ev = deciding_evidence(goal)
+        word = goal.status
+        why = f"goal {word} ({ev.short}, s{goal.session})" if ev is not None and ev.short else f"goal {word}"
+        hint = TriageHint(f"goal {word}", why, goal.session, at(goal.session))
+    return [Flag(code, clinician, "goal", goal.session, goal.status, goal.detail, {}, hint)]
 
 
 def _age(sessions_ago: int | None, days_ago: int | None) -> str:
@@ -198,3 +255,11 @@ def _latest(evidence, session: int) -> list[GoalEvidence]:
         out.append(e)
     out.reverse()
     return out
+
+
+def run(ctx: RuleContext) -> list[Flag]:
+    ctx.goal = assess_goals(ctx.view, ctx.settings)
+    return goal_flags(ctx.view, ctx.goal, ctx.settings)
+
+
+RULE = Rule("goal", run)

@@ -62,6 +62,12 @@ class FlagStatus:
     tier: int | None  # the triage tier it stands for; None: not a triage reason (repaired, rescreened)
     needs_review: bool = True  # does an unreviewed flag of it make its client "new"?
     agenda: str | None = None  # agenda section id (reports.agenda), None: not listed
+    # the agenda subsection it is listed under ("{since}" = the date of the last meeting);
+    # None: the section's single list. Subsections follow the order of the statuses here.
+    group: str | None = None
+    # a flag extra naming the session the status was reached at ("repaired_at"): such a flag is on
+    # the agenda only when that session is dated since the last meeting (a repair long ago is news no more)
+    since_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +164,10 @@ REGISTRY = FlagKindRegistry(
         FlagKind(
             "rupture", 0, "●", "*", "rupture",
             _statuses(
-                FlagStatus("open", "open", 3, agenda="ruptures"),
-                FlagStatus("unrepaired", "unrepaired", 3, agenda="ruptures"),
-                FlagStatus("repaired", "repaired", None, needs_review=False, agenda="ruptures"),
+                FlagStatus("unrepaired", "unrepaired", 3, agenda="ruptures", group="Unrepaired"),
+                FlagStatus("open", "open", 3, agenda="ruptures", group="Open"),
+                FlagStatus("repaired", "repaired", None, needs_review=False, agenda="ruptures",
+                           group="Repaired since {since}", since_key="repaired_at"),
             ),
             (KindFilter("k-rupture", "kind: rupture open or unrepaired",
                         lambda a: any(e.status in ("open", "unrepaired") for e in a.episodes)),
@@ -194,8 +201,17 @@ REGISTRY = FlagKindRegistry(
         ),
         FlagKind(
             "risk", 4, "⚠", "!", "risk",
-            _statuses(FlagStatus("risk", "risk", 1, agenda="safety")),
-            (KindFilter("k-risk", "kind: risk flag", lambda a: a.risk is not None),),
+            _statuses(
+                # clinical-rules §6: active until a negative re-screen on the instrument that said yes
+                FlagStatus("risk", "active", 1, agenda="safety", group="Active risk"),
+                # re-screened negative at a later attended session: out of tier 1, on the agenda once
+                # (the meeting after the re-screen); shown and reviewable, but no review is owed
+                FlagStatus("rescreened", "re-screened negative", None, needs_review=False, agenda="safety",
+                           group="Re-screened negative since the last meeting ({since})",
+                           since_key="rescreened_at"),
+            ),
+            (KindFilter("k-risk", "kind: risk flag (active)", lambda a: a.risk is not None),
+             KindFilter("k-rescreened", "kind: risk re-screened negative", lambda a: a.rescreened is not None)),
         ),
     ]
 )

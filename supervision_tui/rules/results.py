@@ -13,22 +13,33 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from supervision_tui.rules.kinds import REGISTRY as KINDS
+from supervision_tui.rules.kinds import TIERS
+
 MARKER_KINDS = ("low", "drop", "self_report", "discrepancy")
 EPISODE_STATUSES = ("open", "repaired", "unrepaired")
 GOAL_RESULTS = ("agreed", "partial", "disagreed", "stale", "not_set")
 OUTCOME_RESULTS = ("recovered", "improved", "no_change", "deteriorated")
-FLAG_KINDS = ("rupture", "goal", "outcome", "attendance", "risk")
+RISK_STATUSES = ("risk", "rescreened")
+#: The flag kinds in the interchange.md §5 order (the registry's, ``rules.kinds``).
+FLAG_KINDS = KINDS.ids()
 
-TIER_NAMES = {
-    1: "risk",
-    2: "worse",
-    3: "rupture",
-    4: "goal",
-    5: "absent",
-    6: "goal",
-    7: "ok",
-}
-TIER_SYMBOLS = {1: "▲", 2: "▲", 3: "●", 4: "◆", 5: "○", 6: "·", 7: "✓"}
+# Thin aliases of ``rules.kinds.TIERS`` for code that still reads them (the UI, until it
+# reads the registry): the tier table lives in one place.
+TIER_NAMES = {n: t.name for n, t in TIERS.items()}
+TIER_SYMBOLS = {n: t.symbol for n, t in TIERS.items()}
+#: Decimals of numbers in machine-readable output (flags/summary JSON).
+SCORE_DECIMALS = 2  # raw scores ("latest") and changes
+INDEX_DECIMALS = 3  # alliance index 0–1
+
+
+def round_score(x: float) -> float:
+    r = round(float(x), SCORE_DECIMALS)
+    return 0.0 if r == 0 else r
+
+
+#: Client statuses triaged by default (clinical-rules §7); other clients only with an active risk.
+TRIAGED_STATUSES = ("active", "paused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,8 @@ class GoalResult:
     sessions_ago: int | None
     days_ago: int | None
     detail: str
+    # stale, and every goal record is achieved: the session they were last set or reviewed at
+    achieved_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,17 +100,55 @@ class OutcomeResult:
     first_session: int
     latest_session: int
     latest_date: date
-    change: float  # signed so that positive = better
+    change: float  # signed so that positive = better (interchange.md §5's ``change``)
     status: str  # one of OUTCOME_RESULTS
     detail: str
+
+    @property
+    def difference(self) -> float:
+        """The raw difference on the instrument's own scale, latest − first
+        (PHQ-9 10 → 16: +6, whatever way is better)."""
+        return self.latest - self.first
+
+    @property
+    def direction(self) -> str:
+        """``better``, ``worse`` or ``same`` (the word that goes with ``difference``)."""
+        return "better" if self.change > 1e-9 else "worse" if self.change < -1e-9 else "same"
+
+    @property
+    def change_text(self) -> str:
+        """``PHQ-9 10 → 16 (+6, worse)``: clinical-rules §5, everywhere a change is shown."""
+        from supervision_tui.rules.outcomes import change_text
+
+        return change_text(self.instrument, self.first, self.latest, self.change)
 
 
 @dataclass(frozen=True, slots=True)
 class RiskResult:
-    session: int  # latest session carrying risk = yes within the window
+    """A risk flag (clinical-rules §6): the latest session ``S`` with a
+    critical item endorsed, and whether it has been re-screened since."""
+
+    session: int  # S: the latest session with risk = yes on a row with an instrument
     date: date
-    instruments: tuple[str, ...]
+    instruments: tuple[str, ...]  # the instruments that said yes at S
     detail: str
+    status: str = "risk"  # "risk" (active) or "rescreened"
+    rescreened_at: int | None = None  # the attended session of the negative re-screen
+    rescreened_date: date | None = None
+    missed_since: int = 0  # sessions after S that were not attended
+    sessions_since: int = 0  # sessions after S, attended or not
+    no_shows_since: int = 0
+    cancelled_since: int = 0
+    why: str = ""  # one line for the caseload table
+
+    @property
+    def active(self) -> bool:
+        return self.status == "risk"
+
+    @property
+    def not_seen_since(self) -> bool:
+        """Sessions after S, none of them attended: first of tier 1."""
+        return self.sessions_since > 0 and self.missed_since == self.sessions_since
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +168,30 @@ class AllianceLatest:
 
 
 @dataclass(frozen=True, slots=True)
+class TriageHint:
+    """What a flag that is a triage reason says in the caseload (not part of
+    the flags JSON): the reason phrase, the one-line why, the triggering
+    session and its date (clinical-rules §7), and ``first``: it goes first in
+    its tier (a client not seen since the risk session)."""
+
+    reason: str
+    why: str
+    session: int | None
+    date: date | None
+    first: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Flag:
     client: str
     clinician: str
-    kind: str  # one of FLAG_KINDS
+    kind: str  # a kind of the flag-kind registry (rules.kinds)
     session: int | None
     status: str
     detail: str
     extra: dict[str, Any] = field(default_factory=dict)
+    # how the flag triages its client; None for a status that is no triage reason
+    hint: TriageHint | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the object of interchange.md §5."""
@@ -166,7 +233,7 @@ class ClientAnalysis:
     episodes: tuple[Episode, ...]
     goal: GoalResult
     outcomes: dict[str, OutcomeResult]  # instruments with >= 2 client ratings
-    risk: RiskResult | None
+    risk: RiskResult | None  # an ACTIVE risk (status "risk"); None when none or re-screened
     attendance: AttendanceResult
     alliance: AllianceLatest | None
     tier: int
@@ -175,11 +242,21 @@ class ClientAnalysis:
     trigger_session: int | None
     trigger_date: date | None
     flags: tuple[Flag, ...]
+    rescreened: RiskResult | None = None  # the latest risk, re-screened negative (when no active risk)
+    first_in_tier: bool = False  # sorts first in its tier (tier 1: not seen since the risk session)
 
     @property
     def tier_label(self) -> str:
-        return f"{TIER_SYMBOLS[self.tier]}{self.tier} {TIER_NAMES[self.tier]}"
+        return TIERS[self.tier].label()
 
     @property
     def triaged(self) -> bool:
-        return self.status in ("active", "paused")
+        """Triaged by default: active and paused clients, and every client
+        with an active risk (closed or dropped out: follow-up is still owed,
+        clinical-rules §6)."""
+        return self.status in TRIAGED_STATUSES or self.risk is not None
+
+    @property
+    def ended(self) -> bool:
+        """Closed or dropped out (whether or not an active risk keeps it triaged)."""
+        return self.status not in TRIAGED_STATUSES

@@ -11,10 +11,13 @@ from its rows (the alliance sparkline), keyed by that client's content.
 Keys: what may and may not make an entry stale
 ----------------------------------------------
 
-* One file per (database path, rule settings, as-of date, program):
+* One file per (database path, rule settings, evaluation day, program):
   ``analysis-<digest>.bin`` where the digest covers the database's
   absolute path, ``settings_fingerprint`` (the settings that change rule
-  results, and the instrument registry), the as-of date, the program's
+  results, and the instrument registry), the evaluation day (the as-of
+  date, else today's: a rule may count days to it, as risk's
+  ``expire_days`` does; so the first start of a day analyses every client
+  again, behind the triage cache's rows), the program's
   version, ``CACHE_VERSION`` and the shape of the result types
   (``results_fingerprint``: their field names). A threshold setting, a new
   program version or a new result field therefore starts from a new file;
@@ -26,11 +29,14 @@ Keys: what may and may not make an entry stale
 * The workflow file (reviews, action items, notes) is no input of the
   rules: a review save or another reviewer's note never touches this cache.
 
-Caseload-wide steps: an analysis that depends on the whole caseload (a
-reference model fitted over every client) must not be cached per client as
-a final result; cache the per-client part here and recompute the
-caseload-wide step on every load (it is cheap once the per-client parts are
-in), or add the fitted model's own fingerprint to the file key.
+Caseload-wide steps: a rule with a ``prepare`` step (``rules.context.Rule``:
+a value computed over every client, e.g. a reference model fitted over the
+caseload) makes every client's analysis depend on the whole caseload. The
+loader then reads every client in one worker, runs ``prepare_shared`` and
+adds the digest of its result to every entry's key: a change of the
+caseload-wide value re-analyses everyone, an unchanged one nobody (the
+records are still read to compute it). A rule that splits its work into a
+cached per-client part and a cheap caseload-wide step would do better.
 
 Safety: files are ``0o600`` in a ``0o700`` folder (``triage_cache.cache_dir``),
 written atomically without fsync (a cache lost in a crash only costs time).
@@ -85,7 +91,9 @@ def results_fingerprint() -> str:
 def cache_file(db_path: Path | str, settings: Any, as_of: date | None) -> Path:
     from supervision_tui.store.triage_cache import cache_dir, settings_fingerprint
 
-    ident = "\0".join([str(Path(db_path).absolute()), settings_fingerprint(settings), as_of.isoformat() if as_of else "",
+    # the evaluation day: the as-of day, else today (a rule may count days to it: risk's expire_days)
+    day = as_of.isoformat() if as_of else f"today {date.today().isoformat()}"
+    ident = "\0".join([str(Path(db_path).absolute()), settings_fingerprint(settings), day,
                        __version__, str(CACHE_VERSION), results_fingerprint()])
     return cache_dir() / f"analysis-{hashlib.sha256(ident.encode('utf-8')).hexdigest()[:32]}.bin"
 

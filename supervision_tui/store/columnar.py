@@ -755,14 +755,22 @@ def client_record(data: ClientData, as_of: date | None = None) -> ClientRecord:
 
 
 def has_record(data: ClientData, as_of: date | None = None) -> bool:
-    """Does ``Caseload.records(as_of)`` list this client? (A listed client
-    always; one known only from its rows, when a row is on or before as_of;
-    one known only from a goal, never.)"""
-    if data.client is not None:
-        return True
+    """Is this client analysed, as ``rules.engine.known_records(caseload,
+    as_of)`` decides? A listed client always (without ``as_of``), one known
+    only from its rows when it has one (by ``as_of``), one known only from a
+    goal never; with ``as_of``, a client neither seen nor started by then is
+    not known yet."""
     if as_of is None:
-        return bool(data.ratings)
-    return any(r.date <= as_of for r in data.ratings)
+        return data.client is not None or bool(data.ratings)
+    seen = any(r.date <= as_of for r in data.ratings)
+    if data.client is None:
+        return seen
+    return seen or (data.client.started is not None and data.client.started <= as_of)
+
+
+def first_date(data: ClientData) -> date | None:
+    """The client's earliest rating date (``rules.engine.check_as_of``)."""
+    return min((r.date for r in data.ratings), default=None)
 
 
 def _record(data: ClientData, sessions: list[Session], as_of: date | None) -> ClientRecord:

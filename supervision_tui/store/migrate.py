@@ -10,8 +10,9 @@ How, so that nothing can be lost:
 
 1. the version-1 bytes, exactly as read under the lock, are copied to a
    new file beside the database, ``<stem>.v1-backup.json`` (or
-   ``-2``, ``-3`` ... when that name is taken: a backup is never
-   overwritten), ``0o600``, written atomically and ``fsync``\\ ed;
+   ``<stem>-2.v1-backup.json`` ... when that name is taken: a backup is
+   never overwritten), ``0o600``, fsynced, and appearing complete or not at
+   all (``write_backup``);
 2. only then is the database replaced, atomically (``write_private_bytes``),
    by the version-2 content.
 
@@ -23,33 +24,58 @@ names the backup (``ImportReport.backup``, printed by ``import``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from supervision_tui.errors import DatabaseError
-from supervision_tui.store.files import FileWriteError, claim_new_names, release_names, write_private_bytes
+from supervision_tui.store.files import FileWriteError, _fsync_dir, remove_stale_temporaries, write_private_bytes
 
 BACKUP_SUFFIX = "v1-backup.json"
 
 
-def backup_name_stem(db_path: Path) -> str:
-    return db_path.stem
+MAX_BACKUPS = 1000
 
 
 def write_backup(db_path: Path, raw: bytes) -> Path:
     """Copy ``raw`` (the version-1 file as read) to a new backup file beside
     ``db_path``; returns its path. Raises ``DatabaseError`` (nothing is
-    migrated then)."""
+    migrated then).
+
+    The bytes go to a hidden file first (``.<stem>.v1-backup.partial``,
+    written atomically and fsynced), which is then hard-linked under the
+    first free name: a backup appears complete or not at all, and an
+    existing one is never replaced (``link`` fails on an existing name). A
+    partial file a killed process left is removed here (under the
+    database's lock)."""
     db_path = Path(db_path)
+    folder = db_path.parent
+    partial = folder / f".{db_path.stem}.v1-backup.partial"
+
+    def fail(err: Exception) -> DatabaseError:
+        return DatabaseError(f"{db_path}: cannot upgrade the database: the backup copy cannot be made: {err}")
+
+    remove_stale_temporaries(partial)
     try:
-        (path,) = claim_new_names(db_path.parent, backup_name_stem(db_path), (BACKUP_SUFFIX,))
+        write_private_bytes(partial, raw)
     except FileWriteError as err:
-        raise DatabaseError(f"{db_path}: cannot upgrade the database: the backup copy cannot be made: {err}") from err
+        raise fail(err) from err
     try:
-        write_private_bytes(path, raw)
-    except FileWriteError as err:
-        release_names([path])
-        raise DatabaseError(f"{db_path}: cannot upgrade the database: the backup copy cannot be made: {err}") from err
-    return path
+        for n in range(1, MAX_BACKUPS + 1):
+            path = folder / (f"{db_path.stem}.{BACKUP_SUFFIX}" if n == 1 else f"{db_path.stem}-{n}.{BACKUP_SUFFIX}")
+            try:
+                os.link(partial, path)
+            except FileExistsError:
+                continue
+            except OSError as err:
+                raise fail(FileWriteError(f"{path}: cannot write: {err.strerror or err}", err)) from err
+            _fsync_dir(folder)
+            return path
+        raise fail(f"no free name for it (tried up to {MAX_BACKUPS}); move old backups away")
+    finally:
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
 
 
 def notice(db_path: Path, backup: Path) -> str:

@@ -58,7 +58,7 @@ from typing import Any
 
 from supervision_tui import __version__
 
-CACHE_VERSION = 2  # 2: 6-cell alliance sparklines
+CACHE_VERSION = 3  # 2: 6-cell alliance sparklines; 3: clinical rules v2 (risk until re-screened, "no flag")
 REVIEW_PENDING = "…"  # a cached Review cell whose workflow file has changed since
 """Bump when the rules or the cached row format change."""
 
@@ -128,6 +128,8 @@ def settings_fingerprint(settings: Any) -> str:
         settings = Settings()
     parts = [repr(getattr(settings, name, None)) for name in ("rupture", "goals", "outcomes", "attendance", "risk")]
     parts.append(repr(REGISTRY.ids()))
+    if getattr(getattr(settings, "risk", None), "expire_days", 0):
+        parts.append(date.today().isoformat())  # a clinic's risk expiry counts days to today
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:32]
 
 

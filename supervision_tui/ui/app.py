@@ -438,7 +438,7 @@ class SupervisionApp(WorkflowActions, App[None]):
                 worker = None
             return self._load_from_processes(lambda: worker is not None and worker.is_cancelled)
         from supervision_tui.gc_pause import gc_paused
-        from supervision_tui.rules.engine import analyse_records
+        from supervision_tui.rules.engine import analyse_records, check_as_of, known_records
 
         scope = self.initial_clinician
         key = None
@@ -452,10 +452,11 @@ class SupervisionApp(WorkflowActions, App[None]):
         # collector would walk the growing caseload again and again)
         with gc_paused():
             caseload = self._read_caseload()
-            grouped = caseload.records(self.as_of)  # grouped once, for the engine and the screens
+            check_as_of(caseload, self.as_of)  # a future day or one before any data: an error, not an empty screen
+            grouped = known_records(caseload, self.as_of)  # grouped once, for the engine and the screens
             if scope:  # --clinician: the whole app sees only this clinician's clients
                 grouped = [r for r in grouped if r.client.clinician == scope]
-            analyses = analyse_records(grouped, self.settings)  # triage order, as analyse_caseload
+            analyses = analyse_records(grouped, self.settings, today=self.as_of)  # triage order, as analyse_caseload
             records = {r.code: r for r in grouped}
             data = LoadedData(self.db_path, caseload, records, analyses, self.as_of, settings=self.settings,
                               scope=scope or None, cache_key=key)
@@ -502,6 +503,7 @@ class SupervisionApp(WorkflowActions, App[None]):
                 self._load_handle = None
         if result is None:
             return None
+        result.check_as_of(self.as_of)  # a future day or one before any data: an error, not an empty screen
         analyses, docs = result.analyses, result.docs
         if scope:  # --clinician: the whole app sees only this clinician's clients
             analyses = [a for a in analyses if a.clinician == scope]

@@ -279,7 +279,7 @@ def serve(
     if config is not None and not Path(config).is_file():
         raise UserError(f"{config}: no such settings file")
     if db is None:
-        from supervision_tui.store.demo import private_demo_copy
+        from supervision_tui.demo import private_demo_copy
 
         db, created = private_demo_copy()
         print(f"Demo caseload: {db}" + (" (new private copy)" if created else ""), file=stderr)

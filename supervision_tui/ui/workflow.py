@@ -95,6 +95,8 @@ def flag_label(flag: Flag, analysis: ClientAnalysis | None = None) -> str:
         span = f"s{flag.session}" if last == flag.session else f"s{flag.session}–s{last}"
         return f"{sym} rupture {span} {flag.status.upper()}" + (f" ({inst})" if inst else "")
     if flag.kind == "risk":
+        if flag.status == "rescreened":
+            return f"{sym} risk s{flag.session} RE-SCREENED negative at s{flag.extra.get('rescreened_at')}"
         return f"{sym} risk item at s{flag.session}"
     if flag.kind == "outcome":
         return f"{sym} outcome {inst or ''} {flag.status.upper()}".replace("  ", " ") + (
@@ -129,7 +131,9 @@ def who_when(review: FlagReview) -> str:
 def needs_review(flag: Flag) -> bool:
     """Does an unreviewed flag make its client "new"? A repaired rupture is
     shown and can be reviewed, but needs no review of its own."""
-    return not (flag.kind == "rupture" and flag.status == "repaired")
+    from supervision_tui.rules.kinds import REGISTRY as KINDS
+
+    return KINDS.needs_review(flag) if flag.kind in KINDS else True
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +244,14 @@ class Workflow:
             from supervision_tui.store.database import Database
             from supervision_tui.store.reviews import ReviewStore
 
-            self._store = ReviewStore(Database(db_path, read_only=self.read_only), read_only=self.read_only)
+            as_of = getattr(self.app, "as_of", None)
+            if as_of is not None:  # "what we knew then": reviews made later are not shown as made
+                from supervision_tui.reports.as_of import ReviewsAsOf
+
+                self._store = ReviewsAsOf(Database(db_path, read_only=self.read_only), as_of,
+                                          read_only=self.read_only)
+            else:
+                self._store = ReviewStore(Database(db_path, read_only=self.read_only), read_only=self.read_only)
         return self._store
 
     def start(self) -> None:
@@ -326,6 +337,10 @@ class Workflow:
         """True when a write may go ahead; else says why (notification)."""
         if self.read_only:
             self.app.notify(READ_ONLY_MESSAGE, severity="warning", timeout=4)
+            return False
+        if getattr(self.store, "past", False):  # --as-of a past day: reviews as they stood then
+            self.app.notify(f"Reviews as of {self.app.as_of.isoformat()} (--as-of): the past cannot be changed",
+                            severity="warning", timeout=4)
             return False
         if self.error:
             self.app.notify(f"Reviews unavailable: {self.error}", severity="error", markup=False)
@@ -527,7 +542,7 @@ def _write_new(folder: Path, stem: str, texts: dict[str, str]) -> list[Path]:
 
 def export_dir() -> Path:
     """``$SUPERVISION_TUI_DATA_DIR``, else the platform's user data folder."""
-    from supervision_tui.store.demo import user_data_dir
+    from supervision_tui.demo import user_data_dir
 
     return user_data_dir()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from supervision_tui.store.demo import scenario_clients, write_demo
+from supervision_tui.demo import scenario_clients, write_demo
 from supervision_tui.ui import app as app_module
-from ui_support import N_CLIENTS, SEED
+from ui_support import AS_OF, N_CLIENTS, SEED
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,16 @@ def demo_db(tmp_path_factory) -> Path:
 def scenarios() -> dict[str, str]:
     """scenario key -> client code, e.g. scenarios["risk"] == "C-0122"."""
     return scenario_clients(SEED, N_CLIENTS)
+
+
+@pytest.fixture(autouse=True)
+def _reviews_made_on_the_as_of_day(monkeypatch):
+    """The app's day is pinned with --as-of (ui_support.AS_OF): reviews the
+    tests write are made on that day, as at a meeting on it (--as-of shows
+    the reviews made by the end of its day, and a past day is read-only)."""
+    from supervision_tui.store import reviews
+
+    monkeypatch.setattr(reviews, "_utc_now", lambda: f"{AS_OF.isoformat()}T12:00:00+00:00")
 
 
 @pytest.fixture(autouse=True)

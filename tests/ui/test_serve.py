@@ -307,9 +307,9 @@ def test_no_database_serves_the_private_demo_copy(tmp_path, fake_server, monkeyp
     demo = tmp_path / "data" / "demo.json"
     demo.parent.mkdir(parents=True)
     demo.write_text("{}", encoding="utf-8")
-    fake_demo = types.ModuleType("supervision_tui.store.demo")
+    fake_demo = types.ModuleType("supervision_tui.demo")
     fake_demo.private_demo_copy = lambda: (demo, True)
-    monkeypatch.setitem(sys.modules, "supervision_tui.store.demo", fake_demo)
+    monkeypatch.setitem(sys.modules, "supervision_tui.demo", fake_demo)
     err = io.StringIO()
     serve(None, stderr=err)
     assert str(demo.resolve()) in shlex.split(fake_server.instances[-1].command)

@@ -75,7 +75,7 @@ def test_other_settings_date_scope_or_version_do_not_use_the_cache(tmp_path):
     settings = Settings()
     tc.write_cache(tc.cache_key(db, settings), HEADER, [ROW])
     assert tc.read_cache(tc.cache_key(db, None)) is not None  # None = the defaults
-    stricter = replace(settings, risk=replace(settings.risk, window=5))
+    stricter = replace(settings, risk=replace(settings.risk, expire_days=5))
     assert tc.read_cache(tc.cache_key(db, stricter)) is None
     assert tc.read_cache(tc.cache_key(db, replace(settings, keys={"quit": "x"}))) is not None  # keys: no effect
     assert tc.read_cache(tc.cache_key(db, settings, as_of=date(2026, 1, 1))) is None

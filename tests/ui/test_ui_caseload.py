@@ -42,7 +42,7 @@ async def test_first_screen_lists_triage_order_with_most_urgent_selected(demo_db
         assert table_column(table, "tier")[0] == "▲1 risk"
         tiers = table_column(table, "tier")
         assert tiers == sorted(tiers, key=lambda t: int(t[1]))  # tiers ascend
-        assert "risk item at s11" in table_column(table, "why")[0]
+        assert table_column(table, "why")[0].startswith("risk at s11 (PHQ-9)")
         header = static_text(app.screen.query_one("#topbar-title", Static))
         assert f"{len(triaged)} clients" in header and "4 clinicians" in header and "as of 2026-11-20" in header
         assert static_text(app.screen.query_one("#topbar-theme", Static)) == "textual-dark"
@@ -70,7 +70,7 @@ async def test_large_screen_shows_every_column_and_sparklines(demo_db):
         # preview shows the selected client and the engine's words
         await pilot.pause(0.2)
         why = static_text(app.screen.query_one("#preview-why", Static))
-        assert "RISK" in why and "critical item endorsed at s11" in why and "within the 3 most recent" in why
+        assert "RISK" in why and "critical item endorsed at s11" in why and "active until a negative PHQ-9 re-screen" in why
         assert app.screen.query_one("#preview").display
 
 
@@ -160,12 +160,14 @@ async def test_filter_by_clinician_via_picker_and_clear(demo_db):
         await pilot.pause()
         assert app.screen is screen
         table = _table(app)
+        risk = [a.client for a in app.analyses if a.tier == 1]
         expected = [a.client for a in app.analyses if a.triaged and a.clinician == "T03"]
-        assert table_column(table, "client") == expected
+        assert risk and not set(risk) & set(expected)
+        # clinical-rules §6 (v2): a filter never hides risk: the risk client (T02) stays on top, named
+        assert table_column(table, "client") == risk + expected
         assert "clinician T03" in screen.query_one("#table-box").border_title
-        # the risk client (T02) is hidden: the screen says so
         notice = screen.query_one("#notice", Static)
-        assert notice.display and "RISK" in static_text(notice)
+        assert notice.display and "RISK" in static_text(notice) and risk[0] in static_text(notice)
         await pilot.press("escape")
         assert table.row_count == sum(1 for a in app.analyses if a.triaged)
         assert not notice.display
@@ -179,13 +181,14 @@ async def test_filter_by_tier_and_kind(demo_db):
         screen = app.screen
         screen.set_kind("tier3")
         await pilot.pause()
-        tiers = set(table_column(_table(app), "tier"))
-        assert tiers == {"●3 rupture"}
+        tiers = table_column(_table(app), "tier")
+        assert tiers[0] == "▲1 risk" and set(tiers[1:]) == {"●3 rupture"}  # risk kept on top
         screen.set_kind("k-deteriorated")
         await pilot.pause()
         codes = table_column(_table(app), "client")
-        assert codes and all(
-            any(o.status == "deteriorated" for o in app.data.by_code[c].outcomes.values()) for c in codes
+        assert codes[0] == app.analyses[0].client and app.analyses[0].tier == 1  # risk kept on top
+        assert codes[1:] and all(
+            any(o.status == "deteriorated" for o in app.data.by_code[c].outcomes.values()) for c in codes[1:]
         )
         assert "outcome deteriorated" in screen.query_one("#table-box").border_title
 
@@ -201,16 +204,16 @@ async def test_search_filters_by_code_clinician_and_why(demo_db, scenarios):
         await pilot.press(*"unrepaired")
         await pilot.pause(0.3)  # the search is debounced
         table = _table(app)
-        assert table_column(table, "client") == [scenarios["unrepaired"]]
+        assert table_column(table, "client") == [scenarios["risk"], scenarios["unrepaired"]]  # risk kept
         await pilot.press("enter")  # keep the filter, back to the table
         assert table.has_focus
-        assert table.row_count == 1
+        assert table.row_count == 2
         await pilot.press("escape")  # clears the search
         assert table.row_count > 1
         await pilot.press("slash", *"t01")
         await pilot.pause(0.3)
-        assert set(table_column(table, "clinician") if "clinician" in shown_columns(table) else
-                   [app.data.by_code[c].clinician for c in table_column(table, "client")]) == {"T01"}
+        shown = [c for c in table_column(table, "client") if app.data.by_code[c].tier != 1]  # risk kept on top
+        assert shown and {app.data.by_code[c].clinician for c in shown} == {"T01"}
         # q types into the search box; it does not quit
         await pilot.press("q")
         assert app.is_running

@@ -41,7 +41,9 @@ async def test_risk_banner_comes_first_with_a_word(demo_db, scenarios):
         assert text.startswith("⚠ RISK") and "PHQ-9" in text and "s11" in text
         # one line, each fact once (the engine's detail re-arranged, not repeated)
         assert text == ("⚠ RISK · PHQ-9 critical item endorsed at s11 (2026-11-20, client) · "
-                        "within the 3 most recent sessions")
+                        "the latest session; active until a negative PHQ-9 re-screen at a later attended "
+                        "session. PHQ-9 item 9 is a screen, not a risk determination: confirm a risk "
+                        "assessment and safety plan are documented.")
         assert text.count("s11") == 1 and text.count("2026-11-20") == 1
         # banner sits right under the header, above the charts
         assert banner.region.y < screen.query_one("#alliance-panel").region.y

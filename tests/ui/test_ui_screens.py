@@ -61,6 +61,7 @@ async def test_clinicians_screen_lists_supervisees_and_enter_filters(demo_db):
         assert isinstance(app.screen, CaseloadScreen)
         assert app.screen.clinician == "T03"
         codes = table_column(app.screen.query_one(CaseloadTable), "client")
+        codes = [c for c in codes if app.data.by_code[c].tier != 1]  # risk is kept on top whatever the filter
         assert codes and all(app.data.by_code[c].clinician == "T03" for c in codes)
         # "All" clears it
         await pilot.press("o")
@@ -82,7 +83,7 @@ async def test_clinicians_screen_at_80_columns_compacts_tiers(demo_db):
         table = app.screen.query_one(CliniciansTable)
         keys = [c.key.value for c in table.ordered_columns]
         assert "tiers" in keys and "t1" not in keys
-        assert plain(table.ordered_columns[keys.index("tiers")].label) == "▲1 ▲2 ●3 ◆4 ○5 ·6 ✓7"
+        assert plain(table.ordered_columns[keys.index("tiers")].label) == "▲1 ▲2 ●3 ◆4 ○5 ·6  7"  # tier 7 "no flag" has no symbol
         # the Role column stays at 80 columns, next to the clinician (screens.md §3)
         assert keys[:3] == ["clinician", "role", "clients"]
         assert table_column(table, "role") == ["trainee", "staff", "trainee", "staff", ""]
@@ -166,7 +167,7 @@ async def test_palette_lists_actions_when_empty(demo_db):
         provider = SupervisionCommands(app.screen)
         names = [name for name, _action, _help in provider._commands()]
         for wanted in ("Clinicians overview", "Help: keys of this screen", "Show closed clients",
-                       "Search clients", "Filter: ▲1 risk · risk item in the recent sessions", "Filter: clinician T01", "Reload the database"):
+                       "Search clients", "Filter: ▲1 risk · risk screen positive, not re-screened", "Filter: clinician T01", "Reload the database"):
             assert wanted in names, wanted
         assert sum(n.startswith("Open client ") for n in names) == len(app.analyses)
 

@@ -17,7 +17,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
 from supervision_tui.settings import Settings
-from supervision_tui.store.demo import scenario_clients, write_demo
+from supervision_tui.demo import scenario_clients, write_demo
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.screens.help import HelpScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
@@ -118,7 +118,7 @@ async def test_theme_key_leaves_a_settings_file_with_comments_alone(demo_db, tmp
 @async_test
 async def test_theme_key_remembers_the_theme_and_keeps_the_file_mode(demo_db, tmp_path):
     config = tmp_path / "settings.toml"
-    config.write_text('[risk]\nwindow = 4\n[ui]\ntheme = "clinic-dark"\n')
+    config.write_text('[risk]\nexpire_days = 4\n[ui]\ntheme = "clinic-dark"\n')
     os.chmod(config, 0o644)
     app = make_app(demo_db, theme="clinic-dark", config_path=config)
     async with app.run_test(size=SMALL, notifications=True) as pilot:
@@ -126,7 +126,7 @@ async def test_theme_key_remembers_the_theme_and_keeps_the_file_mode(demo_db, tm
         await pilot.press("t")
         await pilot.pause()
         assert any("clinic-light" in m and "not remembered" not in m for m in _notes(app)), _notes(app)
-    assert tomllib.loads(config.read_text()) == {"risk": {"window": 4}, "ui": {"theme": "clinic-light"}}
+    assert tomllib.loads(config.read_text()) == {"risk": {"expire_days": 4}, "ui": {"theme": "clinic-light"}}
     assert stat.S_IMODE(config.stat().st_mode) == 0o644
 
 
@@ -208,7 +208,7 @@ async def test_search_matches_the_tier_words_and_symbols(demo_db):
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
         by_tier = {t: {a.client for a in app.analyses if a.triaged and a.tier == t} for t in range(1, 8)}
-        for word, tier in (("rupture", 3), ("absent", 5), ("risk", 1), ("worse", 2), ("ok", 7), ("●3", 3),
+        for word, tier in (("rupture", 3), ("absent", 5), ("risk", 1), ("worse", 2), ("no flag", 7), ("●3", 3),
                            ("goal", 4), ("goal", 6)):
             app.screen.set_search(word)
             await pilot.pause()
@@ -338,6 +338,9 @@ async def test_review_list_is_in_urgency_order_and_r_reviews_the_risk_first(demo
         code = scenarios40["risk"]
         analysis = app.data.by_code[code]
         assert len(analysis.flags) >= 2 and analysis.flags[0].kind != "risk"  # the engine's own order differs
+        table = app.screen.query_one("#caseload-table")
+        table.move_cursor(row=[r.code for r in table.rows_shown].index(code))  # v2: unseen-risk clients lead
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ClientScreen) and app.screen.code == code

@@ -366,7 +366,7 @@ async def test_agenda_sections_in_meeting_order_and_enter_opens_the_client(db, s
         await loaded(pilot)
         screen = await _open_agenda(pilot)
         headers = [h.split(" · ")[0] for h in _agenda_headers(screen)]
-        assert headers == ["1 SAFETY", "2 NOT ON TRACK", "3 RUPTURES", "4 GOALS AND ENGAGEMENT",
+        assert headers == ["1 SAFETY AND RISK", "2 DETERIORATED", "3 RUPTURES", "4 GOALS AND ENGAGEMENT",
                            "5 PATTERNS PER SUPERVISEE", "6 ACTION ITEMS CARRIED OVER"]
         assert "new since 2026-11-13" in static_text(screen.query_one("#agenda-header", Static))
         # the first item is highlighted: the risk client; enter opens it on top of the agenda

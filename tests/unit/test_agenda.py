@@ -25,8 +25,13 @@ AS_OF = date(2026, 3, 2)
 NOTE = "NOTE-MARKER-71ad"
 ACTION = "ACTION-MARKER-0c3e"
 GOAL = "GOAL-MARKER-5c4e sleep better"
-TITLES = ["Safety", "Not on track", "Ruptures", "Goals and engagement", "Patterns per supervisee",
+TITLES = ["Safety and risk", "Deteriorated", "Ruptures", "Goals and engagement", "Patterns per supervisee",
           "Action items carried over"]
+REVIEWED_AT = "2026-02-27T10:00:00+00:00"  # reviews of the fixture: before AS_OF (--as-of shows what was known)
+
+
+def store_at(db, user: str = "sup01", at: str = REVIEWED_AT) -> ReviewStore:
+    return ReviewStore(db, user=user, clock=lambda: at)
 
 
 def weekly(code: str, clinician: str, last: date, sessions: list[dict]) -> list[Rating]:
@@ -81,7 +86,7 @@ def agenda_caseload() -> Caseload:
 def db(tmp_path) -> Database:
     d = Database(tmp_path / "caseload.json")
     d.replace_caseload(agenda_caseload())
-    store = ReviewStore(d, user="sup01")
+    store = store_at(d)
     flags = {f.identity: f for a in analyse_caseload(d.load(), as_of=AS_OF) for f in a.flags}
     unrep = flags["U-1|rupture|4|SRS"]
     assert unrep.status == "unrepaired"
@@ -127,16 +132,20 @@ def test_sections_in_the_order_of_clinical_rules_8(db):
 def test_what_each_section_holds(db):
     a = agenda(db)
     assert a.since == AS_OF - timedelta(days=7)
-    assert clients_of(a.section("safety")) == ["R-1", "X-1"]  # closed clients' risk is never hidden
+    assert group(a, "safety", "Active risk") == ["R-1", "X-1"]  # closed clients' risk is never hidden
     assert a.section("safety").items[1].client_status == "closed"
+    assert group(a, "safety", "Re-screened negative since the last meeting (2026-02-23)") == []
     assert clients_of(a.section("not_on_track")) == ["D-1"]
-    assert group(a, "ruptures", "New since") == ["N-1"]
+    # each episode under the status it has now; NEW marks the one that started since the last meeting
+    assert [g.title for g in a.section("ruptures").groups] == ["Unrepaired", "Open", "Repaired since 2026-02-23"]
     assert group(a, "ruptures", "Unrepaired") == ["U-1"]
-    assert group(a, "ruptures", "Open") == ["O-1"]
+    assert group(a, "ruptures", "Open") == ["N-1", "O-1"]
+    assert [i.new for i in a.section("ruptures").groups[1].items] == [True, False]
     assert sorted(clients_of(a.section("goals_engagement"))) == ["A-1", "G-1"]
     pats = {p.clinician: p for p in a.section("patterns").patterns}
     assert set(pats) == {"T1", "T2"}  # the supervisor without clients is left out
-    assert pats["T1"].clients == 5 and pats["T2"].clients == 3  # closed X-1 not counted
+    # closed X-1 is counted: its active risk keeps it triaged (clinical-rules §6, v2)
+    assert pats["T1"].clients == 5 and pats["T2"].clients == 4
     assert pats["T2"].ruptures_unrepaired == 1 and pats["T1"].ruptures_open == 2
     acts = a.section("actions").actions
     assert [x.item.client for x in acts] == ["O-1", "D-1"]  # oldest first, done item left out
@@ -160,12 +169,11 @@ def test_new_since_follows_the_triggering_session_date(db):
     assert new == {"R-1", "D-1", "N-1", "A-1"}
 
     earlier = agenda(db, since=date(2026, 2, 22))
-    assert group(earlier, "ruptures", "New since") == ["N-1", "O-1"]
-    assert group(earlier, "ruptures", "Open") == []
+    assert group(earlier, "ruptures", "Open") == ["N-1", "O-1"]
+    assert [i.new for i in earlier.section("ruptures").groups[1].items] == [True, True]
     assert "new since 2026-02-22" in render(earlier, "md")
 
     later = agenda(db, since=date(2026, 2, 28))
-    assert group(later, "ruptures", "New since") == []
     assert sorted(group(later, "ruptures", "Open")) == ["N-1", "O-1"]
     assert not any(i.new for s in later.sections for i in s.items if i.client in ("D-1", "N-1", "A-1"))
 
@@ -174,7 +182,8 @@ def test_as_of_moves_the_default_since_and_hides_later_sessions(db):
     a = agenda(db, as_of=date(2026, 2, 27))
     assert a.since == date(2026, 2, 20)
     assert clients_of(a.section("safety")) == ["X-1"]  # R-1's risk session is after as_of
-    assert group(a, "ruptures", "New since") == ["N-1", "O-1"]
+    assert group(a, "ruptures", "Open") == ["N-1", "O-1", "U-1"]  # U-1 was still within its window then
+    assert group(a, "ruptures", "Unrepaired") == []
 
 
 def test_clinician_scope(db):
@@ -218,7 +227,7 @@ CLIENT_NOTE = "CLIENT-NOTE-MARKER-9f2b"
 def test_client_note_is_exported_also_when_the_flag_itself_was_reviewed(db, fmt):
     """A note on the client as a whole belongs to every item of that client
     (as the app's agenda panel shows it), reviewed flag or not."""
-    store = ReviewStore(db, user="sup01")
+    store = store_at(db)
     store.set_client_review("R-1", "new", note=CLIENT_NOTE, latest_session=4)
     (risk,) = [f for a in analyse_caseload(db.load(), as_of=AS_OF) if a.client == "R-1"
                for f in a.flags if f.kind == "risk"]
@@ -242,8 +251,10 @@ def test_cli_agenda_client_note_after_flag_review(db):
 
     run("review", str(db.path), "R-1", "--status", "new", "--note", CLIENT_NOTE, "--user", "sup01")
     run("review", str(db.path), "R-1", "--kind", "risk", "--status", "discussed", "--user", "sup01")
-    assert f"client note: {CLIENT_NOTE}" in run("agenda", str(db.path), "--as-of", "2026-03-02", "--include-notes")
-    assert CLIENT_NOTE not in run("agenda", str(db.path), "--as-of", "2026-03-02")
+    # written now: shown without --as-of (what is known today), not as of a day before the review
+    assert f"client note: {CLIENT_NOTE}" in run("agenda", str(db.path), "--include-notes")
+    assert CLIENT_NOTE not in run("agenda", str(db.path))
+    assert CLIENT_NOTE not in run("agenda", str(db.path), "--as-of", "2026-03-02", "--include-notes")
 
 
 def test_goal_text_inside_an_engine_detail_is_scrubbed(db):
@@ -260,7 +271,7 @@ def test_goal_text_inside_an_engine_detail_is_scrubbed(db):
 
 
 def test_html_is_self_contained_and_escaped(db):
-    store = ReviewStore(db, user="<b>sup</b>")
+    store = store_at(db, user="<b>sup</b>")
     store.add_action("N-1", '<script>alert("x")</script> & <img src=x onerror=1>', owner="T1")
     for include in (False, True):
         page = render(agenda(db), "html", include_notes=include)
@@ -276,7 +287,7 @@ def test_html_is_self_contained_and_escaped(db):
 
 
 def test_markdown_escapes_free_text(db):
-    store = ReviewStore(db, user="sup01")
+    store = store_at(db)
     store.add_action("N-1", "**bold** [link](javascript:x) <b>tag</b> # head", owner="T1")
     md = render(agenda(db), "md", include_notes=True)
     line = next(ln for ln in md.splitlines() if "bold" in ln)
@@ -322,3 +333,118 @@ def test_cli_agenda_format_follows_the_out_suffix_unless_given(db, tmp_path, nam
     assert text.startswith("<!DOCTYPE html>") is html_expected
     assert text.startswith("# Supervision agenda") is (not html_expected)
 
+
+
+# --- spec v2: each client once, re-screened risk, as-of reviews ------------------------------------
+
+
+def _v2_db(tmp_path) -> Database:
+    r = []
+    # two unrepaired episodes, goal disagreed and disengaging: one item per subsection
+    r += weekly("M-1", "T1", AS_OF, srs(38, 38.5, 39, 30, *[36.5] * 6, 38, 38.5, 30, *[36.5] * 6)
+                + [{"WAI-SR": {"total": 40, "goal": 11, "task": 15, "bond": 14}}, {"att": "no_show"},
+                   {"att": "cancelled"}])
+    # risk two weeks ago, re-screened negative this week (since the last meeting)
+    r += weekly("S-1", "T1", AS_OF, [{"SRS": 38, "PHQ-9": {"total": 14, "risk": True}}, {"SRS": 38},
+                                     {"SRS": 38, "PHQ-9": {"total": 9, "risk": False}}])
+    # re-screened long ago: not on this week's agenda
+    r += weekly("S-2", "T2", AS_OF, [{"SRS": 38, "PHQ-9": {"total": 14, "risk": True}},
+                                     {"SRS": 38, "PHQ-9": {"total": 9, "risk": False}}, *srs(38, 38, 38)])
+    # dropped out after a risk session: active risk, listed first, its rupture listed too
+    r += weekly("Q-1", "T2", AS_OF - timedelta(days=14),
+                srs(38, 38.5, 39, 30) + [{"SRS": 31, "PHQ-9": {"total": 16, "risk": True}}, {"att": "no_show"}])
+    clients = {"M-1": Client("M-1", "T1"), "S-1": Client("S-1", "T1"), "S-2": Client("S-2", "T2"),
+               "Q-1": Client("Q-1", "T2", "dropped_out")}
+    d = Database(tmp_path / "v2.json")
+    d.replace_caseload(Caseload(clients=clients, clinicians={"T1": Clinician("T1", "trainee"),
+                                                            "T2": Clinician("T2", "staff")},
+                                ratings=r, name="v2"))
+    return d
+
+
+def test_each_subsection_lists_each_client_once(tmp_path):
+    a = agenda(_v2_db(tmp_path))
+    unrep = [i for i in a.section("ruptures").items if i.client == "M-1"]
+    assert len(unrep) == 1 and unrep[0].flag.status == "unrepaired" and len(unrep[0].more) == 1
+    assert unrep[0].more[0].flag.status == "unrepaired" and unrep[0].flag.session > unrep[0].more[0].flag.session
+    (engage,) = [i for i in a.section("goals_engagement").items if i.client == "M-1"]
+    assert (engage.flag.kind, [m.flag.kind for m in engage.more]) == ("goal", ["attendance"])  # tier 4 leads
+    for s in a.sections:
+        for g in s.groups:
+            clients = [i.client for i in g.items]
+            assert len(clients) == len(set(clients)), (s.key, g.title)
+    md = render(a, "md")
+    assert md.count("**M-1**") == 2  # once under Unrepaired, once under goals and engagement
+    assert "  - also: rupture unrepaired · s4 " in md and "  - also: **NEW** · attendance disengaging · s22 " in md
+    assert "None unrepaired" not in md
+    html_page = render(a, "html")
+    assert html_page.count('<span class="client">M-1</span>') == 2
+    assert 'also: <span class="tag">NEW</span> attendance disengaging' in html_page
+
+
+def test_rescreened_risk_is_listed_once_after_the_rescreen(tmp_path):
+    db = _v2_db(tmp_path)
+    a = agenda(db)
+    assert group(a, "safety", "Active risk") == ["Q-1"]  # dropped out, not seen since: still active
+    (item,) = a.section("safety").groups[1].items
+    assert a.section("safety").groups[1].title == "Re-screened negative since the last meeting (2026-02-23)"
+    assert (item.client, item.flag.status, item.date, item.new) == ("S-1", "rescreened", AS_OF, True)
+    md = render(a, "md")
+    assert "risk re-screened negative · s3 2026-03-02 · " in md and "S-2" not in md.split("## 2.")[0]
+    assert item.session == 3 and item.flag.session == 1  # dated by the re-screen; the flag names the risk session
+    # the week after: no longer on the agenda (listed once)
+    later = agenda(db, since=AS_OF + timedelta(days=1), as_of=AS_OF + timedelta(days=7))
+    assert later.section("safety").groups[1].items == ()
+    assert "None re-screened since 2026-03-03." in render(later, "md")
+    # the dropped-out client's other flags are on the agenda too (an active risk keeps it triaged)
+    assert "Q-1" in clients_of(a.section("ruptures"))
+
+
+def test_section_2_title_follows_the_registry(monkeypatch, db):
+    from supervision_tui.rules.kinds import REGISTRY, FlagStatus
+
+    assert agenda(db).section("not_on_track").title == "Deteriorated"
+    monkeypatch.setitem(REGISTRY["outcome"].statuses, "not_on_track",
+                        FlagStatus("not_on_track", "not on track", 2, agenda="not_on_track"))
+    assert agenda(db).section("not_on_track").title == "Not on track and deteriorated"
+
+
+def test_as_of_shows_reviews_and_action_items_as_they_were(db):
+    """--as-of is what we knew then: a review made after the day is not shown as made."""
+    before = agenda(db)
+    (u,) = [i for i in before.section("ruptures").items if i.client == "U-1"]
+    assert u.review.status == "discussed"
+    # a later review (after AS_OF) of the same flag, and a later action item; the old action done later
+    late = store_at(db, at="2026-03-10T09:00:00+00:00")
+    flags = {f.identity: f for a in analyse_caseload(db.load(), as_of=AS_OF) for f in a.flags}
+    late.set_review(flags["U-1|rupture|4|SRS"], "resolved", note="LATER-NOTE")
+    late.set_review(flags["N-1|rupture|4|SRS"], "dismissed")
+    late.add_action("N-1", "LATER-ACTION", owner="T1")
+    (first,) = [x for x in late.open_actions() if x.client == "O-1"]
+    late.set_action_done(first.id)
+
+    then = agenda(db)  # as of AS_OF
+    (u,) = [i for i in then.section("ruptures").items if i.client == "U-1"]
+    assert (u.review.status, u.review.review.at) == ("discussed", REVIEWED_AT)  # the review as it stood
+    (n,) = [i for i in then.section("ruptures").items if i.client == "N-1"]
+    assert n.review.status == "new" and n.review.review is None  # made later: not shown as made
+    assert [x.item.client for x in then.section("actions").actions] == ["O-1", "D-1"]  # done later: still open
+    full = render(then, "md", include_notes=True)
+    assert "LATER" not in full and NOTE in full
+
+    now = agenda(db, as_of=None, since=AS_OF - timedelta(days=7))
+    (u,) = [i for i in now.section("ruptures").items if i.client == "U-1"]
+    assert u.review.status == "resolved"
+    assert [x.item.client for x in now.section("actions").actions] == ["D-1", "N-1"]
+
+
+def test_safety_lists_clients_not_seen_since_their_risk_session_first():
+    """As in triage: the unseen-since-risk clients lead the safety section,
+    however recent another client's risk session is (the bundled demo)."""
+    from supervision_tui.demo import generate_demo, scenario_clients
+    from supervision_tui.reports.agenda import build_agenda_from
+
+    cl, st = generate_demo(), scenario_clients()
+    a = build_agenda_from(cl, analyse_caseload(cl, as_of=date(2026, 11, 20)), None, as_of=date(2026, 11, 20))
+    assert group(a, "safety", "Active risk") == [st["risk_unseen"], st["risk_dropped"], st["risk"]]
+    assert group(a, "safety", "Re-screened negative since the last meeting") == [st["risk_rescreened"]]

@@ -21,7 +21,7 @@ from supervision_tui.store import analysis_cache as ac
 from supervision_tui.store import columnar
 from supervision_tui.store.csv_io import export_csv, parse_files
 from supervision_tui.store.database import Database
-from supervision_tui.store.demo import generate_demo
+from supervision_tui.demo import generate_demo
 from supervision_tui.store.reviews import ReviewStore
 
 from v1_helpers import write_v1
@@ -124,7 +124,7 @@ def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch):
     inline_load(db)
     s = Settings()
     # a threshold setting
-    stricter = replace(s, risk=replace(s.risk, window=1))
+    stricter = replace(s, risk=replace(s.risk, expire_days=30))
     r = inline_load(db, stricter)
     assert r.stats["analysed"] == 40 and r.analyses == fresh(db, stricter)
     # an as-of date
@@ -213,3 +213,40 @@ def test_the_content_hash_is_the_client_s_content():
     assert len(set(keys)) == len(keys)
     again = columnar.client_docs(cl.clients, list(reversed(cl.ratings)), cl.goals)  # another row order, same content
     assert [columnar.content_hash(columnar.dumps(d)) for d in again] == keys
+
+
+def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch):
+    """A rule with a ``prepare`` step (a value over the whole caseload, e.g. a
+    fitted reference model) makes every client's analysis depend on every
+    client: the loader computes it over all clients and keys each entry with
+    it too, so a change anywhere re-analyses everyone and no change nobody."""
+    from supervision_tui.rules import engine
+    from supervision_tui.rules.context import Rule
+
+    seen = []
+
+    def prepare(records, settings):
+        return sum(len(r.sessions) for r in records)  # (a stand-in for a caseload-wide fit)
+
+    def run(ctx):
+        seen.append(ctx.shared.get("caseload-wide"))
+        return []
+
+    monkeypatch.setattr(engine, "RULES", [*engine.RULES, Rule("caseload-wide", run, prepare)])
+    cl = caseload(20)
+    db = make_db(tmp_path, cl)
+    first = inline_load(db)
+    total = sum(len(r.sessions) for r in cl.records())
+    assert first.stats["analysed"] == 20 and set(seen) == {total}  # every client saw the whole caseload's value
+    assert first.analyses == fresh(db)
+    assert inline_load(db).stats["analysed"] == 0
+    # one client's new session changes the caseload-wide value: everyone is analysed again
+    code = sorted(cl.clients)[2]
+    last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
+    export_csv(Caseload(ratings=[Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "SRS",
+                                        "client", 30.0)]), tmp_path / "csv")
+    Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
+    seen.clear()
+    again = inline_load(db)
+    assert again.stats["analysed"] == 20 and set(seen) == {total + 1}
+    assert again.analyses == fresh(db)

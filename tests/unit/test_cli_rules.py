@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -118,3 +118,134 @@ def test_an_unknown_clinician_is_an_error_not_an_empty_result(db, tmp_path, comm
     assert ok.exit_code == 0, ok.output
     assert "C-0142" in ok.output or name == "export"
 
+
+
+# --- spec v2 through the real CLI: import CSV files, then flags/summary ------------------------------
+
+MEASURES = """client,clinician,session,date,attendance,instrument,rater,total,goal,task,bond,risk
+C-01,T01,1,2026-03-02,attended,PHQ-9,client,15,,,,yes
+C-01,T01,2,2026-03-09,no_show,,,,,,,
+C-01,T01,3,2026-03-16,no_show,,,,,,,
+C-01,T01,4,2026-03-23,cancelled,,,,,,,
+C-02,T01,1,2026-03-02,attended,PHQ-9,client,14,,,,yes
+C-02,T01,1,2026-03-02,attended,ORS,client,22,,,,
+C-02,T01,2,2026-03-09,attended,ORS,client,23,,,,
+C-02,T01,2,2026-03-09,attended,GAD-7,client,9,,,,no
+C-02,T01,3,2026-03-16,attended,ORS,client,23,,,,
+C-02,T01,4,2026-03-23,attended,ORS,client,24,,,,
+C-02,T01,5,2026-03-30,attended,ORS,client,24,,,,
+C-03,T02,1,2026-03-02,attended,ORS,client,22,,,,
+C-03,T02,2,2026-03-09,attended,PHQ-9,client,17,,,,yes
+C-03,T02,3,2026-03-16,no_show,,,,,,,
+C-03,T02,4,2026-03-23,no_show,,,,,,,
+C-04,T02,1,2026-03-02,attended,PHQ-9,client,16,,,,yes
+C-04,T02,2,2026-03-09,attended,PHQ-9,client,12,,,,no
+C-05,T02,1,2026-03-02,attended,PHQ-9,client,16,,,,yes
+C-05,T02,2,2026-03-09,attended,PHQ-9,client,13,,,,
+C-06,T01,1,2026-03-02,attended,WAI-SR,client,,18,16,16,
+C-06,T01,1,2026-03-02,attended,WAI-SR,therapist,,12,14,14,
+C-07,T01,1,2026-03-02,attended,WAI-SR,client,,16,16,16,
+C-07,T01,1,2026-03-02,attended,WAI-SR,therapist,,20,16,16,
+"""
+CLIENTS = """client,clinician,status,started
+C-03,T02,dropped_out,2026-03-02
+"""
+
+
+@pytest.fixture()
+def v2_db(tmp_path):
+    m, c = tmp_path / "measures.csv", tmp_path / "clients.csv"
+    m.write_text(MEASURES)
+    c.write_text(CLIENTS)
+    db = tmp_path / "v2.json"
+    r = run("import", str(db), str(m), "--clients", str(c))
+    assert r.exit_code == 0, r.output
+    return db
+
+
+def test_v2_risk_objects_in_flags_json(v2_db):
+    rows = json.loads(run("flags", str(v2_db), "--json").output)
+    risk = {x["client"]: {k: v for k, v in x.items() if k != "detail"} for x in rows if x["kind"] == "risk"}
+    base = {"kind": "risk", "rescreened_at": None}
+    assert risk == {
+        # risk then only no-shows
+        "C-01": {**base, "client": "C-01", "clinician": "T01", "session": 1, "status": "risk", "missed_since": 3},
+        # risk on a monthly instrument, then sessions of other instruments (GAD-7 no is not a PHQ-9 re-screen)
+        "C-02": {**base, "client": "C-02", "clinician": "T01", "session": 1, "status": "risk", "missed_since": 0},
+        # risk then drop-out
+        "C-03": {**base, "client": "C-03", "clinician": "T02", "session": 2, "status": "risk", "missed_since": 2},
+        # re-screened negative
+        "C-04": {"client": "C-04", "clinician": "T02", "kind": "risk", "session": 1, "status": "rescreened",
+                 "rescreened_at": 2, "missed_since": 0},
+        # an empty risk cell after a positive one: not asked, still active
+        "C-05": {**base, "client": "C-05", "clinician": "T02", "session": 1, "status": "risk", "missed_since": 0},
+    }
+    for x in rows:
+        if x["kind"] == "risk":
+            assert list(x) == ["client", "clinician", "kind", "session", "status", "rescreened_at", "missed_since",
+                               "detail"]
+            assert "is a screen, not a risk determination" in x["detail"]
+    # therapist Goal below the client's: no disagreement; the client's below the therapist's: disagreed
+    goals = {x["client"]: x["status"] for x in rows if x["kind"] == "goal"}
+    assert "C-06" not in goals and goals["C-07"] == "disagreed"
+
+
+def test_v2_summary_json_order_and_dropped_out_risk(v2_db):
+    rows = json.loads(run("summary", str(v2_db), "--json").output)
+    order = [(x["client"], x["status"], x["tier"], x["reason"]) for x in rows]
+    # not seen since the risk session first (C-03's risk is the more recent), then the others by date, code
+    assert order[:5] == [
+        ("C-03", "dropped_out", 1, "risk"),
+        ("C-01", "active", 1, "risk"),
+        ("C-02", "active", 1, "risk"),
+        ("C-05", "active", 1, "risk"),
+        ("C-07", "active", 4, "goal disagreed"),
+    ]
+    assert ("C-04", "active") in [(x["client"], x["status"]) for x in rows]
+    assert next(x for x in rows if x["client"] == "C-04")["tier"] != 1
+
+
+def test_v2_text_outputs_say_words(v2_db):
+    out = run("summary", str(v2_db)).output
+    assert "risk at s2 (dropped out); not seen since: 2 no-shows" in out
+    assert "risk at s1; not seen since: 2 no-shows, 1 cancellation" in out
+    assert "dropped out" in out and "dropped_out" not in out
+    for token in ("no_change", "not_set", "dropped_out"):
+        assert token not in out
+    assert "7 no flag" in out  # C-06: tier 7 reads "no flag", never "ok"
+    assert " ok " not in out and "✓7" not in out
+    assert 'Tier 7 "no flag" means no rule fired, not that the client is cleared.' in out
+    flags = run("flags", str(v2_db)).output
+    assert "re-screened negative s2" in flags and "re-screened negative" in flags and "not_set" not in flags
+
+
+def test_v2_change_words_in_the_flags_table(tmp_path):
+    worse = Case("C-0107", "T01").s(1, PHQ=10).s(2, PHQ=16)
+    path = tmp_path / "w.json"
+    Database(path, read_only=False).replace_caseload(worse.caseload())
+    (row,) = [x for x in json.loads(run("flags", str(path), "--json").output) if x["kind"] == "outcome"]
+    assert row["change"] == -6.0  # the JSON keeps positive = better (interchange §5)
+    assert row["detail"].startswith("reliably deteriorated: PHQ-9 10 → 16 (+6, worse)")
+    text = run("flags", str(path)).output
+    assert "PHQ-9 · +6 worse" in text and "−6" not in text
+
+
+@pytest.mark.parametrize("command", [["flags"], ["summary", "--json"], ["agenda"]])
+def test_as_of_before_any_data_or_in_the_future_is_an_error(v2_db, command):
+    name, *rest = command
+    for day, words in (("2026-01-01", "is before any data: the first session in this caseload is dated 2026-03-02"),
+                       ((date.today() + timedelta(days=1)).isoformat(), "is in the future")):
+        r = CliRunner().invoke(cli, [name, str(v2_db), *rest, "--as-of", day])
+        assert r.exit_code == 2, r.output
+        assert f"--as-of {day} {words}" in r.output and "Traceback" not in r.output
+    ok = CliRunner().invoke(cli, [name, str(v2_db), *rest, "--as-of", "2026-03-09"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_as_of_is_what_was_known_then(v2_db):
+    rows = json.loads(run("flags", str(v2_db), "--json", "--as-of", "2026-03-02").output)
+    risk = {x["client"]: (x["status"], x["missed_since"]) for x in rows if x["kind"] == "risk"}
+    # C-04 not re-screened yet; C-03 had no risk yet (its s2 is later); C-01 not missed anything yet
+    assert risk == {"C-01": ("risk", 0), "C-02": ("risk", 0), "C-04": ("risk", 0), "C-05": ("risk", 0)}
+    summary = json.loads(run("summary", str(v2_db), "--json", "--as-of", "2026-03-02").output)
+    assert all(x["sessions"] >= 1 for x in summary), "a client not seen yet is not shown with 0 sessions"

@@ -19,9 +19,10 @@ from supervision_tui.errors import UserError
 from supervision_tui.instruments import REGISTRY
 from supervision_tui.model import Caseload
 from supervision_tui.rules.engine import analyse_caseload
-from supervision_tui.store import demo
+from supervision_tui.rules.triage import triage_key
+from supervision_tui import demo
 from supervision_tui.store.database import Database
-from supervision_tui.store.demo import (
+from supervision_tui.demo import (
     DEMO_END,
     SCENARIOS,
     bundled_demo_path,
@@ -388,6 +389,31 @@ def _scenario_problems(cl: Caseload, stories: dict[str, str]) -> dict[str, str]:
     a = an[stories["dropped_out"]]
     check("dropped_out", a.status == "dropped_out" and not a.triaged
           and any(e.status == "unrepaired" for e in a.episodes), "dropped out after an unrepaired rupture")
+
+    # spec v2 stories (only in demos big enough to carry them)
+    if "risk_unseen" in stories:
+        a = an[stories["risk_unseen"]]
+        r = a.risk
+        check("risk_unseen", a.tier == 1 and a.first_in_tier and r is not None and r.not_seen_since
+              and (r.no_shows_since, r.cancelled_since) == (2, 1)
+              and a.why == f"risk at s{r.session}; not seen since: 2 no-shows, 1 cancellation",
+              "risk, then 2 no-shows and a cancellation: not seen since")
+    if "risk_dropped" in stories:
+        a = an[stories["risk_dropped"]]
+        check("risk_dropped", a.status == "dropped_out" and a.triaged and a.tier == 1 and a.risk is not None
+              and a.risk.not_seen_since and a.why.startswith(f"risk at s{a.risk.session} (dropped out); not seen since"),
+              "dropped out with an active risk: triaged, tier 1")
+    if "risk_rescreened" in stories:
+        a = an[stories["risk_rescreened"]]
+        rs = a.rescreened
+        check("risk_rescreened", a.risk is None and a.tier != 1 and rs is not None
+              and rs.rescreened_at == a.latest_session and rs.rescreened_date >= DEMO_END - timedelta(days=7)
+              and rs.session == a.latest_session - 1, "endorsed last week, re-screened negative this week")
+    if "goals_achieved" in stories:
+        a = an[stories["goals_achieved"]]
+        check("goals_achieved", a.tier == 6 and a.goal.status == "stale" and a.goal.achieved_at is not None
+              and a.why == f"goals achieved at s{a.goal.achieved_at}; no active goal: set new goals or plan the ending",
+              "every goal achieved, none set since")
     return bad
 
 
@@ -409,7 +435,25 @@ def test_scenario_codes_are_stable(stories):
         "discrepancy": "C-0128", "deteriorated_phq": "C-0136", "repaired_v": "C-0104", "withdrawal": "C-0115",
         "therapist_report": "C-0144", "goal_not_set": "C-0133", "transferred": "C-0109", "paused": "C-0121",
         "closed": "C-0146", "dropped_out": "C-0139",
+        "risk_unseen": "C-0117", "risk_dropped": "C-0153", "risk_rescreened": "C-0124", "goals_achieved": "C-0158",
     }
+
+
+def test_the_first_screen_of_the_demo_leads_with_the_unseen_risk_client(analyses, stories):
+    """Triage order of the bundled demo: the client not seen since a risk
+    session first, the dropped-out client with risk in tier 1 (triaged)."""
+    order = [a.client for a in sorted(analyses.values(), key=triage_key) if a.triaged]
+    assert order[0] == stories["risk_unseen"]
+    tier1 = [a.client for a in sorted(analyses.values(), key=triage_key) if a.triaged and a.tier == 1]
+    assert set(tier1) == {stories["risk_unseen"], stories["risk_dropped"], stories["risk"]}
+    assert tier1[-1] == stories["risk"], "seen since (no session after it): after the not-seen ones"
+
+
+def test_smaller_demos_keep_their_layout():
+    """The v2 stories were appended: the UI tests' 18-client demo still holds
+    exactly the first 18 stories."""
+    assert set(scenario_clients(n_clients=18)) == {sc.key for sc in SCENARIOS[:18]}
+    assert "risk_unseen" not in scenario_clients(n_clients=18)
 
 
 def test_required_rule_outcomes_exist_somewhere(analyses):
@@ -424,6 +468,7 @@ def test_required_rule_outcomes_exist_somewhere(analyses):
     outcome = {(o.instrument, o.status) for a in every for o in a.outcomes.values()}
     assert {s for _i, s in outcome} >= {"deteriorated", "recovered", "improved", "no_change"}
     assert any(a.risk for a in every) and any(a.attendance.disengaging for a in every if a.triaged)
+    assert any(a.rescreened for a in every)
 
 
 def test_tier_spread(analyses):

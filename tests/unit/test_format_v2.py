@@ -26,7 +26,7 @@ from supervision_tui.reports import tables
 from supervision_tui.store import columnar, schema
 from supervision_tui.store.csv_io import export_csv, parse_files
 from supervision_tui.store.database import Database
-from supervision_tui.store.demo import generate_demo
+from supervision_tui.demo import generate_demo
 
 from v1_helpers import v1_bytes, write_v1
 
@@ -90,11 +90,15 @@ def cl_from_v1(tmp_path: Path, cl: Caseload) -> Caseload:
 
 def test_client_record_equals_caseload_records_per_client(tmp_path):
     """The loader builds one client at a time (columnar.client_record); it
-    must be exactly what Caseload.records builds, for every as-of date."""
+    must be exactly what the engine analyses (known_records: Caseload.records
+    less the clients not known yet), for every as-of date."""
+    from supervision_tui.rules.engine import known_records
+
     cl = odd_caseload()
+    cl.clients["C-5"] = Client("C-5", "T1", "active", date(2024, 1, 8))  # started, never seen
     docs = columnar.client_docs(cl.clients, cl.ratings, cl.goals)
     for as_of in (None, date(2023, 12, 31), date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15)):
-        expected = {r.code: r for r in cl.records(as_of)}
+        expected = {r.code: r for r in known_records(cl, as_of)}
         got = {}
         for i, doc in enumerate(docs):
             data = columnar.decode_bytes(str(i), columnar.dumps(doc))
@@ -359,10 +363,12 @@ def test_an_upgrade_killed_at_any_moment_loses_nothing(tmp_path):
             assert columnar.file_version(raw) == 2
             assert [b.read_bytes() for b in backups] == [v1]
             same_records(Database(path, read_only=True).load(), cl)
-        # whatever happened, the next write completes the upgrade
+        # whatever happened, the next write completes the upgrade and leaves no partial copy
         Database(path).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
         assert columnar.file_version(path.read_bytes()) == 2
         same_records(Database(path, read_only=True).load(), cl)
+        assert all(b.read_bytes() == v1 for b in folder.glob("*.v1-backup.json"))
+        assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
     print(f"killed 12 upgrades: outcomes {sorted(outcomes)}")
     assert outcomes  # (which ones depends on the machine's speed; both are checked when they happen)
 

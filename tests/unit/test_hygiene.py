@@ -91,7 +91,7 @@ def test_the_loader_and_its_workers_do_not_load_textual(tmp_path):
         "import os, sys\n"
         "from supervision_tui import loader\n"
         "from supervision_tui.store.database import Database\n"
-        "from supervision_tui.store.demo import generate_demo\n"
+        "from supervision_tui.demo import generate_demo\n"
         f"db = Database({str(tmp_path / 'c.json')!r}); db.replace_caseload(generate_demo(1, n_clients=12))\n"
         "r, w = os.pipe()\n"
         "stats = {'part': 0, 'clients': 0, 'analysed': 0, 'cached': 0}\n"

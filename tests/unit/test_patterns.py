@@ -14,7 +14,7 @@ from supervision_tui.reports.patterns import (
     total_pattern,
 )
 from supervision_tui.rules.engine import analyse_caseload
-from supervision_tui.store.demo import generate_demo
+from supervision_tui.demo import generate_demo
 
 
 def _r(client, clin, s, inst=None, total=None, att="attended", rater="client", **kw):

@@ -20,7 +20,7 @@ EXTRA_KEYS = {
     "goal": [],
     "outcome": ["instrument", "change"],
     "attendance": ["missed"],
-    "risk": [],
+    "risk": ["rescreened_at", "missed_since"],
 }
 BASE = ["client", "clinician", "kind", "session", "status"]
 
@@ -61,6 +61,7 @@ def test_flags_json_shape_and_order():
     assert rows[2]["clinician"] == "T03"
     assert rows[4]["change"] == -7.0 and isinstance(rows[4]["change"], float)
     assert rows[6]["missed"] == 2
+    assert rows[5] == {**rows[5], "status": "risk", "rescreened_at": None, "missed_since": 2}
 
 
 def test_summary_json_is_exactly_spec_keys_triaged_only():
@@ -92,7 +93,7 @@ def test_empty_outputs():
 def test_text_tables():
     analyses = analyse_caseload(busy_caseload())
     text = summary_table(analyses)
-    assert "C-0007" not in text and "▲1 risk" in text and "risk item at s5" in text
+    assert "C-0007" not in text and "▲1 risk" in text and "risk at s5; not seen since: 1 no-show, 1 cancellation" in text
     assert "C-0007" in summary_table(analyses, show_all=True)
     ft = flags_table(analyses)
     assert ft.splitlines()[0].split() == ["client", "clinician", "kind", "session", "status", "what", "detail"]
@@ -202,3 +203,61 @@ def test_hand_built_record_with_unsorted_sessions():
     shuffled = replace(rec, sessions=tuple(reversed(rec.sessions)))
     assert analyse_client(shuffled).flags == analyse_client(rec).flags
     assert [(e.start, e.status) for e in analyse_client(shuffled).episodes] == [(4, "repaired")]
+
+
+# --- the engine is a loop over rules; a new status is a registry entry plus its rule ------------------
+
+
+def test_a_new_status_is_one_registry_entry_plus_its_rule(monkeypatch, tmp_path):
+    """What the not-on-track rule will be: an ``outcome`` status with tier 2 and
+    its own rule module. Triage, the agenda and the tables follow with no
+    change of theirs."""
+    from supervision_tui.reports.agenda import build_agenda_from, render
+    from supervision_tui.rules import engine
+    from supervision_tui.rules.context import Rule
+    from supervision_tui.rules.kinds import REGISTRY as KINDS, FlagStatus
+    from supervision_tui.rules.results import Flag, TriageHint
+
+    monkeypatch.setitem(KINDS["outcome"].statuses, "not_on_track",
+                        FlagStatus("not_on_track", "not on track", 2, agenda="not_on_track"))
+    seen_shared = []
+
+    def prepare(records, settings):
+        return len(records)
+
+    def run(ctx):
+        seen_shared.append(ctx.shared["fake"])
+        if ctx.code != "C-1":
+            return []
+        latest = ctx.view.latest
+        return [Flag(ctx.code, ctx.clinician, "outcome", latest.number, "not_on_track", "ORS 20 → 21: expected 26",
+                     {"instrument": "ORS", "change": 1.0}, TriageHint("outcome not on track", "ORS not on track",
+                                                                   latest.number, latest.date))]
+
+    monkeypatch.setattr(engine, "RULES", [*engine.RULES, Rule("fake", run, prepare)])
+    c1 = Case("C-1").s(1, SRS=38, ORS=20).s(2, SRS=38, ORS=21)
+    c2 = Case("C-2").s(1, SRS=30).s(2, SRS=30)
+    analyses = analyse_caseload(c1.caseload(c2))
+    a = next(x for x in analyses if x.client == "C-1")
+    assert (a.tier, a.reason, a.why) == (2, "outcome not on track", "ORS not on track")
+    assert seen_shared == [2, 2], "prepare ran once for the caseload; every client saw its value"
+    assert '"status": "not_on_track"' in flags_json(analyses)
+    assert "not on track" in flags_table(analyses)
+    agenda = build_agenda_from(c1.caseload(c2), analyses, None, today=Case().start)
+    sec = agenda.section("not_on_track")
+    assert sec.title == "Not on track and deteriorated" and [i.client for i in sec.items] == ["C-1"]
+    assert "Not on track and deteriorated" in render(agenda)
+
+
+def test_no_kind_is_named_in_the_engine_or_the_triage():
+    """The engine and triage read the registry and the flags' hints only."""
+    from pathlib import Path
+
+    import supervision_tui.rules.engine as engine_mod
+    import supervision_tui.rules.triage as triage_mod
+
+    for mod in (engine_mod, triage_mod):
+        code = Path(mod.__file__).read_text(encoding="utf-8")
+        body = code.split('"""', 2)[2]  # after the module docstring
+        for kind in ("rupture", "goal", "outcome", "attendance", "risk"):
+            assert f'"{kind}"' not in body and f"'{kind}'" not in body, (mod.__name__, kind)

@@ -89,7 +89,7 @@ def test_episode_table(tokens, expected):
 def test_treatment_ended_while_open_is_unrepaired(status):
     eps = episodes(build([38, 38, 38, 30, 37], status=status))
     assert [(e.status, e.repaired_at) for e in eps] == [("unrepaired", None)]
-    assert f"treatment ended ({status})" in eps[0].detail
+    assert f"treatment ended ({status.replace('_', ' ')})" in eps[0].detail
 
 
 def test_treatment_ended_keeps_repaired_episodes():
@@ -148,5 +148,21 @@ def test_repair_window_setting():
 
 def test_episode_detail_explains():
     (ep,) = episodes(build([38, 38, 38, 30, 38]))
-    assert ep.detail.startswith("repaired at s5 (drop, low, s4): SRS 38 ≥ baseline 38 = mean of 3 before s4.")
-    assert "SRS 30 < cutoff 36 (Duncan et al. 2003)" in ep.detail
+    assert ep.detail.startswith("repaired at s5 (drop, low, s4): SRS 38 ≥ baseline 38 = mean of 3 before s4 "
+                                "([our default] repair criterion).")
+    assert "SRS 30 < cutoff 36 (PCOMS practice threshold, Duncan et al. 2003)" in ep.detail
+
+
+def test_repair_window_and_criterion_are_labelled_our_default():
+    """spec v2 §3: "no repair by s18" never stands without its label."""
+    (ep,) = episodes(build([38, 38, 38, 30, 37, 37, 37, 37, 37, 37]))
+    assert ep.status == "unrepaired"
+    assert "repair window 6 sessions after the last marker [our default]" in ep.detail
+    assert "repair = back to baseline 38 = mean of 3 before s4 [our default]" in ep.detail
+    (ep,) = episodes(build([38, 38, 38, 30]))
+    assert ep.status == "open"
+    assert "window to s10 (repair window 6 sessions after the last marker [our default]; repair = back to" in ep.detail
+    s = Settings(rupture=RuptureSettings(repair_window=8, repair_baseline=2))
+    (ep,) = episodes(build([38, 38, 38, 30]), s)
+    assert "repair window 8 sessions after the last marker [clinic setting]" in ep.detail
+    assert "mean of 2 before s4 [clinic setting]" in ep.detail

@@ -34,15 +34,27 @@ def test_srs_goals_item_thresholds(value, verdict):
 @pytest.mark.parametrize(
     "client, therapist, verdict",
     [
-        (16, 20, "disagreed"),  # differ by 4 (client agreed on its own)
-        (20, 16, "disagreed"),  # either way
-        (16, 19, "agreed"),  # differ by 3: no evidence from the comparison
-        (17, 13, "disagreed"),
+        (16, 20, "disagreed"),  # client 4 below the therapist (client agreed on its own): the boundary
+        (16, 19, "agreed"),  # 3 below: no evidence from the comparison
+        (20, 16, "agreed"),  # v2: a therapist below the client is the normal pattern, not a disagreement
+        (17, 13, "agreed"),  # therapist 4 below: the client's own 17 says agreed
+        (20, 4, "agreed"),  # however far below
+        (13, 20, "disagreed"),  # 7 below (the client alone would say partial)
+        (15.5, 19.5, "disagreed"),  # 4 below, fractional
+        (15.6, 19.5, "partial"),  # 3.9 below: the client's own 15.6 says partial
     ],
 )
 def test_client_vs_therapist_goal_gap(client, therapist, verdict):
+    """spec v2 §4: only a client's Goal ≥ 4 BELOW the therapist's is a disagreement."""
     case = Case().s(1, WAI=dict(goal=client), tWAI=dict(goal=therapist))
-    assert goal(case).status == verdict
+    res = goal(case)
+    assert res.status == verdict
+    comparison = [e for e in res.evidence if e.source.startswith("client vs therapist")]
+    assert bool(comparison) is (therapist - client >= 4)
+    if comparison:
+        (e,) = comparison
+        assert e.detail == (f"client WAI-SR Goal {client:g} is {therapist - client:g} below the therapist's "
+                            f"{therapist:g} (≥ 4 [our default]) → disagreed")
 
 
 def test_therapist_goal_alone_is_not_evidence():

@@ -39,7 +39,7 @@ def test_srs_low_is_strictly_below_36(score, low):
 
 def test_low_detail_names_cutoff_and_source():
     (m,) = [m for m in markers(Case().s(1, SRS=31)) if m.kind == "low"]
-    assert m.detail == "SRS 31 < cutoff 36 (Duncan et al. 2003)"
+    assert m.detail == "SRS 31 < cutoff 36 (PCOMS practice threshold, Duncan et al. 2003)"
     assert m.instrument == "SRS"
 
 

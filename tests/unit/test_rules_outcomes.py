@@ -80,8 +80,37 @@ def test_jacobson_truax():
 
 def test_outcome_detail():
     res = outcome("ORS", 31, 24)
-    assert res.detail.startswith("deteriorated: ORS 31 at s1 → 24 at s2 (−7, worse)")
-    assert "reliable change 5 (Miller et al. 2003)" in res.detail
+    assert res.detail.startswith("reliably deteriorated: ORS 31 → 24 (−7, worse) from s1 to s2")
+    assert "reliable change 5 points (Miller et al. 2003)" in res.detail
+
+
+@pytest.mark.parametrize(
+    "inst, first, latest, text, change",
+    [
+        # spec v2 §5: the raw difference on the instrument's scale with a direction word
+        ("PHQ-9", 10, 16, "PHQ-9 10 → 16 (+6, worse)", -6.0),
+        ("ORS", 24, 18, "ORS 24 → 18 (−6, worse)", -6.0),
+        ("PHQ-9", 16, 10, "PHQ-9 16 → 10 (−6, better)", 6.0),
+        ("ORS", 18, 24, "ORS 18 → 24 (+6, better)", 6.0),
+        ("GAD-7", 9, 9, "GAD-7 9 → 9 (no difference)", 0.0),
+        ("ORS", 20.5, 23.7, "ORS 20.5 → 23.7 (+3.2, better)", 3.2),
+    ],
+)
+def test_change_text_is_a_raw_difference_with_a_direction_word(inst, first, latest, text, change):
+    res = outcome(inst, first, latest)
+    assert res.change_text == text
+    assert res.change == pytest.approx(change)  # the JSON's better-direction convention stays
+    assert text in res.detail
+    assert res.difference == pytest.approx(latest - first)
+
+
+def test_recovered_is_per_instrument_not_iapt_recovery():
+    res = outcome("PHQ-9", 16, 6)
+    assert res.status == "recovered"
+    assert res.detail.startswith("recovered on this measure: PHQ-9 16 → 6 (−10, better)")
+    assert "per instrument, not IAPT recovery" in res.detail
+    for other in (outcome("PHQ-9", 16, 12), outcome("ORS", 26, 31), outcome("ORS", 30, 31)):
+        assert "recover" not in other.detail.lower()
 
 
 def test_outcomes_in_registry_order():

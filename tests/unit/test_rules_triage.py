@@ -36,13 +36,13 @@ def tier_cases() -> dict[int, Case]:
 
 
 EXPECTED = {
-    1: ("risk", "risk item at s4"),
-    2: ("outcome deteriorated", "ORS −10 since s1 (deteriorated)"),
+    1: ("risk", "risk at s4 (PHQ-9)"),
+    2: ("outcome deteriorated", "ORS 30 → 20 (−10, worse), deteriorated"),
     3: ("rupture open", "open since s4 (drop, low)"),
     4: ("goal disagreed", "goal disagreed (WAI Goal 11, s4)"),
     5: ("disengaging", "2 sessions missed"),
     6: ("goal stale", "goal stale (last s3, 5 sess ago)"),
-    7: ("nothing to review", "nothing to review"),
+    7: ("no flag", "no flag"),  # v2: "no flag", not "ok" / "nothing to review"
 }
 
 
@@ -109,14 +109,59 @@ def test_stale_by_days_why():
     assert a.why == "goal stale (last s1, 60 days ago)"
 
 
-def test_closed_clients_come_after_triaged_ones():
-    closed = ok("C-0")
-    closed.status = "closed"
-    closed.s(4, PHQ=dict(total=12, risk=True))
+def test_closed_clients_come_after_triaged_ones_unless_at_risk():
+    """v2: an active risk keeps a closed or dropped-out client triaged (§6)."""
+    closed_risk = ok("C-0")
+    closed_risk.status = "closed"
+    closed_risk.s(4, PHQ=dict(total=12, risk=True))
     dropped = ok("C-9")
     dropped.status = "dropped_out"
-    analyses = analyse_caseload(closed.caseload(dropped, ok("C-5")))
-    assert [(a.client, a.triaged) for a in analyses] == [("C-5", True), ("C-0", False), ("C-9", False)]
+    closed_rescreened = ok("C-8")
+    closed_rescreened.status = "closed"
+    closed_rescreened.s(4, PHQ=dict(total=12, risk=True)).s(5, PHQ=dict(total=9, risk=False))
+    analyses = analyse_caseload(closed_risk.caseload(dropped, ok("C-5"), closed_rescreened))
+    assert [(a.client, a.tier, a.triaged) for a in analyses] == [
+        ("C-0", 1, True), ("C-5", 7, True), ("C-8", 7, False), ("C-9", 7, False)]
+
+
+def test_several_deteriorated_instruments_say_how_many_more():
+    case = Case("C-1").s(1, ORS=30, PHQ=10).s(2, ORS=20, PHQ=17)
+    (a,) = analyse_caseload(case.caseload())
+    # the same session: the registry's first outcome instrument triggers (ORS before PHQ-9)
+    assert (a.tier, a.why) == (2, "ORS 30 → 20 (−10, worse), deteriorated +1 more")
+
+
+def test_goals_achieved_instead_of_stale():
+    """Every goal record achieved and none set since: say what to do."""
+    case = Case("C-1")
+    for n in range(1, 10):
+        case.s(n, SRS=38, ORS=30)
+    case.goal(1, "agreed", reviewed=3, status="achieved").goal(2, "agreed", reviewed=4, goal_id="G2",
+                                                                status="achieved")
+    (a,) = analyse_caseload(case.caseload())
+    assert (a.tier, a.reason, a.goal.status) == (6, "no active goal", "stale")
+    assert a.why == "goals achieved at s4; no active goal: set new goals or plan the ending"
+    assert a.goal.detail.startswith("goals achieved at s4; no active goal: set new goals or plan the ending.")
+    (f,) = [f for f in a.flags if f.kind == "goal"]
+    assert (f.status, f.session) == ("stale", 4)
+    # one record still active (or dropped): the ordinary "goal stale" wording
+    for status in ("active", "dropped"):
+        other = Case("C-2")
+        for n in range(1, 10):
+            other.s(n, SRS=38, ORS=30)
+        other.goal(1, "agreed", reviewed=3, status="achieved").goal(2, "agreed", reviewed=4, goal_id="G2",
+                                                                     status=status)
+        (b,) = analyse_caseload(other.caseload())
+        assert (b.reason, b.why) == ("goal stale", "goal stale (last s4, 5 sess ago)"), status
+
+
+def test_goals_achieved_recently_is_no_flag():
+    case = Case("C-1")
+    for n in range(1, 5):
+        case.s(n, SRS=38, ORS=30)
+    case.goal(1, "agreed", reviewed=4, status="achieved")
+    (a,) = analyse_caseload(case.caseload())
+    assert (a.tier, a.goal.status) == (7, "agreed")
 
 
 def test_paused_is_triaged():
@@ -134,3 +179,29 @@ def test_as_of_drops_later_sessions():
     assert (a.tier, a.latest_session, a.sessions) == (7, 3, 3)
     (a,) = analyse_caseload(cl)
     assert a.tier == 1
+
+
+def test_as_of_leaves_out_clients_not_known_yet():
+    """What we knew then: a client whose first session is later was not in the caseload."""
+    early, late = ok("C-1"), ok("C-2", start=D0 + timedelta(days=60))
+    cl = early.caseload(late)
+    assert [a.client for a in analyse_caseload(cl, as_of=D0 + timedelta(days=30))] == ["C-1"]
+    assert {a.client for a in analyse_caseload(cl)} == {"C-1", "C-2"}
+
+
+@pytest.mark.parametrize(
+    "days, today_offset, message",
+    [
+        (-1, 100, "is before any data: the first session in this caseload is dated 2026-01-05"),
+        (101, 100, "is in the future (today is 2026-04-15)"),
+    ],
+)
+def test_check_as_of_refuses_days_nothing_is_known_about(days, today_offset, message):
+    from supervision_tui.rules.engine import AsOfError, check_as_of
+
+    cl = ok("C-1").caseload()
+    with pytest.raises(AsOfError) as err:
+        check_as_of(cl, D0 + timedelta(days=days), today=D0 + timedelta(days=today_offset))
+    assert message in str(err.value) and err.value.exit_code == 2
+    for fine in (D0, D0 + timedelta(days=today_offset), None):  # the first session's day and today are fine
+        check_as_of(cl, fine, today=D0 + timedelta(days=today_offset))

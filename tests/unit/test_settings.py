@@ -36,7 +36,7 @@ def test_defaults_are_the_spec():
     assert (g.agreed, g.partial, g.rater_gap) == ({"SRS": 9.0, "WAI-SR": 16.0}, {"SRS": 8.0, "WAI-SR": 13.0}, {"WAI-SR": 4.0})
     assert s.outcomes.reliable_change == {"ORS": 5.0, "PHQ-9": 6.0, "GAD-7": 4.0}
     assert s.outcomes.clinical_cutoff == {"ORS": 25.0, "PHQ-9": 10.0, "GAD-7": 8.0}
-    assert (s.attendance.disengaging_missed, s.risk.window, s.keys, s.ui.theme) == (2, 3, {}, None)
+    assert (s.attendance.disengaging_missed, s.risk.expire_days, s.keys, s.ui.theme) == (2, 0, {}, None)
 
 
 def test_spec_example_file(tmp_path):
@@ -66,7 +66,7 @@ reliable_change = { "PHQ-9" = 5 }
     s = load_settings(p)
     assert s.rupture.drop_floor == {"SRS": 4.0, "WAI-SR": 5.0}
     assert s.drop_floor_for(REGISTRY["SRS"]) == (4.0, "[clinic setting]")
-    assert s.low_cutoff_for(REGISTRY["SRS"]).source == "Duncan et al. 2003"
+    assert s.low_cutoff_for(REGISTRY["SRS"]).source == "PCOMS practice threshold, Duncan et al. 2003"
     wai = s.low_cutoff_for(REGISTRY["WAI-SR"])
     assert (wai.value, wai.comparison, wai.published) == (40.0, "<", False)
     rc = s.reliable_change_for(REGISTRY["PHQ-9"])
@@ -121,7 +121,7 @@ functional_sd = 6
         ('[outcomes]\nreliable_change = { ORS = 6 }\n[outcomes.jacobson_truax.ORS]\nsd = 7\nreliability = 0.9\n',
          "give either reliable_change.ORS or jacobson_truax"),
         ("[attendance]\ndisengaging_missed = 0\n", "[attendance] disengaging_missed: must be ≥ 1 (got 0)"),
-        ("[risk]\nwindow = '3'\n", "[risk] window: expected an integer (got '3')"),
+        ("[risk]\nexpire_days = '3'\n", "[risk] expire_days: expected an integer (got '3')"),
         ("[keys]\nquit = 1\n", "[keys] quit: expected a key string"),
         ("[ui]\ntheme = 3\n", "[ui] theme: expected a string (got 3)"),
         ("[ui]\ncolour = 'red'\n", "[ui] colour: unknown key"),
@@ -155,9 +155,9 @@ def test_default_location(tmp_path, monkeypatch):
     assert default_settings_path() == tmp_path / "supervision-tui" / "settings.toml"
     assert load_settings(None) == Settings()
     (tmp_path / "supervision-tui").mkdir()
-    (tmp_path / "supervision-tui" / "settings.toml").write_text("[risk]\nwindow = 5\n")
+    (tmp_path / "supervision-tui" / "settings.toml").write_text("[risk]\nexpire_days = 5\n")
     s = load_settings(None)
-    assert s.risk.window == 5 and s.path == tmp_path / "supervision-tui" / "settings.toml"
+    assert s.risk.expire_days == 5 and s.path == tmp_path / "supervision-tui" / "settings.toml"
 
 
 def test_save_setting_creates_private_file_and_keeps_other_keys(tmp_path):
@@ -184,9 +184,9 @@ def test_save_setting_refuses_invalid_value_and_leaves_file(tmp_path):
 
 
 def test_save_setting_none_removes_key(tmp_path):
-    p = write(tmp_path, '[ui]\ntheme = "a"\n[risk]\nwindow = 4\n')
+    p = write(tmp_path, '[ui]\ntheme = "a"\n[risk]\nexpire_days = 4\n')
     save_setting(p, "ui", "theme", None)
-    assert tomllib.loads(p.read_text()) == {"risk": {"window": 4}}
+    assert tomllib.loads(p.read_text()) == {"risk": {"expire_days": 4}}
 
 
 def test_save_setting_keeps_existing_file_mode_private(tmp_path):
@@ -222,3 +222,41 @@ def test_unreadable_settings_path_is_a_settings_error(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(tmp_path / "afile" / "settings.toml")
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (-1, "settings.toml: [risk] expire_days: must be ≥ 0 (got -1)"),
+        (1.5, "settings.toml: [risk] expire_days: expected an integer (got 1.5)"),
+        ("90", "settings.toml: [risk] expire_days: expected an integer (got '90')"),
+        (True, "settings.toml: [risk] expire_days: expected an integer (got true)"),
+    ],
+)
+def test_risk_expire_days_is_validated(value, message):
+    with pytest.raises(SettingsError) as err:
+        settings_from_dict({"risk": {"expire_days": value}})
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("value", [0, 1, 365])
+def test_risk_expire_days_accepted(value):
+    assert settings_from_dict({"risk": {"expire_days": value}}).risk.expire_days == value
+
+
+def test_risk_window_of_v1_is_refused_with_a_reason():
+    """Spec v2 removed the 3-session risk window: an old file says so instead
+    of silently keeping (or silently dropping) an expiry rule."""
+    with pytest.raises(SettingsError) as err:
+        settings_from_dict({"risk": {"window": 3}})
+    msg = str(err.value)
+    assert msg.startswith("settings.toml: [risk] window: no longer a setting")
+    assert "negative re-screen" in msg and "expire_days" in msg
+
+
+def test_repair_labels():
+    from supervision_tui.settings import RuptureSettings
+
+    assert (Settings().repair_window_label(), Settings().repair_criterion_label()) == ("[our default]", "[our default]")
+    s = Settings(rupture=RuptureSettings(repair_window=8, repair_baseline=2))
+    assert (s.repair_window_label(), s.repair_criterion_label()) == ("[clinic setting]", "[clinic setting]")

@@ -39,7 +39,7 @@ def kind_label(it: AgendaItem) -> str:
     f = it.flag
     sym = KIND_SYMBOLS.get(f.kind, "·")
     if f.kind == "risk":
-        return f"{sym} risk"
+        return f"{sym} risk" if f.status == "risk" else f"{sym} re-screened"
     if f.kind == "outcome":
         return f"{sym} {f.extra.get('instrument') or 'outcome'} worse"
     if f.kind == "rupture":
@@ -73,13 +73,15 @@ def item_line(it: AgendaItem, compact: bool, scrub=None) -> Text:
     t.append(f" {kind_label(it):<13}")
     t.append(f" {status_text(it.review.status, it.review.changed):<12}",
              style="bold" if it.review.status == "new" else "")
-    where = f"s{f.session}" if f.session is not None else "—"
+    where = f"s{it.session}" if it.session is not None else "—"
     if not compact and it.date is not None:
         where += f" {it.date.isoformat()}"
     t.append(f" {where:<{15 if not compact else 4}}")
     if it.client_status not in ("active", "paused"):
         t.append(f" [{it.client_status.replace('_', ' ')}]", style="bold")
     detail = " ".join(f.detail.split())
+    for m in it.more:  # the client's other flags in this subsection (each client is listed once)
+        detail += f" · also {kind_label(m)}: {' '.join(m.flag.detail.split())}"
     t.append(f" {scrub(detail) if scrub else detail}")
     return t
 

@@ -29,6 +29,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.ui.widgets.caseload_table import (
     CaseloadRow,
@@ -61,15 +62,7 @@ class KindFilter:
     test: Callable[[ClientAnalysis], bool]
 
 
-TIER_DESCRIPTIONS = {
-    1: "risk item in the recent sessions",
-    2: "outcome deteriorated",
-    3: "rupture open or unrepaired",
-    4: "goal disagreed",
-    5: "disengaging (missed sessions)",
-    6: "goal stale, not set or partial",
-    7: "nothing to review",
-}
+TIER_DESCRIPTIONS = {n: t.description for n, t in TIERS.items()}  # rules.kinds (spec v2)
 
 
 def _tier(t: int) -> KindFilter:
@@ -93,8 +86,9 @@ KIND_BY_KEY = {f.key: f for f in KIND_FILTERS}
 
 
 def pinned_first(row: CaseloadRow) -> bool:
-    """Risk (tier 1) rows of triaged clients: first whatever the sort
-    (clinical-rules §6: risk always goes first)."""
+    """Active risk (tier 1) rows, closed and dropped-out clients' too: first
+    whatever the sort, and kept whatever the filter (clinical-rules §6:
+    risk always goes first and is never hidden)."""
     return row.tier == 1 and not row.ended
 
 
@@ -430,7 +424,8 @@ class CaseloadScreen(Screen):
         return True
 
     def visible_rows(self) -> list[CaseloadRow]:
-        rows = [r for r in self.all_rows if self.matches(r)]
+        # clinical-rules §6: a filter never removes an active risk (named above the list instead)
+        rows = [r for r in self.all_rows if self.matches(r) or pinned_first(r)]
         spec = next((c for c in sortable_columns() if c.key == self.sort_key), None)
         if spec is None or spec.sort_key is None or self.sort_key == "tier":
             rows.sort(key=lambda r: (r.ended, r.order))  # the engine's order, closed last
@@ -502,12 +497,13 @@ class CaseloadScreen(Screen):
         return f"Rev: {' '.join(words)}" if words else ""
 
     def _update_notice(self) -> None:
-        """Risk is never hidden silently: say when a filter hides a risk client."""
+        """Risk is never hidden: name the risk clients the filter would hide
+        (they stay in the list, pinned first)."""
         notice = self.query_one("#notice", Static)
-        hidden = [r for r in self.all_rows if r.tier == 1 and not r.ended and not self.matches(r)]
+        hidden = [r for r in self.all_rows if pinned_first(r) and not self.matches(r)]
         if hidden:
             codes = ", ".join(r.code for r in hidden[:4]) + (" …" if len(hidden) > 4 else "")
-            notice.update(f"⚠ RISK: {len(hidden)} client(s) hidden by the filter: {codes} · esc clears")
+            notice.update(f"⚠ RISK kept on top, outside the filter: {codes} · esc clears")
             notice.display = True
         else:
             notice.display = False

@@ -178,7 +178,7 @@ class CliniciansScreen(Screen[str | None]):
         table.move_cursor(row=idx, animate=False)
         notes = Text()
         notes.append(
-            "Active and paused clients. Repair rate = repaired / (repaired + unrepaired) episodes "
+            "Active and paused clients, and any client with an active risk. Repair rate = repaired / (repaired + unrepaired) episodes "
             "(open ones not counted). Mean alliance: latest SRS when every client is on SRS, else the "
             "mean latest alliance index 0–1. Det./Rec.: % of clients with two or more outcome ratings "
             f"with any outcome deteriorated / recovered. No recent: no client alliance rating "

@@ -46,7 +46,21 @@ ENTER_MEANS: dict[str, str] = {
 
 #: The caseload's symbols (its help lists them under "Symbols").
 REVIEW_LEGEND = "Review: • new  ✓ discussed  ☐ action  ☑ resolved  × dismissed  * changed"
-OUTCOME_LEGEND = "Outcome: ↑ improved  = no change  ↓ deteriorated  ✓ (rec.) recovered"
+OUTCOME_LEGEND = ("Outcome: ↑ improved  = no reliable change  ↓ deteriorated  "
+                  "✓ (rec.) recovered on that measure (not IAPT recovery)")
+#: The clinical rules in a few lines (spec v2), under the caseload's symbols.
+RULES_LEGEND = (
+    "Tiers: ▲1 risk  ▲2 worse  ●3 rupture  ◆4 goal disagreed  ○5 absent  ·6 goal stale/not set/partial  "
+    "7 no flag (no rule fired: not the same as cleared)",
+    "Risk stays ▲1 until a negative re-screen on the same instrument at a later attended session; an empty "
+    "risk cell is not asked, not negative. Clients not seen since their risk session come first.",
+    "Risk rows are never hidden: pinned first whatever the sort, filter, clinician or closed toggle; "
+    "a closed or dropped-out client with active risk stays on the list.",
+    "A critical item (PHQ-9 item 9) is a screen, not a risk determination: confirm a risk assessment and "
+    "safety plan are documented.",
+    "Changes read as raw differences with their direction: PHQ-9 10 → 16 (+6, worse).",
+    "[our default] marks this product's choices (repair window and criterion, thresholds), not published norms.",
+)
 
 
 def _describe(binding: Binding) -> str:
@@ -108,6 +122,7 @@ def collect_help(app, screen) -> list[HelpEntry]:
     if screen.id == "caseload":
         out.append(HelpEntry("Symbols", "", REVIEW_LEGEND, None))
         out.append(HelpEntry("Symbols", "", OUTCOME_LEGEND, None))
+        out.extend(HelpEntry("Rules", "", line, None) for line in RULES_LEGEND)
     return out
 
 

@@ -73,7 +73,7 @@ TIER_STYLES = {
     4: ("foreground", True),
     5: ("foreground", False),
     6: ("foreground", False),
-    7: ("success", False),
+    7: ("foreground", False),  # "no flag" is not "cleared": no reassuring colour
 }
 
 
@@ -120,8 +120,10 @@ class CaseloadRow:
 
     @property
     def ended(self) -> bool:
-        """Closed or dropped out (``ClientAnalysis.triaged`` is False)."""
-        return self.status not in TRIAGED_STATUSES
+        """Closed or dropped out and not triaged (``ClientAnalysis.triaged`` is
+        False): an active risk (tier 1) keeps such a client triaged
+        (clinical-rules §6, v2)."""
+        return self.status not in TRIAGED_STATUSES and self.tier != 1
 
     def shown(self) -> tuple:
         """What the table shows of this row (a cached row and the real one
@@ -246,6 +248,19 @@ def _last_cell(row: CaseloadRow) -> str:
     return row.last_date.isoformat() if row.last_date else "—"
 
 
+#: Outcome sort: the worst verdict of the row first (deteriorated, no change, improved, recovered,
+#: none); a symbol not listed here sorts with the worst (a new, urgent verdict is never buried)
+_SEVERITY = {"↓": 0, "=": 2, "↑": 3, "✓": 4}
+
+
+def outcome_severity(text: str) -> int:
+    """Sort rank of an Outcome cell ("ORS ↑ PHQ-9 ↓" → 0): its worst verdict."""
+    if not text or text == "—":
+        return 5
+    ranks = [_SEVERITY.get(tok[0], 1) for tok in text.replace(" rec.", "").split()[1::2] if tok]
+    return min(ranks) if ranks else 5
+
+
 def _outcome_no_rec(text: str) -> str:
     """"ORS ✓ rec. PHQ-9 =" → "ORS ✓ PHQ-9 =" (✓ alone means recovered)."""
     return text.replace(" rec.", "")
@@ -279,7 +294,7 @@ COLUMNS: list[ColumnSpec] = [
     ),
     ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal",
                same=lambda r: r.goal),
-    ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 3, lambda r: (r.outcome == "—", r.outcome, r.order),
+    ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 3, lambda r: (outcome_severity(r.outcome), r.order),
                "outcome", max_width=26, compact=(_outcome_no_rec, _outcome_tight), same=lambda r: r.outcome),
     ColumnSpec("sessions", "Sess", lambda r: Text(str(r.sessions), justify="right"), 4, 6,
                lambda r: (-r.sessions, r.order), "sessions (most first)", same=lambda r: r.sessions),

@@ -410,9 +410,8 @@ def outcome_legend(v: ClientView, instrument: str) -> str:
         cut += f" · ┄ first ±{iv.reliable_change:g} (reliable change)"
     if res is not None:
         word = res.status.replace("_", " ").upper()
-        sign = "+" if res.change > 0 else ("−" if res.change < 0 else "±")
-        return (f"▬ {instrument} client{cut} · {word}: {fmt_num(res.first)} → {fmt_num(res.latest)} "
-                f"({sign}{fmt_num(abs(res.change))} {'better' if res.change > 0 else 'worse' if res.change < 0 else ''})").rstrip()
+        # spec v2: the raw difference on the instrument's scale with a direction word ("10 → 16 (+6, worse)")
+        return f"▬ {instrument} client{cut} · {word}: {res.change_text.removeprefix(instrument + ' ')}"
     s = v.series.get((instrument, "client"))
     if s is not None and len(s.values) == 1:
         return f"one rating ({fmt_num(s.values[0])} at s{s.sessions[0]}): no change can be judged yet"

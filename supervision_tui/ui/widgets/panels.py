@@ -137,6 +137,8 @@ def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
             line("", e.detail)
     if g.status == "agreed":
         line("", g.detail)
+    if a.rescreened is not None:
+        line("", a.rescreened.detail)
     if not t.plain:
         t.append(a.why or "nothing to review")
     if review is not None:

@@ -109,7 +109,7 @@ def flag_urgency(flag: Flag) -> int:
     rupture 3, goal disagreed 4, attendance 5, other goal states 6, a
     repaired rupture last."""
     if flag.kind == "risk":
-        return 1
+        return 1 if flag.status == "risk" else 7  # re-screened negative: no longer tier 1
     if flag.kind == "outcome":
         return 2
     if flag.kind == "rupture":

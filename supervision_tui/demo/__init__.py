@@ -31,13 +31,17 @@ Every client is first generated as an ordinary course of therapy:
 
 Ordinary clients are "fine" by construction: their alliance never dips
 below the SRS cutoff or falls suddenly, their outcome does not reliably
-deteriorate, a risk item is only ever endorsed at the first sessions. The
+deteriorate, a risk item is only ever endorsed at the first sessions and
+re-screened negative at the next one (every PHQ-9 row records item 9). The
 scripted scenarios (``SCENARIOS``) then write one clinical story each into
 such a client — a V-shaped repaired rupture, an unrepaired one, a recent
 open one, client- and therapist-reported ruptures, a client–therapist
 WAI-SR discrepancy, deterioration, recovery, a risk item, two missed
 sessions, goal disagreement, stale and missing goals, a transfer, a closed
-and a dropped-out client — computing the scripted scores from the client's
+and a dropped-out client, and the situations of clinical rules v2: a
+client not seen since a risk session, a dropped-out client with an active
+risk, a risk re-screened negative this week, and a client whose goals are
+all achieved with no new goal set — computing the scripted scores from the client's
 own earlier scores so the story holds for any seed. ``tests/unit/test_demo.py``
 checks every story through the real rule engine.
 
@@ -171,6 +175,15 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("closed", 146, "T02", "closed", "closed at the end of treatment, goals achieved"),
     Scenario("dropped_out", 139, "T01", "dropped_out",
              "SRS rupture, then two no-shows and drop-out: unrepaired (ended)"),
+    # spec v2 stories (appended, so a smaller demo — the UI tests' 18 clients — keeps its layout)
+    Scenario("risk_unseen", 117, "T03", "active",
+             "PHQ-9 risk item endorsed, then two no-shows and a cancellation: not seen since (first of tier 1)"),
+    Scenario("risk_dropped", 153, "T04", "dropped_out",
+             "PHQ-9 risk item endorsed, then no-shows and drop-out: active risk keeps the client triaged"),
+    Scenario("risk_rescreened", 124, "T01", "active",
+             "PHQ-9 risk item endorsed last week, re-screened negative this week (agenda: re-screened)"),
+    Scenario("goals_achieved", 158, "T02", "active",
+             "every goal achieved some sessions ago, no new goal: set new goals or plan the ending (tier 6)"),
 )
 
 # minimum sessions a scenario needs (when the caller fixes fewer)
@@ -179,6 +192,7 @@ _SCENARIO_MIN = {
     "discrepancy": 10, "goal_disagreed": 8, "disengaging": 7, "goal_stale": 8, "goal_not_set": 6,
     "repaired_v": 10, "withdrawal": 9, "therapist_report": 14, "recovered": 8, "transferred": 8,
     "paused": 6, "closed": 8, "dropped_out": 6,
+    "risk_unseen": 8, "risk_dropped": 7, "risk_rescreened": 6, "goals_achieved": 10,
 }
 # default lengths (sessions=None): a range or a fixed number from the sketches
 _SCENARIO_N = {
@@ -187,11 +201,12 @@ _SCENARIO_N = {
     "goal_stale": (10, 10), "goal_not_set": (6, 12), "repaired_v": (14, 24), "withdrawal": (12, 20),
     "therapist_report": (16, 24), "recovered": (16, 22), "transferred": (14, 24), "paused": (8, 14),
     "closed": (10, 18), "dropped_out": (7, 10),
+    "risk_unseen": (9, 14), "risk_dropped": (7, 11), "risk_rescreened": (8, 14), "goals_achieved": (12, 18),
 }
 
 
 # stories that should leave the client in tier 7 ("nothing to review")
-_NOTHING_ELSE = frozenset({"recovered", "repaired_v", "withdrawal", "therapist_report"})
+_NOTHING_ELSE = frozenset({"recovered", "repaired_v", "withdrawal", "therapist_report", "risk_rescreened"})
 
 
 # --- small numeric helpers ------------------------------------------------------
@@ -737,6 +752,27 @@ def _scenario(key: str, d: _Draft, rng: random.Random) -> None:
         d.attendance[n] = "no_show"
         _settle(d, rng)
         _dip(d, rng, n - 2)
+    elif key == "risk_unseen":
+        # endorsed at an attended session, then not seen: no-show, cancellation, no-show (this week)
+        d.attend(*range(1, n - 2))
+        d.phq_risk[n - 3] = True
+        d.attendance[n - 2] = "no_show"
+        d.attendance[n - 1] = "cancelled"
+        d.attendance[n] = "no_show"
+    elif key == "risk_dropped":
+        d.attend(*range(1, n - 1))
+        d.phq_risk[n - 2] = True
+        d.attendance[n - 1] = "no_show"
+        d.attendance[n] = "no_show"
+    elif key == "risk_rescreened":
+        d.attend(n - 1, n)
+        d.phq_risk[n - 1] = True  # last week; this week's PHQ-9 says no (every PHQ-9 row records item 9)
+        d.phq_risk[n] = False
+    elif key == "goals_achieved":
+        done = n - 6
+        d.attend(1, 2, done)
+        texts = rng.sample(GOAL_TEXTS, 2)
+        d.goals = [Goal(d.code, f"G{j + 1}", text, 1 + j, "agreed", "achieved", done) for j, text in enumerate(texts)]
     else:  # pragma: no cover - a programming error
         raise ValueError(key)
     if key in _NOTHING_ELSE:
@@ -882,6 +918,11 @@ def _scenario_options(key: str, opts: dict, rng: random.Random) -> dict:
         o.update(has_goals=True)
     elif key == "dropped_out":
         o.update(record_srs_goal=False, has_wai=False, ors_gain=rng.uniform(0.0, 3.0))
+    elif key in ("risk_unseen", "risk_dropped", "risk_rescreened"):
+        o.update(has_phq=True, phq_start=rng.randint(13, 17), phq_gain=rng.uniform(1.0, 4.0),
+                 record_srs_goal=key == "risk_rescreened", has_wai=False, has_goals=True)
+    elif key == "goals_achieved":
+        o.update(record_srs_goal=False, has_wai=False, has_goals=True)
     if o["ors_start"] + o["ors_gain"] > 37.5:
         o["ors_gain"] = 37.5 - o["ors_start"]
     return o

@@ -1,0 +1,187 @@
+"""Risk (clinical-rules.md §6, spec v2): a flag that never silently expires.
+
+* **S** = the latest session with ``risk = yes`` on a row *with an
+  instrument* (any rater, any attendance: risk is the one rule that reads
+  rows of sessions not attended). The flag names S, its date and the
+  instruments (and raters) that said yes there.
+* The flag stays **active** (status ``risk``, tier 1) — no time, no session
+  count and no missed session ages it — until the client is
+  **re-screened**: a later *attended* session has a row of an instrument
+  that said yes at S, by the same rater, carrying ``risk = no``. Then its
+  status is ``rescreened`` (with that session): it leaves tier 1 and is
+  listed once in the agenda's safety section.
+* An empty ``risk`` cell is "not asked", never a negative screen; a
+  ``risk = no`` on a session not attended, on another instrument or by
+  another rater does not re-screen.
+* ``missed_since`` = sessions after S that were not attended. A client
+  with sessions after S, none attended, is "not seen since the risk
+  session": first of tier 1, and the explanation says so ("risk at s3; not
+  seen since: 2 no-shows, 1 cancellation").
+* The explanation says that a critical item is a screen, not a risk
+  determination, and prompts the supervisor to confirm that a risk
+  assessment and safety plan are documented.
+* ``[risk] expire_days`` (default 0 = never) lets a clinic end an active
+  risk that many days after S's date, counted to the evaluation day (the
+  ``--as-of`` day, else today): with 90, a risk at a session dated 1 March
+  is active through 30 May and gone on 31 May.
+
+Readings of the spec (where it leaves room), each the more cautious one:
+
+* "an instrument that said yes at S": the same instrument *and rater*. A
+  therapist's ``risk = no`` on the PHQ-9 row does not answer a client's
+  item 9. When several instruments (or raters) said yes at S, every one of
+  them must be re-screened negative (each at some later attended
+  session); ``rescreened_at`` is the session that completed it.
+* A later ``risk = yes`` makes that session the new S, so only rows after
+  the latest endorsement can re-screen it.
+* ``missed_since`` counts every session after S that was not attended,
+  also after a later attended session; "not seen since" needs all of them
+  missed. A session after S is a session with a higher number (any row).
+* The client's status does not end a risk: a closed or dropped-out client
+  with an active risk stays triaged (``ClientAnalysis.triaged``) and its
+  explanation says the treatment has ended and follow-up is owed.
+* An expired risk (``expire_days``) is no flag at all: the clinic chose to
+  let it go; its sessions still show the endorsement.
+* A row with an instrument the registry does not know still counts: a
+  critical item is never ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from supervision_tui.model import ENDED_STATUSES
+from supervision_tui.rules.context import Rule, RuleContext
+from supervision_tui.rules.markers import ClientView
+from supervision_tui.rules.results import Flag, RiskResult, TriageHint
+from supervision_tui.settings import Settings
+
+#: The prompt every risk explanation ends with (clinical-rules §6).
+SCREEN_NOTE = "{what} is a screen, not a risk determination: confirm a risk assessment and safety plan are documented."
+
+
+def screen_note(instruments: tuple[str, ...]) -> str:
+    """"PHQ-9 item 9 is a screen, …" (a critical item of another instrument: "A critical item")."""
+    return SCREEN_NOTE.format(what="PHQ-9 item 9" if instruments == ("PHQ-9",) else "A critical item")
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
+def _missed_words(no_shows: int, cancelled: int) -> str:
+    """"2 no-shows, 1 cancellation"."""
+    parts = []
+    if no_shows:
+        parts.append(_plural(no_shows, "no-show"))
+    if cancelled:
+        parts.append(_plural(cancelled, "cancellation"))
+    return ", ".join(parts) or "no missed session"
+
+
+def assess_risk(view: ClientView, settings: Settings, today: date | None = None) -> RiskResult | None:
+    """The client's latest risk (active or re-screened), or None (no
+    endorsement ever, or an active one expired by ``expire_days``)."""
+    sessions = view.sessions
+    order = view.registry.order
+    s_index = None
+    said_yes: set[tuple[str, str]] = set()
+    for i in range(len(sessions) - 1, -1, -1):
+        yes = {(r.instrument, r.rater) for r in sessions[i].ratings if r.instrument is not None and r.risk is True}
+        if yes:
+            s_index, said_yes = i, yes
+            break
+    if s_index is None:
+        return None
+    s = sessions[s_index]
+    instruments = tuple(sorted({inst for inst, _ in said_yes}, key=lambda i: (order(i), i)))
+    raters = sorted({rater for _, rater in said_yes})
+
+    after = sessions[s_index + 1:]
+    missed = [x for x in after if x.attendance != "attended"]
+    no_shows = sum(1 for x in missed if x.attendance == "no_show")
+    cancelled = len(missed) - no_shows
+
+    # re-screened: every (instrument, rater) that said yes at S has said no at a later attended session
+    pending = set(said_yes)
+    rescreened_at = rescreened_date = None
+    for x in after:
+        if x.attendance != "attended":
+            continue
+        pending -= {(r.instrument, r.rater) for r in x.ratings if r.instrument is not None and r.risk is False}
+        if not pending:
+            rescreened_at, rescreened_date = x.number, x.date
+            break
+
+    status = "rescreened" if rescreened_at is not None else "risk"
+    expire = settings.risk.expire_days
+    if status == "risk" and expire > 0:
+        ref = today or date.today()
+        if (ref - s.date).days > expire:
+            return None
+
+    ended = view.record.client.status
+    attendance = "" if s.attendance == "attended" else f", session {s.attendance.replace('_', '-')}"
+    head = (f"risk item endorsed on {', '.join(instruments)} at s{s.number} ({s.date.isoformat()}"
+            f"{attendance}; rated by {', '.join(raters)})")
+    not_seen = bool(after) and len(missed) == len(after)
+    what = "/".join(instruments)
+    # a closed or dropped-out client says so at once (the why is cut on a narrow screen)
+    ended_words = ended.replace("_", " ") if ended in ENDED_STATUSES else ""
+    if status == "rescreened":
+        why = f"risk at s{s.number} re-screened negative at s{rescreened_at}"
+        detail = (f"{head}; re-screened negative on {what} at s{rescreened_at} ({rescreened_date.isoformat()}): "
+                  f"no longer tier 1. {screen_note(instruments)}")
+    else:
+        where = f"risk at s{s.number}" + (f" ({ended_words})" if ended_words else "")
+        if not_seen:
+            seen = f"not seen since: {_missed_words(no_shows, cancelled)}"
+            why = f"{where}; {seen}"
+        elif after:
+            seen = (f"seen since, not re-screened on {what}"
+                    + (f" ({_missed_words(no_shows, cancelled)} since)" if missed else ""))
+            why = f"risk at s{s.number} ({what}{', ' + ended_words if ended_words else ''}); not re-screened"
+        else:
+            seen = "the latest session"
+            why = f"risk at s{s.number} ({what}{', ' + ended_words if ended_words else ''})"
+        if ended_words:
+            seen += f"; client {ended_words}: follow-up still owed"
+        rule = (f"active until a negative {what} re-screen at a later attended session"
+                + (f" or {expire} days after s{s.number} [clinic setting]" if expire > 0 else ""))
+        detail = f"{head}; {seen}; {rule}. {screen_note(instruments)}"
+    return RiskResult(
+        session=s.number,
+        date=s.date,
+        instruments=instruments,
+        detail=detail,
+        status=status,
+        rescreened_at=rescreened_at,
+        rescreened_date=rescreened_date,
+        missed_since=len(missed),
+        sessions_since=len(after),
+        no_shows_since=no_shows,
+        cancelled_since=cancelled,
+        why=why,
+    )
+
+
+def risk_flags(code: str, clinician: str, risk: RiskResult | None) -> list[Flag]:
+    """The ``risk`` flag (interchange §5: ``status`` risk / rescreened,
+    ``rescreened_at``, ``missed_since``)."""
+    if risk is None:
+        return []
+    hint = None
+    if risk.active:
+        hint = TriageHint("risk", risk.why, risk.session, risk.date, first=risk.not_seen_since)
+    return [Flag(code, clinician, "risk", risk.session, risk.status, risk.detail,
+                 {"rescreened_at": risk.rescreened_at, "missed_since": risk.missed_since}, hint)]
+
+
+def run(ctx: RuleContext) -> list[Flag]:
+    ctx.risk = assess_risk(ctx.view, ctx.settings, ctx.today)
+    return risk_flags(ctx.code, ctx.clinician, ctx.risk)
+
+
+RULE = Rule("risk", run)
