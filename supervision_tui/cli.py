@@ -124,8 +124,11 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
         # is imported and any thread exists, while the app starts (supervision_tui/loader.py)
         from supervision_tui import loader
 
-        loader.trace("cli forks")
-        preload = loader.prestart(loader.LoadRequest(str(db), settings, _as_date(as_of)))
+        request = loader.LoadRequest(str(db), settings, _as_date(as_of))
+        preload = loader.take_early(request)  # (started by launch.py, first thing, when it could tell)
+        if preload is None:
+            loader.trace("cli forks")
+            preload = loader.prestart(request)
         from supervision_tui.ui.terminal import apply_terminal_env
 
         apply_terminal_env(ssh)  # before Textual is imported: frame rate, animations

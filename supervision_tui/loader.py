@@ -379,6 +379,42 @@ def prestart(req: LoadRequest) -> LoadHandle | None:
     return LoadHandle(req, fds, pids=pids, db_token=token)
 
 
+_EARLY: LoadHandle | None = None  # workers forked by launch.py before the CLI was imported
+
+
+def prestart_early(req: LoadRequest) -> None:
+    """``prestart`` from the program's first lines (``launch.py``); the CLI's
+    ``open`` takes the workers with ``take_early``."""
+    global _EARLY
+    _EARLY = prestart(req)
+    if _EARLY is not None:
+        import atexit
+
+        atexit.register(_stop_early)  # (the CLI never got to ``open``: a usage error, --help)
+
+
+def _stop_early() -> None:
+    global _EARLY
+    handle, _EARLY = _EARLY, None
+    if handle is not None:
+        handle.kill()
+
+
+def take_early(req: LoadRequest) -> LoadHandle | None:
+    """The workers ``prestart_early`` started, when they load exactly what
+    ``req`` asks (database path, settings, as-of date); else they are
+    stopped and None is returned."""
+    global _EARLY
+    handle, _EARLY = _EARLY, None
+    if handle is None:
+        return None
+    early = handle.request
+    if (early.db_path, early.as_of, early.settings) == (req.db_path, req.as_of, req.settings):
+        return handle
+    handle.kill()
+    return None
+
+
 def spawn(req: LoadRequest) -> LoadHandle:
     """Start the workers as new interpreters (safe from a process with threads)."""
     import subprocess
