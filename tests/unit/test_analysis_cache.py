@@ -250,3 +250,23 @@ def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch):
     again = inline_load(db)
     assert again.stats["analysed"] == 20 and set(seen) == {total + 1}
     assert again.analyses == fresh(db)
+
+
+def test_the_cache_holds_no_private_text(tmp_path, cache_dir):
+    """Goal descriptions are private free text: the analysis cache (like the
+    triage cache) never holds one."""
+    from supervision_tui.model import Goal
+
+    cl = caseload(10)
+    code = sorted(cl.clients)[0]
+    cl.goals.append(Goal(code, "G9", "PRIVATE-words-of-the-client", 1, "partial"))
+    db = make_db(tmp_path, cl)
+    r = inline_load(db)
+    assert any(g.description == "PRIVATE-words-of-the-client" for g in r_goals(r))  # (loaded: the app has it)
+    (path,) = cache_dir.glob("analysis-*.bin")
+    assert b"PRIVATE-words" not in path.read_bytes()
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def r_goals(result):
+    return loader.LoadedCaseload(result.name, result.clinicians, result.docs).goals
