@@ -515,6 +515,10 @@ class CaseloadTable(FastDataTable):
             super().__init__()
             self.table = table
 
+        @property
+        def control(self) -> "CaseloadTable":
+            return self.table
+
     BINDINGS = [
         *LIST_KEYS,
         Binding("enter", "select_cursor", "Open", id="open-client"),
