@@ -158,6 +158,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     from supervision_tui.rules.engine import RULES, analyse_client, prepare_shared
     from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache, columnar, schema
+    from supervision_tui.reports.patterns import missing_recent_measures
     from supervision_tui.ui.widgets.viewdata import ClientView, spark_cell
 
     trace(f"worker {part} imported")
@@ -247,6 +248,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                     analysis = analyse_client(record, settings, today=as_of, shared=shared)
                     t3 = clock()
                     extras["spark"] = spark_cell(ClientView(record, analysis, settings))
+                    extras["missing_recent"] = missing_recent_measures(record)  # (the clinicians screen)
                     t4 = clock()
                     t_decode += t2 - t1
                     t_rules += t3 - t2

@@ -270,3 +270,18 @@ def test_the_cache_holds_no_private_text(tmp_path, cache_dir):
 
 def r_goals(result):
     return loader.LoadedCaseload(result.name, result.clinicians, result.docs).goals
+
+
+def test_the_loader_s_missing_measures_are_the_records_ones(tmp_path):
+    """The clinicians screen counts clients without recent alliance ratings
+    from the loader's per-client flag (the app keeps no rating objects):
+    the same counts as from the records."""
+    from supervision_tui.reports.patterns import clinician_patterns
+
+    db = make_db(tmp_path, generate_demo(9, n_clients=80, sessions=12))
+    r = inline_load(db)
+    records = loader.LazyRecords(r.docs, None)
+    missing = {a.client: r.extras[a.client]["missing_recent"] for a in r.analyses}
+    from_records = clinician_patterns(r.analyses, records, r.clinicians)
+    assert clinician_patterns(r.analyses, records, r.clinicians, missing_recent=missing) == from_records
+    assert any(p.missing_recent for p in from_records) and not all(missing.values())  # (both cases occur)

@@ -295,6 +295,21 @@ class LoadedData:
     _views: dict[str, ClientView] = field(default_factory=dict)
     max_views: int = 0  # > 0: keep only this many recent views (records rebuilt on demand)
 
+    @cached_property
+    def missing_recent(self) -> dict[str, bool] | None:
+        """Per client: no alliance rating in its recent sessions
+        (``reports.patterns.missing_recent_measures``), as the loader computed
+        it; None when the loader did not (then ``records`` are used)."""
+        if not self.extras:
+            return None
+        out = {}
+        for a in self.analyses:
+            value = self.extras.get(a.client, {}).get("missing_recent")
+            if type(value) is not bool:
+                return None
+            out[a.client] = value
+        return out
+
     def spark(self, code: str) -> str:
         """The client's caseload-table sparkline (the loader's when it made one)."""
         extra = self.extras.get(code)
