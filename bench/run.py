@@ -506,7 +506,7 @@ def profile_cold(db: Path) -> dict:
     this process, one worker, no cache (CPU seconds per phase), best of 2."""
     import gc
 
-    from supervision_tui import loader
+    from supervision_tui.ui import loader
 
     best = None
     for _ in range(2):

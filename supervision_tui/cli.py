@@ -121,8 +121,8 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
             if not db.exists():
                 raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
         # the caseload is read and analysed by worker processes forked now, before Textual
-        # is imported and any thread exists, while the app starts (supervision_tui/loader.py)
-        from supervision_tui import loader
+        # is imported and any thread exists, while the app starts (supervision_tui/ui/loader.py)
+        from supervision_tui.ui import loader
 
         request = loader.LoadRequest(str(db), settings, _as_date(as_of))
         preload = loader.take_early(request)  # (started by launch.py, first thing, when it could tell)

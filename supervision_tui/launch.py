@@ -1,7 +1,7 @@
 """The program's entry point (``supervision-tui``, ``python -m supervision_tui``).
 
 For ``open`` (the dashboard) the caseload is read and analysed by worker
-processes (``supervision_tui/loader.py``) while the app starts. They are
+processes (``supervision_tui/ui/loader.py``) while the app starts. They are
 forked here, first thing, before the command-line library, the CLI and
 Textual are imported: the sooner they start, the sooner the first screen
 has its rows. Only a plain ``open`` invocation is recognised here
@@ -79,7 +79,7 @@ def _prestart(argv: list[str]) -> None:
         settings = load_settings(Path(config) if config is not None else None)
     except Exception:  # anything unusual: the CLI reports it properly
         return
-    from supervision_tui import loader
+    from supervision_tui.ui import loader
 
     loader.trace("launch forks")
     loader.prestart_early(loader.LoadRequest(path, settings, day))

@@ -70,9 +70,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -87,31 +85,7 @@ from supervision_tui.instruments import (
     Registry,
     ReliableChange,
 )
-
-APP_NAME = "supervision-tui"
-SETTINGS_FILE = "settings.toml"
-
-
-CONFIG_DIR_ENV = "SUPERVISION_TUI_CONFIG_DIR"
-
-
-def config_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The user's settings directory: ``$SUPERVISION_TUI_CONFIG_DIR`` if set,
-    else the platform's user config directory (platformdirs). Settings and
-    user theme files live here."""
-    env = os.environ if env is None else env
-    override = env.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME))
-
-
-def default_settings_path() -> Path:
-    """``<config dir>/settings.toml`` (see :func:`config_dir`)."""
-    return config_dir() / SETTINGS_FILE
-
+from supervision_tui.paths import SETTINGS_FILE, settings_file
 
 # --- defaults from the registry -------------------------------------------------
 
@@ -620,7 +594,7 @@ def settings_from_dict(
     return Settings(**parts, path=path)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -640,82 +614,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def load_settings(path: str | os.PathLike | None = None, registry: Registry | None = None) -> Settings:
     """Load settings from ``path``; with None, from the user config file
-    (``default_settings_path()``) if it exists, else the defaults.
+    (``settings_file()``) if it exists, else the defaults.
 
     A given ``path`` that does not exist is an error (a typo in --config
     must not silently fall back to defaults).
     """
     if path is None:
-        candidate = default_settings_path()
+        candidate = settings_file()
         if not candidate.is_file():
             return Settings()
         path = candidate
     path = Path(path)
-    return settings_from_dict(_read_toml(path), source=str(path), registry=registry, path=path)
-
-
-def save_setting(
-    path: str | os.PathLike | None, section: str, key: str, value: Any, registry: Registry | None = None
-) -> Settings:
-    """Set ``[section] key = value`` in the TOML file at ``path`` (None: the
-    user config file) and write it back atomically with mode 0o600.
-
-    The new document is validated first; an invalid value raises
-    ``SettingsError`` and leaves the file untouched. ``value=None`` removes
-    the key. Other keys are preserved (comments are not: tomli-w writes
-    plain TOML). Returns the settings as now saved.
-    """
-    import tomli_w
-
-    path = Path(path) if path is not None else default_settings_path()
-    data: dict[str, Any] = _read_toml(path) if path.exists() else {}
-    body = data.get(section)
-    if body is None:
-        body = {}
-    elif not isinstance(body, dict):
-        raise SettingsError(f"{path}: {section}: expected a [{section}] table")
-    if value is None:
-        body.pop(key, None)
-    else:
-        body[key] = value
-    if body:
-        data[section] = body
-    else:
-        data.pop(section, None)
-    settings = settings_from_dict(data, source=str(path), registry=registry, path=path)
-    try:
-        text = tomli_w.dumps(data)
-    except TypeError as err:
-        raise SettingsError(f"{path}: [{section}] {key}: cannot be written as TOML ({err})") from None
-    _write_private(path, text.encode("utf-8"))
-    return settings
-
-
-def _write_private(path: Path, payload: bytes) -> None:
-    """Atomic write readable by the owner only: temp file in the same
-    directory, fsync, ``os.replace``."""
-    from supervision_tui.store.files import ensure_private_dir
-
-    ensure_private_dir(path.parent)  # every folder created 0o700 under any umask (~/.config too)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    return settings_from_dict(read_toml(path), source=str(path), registry=registry, path=path)

@@ -55,7 +55,6 @@ state, no clock, no set or dict iteration whose order could vary.
 from __future__ import annotations
 
 import math
-import os
 import random
 import secrets
 import statistics
@@ -72,13 +71,11 @@ __all__ = [
     "DEMO_END",
     "DEMO_NAME",
     "DEMO_CREATED",
-    "DATA_DIR_ENV",
     "SCENARIOS",
     "generate_demo",
     "scenario_clients",
     "write_demo",
     "bundled_demo_path",
-    "user_data_dir",
     "private_demo_copy",
 ]
 
@@ -90,8 +87,6 @@ DEMO_NAME = "demo caseload"
 #: The ``created`` stamp of a demo database (fixed, so the file is reproducible).
 DEMO_CREATED = "2026-11-20T00:00:00+00:00"
 DEMO_FILE = "demo_caseload.json"
-#: Environment variable overriding the user data folder (tests, portable use).
-DATA_DIR_ENV = "SUPERVISION_TUI_DATA_DIR"
 
 MIN_SESSIONS, MAX_SESSIONS = 6, 30
 _MAX_CLIENTS = 5000  # codes stay 4 digits (C-0101 … C-7600)
@@ -1074,17 +1069,6 @@ def bundled_demo_path() -> Path:
     return source
 
 
-def user_data_dir() -> Path:
-    """The user's data folder for supervision-tui (``$SUPERVISION_TUI_DATA_DIR``
-    when set, else the platform's user data directory)."""
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("supervision-tui"))
-
-
 def private_demo_copy() -> tuple[Path, bool]:
     """A private, writable copy of the demo: ``(path, created)``.
 
@@ -1093,9 +1077,10 @@ def private_demo_copy() -> tuple[Path, bool]:
     file is missing. An existing copy is returned as it is (it holds the
     user's review notes). The bundled file is only ever read.
     """
+    from supervision_tui.paths import data_dir
     from supervision_tui.store.files import ensure_private_dir, write_private_bytes
 
-    directory = ensure_private_dir(user_data_dir())
+    directory = ensure_private_dir(data_dir())
     target = directory / DEMO_FILE
     if target.exists():
         return target, False
@@ -1107,12 +1092,11 @@ def private_demo_copy() -> tuple[Path, bool]:
             raise UserError(f"{bundled}: cannot read the bundled demo: {err.strerror or err}") from err
         write_private_bytes(target, data)
     else:
-        # generate next to the target, then move it in place atomically
+        # generate beside the target, then write it in place (atomically, 0o600)
         tmp = directory / f".{DEMO_FILE}.{secrets.token_hex(6)}.generating"
         try:
             write_demo(tmp)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, target)
+            write_private_bytes(target, tmp.read_bytes())
         except OSError as err:
             raise UserError(f"{target}: cannot write the demo copy: {err.strerror or err}") from err
         finally:

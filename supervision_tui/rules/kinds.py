@@ -12,6 +12,13 @@ each kind's rule.
 Adding a kind (or a status such as ``not_on_track`` of ``outcome``) is an
 entry here plus its rule in ``rules/``.
 
+How people read a flag (the review list, notifications, the agenda's kind
+column) is the kind's too: ``FlagKind.describe`` ("rupture s6–s7
+UNREPAIRED (SRS)"), ``short`` ("rupture s6", for notifications) and
+``agenda_label`` ("PHQ-9 worse"). A kind may pass its own functions for
+them (``describe_as`` ...); without, a generic wording is built from the
+kind's label, the status word, the instrument and the session.
+
 The tier table (``TIERS``) is here too: symbol, short name and the
 description the filter list and help screen show. ``ascii`` symbols are
 for terminals whose fonts lack the Unicode ones (``TERM=linux``).
@@ -91,12 +98,45 @@ class FlagKind:
     statuses: dict[str, FlagStatus]
     # caseload filters of this kind ("kind: rupture open or unrepaired")
     filters: tuple["KindFilter", ...] = ()
+    # wordings of one flag (see the module docstring); None: the generic one
+    describe_as: Callable[["FlagKind", "Flag", "ClientAnalysis | None"], str] | None = field(
+        default=None, repr=False, compare=False)
+    short_as: Callable[["FlagKind", "Flag"], str] | None = field(default=None, repr=False, compare=False)
+    agenda_as: Callable[["FlagKind", "Flag"], str] | None = field(default=None, repr=False, compare=False)
 
     def status(self, status: str) -> FlagStatus:
         try:
             return self.statuses[status]
         except KeyError:
             raise KeyError(f"{self.id}: unknown status {status!r}") from None
+
+    def word(self, status: str) -> str:
+        """The status for people ("not set"); an unknown status as it is."""
+        s = self.statuses.get(status)
+        return s.word if s is not None else status.replace("_", " ")
+
+    @property
+    def most_urgent_tier(self) -> int:
+        """The most urgent tier any of its statuses stands for (8: none)."""
+        return min((s.tier for s in self.statuses.values() if s.tier is not None), default=8)
+
+    # -- wordings of one flag ------------------------------------------------------------
+    def describe(self, flag: "Flag", analysis: "ClientAnalysis | None" = None, ascii: bool = False) -> str:
+        """One line naming the flag, led by the kind's symbol:
+        ``● rupture s6–s7 UNREPAIRED (SRS)``, ``◆ goal NOT SET (latest s4)``.
+        ``analysis`` (the flag's client) lets a kind add what the flag
+        alone does not carry (a rupture's last marker session)."""
+        text = (self.describe_as or _describe_generic)(self, flag, analysis)
+        return f"{self.ascii if ascii else self.symbol} {text}"
+
+    def short(self, flag: "Flag") -> str:
+        """A few words for a notification: ``rupture s6``, ``outcome ORS``."""
+        return (self.short_as or _short_generic)(self, flag)
+
+    def agenda_label(self, flag: "Flag", ascii: bool = False) -> str:
+        """The agenda's kind cell: ``▲ PHQ-9 worse``, ``● unrepaired``."""
+        text = (self.agenda_as or _agenda_generic)(self, flag)
+        return f"{self.ascii if ascii else self.symbol} {text}"
 
     def urgency(self, status: str) -> int:
         """Sort key of a flag among a client's flags: its tier, 8 for a
@@ -107,6 +147,66 @@ class FlagKind:
 
 def _statuses(*items: FlagStatus) -> dict[str, FlagStatus]:
     return {s.id: s for s in items}
+
+
+# --- wordings: the generic ones, and the kinds' own -------------------------------------------
+
+
+def _describe_generic(kind: FlagKind, flag: "Flag", _analysis: "ClientAnalysis | None") -> str:
+    """``outcome PHQ-9 DETERIORATED (s9)``."""
+    inst = flag.extra.get("instrument")
+    text = " ".join(p for p in (kind.label, inst, kind.word(flag.status).upper()) if p)
+    return text + (f" (s{flag.session})" if flag.session is not None else "")
+
+
+def _short_generic(kind: FlagKind, flag: "Flag") -> str:
+    inst = flag.extra.get("instrument")
+    return f"{kind.id} {inst}" if inst else kind.id
+
+
+def _agenda_generic(kind: FlagKind, flag: "Flag") -> str:
+    return kind.word(flag.status)
+
+
+def _rupture_describe(kind: FlagKind, flag: "Flag", analysis: "ClientAnalysis | None") -> str:
+    """``rupture s6–s7 UNREPAIRED (SRS)``: the episode's first to last marker."""
+    inst = flag.extra.get("instrument")
+    last = flag.session
+    if analysis is not None:
+        for e in analysis.episodes:
+            if e.start == flag.session and e.instrument == inst:
+                last = e.last_marker
+    span = f"s{flag.session}" if last == flag.session else f"s{flag.session}–s{last}"
+    return f"rupture {span} {flag.status.upper()}" + (f" ({inst})" if inst else "")
+
+
+def _rupture_short(kind: FlagKind, flag: "Flag") -> str:
+    return f"rupture s{flag.session}"
+
+
+def _goal_describe(kind: FlagKind, flag: "Flag", _analysis: "ClientAnalysis | None") -> str:
+    return f"goal {kind.word(flag.status).upper()}" + (
+        f" (latest s{flag.session})" if flag.session is not None else "")
+
+
+def _outcome_agenda(kind: FlagKind, flag: "Flag") -> str:
+    inst = flag.extra.get("instrument") or "outcome"
+    return f"{inst} worse" if flag.status == "deteriorated" else f"{inst} {kind.word(flag.status)}"
+
+
+def _attendance_describe(kind: FlagKind, flag: "Flag", _analysis: "ClientAnalysis | None") -> str:
+    missed = flag.extra.get("missed")
+    return f"attendance {kind.word(flag.status).upper()}" + (f" ({missed} missed)" if missed else "")
+
+
+def _risk_describe(kind: FlagKind, flag: "Flag", _analysis: "ClientAnalysis | None") -> str:
+    if flag.status == "rescreened":
+        return f"risk s{flag.session} RE-SCREENED negative at s{flag.extra.get('rescreened_at')}"
+    return f"risk item at s{flag.session}"
+
+
+def _risk_agenda(kind: FlagKind, flag: "Flag") -> str:
+    return "risk" if flag.status == "risk" else "re-screened"
 
 
 class FlagKindRegistry:
@@ -158,6 +258,30 @@ class FlagKindRegistry:
         """Every kind's caseload filters, in kind order."""
         return tuple(f for k in self for f in k.filters)
 
+    def by_urgency(self) -> list[FlagKind]:
+        """The kinds by the most urgent tier they can stand for (risk,
+        outcome, rupture, goal, attendance), then kind order: the order a
+        clinician scans them in (filter lists, the review list)."""
+        return sorted(self, key=lambda k: (k.most_urgent_tier, k.order))
+
+    def describe(self, flag: "Flag", analysis: "ClientAnalysis | None" = None, ascii: bool = False) -> str:
+        """``FlagKind.describe`` of the flag's kind; an unknown kind as its
+        id and status."""
+        kind = self.get(flag.kind)
+        if kind is None:
+            return f"{'.' if ascii else '·'} {flag.kind} {flag.status}"
+        return kind.describe(flag, analysis, ascii)
+
+    def short(self, flag: "Flag") -> str:
+        kind = self.get(flag.kind)
+        return kind.short(flag) if kind is not None else flag.kind
+
+    def agenda_label(self, flag: "Flag", ascii: bool = False) -> str:
+        kind = self.get(flag.kind)
+        if kind is None:
+            return f"{'.' if ascii else '·'} {flag.status.replace('_', ' ')}"
+        return kind.agenda_label(flag, ascii)
+
 
 REGISTRY = FlagKindRegistry(
     [
@@ -173,6 +297,7 @@ REGISTRY = FlagKindRegistry(
                         lambda a: any(e.status in ("open", "unrepaired") for e in a.episodes)),
              KindFilter("k-repaired", "kind: rupture repaired",
                         lambda a: any(e.status == "repaired" for e in a.episodes))),
+            describe_as=_rupture_describe, short_as=_rupture_short,
         ),
         FlagKind(
             "goal", 1, "◆", "+", "goal",
@@ -184,6 +309,7 @@ REGISTRY = FlagKindRegistry(
             ),
             (KindFilter("k-goal", "kind: goal not agreed (disagreed, partial, stale, not set)",
                         lambda a: a.goal.status != "agreed"),),
+            describe_as=_goal_describe,
         ),
         FlagKind(
             "outcome", 2, "▲", "^", "outcome",
@@ -192,12 +318,14 @@ REGISTRY = FlagKindRegistry(
             ),
             (KindFilter("k-deteriorated", "kind: outcome deteriorated",
                         lambda a: any(o.status == "deteriorated" for o in a.outcomes.values())),),
+            agenda_as=_outcome_agenda,
         ),
         FlagKind(
             "attendance", 3, "○", "o", "attendance",
             _statuses(FlagStatus("disengaging", "disengaging", 5, agenda="goals_engagement")),
             (KindFilter("k-absent", "kind: disengaging (missed sessions)",
                         lambda a: a.attendance.disengaging),),
+            describe_as=_attendance_describe,
         ),
         FlagKind(
             "risk", 4, "⚠", "!", "risk",
@@ -212,6 +340,7 @@ REGISTRY = FlagKindRegistry(
             ),
             (KindFilter("k-risk", "kind: risk flag (active)", lambda a: a.risk is not None),
              KindFilter("k-rescreened", "kind: risk re-screened negative", lambda a: a.rescreened is not None)),
+            describe_as=_risk_describe, agenda_as=_risk_agenda,
         ),
     ]
 )

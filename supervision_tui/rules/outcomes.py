@@ -33,10 +33,10 @@ criterion) and says so; without a cutoff, reliable improvement is
 
 from __future__ import annotations
 
-from supervision_tui.instruments import EPS, Instrument, fmt, fmt_signed
+from supervision_tui.instruments import EPS, Instrument, fmt
 from supervision_tui.rules.markers import ClientView
 from supervision_tui.rules.context import Rule, RuleContext
-from supervision_tui.rules.results import Flag, OutcomeResult, TriageHint, round_score
+from supervision_tui.rules.results import Flag, OutcomeResult, TriageHint, change_text, round_score
 from supervision_tui.settings import Settings
 
 #: Words for the statuses (never the JSON identifiers on screen).
@@ -46,16 +46,6 @@ STATUS_WORDS = {
     "improved": "reliably improved",
     "no_change": "no reliable change",
 }
-
-
-def change_text(instrument: str, first: float, latest: float, better_by: float) -> str:
-    """``PHQ-9 10 → 16 (+6, worse)``: the raw difference latest − first with
-    a direction word (``better_by`` > 0: better)."""
-    diff = latest - first
-    word = "better" if better_by > EPS else "worse" if better_by < -EPS else "no difference"
-    if word == "no difference":
-        return f"{instrument} {fmt(first)} → {fmt(latest)} (no difference)"
-    return f"{instrument} {fmt(first)} → {fmt(latest)} ({fmt_signed(diff)}, {word})"
 
 
 def assess_outcome(view: ClientView, inst: Instrument, settings: Settings) -> OutcomeResult | None:

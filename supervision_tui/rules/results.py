@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from supervision_tui.instruments import EPS, fmt, fmt_signed
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
 
@@ -92,6 +93,16 @@ class GoalResult:
     achieved_at: int | None = None
 
 
+def change_text(instrument: str, first: float, latest: float, better_by: float) -> str:
+    """``PHQ-9 10 → 16 (+6, worse)``: the raw difference latest − first with
+    a direction word (``better_by`` > 0: better)."""
+    diff = latest - first
+    word = "better" if better_by > EPS else "worse" if better_by < -EPS else "no difference"
+    if word == "no difference":
+        return f"{instrument} {fmt(first)} → {fmt(latest)} (no difference)"
+    return f"{instrument} {fmt(first)} → {fmt(latest)} ({fmt_signed(diff)}, {word})"
+
+
 @dataclass(frozen=True, slots=True)
 class OutcomeResult:
     instrument: str
@@ -118,8 +129,6 @@ class OutcomeResult:
     @property
     def change_text(self) -> str:
         """``PHQ-9 10 → 16 (+6, worse)``: clinical-rules §5, everywhere a change is shown."""
-        from supervision_tui.rules.outcomes import change_text
-
         return change_text(self.instrument, self.first, self.latest, self.change)
 
 

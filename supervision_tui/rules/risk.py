@@ -32,8 +32,15 @@ Readings of the spec (where it leaves room), each the more cautious one:
   item 9. When several instruments (or raters) said yes at S, every one of
   them must be re-screened negative (each at some later attended
   session); ``rescreened_at`` is the session that completed it.
-* A later ``risk = yes`` makes that session the new S, so only rows after
-  the latest endorsement can re-screen it.
+* Every endorsement is tracked on its own (instrument and rater): a later
+  ``yes`` on another instrument, re-screened or not, never answers an
+  earlier one. Only a ``no`` from the same instrument and rater at a later
+  attended session does. While any endorsement is pending the flag is
+  active; S is the latest session with a pending endorsement, and older
+  pending ones are named in the explanation ("also not re-screened: PHQ-9
+  at s2"). A later ``yes`` on the same instrument replaces the earlier one
+  (only rows after it can re-screen it). ``expire_days`` ends each pending
+  endorsement on its own.
 * ``missed_since`` counts every session after S that was not attended,
   also after a later attended session; "not seen since" needs all of them
   missed. A session after S is a session with a higher number (any row).
@@ -81,53 +88,83 @@ def _missed_words(no_shows: int, cancelled: int) -> str:
     return ", ".join(parts) or "no missed session"
 
 
+def _endorsements(sessions) -> tuple[dict[tuple[str, str], int], list[tuple[int, int]]]:
+    """Walk the sessions in order: which (instrument, rater) endorsements are
+    still pending at the end (key -> index of the session of its latest
+    ``yes``), and every re-screen event (index of the attended session at
+    which the last pending endorsement was answered ``no``, index of the
+    latest ``yes`` it answered)."""
+    pending: dict[tuple[str, str], int] = {}
+    cleared: list[tuple[int, int]] = []
+    for i, x in enumerate(sessions):
+        if x.attendance == "attended" and pending:
+            answered = {(r.instrument, r.rater) for r in x.ratings if r.instrument is not None and r.risk is False}
+            hit = [k for k in answered if k in pending]
+            if hit:
+                latest_yes = max(pending.values())
+                for k in hit:
+                    del pending[k]
+                if not pending:
+                    cleared.append((i, latest_yes))
+        for r in x.ratings:
+            if r.instrument is not None and r.risk is True:
+                pending[(r.instrument, r.rater)] = i
+    return pending, cleared
+
+
 def assess_risk(view: ClientView, settings: Settings, today: date | None = None) -> RiskResult | None:
-    """The client's latest risk (active or re-screened), or None (no
-    endorsement ever, or an active one expired by ``expire_days``)."""
+    """The client's risk (active or re-screened), or None (no endorsement
+    ever, or every active one expired by ``expire_days``).
+
+    Every endorsement is tracked on its own: a ``yes`` on one instrument
+    stays pending until that instrument (same rater) says ``no`` at a later
+    attended session, whatever other instruments say meanwhile. The flag is
+    active while any endorsement is pending; S is then the latest session
+    with a pending endorsement. With none pending it is ``rescreened`` (S:
+    the latest endorsement, answered at ``rescreened_at``)."""
     sessions = view.sessions
     order = view.registry.order
-    s_index = None
-    said_yes: set[tuple[str, str]] = set()
-    for i in range(len(sessions) - 1, -1, -1):
-        yes = {(r.instrument, r.rater) for r in sessions[i].ratings if r.instrument is not None and r.risk is True}
-        if yes:
-            s_index, said_yes = i, yes
-            break
-    if s_index is None:
+    pending, cleared = _endorsements(sessions)
+    if not pending and not cleared:
         return None
+    expire = settings.risk.expire_days
+    if pending and expire > 0:
+        ref = today or date.today()
+        pending = {k: i for k, i in pending.items() if (ref - sessions[i].date).days <= expire}
+        if not pending and not cleared:
+            return None  # the clinic chose to let it go
+    if pending:
+        s_index = max(pending.values())
+        said_yes = {k for k, i in pending.items() if i == s_index}
+        rescreened_at = rescreened_date = None
+    else:
+        r_index, s_index = cleared[-1]
+        said_yes = {(r.instrument, r.rater) for r in sessions[s_index].ratings
+                    if r.instrument is not None and r.risk is True}
+        rescreened_at, rescreened_date = sessions[r_index].number, sessions[r_index].date
     s = sessions[s_index]
     instruments = tuple(sorted({inst for inst, _ in said_yes}, key=lambda i: (order(i), i)))
     raters = sorted({rater for _, rater in said_yes})
+    # pending endorsements of earlier sessions, named in the explanation
+    earlier = sorted({(i, inst) for (inst, _r), i in pending.items() if i != s_index})
 
     after = sessions[s_index + 1:]
     missed = [x for x in after if x.attendance != "attended"]
     no_shows = sum(1 for x in missed if x.attendance == "no_show")
     cancelled = len(missed) - no_shows
 
-    # re-screened: every (instrument, rater) that said yes at S has said no at a later attended session
-    pending = set(said_yes)
-    rescreened_at = rescreened_date = None
-    for x in after:
-        if x.attendance != "attended":
-            continue
-        pending -= {(r.instrument, r.rater) for r in x.ratings if r.instrument is not None and r.risk is False}
-        if not pending:
-            rescreened_at, rescreened_date = x.number, x.date
-            break
-
     status = "rescreened" if rescreened_at is not None else "risk"
-    expire = settings.risk.expire_days
-    if status == "risk" and expire > 0:
-        ref = today or date.today()
-        if (ref - s.date).days > expire:
-            return None
-
     ended = view.record.client.status
     attendance = "" if s.attendance == "attended" else f", session {s.attendance.replace('_', '-')}"
     head = (f"risk item endorsed on {', '.join(instruments)} at s{s.number} ({s.date.isoformat()}"
             f"{attendance}; rated by {', '.join(raters)})")
+    if earlier:
+        head += "; also not re-screened: " + ", ".join(
+            f"{inst} at s{sessions[i].number} ({sessions[i].date.isoformat()})" for i, inst in earlier)
     not_seen = bool(after) and len(missed) == len(after)
-    what = "/".join(instruments)
+    # every instrument that still needs its negative re-screen (active) / that said yes at S
+    open_instruments = {inst for inst, _r in pending} if pending else set(instruments)
+    what = "/".join(sorted(open_instruments, key=lambda i: (order(i), i)))
     # a closed or dropped-out client says so at once (the why is cut on a narrow screen)
     ended_words = ended.replace("_", " ") if ended in ENDED_STATUSES else ""
     if status == "rescreened":

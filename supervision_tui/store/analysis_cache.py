@@ -4,7 +4,7 @@ the clients whose data changed.
 Running the rules on 5 000 clients takes about a second; most starts follow
 a change of one client (an import of this week's sessions touches the
 clients seen this week), of the workflow file (a review, a colleague's
-note) or of nothing. The loader (``supervision_tui/loader.py``) keeps, per
+note) or of nothing. The loader (``supervision_tui/ui/loader.py``) keeps, per
 client, the engine's ``ClientAnalysis`` and the few display values derived
 from its rows (the alliance sparkline), keyed by that client's content.
 

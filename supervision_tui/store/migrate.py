@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 
 from supervision_tui.errors import DatabaseError
-from supervision_tui.store.files import FileWriteError, _fsync_dir, remove_stale_temporaries, write_private_bytes
+from supervision_tui.store.files import FileWriteError, link_new_name, remove_stale_temporaries, write_private_bytes
 
 BACKUP_SUFFIX = "v1-backup.json"
 
@@ -63,13 +63,10 @@ def write_backup(db_path: Path, raw: bytes) -> Path:
         for n in range(1, MAX_BACKUPS + 1):
             path = folder / (f"{db_path.stem}.{BACKUP_SUFFIX}" if n == 1 else f"{db_path.stem}-{n}.{BACKUP_SUFFIX}")
             try:
-                os.link(partial, path)
-            except FileExistsError:
-                continue
-            except OSError as err:
-                raise fail(FileWriteError(f"{path}: cannot write: {err.strerror or err}", err)) from err
-            _fsync_dir(folder)
-            return path
+                if link_new_name(partial, path):
+                    return path
+            except FileWriteError as err:
+                raise fail(err) from err
         raise fail(f"no free name for it (tried up to {MAX_BACKUPS}); move old backups away")
     finally:
         try:

@@ -1059,21 +1059,32 @@ class ReviewStore:
             return json.dumps([e.to_json(include_notes) for e in entries], ensure_ascii=False, indent=1) + "\n"
         if fmt != "csv":
             raise WorkflowError(f"unknown audit format {fmt!r}; use csv or json")
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["seq", "at", "user", "action", "target", "changes", "before", "after"])
-        for e in entries:
-            j = e.to_json(include_notes)
-            dump = lambda v: "" if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
-            w.writerow([_cell(c) for c in (e.seq, e.at, e.user, e.action, e.target, e.summary(include_notes),
-                                           dump(j["before"]), dump(j["after"]))])
-        return buf.getvalue()
+        return audit_csv(entries, include_notes)
 
     def export_audit(self, path: str | os.PathLike[str], fmt: str = "csv", include_notes: bool = False) -> Path:
         """Write the audit (newest first) to ``path``, owner-readable only."""
         from supervision_tui.store.files import write_private_text
 
         return write_private_text(Path(path), self.audit_text(fmt, include_notes))
+
+
+def audit_csv(entries: list[AuditEntry], include_notes: bool = False) -> str:
+    """Audit entries as CSV (the one audit renderer: ``audit_text``, the CLI
+    and the dashboard's export), in the order given: seq, at, user, action,
+    target, changes, before, after; note and action text ``(hidden)``
+    unless ``include_notes``; no cell a spreadsheet would run as a formula."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["seq", "at", "user", "action", "target", "changes", "before", "after"])
+
+    def dump(v: Any) -> str:
+        return "" if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+    for e in entries:
+        j = e.to_json(include_notes)
+        w.writerow([_cell(c) for c in (e.seq, e.at, e.user, e.action, e.target, e.summary(include_notes),
+                                       dump(j["before"]), dump(j["after"]))])
+    return buf.getvalue()
 
 
 def _cell(value: Any) -> str:

@@ -16,9 +16,9 @@ sparkline, goal and outcome words, sessions, last date, review status and
 the tier/kind filters the client matches; for the header the caseload's
 name, the clinicians and the latest date. **No free text**: no goal
 description, review note or action item is ever written here. Files are
-``0o600`` in a ``0o700`` folder: ``$SUPERVISION_TUI_CACHE_DIR`` when set,
-else the platform's user cache folder (``platformdirs.user_cache_dir``),
-never the database's folder. The app also writes it when the database was
+``0o600`` in a ``0o700`` folder: ``paths.cache_dir()`` (the user cache
+folder, or the one its environment variable names), never the database's
+folder. The app also writes it when the database was
 opened ``--read-only``: that flag keeps the database and its workflow file
 untouched, and this file is the user's own, like the settings file.
 
@@ -57,13 +57,12 @@ from pathlib import Path
 from typing import Any
 
 from supervision_tui import __version__
+from supervision_tui.paths import cache_dir
 
 CACHE_VERSION = 3  # 2: 6-cell alliance sparklines; 3: clinical rules v2 (risk until re-screened, "no flag")
 REVIEW_PENDING = "…"  # a cached Review cell whose workflow file has changed since
 """Bump when the rules or the cached row format change."""
 
-CACHE_DIR_ENV = "SUPERVISION_TUI_CACHE_DIR"
-APP_NAME = "supervision-tui"
 SIDECAR_SUFFIX = ".workflow.json"  # = store.database.SIDECAR_SUFFIX (a test checks), without importing it
 
 #: The cached row: field name -> accepted JSON types (checked on read).
@@ -89,16 +88,6 @@ _HEADER_FIELDS: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("clinicians", (list,)),
     ("latest_date", (str, type(None))),
 )
-
-
-def cache_dir() -> Path:
-    """``$SUPERVISION_TUI_CACHE_DIR`` when set, else the user cache folder."""
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
 def sidecar_of(db_path: Path) -> Path:

@@ -3,7 +3,8 @@ client and per clinician, built from the loaded caseload.
 
 Commands call the app's public methods (``show_client``,
 ``filter_clinician``, ``filter_kind``, ``set_show_closed``, ...), the
-same ones the key bindings use.
+same ones the key bindings use; a screen adds its own commands with
+``AppScreen.palette_commands``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from supervision_tui.ui.widgets.caseload_table import sortable_columns, tier_label
+from supervision_tui.ui.context import AppScreen, app_of
+from supervision_tui.ui.filters import KIND_FILTERS, tier_label
+from supervision_tui.ui.widgets.caseload_table import sortable_columns
 
 
 class SupervisionCommands(Provider):
     """Clients, clinicians, filters, sorting, screens."""
 
     def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
-        app = self.app
-        data = getattr(app, "data", None)
-        caseload = app.caseload_screen if hasattr(app, "caseload_screen") else None
+        app = app_of(self)
+        data = app.data
+        try:
+            caseload = app.caseload_screen
+        except LookupError:
+            caseload = None
         yield "Clinicians overview", app.action_clinicians, "Supervisees: tiers, ruptures, repair rate, outcomes"
         yield "Help: keys of this screen", app.action_help, "Every key binding of the current screen and the app"
         yield "Search clients", app.action_search, "Filter the caseload by client code, clinician or why"
@@ -34,8 +40,6 @@ class SupervisionCommands(Provider):
             yield "Show closed clients", partial(app.set_show_closed, True), "Also list closed and dropped-out clients"
         yield "Reload the database", app.reload, "Re-read the database and re-run the analysis"
         yield from self._workflow_commands()
-        from supervision_tui.ui.screens.caseload import KIND_FILTERS
-
         for f in KIND_FILTERS:
             yield f"Filter: {f.label}", partial(app.filter_kind, f.key), "Caseload tier/kind filter"
         for spec in sortable_columns():
@@ -54,9 +58,7 @@ class SupervisionCommands(Provider):
     def _workflow_commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         """Review workflow: agenda, audit, presentation, exports, and the
         review keys of the current screen."""
-        app = self.app
-        if not hasattr(app, "workflow"):
-            return
+        app = app_of(self)
         screen = self.screen  # the screen the palette was opened on
         yield "Weekly agenda", app.action_agenda, "Safety, not on track, ruptures, goals, patterns, action items"
         yield ("Export agenda", partial(app.export_agenda, False),
@@ -68,27 +70,13 @@ class SupervisionCommands(Provider):
                "CSV to the private data folder; note and action texts hidden")
         yield ("Export audit trail with notes", partial(app.export_audit, True),
                "CSV including note and action texts (private file)")
-        if getattr(app, "present", False):
+        if app.present:
             yield "Presentation mode: off", app.action_toggle_present, "Show notes, goal and action texts again"
         else:
             yield "Presentation mode: on", app.action_toggle_present, "Hide notes, goal and action texts"
         yield "Blank the screen", app.action_blank, "Hide everything at once; any key returns"
-        name = type(screen).__name__
-        if name == "CaseloadScreen":
-            code = screen.table.current_code
-            if code:
-                yield (f"Mark {code} discussed", screen.action_review_client,
-                       "The client and its new or changed flags (again: pick another status)")
-                yield (f"Review status of {code}…", partial(screen.pick_client_status, code),
-                       "Pick the client's status: new, discussed, action, resolved, dismissed")
-        elif name == "ClientScreen":
-            yield (f"Review the highlighted flag of {screen.code}…", screen.action_review,
-                   "Set the status of the flag highlighted in the Review list")
-            yield f"Note on the highlighted flag of {screen.code}", screen.action_note, "Add or edit a private note"
-            yield f"Add an action item for {screen.code}", screen.action_add_action, "Text, owner, due date"
-            yield "Action item done / undone", screen.action_toggle_action, "The item highlighted in Actions"
-        elif name == "AgendaScreen":
-            yield "Agenda: change the 'new since' date", screen.action_since, "Items dated on or after it are NEW"
+        if isinstance(screen, AppScreen):  # the screen's own commands (its review keys)
+            yield from screen.palette_commands()
 
     async def discover(self) -> Hits:
         for name, action, help_text in self._commands():

@@ -1,30 +1,33 @@
-"""Messages the app posts (one module, so tests and other screens can
-listen for them, e.g. ``app.run_test(message_hook=...)``)."""
+"""Messages of the app's load worker.
+
+The worker (a thread) posts ``DataLoaded`` or ``LoadFailed`` to the app;
+the app handles them (``@on``) on its own thread: it takes the data, bumps
+``data_version`` (the screens watch it) and writes the triage cache, or
+shows the error. Tests watch them with ``run_test(message_hook=...)``.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
+
+if TYPE_CHECKING:  # pragma: no cover
+    from supervision_tui.ui.widgets.viewdata import LoadedData
 
 
 class DataLoaded(Message):
-    """The database was (re)loaded and the engine ran; ``app.data`` is new."""
+    """The database was read and the engine ran: ``data`` is the result."""
 
-    def __init__(self, version: int) -> None:
+    def __init__(self, data: LoadedData) -> None:
         super().__init__()
-        self.version = version
+        self.data = data
 
 
 class LoadFailed(Message):
-    """Loading failed; ``error`` is the message shown to the user."""
+    """Loading failed; ``error`` is the message shown to the user (never a
+    traceback, never private text)."""
 
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
-
-
-class ClientOpened(Message):
-    """The client screen now shows ``code``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__()
-        self.code = code

@@ -9,39 +9,21 @@ mode the file holds whatever the screen shows, and is kept private
 "Screenshot" command saves there with default permissions, so the app
 replaces it).
 
-Default folder: ``<user data dir>/screenshots`` (platformdirs), or
-``$SUPERVISION_TUI_DATA_DIR/screenshots``.
+Default folder: ``paths.screenshots_dir()`` (``<data>/screenshots``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from supervision_tui.paths import APP_NAME, screenshots_dir
 from supervision_tui.store.files import ensure_private_dir, write_private_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App
-
-DATA_DIR_ENV = "SUPERVISION_TUI_DATA_DIR"
-APP_NAME = "supervision-tui"
-
-
-def screenshots_dir(env: Mapping[str, str] | None = None) -> Path:
-    """Where screenshots go by default."""
-    env = os.environ if env is None else env
-    override = env.get(DATA_DIR_ENV)
-    if override:
-        base = Path(override).expanduser()
-    else:
-        import platformdirs
-
-        base = Path(platformdirs.user_data_dir(APP_NAME))
-    return base / "screenshots"
-
 
 def _unique_path(directory: Path, now: datetime) -> Path:
     stem = f"supervision-tui-{now:%Y-%m-%d-%H%M%S}"

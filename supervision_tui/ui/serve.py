@@ -55,6 +55,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from supervision_tui.errors import UserError
+from supervision_tui.serve_templates import FAVICON, TEMPLATES_DIR
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -62,9 +63,6 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 #: Concurrent browser sessions (= app processes) one server runs at most.
 DEFAULT_MAX_SESSIONS = 4
 
-#: Our page template and favicon for textual-serve (package data, see pyproject.toml).
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "serve_templates"
-FAVICON = TEMPLATES_DIR / "favicon.svg"
 
 NO_SERVE = (
     "supervision-tui serve needs textual-serve, an optional extra. Install it with:\n"

@@ -26,14 +26,17 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import hdrs, web
 from textual_serve.server import Server, to_int
 
-from supervision_tui.ui.serve import FAVICON, TEMPLATES_DIR, Access
+from supervision_tui.serve_templates import FAVICON, TEMPLATES_DIR
+
+if TYPE_CHECKING:  # pragma: no cover  (serve imports this module when serving: no import back)
+    from supervision_tui.ui.serve import Access
 
 log = logging.getLogger("supervision-tui.serve")
 
@@ -114,7 +117,7 @@ class GuardedServer(Server):
         if reason is not None:
             log.warning("Refused %s %s from %s (Host %s): %s", request.method, _printable(request.path),
                         request.remote, _printable(request.headers.get(hdrs.HOST, "")), reason)
-            raise web.HTTPForbidden(text=f"403 Forbidden: {Access.REASONS[reason]}.\n")
+            raise web.HTTPForbidden(text=f"403 Forbidden: {self.access.REASONS[reason]}.\n")
         return await handler(request)
 
     def _base_url(self, request: web.Request) -> str:

@@ -2,8 +2,7 @@
 
 Bundled themes live in the repository's top-level ``themes/`` directory
 (installed as ``supervision_tui/_themes``); users add their own
-``*.toml`` files to ``<config dir>/themes`` (``SUPERVISION_TUI_CONFIG_DIR``
-overrides the config dir). The file format is documented in
+``*.toml`` files to ``paths.themes_dir()`` (``<config dir>/themes``). The file format is documented in
 ``themes/README.md``.
 
 Nothing here raises on a bad theme file: :func:`load_themes` returns the
@@ -27,7 +26,7 @@ from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
 from textual.theme import Theme
 
-from supervision_tui.settings import CONFIG_DIR_ENV, config_dir  # noqa: F401  (re-exported)
+from supervision_tui.paths import themes_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App
@@ -38,8 +37,6 @@ missing or broken."""
 
 BUNDLED_ORDER = ("clinic-dark", "clinic-light", "projector", "ansi", "ansi-light")
 """Bundled themes in cycling order; user-only themes follow, by name."""
-
-APP_NAME = "supervision-tui"
 
 COLOR_KEYS = (
     "primary",
@@ -99,11 +96,6 @@ def bundled_themes_dir() -> Traversable:
     if installed.is_dir():
         return installed
     return Path(__file__).resolve().parents[2] / "themes"
-
-
-def user_themes_dir(env: Mapping[str, str] | None = None) -> Path:
-    """Where users put their own theme files."""
-    return config_dir(env) / "themes"
 
 
 # --------------------------------------------------------------------------
@@ -229,7 +221,7 @@ def load_themes(user_dir: Path | str | None = None) -> tuple[list[Theme], list[s
     """All usable themes, and one message per problem.
 
     Bundled themes come first in :data:`BUNDLED_ORDER`; then each
-    ``*.toml`` in ``user_dir`` (default :func:`user_themes_dir`). A user
+    ``*.toml`` in ``user_dir`` (default ``paths.themes_dir()``). A user
     theme with a bundled theme's name replaces it. A file that cannot be
     used is skipped and reported (``"<path>: <problem>; ..."``); the
     default theme is always in the result.
@@ -251,7 +243,7 @@ def load_themes(user_dir: Path | str | None = None) -> tuple[list[Theme], list[s
         messages.append(f"bundled theme {DEFAULT_THEME!r} not found; using a built-in copy")
     bundled = set(themes)
 
-    directory = user_themes_dir() if user_dir is None else Path(user_dir)
+    directory = themes_dir() if user_dir is None else Path(user_dir)
     for path in _toml_files(directory):
         try:
             theme = load_theme_file(path)

@@ -13,7 +13,8 @@ from textual.reactive import reactive
 from textual.widgets import Label
 
 from supervision_tui.errors import UserError
-from supervision_tui.ui.screenshot import save_screenshot, screenshots_dir
+from supervision_tui.paths import screenshots_dir
+from supervision_tui.ui.screenshot import save_screenshot
 
 
 class _PresentApp(App):

@@ -109,7 +109,7 @@ async def test_control_characters_from_old_files_reach_neither_screen_nor_screen
     app = make_app(db)
     async with app.run_test(size=LARGE, notifications=True) as pilot:
         await loaded(pilot)
-        assert app.load_error is None and app.workflow.error is None
+        assert app.load_error is None and app.reviews.error is None
         svg = screen_svg(app)
         app.show_client(code)
         for _ in range(5):

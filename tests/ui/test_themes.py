@@ -13,6 +13,7 @@ from textual.app import App, ComposeResult
 from textual.color import Color
 from textual.widgets import DataTable, Footer, Label
 
+from supervision_tui import paths
 from supervision_tui.ui import theming
 from supervision_tui.ui.theming import (
     BUNDLED_ORDER,
@@ -335,7 +336,7 @@ def test_two_user_files_with_one_name_report_the_clash(tmp_path):
 
 def test_default_user_dir_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SUPERVISION_TUI_CONFIG_DIR", str(tmp_path / "cfg"))
-    assert theming.user_themes_dir() == tmp_path / "cfg" / "themes"
+    assert paths.themes_dir() == tmp_path / "cfg" / "themes"
     write(tmp_path / "cfg" / "themes", "mine.toml", GOOD)
     assert "mine" in theme_names()
 
@@ -344,7 +345,7 @@ def test_default_user_dir_without_override_is_platform_config(monkeypatch):
     import platformdirs
 
     monkeypatch.delenv("SUPERVISION_TUI_CONFIG_DIR", raising=False)
-    assert theming.user_themes_dir() == Path(platformdirs.user_config_dir("supervision-tui")) / "themes"
+    assert paths.themes_dir() == Path(platformdirs.user_config_dir("supervision-tui")) / "themes"
 
 
 # --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import os
 import threading
 from datetime import date
 
+from supervision_tui import paths
 from supervision_tui.settings import Settings
 from supervision_tui.store import triage_cache as tc
 from supervision_tui.store.database import Database
@@ -34,7 +35,7 @@ def test_a_valid_cache_is_read_back(tmp_path):
     db = _db(tmp_path)
     key = tc.cache_key(db, Settings())
     path = tc.write_cache(key, HEADER, [ROW, dict(ROW, code="C-0002", last_date=None, alliance_index=None)])
-    assert path is not None and path.parent == tc.cache_dir()
+    assert path is not None and path.parent == paths.cache_dir()
     got = tc.read_cache(tc.cache_key(db, Settings()))
     assert got is not None
     assert got.header == HEADER
@@ -113,7 +114,7 @@ def test_a_damaged_cache_is_ignored(tmp_path):
 def test_unwritable_cache_folder_is_not_an_error(tmp_path, monkeypatch):
     db = _db(tmp_path)
     (tmp_path / "file").write_text("x")
-    monkeypatch.setenv(tc.CACHE_DIR_ENV, str(tmp_path / "file" / "cache"))
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "file" / "cache"))
     assert tc.write_cache(tc.cache_key(db, Settings()), HEADER, [ROW]) is None
     assert tc.read_cache(tc.cache_key(db, Settings())) is None
 
@@ -129,7 +130,7 @@ def test_sidecar_rule_is_the_database_s():
 
 
 def _cache_files():
-    folder = tc.cache_dir()
+    folder = paths.cache_dir()
     return sorted(folder.glob("triage-*.json")) if folder.exists() else []
 
 

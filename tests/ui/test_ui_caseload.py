@@ -321,15 +321,16 @@ async def test_reload_keeps_cursor_on_the_same_client(demo_db):
 
 
 @async_test
-async def test_review_status_hook_fills_the_review_column(demo_db):
+async def test_row_hooks_put_values_on_rows_and_the_review_column_is_the_services(demo_db):
     app = make_app(demo_db)
-    app.review_status_provider = lambda a: "new" if a.tier <= 3 else "—"
+    app.row_hooks.append(lambda row: row.extra.__setitem__("seen", row.tier))
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
         table = _table(app)
         review = table_column(table, "review")
-        tiers = table_column(table, "tier")
-        assert all((r == "new") == (int(t[1]) <= 3) for r, t in zip(review, tiers))
+        assert review == [app.reviews.status_text(app.data.by_code[code]) for code in table_column(table, "client")]
+        assert "• new" in review
+        assert all(r.extra["seen"] == r.tier for r in app.caseload_screen.all_rows)
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE])

@@ -6,7 +6,7 @@ from textual.command import CommandPalette
 from textual.widgets import Static
 
 from supervision_tui.settings import Settings
-from supervision_tui.ui.app import binding_ids
+from supervision_tui.ui.keymap import binding_ids
 from supervision_tui.ui.screens.caseload import CaseloadScreen
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.screens.clinicians import CliniciansScreen, CliniciansTable
@@ -218,24 +218,50 @@ def test_binding_ids_are_unique_per_screen_and_include_the_public_ones():
         assert wanted in ids, wanted
 
 
-def test_extra_binding_ids_are_real_bindings():
-    """EXTRA_BINDING_IDS lists the ids of lazily imported screens: each one
-    must exist, so a [keys] entry for it really remaps something."""
-    import supervision_tui.ui.screens.agenda  # noqa: F401
-    import supervision_tui.ui.screens.audit  # noqa: F401
-    import supervision_tui.ui.screens.dialogs  # noqa: F401
-    from supervision_tui.ui import app as app_module
+def test_every_binding_of_every_screen_and_widget_is_in_the_keymap_registry():
+    """The registry is complete: each binding a screen or widget of the UI
+    declares (lazily imported screens included) has its id and its default
+    key in ``ui.keymap``, so a [keys] entry for it is never reported unknown
+    and really remaps something."""
+    import importlib
+    import pkgutil
 
-    declared = set()
-    for mod in (supervision_tui.ui.screens.agenda, supervision_tui.ui.screens.audit,
-                supervision_tui.ui.screens.dialogs):
-        for obj in vars(mod).values():
-            for b in getattr(obj, "BINDINGS", []) if isinstance(obj, type) else []:
-                if getattr(b, "id", None):
-                    declared.add(b.id)
-    assert app_module.EXTRA_BINDING_IDS <= declared, app_module.EXTRA_BINDING_IDS - declared
-    lazy = declared - {"back", "cursor-down", "cursor-up"}
-    assert lazy <= app_module.EXTRA_BINDING_IDS, lazy - app_module.EXTRA_BINDING_IDS
+    import supervision_tui.ui as ui_pkg
+    from supervision_tui.ui import keymap
+
+    registered = {(k.id, k.keys, k.action) for keys in keymap.KEYMAP.values() for k in keys}
+    seen = 0
+    for mod in pkgutil.walk_packages(ui_pkg.__path__, "supervision_tui.ui."):
+        if mod.name.endswith(".serve"):
+            continue
+        module = importlib.import_module(mod.name)
+        for obj in vars(module).values():
+            if isinstance(obj, type) and obj.__module__ == module.__name__:
+                for b in vars(obj).get("BINDINGS", []):
+                    seen += 1
+                    assert b.id, f"{obj.__name__}: a binding without an id ({b.key} {b.action})"
+                    assert (b.id, b.key, b.action) in registered, (obj.__name__, b.id)
+    assert seen >= 40
+
+
+def test_keymap_check_reports_unknown_and_renamed_ids():
+    from supervision_tui.ui import keymap
+
+    applied, messages = keymap.check({"cycle_theme": "T", "sort": "S", "no-such": "x"})
+    assert applied == {"cycle-theme": "T", "sort": "S"}
+    assert messages[0] == "[keys] cycle_theme is now called cycle-theme; please rename it"
+    assert messages[1].startswith("[keys] unknown binding id(s): no-such. Known: ")
+    assert keymap.check({}) == ({}, [])
+
+
+def test_keymap_collisions_are_per_screen_and_ignore_shared_ids():
+    from supervision_tui.ui import keymap
+
+    assert keymap.collisions({"review-client": "q"}) == ["[keys] review-client = q also used by quit"]
+    assert keymap.collisions({"sort": "S"}) == []
+    # e is "export" on the agenda and the audit screen, never both at once: no clash with either
+    assert keymap.collisions({"agenda-since": "e"}) == ["[keys] agenda-since = e also used by export-agenda"]
+    assert keymap.collisions({"open-client": "/"}) == ["[keys] open-client = / also used by search"]
 
 
 @async_test

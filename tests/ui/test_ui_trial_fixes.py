@@ -154,7 +154,7 @@ async def test_palette_theme_picker_offers_only_the_apps_themes_and_remembers_th
         offered = {str(o.prompt) for o in app.screen.query_one(CommandList).options}
         assert set(BUNDLED) <= offered
         assert not any(name.startswith(("textual-", "nord", "gruvbox", "dracula")) for name in offered), offered
-        assert offered == set(app._theme_names)
+        assert offered == set(app.theme_names)
         await pilot.press(*"projector")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -165,7 +165,7 @@ async def test_palette_theme_picker_offers_only_the_apps_themes_and_remembers_th
 
 
 def test_toml_comment_check_ignores_hashes_inside_strings():
-    from supervision_tui.ui.app import toml_has_comments
+    from supervision_tui.store.settings_file import toml_has_comments
 
     assert not toml_has_comments('[ui]\ntheme = "a#b"\n[keys]\nsearch = \'#\'\n')
     assert not toml_has_comments('a = """\nline # not a comment\n"""\nb = "\\"#"\n')

@@ -29,7 +29,7 @@ from supervision_tui.ui.screens.clinicians import CliniciansScreen, CliniciansTa
 from supervision_tui.ui.screens.dialogs import ActionDialog, NoteDialog, ReviewDialog
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
 from supervision_tui.ui.widgets.review_panels import ActionList, ReviewList
-from supervision_tui.ui.workflow import READ_ONLY_MESSAGE
+from supervision_tui.service.reviews import READ_ONLY_MESSAGE, ReviewService
 from ui_support import (
     LARGE,
     SMALL,
@@ -469,17 +469,6 @@ async def test_palette_has_every_workflow_command(db):
         assert "Add an action item for C-0124" in names and "Note on the highlighted flag of C-0124" in names
 
 
-def _bare_workflow(db_path: Path):
-    """A Workflow on a stand-in app (no screen): only what exports use."""
-    from types import SimpleNamespace
-
-    from supervision_tui.ui.workflow import Workflow
-
-    app = SimpleNamespace(db_path=db_path, data=None, initial_clinician=None, read_only=False,
-                          notify=lambda *a, **k: None)
-    return Workflow(app)
-
-
 def test_exports_of_different_databases_and_repeats_never_overwrite(db, tmp_path):
     from datetime import date
 
@@ -489,7 +478,7 @@ def test_exports_of_different_databases_and_repeats_never_overwrite(db, tmp_path
     shutil.copyfile(db, other)
     out = tmp_path / "exports"
     agenda = build_agenda(Database(db, read_only=True), as_of=date(2026, 11, 20))
-    mine, theirs = _bare_workflow(db), _bare_workflow(other)
+    mine, theirs = ReviewService(db), ReviewService(other)
 
     first = mine.export_agenda(agenda, directory=out)
     assert [p.name for p in first] == ["agenda-demo-2026-11-20.md", "agenda-demo-2026-11-20.html"]
@@ -534,7 +523,7 @@ def test_a_failed_export_leaves_no_file_behind(db, tmp_path, monkeypatch):
 
     monkeypatch.setattr(files, "write_private_text", failing)
     with pytest.raises(UserError, match="no space left"):
-        _bare_workflow(db).export_agenda(agenda, directory=out)
+        ReviewService(db).export_agenda(agenda, directory=out)
     assert list(out.iterdir()) == []
 
 
@@ -694,7 +683,7 @@ async def test_read_only_writes_nothing(db, scenarios):
             assert isinstance(app.screen, ClientScreen), key
         assert notes(app).count(READ_ONLY_MESSAGE) == 5
         assert "read-only" in static_text(app.caseload_screen.query_one("#topbar-theme", Static))
-        app.workflow.poll()
+        app.poll_workflow()
     assert _digest(folder) == before
     assert sorted(os.listdir(folder)) == names_before
 
@@ -708,7 +697,7 @@ async def test_read_only_creates_no_sidecar_or_lock(db):
         await pilot.press("a")
         await _settle(pilot)
         assert isinstance(app.screen, AgendaScreen)
-        app.workflow.poll()
+        app.poll_workflow()
     assert sorted(os.listdir(db.parent)) == ["demo.json"]
 
 
@@ -729,15 +718,15 @@ async def test_two_apps_on_one_file_see_each_others_writes_after_a_poll(db, scen
             await p1.pause()
             assert t1.cell_text(0, "review") == "✓ discussed"
             # our own write never says "another user"
-            assert not one.workflow.poll()
+            assert not one.poll_workflow()
             assert "Reviews updated by another user" not in notes(one)
             # the other app sees it at its next poll (called here; its 2 s timer may have run first)
-            polled = two.workflow.poll()
+            polled = two.poll_workflow()
             await p2.pause()
             assert polled or "Reviews updated by another user" in notes(two)
             assert t2.cell_text(0, "review") == "✓ discussed"
             assert "Reviews updated by another user" in notes(two)
-            assert not two.workflow.poll()  # nothing new: quiet
+            assert not two.poll_workflow()  # nothing new: quiet
 
 
 @async_test
@@ -746,11 +735,11 @@ async def test_a_changed_database_file_is_reloaded_by_the_poll(db):
     async with app.run_test(size=SMALL, notifications=True) as pilot:
         await loaded(pilot)
         version = app.data_version
-        assert not app.workflow.poll()
+        assert not app.poll_workflow()
         data = db.read_bytes()
         db.write_bytes(data + b"\n")  # another process rewrote the caseload
         os.utime(db, ns=(1, 1))
-        app.workflow.poll()  # (or its 2 s timer, whichever comes first)
+        app.poll_workflow()  # (or its 2 s timer, whichever comes first)
         await loaded(pilot)
         for _ in range(100):
             if app.data_version > version:
@@ -758,7 +747,7 @@ async def test_a_changed_database_file_is_reloaded_by_the_poll(db):
             await pilot.pause(0.02)
         assert app.data_version == version + 1
         assert "The caseload file changed on disk: reloading" in notes(app)
-        assert not app.workflow.poll()  # once only
+        assert not app.poll_workflow()  # once only
 
 
 # --- clinician scope ---------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The per-client analysis cache (store/analysis_cache.py) and the loader
-(supervision_tui/loader.py): what must and must not make a client be
+(supervision_tui/ui/loader.py): what must and must not make a client be
 analysed again, and that a cached result is exactly the engine's."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from supervision_tui import loader
+from supervision_tui.ui import loader
 from supervision_tui.model import Caseload, Rating
 from supervision_tui.rules.engine import analyse_caseload
 from supervision_tui.settings import Settings

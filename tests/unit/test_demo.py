@@ -20,7 +20,7 @@ from supervision_tui.instruments import REGISTRY
 from supervision_tui.model import Caseload
 from supervision_tui.rules.engine import analyse_caseload
 from supervision_tui.rules.triage import triage_key
-from supervision_tui import demo
+from supervision_tui import demo, paths
 from supervision_tui.store.database import Database
 from supervision_tui.demo import (
     DEMO_END,
@@ -258,7 +258,7 @@ def test_csv_export_validates_and_round_trips(tmp_path, caseload):
 
 def test_private_copy_is_created_private_from_the_bundled_file(tmp_path, monkeypatch):
     data_dir = tmp_path / "home" / "data"
-    monkeypatch.setenv(demo.DATA_DIR_ENV, str(data_dir))
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(data_dir))
     bundled = bundled_demo_path()
     before = (bundled.read_bytes(), bundled.stat().st_mtime_ns)
 
@@ -275,20 +275,13 @@ def test_private_copy_is_created_private_from_the_bundled_file(tmp_path, monkeyp
 
 
 def test_private_copy_without_bundled_file_is_generated(tmp_path, monkeypatch):
-    monkeypatch.setenv(demo.DATA_DIR_ENV, str(tmp_path / "d"))
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "d"))
     monkeypatch.setattr(demo, "bundled_demo_path", lambda: tmp_path / "missing.json")
     path, created = private_demo_copy()
     assert created
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes() == bundled_demo_path().read_bytes()  # same seed, same bytes
     assert sorted(p.name for p in path.parent.iterdir()) == ["demo_caseload.json"]
-
-
-def test_user_data_dir_default_is_the_platform_one(monkeypatch):
-    import platformdirs
-
-    monkeypatch.delenv(demo.DATA_DIR_ENV, raising=False)
-    assert demo.user_data_dir() == Path(platformdirs.user_data_dir("supervision-tui"))
 
 
 # --- the stories, through the real rule engine -------------------------------------

@@ -1,5 +1,6 @@
 """Structure and project-level promises: the domain core never imports the
-UI framework, and CI runs exactly the README's test command."""
+UI framework, the package has no import cycle, the layers hold, and CI
+runs exactly the README's test command."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "supervision_tui"
-CORE = ["model.py", "instruments.py", "settings.py", "errors.py", "rules", "store", "reports"]
+CORE = ["model.py", "instruments.py", "settings.py", "errors.py", "paths.py", "rules", "store", "reports",
+        "service", "demo"]
 FORBIDDEN = ("textual", "textual_plotext", "plotext", "supervision_tui.ui")
 
 
@@ -50,7 +52,9 @@ def test_importing_the_core_does_not_load_textual():
     code = (
         "import sys, importlib\n"
         "for m in ['supervision_tui.model', 'supervision_tui.rules.engine', "
-        "'supervision_tui.store.database', 'supervision_tui.store.csv_io', 'supervision_tui.reports.tables']:\n"
+        "'supervision_tui.store.database', 'supervision_tui.store.csv_io', 'supervision_tui.reports.tables', "
+        "'supervision_tui.service.reviews', 'supervision_tui.service.exports', 'supervision_tui.store.settings_file', "
+        "'supervision_tui.ui.loading', 'supervision_tui.ui.filters']:\n"
         "    importlib.import_module(m)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'plotext', 'textual_plotext')))\n"
     )
@@ -63,6 +67,135 @@ def test_import_linter_contract_holds():
     assert lint.exists(), "import-linter is a test dependency"
     out = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# --- import cycles ------------------------------------------------------------------------------
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def import_graph(pkg: Path = PKG) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, from the source: every
+    ``import``/``from … import`` anywhere in the file (inside functions and
+    methods too), relative ones resolved; ``from pkg import module`` counts
+    as importing the module. Only ``if TYPE_CHECKING:`` blocks are left out:
+    they never run (annotations only)."""
+    modules = {_module_name(p, pkg.parent): p for p in pkg.rglob("*.py")}
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found: set[str] = set()
+
+        def visit(node: ast.AST) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.If) and _is_type_checking(child):
+                    for other in child.orelse:
+                        visit(other)
+                    continue
+                if isinstance(child, ast.Import):
+                    found.update(filter(None, (known(a.name) for a in child.names)))
+                elif isinstance(child, ast.ImportFrom):
+                    base = child.module or ""
+                    if child.level:
+                        parts = package.split(".")[: len(package.split(".")) - child.level + 1]
+                        base = ".".join(parts + ([child.module] if child.module else []))
+                    for a in child.names:
+                        full = f"{base}.{a.name}"
+                        target = full if full in modules else known(base)
+                        if target:
+                            found.add(target)
+                visit(child)
+
+        visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        graph[name] = {m for m in found if m != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (``[a, b, …, a]``), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def walk(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = walk(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = walk(start)
+            if found:
+                return found
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph()
+    assert len(graph) > 50 and "supervision_tui.ui.app" in graph["supervision_tui.cli"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_one_inside_a_function(tmp_path):
+    """The check itself: a cycle closed by an import inside a function is
+    found; one closed only under TYPE_CHECKING is not."""
+    pkg = tmp_path / "demo_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from demo_pkg import b\n")
+    (pkg / "b.py").write_text("def f():\n    from demo_pkg.a import x\n")
+    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import d\n")
+    (pkg / "d.py").write_text("from . import c\n")
+    graph = import_graph(pkg)
+    assert graph["demo_pkg.b"] == {"demo_pkg.a"} and graph["demo_pkg.c"] == set()
+    assert find_cycle(graph) == ["demo_pkg.a", "demo_pkg.b", "demo_pkg.a"]
+
+
+WRITES = re.compile(r"os\.(replace|rename|open|mkdir|makedirs)\(|\btempfile\.|\.write_(text|bytes)\(|\.mkdir\(|"
+                    r"\bopen\([^)]*[\'\"][wax]b?\+?[\'\"]")
+
+
+def test_store_files_is_the_only_module_that_writes_files():
+    """Privacy and atomicity live in one place: every file and folder the
+    product creates goes through ``store/files.py`` (0o600/0o700, atomic
+    replace). Lock files are ``filelock``'s (created 0o600 by the database)."""
+    offenders = []
+    for p in sorted(PKG.rglob("*.py")):
+        if p == PKG / "store" / "files.py":
+            continue
+        lines = p.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.Call):
+                call = lines[node.lineno - 1][node.col_offset:node.col_offset + 80]
+                if WRITES.search(call):
+                    offenders.append(f"{p.relative_to(ROOT)}:{node.lineno}: {call.strip()}")
+    assert not offenders, "\n".join(offenders)
 
 
 def _readme_block_after(heading: str) -> str:
@@ -89,7 +222,7 @@ def test_the_loader_and_its_workers_do_not_load_textual(tmp_path):
     worker has done its work."""
     code = (
         "import os, sys\n"
-        "from supervision_tui import loader\n"
+        "from supervision_tui.ui import loader\n"
         "from supervision_tui.store.database import Database\n"
         "from supervision_tui.demo import generate_demo\n"
         f"db = Database({str(tmp_path / 'c.json')!r}); db.replace_caseload(generate_demo(1, n_clients=12))\n"

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from supervision_tui import loader
+from supervision_tui.ui import loader
 from supervision_tui.launch import early_open
 from supervision_tui.settings import Settings
 

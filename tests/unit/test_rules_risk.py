@@ -70,6 +70,16 @@ def two_instruments_both_rescreened() -> Case:
     return two_instruments_one_rescreened().s(3, GAD=dict(total=7, risk=False), ORS=25)
 
 
+def later_yes_elsewhere_rescreened_leaves_the_earlier_one() -> Case:
+    # review finding: a GAD-7 endorsement at s4, re-screened at s5, must not answer PHQ-9 item 9 at s2
+    return (Case().s(1, PHQ=NO).s(2, PHQ=dict(total=14, risk=True)).s(3, GAD=dict(total=9, risk=False))
+            .s(4, GAD=dict(total=12, risk=True)).s(5, GAD=dict(total=7, risk=False)))
+
+
+def two_pending_on_different_sessions() -> Case:
+    return Case().s(1, ORS=25).s(2, PHQ=YES).s(3, ORS=25).s(4, GAD=dict(total=12, risk=True))
+
+
 def risk_on_a_no_show_row() -> Case:
     return Case().s(1, ORS=25).s(2, att="no_show", PHQ=YES).s(3, ORS=25)
 
@@ -99,7 +109,11 @@ CASES = [
     (no_on_a_missed_session, "risk", 1, None, 1, 1, True, "risk at s1; not seen since: 1 no-show"),
     (no_on_another_instrument, "risk", 1, None, 0, 1, False, "risk at s1 (PHQ-9); not re-screened"),
     (endorsed_again_after_rescreen, "risk", 3, None, 0, 1, False, "risk at s3 (PHQ-9); not re-screened"),
-    (two_instruments_one_rescreened, "risk", 1, None, 0, 1, False, "risk at s1 (PHQ-9/GAD-7); not re-screened"),
+    # only the endorsement still to be answered is named
+    (two_instruments_one_rescreened, "risk", 1, None, 0, 1, False, "risk at s1 (GAD-7); not re-screened"),
+    (later_yes_elsewhere_rescreened_leaves_the_earlier_one, "risk", 2, None, 0, 1, False,
+     "risk at s2 (PHQ-9); not re-screened"),
+    (two_pending_on_different_sessions, "risk", 4, None, 0, 1, False, "risk at s4 (PHQ-9/GAD-7)"),
     (two_instruments_both_rescreened, "rescreened", 1, 3, 0, 6, False, "goal not set"),
     (risk_on_a_no_show_row, "risk", 2, None, 0, 1, False, "risk at s2 (PHQ-9); not re-screened"),
     (seen_once_then_missed, "risk", 1, None, 2, 1, False, "risk at s1 (PHQ-9); not re-screened"),

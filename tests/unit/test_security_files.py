@@ -215,7 +215,7 @@ def test_export_failing_at_a_rename_restores_nothing_half(db, tmp_path, monkeypa
 
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077, 0o277])
 def test_created_parents_are_private_under_any_umask(tmp_path, monkeypatch, umask):
-    from supervision_tui.settings import save_setting
+    from supervision_tui.store.settings_file import save_setting
 
     home = tmp_path / "home"
     home.mkdir()

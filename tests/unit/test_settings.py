@@ -11,14 +11,14 @@ import pytest
 
 from supervision_tui.errors import SettingsError
 from supervision_tui.instruments import REGISTRY
+from supervision_tui.paths import settings_file as default_settings_path
 from supervision_tui.settings import (
     JacobsonTruax,
     Settings,
-    default_settings_path,
     load_settings,
-    save_setting,
     settings_from_dict,
 )
+from supervision_tui.store.settings_file import save_setting
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -13,38 +13,32 @@ on a supervisee's line it filters the caseload to them. ``s`` changes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from supervision_tui.errors import UserError
 from supervision_tui.reports.agenda import Agenda, AgendaAction, AgendaItem
-from supervision_tui.rules.results import TIER_SYMBOLS
+from supervision_tui.rules.kinds import REGISTRY, TIERS
+from supervision_tui.service.reviews import STATUS_SYMBOLS, status_text
+from supervision_tui.ui.context import AppScreen, PaletteCommand
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.panels import HIDDEN_TEXT
 from supervision_tui.ui.widgets.review_panels import ModeBar
-from supervision_tui.ui.workflow import KIND_SYMBOLS, STATUS_SYMBOLS, notify_export, status_text
 
 COMPACT_WIDTH = 110
 
 
 def kind_label(it: AgendaItem) -> str:
-    f = it.flag
-    sym = KIND_SYMBOLS.get(f.kind, "·")
-    if f.kind == "risk":
-        return f"{sym} risk" if f.status == "risk" else f"{sym} re-screened"
-    if f.kind == "outcome":
-        return f"{sym} {f.extra.get('instrument') or 'outcome'} worse"
-    if f.kind == "rupture":
-        return f"{sym} {f.status}"
-    return f"{sym} {f.status.replace('_', ' ')}"
+    """The kind column: ``▲ PHQ-9 worse`` (the flag kind's own wording)."""
+    return REGISTRY.agenda_label(it.flag)
 
 
 def goal_scrubber(agenda: Agenda):
@@ -113,7 +107,7 @@ def pattern_line(p, open_actions: tuple[int, int] | None) -> Text:
     t.append(f"{p.clinician:<7}", style="bold")
     t.append(f" {(p.role or '—'):<8}")
     t.append(f" {p.clients:>2} client{'s' if p.clients != 1 else ' '}")
-    tiers = " ".join(f"{TIER_SYMBOLS[n]}{n}:{p.tiers[n]}" for n in sorted(p.tiers) if p.tiers.get(n) and n <= 6)
+    tiers = " ".join(f"{TIERS[n].symbol}{n}:{p.tiers[n]}" for n in sorted(p.tiers) if p.tiers.get(n) and n <= 6)
     t.append(f" · {tiers or 'nothing flagged'}")
     t.append(f" · ruptures open {p.ruptures_open} / unrep. {p.ruptures_unrepaired}")
     rate = p.repair_rate
@@ -131,13 +125,9 @@ def pattern_line(p, open_actions: tuple[int, int] | None) -> Text:
     return t
 
 
-class AgendaScreen(Screen[None]):
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="back"),
-        Binding("s", "since", "New since…", id="agenda-since"),
-        Binding("e", "export", "Export", id="export-agenda"),
-        Binding("E", "export_with_notes", "Export with notes", show=False, id="export-agenda-notes"),
-    ]
+class AgendaScreen(AppScreen[None]):
+    BINDINGS = bindings("agenda")
+    HELP_TITLE = "Keys · agenda"
 
     def __init__(self, since: date | None = None) -> None:
         super().__init__(id="agenda")
@@ -185,8 +175,12 @@ class AgendaScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="agenda", exit_on_error=False)
     def _build(self, since: date | None) -> None:
+        app = self.sup
         try:
-            agenda = self.app.workflow.build_agenda(since)
+            data = app.data
+            if data is None:
+                raise UserError("The caseload is not loaded yet")
+            agenda = app.reviews.build_agenda(data.caseload, data.analyses, data.as_of, since)
         except UserError as err:
             self.app.call_from_thread(self._failed, str(err))
             return
@@ -212,12 +206,13 @@ class AgendaScreen(Screen[None]):
         agenda = self.agenda
         if agenda is None:
             return
-        present = bool(getattr(self.app, "present", False))
+        app = self.sup
+        present = app.present
         ol = self.agenda_list
         keep = None
         if ol.highlighted is not None and ol.option_count:
             keep = ol.get_option_at_index(ol.highlighted).id
-        counts = self.app.workflow.open_action_counts()
+        counts = self._action_counts()
         scrub = goal_scrubber(agenda) if present else None
         options: list[Option | None] = []
         self.targets = {}
@@ -275,6 +270,13 @@ class AgendaScreen(Screen[None]):
         self.query_one("#agenda-box").border_title = f"Weekly agenda · {n_items} item{'s' if n_items != 1 else ''}"
         self._show_detail()
 
+    def _action_counts(self) -> dict[str, tuple[int, int]]:
+        """Open (and overdue) action items per clinician, of the loaded clients."""
+        data = self.sup.data
+        if data is None:
+            return {}
+        return self.sup.reviews.open_action_counts(data.by_code, data.as_of)
+
     # -- the highlighted item ------------------------------------------------------------
 
     @on(OptionList.OptionHighlighted, "#agenda-list")
@@ -284,7 +286,7 @@ class AgendaScreen(Screen[None]):
     def _show_detail(self) -> None:
         detail = self.query_one("#agenda-detail", Static)
         target = self._current()
-        present = bool(getattr(self.app, "present", False))
+        present = self.sup.present
         t = Text()
         if isinstance(target, AgendaItem):
             f = target.flag
@@ -323,7 +325,7 @@ class AgendaScreen(Screen[None]):
         elif target is not None:  # a supervisee's pattern
             t.append(f"{target.clinician} · enter shows their clients on the caseload", style="bold")
             t.append("\n")
-            t.append_text(pattern_line(target, self.app.workflow.open_action_counts().get(target.clinician)))
+            t.append_text(pattern_line(target, self._action_counts().get(target.clinician)))
             if target.missing_recent:
                 t.append(f"\nno alliance rating in the last 3 sessions: {', '.join(target.missing_recent)}")
         else:
@@ -349,20 +351,21 @@ class AgendaScreen(Screen[None]):
         elif isinstance(target, AgendaAction):
             self.open_client(target.item.client)
         elif target is not None:
-            self.app.filter_clinician(target.clinician)
+            self.sup.filter_clinician(target.clinician)
 
     def open_client(self, code: str) -> None:
-        from supervision_tui.ui.screens.client import ClientScreen
-
-        data = self.app.data
+        data = self.sup.data
         if data is None or code not in data.by_code:
             self.notify(f"{code} is not in the loaded caseload", severity="warning")
             return
         order = self.client_order if code in self.client_order else [code]
-        self.app.push_screen(ClientScreen(code, order))
+        self.sup.show_client(code, order, origin=self)
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        yield "Agenda: change the 'new since' date", self.action_since, "Items dated on or after it are NEW"
 
     def action_since(self) -> None:
         from supervision_tui.ui.screens.dialogs import DateDialog
@@ -372,7 +375,7 @@ class AgendaScreen(Screen[None]):
                 self.since = day
                 self.rebuild()
 
-        self.app.push_screen(DateDialog("Agenda · new since", "Items dated on or after this day are NEW",
+        self.sup.push_screen(DateDialog("Agenda · new since", "Items dated on or after this day are NEW",
                                         self.since), chosen)
 
     def export(self, include_notes: bool = False):
@@ -380,11 +383,11 @@ class AgendaScreen(Screen[None]):
             self.notify("The agenda is still being built", severity="warning")
             return None
         try:
-            paths = self.app.workflow.export_agenda(self.agenda, include_notes)
+            paths = self.sup.reviews.export_agenda(self.agenda, include_notes)
         except UserError as err:
             self.notify(f"Agenda not saved: {err}", severity="error", markup=False)
             return None
-        notify_export(self.app, paths, include_notes)
+        self.sup.notify_export(paths, include_notes)
         return paths
 
     def action_export(self) -> None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from supervision_tui.errors import UserError
+from supervision_tui.service.reviews import entry_client
+from supervision_tui.ui.context import AppScreen
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
-from supervision_tui.ui.workflow import entry_client
-from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 ACTION_WORDS = {
     "review.set": "review",
@@ -76,17 +74,12 @@ def change_text(e, include_notes: bool) -> str:
 
 
 class AuditTable(DataTable):
-    BINDINGS = [
-        *LIST_KEYS,
-    ]
+    BINDINGS = bindings("lists")
 
 
-class AuditScreen(Screen[None]):
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="back"),
-        Binding("e", "export", "Export CSV", id="export-audit"),
-        Binding("E", "export_with_notes", "Export with notes", show=False, id="export-audit-notes"),
-    ]
+class AuditScreen(AppScreen[None]):
+    BINDINGS = bindings("audit")
+    HELP_TITLE = "Keys · audit trail"
 
     def __init__(self) -> None:
         super().__init__(id="audit")
@@ -118,11 +111,12 @@ class AuditScreen(Screen[None]):
     def fill(self) -> None:
         table = self.query_one(AuditTable)
         msg = self.query_one("#audit-message", Static)
-        present = bool(getattr(self.app, "present", False))
+        app = self.sup
+        present = app.present
         wide = (self.size.width or self.app.size.width) >= WIDE_MIN_WIDTH
         self._wide = wide
         keep = table.cursor_row if table.row_count else 0
-        self.entries = self.app.workflow.audit_entries()
+        self.entries = app.reviews.audit_entries(app.data.by_code if app.data is not None else None)
         table.clear(columns=True)
         cols = [("at", "When (UTC)"), ("user", "Who"), ("client", "Client"), ("what", "What")]
         if wide:
@@ -139,7 +133,7 @@ class AuditScreen(Screen[None]):
             change = change_text(e, include_notes=not present)
             cells.append(Text(change or "—"))
             table.add_row(*cells, key=str(n))
-        scope = getattr(self.app, "initial_clinician", None)
+        scope = app.scope
         total = len(self.entries)
         head = f"Audit trail · {total} change{'s' if total != 1 else ''}"
         if total > MAX_ROWS:
@@ -149,7 +143,7 @@ class AuditScreen(Screen[None]):
         if present:
             head += " · note and action text hidden"
         self.query_one("#audit-header", Static).update(head)
-        error = getattr(self.app.workflow, "error", None)
+        error = app.reviews.error
         if error:
             msg.update(f"⚠ {error}")
             msg.display = True
@@ -169,11 +163,9 @@ class AuditScreen(Screen[None]):
         except (TypeError, ValueError, IndexError):
             return
         code = entry_client(e)
-        data = self.app.data
+        data = self.sup.data
         if code and data is not None and code in data.by_code:
-            from supervision_tui.ui.screens.client import ClientScreen
-
-            self.app.push_screen(ClientScreen(code, [code]))
+            self.sup.show_client(code, [code], origin=self)
         elif code:
             self.notify(f"{code} is not in the loaded caseload", severity="warning")
 
@@ -181,14 +173,7 @@ class AuditScreen(Screen[None]):
         self.dismiss(None)
 
     def _export(self, include_notes: bool) -> None:
-        try:
-            path = self.app.workflow.export_audit(include_notes)
-        except UserError as err:
-            self.notify(f"Audit trail not saved: {err}", severity="error", markup=False)
-            return
-        from supervision_tui.ui.workflow import notify_export
-
-        notify_export(self.app, [path], include_notes)
+        self.sup.export_audit(include_notes)
 
     def action_export(self) -> None:
         self._export(False)

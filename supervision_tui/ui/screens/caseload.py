@@ -16,21 +16,22 @@ cannot be changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from functools import partial
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
+from supervision_tui.service.reviews import CHANGED_MARK, STATUS_ORDER, STATUS_SYMBOLS, status_text, who_when
+from supervision_tui.ui.context import AppModal, AppScreen, PaletteCommand
+from supervision_tui.ui.filters import KIND_BY_KEY, KIND_FILTERS
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.caseload_table import (
     CaseloadRow,
     CaseloadTable,
@@ -40,9 +41,9 @@ from supervision_tui.ui.widgets.caseload_table import (
     row_to_cache,
     sortable_columns,
     tier_cell,
-    tier_label,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
+from supervision_tui.ui.widgets.viewdata import LoadedData
 
 # width/height under which the preview pane is hidden
 PREVIEW_MIN_WIDTH = 100
@@ -50,39 +51,7 @@ PREVIEW_MIN_HEIGHT = 30
 SEARCH_DEBOUNCE = 0.12  # seconds
 
 
-# --- filters -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KindFilter:
-    """A tier or kind filter: a label and a predicate over engine results."""
-
-    key: str
-    label: str
-    test: Callable[[ClientAnalysis], bool]
-
-
-TIER_DESCRIPTIONS = {n: t.description for n, t in TIERS.items()}  # rules.kinds (spec v2)
-
-
-def _tier(t: int) -> KindFilter:
-    return KindFilter(f"tier{t}", f"{tier_label(t)} · {TIER_DESCRIPTIONS[t]}", lambda a, t=t: a.tier == t)
-
-
-KIND_FILTERS: list[KindFilter] = [
-    KindFilter("review", "needs review (tiers 1–6)", lambda a: a.tier <= 6),
-    *[_tier(t) for t in range(1, 8)],
-    KindFilter("k-risk", "kind: risk flag", lambda a: a.risk is not None),
-    KindFilter("k-deteriorated", "kind: outcome deteriorated",
-               lambda a: any(o.status == "deteriorated" for o in a.outcomes.values())),
-    KindFilter("k-rupture", "kind: rupture open or unrepaired",
-               lambda a: any(e.status in ("open", "unrepaired") for e in a.episodes)),
-    KindFilter("k-repaired", "kind: rupture repaired", lambda a: any(e.status == "repaired" for e in a.episodes)),
-    KindFilter("k-goal", "kind: goal not agreed (disagreed, partial, stale, not set)",
-               lambda a: a.goal.status != "agreed"),
-    KindFilter("k-absent", "kind: disengaging (missed sessions)", lambda a: a.attendance.disengaging),
-]
-KIND_BY_KEY = {f.key: f for f in KIND_FILTERS}
+# --- filters (the filter list itself: ui.filters) -----------------------------------
 
 
 def pinned_first(row: CaseloadRow) -> bool:
@@ -98,16 +67,10 @@ def tier_cell_text(row: CaseloadRow) -> str:
     return f"{tier_cell(row).plain} {row.status.replace('_', ' ')}" if row.ended else row.tier_text
 
 
-def kind_keys(analysis: ClientAnalysis) -> list[str]:
-    """The keys of the filters ``analysis`` passes (kept in the triage cache,
-    so its rows can be filtered before the data are loaded)."""
-    return [f.key for f in KIND_FILTERS if f.test(analysis)]
-
-
-class FilterPicker(ModalScreen[str | None]):
+class FilterPicker(AppModal[str | None]):
     """Pick a tier/kind or clinician filter (enter) or cancel (escape)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="back")]
+    BINDINGS = bindings("filter-picker")
 
     def __init__(self, clinicians: list[str], current_kind: str | None, current_clinician: str | None) -> None:
         super().__init__()
@@ -150,19 +113,11 @@ class FilterPicker(ModalScreen[str | None]):
 # --- the screen -------------------------------------------------------------------
 
 
-class CaseloadScreen(Screen):
+class CaseloadScreen(AppScreen[None]):
     """Triage list + preview."""
 
-    BINDINGS = [
-        Binding("enter", "open_client", "Open", id="open-client"),
-        Binding("slash", "search", "Search", id="search"),
-        Binding("f", "filter", "Filter", id="filter"),
-        Binding("o", "clinicians", "Clinicians", id="clinicians"),
-        Binding("c", "toggle_closed", "Closed", id="show-closed"),
-        Binding("s", "sort", "Sort", id="sort"),
-        Binding("r", "review_client", "Review", id="review-client"),
-        Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False),
-    ]
+    BINDINGS = bindings("caseload")
+    HELP_TITLE = "Keys · caseload"
 
     def __init__(self, clinician: str | None = None, show_closed: bool = False) -> None:
         super().__init__(id="caseload")
@@ -179,7 +134,7 @@ class CaseloadScreen(Screen):
         self._preview_code: str | None = None
         self._compact = False
         self._filled_width = 0  # the width the table's columns were fitted to
-        self._rows_of = None  # the LoadedData all_rows were built from
+        self._rows_of: LoadedData | None = None  # the LoadedData all_rows were built from
 
     # -- layout ---------------------------------------------------------------------
 
@@ -204,7 +159,7 @@ class CaseloadScreen(Screen):
     def on_mount(self) -> None:
         search = self.query_one("#search", Input)
         search.display = False
-        search.cursor_blink = bool(getattr(self.app, "terminal", {}).get("cursor_blink", True))
+        search.cursor_blink = bool(self.sup.terminal.get("cursor_blink", True))
         self.query_one("#notice").display = False
         self.query_one("#preview-trend").border_title = "Alliance trend"
         self.query_one("#preview-why").border_title = "Why this client is here"
@@ -214,12 +169,13 @@ class CaseloadScreen(Screen):
         self.watch(self.app, "reviews_version", lambda _v: self._reviews_changed(), init=False)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self._theme_changed())
         self._apply_compact(self.size.width, self.size.height)
-        if getattr(self.app, "data", None) is not None:
+        app = self.sup
+        if app.data is not None:
             self._data_changed()
-        elif getattr(self.app, "load_error", None):
-            self._load_error_changed(self.app.load_error)
-        elif getattr(self.app, "cached_table", None) is not None:
-            self._show_cached(self.app.cached_table)
+        elif app.load_error:
+            self._load_error_changed(app.load_error)
+        elif app.cached_table is not None:
+            self._show_cached(app.cached_table)
         else:
             self._show_message("Loading the caseload…")
         self._update_header()
@@ -256,10 +212,10 @@ class CaseloadScreen(Screen):
         return bool(self.all_rows) and self.all_rows[0].analysis is None
 
     def _data_changed(self, _version: int | None = None) -> None:
-        data = self.app.data
+        data = self.sup.data
         if data is None:
             return
-        hook = getattr(self.app, "decorate_row", None)
+        hook = self.sup.decorate_row
         keep = self.table.current_code if self.rows else None
         cached = [r.shown() for r in self.all_rows] if self.provisional else None
         pre, data.prebuilt_rows = data.prebuilt_rows, None
@@ -276,9 +232,7 @@ class CaseloadScreen(Screen):
             self.refresh_rows(keep=keep)
         self._update_header()
         self._rows_of = data
-        save = getattr(self.app, "save_triage_cache", None)
-        if save is not None:
-            save()  # these rows are the next start's first screen
+        self.sup.save_triage_cache()  # these rows are the next start's first screen
 
     def _swap_rows(self) -> bool:
         """Put the loaded rows behind the cells the table shows (the cached
@@ -295,12 +249,12 @@ class CaseloadScreen(Screen):
         """(row, its Review cell now) for every row, for the triage cache
         (``row_to_cache`` makes each one's dict off the UI thread); None until
         the rows of the loaded data are built."""
-        if self._rows_of is None or self._rows_of is not getattr(self.app, "data", None):
+        if self._rows_of is None or self._rows_of is not self.sup.data:
             return None
         return [(r, r.review) for r in self.all_rows]
 
     def _load_error_changed(self, error: str | None) -> None:
-        if error and getattr(self.app, "data", None) is None:  # a failed reload keeps the previous data up
+        if error and self.sup.data is None:  # a failed reload keeps the previous data up
             self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress q to quit.")
             self._update_header()
 
@@ -324,8 +278,7 @@ class CaseloadScreen(Screen):
     @property
     def scope(self) -> str | None:
         """``--clinician``: the data hold only this clinician's clients."""
-        workflow = getattr(self.app, "workflow", None)
-        return workflow.scope if workflow is not None else None
+        return self.sup.scope
 
     def _present_changed(self) -> None:
         self._update_header()
@@ -335,12 +288,11 @@ class CaseloadScreen(Screen):
     def _reviews_changed(self) -> None:
         """Refresh the Review cells of the clients whose reviews changed
         (one cell each; the layout does not move) and the preview."""
-        workflow = getattr(self.app, "workflow", None)
-        codes = workflow.changed_clients if workflow is not None else None
+        codes = self.sup.changed_clients
         for row in self.all_rows:
             if (codes is not None and row.code not in codes) or row.analysis is None:
                 continue
-            row.review = self.app.review_status(row.analysis)
+            row.review = self.sup.review_status(row.analysis)
             for spec, _w in self.table.layout_columns:
                 if spec.key in ("review", "review-mark"):
                     cell = spec.render(row)
@@ -355,38 +307,45 @@ class CaseloadScreen(Screen):
 
     def action_review_client(self) -> None:
         """Mark the selected client discussed; again: pick another status."""
+        app = self.sup
         code = self.table.current_code
-        data = getattr(self.app, "data", None)
-        workflow = getattr(self.app, "workflow", None)
+        data = app.data
         if code is not None and data is None and self.provisional:
             self.notify("Loading the caseload… one moment", timeout=2)
             return
-        if code is None or data is None or workflow is None or code not in data.by_code:
+        if code is None or data is None or code not in data.by_code:
             return
-        if not workflow.can_write():
+        if not app.can_write():
             return
         a = data.by_code[code]
-        state = workflow.state(a)
+        state = app.reviews.state(a)
         if state.needs_marking:
-            n = workflow.mark_client(a, "discussed")
+            n = app.apply(app.reviews.mark_client(a, "discussed"))
             if n is not None:
                 flags = f" with {n} flag{'s' if n != 1 else ''}" if n else ""
                 self.notify(f"{code} marked discussed{flags} · r again: another status", timeout=4)
             return
         self.pick_client_status(code)
 
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        code = self.table.current_code
+        if code:
+            yield (f"Mark {code} discussed", self.action_review_client,
+                   "The client and its new or changed flags (again: pick another status)")
+            yield (f"Review status of {code}…", partial(self.pick_client_status, code),
+                   "Pick the client's status: new, discussed, action, resolved, dismissed")
+
     def pick_client_status(self, code: str) -> None:
         """The status picker for a client (and the flags marked with it)."""
         from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog
-        from supervision_tui.ui.workflow import status_text, who_when
 
-        data = self.app.data
-        workflow = self.app.workflow
-        if data is None or code not in data.by_code or not workflow.can_write():
+        app = self.sup
+        data = app.data
+        if data is None or code not in data.by_code or not app.can_write():
             return
         a = data.by_code[code]
-        state = workflow.state(a)
-        keys = workflow.marked_together(a)
+        state = app.reviews.state(a)
+        keys = app.reviews.marked_together(a)
         now = status_text(state.client.status)
         if state.client.review is not None:
             now += f" by {who_when(state.client)}"
@@ -395,14 +354,14 @@ class CaseloadScreen(Screen):
         note = state.client.review.note if state.client.review is not None else None
 
         def chosen(choice: ReviewChoice | None) -> None:
-            if choice is None or self.app.data is None or code not in self.app.data.by_code:
+            if choice is None or app.data is None or code not in app.data.by_code:
                 return
-            done = workflow.mark_client(self.app.data.by_code[code], choice.status, choice.note, keys=keys)
+            done = app.apply(app.reviews.mark_client(app.data.by_code[code], choice.status, choice.note, keys=keys))
             if done is not None:
                 self.notify(f"{code} marked {choice.status}", timeout=3)
 
-        self.app.push_screen(ReviewDialog(f"{code} · the client as a whole", state.client.status, now, note,
-                                          explain), chosen)
+        app.push_screen(ReviewDialog(f"{code} · the client as a whole", state.client.status, now, note,
+                                     explain), chosen)
 
     # -- the list ------------------------------------------------------------------
 
@@ -488,8 +447,6 @@ class CaseloadScreen(Screen):
         (Rev) shows now, in words; "" when the full column (words) is shown."""
         if "review-mark" not in {c.key for c, _w in self.table.layout_columns}:
             return ""
-        from supervision_tui.ui.workflow import CHANGED_MARK, STATUS_ORDER, STATUS_SYMBOLS
-
         marks = {r.review.split(" ", 1)[0] for r in self.rows if r.review and r.review not in ("—", "?")}
         words = [f"{STATUS_SYMBOLS[s]} {s}" for s in STATUS_ORDER if STATUS_SYMBOLS[s] in marks]
         if any(r.review.endswith(CHANGED_MARK) for r in self.rows):
@@ -523,13 +480,13 @@ class CaseloadScreen(Screen):
         """Left: what is loaded; right: the modes (presenting, read-only) and
         the theme. On a narrow terminal the least useful parts go first
         (app name, file name, caseload name, theme), never the date or a mode."""
-        app = self.app
-        data = getattr(app, "data", None)
+        app = self.sup
+        data = app.data
         width = self.size.width or app.size.width
-        db = getattr(app, "db_path", None)
+        db = app.db_path
         facts: list[str] = []
         name = ""
-        cached = getattr(app, "cached_table", None) if data is None and self.provisional else None
+        cached = app.cached_table if data is None and self.provisional else None
         if data is not None or cached is not None:
             if data is not None:
                 name = data.caseload.name
@@ -537,9 +494,10 @@ class CaseloadScreen(Screen):
                 n_clinicians, as_of, latest = len(data.clinicians), data.as_of, data.latest_date
                 latest_text = latest.isoformat() if latest is not None else None
             else:  # the triage cache's header, until the data are loaded
+                assert cached is not None
                 name = cached.header["name"]
                 n = sum(1 for r in self.all_rows if not r.ended)
-                n_clinicians, as_of = len(cached.header["clinicians"]), getattr(app, "as_of", None)
+                n_clinicians, as_of = len(cached.header["clinicians"]), app.as_of
                 latest_text = cached.header["latest_date"]
             name = name or (db.name if db is not None else "caseload")
             n_ended = sum(1 for r in self.all_rows if r.ended) if self.show_closed else 0
@@ -551,11 +509,11 @@ class CaseloadScreen(Screen):
                 facts.append(f"data to {latest_text}")
         else:
             name = db.name if db is not None else ""
-            facts.append("not loaded" if getattr(app, "load_error", None) else "loading…")
+            facts.append("not loaded" if app.load_error else "loading…")
         modes = []
-        if getattr(app, "present", False):
+        if app.present:
             modes.append("PRESENTING · private text hidden")
-        if getattr(app, "read_only", False):
+        if app.read_only:
             modes.append("read-only")
         if self.scope:
             modes.append(f"clinician {self.scope} only")
@@ -577,7 +535,7 @@ class CaseloadScreen(Screen):
                 break
         self.query_one("#topbar-title", Static).update(left_s)
         self.query_one("#topbar-theme", Static).update(right_s)
-        self.query_one("#topbar-theme", Static).set_class(bool(getattr(app, "present", False)), "-presenting")
+        self.query_one("#topbar-theme", Static).set_class(app.present, "-presenting")
 
     # -- preview -------------------------------------------------------------------
 
@@ -602,7 +560,8 @@ class CaseloadScreen(Screen):
         self._preview_code = code
         trend = self.query_one("#preview-trend", Static)
         why = self.query_one("#preview-why", Static)
-        data = getattr(self.app, "data", None)
+        app = self.sup
+        data = app.data
         if code is None or data is None or code not in data.by_code:
             trend.border_title = "Alliance trend"
             trend.update("")
@@ -615,25 +574,20 @@ class CaseloadScreen(Screen):
         trend.border_title = f"{a.client} · {a.clinician} · {a.status.replace('_', ' ')} · {a.sessions} sessions"
         width = max(20, trend.content_size.width or 40)
         trend.update(trend_text(v, width=width, height=3))
-        review = self.app.review_status(a) if hasattr(self.app, "review_status") else None
+        review = app.review_status(a)
         text = why_lines(a, None)
-        workflow = getattr(self.app, "workflow", None)
-        why.border_subtitle = ""
-        if workflow is not None and review is not None:
-            state = workflow.state(a)
-            lines = state.explain(bool(getattr(self.app, "present", False)))
-            text.append("\n")
-            text.append("Review:", style="bold")
-            text.append(f" {review}")
-            if lines:
-                text.append(f" · {lines[0]}")
-                for line in lines[1:]:
-                    text.append(f"\n  {line}")
-            n_open = len(state.open_actions)
-            why.border_subtitle = f"Review: {review}" + (f" · {n_open} open action{'s' if n_open != 1 else ''}"
-                                                          if n_open else "")
-        elif review is not None:
-            text = why_lines(a, review)
+        state = app.reviews.state(a)
+        lines = state.explain(app.present)
+        text.append("\n")
+        text.append("Review:", style="bold")
+        text.append(f" {review}")
+        if lines:
+            text.append(f" · {lines[0]}")
+            for line in lines[1:]:
+                text.append(f"\n  {line}")
+        n_open = len(state.open_actions)
+        why.border_subtitle = f"Review: {review}" + (f" · {n_open} open action{'s' if n_open != 1 else ''}"
+                                                      if n_open else "")
         why.update(text)
 
     # -- actions -------------------------------------------------------------------
@@ -654,7 +608,7 @@ class CaseloadScreen(Screen):
         order = [r.code for r in self.rows]
         if code not in order:
             order = [code]
-        self.app.show_client(code, order)
+        self.sup.show_client(code, order, origin=self)
 
     def returned_to(self, code: str | None) -> None:
         """Called when the client screen closes: cursor on that client."""
@@ -676,8 +630,10 @@ class CaseloadScreen(Screen):
         """Filter as you type, debounced so a large caseload never lags typing."""
         if self._search_timer is not None:
             self._search_timer.stop()
-        value = event.value.strip()
-        self._search_timer = self.set_timer(SEARCH_DEBOUNCE, lambda: self._apply_search(value))
+        # the field's value when the timer fires, not the event's: a late
+        # Changed event must not bring back text the field no longer holds
+        inp = event.input
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE, lambda: self._apply_search(inp.value.strip()))
 
     def _apply_search(self, value: str) -> None:
         self._search_timer = None
@@ -727,8 +683,8 @@ class CaseloadScreen(Screen):
             self.set_clinician(None)
 
     def action_filter(self) -> None:
-        data = getattr(self.app, "data", None)
-        cached = getattr(self.app, "cached_table", None)
+        data = self.sup.data
+        cached = self.sup.cached_table
         clinicians = data.clinicians if data is not None else list(cached.header["clinicians"]) if cached else []
 
         def chosen(choice: str | None) -> None:
@@ -758,7 +714,7 @@ class CaseloadScreen(Screen):
         self.refresh_rows(keep=self.table.current_code)
 
     def action_clinicians(self) -> None:
-        self.app.action_clinicians()
+        self.sup.action_clinicians()
 
     def action_toggle_closed(self) -> None:
         self.set_show_closed(not self.show_closed)

@@ -20,16 +20,18 @@ presenting. Writes refresh these panels in place (no reload).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
-from supervision_tui.ui.messages import ClientOpened
+from supervision_tui.rules.kinds import REGISTRY
+from supervision_tui.service.reviews import status_text, who_when
+from supervision_tui.ui.context import AppScreen, PaletteCommand
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.charts import (
     AllianceChart,
     ChartPanel,
@@ -49,32 +51,20 @@ from supervision_tui.ui.widgets.panels import (
     ruptures_text,
 )
 from supervision_tui.ui.widgets.review_panels import ActionList, ModeBar, ReviewList
-from supervision_tui.ui.widgets.viewdata import ClientView, instrument_order
+from supervision_tui.ui.widgets.viewdata import ClientDisplay, instrument_order
 
 WIDE_MIN_WIDTH = 120
-CLIENTS_GROUP = Binding.Group("Prev/next", compact=True)  # one footer entry: "←→ Prev/next"
 
 
-class ClientScreen(Screen[str | None]):
-    """Dismisses with the code of the client shown last."""
+class ClientScreen(AppScreen[str | None]):
+    """Dismisses with the code of the client shown last. The app keeps one
+    per place clients are opened from (``SupervisionApp.show_client``)."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="back"),
-        Binding("left,left_square_bracket", "previous_client", "Prev client", id="previous-client", priority=True,
-                group=CLIENTS_GROUP),
-        Binding("right,right_square_bracket", "next_client", "Next client", id="next-client", priority=True,
-                group=CLIENTS_GROUP),
-        Binding("g", "focus_goals", "Goals", id="focus-goals"),
-        Binding("r", "review", "Review", id="review-flag"),
-        Binding("n", "note", "Note", id="review-note"),
-        Binding("x", "add_action", "Action", id="add-action"),
-        Binding("d", "toggle_action", "Done", id="toggle-action"),
-        Binding("j", "scroll_down", "Scroll down", show=False, id="scroll-down"),
-        Binding("k", "scroll_up", "Scroll up", show=False, id="scroll-up"),
-    ]
+    BINDINGS = bindings("client")
+    HELP_TITLE = "Keys · client"
 
-    def __init__(self, code: str, order: list[str] | None = None) -> None:
-        super().__init__(id="client")
+    def __init__(self, code: str, order: list[str] | None = None, *, id: str = "client") -> None:
+        super().__init__(id=id)
         self.code = code
         self.order = list(order) if order else [code]
         if code not in self.order:
@@ -83,8 +73,8 @@ class ClientScreen(Screen[str | None]):
         self._styled_theme: str | None = None  # the theme its styles were last computed for
 
     @property
-    def view(self) -> ClientView | None:
-        data = getattr(self.app, "data", None)
+    def view(self) -> ClientDisplay | None:
+        data = self.sup.data
         if data is None or self.code not in data.by_code:
             return None
         return data.view(self.code)
@@ -242,7 +232,6 @@ class ClientScreen(Screen[str | None]):
         self.query_one("#outcomes", Panel).update(outcomes_text(v))
         self.query_one("#sessions", SessionsTable).show_view(v)
         self.query_one("#client-body").scroll_home(animate=False)
-        self.post_message(ClientOpened(code))
 
     def _refresh_goals(self) -> None:
         v = self.view
@@ -251,7 +240,7 @@ class ClientScreen(Screen[str | None]):
         goals = self.query_one("#goals", Panel)
         g = v.analysis.goal
         goals.border_title = f"Goals · {g.status.replace('_', ' ').upper()}"
-        goals.update(goals_text(v, present=bool(getattr(self.app, "present", False))))
+        goals.update(goals_text(v, present=self.sup.present))
 
     def _present_changed(self) -> None:
         self._refresh_goals()
@@ -260,27 +249,24 @@ class ClientScreen(Screen[str | None]):
     def _refresh_review(self) -> None:
         """The Review and Actions panels (after a write, a poll, presenting)."""
         v = self.view
-        workflow = getattr(self.app, "workflow", None)
-        if v is None or workflow is None:
+        if v is None:
             return
-        state = workflow.state(v.analysis)
-        present = bool(getattr(self.app, "present", False))
-        self.query_one(ReviewList).show_state(v.analysis, state, present)
-        as_of = self.app.data.as_of if self.app.data is not None else None
-        self.query_one(ActionList).show_items(list(state.actions), present, as_of)
+        app = self.sup
+        state = app.reviews.state(v.analysis)
+        self.query_one(ReviewList).show_state(v.analysis, state, app.present)
+        as_of = app.data.as_of if app.data is not None else None
+        self.query_one(ActionList).show_items(list(state.actions), app.present, as_of)
 
     # -- review workflow ----------------------------------------------------------------
 
     def _target(self):
         """(flag or None for the client, a one-line name) of the highlighted review entry."""
-        from supervision_tui.ui.workflow import flag_label
-
         lst = self.query_one(ReviewList)
         flag = lst.highlighted_flag
         v = self.view
         if flag is None:
             return None, f"{self.code} · the client as a whole"
-        return flag, f"{self.code} · {flag_label(flag, v.analysis if v else None)}"
+        return flag, f"{self.code} · {REGISTRY.describe(flag, v.analysis if v else None)}"
 
     def _review_list_shown(self) -> ReviewList:
         lst = self.query_one(ReviewList)
@@ -289,17 +275,23 @@ class ClientScreen(Screen[str | None]):
             lst.scroll_visible(animate=False)
         return lst
 
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        yield (f"Review the highlighted flag of {self.code}…", self.action_review,
+               "Set the status of the flag highlighted in the Review list")
+        yield f"Note on the highlighted flag of {self.code}", self.action_note, "Add or edit a private note"
+        yield f"Add an action item for {self.code}", self.action_add_action, "Text, owner, due date"
+        yield "Action item done / undone", self.action_toggle_action, "The item highlighted in Actions"
+
     def action_review(self) -> None:
         from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog
-        from supervision_tui.ui.workflow import status_text, who_when
 
+        app = self.sup
         v = self.view
-        if v is None or not self.app.workflow.can_write():
+        if v is None or not app.can_write():
             return
         self._review_list_shown()
         flag, name = self._target()
-        state = self.app.workflow.state(v.analysis)
-        review = state.client if flag is None else dict((f.identity, r) for f, r in state.flags)[flag.identity]
+        review = app.reviews.state(v.analysis).review_of(flag)
         now = status_text(review.status)
         if review.review is not None:
             now += f" by {who_when(review)}"
@@ -311,46 +303,47 @@ class ClientScreen(Screen[str | None]):
         def chosen(choice: ReviewChoice | None) -> None:
             if choice is None or self.view is None:
                 return
-            analysis = self.app.data.by_code.get(code) if self.app.data else None
+            analysis = app.data.by_code.get(code) if app.data else None
             if analysis is None:
                 return
-            if self.app.workflow.set_review(analysis, flag, choice.status, choice.note):
-                what = "client" if flag is None else _short(flag)
+            if app.apply(app.reviews.set_review(analysis, flag, choice.status, choice.note)) is not None:
+                what = "client" if flag is None else REGISTRY.short(flag)
                 self.notify(f"{code} {what}: {choice.status}", timeout=3)
 
         note = review.review.note if review.review is not None else None
-        self.app.push_screen(ReviewDialog(name, review.status, now, note, explain), chosen)
+        app.push_screen(ReviewDialog(name, review.status, now, note, explain), chosen)
 
     def action_note(self) -> None:
         from supervision_tui.ui.screens.dialogs import NoteDialog
 
+        app = self.sup
         v = self.view
-        if v is None or not self.app.workflow.can_write():
+        if v is None or not app.can_write():
             return
         self._review_list_shown()
         flag, name = self._target()
-        state = self.app.workflow.state(v.analysis)
-        review = state.client if flag is None else dict((f.identity, r) for f, r in state.flags)[flag.identity]
+        review = app.reviews.state(v.analysis).review_of(flag)
         note = review.review.note if review.review is not None else None
         code = self.code
 
         def chosen(text: str | None) -> None:
             if text is None:
                 return
-            analysis = self.app.data.by_code.get(code) if self.app.data else None
+            analysis = app.data.by_code.get(code) if app.data else None
             if analysis is None:
                 return
-            if self.app.workflow.set_review(analysis, flag, None, text):
-                what = "client" if flag is None else _short(flag)
+            if app.apply(app.reviews.set_review(analysis, flag, None, text)) is not None:
+                what = "client" if flag is None else REGISTRY.short(flag)
                 self.notify(f"{code} {what}: note {'saved' if text else 'cleared'}", timeout=3)
 
-        self.app.push_screen(NoteDialog(name, note), chosen)
+        app.push_screen(NoteDialog(name, note), chosen)
 
     def action_add_action(self) -> None:
         from supervision_tui.ui.screens.dialogs import ActionDialog, ActionDraft
 
+        app = self.sup
         v = self.view
-        if v is None or not self.app.workflow.can_write():
+        if v is None or not app.can_write():
             return
         code = self.code
         flag = self.query_one(ReviewList).highlighted_flag
@@ -358,7 +351,7 @@ class ClientScreen(Screen[str | None]):
         def chosen(draft: ActionDraft | None) -> None:
             if draft is None:
                 return
-            item = self.app.workflow.add_action(code, draft.text, draft.owner, draft.due, flag)
+            item = app.apply(app.reviews.add_action(code, draft.text, draft.owner, draft.due, flag))
             if item is not None:
                 actions = self.query_one(ActionList)
                 ids = [o.id for o in actions.options]
@@ -367,11 +360,12 @@ class ClientScreen(Screen[str | None]):
                 due = f", due {item.due.isoformat()}" if item.due else ""
                 self.notify(f"{code}: action item added (owner {item.owner or '—'}{due})", timeout=3)
 
-        self.app.push_screen(ActionDialog(code, v.analysis.clinician or None), chosen)
+        app.push_screen(ActionDialog(code, v.analysis.clinician or None), chosen)
 
     def action_toggle_action(self) -> None:
+        app = self.sup
         v = self.view
-        if v is None or not self.app.workflow.can_write():
+        if v is None or not app.can_write():
             return
         actions = self.query_one(ActionList)
         item = actions.highlighted_item
@@ -381,13 +375,12 @@ class ClientScreen(Screen[str | None]):
         if not actions.has_focus:
             actions.focus()
             actions.scroll_visible(animate=False)
-        done = self.app.workflow.toggle_action(item)
+        done = app.apply(app.reviews.toggle_action(item))
         if done is not None:
             self.notify(f"{self.code}: action item {'done' if done.done else 'open again'}", timeout=3)
 
     def _data_changed(self, _version=None) -> None:
-        data = getattr(self.app, "data", None)
-        if data is None:
+        if self.sup.data is None:
             return
         self.show_client(self.code)  # the charts are redrawn from the new data
 
@@ -424,8 +417,3 @@ class ClientScreen(Screen[str | None]):
     def action_scroll_up(self) -> None:
         self.query_one("#client-body", VerticalScroll).scroll_up(animate=False)
 
-
-def _short(flag) -> str:
-    from supervision_tui.ui.workflow import short_kind
-
-    return short_kind(flag)

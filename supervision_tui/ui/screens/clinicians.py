@@ -10,16 +10,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from supervision_tui.reports.patterns import RECENT_SESSIONS, ClinicianPattern, clinician_patterns, total_pattern
-from supervision_tui.rules.results import TIER_SYMBOLS
+from supervision_tui.rules.kinds import TIERS
+from supervision_tui.ui.context import AppScreen
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
-from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 ALL_KEY = "__all__"
 WIDE_MIN_WIDTH = 120
@@ -45,19 +44,14 @@ def _actions_cell(n: int, overdue: int) -> Text:
 
 
 class CliniciansTable(DataTable):
-    BINDINGS = [
-        *LIST_KEYS,
-        Binding("enter", "select_cursor", "Filter caseload", id="choose-clinician"),
-    ]
+    BINDINGS = bindings("lists", "clinicians-table")
 
 
-class CliniciansScreen(Screen[str | None]):
+class CliniciansScreen(AppScreen[str | None]):
     """Dismisses with a clinician id, ``""`` for all, or None (no change)."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="back"),
-        Binding("enter", "choose", "Filter caseload", id="choose-clinician"),
-    ]
+    BINDINGS = bindings("clinicians")
+    HELP_TITLE = "Keys · clinicians"
 
     def __init__(self, current: str | None = None) -> None:
         super().__init__(id="clinicians")
@@ -93,7 +87,7 @@ class CliniciansScreen(Screen[str | None]):
     def fill(self) -> None:
         """The full table when it fits the width (one column per tier, long
         labels, counts in brackets), else the compact one."""
-        data = getattr(self.app, "data", None)
+        data = self.sup.data
         table = self.query_one(CliniciansTable)
         keep = table.cursor_row if table.row_count else None
         self._filled_width = self.size.width or self.app.size.width
@@ -113,10 +107,10 @@ class CliniciansScreen(Screen[str | None]):
         clinicians = {cid: data.caseload.clinicians.get(cid) for cid in data.clinicians}
         self.patterns = clinician_patterns(data.analyses, data.records, clinicians,
                                            missing_recent=getattr(data, "missing_recent", None))
-        tier_header = " ".join(f"{TIER_SYMBOLS[t]}{t}" for t in range(1, 8))
+        tier_header = " ".join(f"{TIERS[t].symbol}{t}" for t in range(1, 8))
         cols: list[tuple[str, str]] = [("clinician", "Clinician"), ("role", "Role"), ("clients", "Clients")]
         if wide:
-            cols += [(f"t{t}", f"{TIER_SYMBOLS[t]}{t}") for t in range(1, 8)]
+            cols += [(f"t{t}", f"{TIERS[t].symbol}{t}") for t in range(1, 8)]
         else:
             cols.append(("tiers", tier_header))
         cols += [
@@ -128,8 +122,7 @@ class CliniciansScreen(Screen[str | None]):
             ("missing", "No recent"),
             ("actions", "Actions"),
         ]
-        workflow = getattr(self.app, "workflow", None)
-        counts = workflow.open_action_counts() if workflow is not None else {}
+        counts = self.sup.reviews.open_action_counts(data.by_code, data.as_of)
         total_open = sum(n for n, _o in counts.values())
         total_overdue = sum(o for _n, o in counts.values())
         for key, label in cols:

@@ -14,14 +14,15 @@ from datetime import date
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from supervision_tui.service.reviews import STATUS_HELP, status_text
 from supervision_tui.store.sanitize import IDENTIFIER_RE, printable
-from supervision_tui.ui.workflow import STATUS_HELP, STATUS_KEYS, STATUS_ORDER, status_text
+from supervision_tui.ui.context import app_of
+from supervision_tui.ui.keymap import STATUS_KEYS, bindings
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CODE_RE = IDENTIFIER_RE  # the store's rule (store/sanitize.py); the store enforces it too
@@ -41,8 +42,8 @@ def parse_day(value: str, what: str) -> date | None:
         raise ValueError(f"{what}: {value} is not a calendar date (YYYY-MM-DD)") from None
 
 
-def _presenting(screen) -> bool:
-    return bool(getattr(screen.app, "present", False))
+def _presenting(screen: ModalScreen) -> bool:
+    return app_of(screen).present
 
 
 class _Dialog(ModalScreen):
@@ -84,10 +85,7 @@ class ReviewDialog(_Dialog):
 
     PRIVATE_INPUTS = ("review-note",)
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="back"),
-        *[Binding(STATUS_KEYS[s], f"choose('{s}')", s.capitalize(), id=f"status-{s}") for s in STATUS_ORDER],
-    ]
+    BINDINGS = bindings("dialog", "review-dialog")
 
     def __init__(self, target: str, current: str = "new", current_line: str = "", note: str | None = None,
                  explain: str = "") -> None:
@@ -171,7 +169,7 @@ class NoteDialog(_Dialog):
 
     PRIVATE_INPUTS = ("note-input",)
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="back")]
+    BINDINGS = bindings("dialog")
 
     def __init__(self, target: str, note: str | None = None) -> None:
         super().__init__(id="note-dialog")
@@ -223,7 +221,7 @@ class ActionDialog(_Dialog):
 
     PRIVATE_INPUTS = ("action-text",)
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="back")]
+    BINDINGS = bindings("dialog")
 
     def __init__(self, client: str, owner: str | None, today: date | None = None) -> None:
         super().__init__(id="action-dialog")
@@ -286,7 +284,7 @@ class ActionDialog(_Dialog):
 class DateDialog(_Dialog):
     """Enter a date (YYYY-MM-DD)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="back")]
+    BINDINGS = bindings("dialog")
 
     def __init__(self, title: str, label: str, value: date | None) -> None:
         super().__init__(id="date-dialog")

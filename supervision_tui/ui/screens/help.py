@@ -12,6 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from supervision_tui.ui.keymap import bindings
+
 
 @dataclass(frozen=True, slots=True)
 class HelpEntry:
@@ -83,6 +85,11 @@ def group_title(node) -> str | None:
     return None
 
 
+def help_title(screen: Screen) -> str:
+    """``Keys · caseload``: the screen's ``HELP_TITLE``, else its class name."""
+    return getattr(type(screen), "HELP_TITLE", None) or f"Keys · {type(screen).__name__}"
+
+
 def collect_help(app, screen) -> list[HelpEntry]:
     """Bindings active on ``screen`` (its focused widget, the screen, the
     app), grouped by where they come from; several keys of one action on
@@ -129,10 +136,7 @@ def collect_help(app, screen) -> list[HelpEntry]:
 class HelpScreen(ModalScreen[None]):
     """The keys of the screen underneath; escape (or ?) closes, q quits."""
 
-    BINDINGS = [
-        Binding("escape,question_mark", "close", "Close", id="back"),
-        Binding("q", "app.quit", "Quit", id="quit"),
-    ]
+    BINDINGS = bindings("help")
 
     def __init__(self, entries: list[HelpEntry], title: str = "Keys") -> None:
         super().__init__(id="help")

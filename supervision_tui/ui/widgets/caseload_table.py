@@ -33,16 +33,17 @@ from typing import Any
 from rich.cells import cell_len
 from rich.control import strip_control_codes
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
 
 from supervision_tui.model import TRIAGED_STATUSES
-from supervision_tui.rules.results import TIER_NAMES, TIER_SYMBOLS, ClientAnalysis
+from supervision_tui.rules.kinds import TIERS
+from supervision_tui.rules.results import ClientAnalysis
+from supervision_tui.service.reviews import review_sort_key
+from supervision_tui.ui.filters import tier_label
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.sparkline import sparkline
-from supervision_tui.ui.widgets.viewdata import SPARK_WIDTH, ClientView, fmt_num, instrument_order, spark_cell
-from supervision_tui.ui.workflow import review_sort_key
+from supervision_tui.ui.widgets.viewdata import SPARK_WIDTH, ClientDisplay, fmt_num, instrument_order, spark_cell
 from supervision_tui.ui.widgets.fasttable import FastDataTable
-from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 # --- words and symbols (never colour alone) ------------------------------------
 
@@ -75,10 +76,6 @@ TIER_STYLES = {
     6: ("foreground", False),
     7: ("foreground", False),  # "no flag" is not "cleared": no reassuring colour
 }
-
-
-def tier_label(tier: int) -> str:
-    return f"{TIER_SYMBOLS[tier]}{tier} {TIER_NAMES[tier]}"
 
 
 def outcome_compact(analysis: ClientAnalysis) -> str:
@@ -157,7 +154,7 @@ def row_from_cache(cached: dict[str, Any], order: int) -> CaseloadRow:
 RowHook = Callable[[CaseloadRow], None]
 
 
-def build_row(view: ClientView, order: int, hook: RowHook | None = None) -> CaseloadRow:
+def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None) -> CaseloadRow:
     return row_of(view.analysis, spark_cell(view), order, hook)
 
 
@@ -231,7 +228,7 @@ ENDED_WORDS = {"dropped_out": "dropped"}
 def tier_cell(row: CaseloadRow) -> Text:
     t = Text(row.tier_text)
     if row.ended:
-        t = Text(f"{TIER_SYMBOLS[row.tier]}{row.tier} {ENDED_WORDS.get(row.status, row.status.replace('_', ' '))}")
+        t = Text(f"{TIERS[row.tier].symbol}{row.tier} {ENDED_WORDS.get(row.status, row.status.replace('_', ' '))}")
         t.stylize("dim")
     return t
 
@@ -519,12 +516,7 @@ class CaseloadTable(FastDataTable):
         def control(self) -> "CaseloadTable":
             return self.table
 
-    BINDINGS = [
-        *LIST_KEYS,
-        Binding("enter", "select_cursor", "Open", id="open-client"),
-        Binding("home", "scroll_top", "First client", show=False, id="first-row"),
-        Binding("end", "scroll_bottom", "Last client", show=False, id="last-row"),
-    ]
+    BINDINGS = bindings("lists", "caseload-table")
 
     DEFAULT_CSS = """
     CaseloadTable {

@@ -20,7 +20,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from supervision_tui.rules.results import Episode
-from supervision_tui.ui.widgets.viewdata import ClientView, Series, fmt_num
+from supervision_tui.ui.widgets.viewdata import ClientDisplay, Series, fmt_num
 
 RUPTURE_MARK = "x"
 REPAIR_MARK = "✓"
@@ -55,7 +55,7 @@ class _ThemedPlot(PlotextPlot):
     }
     """
 
-    def __init__(self, view: ClientView | None = None, **kwargs) -> None:
+    def __init__(self, view: ClientDisplay | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.view = view
 
@@ -73,7 +73,7 @@ class _ThemedPlot(PlotextPlot):
             self.theme = "auto"
         self.redraw()
 
-    def set_view(self, view: ClientView) -> None:
+    def set_view(self, view: ClientDisplay) -> None:
         self.view = view
         if self.is_mounted:
             self.redraw()
@@ -188,7 +188,7 @@ class AllianceChart(_ThemedPlot):
         self.refresh()
 
     @staticmethod
-    def _value_at(v: ClientView, instrument: str, session: int) -> float | None:
+    def _value_at(v: ClientDisplay, instrument: str, session: int) -> float | None:
         s = v.series.get((instrument, "client"))
         if s is None:
             return None
@@ -250,7 +250,7 @@ class AllianceChart(_ThemedPlot):
 class OutcomeChart(_ThemedPlot):
     """One outcome instrument on its own scale with its clinical cut-off."""
 
-    def __init__(self, view: ClientView | None = None, instrument: str = "ORS", **kwargs) -> None:
+    def __init__(self, view: ClientDisplay | None = None, instrument: str = "ORS", **kwargs) -> None:
         super().__init__(view, **kwargs)
         self.instrument = instrument
 
@@ -382,7 +382,7 @@ class ChartPanel(Vertical):
             self.query_one(".chart-legend", Static).update(legend)
 
 
-def alliance_title(v: ClientView) -> str:
+def alliance_title(v: ClientDisplay) -> str:
     names = v.alliance_instruments
     if not names:
         return "Alliance · no ratings"
@@ -392,7 +392,7 @@ def alliance_title(v: ClientView) -> str:
     return "Alliance · " + " + ".join(names) + " · y = alliance index 0–1 · by session"
 
 
-def outcome_title(v: ClientView, instrument: str) -> str:
+def outcome_title(v: ClientDisplay, instrument: str) -> str:
     iv = v.instrument(instrument)
     parts = [f"{instrument} ({iv.lo:g}–{iv.hi:g}, {'higher' if iv.higher_is_better else 'lower'} is better)"]
     if iv.cutoff_label:
@@ -400,7 +400,7 @@ def outcome_title(v: ClientView, instrument: str) -> str:
     return " · ".join(parts)
 
 
-def outcome_legend(v: ClientView, instrument: str) -> str:
+def outcome_legend(v: ClientDisplay, instrument: str) -> str:
     """Short: what is drawn and the engine's status word (the full detail
     is in the Outcomes panel)."""
     iv = v.instrument(instrument)

@@ -13,15 +13,16 @@ import re
 from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import Static
 
+from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
-from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS, tier_label
+from supervision_tui.ui.filters import tier_label
+from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS
 from supervision_tui.ui.widgets.sparkline import block_chart
-from supervision_tui.ui.widgets.viewdata import ClientView, fmt_num
+from supervision_tui.ui.widgets.viewdata import ClientDisplay, fmt_num
 from supervision_tui.ui.widgets.fasttable import FastDataTable, fixed_width
-from supervision_tui.ui.widgets.keys import LIST_KEYS
 
 HIDDEN_TEXT = "(hidden while presenting)"
 EVIDENCE_SHOWN = 6
@@ -65,7 +66,7 @@ def risk_banner(a: ClientAnalysis) -> Text | None:
     return t
 
 
-def client_header(v: ClientView, as_of=None, width: int | None = None, suffix: Text | None = None) -> Text:
+def client_header(v: ClientDisplay, as_of=None, width: int | None = None, suffix: Text | None = None) -> Text:
     """One line: code · clinician · "active since <start>" (else "started
     <start> · closed") · sessions · last · tier: why,
     then ``suffix``. When that is wider than ``width`` cells, the tier and
@@ -118,17 +119,17 @@ def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
         line("⚠ RISK ·", risk_summary(a) or a.risk.detail)  # the same line as the client screen's banner
     for o in a.outcomes.values():
         if o.status == "deteriorated":
-            line("▲", o.detail)
+            line(TIERS[2].symbol, o.detail)
     for e in reversed(a.episodes):
         if e.status in ("open", "unrepaired"):
-            line("●", e.detail)
+            line(TIERS[3].symbol, e.detail)
     g = a.goal
     if g.status == "disagreed":
-        line("◆", g.detail)
+        line(TIERS[4].symbol, g.detail)
     if a.attendance.disengaging:
-        line("○", a.attendance.detail)
+        line(TIERS[5].symbol, a.attendance.detail)
     if g.status in ("stale", "not_set", "partial"):
-        line("·", g.detail)
+        line(TIERS[6].symbol, g.detail)
     for o in a.outcomes.values():
         if o.status != "deteriorated":
             line("", o.detail)
@@ -148,7 +149,7 @@ def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
     return t
 
 
-def trend_text(v: ClientView, width: int = 40, height: int = 3) -> Text:
+def trend_text(v: ClientDisplay, width: int = 40, height: int = 3) -> Text:
     """A small block chart of the client's alliance series (preview pane)."""
     s = v.spark_series()
     t = Text()
@@ -186,7 +187,7 @@ def _indented(text: Text | str, indent: int = 2) -> Padding:
     return Padding(text if isinstance(text, Text) else Text(text), (0, 0, 0, indent))
 
 
-def ruptures_text(v: ClientView) -> Group:
+def ruptures_text(v: ClientDisplay) -> Group:
     """Each episode, most recent first: sessions, STATUS word, instrument,
     marker kinds, repair session, then the engine's detail verbatim (one
     line per marker session)."""
@@ -217,7 +218,7 @@ def ruptures_text(v: ClientView) -> Group:
     return Group(*parts)
 
 
-def goals_text(v: ClientView, present: bool) -> Group:
+def goals_text(v: ClientDisplay, present: bool) -> Group:
     g = v.analysis.goal
     parts: list = []
     head = Text()
@@ -262,7 +263,7 @@ def goals_text(v: ClientView, present: bool) -> Group:
     return Group(*parts)
 
 
-def outcomes_text(v: ClientView) -> Group:
+def outcomes_text(v: ClientDisplay) -> Group:
     a = v.analysis
     parts: list = []
     for inst in v.outcome_instruments:
@@ -319,9 +320,7 @@ ATTENDANCE_WORDS = {"attended": "yes", "cancelled": "cancelled", "no_show": "no-
 class SessionsTable(FastDataTable):
     """One row per session, latest first: raw ratings and reports."""
 
-    BINDINGS = [
-        *LIST_KEYS,
-    ]
+    BINDINGS = bindings("lists")
 
     DEFAULT_CSS = """
     SessionsTable {
@@ -333,7 +332,7 @@ class SessionsTable(FastDataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
 
-    def show_view(self, v: ClientView) -> None:
+    def show_view(self, v: ClientDisplay) -> None:
         self.clear(columns=True)
         alliance = v.alliance_instruments
         outcomes = v.outcome_instruments

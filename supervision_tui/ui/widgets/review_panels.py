@@ -3,40 +3,33 @@
 
 Private free text (review notes, action texts) is replaced by
 ``HIDDEN_TEXT`` while the app is presenting. Every status has a word and
-a symbol (``workflow.status_text``), never colour alone.
+a symbol (``service.reviews.status_text``), never colour alone.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from supervision_tui.rules.kinds import REGISTRY
 from supervision_tui.rules.results import ClientAnalysis, Flag
+from supervision_tui.service.reviews import CHANGED_MARK, STATUS_SYMBOLS, ClientReview, status_text, who_when
+from supervision_tui.ui.context import app_of
+from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.panels import HIDDEN_TEXT
-from supervision_tui.ui.widgets.keys import LIST_KEYS
-from supervision_tui.ui.workflow import (
-    CHANGED_MARK,
-    STATUS_SYMBOLS,
-    ClientReview,
-    flag_label,
-    status_text,
-    who_when,
-)
 
 PRESENTING = "PRESENTING · private text hidden"
 CLIENT_ENTRY = "client"
 
 
-def modes_text(app) -> str:
+def modes_text(present: bool, read_only: bool, scope: str | None) -> str:
     """``PRESENTING · private text hidden · read-only · clinician T02 only``."""
     parts = []
-    if getattr(app, "present", False):
+    if present:
         parts.append(PRESENTING)
-    if getattr(app, "read_only", False):
+    if read_only:
         parts.append("read-only")
-    scope = getattr(app, "initial_clinician", None)
     if scope:
         parts.append(f"clinician {scope} only")
     return " · ".join(parts)
@@ -65,9 +58,9 @@ class ModeBar(Static):
         self.refresh_modes()
 
     def refresh_modes(self) -> None:
-        presenting = bool(getattr(self.app, "present", False))
-        self.display = presenting
-        self.update(modes_text(self.app) if presenting else "")
+        app = app_of(self)
+        self.display = app.present
+        self.update(modes_text(app.present, app.read_only, app.scope) if app.present else "")
 
 
 def note_line(note: str | None, present: bool) -> Text | None:
@@ -103,29 +96,20 @@ def review_entry(label: str, review, present: bool, client_level: bool = False) 
     return t
 
 
-def flag_urgency(flag: Flag) -> int:
-    """Sort key of a flag in the review list: the triage tier it stands for
-    (clinical-rules §7): risk 1, deteriorated outcome 2, open or unrepaired
-    rupture 3, goal disagreed 4, attendance 5, other goal states 6, a
-    repaired rupture last."""
-    if flag.kind == "risk":
-        return 1 if flag.status == "risk" else 7  # re-screened negative: no longer tier 1
-    if flag.kind == "outcome":
-        return 2
-    if flag.kind == "rupture":
-        return 7 if flag.status == "repaired" else 3
-    if flag.kind == "goal":
-        return 4 if flag.status == "disagreed" else 6
-    if flag.kind == "attendance":
-        return 5
-    return 8
+def _urgency(flag: Flag) -> int:
+    """A flag's place in the review list: the tier it stands for, a status
+    that is no triage reason (a repaired rupture) and unknown kinds last."""
+    kind = REGISTRY.get(flag.kind)
+    if kind is None or flag.status not in kind.statuses:
+        return 9
+    return kind.urgency(flag.status)
 
 
 class PanelList(OptionList):
     """An option list in a client-screen panel: j/k, a rounded border that
     lights up on focus, as tall as its entries up to ``max-height``."""
 
-    BINDINGS = [*LIST_KEYS]
+    BINDINGS = bindings("lists")
 
     DEFAULT_CSS = """
     PanelList {
@@ -140,8 +124,8 @@ class PanelList(OptionList):
 
 
 class ReviewList(PanelList):
-    """The flags of one client, most urgent first (``flag_urgency``: risk,
-    outcome, rupture, goal, attendance), each with its review; the last
+    """The flags of one client, most urgent first (the tier each stands for,
+    ``rules.kinds.REGISTRY.urgency``), each with its review; the last
     entry is always the client as a whole. The highlighted entry is what ``r``/``n`` act on: on
     a fresh client the first, so ``r`` on a risk client reviews the risk."""
 
@@ -162,11 +146,11 @@ class ReviewList(PanelList):
         self._client = analysis.client
         self.flags = {}
         options: list[Option | None] = []
-        for f, r in sorted(state.flags, key=lambda fr: flag_urgency(fr[0])):
+        for f, r in sorted(state.flags, key=lambda fr: _urgency(fr[0])):
             self.flags[f.identity] = f
             if options:
                 options.append(None)
-            options.append(Option(review_entry(flag_label(f, analysis), r, present), id=f.identity))
+            options.append(Option(review_entry(REGISTRY.describe(f, analysis), r, present), id=f.identity))
         if options:
             options.append(None)
         options.append(Option(review_entry("Client as a whole", state.client, present, client_level=True),

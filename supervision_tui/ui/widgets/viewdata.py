@@ -157,7 +157,7 @@ fmt_num = _fmt_num
 
 
 @dataclass(slots=True)
-class ClientView:
+class ClientDisplay:
     """Per-client derived display data, built lazily and cached."""
 
     record: ClientRecord
@@ -230,7 +230,7 @@ class ClientView:
 SPARK_WIDTH = 6  # the last 6 sessions: keeps Alliance narrow enough for Outcome to join at 120 columns
 
 
-def spark_cell(view: ClientView) -> str:
+def spark_cell(view: ClientDisplay) -> str:
     """The caseload table's alliance sparkline of a client ("" without
     alliance ratings). The loader computes it with the analysis (it needs
     the client's rows, which the app does not keep in memory)."""
@@ -292,7 +292,7 @@ class LoadedData:
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> display values from the loader
     stats: dict[str, Any] = field(default_factory=dict)  # the loader's figures (timings, cache hits)
     prebuilt_rows: Any = None  # (reviews_version, caseload rows) built in the load thread, taken once
-    _views: dict[str, ClientView] = field(default_factory=dict)
+    _views: dict[str, ClientDisplay] = field(default_factory=dict)
     max_views: int = 0  # > 0: keep only this many recent views (records rebuilt on demand)
 
     @cached_property
@@ -339,7 +339,7 @@ class LoadedData:
         dates = [a.latest_date for a in self.analyses if a.latest_date is not None]
         return max(dates) if dates else None
 
-    def view(self, code: str) -> ClientView:
+    def view(self, code: str) -> ClientDisplay:
         v = self._views.get(code)
         if v is not None and self.max_views:
             self._views[code] = self._views.pop(code)  # most recent last
@@ -350,7 +350,7 @@ class LoadedData:
 
                 a = self.by_code[code]
                 rec = ClientRecord(Client(code, a.clinician, a.status), ())
-            v = ClientView(rec, self.by_code[code], self.settings)
+            v = ClientDisplay(rec, self.by_code[code], self.settings)
             self._views[code] = v
             if self.max_views and len(self._views) > self.max_views:
                 del self._views[next(iter(self._views))]

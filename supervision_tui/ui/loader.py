@@ -13,7 +13,7 @@ How a load goes
 1. ``prestart`` (the CLI's ``open``, before Textual is imported and before
    any thread exists) forks the workers, so they read while the app
    imports and draws its first frame; ``spawn`` (a reload, from the app)
-   starts them as new interpreters (``python -m supervision_tui.loader``),
+   starts them as new interpreters (``python -m supervision_tui.ui.loader``),
    which is safe from a process with threads.
 2. Worker *k* of *n* reads the database (format 2: only the head and its
    own *n*-th of the client lines, see ``store/columnar.py``; format 1: the
@@ -67,12 +67,10 @@ def trace(label: str) -> None:
     path = os.environ.get(TRACE_ENV)
     if not path:
         return
+    from supervision_tui.store.files import append_private_bytes
+
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, f"{time.monotonic():.6f} {os.getpid()} {label}\n".encode())
-        finally:
-            os.close(fd)
+        append_private_bytes(path, f"{time.monotonic():.6f} {os.getpid()} {label}\n".encode())
     except OSError:
         pass
 
@@ -159,7 +157,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache, columnar, schema
     from supervision_tui.reports.patterns import missing_recent_measures
-    from supervision_tui.ui.widgets.viewdata import ClientView, spark_cell
+    from supervision_tui.ui.widgets.viewdata import ClientDisplay, spark_cell
 
     trace(f"worker {part} imported")
     settings = req.settings if req.settings is not None else Settings()
@@ -247,7 +245,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                     t2 = clock()
                     analysis = analyse_client(record, settings, today=as_of, shared=shared)
                     t3 = clock()
-                    extras["spark"] = spark_cell(ClientView(record, analysis, settings))
+                    extras["spark"] = spark_cell(ClientDisplay(record, analysis, settings))
                     extras["missing_recent"] = missing_recent_measures(record)  # (the clinicians screen)
                     t4 = clock()
                     t_decode += t2 - t1
@@ -283,15 +281,14 @@ def _split(path: str):
 
 
 def _main() -> None:
-    """``python -m supervision_tui.loader PART PARTS``: the request pickled
-    on stdin, the messages on stdout (from ``spawn``; trusted: our own process)."""
+    """``python -m supervision_tui.ui.loader PART PARTS FD``: the request
+    pickled on stdin, the messages on file descriptor FD (from ``spawn``;
+    trusted: our own process)."""
     import gc
 
     gc.disable()  # (a process of its own: ~10⁵ acyclic objects per chunk, nothing to collect)
-    part, parts = int(sys.argv[1]), int(sys.argv[2])
+    part, parts, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     req = pickle.loads(sys.stdin.buffer.read())
-    out = os.dup(1)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing else may write into the message stream
     run_worker(req, part, parts, out)
     os.close(out)
 
@@ -426,18 +423,21 @@ def spawn(req: LoadRequest) -> LoadHandle:
     payload = pickle.dumps(req, protocol=5)
     procs, fds = [], []
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     for part in range(parts):
-        p = subprocess.Popen([sys.executable, "-m", "supervision_tui.loader", str(part), str(parts)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             env=env, close_fds=True)
-        assert p.stdin is not None and p.stdout is not None
+        r, w = os.pipe()  # the messages: a pipe of their own (stdout and stderr go nowhere)
+        try:
+            p = subprocess.Popen([sys.executable, "-m", "supervision_tui.ui.loader", str(part), str(parts), str(w)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=env, close_fds=True, pass_fds=(w,))
+        finally:
+            os.close(w)
+        assert p.stdin is not None
         p.stdin.write(payload)
         p.stdin.close()
         procs.append(p)
-        fds.append(os.dup(p.stdout.fileno()))
-        p.stdout.close()
+        fds.append(r)
     return LoadHandle(req, fds, procs=procs, db_token=token)
 
 
