@@ -488,9 +488,6 @@ class SupervisionApp(App[None]):
             self.post_message(LoadFailed(f"Unexpected error while loading: {type(err).__name__}: {err}"))
             return
         self.post_message(DataLoaded(data))
-        pending, self._pending_cache = getattr(self, "_pending_cache", None), None
-        if pending is not None:
-            pending.save_cache()  # (the analysis cache, for the next start; while the data are shown)
 
     @on(DataLoaded)
     def _loaded(self, message: DataLoaded) -> None:
@@ -504,6 +501,10 @@ class SupervisionApp(App[None]):
         self.cached_table = None
         trace("rows built")
         self.call_after_refresh(trace, "rows painted")
+        pending, self._pending_cache = getattr(self, "_pending_cache", None), None
+        if pending is not None:  # the analysis cache, for the next start (a thread of its own: the load is over)
+            self.run_worker(pending.save_cache, name="analysis-cache", group="analysis-cache", thread=True,
+                            exit_on_error=False)
         self.save_triage_cache()  # (or the caseload screen does, once it has built its rows)
         if self._open_when_loaded is not None:
             code, self._open_when_loaded = self._open_when_loaded, None
