@@ -503,8 +503,9 @@ class SupervisionApp(App[None]):
         self.call_after_refresh(trace, "rows painted")
         pending, self._pending_cache = getattr(self, "_pending_cache", None), None
         if pending is not None:  # the analysis cache, for the next start (a thread of its own: the load is over)
+            # (a description given: Textual would describe the worker by repr(), of every analysis)
             self.run_worker(pending.save_cache, name="analysis-cache", group="analysis-cache", thread=True,
-                            exit_on_error=False)
+                            exit_on_error=False, description="write the analysis cache")
         self.save_triage_cache()  # (or the caseload screen does, once it has built its rows)
         if self._open_when_loaded is not None:
             code, self._open_when_loaded = self._open_when_loaded, None
@@ -557,7 +558,7 @@ class SupervisionApp(App[None]):
         self._cache_written = key
         # (run_worker with a name: the @work decorator would repr() every row to name the worker)
         self.run_worker(lambda: self._write_triage_cache(key, header, rows), name="triage-cache",
-                        group="triage-cache", thread=True, exit_on_error=False)
+                        group="triage-cache", thread=True, exit_on_error=False, description="write the triage cache")
 
     def _write_triage_cache(self, key: CacheKey, header: dict, rows: list) -> None:
         write_cached_table(key, header, rows)

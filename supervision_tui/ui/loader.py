@@ -480,7 +480,7 @@ def _messages(handle: LoadHandle, cancelled: Callable[[], bool]) -> Iterator[Any
                 yield message
 
 
-@dataclass
+@dataclass(repr=False)  # (its repr would spell out every analysis and every client's bytes)
 class LoadResult:
     name: str
     clinicians: dict  # id -> model.Clinician
@@ -492,6 +492,9 @@ class LoadResult:
     cache_path: Path | None = None
     cache_entries: dict[bytes, bytes] | None = None  # to write (None: the file is up to date)
     first_date: date | None = None  # the earliest rating of the caseload (``rules.engine.check_as_of``)
+
+    def __repr__(self) -> str:
+        return f"LoadResult({self.name!r}, {len(self.analyses)} clients, format {self.format})"
 
     def check_as_of(self, as_of: date | None) -> None:
         """``rules.engine.check_as_of`` on what was loaded (a future day, or
