@@ -39,7 +39,7 @@ TARGET_P95_MS = 20.0
 def _caseload(n_clients: int, n_sessions: int):
     from supervision_tui.demo import generate_demo
 
-    return generate_demo(2026, n_clients=n_clients, sessions=n_sessions)
+    return generate_demo(2026, n_clients=n_clients, sessions=n_sessions, history=0)
 
 
 def _percentile(values: list[float], q: float) -> float:

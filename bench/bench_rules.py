@@ -138,6 +138,66 @@ def bench_rules(n_clients: int = 500, n_sessions: int = 40, repeat: int = 5, see
     }
 
 
+def bench_signals(n_clients: int = 500, n_sessions: int = 40, repeat: int = 5, seed: int = 2026,
+                  caseload: Caseload | None = None) -> dict:
+    """What clinical-rules §10–11 add, in milliseconds (best of ``repeat``):
+    ``reference_ms`` — fitting the clinic reference of every outcome
+    instrument (``rules.expected.prepare``, once per analysis);
+    ``signals_ms`` — the not-on-track rule on every client (its ``run``,
+    the per-client views built beforehand, as the engine has them);
+    ``engine_ms`` — the whole engine on grouped records, both included;
+    ``effectiveness_ms`` — every supervisee's effectiveness rows from the
+    analyses (``reports.effectiveness``). Parts are timed on their own: on
+    a shared machine the difference of two engine runs is mostly noise."""
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.reports.effectiveness import effectiveness_for
+    from supervision_tui.rules import engine, expected
+    from supervision_tui.rules.context import RuleContext
+    from supervision_tui.rules.markers import ClientView
+
+    cl = caseload if caseload is not None else generate_caseload(n_clients, n_sessions, seed)
+    settings = Settings()
+    records = cl.records()
+    shared = engine.prepare_shared(records, settings)
+    views = [ClientView(r, REGISTRY) for r in records]
+    best = {"reference": float("inf"), "signals": float("inf"), "engine": float("inf"),
+            "effectiveness": float("inf")}
+    analyses: list = []
+    rows: list = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        reference = expected.prepare(records, settings)
+        best["reference"] = min(best["reference"], (time.perf_counter() - t0) * 1000)
+        contexts = [RuleContext(v, settings, None, shared) for v in views]
+        gc.collect()
+        t0 = time.perf_counter()
+        for ctx in contexts:
+            expected.run(ctx)
+        best["signals"] = min(best["signals"], (time.perf_counter() - t0) * 1000)
+        del contexts
+        analyses = []
+        gc.collect()
+        t0 = time.perf_counter()
+        analyses = analyse_records(records, settings)
+        best["engine"] = min(best["engine"], (time.perf_counter() - t0) * 1000)
+        gc.collect()
+        t0 = time.perf_counter()
+        rows = effectiveness_for(records, analyses, settings)
+        best["effectiveness"] = min(best["effectiveness"], (time.perf_counter() - t0) * 1000)
+    signals = sum(1 for a in analyses for f in a.flags if f.status == "not_on_track")
+    return {
+        "n_clients": len(records),
+        "reference_ms": round(best["reference"], 1),
+        "signals_ms": round(best["signals"], 1),
+        "engine_ms": round(best["engine"], 1),
+        "effectiveness_ms": round(best["effectiveness"], 1),
+        "not_on_track": signals,
+        "reference": {k: (m.clients, m.pairs, m.enough) for k, m in reference.items()},
+        "effect_rows": len(rows),
+    }
+
+
 def main(argv: list[str]) -> None:
     n_clients = int(argv[1]) if len(argv) > 1 else 500
     n_sessions = int(argv[2]) if len(argv) > 2 else 40
@@ -147,6 +207,13 @@ def main(argv: list[str]) -> None:
         f"analyse_caseload {r['total_ms']} ms best of 5, {r['first_total_ms']} ms first run "
         f"(= Caseload.records {r['records_ms']} ms + rules {r['rules_ms']} ms), "
         f"{r['flags']} flags, triaged tiers {r['tiers']}"
+    )
+    g = bench_signals(n_clients, n_sessions)
+    print(
+        f"not on track and effectiveness (clinical-rules §10–11): reference fit {g['reference_ms']} ms + the "
+        f"signal on every client {g['signals_ms']} ms (within the engine's {g['engine_ms']} ms), effectiveness "
+        f"rows {g['effectiveness_ms']} ms; {g['not_on_track']} not-on-track flags; reference "
+        f"(clients, ratings after intake, enough) {g['reference']}"
     )
 
 

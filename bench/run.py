@@ -792,6 +792,9 @@ def bench_size(n: int, quick: bool, tmp: Path, env: dict[str, str]) -> dict:
     n_clients = len(caseload.clients)
     log(f"{n} clients: rules x{reps['rules']}")
     rules_demo, n_rows = time_rules_demo(caseload, reps["rules"])
+    log(f"{n} clients: not on track and effectiveness (clinical-rules §10–11)")
+    from bench_rules import bench_signals
+    signals = bench_signals(repeat=reps["rules"], caseload=caseload)
     del caseload
     rules = time_rules(n, reps["rules"]) if n <= DEMO_MAX else None
     log(f"{n} clients: cold load profile (the loader's phases, one process)")
@@ -814,6 +817,7 @@ def bench_size(n: int, quick: bool, tmp: Path, env: dict[str, str]) -> dict:
         "import_s": imp, "load_s": load, "rules_ms": rules["total_ms"] if rules else None,
         "rules_demo_ms": rules_demo * 1000, "rules_rows": rules["n_rows"] if rules else None,
         "profile": prof, "screen": screen, "quit": quit_, "keys": keys, "open": opened, "save": save,
+        "signals": signals,
     }
 
 
@@ -957,6 +961,12 @@ def details(results: list[dict]) -> list[str]:
         )
         lines.append("  cold start timeline (s since spawn): " + ", ".join(f"{t:.2f} {label}" for t, label in
                                                                            s["timeline"] if "start" not in label))
+        g = r["signals"]
+        lines.append(
+            f"  not on track and effectiveness (demo caseload; the first two are part of rules): reference fit "
+            f"{fmt_ms(g['reference_ms'])}, the signal on every client {fmt_ms(g['signals_ms'])}, effectiveness "
+            f"{fmt_ms(g['effectiveness_ms'])} (in the load worker); {g['not_on_track']} not-on-track flags"
+        )
     return lines
 
 

@@ -1,5 +1,6 @@
 """Command line: ``supervision-tui [DB]`` opens the dashboard; subcommands
-import, validate, export, flags, summary, agenda, demo, serve.
+import, validate, export, flags, summary, effectiveness, agenda, demo,
+serve.
 
 Exit status (interchange.md §4): 0 success, 1 invalid input, 2 wrong usage.
 No user error ever prints a Python traceback: every ``UserError`` is shown
@@ -124,7 +125,7 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
         # is imported and any thread exists, while the app starts (supervision_tui/ui/loader.py)
         from supervision_tui.ui import loader
 
-        request = loader.LoadRequest(str(db), settings, _as_date(as_of))
+        request = loader.LoadRequest(str(db), settings, _as_date(as_of), scope=clinician or None)
         preload = loader.take_early(request)  # (started by launch.py, first thing, when it could tell)
         if preload is None:
             loader.trace("cli forks")
@@ -153,7 +154,8 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
 
 _FHIR_HELP = "FILEs are FHIR R4 JSON: Bundles, single resources, Bulk Data NDJSON files, or folders of them."
 _CLIENT_SYSTEM_HELP = ("With --fhir: the Patient identifier system whose value is the client code "
-                       "(default: each Patient's first identifier).")
+                       "(default: each Patient's first identifier, only when all Patients' first identifiers come from one "
+                       "system that is not a national number; otherwise the import asks for this option).")
 _CLINICIAN_SYSTEM_HELP = ("With --fhir: the Practitioner identifier system whose value is the clinician id "
                           "(default: the first identifier).")
 _MAP_HELP = ("FILEs are a vendor's CSV export, read through MAPPING: a mapping TOML file, or the name of a "
@@ -297,14 +299,18 @@ def export_cmd(db, outdir, clinician, include_notes) -> None:
         click.echo(str(path))
 
 
-def _analyse(db: Path, config: Path | None, as_of, clinician: str | None):
+def _analyse(db: Path, config: Path | None, as_of, clinician: str | None, shared: dict | None = None):
+    """The engine's analyses of DB (one clinician's clients with
+    ``clinician``; the clinic reference of not-on-track is the whole
+    caseload's either way). ``shared``: an empty dict to receive the
+    caseload-level values (``rules.engine.prepare_shared``)."""
     from supervision_tui.rules.engine import analyse_caseload, check_as_of
 
     settings = _load_settings(config)
     caseload = _open_db(db).load()
     _check_clinician(db, caseload, clinician)
     check_as_of(caseload, _as_date(as_of))
-    analyses = analyse_caseload(caseload, settings, as_of=_as_date(as_of))
+    analyses = analyse_caseload(caseload, settings, as_of=_as_date(as_of), shared=shared)
     if clinician:
         analyses = [a for a in analyses if a.clinician == clinician]
     return analyses
@@ -327,15 +333,28 @@ def _rule_options(fn):
 
 @cli.command("flags")
 @_rule_options
-def flags_cmd(db, as_json, as_of, clinician, config) -> None:
+@click.option("--with-reference", is_flag=True,
+              help="Also the clinic reference of 'not on track' per outcome instrument (fitted β0, β1, band "
+                   "σs, clients, ratings; with --json an object {\"flags\": [...], \"reference\": {...}}).")
+def flags_cmd(db, as_json, as_of, clinician, config, with_reference) -> None:
     """List every flag (ruptures, goals, outcomes, attendance, risk)."""
     from supervision_tui.reports import tables
 
+    shared: dict = {}
     try:
-        analyses = _analyse(db, config, as_of, clinician)
+        analyses = _analyse(db, config, as_of, clinician, shared)
     except UserError as err:
         _fail(err)
-    click.echo(tables.flags_json(analyses) if as_json else tables.flags_table(analyses))
+    if not with_reference:
+        click.echo(tables.flags_json(analyses) if as_json else tables.flags_table(analyses))
+        return
+    from supervision_tui.rules.expected import reference_of
+
+    reference = reference_of(shared) or {}
+    if as_json:
+        click.echo(tables.flags_reference_json(analyses, reference))
+    else:
+        click.echo(tables.flags_table(analyses) + "\n\n" + tables.reference_text(reference))
 
 
 @cli.command("summary")
@@ -353,6 +372,42 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
     click.echo(tables.summary_json(analyses) if as_json else tables.summary_table(analyses, show_all=show_all))
 
 
+@cli.command("effectiveness")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--instrument", help="Only this outcome instrument (ORS, PHQ-9, GAD-7, ...).")
+@click.option("--clinician", help="Only this clinician's rows (the clinic rows stay, for comparison).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md §6a).")
+@click.option("--as-of", type=DATE, help="What was known on this date (later sessions ignored).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+def effectiveness_cmd(db, instrument, clinician, as_json, as_of, config) -> None:
+    """Each supervisee's severity-adjusted effect size with its 95 % interval,
+    and reliable improvement, recovery and deterioration rates with Wilson
+    intervals, per outcome instrument, and the clinic as a whole
+    (clinical-rules §11). Not a ranking: overlapping intervals are not a
+    difference."""
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.reports.effectiveness import effectiveness_for, effectiveness_json, effectiveness_table
+    from supervision_tui.rules.engine import analyse_records, check_as_of, known_records
+
+    try:
+        if instrument is not None and instrument not in {i.id for i in REGISTRY.outcome()}:
+            known = ", ".join(i.id for i in REGISTRY.outcome())
+            err = UserError(f"--instrument {instrument}: not an outcome instrument (known: {known})")
+            err.exit_code = 2
+            raise err
+        settings = _load_settings(config)
+        caseload = _open_db(db).load()
+        _check_clinician(db, caseload, clinician)
+        as_of_day = _as_date(as_of)
+        check_as_of(caseload, as_of_day)
+        records = known_records(caseload, as_of_day)
+        analyses = analyse_records(records, settings, today=as_of_day)
+        rows = effectiveness_for(records, analyses, settings, clinician=clinician, instrument=instrument)
+    except UserError as err:
+        _fail(err)
+    click.echo(effectiveness_json(rows) if as_json else effectiveness_table(rows))
+
+
 @cli.command("agenda")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
@@ -367,7 +422,9 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
     """The weekly supervision agenda as Markdown or self-contained HTML."""
     from supervision_tui.reports.agenda import build_agenda_from, render
     from supervision_tui.reports.as_of import ReviewsAsOf
-    from supervision_tui.rules.engine import analyse_caseload, check_as_of
+    from supervision_tui.reports.effectiveness import effectiveness_for
+    from supervision_tui.rules.engine import analyse_caseload, check_as_of, known_records
+    from supervision_tui.rules.expected import reference_of
     from supervision_tui.store.reviews import ReviewStore
 
     if fmt is None:  # an explicit --format wins over the suffix
@@ -382,9 +439,13 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
         as_of_day = _as_date(as_of)
         check_as_of(caseload, as_of_day)
         reviews = ReviewsAsOf(database, as_of_day) if as_of_day is not None else ReviewStore(database)
+        shared: dict = {}
+        analyses = analyse_caseload(caseload, settings, as_of=as_of_day, shared=shared)
         agenda = build_agenda_from(
-            caseload, analyse_caseload(caseload, settings, as_of=as_of_day), reviews,
+            caseload, analyses, reviews,
             since=_as_date(since), as_of=as_of_day, clinician=clinician,
+            reference=reference_of(shared),
+            effects=effectiveness_for(known_records(caseload, as_of_day), analyses, settings, clinician=clinician),
         )
         text = render(agenda, fmt=fmt, include_notes=include_notes)
         if out:
@@ -485,12 +546,15 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
 @click.option("--clients", "n_clients", type=int, default=40, show_default=True)
 @click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
-def demo_cmd(out, seed, n_clients, max_sessions) -> None:
+@click.option("--history", type=int, default=None,
+              help="Past (closed) clients the clinic reference learns from, 0–99 (default: 40 from 40 clients up, "
+                   "else 0).")
+def demo_cmd(out, seed, n_clients, max_sessions, history) -> None:
     """Write a deterministic demo caseload database to OUT."""
     from supervision_tui.demo import write_demo
 
     try:
-        write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions)
+        write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions, history=history)
     except UserError as err:
         _fail(err)
     click.echo(f"Demo caseload written to {out}")

@@ -24,15 +24,15 @@ _FLAGS = ("--present", "--read-only", "--ssh", "--no-ssh", "--all")
 _COMMANDS = ("open", "import", "validate", "export", "flags", "summary", "agenda", "review", "audit", "demo", "serve")
 
 
-def early_open(argv: list[str]) -> tuple[str, str | None, str | None] | None:
-    """(database path, --config, --as-of) of a plain ``open`` command line,
-    else None."""
+def early_open(argv: list[str]) -> tuple[str, str | None, str | None, str | None] | None:
+    """(database path, --config, --as-of, --clinician) of a plain ``open``
+    command line, else None."""
     args = list(argv)
     if args and args[0] == "open":
         args = args[1:]
     elif args and args[0] in _COMMANDS:
         return None
-    db = config = as_of = None
+    db = config = as_of = scope = None
     i = 0
     while i < len(args):
         a = args[i]
@@ -47,6 +47,8 @@ def early_open(argv: list[str]) -> tuple[str, str | None, str | None] | None:
                 config = value
             elif name == "--as-of":
                 as_of = value
+            elif name == "--clinician":
+                scope = value
         elif a in _FLAGS:
             pass
         elif a.startswith("-"):
@@ -58,14 +60,14 @@ def early_open(argv: list[str]) -> tuple[str, str | None, str | None] | None:
         i += 1
     if db is None:
         return None
-    return db, config, as_of
+    return db, config, as_of, scope
 
 
 def _prestart(argv: list[str]) -> None:
     parsed = early_open(argv)
     if parsed is None:
         return
-    db, config, as_of = parsed
+    db, config, as_of, scope = parsed
     try:
         from datetime import date
         from pathlib import Path
@@ -82,7 +84,7 @@ def _prestart(argv: list[str]) -> None:
     from supervision_tui.ui import loader
 
     loader.trace("launch forks")
-    loader.prestart_early(loader.LoadRequest(path, settings, day))
+    loader.prestart_early(loader.LoadRequest(path, settings, day, scope=scope or None))
 
 
 def main() -> None:

@@ -41,6 +41,14 @@ File format (interchange.md §7)::
     expire_days = 0                        # 0 = never (default); N: a risk flag ends N days
                                            # after its risk session [clinic setting]
 
+    [not_on_track]                         # clinical-rules §10 [our default]s
+    z = 1.28                               # signal below E[g] − z·σ(t): the worst tenth
+    min_clients = 30                       # reference clients (≥ 3 ratings) an instrument needs
+    min_pairs = 100                        # reference ratings after intake it needs
+
+    [effectiveness]                        # clinical-rules §11
+    min_cases = 10                         # fewer: "too few to compare" [our default]
+
     [keys]                                 # binding id -> key
     quit = "q"
 
@@ -191,6 +199,26 @@ class RiskSettings:
 
 
 @dataclass(frozen=True)
+class NotOnTrackSettings:
+    """clinical-rules.md §10: the signal fires below ``E[g] − z·σ(t)``
+    (z = 1.28: the worst tenth), computed only where the clinic's reference
+    for the instrument has ``min_clients`` clients and ``min_pairs`` ratings
+    after intake [our default]s."""
+
+    z: float = 1.28
+    min_clients: int = 30
+    min_pairs: int = 100
+
+
+@dataclass(frozen=True)
+class EffectivenessSettings:
+    """clinical-rules.md §11: below ``min_cases`` cases a supervisee's
+    effect size and rates are "too few to compare" [our default]."""
+
+    min_cases: int = 10
+
+
+@dataclass(frozen=True)
 class UISettings:
     theme: str | None = None
 
@@ -217,6 +245,8 @@ class Settings:
     outcomes: OutcomeSettings = field(default_factory=OutcomeSettings)
     attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
     risk: RiskSettings = field(default_factory=RiskSettings)
+    not_on_track: NotOnTrackSettings = field(default_factory=NotOnTrackSettings)
+    effectiveness: EffectivenessSettings = field(default_factory=EffectivenessSettings)
     keys: dict[str, str] = field(default_factory=dict)
     ui: UISettings = field(default_factory=UISettings)
     fhir: FhirSettings = field(default_factory=FhirSettings)
@@ -494,6 +524,8 @@ _SCHEMA: dict[str, dict[str, Callable]] = {
     },
     "attendance": {"disengaging_missed": _integer(1)},
     "risk": {"expire_days": _integer(0)},
+    "not_on_track": {"z": _number(0, lo_open=True), "min_clients": _integer(2), "min_pairs": _integer(2)},
+    "effectiveness": {"min_cases": _integer(2)},
     "ui": {"theme": _string},
     "fhir": {"codes": _instrument_table(_fhir_codes, lambda registry: registry.ids(), "instrument")},
 }
@@ -504,13 +536,16 @@ _REMOVED = {
                         "re-screen, whatever the number of sessions); remove it, or set expire_days "
                         "for a clinic expiry in days",
 }
-_SECTIONS = ("rupture", "goals", "outcomes", "attendance", "risk", "keys", "ui", "fhir")
+_SECTIONS = ("rupture", "goals", "outcomes", "attendance", "risk", "not_on_track", "effectiveness", "keys", "ui",
+             "fhir")
 _SECTION_TYPES = {
     "rupture": RuptureSettings,
     "goals": GoalSettings,
     "outcomes": OutcomeSettings,
     "attendance": AttendanceSettings,
     "risk": RiskSettings,
+    "not_on_track": NotOnTrackSettings,
+    "effectiveness": EffectivenessSettings,
     "ui": UISettings,
     "fhir": FhirSettings,
 }

@@ -68,6 +68,8 @@ from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
 __all__ = [
     "DEFAULT_SEED",
     "DEFAULT_CLIENTS",
+    "DEFAULT_HISTORY",
+    "default_history",
     "DEMO_END",
     "DEMO_NAME",
     "DEMO_CREATED",
@@ -81,6 +83,9 @@ __all__ = [
 
 DEFAULT_SEED = 2026
 DEFAULT_CLIENTS = 40
+#: Past (closed, dropped-out) clients of a default-size demo: the clinic's history (``default_history``).
+DEFAULT_HISTORY = 40
+_MAX_HISTORY = 99  # codes C-0001 … C-0099 (current clients start at C-0101)
 #: The demo's "today": active clients' latest sessions fall in this week.
 DEMO_END = date(2026, 11, 20)  # a Friday
 DEMO_NAME = "demo caseload"
@@ -179,6 +184,10 @@ SCENARIOS: tuple[Scenario, ...] = (
              "PHQ-9 risk item endorsed last week, re-screened negative this week (agenda: re-screened)"),
     Scenario("goals_achieved", 158, "T02", "active",
              "every goal achieved some sessions ago, no new goal: set new goals or plan the ending (tier 6)"),
+    # clinical-rules §10 (needs a clinic reference: only in demos of the default size and up)
+    Scenario("not_on_track", 113, "T04", "active",
+             "ORS stays near its intake while clients who started there improve: not on track, "
+             "not deteriorated (tier 2)"),
 )
 
 # minimum sessions a scenario needs (when the caller fixes fewer)
@@ -187,7 +196,7 @@ _SCENARIO_MIN = {
     "discrepancy": 10, "goal_disagreed": 8, "disengaging": 7, "goal_stale": 8, "goal_not_set": 6,
     "repaired_v": 10, "withdrawal": 9, "therapist_report": 14, "recovered": 8, "transferred": 8,
     "paused": 6, "closed": 8, "dropped_out": 6,
-    "risk_unseen": 8, "risk_dropped": 7, "risk_rescreened": 6, "goals_achieved": 10,
+    "risk_unseen": 8, "risk_dropped": 7, "risk_rescreened": 6, "goals_achieved": 10, "not_on_track": 8,
 }
 # default lengths (sessions=None): a range or a fixed number from the sketches
 _SCENARIO_N = {
@@ -197,6 +206,7 @@ _SCENARIO_N = {
     "therapist_report": (16, 24), "recovered": (16, 22), "transferred": (14, 24), "paused": (8, 14),
     "closed": (10, 18), "dropped_out": (7, 10),
     "risk_unseen": (9, 14), "risk_dropped": (7, 11), "risk_rescreened": (8, 14), "goals_achieved": (12, 18),
+    "not_on_track": (10, 14),
 }
 
 
@@ -327,10 +337,12 @@ def _random_options(rng: random.Random, status: str) -> dict:
     )
 
 
-def _schedule(rng: random.Random, n: int, status: str) -> dict[int, date]:
+def _schedule(rng: random.Random, n: int, status: str, past: bool = False) -> dict[int, date]:
     weekday = rng.randrange(5)
     monday = DEMO_END - timedelta(days=DEMO_END.weekday())
-    if status == "active":
+    if past:  # a client of the clinic's history: ended 6 to 14 months ago
+        weeks_back = rng.randint(26, 60)
+    elif status == "active":
         weeks_back = 0
     elif status == "paused":
         weeks_back = rng.randint(3, 7)
@@ -382,9 +394,10 @@ def _wai_schedule(rng: random.Random, n: int) -> list[int]:
     return list(range(first, n + 1, 4))
 
 
-def _base(code: str, rng: random.Random, clinician: str, status: str, n: int, opts: dict) -> _Draft:
+def _base(code: str, rng: random.Random, clinician: str, status: str, n: int, opts: dict,
+          past: bool = False) -> _Draft:
     o = _Options(**opts)
-    dates = _schedule(rng, n, status)
+    dates = _schedule(rng, n, status, past)
     attendance = {s: "attended" for s in range(1, n + 1)}
     for s in range(2, n):  # never the first or the last session
         u = rng.random()
@@ -768,12 +781,88 @@ def _scenario(key: str, d: _Draft, rng: random.Random) -> None:
         d.attend(1, 2, done)
         texts = rng.sample(GOAL_TEXTS, 2)
         d.goals = [Goal(d.code, f"G{j + 1}", text, 1 + j, "agreed", "achieved", done) for j, text in enumerate(texts)]
+    elif key == "not_on_track":
+        # ORS near the intake all along (the latest score is set against the
+        # clinic reference once every client is made: _on_course)
+        d.attend(1, n)
+        d.locked_outcome.add("ORS")
+        d.goals = [Goal(g.client, g.goal_id, g.description, g.set_session, "agreed", g.status, g.reviewed_session)
+                   for g in d.goals]
     else:  # pragma: no cover - a programming error
         raise ValueError(key)
     if key in _NOTHING_ELSE:
         # a story meant to show in tier 7: goals agreed, nothing else to review
         d.goals = [Goal(g.client, g.goal_id, g.description, g.set_session, "agreed", g.status, g.reviewed_session)
                    for g in d.goals]
+
+
+# --- on the expected course (clinical-rules §10) ------------------------------------------
+
+_OUTCOME_FIELDS = {"ORS": "ors", "PHQ-9": "phq", "GAD-7": "gad"}
+# stories whose outcome is scripted to be worse: deterioration wins over not on track, leave them be
+_WORSE_STORIES = frozenset({"deteriorated_ors", "deteriorated_phq"})
+
+
+def _course(d: _Draft, field_name: str) -> list | None:
+    from supervision_tui.rules.expected import Point
+
+    values = getattr(d, field_name)
+    if values is None:
+        return None
+    return [Point(s, values[s]) for s in d.attended()]
+
+
+def _toward_better(inst, x: float) -> float:
+    """A score as the instrument records it, rounded toward the better end."""
+    if inst.integer:
+        return float(math.floor(x + 1e-9) if not inst.higher_is_better else math.ceil(x - 1e-9))
+    return _ceil1(x) if inst.higher_is_better else math.floor(round(x * 10, 6)) / 10
+
+
+def _on_course(drafts: list[tuple[_Draft, str | None]]) -> None:
+    """Only the scripted not-on-track client is off the expected course.
+
+    Once every client is made, the clinic reference of each outcome
+    instrument is fitted from them (``rules.expected``, default settings);
+    where it is computed, an active or paused client whose latest rating
+    would signal "not on track" without a story for it gets that rating
+    raised to the expected score (so ordinary clients stay quiet and each
+    story keeps its tier), and the ``not_on_track`` story's latest ORS is
+    put a little below the lower limit, short of a reliable deterioration.
+    Refitted until nothing changes (a raised rating moves the reference a
+    little); a demo too small for a reference is left as made."""
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.rules.expected import assess_track, fit_expected
+
+    for _round in range(4):
+        changed = False
+        for inst in REGISTRY.outcome():
+            name = _OUTCOME_FIELDS.get(inst.id)
+            if name is None:
+                continue
+            courses = [(d, key, _course(d, name)) for d, key in drafts]
+            model = fit_expected(inst, [c for _d, _k, c in courses if c is not None])
+            if not model.enough:
+                continue
+            rc = inst.reliable_change.points if inst.reliable_change else 0.0
+            for d, key, pts in courses:
+                if pts is None or len(pts) < 2 or d.status not in ("active", "paused") or key in _WORSE_STORIES:
+                    continue
+                values = getattr(d, name)
+                last = pts[-1].session
+                tr = assess_track(pts, model, d.status)
+                if key == "not_on_track" and inst.id == "ORS":
+                    x0 = pts[0].total
+                    want = _r1(min(tr.latest, tr.lower_score - 1.0))
+                    want = max(want, _ceil1(x0 - rc + 1.0))  # short of a reliable deterioration
+                    if want != values[last]:
+                        values[last] = want
+                        changed = True
+                elif tr.not_on_track:
+                    values[last] = _toward_better(inst, tr.expected_score)
+                    changed = True
+        if not changed:
+            return
 
 
 # --- rows -----------------------------------------------------------------------
@@ -918,19 +1007,24 @@ def _scenario_options(key: str, opts: dict, rng: random.Random) -> dict:
                  record_srs_goal=key == "risk_rescreened", has_wai=False, has_goals=True)
     elif key == "goals_achieved":
         o.update(record_srs_goal=False, has_wai=False, has_goals=True)
+    elif key == "not_on_track":
+        o.update(ors_start=rng.uniform(14.0, 18.0), ors_gain=rng.uniform(0.0, 1.5), has_phq=False, has_gad=False,
+                 has_wai=False, record_srs_goal=True, has_goals=True, srs_mu=rng.uniform(38.3, 39.0))
     if o["ors_start"] + o["ors_gain"] > 37.5:
         o["ors_gain"] = 37.5 - o["ors_start"]
     return o
 
 
 def _make_client(seed: int, code: str, clinician: str, status: str, key: str | None,
-                 sessions: int | None) -> _Draft:
+                 sessions: int | None, past: bool = False) -> _Draft:
     rng = random.Random(f"supervision-tui-demo/{seed}/{code}")
     n = _n_sessions(rng, key, status, sessions)
     opts = _random_options(rng, status)
     if key:
         opts = _scenario_options(key, opts, rng)
-    d = _base(code, rng, clinician, status, n, opts)
+    if past:  # the clinic's history: PHQ-9 and GAD-7 more often, as in services that use them routinely
+        opts.update(has_phq=rng.random() < 0.7, has_gad=rng.random() < 0.6)
+    d = _base(code, rng, clinician, status, n, opts, past)
     _tidy_srs(d, rng)
     _tidy_wai(d)
     if key:
@@ -958,8 +1052,12 @@ def _check_params(n_clients: int, sessions: int | None) -> None:
         raise UserError(f"--sessions must be a whole number from 1 to {_MAX_SESSIONS_ARG} (got {sessions})")
 
 
-def _generate(seed: int, n_clients: int, sessions: int | None) -> tuple[Caseload, dict[str, str]]:
+def _generate(seed: int, n_clients: int, sessions: int | None,
+              history: int | None = None) -> tuple[Caseload, dict[str, str]]:
     _check_params(n_clients, sessions)
+    history = default_history(n_clients) if history is None else history
+    if isinstance(history, bool) or not isinstance(history, int) or not 0 <= history <= _MAX_HISTORY:
+        raise UserError(f"--history must be a whole number from 0 to {_MAX_HISTORY} (got {history})")
     rng = random.Random(seed)
     numbers, scen = _layout(rng, n_clients)
     clinicians = _assign_clinicians(rng, numbers, scen)
@@ -967,17 +1065,28 @@ def _generate(seed: int, n_clients: int, sessions: int | None) -> tuple[Caseload
     ratings: list[Rating] = []
     goals: list[Goal] = []
     stories: dict[str, str] = {}
+    drafts: list[tuple[_Draft, str | None]] = []
+    # the clinic's history first (own random generator: the current clients' data do not depend on it)
+    hist_rng = random.Random(f"supervision-tui-demo/{seed}/history")
+    for i in range(1, history + 1):
+        code = f"C-{i:04d}"
+        clinician = hist_rng.choices(list(_SHARES), weights=list(_SHARES.values()))[0]
+        status = "closed" if hist_rng.random() < 0.85 else "dropped_out"
+        drafts.append((_make_client(seed, code, clinician, status, None, sessions, past=True), None))
     for x in numbers:
         code = f"C-{x:04d}"
         sc = scen.get(x)
         status = sc.status if sc else _random_status(rng)
-        d = _make_client(seed, code, clinicians[x], status, sc.key if sc else None, sessions)
+        drafts.append((_make_client(seed, code, clinicians[x], status, sc.key if sc else None, sessions),
+                       sc.key if sc else None))
+        if sc:
+            stories[sc.key] = code
+    _on_course(drafts)
+    for d, _key in drafts:
         rows = _rows(d)
         ratings.extend(rows)
         goals.extend(sorted(d.goals, key=lambda g: g.goal_id))
-        clients[code] = Client(code, rows[-1].clinician, status, d.dates[1])
-        if sc:
-            stories[sc.key] = code
+        clients[d.code] = Client(d.code, rows[-1].clinician, d.status, d.dates[1])
     caseload = Caseload(
         clients=clients,
         clinicians={c.id: c for c in (SUPERVISOR, *SUPERVISEES)},
@@ -988,29 +1097,40 @@ def _generate(seed: int, n_clients: int, sessions: int | None) -> tuple[Caseload
     return caseload, stories
 
 
-def generate_demo(seed: int = DEFAULT_SEED, n_clients: int = DEFAULT_CLIENTS, sessions: int | None = None) -> Caseload:
+def default_history(n_clients: int) -> int:
+    """Past clients a demo of ``n_clients`` carries by default:
+    ``DEFAULT_HISTORY`` from the default size up, none below (the UI tests'
+    small demos keep their data; a clinic that small has no reference)."""
+    return DEFAULT_HISTORY if n_clients >= DEFAULT_CLIENTS else 0
+
+
+def generate_demo(seed: int = DEFAULT_SEED, n_clients: int = DEFAULT_CLIENTS, sessions: int | None = None,
+                  history: int | None = None) -> Caseload:
     """The demo caseload for ``seed``: the same seed always gives the same data.
 
     ``sessions`` fixes the number of sessions of every ordinary client
     (default: 6–30, mostly short courses); scripted scenarios keep the
     minimum their story needs. With fewer clients than scenarios, the most
-    urgent scenarios are kept (see ``SCENARIOS``).
+    urgent scenarios are kept (see ``SCENARIOS``). ``history``: closed and
+    dropped-out clients of the clinic's past (codes C-0001 …; default
+    ``default_history(n_clients)``), the reference the not-on-track signal
+    learns from together with the current clients.
     """
-    return _generate(seed, n_clients, sessions)[0]
+    return _generate(seed, n_clients, sessions, history)[0]
 
 
 def scenario_clients(seed: int = DEFAULT_SEED, n_clients: int = DEFAULT_CLIENTS,
-                     sessions: int | None = None) -> dict[str, str]:
+                     sessions: int | None = None, history: int | None = None) -> dict[str, str]:
     """Which client code carries which scripted scenario (``Scenario.key``
     → code), e.g. for documentation, screenshots and tests."""
-    return _generate(seed, n_clients, sessions)[1]
+    return _generate(seed, n_clients, sessions, history)[1]
 
 
 # --- files ----------------------------------------------------------------------
 
 
 def write_demo(out: Path, seed: int = DEFAULT_SEED, n_clients: int = DEFAULT_CLIENTS,
-               sessions: int | None = None) -> Path:
+               sessions: int | None = None, history: int | None = None) -> Path:
     """Write the demo caseload as a new database at ``out``.
 
     Refuses to overwrite an existing file (a demo written over a real
@@ -1025,7 +1145,7 @@ def write_demo(out: Path, seed: int = DEFAULT_SEED, n_clients: int = DEFAULT_CLI
     out = Path(out)
     if out.exists() or out.is_symlink():
         raise UserError(f"{out} exists; choose another path")
-    caseload = generate_demo(seed, n_clients, sessions)
+    caseload = generate_demo(seed, n_clients, sessions, history)
     db = Database(out, read_only=False)
     lock = db.store.lock_path
     had_lock = lock.exists()

@@ -10,9 +10,11 @@ Sections, in the order a supervision meeting walks through them:
    dropped-out clients included, risk is never hidden), then risk
    re-screened negative since the last meeting (listed once: at the first
    meeting after the re-screen).
-2. **Deteriorated** — outcome deteriorated. The section is "Not on track
-   and deteriorated" once a ``not_on_track`` status is registered
-   (``rules.kinds``), "Deteriorated" where no not-on-track signal exists.
+2. **Not on track and deteriorated** — outcome not on track (below the
+   clinic's expected course, clinical-rules §10, ``rules.expected``) or
+   reliably deteriorated. Titled "Deteriorated" where the not-on-track
+   signal cannot be computed for any instrument (too little clinic data:
+   the section says so with the counts, ``Agenda.reference``).
 3. **Ruptures** — unrepaired, then open, then repaired since the last
    meeting; ``NEW`` marks an episode whose first marker session is dated
    on or after ``since``. Each client is listed under the status its
@@ -21,7 +23,11 @@ Sections, in the order a supervision meeting walks through them:
    lesser goal flags (stale, not set, partial) is noted, not listed.
 5. **Patterns per supervisee** — ``reports.patterns.clinician_patterns``:
    clients by tier, open/unrepaired ruptures, repair rate, mean alliance,
-   deteriorated share.
+   deteriorated share; then effectiveness (clinical-rules §11,
+   ``reports.effectiveness``): each supervisee's severity-adjusted effect
+   size and rates with their intervals, "too few to compare" below the
+   minimum, the clinic row, and the reminder that overlapping intervals
+   are not a difference (never a ranking).
 6. **Action items carried over** — every open item, oldest first, overdue
    ones marked (due before ``as_of``).
 
@@ -66,6 +72,7 @@ from typing import Any, Iterable
 
 from supervision_tui.errors import UserError
 from supervision_tui.model import Caseload, ClientRecord
+from supervision_tui.reports.effectiveness import EffectRow, effectiveness_table
 from supervision_tui.reports.patterns import ClinicianPattern, clinician_patterns
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
@@ -93,7 +100,7 @@ HIDDEN = "(hidden)"
 SECTION_KEYS = ("safety", "not_on_track", "ruptures", "goals_engagement", "patterns", "actions")
 SECTION_TITLES = {
     "safety": "Safety and risk",
-    "not_on_track": "Deteriorated",  # "Not on track and deteriorated" once not-on-track exists (section_title)
+    "not_on_track": "Deteriorated",  # "Not on track and deteriorated" where the signal is computed (section_title)
     "ruptures": "Ruptures",
     "goals_engagement": "Goals and engagement",
     "patterns": "Patterns per supervisee",
@@ -111,7 +118,7 @@ SECTION_SUBTITLES = {
 EMPTY = {
     ("safety", "Active risk"): "No active risk.",
     ("safety", "Re-screened negative since the last meeting ({since})"): "None re-screened since {since}.",
-    ("not_on_track", None): "No client has reliably deteriorated.",
+    ("not_on_track", None): "No client has reliably deteriorated.",  # (with the signal: EMPTY_NOT_ON_TRACK)
     ("ruptures", "Unrepaired"): "None unrepaired.",
     ("ruptures", "Open"): "None open.",
     ("ruptures", "Repaired since {since}"): "None repaired since {since}.",
@@ -122,9 +129,14 @@ EMPTY = {
 ALL_CLIENTS = frozenset({"safety"})
 
 
-def section_title(key: str) -> str:
-    """Section 2 says "not on track" only where such a signal exists (clinical-rules §8)."""
-    if key == "not_on_track" and any("not_on_track" in k.statuses for k in KINDS):
+EMPTY_NOT_ON_TRACK = "No client is off the expected course or reliably deteriorated."
+SUBTITLE_NOT_ON_TRACK = "outcome below the clinic's expected course (not on track), or reliably deteriorated"
+
+
+def section_title(key: str, signal: bool = False) -> str:
+    """Section 2 says "not on track" only where that signal can be computed
+    (clinical-rules §8: "Deteriorated" otherwise)."""
+    if key == "not_on_track" and signal and any("not_on_track" in k.statuses for k in KINDS):
         return "Not on track and deteriorated"
     return SECTION_TITLES[key]
 
@@ -193,6 +205,7 @@ class AgendaSection:
     patterns: tuple[ClinicianPattern, ...] = ()
     actions: tuple[AgendaAction, ...] = ()
     note: str | None = None  # a line after the items (e.g. lesser goal flags)
+    effects: tuple[EffectRow, ...] = ()  # patterns: effectiveness per supervisee and the clinic (§11)
 
     @property
     def items(self) -> tuple[AgendaItem, ...]:
@@ -226,24 +239,34 @@ class Agenda:
 def build_agenda(database, settings=None, since: date | None = None, as_of: date | None = None,
                  clinician: str | None = None) -> Agenda:
     """Load the caseload and the reviews of ``database`` and build the agenda."""
-    from supervision_tui.rules.engine import analyse_caseload
+    from supervision_tui.rules.engine import analyse_caseload, known_records
+    from supervision_tui.rules.expected import reference_of
+    from supervision_tui.reports.effectiveness import effectiveness_for
 
     caseload = database.load()
-    analyses = analyse_caseload(caseload, settings, as_of=as_of)
+    shared: dict[str, object] = {}
+    analyses = analyse_caseload(caseload, settings, as_of=as_of, shared=shared)
+    effects = effectiveness_for(known_records(caseload, as_of), analyses, settings, clinician=clinician)
     reviews = ReviewsAsOf(database, as_of) if as_of is not None else ReviewStore(database)
-    return build_agenda_from(caseload, analyses, reviews, since=since, as_of=as_of, clinician=clinician)
+    return build_agenda_from(caseload, analyses, reviews, since=since, as_of=as_of, clinician=clinician,
+                             reference=reference_of(shared), effects=effects)
 
 
 def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], reviews: ReviewStore | None,
                       since: date | None = None, as_of: date | None = None,
-                      clinician: str | None = None, *, today: date | None = None) -> Agenda:
+                      clinician: str | None = None, *, today: date | None = None,
+                      reference: dict | None = None, effects: Iterable[EffectRow] | None = None) -> Agenda:
     """The agenda from already computed parts (the UI has them loaded).
 
     ``analyses``: ``analyse_caseload(caseload, settings, as_of)``;
     ``reviews``: the caseload's ``ReviewStore`` (None: everything ``new``,
     no action items). With ``as_of`` a plain store is read as of that day
-    (``ReviewsAsOf``).
+    (``ReviewsAsOf``). ``reference``: the clinic's expected-response models
+    (``rules.expected``; None: not computed); ``effects``: the effectiveness
+    rows (``reports.effectiveness``; None: left out).
     """
+    from supervision_tui.rules.expected import shortfalls, signal_computed
+
     ref = as_of or today or date.today()
     since = since or ref - timedelta(days=SINCE_DAYS)
     if as_of is not None and reviews is not None and not isinstance(reviews, ReviewsAsOf):
@@ -309,6 +332,8 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
             head, *rest = client_items
             items.append(replace(head, more=tuple(rest)) if rest else head)
         empty = EMPTY.get((section, title), "Nothing.")
+        if section == "not_on_track" and signal:
+            empty = EMPTY_NOT_ON_TRACK
         return AgendaGroup(title.format(since=since_text) if title else None, _ordered(items),
                            empty.format(since=since_text))
 
@@ -338,15 +363,23 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         what = ", ".join(f"{n} {w}" for w, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
         note = f"{lesser} more flag(s) counted, not listed ({what}); see the caseload."
 
+    signal = signal_computed(reference)
+    short = shortfalls(reference)
+    track_note = None
+    if short:
+        track_note = ("Not on track " + ("is not computed" if not signal else "is not computed for every measure")
+                      + " (too little clinic data for an expected course): " + "; ".join(short) + ".")
+
     def section(key: str, number: int, **kw: Any) -> AgendaSection:
-        return AgendaSection(key, number, section_title(key), SECTION_SUBTITLES[key].format(since=since_text), **kw)
+        subtitle = SUBTITLE_NOT_ON_TRACK if key == "not_on_track" and signal else SECTION_SUBTITLES[key]
+        return AgendaSection(key, number, section_title(key, signal), subtitle.format(since=since_text), **kw)
 
     sections = (
         section("safety", 1, groups=groups("safety")),
-        section("not_on_track", 2, groups=groups("not_on_track")),
+        section("not_on_track", 2, groups=groups("not_on_track"), note=track_note),
         section("ruptures", 3, groups=groups("ruptures")),
         section("goals_engagement", 4, groups=groups("goals_engagement"), note=note),
-        section("patterns", 5, patterns=tuple(patterns)),
+        section("patterns", 5, patterns=tuple(patterns), effects=tuple(effects or ())),
         section("actions", 6, actions=tuple(actions)),
     )
     return Agenda(
@@ -544,6 +577,10 @@ def render_markdown(agenda: Agenda, include_notes: bool = False) -> str:
                 if p.missing_recent:
                     out.append(f"  - no alliance rating in the last 3 sessions: "
                                f"{_md(', '.join(p.missing_recent))}")
+            if s.effects:
+                # monospace: the dot-and-whisker rows line up (nothing in it is escaped text: ids and numbers)
+                out += ["", "### Effectiveness (severity-adjusted, 95 % intervals)", "", "```text",
+                        effectiveness_table(list(s.effects)), "```"]
         elif s.key == "actions":
             if not s.actions:
                 out.append("No open action items.")
@@ -607,6 +644,8 @@ li { margin: .25rem 0; break-inside: avoid; page-break-inside: avoid; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { border: 1px solid #999; padding: .2rem .35rem; text-align: left; vertical-align: top; }
 th { background: #eee; }
+pre.effects { font: 12px/1.3 ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; overflow-x: auto;
+               white-space: pre; break-inside: avoid; page-break-inside: avoid; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11pt; }
   h2 { break-after: avoid; page-break-after: avoid; }
@@ -646,6 +685,9 @@ def render_html(agenda: Agenda, include_notes: bool = False) -> str:
                 out.append('<p class="empty">No supervisee with clients.</p>')
             else:
                 out.append(_patterns_table(s.patterns))
+            if s.effects:
+                out.append("<h3>Effectiveness (severity-adjusted, 95 % intervals)</h3>")
+                out.append(f'<pre class="effects">{_h(effectiveness_table(list(s.effects)))}</pre>')
         elif s.key == "actions":
             if not s.actions:
                 out.append('<p class="empty">No open action items.</p>')

@@ -75,7 +75,7 @@ def summary_row(a: ClientAnalysis) -> dict[str, Any]:
         "sessions": a.sessions,
         "alliance": alliance,
         "goal": a.goal.status,
-        "outcomes": {k: o.status for k, o in a.outcomes.items()},
+        "outcomes": a.outcome_statuses,
     }
 
 
@@ -117,8 +117,10 @@ def _change_words(f: Flag, value: Any) -> str:
     if value is None:
         return ""
     raw = value if inst is None or inst.higher_is_better else -value
-    word = "better" if value > 0 else "worse" if value < 0 else "no difference"
-    return f"{fmt_signed(raw)} {word}" if value else word
+    if fmt_signed(raw) == "0":  # no difference at the shown precision (never "0 worse")
+        return "no difference"
+    word = "better" if value > 0 else "worse"
+    return f"{fmt_signed(raw)} {word}"
 
 
 #: How each extra key of a flag reads in the text table (by key, never by kind).
@@ -130,6 +132,12 @@ EXTRA_WORDS: dict[str, Callable[[Flag, Any], str]] = {
     "missed": lambda f, v: f"{v} missed" if v else "",
     "rescreened_at": lambda f, v: f"re-screened negative s{v}" if v is not None else "",
     "missed_since": lambda f, v: f"{v} missed since" if v else "",
+    # not on track (clinical-rules §10): gains, better-signed like ``change`` in the JSON, read here as
+    # raw differences with their direction ("expected −5.8 better", "signal line −2.1 better": a change
+    # short of the signal line signals)
+    "expected": lambda f, v: f"expected {_change_words(f, v)}" if v is not None else "",
+    "lower": lambda f, v: f"signal line {_change_words(f, v)}" if v is not None else "",
+    "reference_clients": lambda f, v: f"reference {v} clients" if v is not None else "",
 }
 
 
@@ -171,7 +179,7 @@ def _alliance_cell(a: ClientAnalysis) -> str:
 
 
 def _outcome_cell(a: ClientAnalysis) -> str:
-    return ", ".join(f"{k} {OUTCOME_WORDS.get(o.status, o.status)}" for k, o in a.outcomes.items()) or "—"
+    return ", ".join(f"{k} {OUTCOME_WORDS.get(st, st.replace('_', ' '))}" for k, st in a.outcome_statuses.items()) or "—"
 
 
 def summary_table(analyses: Iterable[ClientAnalysis], show_all: bool = False) -> str:
@@ -210,3 +218,33 @@ def summary_table(analyses: Iterable[ClientAnalysis], show_all: bool = False) ->
         notes.append("\"recovered on this measure\" is per instrument (reliably better and past its cutoff), "
                      "not IAPT recovery.")
     return f"{table}\n\n" + "\n".join(notes)
+
+
+# --- the clinic reference of "not on track" (flags --with-reference) ------------------------
+
+
+def reference_data(reference: dict) -> dict[str, Any]:
+    """interchange.md §5: per outcome instrument the fitted ``beta0``,
+    ``beta1``, band ``sigma``s, ``clients``, ``pairs`` and ``enough``."""
+    return {iid: m.to_json() for iid, m in reference.items()}
+
+
+def flags_reference_json(analyses: Iterable[ClientAnalysis], reference: dict) -> str:
+    """``{"flags": [...], "reference": {...}}`` (``flags --json --with-reference``)."""
+    rows = flags_data(analyses)
+    flags = "[]" if not rows else "[\n" + ",\n".join(_dumps(r) for r in rows) + "\n]"
+    ref = _dumps(reference_data(reference))
+    return '{"flags": ' + flags + ',\n"reference": ' + ref + "}"
+
+
+def reference_text(reference: dict) -> str:
+    """The fitted models in words, one instrument a line, so a clinic can
+    check them (clinical-rules §10: "Honesty")."""
+    lines = ["Clinic reference for 'not on track' (clinical-rules §10): expected gain by session t from intake, "
+             "fitted on this caseload's clients with three or more ratings; σ = residual spread by band of t "
+             "(\"from\" = borrowed from a band with 30 ratings)."]
+    if not reference:
+        lines.append("No outcome instrument registered.")
+    for m in reference.values():
+        lines.append(m.describe())
+    return "\n".join(lines)

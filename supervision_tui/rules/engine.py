@@ -40,7 +40,7 @@ from supervision_tui.errors import UserError
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.instruments import REGISTRY, Registry
 from supervision_tui.model import Caseload, ClientRecord
-from supervision_tui.rules import attendance, episodes, goals, outcomes, risk
+from supervision_tui.rules import attendance, episodes, expected, goals, outcomes, risk
 from supervision_tui.rules.context import Rule, RuleContext
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.markers import ClientView
@@ -56,7 +56,7 @@ from supervision_tui.rules.triage import triage, triage_key
 from supervision_tui.settings import Settings
 
 #: Every rule, in the order they run (a rule may read the results of the ones before it).
-RULES: list[Rule] = [episodes.RULE, goals.RULE, outcomes.RULE, attendance.RULE, risk.RULE]
+RULES: list[Rule] = [episodes.RULE, goals.RULE, outcomes.RULE, expected.RULE, attendance.RULE, risk.RULE]
 
 
 def flag_sort_key(f: Flag) -> tuple:
@@ -136,6 +136,7 @@ def analyse_client(
         flags=tuple(flags),
         rescreened=r if r is not None and not r.active else None,
         first_in_tier=t.first,
+        tracks=ctx.extra.get(expected.RULE.name, {}),
     )
 
 
@@ -145,14 +146,21 @@ def analyse_records(
     *,
     registry: Registry | None = None,
     today: date | None = None,
+    shared: dict[str, object] | None = None,
 ) -> list[ClientAnalysis]:
-    """Analyse already-grouped records; triage order (see module doc)."""
+    """Analyse already-grouped records; triage order (see module doc).
+
+    ``shared``: ``prepare_shared`` computed by the caller (to keep it, e.g.
+    the clinic's expected-response reference for ``flags --with-reference``,
+    or to fit it on more clients than are analysed: the whole clinic when
+    the app shows one clinician); None: prepared here from ``records``."""
     settings = settings if settings is not None else Settings()
     records = list(records)
     # ~10⁵ small acyclic objects per 500 clients: no collector walks over
     # the caseload meanwhile (supervision_tui.gc_pause)
     with gc_paused():
-        shared = prepare_shared(records, settings)
+        if shared is None:
+            shared = prepare_shared(records, settings)
         out = [analyse_client(r, settings, registry=registry, today=today, shared=shared) for r in records]
     out.sort(key=triage_key)
     return out
@@ -175,14 +183,20 @@ def analyse_caseload(
     as_of: date | None = None,
     *,
     registry: Registry | None = None,
+    shared: dict[str, object] | None = None,
 ) -> list[ClientAnalysis]:
     """Every client of the caseload, in triage order: triaged clients (active,
     paused, and any client with an active risk) first, then the other
     closed and dropped-out ones. ``as_of`` is "what we knew then": later
-    sessions ignored, clients not known by then left out (``known_records``)."""
+    sessions ignored, clients not known by then left out (``known_records``).
+    ``shared``: an empty dict to receive ``prepare_shared`` (the caller keeps
+    it, e.g. for the clinic reference of ``rules.expected``), or one already
+    prepared for these records."""
     with gc_paused():
         records = known_records(caseload, as_of)
-        return analyse_records(records, settings, registry=registry, today=as_of)
+        if shared is not None and not shared:
+            shared.update(prepare_shared(records, settings if settings is not None else Settings()))
+        return analyse_records(records, settings, registry=registry, today=as_of, shared=shared)
 
 
 def all_flags(analyses: Iterable[ClientAnalysis]) -> list[Flag]:

@@ -315,9 +315,13 @@ REGISTRY = FlagKindRegistry(
             "outcome", 2, "▲", "^", "outcome",
             _statuses(
                 FlagStatus("deteriorated", "deteriorated", 2, agenda="not_on_track"),
+                # clinical-rules §10 (rules.expected); deterioration wins where both hold
+                FlagStatus("not_on_track", "not on track", 2, agenda="not_on_track"),
             ),
             (KindFilter("k-deteriorated", "kind: outcome deteriorated",
-                        lambda a: any(o.status == "deteriorated" for o in a.outcomes.values())),),
+                        lambda a: any(o.status == "deteriorated" for o in a.outcomes.values())),
+             KindFilter("k-not-on-track", "kind: outcome not on track (below the clinic's expected course)",
+                        lambda a: any(f.kind == "outcome" and f.status == "not_on_track" for f in a.flags))),
             agenda_as=_outcome_agenda,
         ),
         FlagKind(

@@ -45,6 +45,7 @@ STATUS_WORDS = {
     "recovered": "recovered on this measure",
     "improved": "reliably improved",
     "no_change": "no reliable change",
+    "not_on_track": "not on track",  # clinical-rules §10 (rules.expected): a summary value, not a §5 status
 }
 
 

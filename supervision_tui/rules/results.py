@@ -253,10 +253,21 @@ class ClientAnalysis:
     flags: tuple[Flag, ...]
     rescreened: RiskResult | None = None  # the latest risk, re-screened negative (when no active risk)
     first_in_tier: bool = False  # sorts first in its tier (tier 1: not seen since the risk session)
+    # clinical-rules §10 (rules.expected): per outcome instrument with two or more ratings, the course
+    # against the clinic's expected course (``TrackResult``; its status None where not computed)
+    tracks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tier_label(self) -> str:
         return TIERS[self.tier].label()
+
+    @property
+    def outcome_statuses(self) -> dict[str, str]:
+        """Per outcome instrument with two or more ratings, the value of
+        interchange.md §6: the §5 status, or ``not_on_track`` where that flag
+        fired (deterioration wins: a deteriorated instrument has no such flag)."""
+        off = {f.extra.get("instrument") for f in self.flags if f.kind == "outcome" and f.status == "not_on_track"}
+        return {k: ("not_on_track" if k in off else o.status) for k, o in self.outcomes.items()}
 
     @property
     def triaged(self) -> bool:

@@ -459,12 +459,16 @@ class ReviewService:
     # -- the agenda and exports ----------------------------------------------------------------------------
 
     def build_agenda(self, caseload: Caseload, analyses: list[ClientAnalysis], as_of: date | None,
-                     since: date | None = None) -> Agenda:
-        """The agenda from loaded analyses (no re-analysis), for the scope."""
+                     since: date | None = None, *, reference: dict | None = None,
+                     effects: list | None = None) -> Agenda:
+        """The agenda from loaded analyses (no re-analysis), for the scope;
+        ``reference`` and ``effects``: the load's not-on-track reference and
+        effectiveness rows (clinical-rules §10–11)."""
         from supervision_tui.reports.agenda import build_agenda_from
 
         store = None if self.error else self.store
-        return build_agenda_from(caseload, analyses, store, since=since, as_of=as_of, clinician=self.scope)
+        return build_agenda_from(caseload, analyses, store, since=since, as_of=as_of, clinician=self.scope,
+                                 reference=reference, effects=effects)
 
     def export_agenda(self, agenda: Agenda, include_notes: bool = False,
                       directory: Path | None = None) -> list[Path]:

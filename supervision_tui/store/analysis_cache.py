@@ -43,7 +43,8 @@ written atomically without fsync (a cache lost in a crash only costs time).
 The file ends with a BLAKE2b checksum of everything before it; a damaged
 file is ignored as if absent. Entries are pickles of the rules' own frozen
 dataclasses, read with ``load_entry``: an unpickler that can build only
-``datetime.date`` and the dataclasses of ``supervision_tui.rules`` (no
+``datetime.date`` and the dataclasses of ``supervision_tui.rules`` and
+``supervision_tui.instruments`` (an analysis refers to its instruments; no
 other callable, so a tampered file cannot run code), and a result whose
 shape is wrong is rejected.
 
@@ -158,7 +159,7 @@ class _RulesOnly(pickle.Unpickler):
             ctor = _CTORS.get(name)
             if ctor is not None:
                 return ctor
-        if module.startswith("supervision_tui.rules.") and "." not in name:
+        if (module.startswith("supervision_tui.rules.") or module == "supervision_tui.instruments") and "." not in name:
             import importlib
 
             obj = getattr(importlib.import_module(module), name, None)

@@ -11,7 +11,10 @@ Every problem is reported as ``FILE:LINE: column: what is wrong (got VALUE)``
 where LINE is the physical line of the file (header = line 1; a row whose
 quoted field spans several lines is reported at its first line) and VALUE
 is the value as read (``empty`` when empty, cut at 40 characters; a goal
-``description`` is private and never echoed). Problems that concern the
+``description`` is private and never echoed; a ``client``, ``clinician``
+or ``goal_id`` value that is not a code is shown only by its length,
+``8 characters, not a code; not shown``, as it may be a name:
+``sanitize.code_shown``). Problems that concern the
 file rather than a column use the pseudo-columns ``file`` (not UTF-8, not
 CSV), ``header`` and ``row`` (wrong number of fields). All errors of all
 files are collected (``ValidationFailed`` shows the first 50 and a count).
@@ -102,6 +105,7 @@ from supervision_tui.store.schema import score_problem
 from supervision_tui.store.sanitize import (
     IDENTIFIER_RE,
     IDENTIFIER_RULE,
+    code_shown,
     control_problem,
     csv_cell,
     csv_uncell,
@@ -146,6 +150,7 @@ REQUIRED = {
     "goals": ("client", "goal_id", "set_session", "agreement"),
 }
 PRIVATE_COLUMNS = {"description"}
+CODE_COLUMNS = {"client", "clinician", "goal_id"}  # identifiers: a value that is not one is not shown
 FREE_TEXT_COLUMNS = {"description"}  # may hold line breaks; everything else is one line
 
 CODE_RE = IDENTIFIER_RE  # client codes, clinician ids, goal ids (sanitize.is_identifier)
@@ -203,24 +208,44 @@ def _got(value: str) -> str:
     return value if len(value) <= 40 else value[:39] + "…"
 
 
-def _fmt(origin: Origin, column: str, what: str, value: str) -> str:
-    return f"{origin[0]}:{origin[1]}: {column}: {what} (got {_got(value)})"
+def _fmt(origin: Origin, column: str, what: str, value: str, shown: str | None = None) -> str:
+    """``FILE:LINE: column: what (got VALUE)``; ``shown`` replaces the value
+    (a description of a value that must not be shown)."""
+    return f"{origin[0]}:{origin[1]}: {column}: {what} (got {_got(value) if shown is None else shown})"
+
+
+def _code_shown(column: str, value: str) -> str | None:
+    """How an error shows a value of a code column that is not a code (it may
+    be a name: ``sanitize.code_shown``); None: as it is."""
+    if column in CODE_COLUMNS:
+        shown = code_shown(value)
+        if shown != value:
+            return shown
+    return None
 
 
 class _Errors:
-    """Collects error lines with a sort key (file order, line, arrival)."""
+    """Collects error lines with a sort key (file order, line, arrival).
+
+    An error identical to one already collected (same file, line, column and text:
+    a mapped wide row checks its row-level values once per measure) is
+    kept once."""
 
     def __init__(self) -> None:
         self.items: list[tuple[tuple, str]] = []
         self.file_order: dict[str, int] = {}
+        self._seen: set[str] = set()
 
-    def add(self, origin: Origin, column: str, what: str, value: str) -> None:
+    def add(self, origin: Origin, column: str, what: str, value: str, shown: str | None = None) -> None:
         if column in PRIVATE_COLUMNS:
             value = "(private text)" if value else ""
-        self.items.append(((self.file_order.get(origin[0], 99), origin[1], len(self.items)),
-                           _fmt(origin, column, what, value)))
+        self.add_line((self.file_order.get(origin[0], 99), origin[1], len(self.items)),
+                      _fmt(origin, column, what, value, shown))
 
     def add_line(self, key: tuple, line: str) -> None:
+        if line in self._seen:
+            return
+        self._seen.add(line)
         self.items.append((key, line))
 
     def lines(self) -> list[str]:
@@ -357,7 +382,7 @@ def _control_errors(name: str, line: int, header: Sequence[str], values: list[st
             v = values[i] = normalise_newlines(v)
         problem = control_problem(v, newlines=free)
         if problem is not None:
-            errors.add((name, line), col or f"column {i + 1}", problem, v)
+            errors.add((name, line), col or f"column {i + 1}", problem, v, shown=_code_shown(col, v))
             bad = True
     return bad
 
@@ -461,7 +486,8 @@ class _Row:
 
     def error(self, col: str, what: str, value: str | None = None) -> None:
         self.ok = False
-        self.errors.add(self.origin, col, what, self.get(col) if value is None else value)
+        v = self.get(col) if value is None else value
+        self.errors.add(self.origin, col, what, v, shown=_code_shown(col, v))
 
     def code(self, col: str) -> str | None:
         v = self.values.get(col, "")

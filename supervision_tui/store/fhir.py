@@ -17,24 +17,41 @@ Errors read ``FILE:ENTRY: Resource/id: field: what is wrong (got VALUE)``.
 ENTRY is ``entry[i]`` for a Bundle entry (0-based, as FHIRPath and jq
 count: ``jq '.entry[3]' bundle.json`` shows it; a Bundle inside a Bundle
 gives ``entry[2]/entry[0]``), the line number for NDJSON, and 1 for a file
-holding one resource. File-level problems read ``FILE:LINE: file: ...``.
+holding one resource. File-level problems read ``FILE:LINE: file: ...``
+(an NDJSON line that is not JSON names the column within that line). An
+error that is no one resource's (the Patients' identifier systems, see
+below) reads ``--client-system: ...`` and comes first. Identical error
+lines are reported once.
 
 Privacy, by construction: a Patient is cut down to ``resourceType``,
 ``id``, ``meta`` and ``identifier`` the moment it is parsed; its name,
 birth date, address, telecom and everything else are never looked at,
 never stored and never shown. Values are echoed in errors only from fields
-that hold codes, numbers, dates and references; a Patient identifier that
-cannot serve as a client code is described, not shown, and free-text
-answers are never shown.
+that hold codes, numbers, dates and references; a Patient or Practitioner
+identifier that cannot serve as a code is described by its length only
+(``sanitize.code_shown``, shared with the CSV imports: ``(got 21
+characters, not a code; not shown)``), and free-text answers are never
+shown.
 
 Readings of the spec, decided here:
 
 * Client code: ``--client-system`` picks the identifier; without it, the
-  Patient's first identifier with a value (the summary names the systems
-  used, so a clinic sees when that was, say, a national number and can
-  choose another with ``--client-system``). The code must fit the client
-  code alphabet (1–32 of ``A–Z a–z 0–9 _ -``). Two Patients with one code
-  are an error.
+  Patient's first identifier with a value, but only when that gives one
+  system for all Patients and that system is not a national number.
+  Patients whose first identifiers come from different systems are an
+  error that lists the systems with a count each (never a value) and asks
+  for ``--client-system``: codes from a mix of systems would mix a record
+  number with, say, a national number. A system that looks like a
+  person's national number (its URI has ``ssn``, ``national``,
+  ``nhs-number``, ``bsn``, ``nir``, ``insee``, ``nino``, ``passport`` or
+  ``driver`` as a word, or it is the OID of the US SSN, UK NHS number,
+  Dutch BSN, French INS, a US driver's licence or passport; or the
+  identifier's HL7 v2-0203 ``type`` is SS, NI, NNxxx, PPN, DL, NH, JHN,
+  TAX or CZ) is never taken by default: the import is refused, and it is
+  used only when ``--client-system`` names it, with a warning in the
+  summary. The summary names the systems used. The code must fit the
+  client code alphabet (1–32 of ``A–Z a–z 0–9 _ -``). Two Patients with
+  one code are an error.
 * Clinician: the Practitioner's identifier (``--clinician-system``, else its
   first). Bulk Data Patient- and Group-level exports hold only the
   patient compartment, which has no Practitioners: a participant whose
@@ -67,7 +84,18 @@ Readings of the spec, decided here:
   with a notice, ``entered-in-error`` skipped. A read Observation with no
   value but a ``dataAbsentReason`` is skipped with a notice. PHQ-9 item 9
   (44260-8) may also be a ``valueCodeableConcept`` with the LOINC answers
-  LA6568-5…LA6571-9 (its usual shape in EHRs).
+  LA6568-5…LA6571-9 (its usual shape in EHRs). A ``valueQuantity`` with a
+  ``comparator`` (``>= 10``) is an error: a bound is not a score.
+* A skipped PHQ-9 item 9 above 0 (an Observation skipped for its status,
+  or a skipped QuestionnaireResponse whose item 9 answer is above 0) is a
+  risk endorsement the import leaves out, so no flag is raised from it.
+  Its notice says so, with the client and session where the references
+  give them: ``Observation/o3: PHQ-9 item 9 = 2 (risk endorsed) of C-1 at
+  session 2 (2026-10-08) not imported: status preliminary; check the
+  record``, and the summary lists all of these first, under "Needs
+  attention", never cut short. ``entered-in-error`` is a retraction, not
+  an endorsement: counted as skipped, no notice. A skipped resource's
+  other faults are not errors (it is not imported).
 * QuestionnaireResponse status ``completed`` and ``amended`` are read;
   ``in-progress`` and ``stopped`` skipped with a notice. An item's code is
   its Questionnaire's ``item.code`` when that Questionnaire is in the
@@ -81,7 +109,9 @@ Readings of the spec, decided here:
 * One PHQ-9 of a session from two resources (an EHR often stores the
   QuestionnaireResponse and the total Observation derived from it) is one
   row when they agree and an error when they do not. Item 9 without a
-  PHQ-9 total at that session is an error (risk is part of the PHQ-9 row).
+  PHQ-9 total at that session is an error (risk is part of the PHQ-9 row),
+  and so is item 9 above that total (an item cannot exceed the sum of the
+  items; the error names both resources).
 * Clinic codes (``[fhir.codes] ORS = "SYSTEM|CODE"``) read an
   Observation's ``valueInteger``/``valueQuantity.value`` as that
   instrument's total, rated by the client.
@@ -119,10 +149,11 @@ from typing import Any, Sequence
 
 from supervision_tui.errors import UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
-from supervision_tui.store.csv_io import CODE_RE, ParsedImport
+from supervision_tui.store.csv_io import CODE_COLUMNS, CODE_RE, ParsedImport
 from supervision_tui.store.csv_io import _measure as _native_measure  # the CSV import's row validator
 from supervision_tui.store.csv_io import _read_bytes
 from supervision_tui.store.csv_io import _Row as _NativeRow
+from supervision_tui.store.sanitize import code_shown
 
 __all__ = ["FhirImport", "read_fhir", "LOINC", "parse_code", "FHIR_SUFFIXES", "LIBRARY_SAMPLE"]
 
@@ -186,6 +217,19 @@ DATETIME_RE = re.compile(
     r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?", re.ASCII)
 SAFE_TEXT_RE = re.compile(r"[A-Za-z0-9._:/|#+\-]{1,64}", re.ASCII)  # codes, ids, references, dates
 
+# identifiers that are a person's national number, never a client code by default (see _looks_national)
+NATIONAL_TOKENS = ("ssn", "bsn", "nir", "insee", "nino", "nhs-number", "social-security", "us-ssn", "national-id")
+NATIONAL_PREFIXES = ("national", "passport", "driver", "socialsecurity", "nhsnumber")
+NATIONAL_OIDS = ("2.16.840.1.113883.4.1",  # US social security number
+                 "2.16.840.1.113883.2.1.4.1",  # UK NHS number
+                 "2.16.840.1.113883.2.4.6.3",  # Dutch citizen service number (BSN)
+                 "1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10")  # French INS (NIR, NIA)
+NATIONAL_OID_ARCS = ("2.16.840.1.113883.4.3.", "2.16.840.1.113883.4.330.")  # US driver's licences, passports
+# HL7 v2 table 0203 identifier types: social security, national, passport, driver's licence, national health
+# plan, jurisdictional health number, tax, citizenship card; NNxxx is a country's national person identifier
+NATIONAL_TYPES = ("SS", "NI", "PPN", "DL", "NH", "JHN", "TAX", "CZ")
+NATIONAL_WHAT = "a social security, national, health service, passport or driver's licence number"
+
 
 # --- positions and errors --------------------------------------------------------------
 
@@ -235,15 +279,23 @@ def _hidden(value: Any) -> str:
 
 
 class _Errors:
+    """Error lines with a sort key; an identical line is kept once."""
+
     def __init__(self) -> None:
         self.items: list[tuple[tuple, str]] = []
+        self._seen: set[str] = set()
 
     def add(self, where: Where, fld: str, what: str, value: Any = None, *, shown: str | None = None) -> None:
         got = shown if shown is not None else _got(value)
-        self.items.append(((where.order, len(self.items)), f"{where.text()}: {fld}: {what} (got {got})"))
+        self.line((where.order, len(self.items)), f"{where.text()}: {fld}: {what} (got {got})")
 
     def file(self, where: Where, what: str) -> None:
-        self.items.append(((where.order, len(self.items)), f"{where.file}:{where.entry}: file: {what}"))
+        self.line((where.order, len(self.items)), f"{where.file}:{where.entry}: file: {what}")
+
+    def line(self, key: tuple, text: str) -> None:
+        if text not in self._seen:
+            self._seen.add(text)
+            self.items.append((key, text))
 
     def lines(self) -> list[str]:
         return [line for _k, line in sorted(self.items, key=lambda kv: kv[0])]
@@ -392,6 +444,7 @@ class _Patient:
     where: Where
     code: str
     system: str | None
+    national: bool = False  # the identifier looks like a national number (_looks_national)
 
 
 @dataclass(slots=True)
@@ -433,6 +486,7 @@ class _Measure:
     total: int | float | None  # None: item 9 only
     risk: bool | None
     value_field: str
+    item9: int | float | None = None  # PHQ-9 item 9's value, when this source gives it
 
 
 @dataclass(slots=True)
@@ -472,8 +526,10 @@ class FhirImport:
     skipped: dict[str, int] = field(default_factory=dict)  # "entered-in-error Observation" -> n
     ignored: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)  # risk endorsements NOT imported: shown first, all of them
     duplicates: int = 0
     client_systems: dict[str, int] = field(default_factory=dict)
+    national_systems: list[str] = field(default_factory=list)  # named with --client-system, look national
     fallback_clinicians: int = 0
     library_checked: int = 0
     sessions: int = 0
@@ -482,8 +538,15 @@ class FhirImport:
         def listing(counts: dict[str, int]) -> str:
             return ", ".join(f"{n} {what}" for what, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
-        lines = [f"FHIR: read {listing(self.read) or 'nothing'}"
-                 + (f"; {self.sessions} session{'s' if self.sessions != 1 else ''}" if self.sessions else "") + "."]
+        lines = []
+        if self.attention:
+            n = len(self.attention)
+            lines.append(f"Needs attention: {n} PHQ-9 item 9 risk endorsement{'s' if n != 1 else ''} NOT imported "
+                         "(no flag is raised from them); check these records:")
+            lines += [f"  {a}" for a in self.attention]
+        lines.append(f"FHIR: read {listing(self.read) or 'nothing'}"
+                     + (f"; {self.sessions} session{'s' if self.sessions != 1 else ''}" if self.sessions else "")
+                     + ".")
         if self.skipped:
             lines.append(f"  skipped: {listing(self.skipped)}")
         if self.ignored:
@@ -493,6 +556,9 @@ class FhirImport:
         if self.client_systems:
             systems = ", ".join(f"{s or '(no system)'} ({n})" for s, n in sorted(self.client_systems.items()))
             lines.append(f"  client codes from Patient identifiers: {systems}")
+        for system in self.national_systems:
+            lines.append(f"  warning: {system} looks like {NATIONAL_WHAT}; it was named with --client-system, so "
+                         "these numbers are the client codes in the database")
         if self.fallback_clinicians:
             lines.append(f"  clinicians: {self.fallback_clinicians} participant(s) whose Practitioner is not in the "
                          "import got the reference's id as clinician id")
@@ -567,6 +633,9 @@ class _Reader:
         self.clinician_system = clinician_system
         self.errors = _Errors()
         self.notices: list[tuple[tuple, str]] = []
+        # skipped PHQ-9 item 9 endorsements: (where, subject and encounter references, day, value, why skipped)
+        self.risk_skips: list[tuple[Where, str | None, str | None, date | None, int | float, str]] = []
+        self.skipped_responses: list[tuple[_Response, str]] = []  # their item 9 is read in finish()
         self.read: dict[str, int] = {}
         self.skipped: dict[str, int] = {}
         self.ignored: dict[str, int] = {}
@@ -671,7 +740,7 @@ class _Reader:
                 anything = True
                 where = Where(name, lineno, (n, lineno), "")
                 try:
-                    doc = loads(raw.decode("utf-8"))
+                    doc = loads(raw.rstrip(b"\r\n").decode("utf-8"))  # the line end would shift the column
                 except UnicodeDecodeError as err:
                     self.errors.file(where, f"is not UTF-8 text (byte 0x{raw[err.start]:02X})")
                     continue
@@ -693,7 +762,7 @@ class _Reader:
             if not line.strip():
                 continue
             try:
-                doc = loads(line)
+                doc = loads(line.rstrip("\r"))
             except json.JSONDecodeError as err:
                 self.errors.file(Where(name, lineno, (n, lineno), ""),
                                  f"line is not valid JSON ({err.msg} at column {err.colno}); NDJSON has one "
@@ -831,18 +900,29 @@ class _Reader:
 
     # -- handlers (return a record, a _Skip, or None when only counted) ---------------------
 
-    def _status(self, doc: dict, where: Where, rtype: str, read: Sequence[str], notice: Sequence[str]) -> str | None:
+    def _status(self, doc: dict, rtype: str, read: Sequence[str], notice: Sequence[str]) -> tuple[str, bool]:
+        """(status, skipped); a skipped resource is counted here, its notice is the caller's."""
         status = _str(doc, "status")
         if status == "entered-in-error":
             self._count(self.skipped, f"{rtype} entered-in-error")
-            return None
+            return status, True
         if status in notice:
             self._count(self.skipped, f"{rtype} {status}")
-            self._notice(where, f"status {status}: skipped")
-            return None
+            return status, True
         if status in read:
-            return status
+            return status, False
         raise _Bad("status", f"not a status this import knows for {rtype}", status)
+
+    def _skip_notice(self, where: Where, why: str, item9: Any = None, subject: str | None = None,
+                     encounter: str | None = None, day: date | None = None) -> None:
+        """The notice of a skipped measure; a PHQ-9 item 9 above 0 is a risk
+        endorsement that is not imported: it goes to "Needs attention"."""
+        if self._quiet:
+            return
+        if isinstance(item9, (int, float)) and not isinstance(item9, bool) and item9 > 0:
+            self.risk_skips.append((where, subject, encounter, day, item9, why))
+        else:
+            self._notice(where, f"{why}: skipped")
 
     def patient(self, doc: dict, where: Where) -> _Patient:
         idents = _list(doc, "identifier")
@@ -854,18 +934,18 @@ class _Reader:
             if self.client_system is not None and system != self.client_system:
                 continue
             if isinstance(value, str) and value.strip():
-                chosen = (i, system if isinstance(system, str) else None, value.strip())
+                chosen = (i, system if isinstance(system, str) else None, value.strip(), ident)
                 break
         if chosen is None:
             if self.client_system is not None:
                 raise _Bad("identifier", f"no identifier with system {self.client_system} and a value "
                            "(--client-system)", shown="none")
             raise _Bad("identifier", "missing: a Patient needs an identifier to become a client code", shown="none")
-        i, system, value = chosen
+        i, system, value, ident = chosen
         if not CODE_RE.fullmatch(value):
             raise _Bad(f"identifier[{i}].value", "cannot be a client code: it must be 1-32 characters of "
-                       "A-Z a-z 0-9 _ - (choose another identifier with --client-system)", shown=_hidden(value))
-        return _Patient(where, value, system)
+                       "A-Z a-z 0-9 _ - (choose another identifier with --client-system)", shown=code_shown(value))
+        return _Patient(where, value, system, _looks_national(system, ident))
 
     def practitioner(self, doc: dict, where: Where) -> _Practitioner:
         idents = _list(doc, "identifier")
@@ -879,8 +959,7 @@ class _Reader:
                 if not CODE_RE.fullmatch(value):
                     raise _Bad(f"identifier[{i}].value", "cannot be a clinician id: it must be 1-32 characters "
                                "of A-Z a-z 0-9 _ - (choose another identifier with --clinician-system)",
-                               value if SAFE_TEXT_RE.fullmatch(value) else None,
-                               shown=None if SAFE_TEXT_RE.fullmatch(value) else _hidden(value))
+                               shown=code_shown(value))
                 return _Practitioner(where, value)
         if self.clinician_system is not None:
             raise _Bad("identifier", f"no identifier with system {self.clinician_system} and a value "
@@ -964,8 +1043,10 @@ class _Reader:
             self._count(self.ignored, "Observation (other codes)")
             return None
         kind, instrument = kinds[0]
-        status = self._status(doc, where, "Observation", OBS_READ, OBS_NOTICE)
-        if status is None:
+        status, skipped = self._status(doc, "Observation", OBS_READ, OBS_NOTICE)
+        if skipped:
+            if status != "entered-in-error":
+                self._skip_notice(where, f"status {status}", *self._peek_item9(doc, kind))
             return _Skip("skipped")
         subject = _reference(doc, "subject")
         encounter = _reference(doc, "encounter", required=False)
@@ -984,13 +1065,33 @@ class _Reader:
         value, value_field = self._obs_value(doc, kind)
         if value is None:
             self._count(self.skipped, "Observation without a value")
-            self._notice(where, "no value (dataAbsentReason): skipped")
+            self._skip_notice(where, "no value (dataAbsentReason)")  # no value: no endorsement to lose
             return _Skip("no value")
         if kind == "item9":
             if not (0 <= value <= 3) or float(value) != int(value):
                 raise _Bad(value_field, "PHQ-9 item 9 must be 0, 1, 2 or 3", value)
-            return _Measure(where, subject, encounter, day, day_field, instrument, None, value > 0, value_field)
+            return _Measure(where, subject, encounter, day, day_field, instrument, None, value > 0, value_field,
+                            value)
         return _Measure(where, subject, encounter, day, day_field, instrument, value, None, value_field)
+
+    def _peek_item9(self, doc: dict, kind: str) -> tuple[Any, str | None, str | None, date | None]:
+        """A skipped item 9's value, subject, encounter and day, as far as
+        they can be read (a skipped resource's faults are not errors)."""
+        if kind != "item9":
+            return None, None, None, None
+        try:
+            value, _f = self._obs_value(doc, kind)
+        except _Bad:
+            return None, None, None, None
+        subject, encounter, day = _peek_ref(doc, "subject"), _peek_ref(doc, "encounter"), None
+        for key in ("effectiveDateTime", "effectiveInstant"):
+            try:
+                if doc.get(key) is not None:
+                    day = _when(doc[key], key)[0]
+                    break
+            except _Bad:
+                pass
+        return value, subject, encounter, day
 
     def _obs_value(self, doc: dict, kind: str) -> tuple[int | float | None, str]:
         if "valueInteger" in doc:
@@ -1000,6 +1101,11 @@ class _Reader:
             return v, "valueInteger"
         if "valueQuantity" in doc:
             q = _obj(doc["valueQuantity"], "valueQuantity")
+            comparator = q.get("comparator")
+            if comparator is not None:
+                raise _Bad("valueQuantity.comparator", "a bound is not a score: the value must be exact (no "
+                           "comparator)", shown=comparator if comparator in ("<", "<=", ">=", ">")
+                           else _hidden(comparator))
             if q.get("value") is None:
                 raise _Bad("valueQuantity.value", "missing")
             return _number(q["value"], "valueQuantity.value"), "valueQuantity.value"
@@ -1017,8 +1123,11 @@ class _Reader:
         raise _Bad("value[x]", "missing: valueInteger or valueQuantity.value", shown="none")
 
     def questionnaire_response(self, doc: dict, where: Where) -> Any:
-        status = self._status(doc, where, "QuestionnaireResponse", QR_READ, QR_NOTICE)
-        if status is None:
+        status, skipped = self._status(doc, "QuestionnaireResponse", QR_READ, QR_NOTICE)
+        if skipped:
+            if status != "entered-in-error" and not self._quiet:
+                # its item 9 is read in finish(), when every Questionnaire is known
+                self.skipped_responses.append((_peek_response(doc, where), f"status {status}"))
             return _Skip("skipped")
         subject = _reference(doc, "subject")
         encounter = _reference(doc, "encounter", required=False)
@@ -1096,8 +1205,39 @@ class _Reader:
             return None
         return p.code
 
+    def _check_client_systems(self) -> list[str]:
+        """Without --client-system, the client codes must come from one system
+        that is not a national number; returns the systems named with
+        --client-system that look national (for the summary's warning)."""
+        by_system: dict[str, list[_Patient]] = {}
+        for p in self.patients:
+            by_system.setdefault(p.system or "", []).append(p)
+        national = {s for s, ps in by_system.items() if any(p.national for p in ps)}
+        if self.client_system is not None:
+            return sorted(national)
+
+        def counted(system: str, ps: list[_Patient], marked: bool = True) -> str:
+            mark = "; looks like a national number" if marked and system in national else ""
+            return (f"{system or '(no system)'} ({len(ps)} Patient{'s' if len(ps) != 1 else ''}, e.g. "
+                    f"{ps[0].where.label}{mark})")
+
+        if len(by_system) > 1:
+            listing = ", ".join(counted(s, ps) for s, ps in sorted(by_system.items(),
+                                                                    key=lambda kv: (-len(kv[1]), kv[0])))
+            self.errors.line(((-1,), 0), f"--client-system: missing, and the Patients' first identifiers come from "
+                             f"{len(by_system)} systems: {listing}; give the system of your client codes with "
+                             "--client-system (codes are not taken from a mix of identifier systems)")
+        elif national:
+            system = next(iter(national))
+            self.errors.line(((-1,), 0), f"--client-system: missing, and the Patients' first identifiers are "
+                             f"{counted(system, by_system[system], False)}, which looks like {NATIONAL_WHAT}: give the "
+                             "system of your client codes with --client-system (name this system with "
+                             "--client-system only if it really is to be the client code)")
+        return []
+
     def finish(self, files: list[str]) -> FhirImport:
-        # patients: one code each
+        # patients: one code each, from one identifier system
+        national_systems = self._check_client_systems()
         codes: dict[str, _Patient] = {}
         for p in self.patients:
             prev = codes.get(p.code)
@@ -1107,6 +1247,9 @@ class _Reader:
             else:
                 codes[p.code] = p
             self._count(self.client_systems, p.system or "")
+        # skipped measures: a PHQ-9 item 9 above 0 among them is a risk endorsement the import leaves out
+        for r, why in self.skipped_responses:
+            self._skipped_response_notice(r, why)
         fallback = 0
         # sessions from encounters
         sessions: dict[str, list[_Session]] = {}
@@ -1213,6 +1356,7 @@ class _Reader:
                     self.errors.add(m.where, m.value_field, f"PHQ-9 item 9 of session {s.number} of {client} "
                                     f"says risk {'yes' if prev.risk else 'no'} in {prev.where.label}",
                                     "risk yes" if m.risk else "risk no")
+        attention = self._attention(enc_session)
         parsed = ParsedImport(files=files)
         adapter = _RowErrors(self.errors)
         for client in sorted(sessions):
@@ -1223,8 +1367,26 @@ class _Reader:
         n_sessions = sum(len(v) for v in sessions.values())
         return FhirImport(parsed=parsed, read=self.read, skipped=self.skipped, ignored=self.ignored,
                           notices=[t for _k, t in sorted(self.notices, key=lambda kv: kv[0])],
+                          attention=attention, national_systems=national_systems,
                           duplicates=self.duplicates, client_systems=self.client_systems,
                           fallback_clinicians=fallback, library_checked=self.library_checked, sessions=n_sessions)
+
+    def _attention(self, enc_session: dict[int, _Session]) -> list[str]:
+        """The skipped risk endorsements, each with its client and session
+        (or day) where the references give them."""
+        out = []
+        for where, subject, encounter, day, value, why in sorted(self.risk_skips, key=lambda t: t[0].order):
+            p = self._resolve(subject, "Patient") if subject else None
+            e = self._resolve(encounter, "Encounter") if encounter else None
+            s = enc_session.get(id(e)) if isinstance(e, _Encounter) else None
+            of = f" of {p.code}" if isinstance(p, _Patient) else ""
+            if s is not None and isinstance(p, _Patient) and s.client == p.code:
+                of += f" at session {s.number} ({s.day.isoformat()})"
+            elif day is not None:
+                of += f" on {day.isoformat()}"
+            out.append(f"{where.text()}: PHQ-9 item 9 = {_num_text(value)} (risk endorsed){of} not imported: "
+                       f"{why}; check the record")
+        return out
 
     def _number(self, client: str, lst: list[_Session]) -> None:
         """Session numbers 1, 2, … in order; a client already in the database
@@ -1297,12 +1459,28 @@ class _Reader:
                             "encounter reference", m.day.isoformat())
         return None
 
-    def _response_measures(self, r: _Response) -> None:
+    def _item_codes(self, r: _Response) -> dict[str, str]:
+        """linkId -> item code from the response's Questionnaire, when it is in the import."""
         qcodes = self.questionnaires.get(r.questionnaire or "", {})
         if not qcodes and r.questionnaire and "/" in r.questionnaire:
             tail = r.questionnaire.split("|")[0]
             qcodes = self.questionnaires.get(tail, {}) or self.questionnaires.get(
                 "Questionnaire/" + tail.rstrip("/").split("/")[-1], {})
+        return qcodes
+
+    def _skipped_response_notice(self, r: _Response, why: str) -> None:
+        """A skipped QuestionnaireResponse: its notice, in "Needs attention"
+        when it answers PHQ-9 item 9 above 0."""
+        qcodes = self._item_codes(r)
+        item9 = None
+        for link_id, _path, answers in r.answers:
+            if (qcodes.get(link_id) or link_id.rstrip("/").split("/")[-1]) == PHQ9_ITEM9 and len(answers) == 1:
+                item9 = _answer_score(answers[0])[0]
+                break
+        self._skip_notice(r.where, why, item9, r.subject or None, r.encounter, r.day)
+
+    def _response_measures(self, r: _Response) -> None:
+        qcodes = self._item_codes(r)
         found: dict[str, dict[str, tuple[int, str]]] = {}
         totals: dict[str, tuple[int | float, str]] = {}
         bad = False
@@ -1354,9 +1532,9 @@ class _Reader:
                 continue
             if bad:
                 continue
-            risk = items[PHQ9_ITEM9][0] > 0 if inst == "PHQ-9" else None
-            self.measures.append(_Measure(r.where, r.subject, r.encounter, r.day, "authored", inst, total, risk,
-                                          "item"))
+            item9 = items[PHQ9_ITEM9][0] if inst == "PHQ-9" else None
+            self.measures.append(_Measure(r.where, r.subject, r.encounter, r.day, "authored", inst, total,
+                                          None if item9 is None else item9 > 0, "item", item9))
 
     def _rows(self, s: _Session, parsed: ParsedImport, adapter: "_RowErrors") -> None:
         base = {"client": s.client, "clinician": s.clinician, "session": str(s.number),
@@ -1369,6 +1547,13 @@ class _Reader:
             if total_src is None:
                 self.errors.add(risk_src.where, risk_src.value_field, f"PHQ-9 item 9 without a PHQ-9 total at "
                                 f"session {s.number} of {s.client}: risk is stored with the total", shown="no total")
+                continue
+            if (risk_src is not None and risk_src.item9 is not None and total_src.total is not None
+                    and risk_src.item9 > total_src.total):
+                self.errors.add(risk_src.where, risk_src.value_field, f"PHQ-9 item 9 is more than the PHQ-9 total "
+                                f"{_num_text(total_src.total)} of session {s.number} of {s.client} in "
+                                f"{total_src.where.label} ({total_src.where.file} at {total_src.where.entry}): "
+                                "an item cannot exceed the total", risk_src.item9)
                 continue
             values = dict(base, instrument=inst, total=_num_text(total_src.total))
             if risk_src is not None:
@@ -1409,8 +1594,10 @@ class _RowErrors:
     def __init__(self, errors: _Errors):
         self.errors = errors
 
-    def add(self, origin: _RowOrigin, column: str, what: str, value: str) -> None:
-        self.errors.add(origin.where, origin.fields.get(column, column), what, value)
+    def add(self, origin: _RowOrigin, column: str, what: str, value: str, shown: str | None = None) -> None:
+        shown = code_shown(value) if column in CODE_COLUMNS else None
+        self.errors.add(origin.where, origin.fields.get(column, column), what, value,
+                        shown=shown if shown != value else None)
 
 
 _READ_LABEL: dict[str, str] = {"Appointment": "Appointment (no-show)"}
@@ -1434,6 +1621,56 @@ def _ref_type(ref: str) -> str | None:
     if len(parts) >= 2 and parts[-2] in RESOURCE_TYPES:
         return parts[-2]
     return None
+
+
+def _looks_national(system: str | None, ident: dict) -> bool:
+    """The identifier looks like a person's national number (social
+    security, national id, NHS number, BSN, NIR, passport, driver's
+    licence): by words of its system URI, by a few well-known OIDs, or by
+    its HL7 v2-0203 ``type`` code. Such a number identifies the person
+    outside the clinic; it is never the client code by default."""
+    if system:
+        low = system.strip().lower()
+        oid = low.removeprefix("urn:oid:")
+        if oid in NATIONAL_OIDS or oid.startswith(NATIONAL_OID_ARCS):
+            return True
+        tokens = [t for t in re.split(r"[^a-z0-9]+", low) if t]
+        joined = "-" + "-".join(tokens) + "-"
+        if any(f"-{w}-" in joined for w in NATIONAL_TOKENS) or any(t.startswith(NATIONAL_PREFIXES) for t in tokens):
+            return True
+    kind = ident.get("type")
+    if isinstance(kind, dict):
+        for c in kind.get("coding") or []:
+            code = c.get("code") if isinstance(c, dict) else None
+            if isinstance(code, str) and (code in NATIONAL_TYPES or re.fullmatch(r"NN[A-Z]{3}", code)):
+                return True
+    return False
+
+
+def _peek_response(doc: dict, where: Where) -> _Response:
+    """A skipped QuestionnaireResponse as far as it can be read (its faults
+    are not errors: it is not imported), to look for its item 9."""
+    day = None
+    answers: list[tuple[str, str, list]] = []
+    try:
+        if doc.get("authored") is not None:
+            day = _when(doc["authored"], "authored")[0]
+    except _Bad:
+        pass
+    try:
+        _flatten(_list(doc, "item"), "item", answers)
+    except _Bad:
+        pass
+    q = doc.get("questionnaire")
+    q = q.strip() if isinstance(q, str) and q.strip() else None
+    return _Response(where, _peek_ref(doc, "subject") or "", _peek_ref(doc, "encounter"), day, q, answers)
+
+
+def _peek_ref(doc: dict, key: str) -> str | None:
+    try:
+        return _reference(doc, key, required=False)
+    except _Bad:
+        return None
 
 
 def _one_json_object(line: str) -> bool:
@@ -1552,7 +1789,9 @@ def _library_problems(model: Any, doc: dict) -> list[tuple[str, str, str]]:
                     fld += ("." if fld else "") + str(part)
             last = next((p for p in reversed(loc) if isinstance(p, str)), "")
             value = e.get("input")
-            if isinstance(value, (int, float, bool)) or value is None:
+            if e.get("type") == "missing":
+                shown = "nothing"  # the input is the object the field is missing from
+            elif isinstance(value, (int, float, bool)) or value is None:
                 shown = _got(value)
             elif isinstance(value, str) and last in _SAFE_FIELDS and SAFE_TEXT_RE.fullmatch(value):
                 shown = value

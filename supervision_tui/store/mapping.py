@@ -54,9 +54,16 @@ Readings decided here:
   columns (total, goal, task, bond, or all items) has a value and the skip
   column does not say it was skipped. A source row with no measure gives
   one row without an instrument (a session with no measure, e.g. a
-  no-show). A ``risk`` or ``rupture`` ``yes`` on a measure without a score
-  is an error (it would be lost). Some items given and others empty is an
+  no-show). A ``risk`` or ``rupture`` ``yes`` on a measure without a score,
+  or on one its skip column marks as not taken, is an error (it would be
+  lost: a risk endorsement must never disappear silently). Some items given and others empty is an
   error (no prorating); a total and items that disagree is an error.
+* A value of the export's client or clinician column that is not a code
+  is never shown in an error, only its length (``8 characters, not a
+  code; not shown``): the column may hold names (``sanitize.code_shown``,
+  shared with the CSV and FHIR imports). An error repeated on the rows a
+  wide row becomes (an unknown attendance value checked once per measure)
+  is reported once.
 * ``sessions = "by_date"`` numbers each client's distinct dates 1, 2, … in
   date order: rows of one client and day are one session. Into a database
   that has the client, a stored day keeps its number and later days
@@ -80,10 +87,11 @@ from supervision_tui import instruments
 from supervision_tui.errors import UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.model import RATERS
-from supervision_tui.store.csv_io import MEASURES_COLUMNS, NUMBER_RE, ParsedImport, session_errors
+from supervision_tui.store.csv_io import CODE_COLUMNS, MEASURES_COLUMNS, NUMBER_RE, ParsedImport, session_errors
 from supervision_tui.store.csv_io import _decode, _Errors, _parse, _read_bytes  # the CSV import's readers
 from supervision_tui.store.csv_io import _measure as _native_measure
 from supervision_tui.store.csv_io import _Row as _NativeRow
+from supervision_tui.store.sanitize import code_shown
 
 __all__ = ["Mapping", "MeasureMap", "MappingError", "MappedImport", "load_mapping", "bundled_mappings",
            "read_mapped"]
@@ -379,12 +387,14 @@ class _RowErrors:
         self.mapping = mapping
         self.name = name
 
-    def add(self, origin: _MappedOrigin, column: str, what: str, value: str) -> None:
+    def add(self, origin: _MappedOrigin, column: str, what: str, value: str, shown: str | None = None) -> None:
         vendor = origin.cols.get(column)
-        shown = origin.raw.get(column, value)
-        if column in self.mapping.values and shown not in self.mapping.values[column]:
+        raw = origin.raw.get(column, value)
+        if column in self.mapping.values and raw not in self.mapping.values[column]:
             what += f"; or map it in [values.{column}] of {self.name}"
-        self.errors.add((origin[0], origin[1]), vendor or column, what, shown)
+        # the export's value of a code column that is not a code may be a name: described, not shown
+        shown = code_shown(raw) if column in CODE_COLUMNS and code_shown(raw) != raw else None
+        self.errors.add((origin[0], origin[1]), vendor or column, what, raw, shown=shown)
 
 
 def read_mapped(spec: str | os.PathLike[str] | Mapping, files: Sequence[str | os.PathLike[str]],
@@ -598,6 +608,14 @@ def _expand(name: str, line: int, get, mapping: Mapping, errors: _Errors, mappin
         if m.skip is not None:
             flag, _c = get((m.skip,))
             if flag in m.skip_values:
+                flags: dict[str, str] = {}
+                fcols: dict[str, str] = {}
+                fraw: dict[str, str] = {}
+                for native in ("risk", "rupture"):
+                    if native in m.columns and take(native, m.columns[native], flags, fcols, fraw) == "yes":
+                        errors.add((name, line), fcols[native], f"yes, but {m.instrument} is marked not taken "
+                                   f"({m.skip} = {flag}): it would be lost", fraw[native])
+                        ok = False
                 continue
         values = dict(base, instrument=m.instrument)
         if m.rater:

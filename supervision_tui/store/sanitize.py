@@ -33,6 +33,14 @@ Client codes, clinician ids and goal ids are *identifiers*: 1–32 of
 identifier is never taken for a command-line option nor run as a formula
 by a spreadsheet). ``is_identifier`` / ``IDENTIFIER_RULE``.
 
+An error about a value given for an identifier shows it through
+``code_shown(value)``: a valid identifier is shown (codes are not
+private), anything else only by its length (``8 characters, not a code;
+not shown``): a value that is not a code may be a person's name (a native
+CSV with names in the client column, a vendor mapping that points
+``client`` at a name column, a FHIR identifier that is not a record
+number). The CSV, mapped-CSV and FHIR imports all use it.
+
 Spreadsheet formulas
 --------------------
 ``csv_cell(text)`` is the text of a CSV cell that a spreadsheet will not
@@ -51,6 +59,7 @@ __all__ = [
     "IDENTIFIER_RE",
     "IDENTIFIER_RULE",
     "is_identifier",
+    "code_shown",
     "control_problem",
     "has_control",
     "printable",
@@ -67,6 +76,17 @@ IDENTIFIER_RULE = "1-32 characters of A-Z a-z 0-9 _ -, not starting with -"
 def is_identifier(value: object) -> bool:
     """A client code, clinician id or goal id (see the module doc)."""
     return type(value) is str and IDENTIFIER_RE.fullmatch(value) is not None
+
+
+def code_shown(value: str) -> str:
+    """What an error may show of ``value``, given where an identifier (client
+    code, clinician id, goal id) belongs: the value itself when it is a
+    valid identifier or empty, else only its length (see the module doc).
+    Used by every import (native CSV, mapped CSV, FHIR)."""
+    if value == "" or is_identifier(value):
+        return value
+    n = len(value)
+    return f"{n} character{'' if n == 1 else 's'}, not a code; not shown"
 
 
 _CONTROL = "\x00-\x1f\x7f-\x9f\ud800-\udfff"

@@ -115,7 +115,8 @@ def settings_fingerprint(settings: Any) -> str:
         from supervision_tui.settings import Settings
 
         settings = Settings()
-    parts = [repr(getattr(settings, name, None)) for name in ("rupture", "goals", "outcomes", "attendance", "risk")]
+    parts = [repr(getattr(settings, name, None)) for name in ("rupture", "goals", "outcomes", "attendance", "risk",
+                                                          "not_on_track", "effectiveness")]
     parts.append(repr(REGISTRY.ids()))
     if getattr(getattr(settings, "risk", None), "expire_days", 0):
         parts.append(date.today().isoformat())  # a clinic's risk expiry counts days to today

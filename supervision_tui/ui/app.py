@@ -418,7 +418,8 @@ class SupervisionApp(App[None]):
 
         handle, self._preload = self._preload, None
         if handle is None:
-            handle = loader.spawn(loader.LoadRequest(str(self.db_path), self.settings, self.as_of))
+            handle = loader.spawn(loader.LoadRequest(str(self.db_path), self.settings, self.as_of,
+                                                     scope=self.initial_clinician or None))
         self._load_handle = handle
         scope = self.initial_clinician
         # the triage cache's key: the file as it was *before* the workers read it
@@ -455,7 +456,7 @@ class SupervisionApp(App[None]):
         data = LoadedData(self.db_path, loader.LoadedCaseload(result.name, result.clinicians, docs),
                           loader.LazyRecords(docs, self.as_of), analyses, self.as_of, settings=self.settings,
                           scope=scope or None, cache_key=key, extras=result.extras, stats=result.stats,
-                          max_views=64)
+                          max_views=64, reference=result.reference, effects=result.effects)
         _ = data.by_code, data.clinicians
         if each is not None:
             # the caseload table's rows, built in this thread (5 000 rows and their Review cells take a
@@ -744,7 +745,8 @@ class SupervisionApp(App[None]):
         try:
             if self.data is None:
                 raise UserError("The caseload is not loaded yet")
-            agenda = self.reviews.build_agenda(self.data.caseload, self.data.analyses, self.data.as_of)
+            agenda = self.reviews.build_agenda(self.data.caseload, self.data.analyses, self.data.as_of,
+                                               reference=self.data.reference, effects=self.data.effects)
             paths = self.reviews.export_agenda(agenda, include_notes)
         except UserError as err:
             self.notify(f"Agenda not saved: {err}", severity="error", markup=False)

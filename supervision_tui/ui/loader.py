@@ -87,6 +87,7 @@ class LoadRequest:
     use_cache: bool = True
     workers: int = WORKERS
     whole: bool = False  # parse the file whole (a format-2 file in an unusual layout)
+    scope: str | None = None  # --clinician: supervisee effectiveness of this clinician's clients
 
 
 # --- the worker ----------------------------------------------------------------------------
@@ -145,6 +146,16 @@ def _safe_send(fd: int, message: Any) -> None:
         _send(fd, message)
     except OSError:
         pass
+
+
+class _Outcomes:
+    """What ``effectiveness_for`` reads of an analysis: its client and outcomes."""
+
+    __slots__ = ("client", "outcomes")
+
+    def __init__(self, client: str, outcomes: Any):
+        self.client = client
+        self.outcomes = outcomes
 
 
 class _Whole(Exception):
@@ -218,6 +229,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
 
     shared: dict = {}
     salt = b""
+    outcomes: dict[str, Any] = {}
     if caseload_wide:
         import hashlib
 
@@ -225,7 +237,9 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
         records = [columnar.client_record(d, as_of) for d in (decode(i, raw) for i, raw in docs)
                    if columnar.has_record(d, as_of)]
         shared = prepare_shared(records, settings)
-        del records
+        from supervision_tui.rules.expected import reference_of
+
+        _send(fd, ("shared", {"reference": reference_of(shared)}))
         salt = hashlib.blake2b(pickle.dumps(sorted(shared.items()), protocol=5), digest_size=16).digest()
         stats["prepare_s"] = clock() - t1
     for start in range(0, len(docs), CHUNK):
@@ -233,6 +247,12 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
         for doc_id, raw in docs[start:start + CHUNK]:
             key = columnar.content_hash(raw + salt) if salt else columnar.content_hash(raw)
             blob = cache.get(key)
+            cached_analysis = None
+            if blob is not None and caseload_wide:  # (effectiveness needs its outcome verdicts)
+                try:
+                    _code, cached_analysis, _extra = analysis_cache.load_entry(blob)
+                except analysis_cache.BadEntry:
+                    blob = None  # a damaged entry: analysed again
             fresh = blob is None
             if fresh:
                 t1 = clock()
@@ -257,11 +277,27 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                 stats["analysed"] += 1
             else:
                 stats["cached"] += 1
+            if caseload_wide:  # (effectiveness reuses each client's outcome verdicts)
+                if fresh:
+                    if analysis is not None:
+                        outcomes[analysis.client] = analysis.outcomes
+                elif cached_analysis is not None:
+                    outcomes[cached_analysis.client] = cached_analysis.outcomes
             out.append((key, zlib.compress(raw, 1), blob, fresh))
         stats["clients"] += len(out)
         t1 = clock()
         _send(fd, ("chunk", out))
         t_send += clock() - t1
+    if caseload_wide:
+        # supervisee effectiveness (clinical-rules §11) over every client of the clinic
+        t1 = clock()
+        from supervision_tui.reports.effectiveness import effectiveness_for
+
+        effects = effectiveness_for(records, [_Outcomes(code, o) for code, o in outcomes.items()], settings,
+                                    clinician=req.scope or None)
+        _send(fd, ("effects", effects))
+        del records
+        stats["effects_s"] = clock() - t1
     stats.update(decode_s=t_decode, rules_s=t_rules, spark_s=t_spark, pickle_s=t_pickle, send_s=t_send)
     stats["analyse_s"] = t_decode + t_rules + t_spark + t_pickle
 
@@ -408,7 +444,7 @@ def take_early(req: LoadRequest) -> LoadHandle | None:
     if handle is None:
         return None
     early = handle.request
-    if (early.db_path, early.as_of, early.settings) == (req.db_path, req.as_of, req.settings):
+    if (early.db_path, early.as_of, early.settings, early.scope) == (req.db_path, req.as_of, req.settings, req.scope):
         return handle
     handle.kill()
     return None
@@ -492,6 +528,8 @@ class LoadResult:
     cache_path: Path | None = None
     cache_entries: dict[bytes, bytes] | None = None  # to write (None: the file is up to date)
     first_date: date | None = None  # the earliest rating of the caseload (``rules.engine.check_as_of``)
+    reference: Any = None  # the clinic reference of not on track (``rules.expected.reference_of``)
+    effects: Any = None  # supervisee effectiveness rows (``reports.effectiveness.effectiveness_for``)
 
     def __repr__(self) -> str:
         return f"LoadResult({self.name!r}, {len(self.analyses)} clients, format {self.format})"
@@ -537,6 +575,8 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     entries: dict[bytes, bytes] = {}
     fresh = 0
     first_dates: set[str] = set()
+    shared_values: dict = {}
+    effects = None
     done: list[dict] = []
     error = None
     whole = False
@@ -574,6 +614,10 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                     trace("first chunk received")
             elif kind == "head":
                 head = message[1]
+            elif kind == "shared":
+                shared_values = message[1]
+            elif kind == "effects":
+                effects = message[1]
             elif kind == "done":
                 done.append(message[1])
             elif kind == "error":
@@ -588,7 +632,8 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
             cache_file(req.db_path, req.settings, req.as_of).unlink()
         except OSError:
             pass
-        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers)
+        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers,
+                            scope=req.scope)
         return receive(spawn(retry), cancelled, progress, each)
     finally:
         if cancelled():
@@ -603,7 +648,8 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
             pass
     handle.fds = []
     if whole and not req.whole:
-        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=req.use_cache, workers=1, whole=True)
+        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=req.use_cache, workers=1, whole=True,
+                            scope=req.scope)
         return receive(spawn(retry), cancelled, progress, each)
     if error is not None:
         raise LoaderError(error)
@@ -623,7 +669,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     clinicians = {cid: Clinician(cid, role) for cid, role in head["clinicians"]}
     first_date = date.fromisoformat(min(first_dates)) if first_dates else None
     return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, cache_path, write,
-                      first_date=first_date)
+                      first_date=first_date, reference=shared_values.get("reference"), effects=effects)
 
 
 class _StaleCache(Exception):

@@ -31,7 +31,10 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
     given (``--clinician``). ``loader`` (tests) returns a Caseload instead
     of reading ``db_path``."""
     from supervision_tui.gc_pause import gc_paused
-    from supervision_tui.rules.engine import analyse_records, check_as_of, known_records
+    from supervision_tui.reports.effectiveness import effectiveness_for
+    from supervision_tui.rules.engine import analyse_records, check_as_of, known_records, prepare_shared
+    from supervision_tui.rules.expected import reference_of
+    from supervision_tui.settings import Settings
 
     key = None
     if loader is None and db_path is not None:
@@ -45,13 +48,20 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
     with gc_paused():
         caseload = _read(db_path, loader)
         check_as_of(caseload, as_of)  # a future day or one before any data: an error, not an empty screen
-        grouped = known_records(caseload, as_of)  # grouped once, for the engine and the screens
+        every = known_records(caseload, as_of)  # grouped once, for the engine and the screens
+        grouped = every
         if scope:
             grouped = [r for r in grouped if r.client.clinician == scope]
-        analyses = analyse_records(grouped, settings, today=as_of)  # triage order, as analyse_caseload
+        rule_settings = settings if settings is not None else Settings()
+        # the clinic reference of not on track (clinical-rules §10) is the whole clinic's, also when the
+        # app shows one clinician: fitted here once per load, in the worker (never on the first screen)
+        shared = prepare_shared(every, rule_settings)
+        analyses = analyse_records(grouped, rule_settings, today=as_of, shared=shared)  # triage order
+        # supervisee effectiveness (§11): every client of the clinic is a case; one clinician's rows when scoped
+        effects = effectiveness_for(every, analyses, rule_settings, clinician=scope or None)
         records = {r.code: r for r in grouped}
         data = LoadedData(db_path, caseload, records, analyses, as_of, settings=settings,
-                          scope=scope or None, cache_key=key)
+                          scope=scope or None, cache_key=key, reference=reference_of(shared), effects=effects)
         _ = data.by_code, data.clinicians
         for a in analyses:  # derive chart/table series here, off the UI thread
             _ = data.view(a.client).series

@@ -400,13 +400,53 @@ def test_rescreened_risk_is_listed_once_after_the_rescreen(tmp_path):
     assert "Q-1" in clients_of(a.section("ruptures"))
 
 
-def test_section_2_title_follows_the_registry(monkeypatch, db):
-    from supervision_tui.rules.kinds import REGISTRY, FlagStatus
+def test_section_2_title_says_not_on_track_only_where_the_signal_is_computed(db):
+    """clinical-rules §8/§10: "Deteriorated" where the clinic has too little
+    data for an expected course (and the section says so with the counts),
+    "Not on track and deteriorated" where it has enough."""
+    from supervision_tui.settings import NotOnTrackSettings
 
-    assert agenda(db).section("not_on_track").title == "Deteriorated"
-    monkeypatch.setitem(REGISTRY["outcome"].statuses, "not_on_track",
-                        FlagStatus("not_on_track", "not on track", 2, agenda="not_on_track"))
-    assert agenda(db).section("not_on_track").title == "Not on track and deteriorated"
+    small = agenda(db).section("not_on_track")
+    assert small.title == "Deteriorated"
+    assert small.note == ("Not on track is not computed (too little clinic data for an expected course): "
+                          "ORS 1 of 30 clients, 3 of 100 ratings after intake.")
+    assert small.subtitle == "outcome reliably deteriorated"
+    # one ORS client is not a reference of 2 either: the minimums are settings
+    two = build_agenda(db, Settings(not_on_track=NotOnTrackSettings(min_clients=2, min_pairs=2)), as_of=AS_OF)
+    assert two.section("not_on_track").title == "Deteriorated"
+    assert "1 of 2 clients" in two.section("not_on_track").note
+
+
+def test_section_2_with_an_expected_course(tmp_path):
+    from supervision_tui.settings import NotOnTrackSettings
+
+    rows = []
+    for i in range(4):  # four ORS clients improving steadily: the reference
+        rows += weekly(f"E-{i}", "T1", AS_OF - timedelta(days=1), [{"ORS": 15 + i}, {"ORS": 18 + i}, {"ORS": 21 + i},
+                                                                   {"ORS": 23 + i}, {"ORS": 25 + i}])
+    # a client who stays where it started: not on track, not deteriorated
+    rows += weekly("F-1", "T2", AS_OF - timedelta(days=2), [{"ORS": 16}, {"ORS": 16}, {"ORS": 15}, {"ORS": 16},
+                                                            {"ORS": 15}])
+    cl = Caseload(name="expected")
+    for r in rows:
+        cl.clients.setdefault(r.client, Client(r.client, r.clinician, "active"))
+    cl.ratings.extend(rows)
+    d = Database(tmp_path / "c.json")
+    d.replace_caseload(cl)
+    a = build_agenda(d, Settings(not_on_track=NotOnTrackSettings(min_clients=5, min_pairs=15)), as_of=AS_OF)
+    s2 = a.section("not_on_track")
+    assert s2.title == "Not on track and deteriorated"
+    assert s2.subtitle.startswith("outcome below the clinic's expected course")
+    assert [(i.client, i.flag.status) for i in s2.items] == [("F-1", "not_on_track")]
+    assert "not on track [clinic reference: 5 clients, 20 ratings]" in s2.items[0].detail
+    assert s2.note is None
+    md = render(a, "md")
+    assert "## 2. Not on track and deteriorated" in md and "F-1" in md
+    # effectiveness in the patterns section: too few cases here, said so, with the reminder
+    assert "too few to compare (10 needed)" in md
+    assert "Overlapping intervals are not a difference. Never a ranking." in md
+    html_text = render(a, "html")
+    assert '<pre class="effects">' in html_text and "too few to compare" in html_text
 
 
 def test_as_of_shows_reviews_and_action_items_as_they_were(db):

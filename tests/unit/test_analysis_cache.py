@@ -34,6 +34,18 @@ def cache_dir(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture
+def per_client_rules(monkeypatch):
+    """The engine without its caseload-wide step (not on track's clinic
+    reference, ``Rule.prepare``): each client's analysis depends on that
+    client only, which is what the per-client keys are about. With the
+    step, a change of the reference re-analyses everyone
+    (test_a_caseload_wide_rule_step_is_part_of_every_key)."""
+    from supervision_tui.rules import engine
+
+    monkeypatch.setattr(engine, "RULES", [r for r in engine.RULES if r.prepare is None])
+
+
 def inline_load(db: Path, settings=None, as_of=None, workers: int = 2, use_cache: bool = True):
     """The loader's workers run in threads of this process (so monkeypatches
     apply), their messages read by ``loader.receive`` as in the app; the
@@ -75,9 +87,10 @@ def fresh(db: Path, settings=None, as_of=None) -> list:
 
 
 def test_a_second_load_analyses_nothing_and_gives_the_same_results(tmp_path):
-    db = make_db(tmp_path, caseload())
+    cl = caseload()
+    db = make_db(tmp_path, cl)
     first = inline_load(db)
-    assert first.stats["analysed"] == first.stats["clients"] == 40
+    assert first.stats["analysed"] == first.stats["clients"] == len(cl.clients)
     assert first.analyses == fresh(db)
     second = inline_load(db)
     assert second.stats["analysed"] == 0
@@ -103,7 +116,7 @@ def test_what_must_not_make_a_client_be_analysed_again(tmp_path):
     assert inline_load(db, display).stats["analysed"] == 0
 
 
-def test_an_import_of_one_client_s_new_session_analyses_that_client_only(tmp_path):
+def test_an_import_of_one_client_s_new_session_analyses_that_client_only(tmp_path, per_client_rules):
     cl = caseload()
     db = make_db(tmp_path, cl)
     inline_load(db)
@@ -118,18 +131,19 @@ def test_an_import_of_one_client_s_new_session_analyses_that_client_only(tmp_pat
     assert next(a for a in result.analyses if a.client == code).latest_session == last.session + 1
 
 
-def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch):
+def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch, per_client_rules):
     cl = caseload()
     db = make_db(tmp_path, cl)
     inline_load(db)
     s = Settings()
     # a threshold setting
     stricter = replace(s, risk=replace(s.risk, expire_days=30))
+    n = len(cl.clients)
     r = inline_load(db, stricter)
-    assert r.stats["analysed"] == 40 and r.analyses == fresh(db, stricter)
+    assert r.stats["analysed"] == n and r.analyses == fresh(db, stricter)
     # an as-of date
     r = inline_load(db, None, date(2025, 6, 1))
-    assert r.stats["analysed"] == 40 and r.analyses == fresh(db, None, date(2025, 6, 1))
+    assert r.stats["analysed"] == n and r.analyses == fresh(db, None, date(2025, 6, 1))
     # a data change of one client (a score corrected in place)
     code = sorted(cl.clients)[3]
     target = next(x for x in cl.ratings if x.client == code and x.instrument is not None)
@@ -141,9 +155,9 @@ def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch):
     # a new program version, or a result type with another shape
     inline_load(db)
     monkeypatch.setattr(ac, "__version__", "99.0")
-    assert inline_load(db).stats["analysed"] == 40
+    assert inline_load(db).stats["analysed"] == n
     monkeypatch.setattr(ac, "results_fingerprint", lambda: "another shape")
-    assert inline_load(db).stats["analysed"] == 40
+    assert inline_load(db).stats["analysed"] == n
 
 
 def test_a_format_1_file_is_read_by_one_worker_and_cached_alike(tmp_path):
@@ -151,13 +165,14 @@ def test_a_format_1_file_is_read_by_one_worker_and_cached_alike(tmp_path):
     path = write_v1(tmp_path / "old.json", cl)
     before = path.read_bytes()
     r = inline_load(path)
-    assert r.format == 1 and r.analyses == fresh(path) and r.stats["analysed"] == 40
+    assert r.format == 1 and r.analyses == fresh(path) and r.stats["analysed"] == len(cl.clients)
     assert inline_load(path).stats["analysed"] == 0
     assert path.read_bytes() == before  # read-only: never migrated by reading
 
 
 def test_a_damaged_cache_is_ignored(tmp_path, cache_dir):
-    db = make_db(tmp_path, caseload(10))
+    cl = caseload(10)
+    db = make_db(tmp_path, cl)
     inline_load(db)
     (path,) = cache_dir.glob("analysis-*.bin")
     good = path.read_bytes()
@@ -165,7 +180,7 @@ def test_a_damaged_cache_is_ignored(tmp_path, cache_dir):
         path.write_bytes(damaged)
         assert ac.read_cache(path) == {}
         r = inline_load(db)
-        assert r.stats["analysed"] == 10 and r.analyses == fresh(db)
+        assert r.stats["analysed"] == len(cl.clients) and r.analyses == fresh(db)
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.stat(cache_dir).st_mode & 0o777 == 0o700
 
@@ -194,7 +209,10 @@ def test_a_tampered_entry_cannot_run_code_and_is_analysed_again(tmp_path, cache_
     monkeypatch.setattr(loader, "spawn", lambda req: respawned.append(req) or real_spawn(req))
     r = inline_load(db)
     assert calls == []
-    assert [q.use_cache for q in respawned] == [False]  # the whole load again, without the cache
+    # the entry is refused: analysed again (by the worker, which reads cached entries when the clinic
+    # reference needs them; else by a whole load without the cache)
+    assert [q.use_cache for q in respawned] in ([False], [])
+    assert r.stats["analysed"] >= 1
     assert r.analyses == fresh(db)
 
 
@@ -215,7 +233,7 @@ def test_the_content_hash_is_the_client_s_content():
     assert [columnar.content_hash(columnar.dumps(d)) for d in again] == keys
 
 
-def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch):
+def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch, per_client_rules):
     """A rule with a ``prepare`` step (a value over the whole caseload, e.g. a
     fitted reference model) makes every client's analysis depend on every
     client: the loader computes it over all clients and keys each entry with
@@ -237,7 +255,7 @@ def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch):
     db = make_db(tmp_path, cl)
     first = inline_load(db)
     total = sum(len(r.sessions) for r in cl.records())
-    assert first.stats["analysed"] == 20 and set(seen) == {total}  # every client saw the whole caseload's value
+    assert first.stats["analysed"] == len(cl.clients) and set(seen) == {total}  # every client saw the whole caseload's value
     assert first.analyses == fresh(db)
     assert inline_load(db).stats["analysed"] == 0
     # one client's new session changes the caseload-wide value: everyone is analysed again
@@ -248,7 +266,7 @@ def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch):
     Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
     seen.clear()
     again = inline_load(db)
-    assert again.stats["analysed"] == 20 and set(seen) == {total + 1}
+    assert again.stats["analysed"] == len(cl.clients) and set(seen) == {total + 1}
     assert again.analyses == fresh(db)
 
 
@@ -285,3 +303,23 @@ def test_the_loader_s_missing_measures_are_the_records_ones(tmp_path):
     from_records = clinician_patterns(r.analyses, records, r.clinicians)
     assert clinician_patterns(r.analyses, records, r.clinicians, missing_recent=missing) == from_records
     assert any(p.missing_recent for p in from_records) and not all(missing.values())  # (both cases occur)
+
+
+
+def test_with_the_clinic_reference_a_data_change_re_analyses_everyone(tmp_path):
+    """The real engine: not on track compares each client with a reference
+    fitted over the whole clinic (rules/expected.py), so new data anywhere
+    change every client's input; the loader re-analyses everyone then (and
+    nobody when nothing changed), with the results of a fresh analysis."""
+    cl = caseload()
+    db = make_db(tmp_path, cl)
+    first = inline_load(db)
+    assert first.reference is not None and first.effects is not None
+    assert inline_load(db).stats["analysed"] == 0
+    code = sorted(cl.clients)[7]
+    last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
+    export_csv(Caseload(ratings=[Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "ORS",
+                                        "client", 12.0)]), tmp_path / "csv")
+    Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
+    r = inline_load(db)
+    assert r.stats["analysed"] == len(cl.clients) and r.analyses == fresh(db)

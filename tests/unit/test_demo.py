@@ -23,6 +23,7 @@ from supervision_tui.rules.triage import triage_key
 from supervision_tui import demo, paths
 from supervision_tui.store.database import Database
 from supervision_tui.demo import (
+    DEFAULT_HISTORY,
     DEMO_END,
     SCENARIOS,
     bundled_demo_path,
@@ -132,7 +133,8 @@ def test_cli_demo_command(tmp_path):
 
 
 def test_parameters(caseload):
-    assert len(caseload.clients) == 40
+    current = [c for c in caseload.clients if c >= "C-0101"]
+    assert len(current) == 40 and len(caseload.clients) == 40 + DEFAULT_HISTORY
     small = generate_demo(n_clients=5)
     assert len(small.clients) == 5
     # the most urgent stories are kept first
@@ -142,9 +144,28 @@ def test_parameters(caseload):
     for rec in fixed.records():
         n = len(rec.sessions)
         assert n == 8 if rec.code not in stories else n >= 8
-    for bad in (dict(n_clients=0), dict(n_clients=-3), dict(sessions=0), dict(n_clients=True)):
+    for bad in (dict(n_clients=0), dict(n_clients=-3), dict(sessions=0), dict(n_clients=True), dict(history=-1),
+                dict(history=100), dict(history=True)):
         with pytest.raises(UserError):
             generate_demo(**bad)
+
+
+def test_history_of_past_clients(caseload):
+    """The clinic's past clients (C-0001 …): closed or dropped out months
+    ago; a default-size demo has 40, a smaller one none unless asked."""
+    past = [c for code, c in caseload.clients.items() if code < "C-0101"]
+    assert len(past) == DEFAULT_HISTORY
+    assert {c.status for c in past} == {"closed", "dropped_out"}
+    recs = {r.code: r for r in caseload.records()}
+    assert all(recs[c.code].sessions[-1].date < DEMO_END - timedelta(weeks=25) for c in past)
+    assert len(generate_demo(n_clients=18).clients) == 18
+    assert len(generate_demo(n_clients=18, history=5).clients) == 23
+    # with the history, every outcome instrument has a clinic reference (clinical-rules §10)
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.rules.expected import fit_reference_records
+
+    ref = fit_reference_records(caseload.records(), REGISTRY)
+    assert all(m.enough for m in ref.values()), {k: m.shortfall() for k, m in ref.items()}
 
 
 # --- shape and ranges --------------------------------------------------------------
@@ -162,7 +183,8 @@ def test_clinicians(caseload):
 def test_clients_and_sessions(caseload, stories):
     statuses = Counter(c.status for c in caseload.clients.values())
     assert set(statuses) == {"active", "paused", "closed", "dropped_out"}
-    assert statuses["active"] >= 0.7 * len(caseload.clients)
+    current = Counter(c.status for code, c in caseload.clients.items() if code >= "C-0101")
+    assert current["active"] >= 0.7 * sum(current.values())
     monday = DEMO_END - timedelta(days=DEMO_END.weekday())
     for rec in caseload.records():
         assert rec.code.startswith("C-0") and len(rec.code) == 6
@@ -402,6 +424,14 @@ def _scenario_problems(cl: Caseload, stories: dict[str, str]) -> dict[str, str]:
         check("risk_rescreened", a.risk is None and a.tier != 1 and rs is not None
               and rs.rescreened_at == a.latest_session and rs.rescreened_date >= DEMO_END - timedelta(days=7)
               and rs.session == a.latest_session - 1, "endorsed last week, re-screened negative this week")
+    if "not_on_track" in stories:
+        a = an[stories["not_on_track"]]
+        ors = a.outcomes.get("ORS")
+        track = a.tracks.get("ORS")
+        check("not_on_track", a.tier == 2 and a.reason == "outcome not on track" and ors is not None
+              and ors.status != "deteriorated" and track is not None and track.not_on_track
+              and a.why == track.short and any(f.status == "not_on_track" for f in a.flags),
+              "ORS not on track, not deteriorated")
     if "goals_achieved" in stories:
         a = an[stories["goals_achieved"]]
         check("goals_achieved", a.tier == 6 and a.goal.status == "stale" and a.goal.achieved_at is not None
@@ -429,6 +459,7 @@ def test_scenario_codes_are_stable(stories):
         "therapist_report": "C-0144", "goal_not_set": "C-0133", "transferred": "C-0109", "paused": "C-0121",
         "closed": "C-0146", "dropped_out": "C-0139",
         "risk_unseen": "C-0117", "risk_dropped": "C-0153", "risk_rescreened": "C-0124", "goals_achieved": "C-0158",
+        "not_on_track": "C-0113",
     }
 
 

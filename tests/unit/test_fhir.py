@@ -117,13 +117,83 @@ def errors_of(tmp_path, resources, **kw) -> list[str]:
 
 def test_patient_code_from_client_system_or_first_identifier(tmp_path):
     p = patient(code="C-9")
-    p["identifier"].insert(0, {"system": "urn:national", "value": "NAT-123"})
+    p["identifier"].insert(0, {"system": "urn:local-id", "value": "L-123"})
     rs, res = ratings(tmp_path, [p, practitioner(), encounter()], client_system="urn:mrn")
     assert [r.client for r in rs] == ["C-9"]
     rs, res = ratings(tmp_path, [p, practitioner(), encounter()])
+    assert [r.client for r in rs] == ["L-123"]
+    assert res.client_systems == {"urn:local-id": 1}
+    assert "urn:local-id (1)" in res.summary()
+
+
+def test_a_national_number_is_never_the_client_code_by_default(tmp_path):
+    p = patient(code="C-9")
+    p["identifier"].insert(0, {"system": "urn:national", "value": "NAT-123"})
+    errs = errors_of(tmp_path, [p, practitioner(), encounter()])
+    assert errs == ["--client-system: missing, and the Patients' first identifiers are urn:national (1 Patient, "
+                    "e.g. Patient/p1), which looks like a social security, national, health service, passport or "
+                    "driver's licence number: give the system of your client codes with --client-system (name this "
+                    "system with --client-system only if it really is to be the client code)"]
+    # named explicitly it is used, with a warning in the summary
+    rs, res = ratings(tmp_path, [p, practitioner(), encounter()], client_system="urn:national")
     assert [r.client for r in rs] == ["NAT-123"]
-    assert res.client_systems == {"urn:national": 1}
-    assert "urn:national (1)" in res.summary()
+    assert "warning: urn:national looks like a social security, national" in res.summary()
+    _rs, res = ratings(tmp_path, [p, practitioner(), encounter()], client_system="urn:mrn")
+    assert "warning" not in res.summary()
+
+
+@pytest.mark.parametrize("system, type_code, national", [
+    ("http://hl7.org/fhir/sid/us-ssn", None, True),
+    ("https://fhir.nhs.uk/Id/nhs-number", None, True),
+    ("http://fhir.nl/fhir/NamingSystem/bsn", None, True),
+    ("urn:oid:1.2.250.1.213.1.4.8", None, True),  # French INS-NIR
+    ("urn:oid:2.16.840.1.113883.4.1", None, True),  # US SSN
+    ("urn:oid:2.16.840.1.113883.4.3.25", None, True),  # a US state's driver's licences
+    ("http://hl7.org/fhir/sid/passport-USA", None, True),
+    ("https://registry.example/insee", None, True),
+    ("urn:clinic:drivers-license", None, True),
+    ("http://clinic.example/fhir/sid/NationalID", None, True),
+    ("urn:clinic:ids", "SS", True),  # the identifier's HL7 v2-0203 type says it
+    ("urn:clinic:ids", "NNGBR", True),
+    ("urn:clinic:ids", "MR", False),
+    ("http://clinic.example/fhir/sid/mrn", None, False),
+    ("http://hospital-assn.example/mrn", None, False),  # "assn" is not "ssn"
+    ("http://clinic.example/environment/patient-id", None, False),
+])
+def test_national_identifier_systems(tmp_path, system, type_code, national):
+    p = patient(system=system)
+    if type_code:
+        p["identifier"][0]["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                                  "code": type_code}]}
+    resources = [p, practitioner(), encounter()]
+    if national:
+        errs = errors_of(tmp_path, resources)
+        assert errs[0].startswith(f"--client-system: missing, and the Patients' first identifiers are {system} ")
+        assert "C-1" not in errs[0]
+        rs, _res = ratings(tmp_path, resources, client_system=system)
+        assert [r.client for r in rs] == ["C-1"]
+    else:
+        rs, res = ratings(tmp_path, resources)
+        assert [r.client for r in rs] == ["C-1"] and "warning" not in res.summary()
+
+
+def test_patients_identified_in_different_systems_need_client_system(tmp_path):
+    resources = [patient("p1", "C-1", "urn:mrn"), patient("p2", "C-2", "urn:mrn"), patient("p3", "C-3", "urn:other"),
+                 practitioner(), encounter()]
+    errs = errors_of(tmp_path, resources)
+    assert errs == ["--client-system: missing, and the Patients' first identifiers come from 2 systems: urn:mrn "
+                    "(2 Patients, e.g. Patient/p1), urn:other (1 Patient, e.g. Patient/p3); give the system of your "
+                    "client codes with --client-system (codes are not taken from a mix of identifier systems)"]
+    # the export of the fixture: one Patient's first identifier is a national number
+    with pytest.raises(ValidationFailed) as exc:
+        read_fhir([BUNDLE], codes=CODES)
+    (line,) = exc.value.errors
+    assert ("identifiers come from 2 systems: http://clinic.example/fhir/sid/mrn (3 Patients, e.g. Patient/p-1), "
+            "http://clinic.example/fhir/sid/national-id (1 Patient, e.g. Patient/p-2; looks like a national "
+            "number)") in line
+    assert "ZZ-99" not in line and "C-10" not in line  # counts, never values
+    res = read_fhir([BUNDLE], client_system=MRN, codes=CODES)
+    assert res.client_systems == {MRN: 4}
 
 
 def test_patient_without_usable_identifier_is_an_error(tmp_path):
@@ -139,7 +209,15 @@ def test_patient_without_usable_identifier_is_an_error(tmp_path):
 def test_patient_identifier_that_is_not_a_code_is_not_shown(tmp_path):
     errs = errors_of(tmp_path, [patient(code="Quillonia Zebrastripe"), practitioner(), encounter()])
     assert "Patient/p1: identifier[0].value: cannot be a client code" in errs[0]
-    assert "(got 21 characters, not shown)" in errs[0]
+    assert "(got 21 characters, not a code; not shown)" in errs[0]
+    assert "Quillonia" not in "\n".join(errs)
+
+
+def test_practitioner_identifier_that_is_not_a_code_is_not_shown(tmp_path):
+    errs = errors_of(tmp_path, [patient(), practitioner(ident="Dr.Quillonia"), encounter()])
+    assert errs[0].endswith("Practitioner/t1: identifier[0].value: cannot be a clinician id: it must be 1-32 "
+                            "characters of A-Z a-z 0-9 _ - (choose another identifier with --clinician-system) "
+                            "(got 12 characters, not a code; not shown)")
     assert "Quillonia" not in "\n".join(errs)
 
 
@@ -347,6 +425,87 @@ def test_observation_skipped_statuses(tmp_path, status, key, notice):
         assert f"Observation/o1: status {status}: skipped" in res.summary()
 
 
+ITEM9_CODED = {"coding": [{"system": LOINC, "code": "LA6571-9"}]}
+
+
+@pytest.mark.parametrize("status", ["preliminary", "registered", "cancelled", "unknown"])
+@pytest.mark.parametrize("value, shown", [(2, "2"), (None, "3")])
+def test_a_skipped_item9_endorsement_needs_attention(tmp_path, status, value, shown):
+    q9 = obs("o2", code="44260-8", value=value, status=status,
+             **({} if value is not None else {"valueCodeableConcept": ITEM9_CODED}))
+    rs, res = ratings(tmp_path, base(obs(value=11), q9))
+    assert [(r.instrument, r.total, r.risk) for r in rs] == [("PHQ-9", 11, None)]
+    text = res.summary().splitlines()
+    assert text[:2] == [
+        "Needs attention: 1 PHQ-9 item 9 risk endorsement NOT imported (no flag is raised from them); check these "
+        "records:",
+        f"  {tmp_path / 'export.json'}:entry[4]: Observation/o2: PHQ-9 item 9 = {shown} (risk endorsed) of C-1 at "
+        f"session 1 (2026-03-02) not imported: status {status}; check the record"]
+    assert "Observation/o2: status" not in res.summary()  # not also a plain notice
+    assert res.skipped == {f"Observation {status}": 1}
+
+
+def test_a_skipped_item9_of_0_and_an_entered_in_error_one_are_plain(tmp_path):
+    rs, res = ratings(tmp_path, base(obs(value=11), obs("o2", code="44260-8", value=0, status="preliminary"),
+                                     obs("o3", code="44260-8", value=3, status="entered-in-error")))
+    assert res.attention == [] and "Needs attention" not in res.summary()
+    assert "Observation/o2: status preliminary: skipped" in res.summary()
+
+
+def test_a_skipped_item9_without_an_encounter_names_the_day(tmp_path):
+    q9 = obs("o2", code="44260-8", value=1, status="preliminary", eid=None, when="2026-03-09")
+    _rs, res = ratings(tmp_path, base(obs(value=11), q9))
+    assert res.attention == [f"{tmp_path / 'export.json'}:entry[4]: Observation/o2: PHQ-9 item 9 = 1 (risk "
+                             "endorsed) of C-1 on 2026-03-09 not imported: status preliminary; check the record"]
+
+
+@pytest.mark.parametrize("status", ["in-progress", "stopped"])
+def test_a_skipped_questionnaire_response_with_item9_needs_attention(tmp_path, status):
+    r = qr(answers=[0] * 8 + [2], status=status)
+    _rs, res = ratings(tmp_path, base(r, qr("r2", answers=[1] * 7, codes=GAD7_ITEMS, status=status)))
+    assert res.attention == [f"{tmp_path / 'export.json'}:entry[3]: QuestionnaireResponse/r1: PHQ-9 item 9 = 2 "
+                             "(risk endorsed) of C-1 at session 1 (2026-03-02) not imported: status "
+                             f"{status}; check the record"]
+    assert res.summary().startswith("Needs attention: 1 PHQ-9 item 9")
+    assert f"QuestionnaireResponse/r2: status {status}: skipped" in res.summary()  # GAD-7: a plain notice
+
+
+def test_a_skipped_response_item9_is_found_by_its_questionnaire(tmp_path):
+    q = {"resourceType": "Questionnaire", "id": "phq", "url": "http://x.example/Questionnaire/phq",
+         "status": "active", "item": [{"linkId": f"PHQ.{i + 1}", "type": "choice",
+                                       "code": [{"system": LOINC, "code": c}]} for i, c in enumerate(PHQ9_ITEMS)]}
+    r = qr(answers=[0] * 8 + [1], coded=True, status="in-progress", questionnaire="Questionnaire/phq")
+    for i, item in enumerate(r["item"][0]["item"]):
+        item["linkId"] = f"PHQ.{i + 1}"
+    _rs, res = ratings(tmp_path, base(r, q))
+    assert len(res.attention) == 1 and "QuestionnaireResponse/r1: PHQ-9 item 9 = 1 (risk endorsed)" \
+        in res.attention[0]
+
+
+def test_the_import_prints_needs_attention_first(tmp_path):
+    db = tmp_path / "db.json"
+    f = write(tmp_path, base(obs(value=11), obs("o2", code="44260-8", value=2, status="preliminary")))
+    res = CliRunner().invoke(cli, ["import", str(db), "--fhir", str(f)])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("Needs attention: 1 PHQ-9 item 9 risk endorsement NOT imported")
+
+
+def test_item9_above_the_phq9_total_is_an_error_naming_both(tmp_path):
+    errs = errors_of(tmp_path, base(obs(value=1), obs("o2", code="44260-8", value=3)))
+    assert errs == [f"{tmp_path / 'export.json'}:entry[4]: Observation/o2: valueInteger: PHQ-9 item 9 is more than "
+                    f"the PHQ-9 total 1 of session 1 of C-1 in Observation/o1 ({tmp_path / 'export.json'} at "
+                    "entry[3]): an item cannot exceed the total (got 3)"]
+    rs, _res = ratings(tmp_path, base(obs(value=3), obs("o2", code="44260-8", value=3)))  # equal is possible
+    assert rs[0].risk is True
+
+
+@pytest.mark.parametrize("comparator", [">", "<", ">=", "<="])
+def test_a_value_with_a_comparator_is_not_a_score(tmp_path, comparator):
+    errs = errors_of(tmp_path, base(obs(valueQuantity={"value": 10, "comparator": comparator})))
+    assert errs == [f"{tmp_path / 'export.json'}:entry[3]: Observation/o1: valueQuantity.comparator: a bound is not "
+                    f"a score: the value must be exact (no comparator) (got {comparator})"]
+
+
 def test_other_resource_types_are_ignored_and_counted(tmp_path):
     cond = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}}
     med = {"resourceType": "MedicationRequest", "id": "m1", "status": "active", "intent": "order",
@@ -411,6 +570,24 @@ def test_ndjson_bad_line_is_named(tmp_path):
         read_fhir([p])
     assert exc.value.errors == [f"{p}:2: file: line is not valid JSON (Expecting property name enclosed in double "
                                 "quotes at column 2); NDJSON has one resource per line"]
+
+
+@pytest.mark.parametrize("name, newline", [("Observation.ndjson", "\n"), ("export.json", "\r\n")])
+def test_ndjson_syntax_error_names_the_column_of_the_line(tmp_path, name, newline):
+    p = tmp_path / name
+    p.write_text(json.dumps(patient()) + newline + '{"resourceType":"Observation",' + newline, newline="")
+    with pytest.raises(ValidationFailed) as exc:
+        read_fhir([p])
+    assert exc.value.errors == [f"{p}:2: file: line is not valid JSON (Expecting property name enclosed in double "
+                                "quotes at column 31); NDJSON has one resource per line"]
+
+
+def test_a_field_the_library_requires_is_reported_as_missing(tmp_path):
+    e = encounter()
+    del e["class"]  # required in R4
+    errs = errors_of(tmp_path, [patient(), practitioner(), e])
+    assert errs == [f"{tmp_path / 'export.json'}:entry[2]: Encounter/e1: class: not valid FHIR R4: field required "
+                    "(got nothing)"]
 
 
 def test_missing_subject_and_unknown_patient(tmp_path):

@@ -15,11 +15,11 @@ from supervision_tui.settings import Settings
 
 
 @pytest.mark.parametrize("argv,expected", [
-    (["db.json"], ("db.json", None, None)),
-    (["open", "db.json"], ("db.json", None, None)),
-    (["db.json", "--read-only", "--as-of", "2026-01-05", "--config=c.toml"], ("db.json", "c.toml", "2026-01-05")),
-    (["--theme", "clinic-light", "open"], ("open", None, None)),  # (as click reads it: a database named "open")
-    (["open", "--all", "--clinician", "T1", "db.json", "--no-ssh"], ("db.json", None, None)),
+    (["db.json"], ("db.json", None, None, None)),
+    (["open", "db.json"], ("db.json", None, None, None)),
+    (["db.json", "--read-only", "--as-of", "2026-01-05", "--config=c.toml"], ("db.json", "c.toml", "2026-01-05", None)),
+    (["--theme", "clinic-light", "open"], ("open", None, None, None)),  # (as click reads it: a database named "open")
+    (["open", "--all", "--clinician", "T1", "db.json", "--no-ssh"], ("db.json", None, None, "T1")),
     (["open"], None),  # the demo
     ([], None),
     (["import", "db.json", "m.csv"], None),

@@ -367,3 +367,51 @@ def test_by_date_sessions_continue_the_database(tmp_path):
     res = CliRunner().invoke(cli, ["import", str(db), "--map", "mirah-observations", str(between)])
     assert res.exit_code == 1
     assert f"{between}:2: effectiveDate: a session of MRN-501 between sessions already in the database" in res.output
+
+
+def test_a_row_level_error_of_a_wide_row_is_reported_once(tmp_path):
+    """An unknown attendance value on a row with three measures is one
+    error, counted once (not once per measure row)."""
+    m, f = setup(tmp_path, """\
+        C-1,Q,T01,1,07/09/2026,Attended,18,38,9,14,0
+        C-1,Q,T01,2,14/09/2026,DNA,20,36,8,12,0
+        """)
+    with pytest.raises(ValidationFailed) as exc:
+        read_mapped(m, [f])
+    assert exc.value.errors == [f"{f}:3: Status: must be one of attended, cancelled, no_show or empty; or map it in "
+                                "[values.attendance] of vendor.toml (got DNA)"]
+    assert str(exc.value).endswith("\n1 error(s); nothing was written.")
+
+
+def test_a_name_in_the_client_or_clinician_column_is_never_shown(tmp_path):
+    """A mapping that points client at a name column, or a clinician column
+    holding names: the error says what is wrong without the value."""
+    by_name = WIDE.replace('client = "Client ID"', 'client = "First name"')
+    m, f = setup(tmp_path, """\
+        C-1,Quillonia Zebrastripe,Dr Xanthippe Q,1,07/09/2026,Attended,18,38,9,14,0
+        C-2,Ottoline,T01,1,07/09/2026,Attended,18,38,9,14,0
+        """, mapping=by_name)
+    errs = errors_of(m, f)
+    assert errs == [
+        f"{f}:2: First name: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - "
+        "(got 21 characters, not a code; not shown)",
+        f"{f}:2: Therapist: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - "
+        "(got 14 characters, not a code; not shown)",
+    ]  # "Ottoline" is a valid code: a one-word name cannot be told from a code
+    res = CliRunner().invoke(cli, ["validate", "--map", str(m), str(f)])
+    assert res.exit_code == 1
+    for secret in ("Quillonia", "Zebrastripe", "Xanthippe"):
+        assert secret not in res.output
+
+
+def test_risk_yes_on_a_measure_marked_not_taken_is_an_error(tmp_path):
+    """A skip column that drops a PHQ-9 whose item 9 says risk: the
+    endorsement would disappear silently, so the row is refused."""
+    mapping = WIDE.replace('risk = "PHQ9 item 9"', 'risk = "PHQ9 item 9"\nskip = "PHQ9 skipped"\nskip_values = ["Y"]')
+    header = HEADER.rstrip("\n") + ",PHQ9 skipped\n"
+    m, f = setup(tmp_path, """\
+        C-1,Q,T01,1,07/09/2026,Attended,18,,,14,0,Y
+        C-1,Q,T01,2,14/09/2026,Attended,18,,,,2,Y
+        """, mapping=mapping, header=header)
+    assert errors_of(m, f) == [f"{f}:3: PHQ9 item 9: yes, but PHQ-9 is marked not taken (PHQ9 skipped = Y): it "
+                               "would be lost (got 2)"]

@@ -209,17 +209,17 @@ def test_hand_built_record_with_unsorted_sessions():
 
 
 def test_a_new_status_is_one_registry_entry_plus_its_rule(monkeypatch, tmp_path):
-    """What the not-on-track rule will be: an ``outcome`` status with tier 2 and
-    its own rule module. Triage, the agenda and the tables follow with no
-    change of theirs."""
+    """How not-on-track was added: an ``outcome`` status with tier 2 and its
+    own rule module (here a made-up "stalled" one). Triage, the agenda and
+    the tables follow with no change of theirs."""
     from supervision_tui.reports.agenda import build_agenda_from, render
     from supervision_tui.rules import engine
     from supervision_tui.rules.context import Rule
     from supervision_tui.rules.kinds import REGISTRY as KINDS, FlagStatus
     from supervision_tui.rules.results import Flag, TriageHint
 
-    monkeypatch.setitem(KINDS["outcome"].statuses, "not_on_track",
-                        FlagStatus("not_on_track", "not on track", 2, agenda="not_on_track"))
+    monkeypatch.setitem(KINDS["outcome"].statuses, "stalled",
+                        FlagStatus("stalled", "stalled", 2, agenda="not_on_track"))
     seen_shared = []
 
     def prepare(records, settings):
@@ -230,8 +230,8 @@ def test_a_new_status_is_one_registry_entry_plus_its_rule(monkeypatch, tmp_path)
         if ctx.code != "C-1":
             return []
         latest = ctx.view.latest
-        return [Flag(ctx.code, ctx.clinician, "outcome", latest.number, "not_on_track", "ORS 20 → 21: expected 26",
-                     {"instrument": "ORS", "change": 1.0}, TriageHint("outcome not on track", "ORS not on track",
+        return [Flag(ctx.code, ctx.clinician, "outcome", latest.number, "stalled", "ORS 20 → 21: stalled",
+                     {"instrument": "ORS", "change": 1.0}, TriageHint("outcome stalled", "ORS stalled",
                                                                    latest.number, latest.date))]
 
     monkeypatch.setattr(engine, "RULES", [*engine.RULES, Rule("fake", run, prepare)])
@@ -239,14 +239,14 @@ def test_a_new_status_is_one_registry_entry_plus_its_rule(monkeypatch, tmp_path)
     c2 = Case("C-2").s(1, SRS=30).s(2, SRS=30)
     analyses = analyse_caseload(c1.caseload(c2))
     a = next(x for x in analyses if x.client == "C-1")
-    assert (a.tier, a.reason, a.why) == (2, "outcome not on track", "ORS not on track")
+    assert (a.tier, a.reason, a.why) == (2, "outcome stalled", "ORS stalled")
     assert seen_shared == [2, 2], "prepare ran once for the caseload; every client saw its value"
-    assert '"status": "not_on_track"' in flags_json(analyses)
-    assert "not on track" in flags_table(analyses)
+    assert '"status": "stalled"' in flags_json(analyses)
+    assert "stalled" in flags_table(analyses)
     agenda = build_agenda_from(c1.caseload(c2), analyses, None, today=Case().start)
     sec = agenda.section("not_on_track")
-    assert sec.title == "Not on track and deteriorated" and [i.client for i in sec.items] == ["C-1"]
-    assert "Not on track and deteriorated" in render(agenda)
+    assert [i.client for i in sec.items] == ["C-1"]
+    assert "ORS 20 → 21: stalled" in render(agenda)
 
 
 def test_no_kind_is_named_in_the_engine_or_the_triage():

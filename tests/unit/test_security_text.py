@@ -165,7 +165,44 @@ def test_identifiers_may_not_start_with_a_dash(tmp_path, column, value):
     m = write(tmp_path / "m.csv", MEASURES_HEADER + f"\n{row['client']},{row['clinician']},1,2025-01-06,,SRS,,36,,,,,,\n")
     with pytest.raises(ValidationFailed) as info:
         parse_files(m)
-    assert info.value.errors == [f"{m}:2: {column}: must be {sanitize.IDENTIFIER_RULE} (got {value})"]
+    # a value that is not a code is described, not shown (it may be a name): sanitize.code_shown
+    assert info.value.errors == [f"{m}:2: {column}: must be {sanitize.IDENTIFIER_RULE} "
+                                 f"(got {len(value)} characters, not a code; not shown)"]
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("C-01", "C-01"), ("", ""), ("Jane Doe", "8 characters, not a code; not shown"),
+    ("-C01", "4 characters, not a code; not shown"), ("Ü", "1 character, not a code; not shown"),
+])
+def test_code_shown_describes_a_value_that_is_not_a_code(value, shown):
+    assert sanitize.code_shown(value) == shown
+
+
+@pytest.mark.parametrize("column, value", [
+    ("client", "Quillonia Zebrastripe"), ("clinician", "Dr Xanthippe"), ("client", "Quillonia\x1bZ"),
+])
+def test_a_name_in_a_code_column_is_never_echoed(tmp_path, column, value):
+    """A native CSV with names where the codes belong: the error says what
+    is wrong and how long the value is, never the value (it may be a name)."""
+    row = {"client": "C-01", "clinician": "T01", column: value}
+    m = write(tmp_path / "m.csv", MEASURES_HEADER + f'\n"{row["client"]}","{row["clinician"]}",1,2025-01-06,,SRS,,36,'
+                                                    ",,,,,\n")
+    with pytest.raises(ValidationFailed) as info:
+        parse_files(m)
+    (line,) = info.value.errors
+    assert line.startswith(f"{m}:2: {column}: ")
+    assert line.endswith(f"(got {len(value)} characters, not a code; not shown)")
+    assert "Quillonia" not in str(info.value) and "Xanthippe" not in str(info.value)
+    res = CliRunner().invoke(cli, ["validate", str(m)])
+    assert res.exit_code == 1 and "Quillonia" not in res.output and "Xanthippe" not in res.output
+
+
+def test_a_valid_code_is_still_shown_in_errors(tmp_path):
+    c = write(tmp_path / "c.csv", "client,clinician\nC-01,T01\nC-01,T02\n")
+    m = write(tmp_path / "m.csv", MEASURES_HEADER + "\n")
+    with pytest.raises(ValidationFailed) as info:
+        parse_files(m, clients=c)
+    assert info.value.errors == [f"{c}:3: client: already listed on line 2 (got C-01)"]
 
 
 def test_goal_ids_and_clients_csv_codes_are_identifiers_too(tmp_path):
@@ -175,9 +212,9 @@ def test_goal_ids_and_clients_csv_codes_are_identifiers_too(tmp_path):
     with pytest.raises(ValidationFailed) as info:
         parse_files(m, clients=c, goals=g)
     assert info.value.errors == [
-        f"{c}:2: client: must be {sanitize.IDENTIFIER_RULE} (got -C02)",
-        f"{c}:3: clinician: must be {sanitize.IDENTIFIER_RULE} (got -T9)",
-        f"{g}:2: goal_id: must be {sanitize.IDENTIFIER_RULE} (got -G1)",
+        f"{c}:2: client: must be {sanitize.IDENTIFIER_RULE} (got 4 characters, not a code; not shown)",
+        f"{c}:3: clinician: must be {sanitize.IDENTIFIER_RULE} (got 3 characters, not a code; not shown)",
+        f"{g}:2: goal_id: must be {sanitize.IDENTIFIER_RULE} (got 3 characters, not a code; not shown)",
     ]
 
 

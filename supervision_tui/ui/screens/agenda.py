@@ -180,7 +180,8 @@ class AgendaScreen(AppScreen[None]):
             data = app.data
             if data is None:
                 raise UserError("The caseload is not loaded yet")
-            agenda = app.reviews.build_agenda(data.caseload, data.analyses, data.as_of, since)
+            agenda = app.reviews.build_agenda(data.caseload, data.analyses, data.as_of, since,
+                                              reference=data.reference, effects=data.effects)
         except UserError as err:
             self.app.call_from_thread(self._failed, str(err))
             return
@@ -237,6 +238,20 @@ class AgendaScreen(AppScreen[None]):
                     head("  No supervisee with clients.", "dim")
                 for p in s.patterns:
                     row(f"p:{p.clinician}", pattern_line(p, counts.get(p.clinician)), p, None)
+                if s.effects:  # clinical-rules §11: effectiveness with its intervals, drawn in the terminal
+                    from supervision_tui.ui.widgets.effectiveness import effectiveness_lines
+
+                    head("  Effectiveness (severity-adjusted, 95 % intervals) · overlapping intervals are not a "
+                         "difference; never a ranking", "bold")
+                    width = max(40, (ol.size.width or self.app.size.width) - 6)
+                    by_id = {p.clinician: p for p in s.patterns}
+                    for er, line in effectiveness_lines(list(s.effects), width, lead=False):
+                        prompt = Text("    ").append_text(line)
+                        target = by_id.get(er.clinician) if er is not None else None
+                        if target is None:  # titles, headers, the clinic row: read, not chosen
+                            options.append(Option(prompt, disabled=True))
+                        else:  # a supervisee's row: enter shows their clients, as the pattern line does
+                            row(f"e:{er.instrument}:{er.clinician}", prompt, target, None)
             elif s.key == "actions":
                 if not s.actions:
                     head("  No open action items.", "dim")

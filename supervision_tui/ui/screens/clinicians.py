@@ -10,13 +10,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from supervision_tui.reports.patterns import RECENT_SESSIONS, ClinicianPattern, clinician_patterns, total_pattern
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.ui.context import AppScreen
 from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.widgets.effectiveness import EffectivenessPanel
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
 
@@ -65,7 +66,10 @@ class CliniciansScreen(AppScreen[str | None]):
         yield Static("Supervisees · enter filters the caseload to one · esc back", id="clinicians-header", markup=False)
         with Vertical(id="clinicians-box"):
             yield CliniciansTable(id="clinicians-table", cursor_type="row")
-            yield Static("", id="clinicians-notes", markup=False)
+            with VerticalScroll(id="clinicians-more"):
+                # clinical-rules §11: effectiveness per supervisee with intervals (computed with the load)
+                yield EffectivenessPanel(id="clinicians-effects")
+                yield Static("", id="clinicians-notes", markup=False)
         yield AppFooter()
 
     def on_mount(self) -> None:
@@ -93,7 +97,9 @@ class CliniciansScreen(AppScreen[str | None]):
         self._filled_width = self.size.width or self.app.size.width
         if data is None:
             table.clear(columns=True)
+            self.query_one(EffectivenessPanel).show(None, "Effectiveness: computing with the caseload…")
             return
+        self.query_one(EffectivenessPanel).show(list(getattr(data, "effects", None) or []))
         wide = self._room() >= WIDE_MIN_WIDTH - 3
         if wide:
             self._fill(data, table, keep, wide=True)

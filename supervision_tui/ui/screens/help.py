@@ -48,8 +48,8 @@ ENTER_MEANS: dict[str, str] = {
 
 #: The caseload's symbols (its help lists them under "Symbols").
 REVIEW_LEGEND = "Review: • new  ✓ discussed  ☐ action  ☑ resolved  × dismissed  * changed"
-OUTCOME_LEGEND = ("Outcome: ↑ improved  = no reliable change  ↓ deteriorated  "
-                  "✓ (rec.) recovered on that measure (not IAPT recovery)")
+OUTCOME_LEGEND = ("Outcome: ↑ improved  = no reliable change  ↓ deteriorated  ↘ not on track (below the "
+                  "clinic's expected course)  ✓ (rec.) recovered on that measure (not IAPT recovery)")
 #: The clinical rules in a few lines (spec v2), under the caseload's symbols.
 RULES_LEGEND = (
     "Tiers: ▲1 risk  ▲2 worse  ●3 rupture  ◆4 goal disagreed  ○5 absent  ·6 goal stale/not set/partial  "
@@ -61,6 +61,12 @@ RULES_LEGEND = (
     "A critical item (PHQ-9 item 9) is a screen, not a risk determination: confirm a risk assessment and "
     "safety plan are documented.",
     "Changes read as raw differences with their direction: PHQ-9 10 → 16 (+6, worse).",
+    "Not on track (▲2): the latest rating is below what 9 in 10 of this clinic's clients starting at the same "
+    "score reached by then (expected course fitted on the clinic's own data, shown with how many clients it "
+    "comes from); not computed below 30 clients / 100 ratings per measure, and the screens say so. "
+    "Deterioration wins where both hold.",
+    "Effectiveness (o): each supervisee's gain beyond what clinic clients with the same intake gained, with "
+    "95 % intervals; overlapping intervals are not a difference, and it is never a ranking.",
     "[our default] marks this product's choices (repair window and criterion, thresholds), not published norms.",
 )
 

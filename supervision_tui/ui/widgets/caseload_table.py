@@ -51,12 +51,14 @@ OUTCOME_SYMBOLS = {
     "improved": "↑",
     "no_change": "=",
     "deteriorated": "↓",
+    "not_on_track": "↘",  # below the clinic's expected course (clinical-rules §10)
     "recovered": "✓ rec.",
 }
 OUTCOME_WORDS = {
     "improved": "improved",
     "no_change": "no change",
     "deteriorated": "deteriorated",
+    "not_on_track": "not on track",
     "recovered": "recovered",
 }
 GOAL_WORDS = {
@@ -81,8 +83,8 @@ TIER_STYLES = {
 def outcome_compact(analysis: ClientAnalysis) -> str:
     """"ORS ↑ PHQ-9 =" in instrument order."""
     parts = []
-    for inst, res in sorted(analysis.outcomes.items(), key=lambda kv: instrument_order(kv[0])):
-        parts.append(f"{inst} {OUTCOME_SYMBOLS.get(res.status, res.status)}")
+    for inst, status in sorted(analysis.outcome_statuses.items(), key=lambda kv: instrument_order(kv[0])):
+        parts.append(f"{inst} {OUTCOME_SYMBOLS.get(status, status)}")
     return " ".join(parts) if parts else "—"
 
 
@@ -247,7 +249,7 @@ def _last_cell(row: CaseloadRow) -> str:
 
 #: Outcome sort: the worst verdict of the row first (deteriorated, no change, improved, recovered,
 #: none); a symbol not listed here sorts with the worst (a new, urgent verdict is never buried)
-_SEVERITY = {"↓": 0, "=": 2, "↑": 3, "✓": 4}
+_SEVERITY = {"↓": 0, "↘": 1, "=": 2, "↑": 3, "✓": 4}
 
 
 def outcome_severity(text: str) -> int:
@@ -265,7 +267,7 @@ def _outcome_no_rec(text: str) -> str:
 
 def _outcome_tight(text: str) -> str:
     """"ORS ✓ PHQ-9 =" → "ORS✓ PHQ-9=": every instrument kept, with its symbol."""
-    return re.sub(r" ([↑=↓✓])", r"\1", _outcome_no_rec(text))
+    return re.sub(r" ([↑=↓↘✓])", r"\1", _outcome_no_rec(text))
 
 
 def _review_mark(row: CaseloadRow) -> Text:

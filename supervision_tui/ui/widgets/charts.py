@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from supervision_tui.rules.expected import share_words
 from supervision_tui.rules.results import Episode
 from supervision_tui.ui.widgets.viewdata import ClientDisplay, Series, fmt_num
 
@@ -270,7 +271,15 @@ class OutcomeChart(_ThemedPlot):
         res = v.analysis.outcomes.get(self.instrument)
         xs = list(s.sessions)
         lo_x, hi_x = (xs[0], xs[-1]) if xs[-1] > xs[0] else (xs[0] - 1, xs[0] + 1)
-        if res is not None and iv.reliable_change:
+        track = expected_track(v, self.instrument)
+        if track is not None:
+            # clinical-rules §10: the clinic's expected course from the intake and its lower limit
+            # (drawn instead of the reliable-change band: the legend says what each line is)
+            curve = track.model.curve(track.first, track.first_session, xs[-1])
+            cx = [c[0] for c in curve]
+            plt.plot(cx, [c[2] for c in curve], marker="┄", color=col["therapist"])
+            plt.plot(cx, [c[1] for c in curve], marker="·", color=col["extra"])
+        elif res is not None and iv.reliable_change:
             # the reliable-change band around the first score: beyond it, change is reliable
             for yv in (res.first - iv.reliable_change, res.first + iv.reliable_change):
                 if iv.lo <= yv <= iv.hi:
@@ -400,16 +409,45 @@ def outcome_title(v: ClientDisplay, instrument: str) -> str:
     return " · ".join(parts)
 
 
+def expected_track(v: ClientDisplay, instrument: str):
+    """The client's ``TrackResult`` on ``instrument`` when the clinic's
+    expected course can be drawn (clinical-rules §10), else None."""
+    track = getattr(v.analysis, "tracks", {}).get(instrument)
+    if track is None or track.expected is None or track.model is None:
+        return None
+    return track
+
+
+def expected_legend(v: ClientDisplay, instrument: str) -> str:
+    """What the expected-course lines are and where they come from, or why
+    there are none ("" when the client has fewer than two ratings)."""
+    track = getattr(v.analysis, "tracks", {}).get(instrument)
+    if track is None:
+        return ""
+    m = track.model
+    if track.expected is None:
+        return f" · no expected course: {m.shortfall()}" if m is not None else ""
+    side = "above" if m.instrument.higher_is_better else "below"
+    return (f" · · expected course for clients starting at {fmt_num(track.first)} "
+            f"({m.clients:,} clinic clients, {m.pairs:,} ratings) · ┄ lower limit: "
+            f"{share_words(m.z)} of them are {side} it by then")
+
+
 def outcome_legend(v: ClientDisplay, instrument: str) -> str:
     """Short: what is drawn and the engine's status word (the full detail
     is in the Outcomes panel)."""
     iv = v.instrument(instrument)
     res = v.analysis.outcomes.get(instrument)
     cut = f" · ─ {iv.cutoff_label}" if iv.cutoff is not None else ""
-    if res is not None and iv.reliable_change:
-        cut += f" · ┄ first ±{iv.reliable_change:g} (reliable change)"
+    if expected_track(v, instrument) is not None:
+        cut += expected_legend(v, instrument)
+    else:
+        if res is not None and iv.reliable_change:
+            cut += f" · ┄ first ±{iv.reliable_change:g} (reliable change)"
+        cut += expected_legend(v, instrument)  # why there is no expected course (too little clinic data)
     if res is not None:
-        word = res.status.replace("_", " ").upper()
+        statuses = getattr(v.analysis, "outcome_statuses", {})
+        word = statuses.get(instrument, res.status).replace("_", " ").upper()
         # spec v2: the raw difference on the instrument's scale with a direction word ("10 → 16 (+6, worse)")
         return f"▬ {instrument} client{cut} · {word}: {res.change_text.removeprefix(instrument + ' ')}"
     s = v.series.get((instrument, "client"))

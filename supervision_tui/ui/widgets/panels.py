@@ -283,6 +283,14 @@ def outcomes_text(v: ClientDisplay) -> Group:
         parts.append(head)
         if res.detail:
             parts.append(_indented(res.detail))
+        track = getattr(a, "tracks", {}).get(inst)
+        if track is not None:  # clinical-rules §10: against the clinic's expected course, or why not computed
+            line = Text()
+            if track.not_on_track and res.status != "deteriorated":
+                line.append(" NOT ON TRACK ", style="bold reverse")
+                line.append(" ")
+            line.append(track.detail)
+            parts.append(_indented(line))
     if not parts:
         parts.append(Text("No outcome ratings"))
     att = a.attendance

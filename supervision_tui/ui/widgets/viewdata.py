@@ -288,6 +288,10 @@ class LoadedData:
     settings: Any = None
     scope: str | None = None  # --clinician: only this clinician's clients were kept
     cache_key: Any = None  # store.triage_cache.CacheKey of the file as it was read (None: no file)
+    # clinical-rules §10: the clinic's expected-course models per outcome instrument (rules.expected)
+    reference: dict[str, Any] | None = None
+    # clinical-rules §11: effectiveness rows per supervisee and the clinic (reports.effectiveness)
+    effects: list[Any] | None = None
     loaded_at: datetime = field(default_factory=datetime.now)
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> display values from the loader
     stats: dict[str, Any] = field(default_factory=dict)  # the loader's figures (timings, cache hits)

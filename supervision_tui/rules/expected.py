@@ -1,0 +1,637 @@
+"""Not on track: the expected treatment response learnt from the clinic's own
+data (clinical-rules.md §10).
+
+Per outcome instrument of the registry, in the instrument's better
+direction:
+
+* **Reference**: every client (any status) with at least 3 attended client
+  ratings of the instrument. Intake ``x0`` = the first rating (session
+  ``s0``); each later rating at session ``s`` gives a pair with
+  ``t = s − s0 + 1`` (≥ 2) and gain ``g = better_by(x0, x)``.
+* **Model**: ``E[g] = (β0 + β1·x0)·ln t`` by least squares over all pairs
+  (two regressors, ``ln t`` and ``x0·ln t``, no intercept: ``E[g] = 0`` at
+  intake).
+* **Tolerance**: ``σ(t)`` = root mean square of the residuals of the pairs
+  in ``t``'s band ({2} {3} {4} {5} {6–8} {9–12} {13–20} {21+}); a band with
+  fewer than 30 pairs borrows from the nearest lower band with 30.
+* **Signal**: the latest rating's gain is below ``E[g] − z·σ(t)``
+  (``z = 1.28``: the worst tenth), for an active or paused client, only
+  where the reference has at least 30 clients and 100 pairs.
+
+The whole fit is one pass over the pairs: per band the sums of the normal
+equations (``stats.Moments2``) are accumulated, added up for the fit, and
+each band's residual sum of squares comes from its own sums.
+
+Readings of the spec (where it leaves room), as a clinician would expect:
+
+* **Band fallback** beyond the spec's sentence: when no *lower* band has
+  30 pairs (band {2} itself is short: clients are often rated every other
+  session), the nearest *higher* band with 30 pairs is used; when no band
+  at all has 30 pairs (possible with ≥ 100 pairs spread over 8 bands), the
+  RMS of all residuals is used. Every band says where its σ came from
+  (``source``).
+* **"ratings" in the explanation** ("clinic reference: 212 clients, 1,840
+  ratings") counts the reference pairs, i.e. the ratings after intake the
+  model learnt from (``pairs`` in the JSON).
+* **Bounds of the scale**: an expected or lower score beyond the
+  instrument's range is shown at the end of the range, and a client cannot
+  be signalled for failing to exceed the best possible score: the signal
+  threshold is capped at the largest gain still possible from the intake
+  (a PHQ-9 client at 0 is never "not on track"). ``expected`` and ``lower``
+  in the flags JSON are the model's gains, uncapped, so a clinic can check
+  them against the published ``β``s and ``σ``s.
+* **Strictly below**: a gain equal to the lower limit is on track
+  (comparison with the 1e-9 float tolerance of ``instruments.EPS``).
+* **Closed and dropped-out clients** are part of the reference but are
+  never signalled (the spec signals active or paused clients); their
+  result says "no signal: treatment ended".
+* **Change wording**: the explanation shows the raw difference with a
+  direction word (§5: "PHQ-9 16 → 15 at s8 (−1, better)").
+* **"9 in 10"** is ``Φ(z)`` in words: z = 1.28 → 9 in 10; another z gives
+  "N in 100" (z = 1.645 → 95 in 100).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterable, Mapping, Sequence
+
+from supervision_tui.instruments import EPS, Instrument, Registry, fmt
+from supervision_tui.model import TRIAGED_STATUSES, ClientRecord
+from supervision_tui.rules.stats import Moments2, normal_cdf
+
+#: A rating as the model reads it (``model.Rating`` has the same two fields).
+Point = namedtuple("Point", "session total")
+
+#: The bands of ``t`` (clinical-rules.md §10): (low, high or None, label).
+BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (2, 2, "2"),
+    (3, 3, "3"),
+    (4, 4, "4"),
+    (5, 5, "5"),
+    (6, 8, "6–8"),
+    (9, 12, "9–12"),
+    (13, 20, "13–20"),
+    (21, None, "21+"),
+)
+BAND_MIN_PAIRS = 30  # [our method]
+MIN_RATINGS = 3  # a reference client has at least 3 ratings of the instrument
+
+DEFAULT_Z = 1.28  # [our default]
+DEFAULT_MIN_CLIENTS = 30  # [our default]
+DEFAULT_MIN_PAIRS = 100  # [our default]
+
+NOT_ON_TRACK = "not_on_track"
+ON_TRACK = "on_track"
+
+
+def band_index(t: int) -> int:
+    """Index into ``BANDS`` of ``t`` (≥ 2)."""
+    if t < 2:
+        raise ValueError(f"t must be ≥ 2 (got {t})")
+    if t <= 5:
+        return t - 2
+    if t <= 8:
+        return 4
+    if t <= 12:
+        return 5
+    if t <= 20:
+        return 6
+    return 7
+
+
+_BAND_OF = [0, 0] + [band_index(t) for t in range(2, 64)]  # fast path for small t
+_LN = [0.0] + [math.log(t) for t in range(1, 64)]
+
+
+def count_words(n: int) -> str:
+    """``1,840``."""
+    return f"{n:,}"
+
+
+def share_words(z: float) -> str:
+    """``Φ(z)`` in words: "9 in 10" for z = 1.28, else "N in 100"."""
+    p = normal_cdf(z)
+    tenths = round(p * 10)
+    if abs(p * 10 - tenths) < 0.05 and 0 < tenths < 10:
+        return f"{tenths} in 10"
+    return f"{max(1, min(99, round(p * 100)))} in 100"
+
+
+def raw_change(inst: Instrument, first: float, latest: float) -> str:
+    """The raw difference with a direction word (§5): "−1, better"."""
+    diff = latest - first
+    better = inst.better_by(first, latest)
+    word = "better" if better > EPS else "worse" if better < -EPS else "same"
+    s = fmt(diff)
+    if s == "0":
+        return f"0, {word}"
+    return f"{'−' + s[1:] if s.startswith('-') else '+' + s}, {word}"
+
+
+# --- the fitted model ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BandSigma:
+    """One band of ``t``: its own pairs and residual RMS, and the σ used."""
+
+    label: str
+    low: int
+    high: int | None
+    pairs: int
+    rms: float | None  # the band's own residual RMS (None without pairs)
+    sigma: float | None  # the σ used for this band (own or borrowed)
+    source: str  # label of the band σ comes from; "all" = every pair pooled
+
+    @property
+    def borrowed(self) -> bool:
+        return self.source != self.label
+
+
+@dataclass(frozen=True)
+class ExpectedModel:
+    """The expected-gain model of one outcome instrument."""
+
+    instrument: Instrument
+    clients: int  # reference clients (≥ 3 ratings)
+    pairs: int  # reference pairs (ratings after intake)
+    beta0: float | None  # None: fewer than 2 pairs, nothing fitted
+    beta1: float | None
+    bands: tuple[BandSigma, ...]
+    z: float = DEFAULT_Z
+    min_clients: int = DEFAULT_MIN_CLIENTS
+    min_pairs: int = DEFAULT_MIN_PAIRS
+    collinear: bool = False  # every intake the same: β1 fixed at 0
+
+    @cached_property
+    def enough(self) -> bool:
+        """Is the signal computed (minimums met and a fit exists)?"""
+        return (
+            self.clients >= self.min_clients
+            and self.pairs >= self.min_pairs
+            and self.beta0 is not None
+            and any(b.sigma is not None for b in self.bands)
+        )
+
+    # -- numbers -------------------------------------------------------------
+    def expected_gain(self, x0: float, t: int) -> float:
+        if self.beta0 is None or self.beta1 is None:
+            raise ValueError(f"{self.instrument.id}: no expected-gain model (no reference data)")
+        return (self.beta0 + self.beta1 * x0) * (_LN[t] if t < 64 else math.log(t))
+
+    def band(self, t: int) -> BandSigma:
+        return self.bands[_BAND_OF[t] if t < 64 else band_index(t)]
+
+    def sigma(self, t: int) -> float | None:
+        return self.band(t).sigma
+
+    def lower_gain(self, x0: float, t: int) -> float:
+        """``E[g] − z·σ(t)``: a gain below this signals (uncapped)."""
+        s = self.sigma(t)
+        if s is None:
+            raise ValueError(f"{self.instrument.id}: no residual spread for t = {t}")
+        return self.expected_gain(x0, t) - self.z * s
+
+    def max_gain(self, x0: float) -> float:
+        """The largest gain possible from ``x0`` on the instrument's scale."""
+        inst = self.instrument
+        best = inst.max if inst.higher_is_better else inst.min
+        return inst.better_by(x0, best)
+
+    def score(self, x0: float, gain: float) -> float:
+        """The score ``gain`` away from ``x0``, kept within the scale."""
+        inst = self.instrument
+        x = x0 + gain * inst.sign
+        return min(inst.max, max(inst.min, x))
+
+    def curve(self, x0: float, s0: int, last_session: int) -> list[tuple[int, float, float | None]]:
+        """``(session, expected score, lower score)`` from intake session
+        ``s0`` through ``last_session`` (scores within the scale; the lower
+        score is None where no σ exists, and equals ``x0`` at intake)."""
+        out: list[tuple[int, float, float | None]] = []
+        for s in range(s0, max(s0, last_session) + 1):
+            t = s - s0 + 1
+            if t == 1:
+                out.append((s, float(x0), float(x0)))
+                continue
+            e = self.expected_gain(x0, t)
+            sg = self.sigma(t)
+            out.append((s, self.score(x0, e), None if sg is None else self.score(x0, e - self.z * sg)))
+        return out
+
+    # -- words -------------------------------------------------------------------
+    def reference_words(self) -> str:
+        """"clinic reference: 212 clients, 1,840 ratings"."""
+        return f"clinic reference: {count_words(self.clients)} clients, {count_words(self.pairs)} ratings"
+
+    def counts_words(self) -> str:
+        """What is short: "12 of 30 clients, 80 of 100 ratings after intake"."""
+        parts = []
+        if self.clients < self.min_clients:
+            parts.append(f"{count_words(self.clients)} of {count_words(self.min_clients)} clients")
+        if self.pairs < self.min_pairs:
+            parts.append(f"{count_words(self.pairs)} of {count_words(self.min_pairs)} ratings after intake")
+        if not parts:  # pragma: no cover - minimums met but no fit (no ratings after intake)
+            parts.append("no ratings after intake")
+        return ", ".join(parts)
+
+    def shortfall(self) -> str | None:
+        """Why the signal is not computed ("…: 12 of 30 clients"), or None."""
+        if self.enough:
+            return None
+        return f"not enough clinic data for an expected trajectory: {self.counts_words()}"
+
+    def describe(self) -> str:
+        """One line for ``flags --with-reference`` text and help screens."""
+        inst = self.instrument
+        if self.beta0 is None:
+            return f"{inst.id}: {self.shortfall()}"
+        sig = ", ".join(
+            f"t {b.label}: {fmt(b.sigma, 2) if b.sigma is not None else '—'}"
+            + (f" (from {b.source})" if b.borrowed and b.sigma is not None else "")
+            for b in self.bands
+        )
+        b0, b1 = _signed(self.beta0, 3), _signed(self.beta1, 4)
+        head = (f"{inst.id}: β0 = {b0}, β1 = {b1}: expected gain = ({b0} {'+' if self.beta1 >= 0 else '−'} "
+                f"{fmt(abs(self.beta1), 4)}·intake)·ln t [{self.reference_words()}]")
+        tail = "" if self.enough else f"; {self.shortfall()}"
+        return f"{head}; σ by band: {sig}{tail}"
+
+    def to_json(self) -> dict[str, Any]:
+        """interchange.md §5 ``reference`` object of one instrument."""
+        return {
+            "beta0": _r(self.beta0, 4),
+            "beta1": _r(self.beta1, 4),
+            "sigma": {b.label: _r(b.sigma, 3) for b in self.bands},
+            "band_pairs": {b.label: b.pairs for b in self.bands},
+            "clients": self.clients,
+            "pairs": self.pairs,
+            "z": self.z,
+            "min_clients": self.min_clients,
+            "min_pairs": self.min_pairs,
+            "enough": self.enough,
+        }
+
+
+def _signed(x: float, places: int) -> str:
+    """``−1.479`` with a typographic minus, ``7.008``."""
+    s = fmt(x, places)
+    return "−" + s[1:] if s.startswith("-") else s
+
+
+def _r(x: float | None, places: int) -> float | None:
+    if x is None:
+        return None
+    r = round(float(x), places)
+    return 0.0 if r == 0 else r
+
+
+def _band_sigmas(moments: list[Moments2], beta0: float | None, beta1: float | None) -> tuple[BandSigma, ...]:
+    own: list[float | None] = []
+    for m in moments:
+        if m.n == 0 or beta0 is None:
+            own.append(None)
+        else:
+            own.append(math.sqrt(m.rss(beta0, beta1) / m.n))
+    ok = [i for i, m in enumerate(moments) if m.n >= BAND_MIN_PAIRS and own[i] is not None]
+    pooled: float | None = None
+    total = sum(m.n for m in moments)
+    if beta0 is not None and total:
+        pooled = math.sqrt(sum(m.rss(beta0, beta1) for m in moments if m.n) / total)
+    out = []
+    for i, (lo, hi, label) in enumerate(BANDS):
+        if i in ok:
+            sigma, source = own[i], label
+        else:
+            lower = [j for j in ok if j < i]
+            higher = [j for j in ok if j > i]
+            if lower:
+                j = lower[-1]
+                sigma, source = own[j], BANDS[j][2]
+            elif higher:
+                j = higher[0]
+                sigma, source = own[j], BANDS[j][2]
+            else:
+                sigma, source = pooled, "all"
+        out.append(BandSigma(label, lo, hi, moments[i].n, own[i], sigma, source))
+    return tuple(out)
+
+
+def fit_expected(
+    inst: Instrument,
+    series: Iterable[Sequence[Any]],
+    *,
+    z: float = DEFAULT_Z,
+    min_clients: int = DEFAULT_MIN_CLIENTS,
+    min_pairs: int = DEFAULT_MIN_PAIRS,
+) -> ExpectedModel:
+    """Fit the model of ``inst`` from clients' rating series.
+
+    ``series``: one sequence per client of that instrument's attended client
+    ratings in session order, each with ``.session`` and ``.total``
+    (``model.Rating`` or ``Point``). Clients with fewer than 3 ratings are
+    not part of the reference.
+    """
+    moments = [Moments2() for _ in BANDS]
+    # local accumulators per band: n, suu, suv, svv, suy, svy, syy
+    acc = [[0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] for _ in BANDS]
+    sign = inst.sign
+    clients = 0
+    band_of = _BAND_OF
+    ln = _LN
+    for pts in series:
+        if len(pts) < MIN_RATINGS:
+            continue
+        clients += 1
+        first = pts[0]
+        s0 = first.session
+        x0 = first.total
+        for p in pts[1:]:
+            t = p.session - s0 + 1
+            if t < 64:
+                a = acc[band_of[t]]
+                u = ln[t]
+            else:
+                a = acc[band_index(t)]
+                u = math.log(t)
+            v = x0 * u
+            y = (p.total - x0) * sign
+            a[0] += 1
+            a[1] += u * u
+            a[2] += u * v
+            a[3] += v * v
+            a[4] += u * y
+            a[5] += v * y
+            a[6] += y * y
+    for m, a in zip(moments, acc):
+        m.n, m.suu, m.suv, m.svv, m.suy, m.svy, m.syy = a
+    total = Moments2()
+    for m in moments:
+        total = total + m
+    beta0 = beta1 = None
+    collinear = False
+    if total.n >= 2 and total.suu > 0:
+        fit = total.solve()
+        beta0, beta1, collinear = fit.p, fit.q, fit.collinear
+    return ExpectedModel(
+        instrument=inst,
+        clients=clients,
+        pairs=total.n,
+        beta0=beta0,
+        beta1=beta1,
+        bands=_band_sigmas(moments, beta0, beta1),
+        z=z,
+        min_clients=min_clients,
+        min_pairs=min_pairs,
+        collinear=collinear,
+    )
+
+
+def record_series(record: ClientRecord, registry: Registry) -> dict[str, list[Any]]:
+    """Attended client ratings with a total per outcome instrument, in
+    session order (the same series ``ClientView.client_series`` holds)."""
+    wanted = {i.id for i in registry.outcome()}
+    out: dict[str, list[Any]] = {}
+    for s in record.sessions:
+        if s.attendance != "attended":
+            continue
+        for r in s.ratings:
+            if r.instrument in wanted and r.rater == "client" and r.total is not None:
+                out.setdefault(r.instrument, []).append(r)
+    return out
+
+
+def fit_reference(
+    client_series: Iterable[Mapping[str, Sequence[Any]]],
+    registry: Registry,
+    *,
+    z: float = DEFAULT_Z,
+    min_clients: int = DEFAULT_MIN_CLIENTS,
+    min_pairs: int = DEFAULT_MIN_PAIRS,
+) -> dict[str, ExpectedModel]:
+    """One model per outcome instrument of ``registry`` (registry order),
+    from every client's series (``ClientView.client_series`` or
+    ``record_series``)."""
+    insts = registry.outcome()
+    buckets: dict[str, list[Sequence[Any]]] = {i.id: [] for i in insts}
+    for by_inst in client_series:
+        for iid, bucket in buckets.items():
+            pts = by_inst.get(iid)
+            if pts is not None and len(pts) >= MIN_RATINGS:
+                bucket.append(pts)
+    return {
+        i.id: fit_expected(i, buckets[i.id], z=z, min_clients=min_clients, min_pairs=min_pairs)
+        for i in insts
+    }
+
+
+def fit_reference_records(records: Iterable[ClientRecord], registry: Registry, **params: Any) -> dict[str, ExpectedModel]:
+    """``fit_reference`` straight from client records (one pass over their
+    rows: this runs on every analysis of the caseload)."""
+    insts = registry.outcome()
+    buckets: dict[str, list[list[Any]]] = {i.id: [] for i in insts}
+    for rec in records:
+        series: dict[str, list[Any]] = {}
+        get = series.get
+        for s in rec.sessions:
+            if s.attendance != "attended":
+                continue
+            for r in s.ratings:
+                iid = r.instrument
+                if iid in buckets and r.rater == "client" and r.total is not None:
+                    lst = get(iid)
+                    if lst is None:
+                        series[iid] = [r]
+                    else:
+                        lst.append(r)
+        for iid, pts in series.items():
+            if len(pts) >= MIN_RATINGS:
+                buckets[iid].append(pts)
+    return {i.id: fit_expected(i, buckets[i.id], **params) for i in insts}
+
+
+# --- one client's signal ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrackResult:
+    """One client's course on one outcome instrument against the model.
+
+    The words (``detail``, ``short``) are made when asked for: a caseload
+    analysis judges every client, but shows the words of the few signalled."""
+
+    instrument: str
+    status: str | None  # "not_on_track", "on_track", or None: not computed / treatment ended (see ``detail``)
+    first: float
+    latest: float
+    first_session: int
+    latest_session: int
+    t: int
+    gain: float  # better direction
+    expected: float | None  # expected gain by now (model, uncapped); None: not computed
+    lower: float | None  # gain below which it signals (model, uncapped)
+    expected_score: float | None  # on the instrument's scale, within its range
+    lower_score: float | None
+    reference_clients: int
+    reference_pairs: int
+    model: ExpectedModel | None = None  # the reference it was judged against (charts draw its curve)
+    below: bool = False  # the gain is below the lower limit (whatever the client's status)
+    ended: bool = False  # closed or dropped out: never signalled
+
+    @property
+    def not_on_track(self) -> bool:
+        return self.status == NOT_ON_TRACK
+
+    @property
+    def _inst(self) -> Instrument:
+        return self.model.instrument
+
+    def _verdict(self) -> str:
+        if self.ended:
+            return ("below the expected course (no signal: treatment ended)" if self.below
+                    else "within the expected course (treatment ended)")
+        return "not on track" if self.below else "on track"
+
+    @property
+    def detail(self) -> str:
+        """"PHQ-9 16 → 15 at s8 (−1, better): expected about 10.2 by now (at
+        worst 13.4 for 9 in 10 clients starting at 16); not on track [clinic
+        reference: 212 clients, 1,840 ratings]" (or why it is not computed)."""
+        inst, m = self._inst, self.model
+        head = (f"{inst.id} {fmt(self.first)} → {fmt(self.latest)} at s{self.latest_session} "
+                f"({raw_change(inst, self.first, self.latest)})")
+        if self.expected is None:
+            return f"{head}: {m.shortfall()}"
+        limit = (f"at worst {fmt(self.lower_score)} for {share_words(m.z)} clients starting at "
+                 f"{fmt(self.first)}")
+        return (f"{head}: expected about {fmt(self.expected_score)} by now ({limit}); {self._verdict()} "
+                f"[{m.reference_words()}]")
+
+    @property
+    def short(self) -> str:
+        """For the caseload "Why" column: "ORS 18 at s6: expected ≥ 21.4; not on track"."""
+        inst = self._inst
+        if self.expected is None:
+            return f"{inst.id}: no expected course yet"
+        cmp = "≥" if inst.higher_is_better else "≤"
+        return f"{inst.id} {fmt(self.latest)} at s{self.latest_session}: expected {cmp} {fmt(self.lower_score)}; " \
+               f"{self._verdict()}"
+
+
+def assess_track(
+    series: Sequence[Any], model: ExpectedModel, client_status: str = "active"
+) -> TrackResult | None:
+    """The §10 signal for one client (``series``: its ratings of the model's
+    instrument, session order). None with fewer than two ratings."""
+    if len(series) < 2:
+        return None
+    inst = model.instrument
+    first, last = series[0], series[-1]
+    x0, x = float(first.total), float(last.total)
+    t = last.session - first.session + 1
+    gain = (x - x0) * inst.sign
+    ended = client_status not in TRIAGED_STATUSES
+    if not model.enough:
+        return TrackResult(inst.id, None, x0, x, first.session, last.session, t, gain, None, None, None, None,
+                           model.clients, model.pairs, model, False, ended)
+    expected = model.expected_gain(x0, t)
+    lower = model.lower_gain(x0, t)
+    threshold = min(lower, model.max_gain(x0))
+    below = gain < threshold - EPS
+    status = None if ended else (NOT_ON_TRACK if below else ON_TRACK)
+    return TrackResult(inst.id, status, x0, x, first.session, last.session, t, gain, expected, lower,
+                       model.score(x0, expected), model.score(x0, lower), model.clients, model.pairs, model,
+                       below, ended)
+
+
+# --- the rule (engine.RULES) ---------------------------------------------------------
+
+
+#: A caseload's reference: one model per outcome instrument, registry order.
+Reference = dict  # dict[str, ExpectedModel]
+
+
+def prepare(records: Sequence[ClientRecord], settings: Any) -> dict[str, ExpectedModel]:
+    """The clinic reference, fitted once per caseload analysis (the engine
+    calls it before the clients: refitted whenever the data change).
+    Instruments of the process-wide registry."""
+    from supervision_tui.instruments import REGISTRY
+
+    nt = settings.not_on_track
+    return fit_reference_records(records, REGISTRY, z=nt.z, min_clients=nt.min_clients, min_pairs=nt.min_pairs)
+
+
+def reference_of(shared: Mapping[str, Any] | None) -> dict[str, ExpectedModel] | None:
+    """The reference in an engine's ``prepare_shared`` result (None: none)."""
+    if not shared:
+        return None
+    return shared.get(RULE_NAME)
+
+
+def signal_computed(reference: Mapping[str, ExpectedModel] | None) -> bool:
+    """Can the signal be computed for at least one instrument?"""
+    return bool(reference) and any(m.enough for m in reference.values())
+
+
+def in_use(model: ExpectedModel) -> bool:
+    """Does the clinic use the instrument at all (some client with a rating
+    after intake)? Shortfall notes name only such instruments."""
+    return model.clients > 0 or model.pairs > 0
+
+
+def shortfalls(reference: Mapping[str, ExpectedModel] | None) -> list[str]:
+    """"ORS 12 of 30 clients", for each instrument in use whose signal is
+    not computed (the counts that fall short)."""
+    if not reference:
+        return []
+    return [f"{iid} {m.counts_words()}" for iid, m in reference.items() if not m.enough and in_use(m)]
+
+
+RULE_NAME = "not_on_track"
+
+
+def run(ctx: Any) -> list:
+    """Each outcome instrument's course against the reference
+    (``ctx.extra["not_on_track"]``: instrument → ``TrackResult``) and a
+    ``not_on_track`` outcome flag where it signals and the instrument has not
+    reliably deteriorated (deterioration wins, §10)."""
+    from supervision_tui.rules.results import Flag, TriageHint, round_score
+
+    reference = reference_of(ctx.shared)
+    if not reference:  # a client analysed on its own: no clinic to compare with
+        return []
+    view = ctx.view
+    status = view.record.client.status
+    tracks: dict[str, TrackResult] = {}
+    flags = []
+    for iid, model in reference.items():
+        series = view.client_series.get(iid)
+        if not series or len(series) < 2:
+            continue
+        tr = assess_track(series, model, status)
+        tracks[iid] = tr
+        if not tr.not_on_track:
+            continue
+        outcome = ctx.outcomes.get(iid)
+        if outcome is not None and outcome.status == "deteriorated":
+            continue
+        when = getattr(series[-1], "date", None)
+        hint = TriageHint("outcome not on track", tr.short, tr.latest_session, when)
+        flags.append(Flag(ctx.code, ctx.clinician, "outcome", tr.latest_session, NOT_ON_TRACK, tr.detail,
+                          {"instrument": iid, "change": round_score(tr.gain), "expected": round_score(tr.expected),
+                           "lower": round_score(tr.lower), "reference_clients": model.clients}, hint))
+    ctx.extra[RULE_NAME] = tracks
+    return flags
+
+
+def _rule():
+    from supervision_tui.rules.context import Rule
+
+    return Rule(RULE_NAME, run, prepare)
+
+
+RULE = _rule()
