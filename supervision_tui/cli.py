@@ -10,15 +10,87 @@ as its message. Heavy modules are imported inside commands so that
 
 from __future__ import annotations
 
+import calendar
+import re
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 
-from supervision_tui.errors import UserError
+from supervision_tui.errors import UserError, ValidationFailed
+from supervision_tui.wording import count
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+class IsoDate(click.ParamType):
+    """A ``YYYY-MM-DD`` date. A date that does not exist (``2026-02-30``)
+    is reported as such, not as "does not match the format"."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()
+        match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+        if not match:
+            self.fail(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-02-28", param, ctx)
+        year, month, day = (int(g) for g in match.groups())
+        if not 1 <= month <= 12:
+            self.fail(f"{text!r} is not a real date: there is no month {month}", param, ctx)
+        days = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= days:
+            self.fail(f"{text!r} is not a real date: {calendar.month_name[month]} {year} has {days} days",
+                      param, ctx)
+        return date(year, month, day)
+
+
+DATE = IsoDate()
+
+
+class PathProblem(click.ClickException):
+    """A path argument naming the wrong kind of thing (a folder where a file
+    is expected). Shown like every other file error, ``PATH: problem`` with
+    exit status 1 (as a missing file is), not as a usage error."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:  # noqa: ARG002 - always stderr, no "Error:" prefix
+        click.echo(self.format_message(), err=True)
+
+
+class FilePath(click.Path):
+    """A file path (``pathlib.Path``); a folder is a :class:`PathProblem`."""
+
+    def __init__(self, what: str = "file") -> None:
+        super().__init__(path_type=Path)
+        self.what = what
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        if path.is_dir():
+            raise PathProblem(f"{path}: is a folder, not {self.what}")
+        return path
+
+
+class FolderPath(click.Path):
+    """A folder path (``pathlib.Path``; it may not exist yet); an existing
+    file is a :class:`PathProblem`."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        if path.exists() and not path.is_dir():
+            raise PathProblem(f"{path}: is a file, not a folder")
+        return path
+
+
+DB_FILE = FilePath("a database file")
+CSV_FILE = FilePath("a CSV file")
+TOML_FILE = FilePath("a settings file")
+OUT_FILE = FilePath("a file name to write")
 
 
 class _DefaultGroup(click.Group):
@@ -34,7 +106,9 @@ class _DefaultGroup(click.Group):
 
 
 def _as_date(value) -> date | None:
-    return value.date() if value is not None else None
+    if value is None:
+        return None
+    return value.date() if isinstance(value, datetime) else value
 
 
 def _fail(err: UserError) -> None:
@@ -64,23 +138,14 @@ def _open_db(path: Path, read_only: bool = True):
     return Database(path, read_only=read_only)
 
 
-KNOWN_SHOWN = 20  # clinician ids listed in the "no clinician" message
 
 
 def _check_clinician(db: Path, caseload, clinician: str | None) -> None:
-    """``--clinician`` must name a clinician of the caseload (a registered
-    one, or one with clients or sessions): an unknown id is an error, not
-    an empty result."""
-    if clinician is None:
-        return
-    known = (set(caseload.clinicians) | {c.clinician for c in caseload.clients.values()}
-             | {r.clinician for r in caseload.ratings})
-    known.discard("")
-    if clinician in known:
-        return
-    ids = sorted(known)
-    listing = ", ".join(ids[:KNOWN_SHOWN]) + (", …" if len(ids) > KNOWN_SHOWN else "")
-    raise UserError(f"no clinician {clinician} in {db} (known: {listing or 'none'})")
+    """``--clinician`` must name a clinician of the caseload (``rules.engine.check_clinician``,
+    the dashboard's check too)."""
+    from supervision_tui.rules.engine import check_clinician
+
+    check_clinician(caseload, clinician, db)
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,8 +159,8 @@ def cli() -> None:
 
 
 @cli.command("open")
-@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.argument("db", required=False, type=DB_FILE)
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 @click.option("--theme", help="Theme name (see README: Themes).")
 @click.option("--present", is_flag=True, help="Start in presentation mode (private text hidden).")
 @click.option("--read-only", is_flag=True,
@@ -106,7 +171,9 @@ def cli() -> None:
               help="What was known on this date: later sessions ignored, later reviews not shown as made.")
 @click.option("--ssh/--no-ssh", default=None, help="Force SSH mode on/off (default: detect).")
 @click.option("--all", "show_all", is_flag=True, help="Also list closed and dropped-out clients.")
-def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all) -> None:
+@click.option("--ascii/--unicode", "ascii_glyphs", default=None,
+              help="Draw only with characters a Linux console font has (default: with TERM=linux).")
+def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_all, ascii_glyphs) -> None:
     """Open the dashboard on DB (default: a private copy of the demo)."""
     try:
         settings = _load_settings(config)
@@ -147,9 +214,44 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
             as_of=_as_date(as_of),
             ssh=ssh,
             show_all=show_all,
+            ascii_glyphs=ascii_glyphs,
         )
     except UserError as err:
         _fail(err)
+
+
+def _no_folders(files) -> None:
+    """CSV inputs are files: a folder is the same plain error as a missing file."""
+    for f in files:
+        if Path(f).is_dir():
+            raise UserError(f"{f}: is a folder, not a CSV file (folders of FHIR files are read with --fhir)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_import_target(db: Path, inputs: list[tuple[str, Path | None]]) -> None:
+    """Refuse, before any lock file is made, a DB that is one of the CSV
+    files or an existing file that is not a JSON database (``import m.csv
+    m.csv``, or the arguments swapped): the import would fail under the
+    lock and leave ``m.csv.lock`` behind."""
+    for what, path in inputs:
+        if path is not None and _same_file(db, path):
+            raise UserError(f"{db}: the database and the {what} file are the same file; nothing was written "
+                            f"(usage: supervision-tui import DB.json MEASURES.csv)")
+    if db.is_file():
+        try:
+            with db.open("rb") as handle:
+                head = handle.read(64).lstrip()
+        except OSError as err:
+            raise _os_error(err) from None
+        if head and not head.startswith(b"{"):
+            raise UserError(f"{db}: not a supervision-tui database (not a JSON file); nothing was written "
+                            f"(usage: supervision-tui import DB.json MEASURES.csv)")
 
 
 _FHIR_HELP = "FILEs are FHIR R4 JSON: Bundles, single resources, Bulk Data NDJSON files, or folders of them."
@@ -192,15 +294,15 @@ def _read_other(files, fhir, mapping, client_system, clinician_system, config, c
 
 
 @cli.command("import")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
-@click.option("--clients", type=click.Path(dir_okay=False, path_type=Path), help="Clients CSV.")
-@click.option("--goals", type=click.Path(dir_okay=False, path_type=Path), help="Goals CSV.")
+@click.option("--clients", type=CSV_FILE, help="Clients CSV.")
+@click.option("--goals", type=CSV_FILE, help="Goals CSV.")
 @click.option("--fhir", is_flag=True, help=_FHIR_HELP)
 @click.option("--client-system", metavar="URI", help=_CLIENT_SYSTEM_HELP)
 @click.option("--clinician-system", metavar="URI", help=_CLINICIAN_SYSTEM_HELP)
 @click.option("--map", "mapping", metavar="MAPPING", help=_MAP_HELP)
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP)
+@click.option("--config", type=TOML_FILE, help=_CONFIG_HELP)
 def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system, mapping, config) -> None:
     """Import into DB (created if missing) from the CSV layout, FHIR or a vendor CSV.
 
@@ -218,12 +320,15 @@ def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system,
         raise click.UsageError("give one MEASURES file (the clients and goals files go with --clients and --goals)")
     head = None
     try:
+        what = "measures" if not (fhir or mapping) else "input"
+        _check_import_target(db, [(what, f) for f in files] + [("clients", clients), ("goals", goals)])
         if fhir or mapping:
             parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config, clients, goals,
                                        db)
         else:
             from supervision_tui.store.csv_io import parse_files
 
+            _no_folders(files)
             parsed = parse_files(files[0], clients=clients, goals=goals)
         report = _open_db(db, read_only=False).import_parsed(parsed)
     except UserError as err:
@@ -241,7 +346,7 @@ def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system,
 @click.option("--client-system", metavar="URI", help=_CLIENT_SYSTEM_HELP)
 @click.option("--clinician-system", metavar="URI", help=_CLINICIAN_SYSTEM_HELP)
 @click.option("--map", "mapping", metavar="MAPPING", help=_MAP_HELP)
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP)
+@click.option("--config", type=TOML_FILE, help=_CONFIG_HELP)
 def validate_cmd(files, fhir, client_system, clinician_system, mapping, config) -> None:
     """Check files without writing anything: CSVs, FHIR (--fhir) or a vendor CSV (--map).
 
@@ -253,18 +358,46 @@ def validate_cmd(files, fhir, client_system, clinician_system, mapping, config) 
     Every error is listed as FILE:LINE: column: what is wrong (got VALUE)
     (FHIR: FILE:ENTRY: Resource/id: field: ...). Exit status 0 when the
     files would import, 1 when they would not.
+
+    The CSV layout: UTF-8, comma separated, a header row, columns in any
+    order, unknown columns are errors; numbers are plain decimals with ".";
+    dates YYYY-MM-DD. Columns (* required):
+
+    \b
+    measures: client*, clinician*, session*, date*, attendance, instrument,
+              rater, total, goal, task, bond, rupture, rupture_type, risk
+    clients:  client*, clinician*, status, started
+    goals:    client*, goal_id*, description, set_session*, agreement*,
+              status, reviewed_session
+
+    \b
+    attendance    attended (default), cancelled, no_show
+    instrument    SRS 0-40, WAI-SR 12-60 (goal/task/bond 4-20 each),
+                  ORS 0-40, PHQ-9 0-27, GAD-7 0-21, or empty (no measure)
+    rater         client (default), therapist
+    total         required except WAI-SR with goal, task and bond given
+    goal          WAI-SR Goal 4-20, or the SRS goals item 0-10
+    rupture/risk  yes, no or empty; rupture_type withdrawal, confrontation
+    status        clients: active (default), paused, closed, dropped_out;
+                  goals: active (default), achieved, dropped
+    agreement     agreed, partial, disagreed
+
+    Every file and rule: docs/csv-formats.md in the source repository.
     """
     _import_usage(files, fhir, mapping, client_system, clinician_system)
     try:
         if fhir or mapping:
             parsed, head = _read_other(files, fhir, mapping, client_system, clinician_system, config)
             n_clients = len({r.client for r in parsed.ratings})
-            message = (f"OK: {len(parsed.ratings)} measure row(s) of {n_clients} client(s) would be imported.\n"
-                       + head)
+            message = (f"OK: {count(len(parsed.ratings), 'measure row')} of {count(n_clients, 'client')} "
+                       f"would be imported.\n" + head)
         else:
             from supervision_tui.store.csv_io import validate_files
 
+            _no_folders(files)
             message = validate_files(list(files))
+    except ValidationFailed as err:  # nothing is ever written here: say only what is wrong
+        _fail(ValidationFailed(err.errors, writing=False))
     except UserError as err:
         _fail(err)
     except OSError as err:
@@ -273,8 +406,8 @@ def validate_cmd(files, fhir, client_system, clinician_system, mapping, config) 
 
 
 @cli.command("export")
-@click.argument("db", type=click.Path(exists=False, dir_okay=False, path_type=Path))
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
+@click.argument("outdir", type=FolderPath())
 @click.option("--clinician", help="Export only this clinician's clients.")
 @click.option("--include-notes", is_flag=True, help="Include goal descriptions (private free text).")
 def export_cmd(db, outdir, clinician, include_notes) -> None:
@@ -317,11 +450,11 @@ def _analyse(db: Path, config: Path | None, as_of, clinician: str | None, shared
 
 
 _common_rule_options = [
-    click.argument("db", type=click.Path(dir_okay=False, path_type=Path)),
+    click.argument("db", type=DB_FILE),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md)."),
     click.option("--as-of", type=DATE, help="What was known on this date (later sessions ignored)."),
     click.option("--clinician", help="Only this clinician's clients."),
-    click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file."),
+    click.option("--config", type=TOML_FILE, help="Settings TOML file."),
 ]
 
 
@@ -409,15 +542,16 @@ def effectiveness_cmd(db, instrument, clinician, as_json, as_of, config) -> None
 
 
 @cli.command("agenda")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--since", type=DATE, help="What is new since this date (default: a week ago).")
+@click.argument("db", type=DB_FILE)
+@click.option("--since", type=DATE, help="What is new since this date (default: a week before --as-of or "
+              "today, or before the last session when the data end earlier).")
 @click.option("--as-of", type=DATE, help="What was known on this date: later sessions, reviews and action items ignored.")
 @click.option("--clinician", help="Only this clinician's clients.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]),
               help="Output format (default: html when --out ends in .html or .htm, else md).")
 @click.option("--include-notes", is_flag=True, help="Include review notes, action texts and goal texts.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (owner-readable).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--out", type=OUT_FILE, help="Write to FILE (owner-readable).")
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
     from supervision_tui.reports.agenda import build_agenda_from, render
@@ -460,7 +594,7 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
 
 
 @cli.command("review")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
 @click.argument("client")
 @click.option("--kind", type=click.Choice(["rupture", "goal", "outcome", "attendance", "risk"]),
               help="The flag to review (default: the client as a whole).")
@@ -470,7 +604,7 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
               help="Review status to set.")
 @click.option("--note", help="Review note (private; an empty string clears it).")
 @click.option("--user", help="Who reviewed (default: the login name).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def review_cmd(db, client, kind, session, instrument, status, note, user, config) -> None:
     """Set the review status (and/or note) of one of CLIENT's flags, or of
     CLIENT as a whole when no --kind is given. Every change is audited."""
@@ -515,10 +649,10 @@ def review_cmd(db, client, kind, session, instrument, status, note, user, config
 
 
 @cli.command("audit")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--include-notes", is_flag=True, help="Include review notes and action texts (private).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (owner-readable).")
+@click.option("--out", type=OUT_FILE, help="Write to FILE (owner-readable).")
 def audit_cmd(db, fmt, include_notes, out) -> None:
     """The audit trail of reviews and action items, newest first.
 
@@ -542,30 +676,37 @@ def audit_cmd(db, fmt, include_notes, out) -> None:
 
 
 @cli.command("demo")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=OUT_FILE)
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
 @click.option("--clients", "n_clients", type=int, default=40, show_default=True)
-@click.option("--sessions", "max_sessions", type=int, default=None, help="Sessions per client (default: 6–30).")
+@click.option("--sessions", "max_sessions", type=int, default=None,
+              help="Sessions per client, scripted stories included (default: 6–30); stories that need more "
+                   "are left out.")
 @click.option("--history", type=int, default=None,
               help="Past (closed) clients the clinic reference learns from, 0–99 (default: 40 from 40 clients up, "
                    "else 0).")
 def demo_cmd(out, seed, n_clients, max_sessions, history) -> None:
     """Write a deterministic demo caseload database to OUT."""
-    from supervision_tui.demo import write_demo
+    from supervision_tui.demo import stories_left_out, write_demo
 
     try:
         write_demo(out, seed=seed, n_clients=n_clients, sessions=max_sessions, history=history)
     except UserError as err:
         _fail(err)
     click.echo(f"Demo caseload written to {out}")
+    left = stories_left_out(n_clients, max_sessions)
+    if left:
+        names = ", ".join(f"{key} ({need})" for key, need in left.items())
+        click.echo(f"Every client has {max_sessions} sessions; stories that need more were left out "
+                   f"(sessions needed): {names}.")
 
 
 @cli.command("serve")
-@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", required=False, type=DB_FILE)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (the default lets in this computer only).")
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 @click.option("--read-only", is_flag=True)
 @click.option("--max-sessions", default=4, show_default=True, type=int,
               help="Browser sessions (app processes) at once; more are refused.")

@@ -17,13 +17,17 @@ class ValidationFailed(UserError):
     """Input files failed validation; ``errors`` lists
     ``FILE:LINE: column: what is wrong (got VALUE)`` lines."""
 
-    def __init__(self, errors: list[str], limit: int = 50):
+    def __init__(self, errors: list[str], limit: int = 50, *, writing: bool = True):
+        """``writing``: the check guarded a write (import), so the message
+        says that nothing was written; ``validate`` never writes and says
+        only how many errors there are."""
         self.errors = errors
         shown = errors[:limit]
         more = len(errors) - len(shown)
         lines = list(shown)
-        lines.append(f"{len(errors)} error(s); nothing was written." if not more
-                     else f"... and {more} more: {len(errors)} error(s); nothing was written.")
+        count = f"{len(errors)} error{'' if len(errors) == 1 else 's'}"
+        tail = "; nothing was written." if writing else "."
+        lines.append(f"{count}{tail}" if not more else f"... and {more} more: {count}{tail}")
         super().__init__("\n".join(lines))
 
 

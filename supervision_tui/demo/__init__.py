@@ -950,7 +950,7 @@ def _random_status(rng: random.Random) -> str:
 
 def _n_sessions(rng: random.Random, key: str | None, status: str, sessions: int | None) -> int:
     if sessions is not None:
-        return max(sessions, _SCENARIO_MIN[key]) if key else sessions
+        return sessions  # a story that needs more is left out (_told)
     if key:
         lo, hi = _SCENARIO_N[key]
         return rng.randint(lo, hi)
@@ -1075,7 +1075,7 @@ def _generate(seed: int, n_clients: int, sessions: int | None,
         drafts.append((_make_client(seed, code, clinician, status, None, sessions, past=True), None))
     for x in numbers:
         code = f"C-{x:04d}"
-        sc = scen.get(x)
+        sc = _told(scen.get(x), sessions)
         status = sc.status if sc else _random_status(rng)
         drafts.append((_make_client(seed, code, clinicians[x], status, sc.key if sc else None, sessions),
                        sc.key if sc else None))
@@ -1097,6 +1097,22 @@ def _generate(seed: int, n_clients: int, sessions: int | None,
     return caseload, stories
 
 
+def _told(sc: Scenario | None, sessions: int | None) -> Scenario | None:
+    """``sc``, unless ``sessions`` is too few to tell its story: that
+    client is then an ordinary one with ``sessions`` sessions."""
+    if sc is not None and sessions is not None and _SCENARIO_MIN[sc.key] > sessions:
+        return None
+    return sc
+
+
+def stories_left_out(n_clients: int = DEFAULT_CLIENTS, sessions: int | None = None) -> dict[str, int]:
+    """The scripted stories ``sessions`` is too few for (story → the
+    sessions it needs), among those ``n_clients`` clients carry."""
+    if sessions is None:
+        return {}
+    return {sc.key: _SCENARIO_MIN[sc.key] for sc in SCENARIOS[:n_clients] if _told(sc, sessions) is None}
+
+
 def default_history(n_clients: int) -> int:
     """Past clients a demo of ``n_clients`` carries by default:
     ``DEFAULT_HISTORY`` from the default size up, none below (the UI tests'
@@ -1108,10 +1124,12 @@ def generate_demo(seed: int = DEFAULT_SEED, n_clients: int = DEFAULT_CLIENTS, se
                   history: int | None = None) -> Caseload:
     """The demo caseload for ``seed``: the same seed always gives the same data.
 
-    ``sessions`` fixes the number of sessions of every ordinary client
-    (default: 6–30, mostly short courses); scripted scenarios keep the
-    minimum their story needs. With fewer clients than scenarios, the most
-    urgent scenarios are kept (see ``SCENARIOS``). ``history``: closed and
+    ``sessions`` fixes the number of sessions of every current client,
+    scripted ones included (default: 6–30, mostly short courses, and what
+    each story needs). A story that needs more sessions than ``sessions``
+    is left out and its client is an ordinary one (:func:`stories_left_out`
+    names them); the CLI says so. With fewer clients than scenarios, the
+    most urgent scenarios are kept (see ``SCENARIOS``). ``history``: closed and
     dropped-out clients of the clinic's past (codes C-0001 …; default
     ``default_history(n_clients)``), the reference the not-on-track signal
     learns from together with the current clients.

@@ -79,6 +79,7 @@ from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis, Flag
 from supervision_tui.reports.as_of import ReviewsAsOf
 from supervision_tui.store.reviews import ActionItem, FlagReview, ReviewStore
+from supervision_tui.wording import count
 
 __all__ = [
     "Agenda",
@@ -268,7 +269,6 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
     from supervision_tui.rules.expected import shortfalls, signal_computed
 
     ref = as_of or today or date.today()
-    since = since or ref - timedelta(days=SINCE_DAYS)
     if as_of is not None and reviews is not None and not isinstance(reviews, ReviewsAsOf):
         reviews = ReviewsAsOf(reviews.path, as_of)
     records = {r.code: r for r in caseload.records(as_of)}
@@ -276,6 +276,7 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         analyses = [a for a in analyses if a.clinician == clinician]
     by_client = {a.client: a for a in analyses}
     dates = _session_dates(records.values())
+    since = since or default_since(ref, (d for (code, _n), d in dates.items() if code in by_client))
     since_text = _fmt_date(since)
 
     goals_by: dict[str, list[str]] = {}
@@ -361,7 +362,7 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
     note = None
     if lesser:
         what = ", ".join(f"{n} {w}" for w, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
-        note = f"{lesser} more flag(s) counted, not listed ({what}); see the caseload."
+        note = f"{count(lesser, 'more flag')} counted, not listed ({what}); see the caseload."
 
     signal = signal_computed(reference)
     short = shortfalls(reference)
@@ -391,6 +392,17 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         sections=sections,
         goal_texts=tuple(sorted({g.description for g in caseload.goals if g.description}, key=len, reverse=True)),
     )
+
+
+def default_since(ref: date, session_dates: Iterable[date]) -> date:
+    """"New since" when none is given: a week before the reference date
+    (``--as-of``, else today) or, when the data end earlier, a week before
+    the last session in them. A caseload exported a fortnight ago (or the
+    demo, whose data end on a fixed date) would otherwise show nothing new
+    at all; a meeting reviews the last week *of data*."""
+    last = max(session_dates, default=None)
+    anchor = min(ref, last) if last is not None else ref
+    return anchor - timedelta(days=SINCE_DAYS)
 
 
 def _ordered(items: Iterable[AgendaItem]) -> tuple[AgendaItem, ...]:
@@ -494,7 +506,7 @@ def _pattern_parts(p: ClinicianPattern) -> list[str]:
         alliance += f", SRS {p.mean_srs:.1f} ({p.srs_clients} clients)"
     det = _pct(p.pct_deteriorated) + (f" ({p.deteriorated} of {p.outcome_clients})" if p.outcome_clients else "")
     parts = [
-        f"{p.clients} client(s)",
+        count(p.clients, "client"),
         f"tiers {tiers}",
         f"ruptures open {p.ruptures_open} / unrepaired {p.ruptures_unrepaired}",
         f"repair rate {repair}",

@@ -35,6 +35,7 @@ from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.outcomes import STATUS_WORDS as OUTCOME_WORDS
 from supervision_tui.rules.results import ClientAnalysis, Flag
+from supervision_tui.wording import count
 
 GOAL_WORDS = {"agreed": "agreed", "partial": "partial", "disagreed": "disagreed", "stale": "stale",
               "not_set": "not set"}
@@ -169,7 +170,7 @@ def flags_table(analyses: Iterable[ClientAnalysis]) -> str:
     ]
     table = _table(["client", "clinician", "kind", "session", "status", "what", "detail"], rows)
     n_clients = len({f.client for f in flags})
-    return f"{table}\n\n{len(flags)} flag(s) for {n_clients} client(s)."
+    return f"{table}\n\n{count(len(flags), 'flag')} for {count(n_clients, 'client')}."
 
 
 def _alliance_cell(a: ClientAnalysis) -> str:
@@ -207,7 +208,7 @@ def summary_table(analyses: Iterable[ClientAnalysis], show_all: bool = False) ->
         ["tier", "client", "clinician", "status", "sessions", "alliance", "goal", "outcomes", "why"], rows
     )
     triaged = sum(1 for a in chosen if a.triaged)
-    tail = f"{triaged} triaged client(s)"
+    tail = count(triaged, "triaged client")
     kept = sum(1 for a in chosen if a.triaged and a.ended)
     if kept:
         tail += f" (of them {kept} closed or dropped out, kept for an active risk)"

@@ -226,3 +226,29 @@ def check_as_of(caseload: Caseload, as_of: date | None, today: date | None = Non
     if first is not None and as_of < first:
         raise AsOfError(f"--as-of {as_of.isoformat()} is before any data: the first session in this caseload "
                         f"is dated {first.isoformat()}, so nothing was known then")
+
+
+class UnknownClinician(UserError):
+    """``--clinician`` names nobody in the caseload."""
+
+
+KNOWN_SHOWN = 20  # clinician ids listed in the message
+
+
+def check_clinician(caseload: Caseload, clinician: str | None, source: object) -> None:
+    """``--clinician`` must name a clinician of the caseload (a registered
+    one, or one with clients or sessions): an unknown id, or one in the
+    wrong case, is an error listing the known ids, never an empty result.
+    The CLI and the dashboard both call this (the same message)."""
+    if clinician is None:
+        return
+    known = ({c for c in caseload.clinicians} | {c.clinician for c in caseload.clients.values()}
+             | {r.clinician for r in caseload.ratings})
+    known.discard("")
+    if clinician in known:
+        return
+    ids = sorted(known)
+    listing = ", ".join(ids[:KNOWN_SHOWN]) + (", …" if len(ids) > KNOWN_SHOWN else "")
+    same = [k for k in ids if k.lower() == clinician.lower()]
+    hint = f"; did you mean {same[0]}? ids are case-sensitive" if same else ""
+    raise UnknownClinician(f"no clinician {clinician} in {source} (known: {listing or 'none'}{hint})")

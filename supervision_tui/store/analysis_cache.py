@@ -66,7 +66,7 @@ from typing import Any
 
 from supervision_tui import __version__
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the sparkline's arguments, not its glyphs
 """Bump when what an entry holds changes meaning (not needed for a new
 result field: ``results_fingerprint`` sees it)."""
 

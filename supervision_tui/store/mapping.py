@@ -92,6 +92,7 @@ from supervision_tui.store.csv_io import _decode, _Errors, _parse, _read_bytes  
 from supervision_tui.store.csv_io import _measure as _native_measure
 from supervision_tui.store.csv_io import _Row as _NativeRow
 from supervision_tui.store.sanitize import code_shown
+from supervision_tui.wording import count
 
 __all__ = ["Mapping", "MeasureMap", "MappingError", "MappedImport", "load_mapping", "bundled_mappings",
            "read_mapped"]
@@ -365,7 +366,8 @@ class MappedImport:
     def summary(self) -> str:
         m = self.mapping
         label = Path(m.path).stem + (f" ({m.name})" if m.name else "")
-        lines = [f"Mapped by {label}: {self.source_rows} export row(s) → {len(self.parsed.ratings)} measures row(s)."]
+        lines = [f"Mapped by {label}: {count(self.source_rows, 'export row')} → "
+                 f"{count(len(self.parsed.ratings), 'measures row')}."]
         if self.ignored_columns:
             shown = ", ".join(self.ignored_columns[:12]) + (", …" if len(self.ignored_columns) > 12 else "")
             lines.append(f"  columns not read (not in the mapping): {shown}")

@@ -826,9 +826,10 @@ class ReviewStore:
             new["by"], new["at"] = who, at
             new = _compact(new)
             before, after = _pick(old, _REVIEW_AUDIT_FIELDS), _pick(new, _REVIEW_AUDIT_FIELDS)
-            if before != after or status is not None:  # re-setting a status re-acknowledges the flag
+            if before != after:  # re-setting a status re-acknowledges a changed flag (its status, session)
                 reviews[key] = new
                 audit("review.set" if status is not None else "review.note", key, before, after)
+            # else a no-op (the same status, flag state and note): nothing stored, nothing in the audit trail
             return _review_from(key, reviews.get(key, new))
 
         return self._write(mutate, user)

@@ -135,8 +135,19 @@ class SupervisionApp(App[None]):
         show_all: bool = False,
         loader: Loader | None = None,
         preload: Any = None,
+        ascii_glyphs: bool | None = None,
     ) -> None:
         super().__init__()
+        from supervision_tui import glyphs
+
+        # TERM=linux (or --ascii): only what Linux console fonts can draw
+        self.glyphs: glyphs.GlyphSet = glyphs.choose(ascii_glyphs)
+        from supervision_tui.ui.line_filters import install, install_simplify
+
+        if self.glyphs.console:
+            install(self)
+        if terminal_settings(ssh)["ssh"]:  # one escape code per run of one style: fewer bytes on the wire
+            install_simplify(self)
         self.db_path = Path(db_path) if db_path is not None else None
         self.settings: Settings = settings if settings is not None else Settings()
         self.config_path = config_path
@@ -175,7 +186,10 @@ class SupervisionApp(App[None]):
     def _install_themes(self, requested: str | None) -> None:
         from supervision_tui.ui.theming import install_themes
 
-        requested = requested or self.settings.ui.theme or suggested_theme()
+        # NO_COLOR wins over a theme remembered from a colour session (not over --theme):
+        # an RGB theme under NO_COLOR turns to greys in which urgency reads upside down
+        remembered = None if self.no_color else self.settings.ui.theme
+        requested = requested or remembered or suggested_theme()
         self.theme_names, messages = install_themes(self, requested)
         self._startup_messages += [Notice(m, "warning", 8) for m in messages]
 
@@ -300,6 +314,36 @@ class SupervisionApp(App[None]):
         variables = no_color_variables(self, super().get_css_variables())
         self.theme_variables = variables
         return variables
+
+    def action_allowed(self, action: str) -> bool:
+        """Whether ``action`` can do anything now; the screens' and the app's
+        ``check_action`` hide the keys that cannot (footer, help, palette):
+        write keys under ``--read-only``, everything but quit, help and the
+        theme while the caseload could not be opened."""
+        name = action.rpartition(".")[2]
+        if self.read_only and name in keymap.WRITE_ACTIONS:
+            return False
+        if self.data is None and self.load_error and name not in keymap.WITHOUT_DATA:
+            return False
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.action_allowed(action)
+
+    def on_key(self, event) -> None:
+        """A write key under ``--read-only`` is hidden from the footer, so it
+        reaches here unhandled: say why nothing happens."""
+        if self.read_only and event.key in keymap.write_keys(self.screen.id or "", self.settings.keys):
+            event.stop()
+            self.can_write()  # tells: read-only
+
+    def get_key_display(self, binding) -> str:
+        """How the footer and the help show a key; the console glyph set
+        spells out the keys its fonts have no symbol for (⏎ → "enter")."""
+        text = super().get_key_display(binding)
+        if self.glyphs.console:
+            text = self.glyphs.text(text.replace("⏎", self.glyphs.enter))
+        return text
 
     def action_cycle_theme(self) -> None:
         """Switch to the next theme (remembered by ``_theme_chosen``)."""
@@ -428,15 +472,18 @@ class SupervisionApp(App[None]):
         rows: dict[str, Any] = {}
         each = None
         version = self.reviews_version
+        glyphs = self.glyphs.sparkline if hasattr(self, "glyphs") else None
         if not self.row_hooks:  # (hooks may expect the UI thread)
-            from supervision_tui.ui.widgets.caseload_table import row_of
+            from supervision_tui.ui.widgets.caseload_table import render_spark, row_of
+            from supervision_tui.ui.widgets.sparkline import BLOCKS
 
             status = self.review_status
 
             def each(analysis, extras) -> None:
                 # the table's row, built as each client arrives (the workers are still busy)
                 if not scope or analysis.clinician == scope:
-                    row = rows[analysis.client] = row_of(analysis, extras.get("spark") or "", 0)
+                    spark = render_spark(extras.get("spark"), glyphs or BLOCKS)
+                    row = rows[analysis.client] = row_of(analysis, spark, 0)
                     row.review = status(analysis)
         try:
             with gc_paused():
@@ -449,6 +496,14 @@ class SupervisionApp(App[None]):
         if result is None:
             return None
         result.check_as_of(self.as_of)  # a future day or one before any data: an error, not an empty screen
+        if scope:  # as the CLI: an unknown --clinician is an error listing the known ids (the same message)
+            from types import SimpleNamespace
+
+            from supervision_tui.rules.engine import check_clinician
+
+            known = SimpleNamespace(clinicians=result.clinicians, clients={}, ratings=[
+                SimpleNamespace(clinician=a.clinician) for a in result.analyses])
+            check_clinician(known, scope, self.db_path)
         analyses, docs = result.analyses, result.docs
         if scope:  # --clinician: the whole app sees only this clinician's clients
             analyses = [a for a in analyses if a.clinician == scope]
@@ -465,7 +520,7 @@ class SupervisionApp(App[None]):
             ordered = [rows[a.client] for a in analyses]
             for i, row in enumerate(ordered):
                 row.order = i
-            data.prebuilt_rows = (version, ordered)
+            data.prebuilt_rows = ((version, glyphs or BLOCKS), ordered)
         self._pending_cache = result
         return data
 
@@ -478,10 +533,15 @@ class SupervisionApp(App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self) -> None:
+        from supervision_tui.rules.engine import UnknownClinician
+
         try:
             data = self.load_data()
             if data is None:
                 return
+        except UnknownClinician as err:  # the CLI's error, and its exit status (run_app prints it)
+            self.post_message(LoadFailed(str(err), fatal=True))
+            return
         except UserError as err:
             self.post_message(LoadFailed(str(err)))
             return
@@ -524,6 +584,9 @@ class SupervisionApp(App[None]):
         self.loading = False
         self.load_error = message.error
         self._open_when_loaded = None
+        if message.fatal and self.data is None:
+            self.exit(return_code=1)
+            return
         if self.cached_table is not None:  # never leave cached rows up as if they were the data
             self.cached_table = None
         if self.data is not None:  # a failed reload keeps the old data on screen

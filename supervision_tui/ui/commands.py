@@ -24,6 +24,10 @@ class SupervisionCommands(Provider):
 
     def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         app = app_of(self)
+        if app.data is None and app.load_error:
+            # the caseload could not be opened: nothing here would show anything
+            yield "Help: keys of this screen", app.action_help, "Every key binding of the current screen and the app"
+            return
         data = app.data
         try:
             caseload = app.caseload_screen

@@ -45,6 +45,11 @@ class AppScreen(Screen[R]):
         """Commands of this screen for the command palette (none here)."""
         return iter(())
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that cannot work now are not offered (``SupervisionApp.action_allowed``)."""
+        allowed = getattr(self.app, "action_allowed", None)
+        return allowed(action) if allowed is not None else True
+
 
 class AppModal(ModalScreen[R]):
     """A modal screen (dialog, picker) of the dashboard."""

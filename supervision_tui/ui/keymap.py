@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from textual.binding import Binding, BindingType
 
 CLIENTS_GROUP = Binding.Group("Prev/next", compact=True)  # one footer entry: "←→ Prev/next"
+FLAGS_GROUP = Binding.Group("Flag", compact=True)  # "↑↓ Flag": the review entry r and n act on
 
 #: The review dialog's single keys (its prompt shows them).
 STATUS_KEYS = {"new": "n", "discussed": "d", "action": "a", "resolved": "r", "dismissed": "x"}
@@ -102,6 +103,15 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         Key("toggle-action", "d", "toggle_action", "Done"),
         Key("scroll-down", "j", "scroll_down", "Scroll down", show=False),
         Key("scroll-up", "k", "scroll_up", "Scroll up", show=False),
+        Key("page-down", "pagedown", "page_down", "Page down", show=False, priority=True),
+        Key("page-up", "pageup", "page_up", "Page up", show=False, priority=True),
+        Key("page-top", "home", "page_top", "Top of the page", show=False, priority=True),
+        Key("page-bottom", "end", "page_bottom", "Bottom of the page", show=False, priority=True),
+    ),
+    # the client screen's review list: ↑↓ choose the flag that r and n act on
+    "review-list": (
+        Key("previous-flag", "up", "cursor_up", "Previous flag", group=FLAGS_GROUP),
+        Key("next-flag", "down", "cursor_down", "Next flag", group=FLAGS_GROUP),
     ),
     "agenda": (
         _back(),
@@ -129,12 +139,52 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
     ),
 }
 
+#: Actions that write reviews or action items: hidden under ``--read-only``.
+WRITE_ACTIONS = frozenset({"review_client", "review", "note", "add_action", "toggle_action"})
+
+_KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc", "left": "←", "right": "→", "up": "↑",
+              "down": "↓", "left_square_bracket": "[", "right_square_bracket": "]", "space": "space",
+              "pagedown": "pgdn", "pageup": "pgup"}
+
+
+def key_text(binding_id: str, remapped: Mapping[str, str] | None = None) -> str:
+    """How hint texts name the (first) key of ``binding_id``, a ``[keys]``
+    remap applied: "r", "esc", "/", "ctrl+e". Unknown id: the id itself."""
+    keys = (remapped or {}).get(binding_id)
+    if keys is None:
+        keys = next((k.keys for scope in KEYMAP.values() for k in scope if k.id == binding_id), binding_id)
+    first = keys.split(",")[0].strip()
+    return _KEY_NAMES.get(first, first)
+
+
+def hint_key(node, binding_id: str) -> str:
+    """:func:`key_text` with the app's own remaps (``settings.keys``) for a widget or screen."""
+    try:
+        settings = getattr(node.app, "settings", None)
+    except Exception:  # noqa: BLE001 - not mounted: the default key
+        settings = None
+    return key_text(binding_id, getattr(settings, "keys", None))
+
+
+def write_keys(scope: str, remapped: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The keys of ``scope``'s write actions (``[keys]`` remaps applied)."""
+    out: set[str] = set()
+    for key in KEYMAP.get(scope, ()):
+        if key.action in WRITE_ACTIONS:
+            keys = (remapped or {}).get(key.id, key.keys)
+            out.update(k.strip() for k in keys.split(",") if k.strip())
+    return frozenset(out)
+
+
+#: Actions that still work when the caseload could not be opened (the error screen).
+WITHOUT_DATA = frozenset({"quit", "help", "close", "cycle_theme", "screenshot", "command_palette", "back", "cancel"})
+
 #: The scopes whose keys are active together on each screen (the app's
 #: keys are active on all of them): what ``collisions`` checks.
 SCREENS: dict[str, tuple[str, ...]] = {
     "caseload": ("caseload", "caseload-table", "lists"),
     "filter-picker": ("filter-picker",),
-    "client": ("client", "lists"),
+    "client": ("client", "lists", "review-list"),
     "agenda": ("agenda",),
     "audit": ("audit", "lists"),
     "clinicians": ("clinicians", "clinicians-table", "lists"),

@@ -168,7 +168,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache, columnar, schema
     from supervision_tui.reports.patterns import missing_recent_measures
-    from supervision_tui.ui.widgets.viewdata import ClientDisplay, spark_cell
+    from supervision_tui.ui.widgets.viewdata import ClientDisplay, spark_args
 
     trace(f"worker {part} imported")
     settings = req.settings if req.settings is not None else Settings()
@@ -265,7 +265,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                     t2 = clock()
                     analysis = analyse_client(record, settings, today=as_of, shared=shared)
                     t3 = clock()
-                    extras["spark"] = spark_cell(ClientDisplay(record, analysis, settings))
+                    extras["spark"] = spark_args(ClientDisplay(record, analysis, settings))
                     extras["missing_recent"] = missing_recent_measures(record)  # (the clinicians screen)
                     t4 = clock()
                     t_decode += t2 - t1

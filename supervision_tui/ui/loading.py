@@ -32,7 +32,13 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
     of reading ``db_path``."""
     from supervision_tui.gc_pause import gc_paused
     from supervision_tui.reports.effectiveness import effectiveness_for
-    from supervision_tui.rules.engine import analyse_records, check_as_of, known_records, prepare_shared
+    from supervision_tui.rules.engine import (
+        analyse_records,
+        check_as_of,
+        check_clinician,
+        known_records,
+        prepare_shared,
+    )
     from supervision_tui.rules.expected import reference_of
     from supervision_tui.settings import Settings
 
@@ -47,6 +53,7 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
     # collector would walk the growing caseload again and again)
     with gc_paused():
         caseload = _read(db_path, loader)
+        check_clinician(caseload, scope, db_path if db_path is not None else "the caseload")  # as the CLI
         check_as_of(caseload, as_of)  # a future day or one before any data: an error, not an empty screen
         every = known_records(caseload, as_of)  # grouped once, for the engine and the screens
         grouped = every

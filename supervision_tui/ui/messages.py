@@ -28,6 +28,7 @@ class LoadFailed(Message):
     """Loading failed; ``error`` is the message shown to the user (never a
     traceback, never private text)."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, fatal: bool = False) -> None:
         super().__init__()
         self.error = error
+        self.fatal = fatal  # nothing to show at all (an unknown --clinician): the app exits with it

@@ -145,12 +145,23 @@ def color_system(env: Mapping[str, str] | None = None) -> str:
 
 def suggested_theme(env: Mapping[str, str] | None = None) -> str | None:
     """``"ansi"`` when the terminal has only 16 colours (RGB themes then
-    collapse to the nearest of 16 and lose their contrast), else None.
+    collapse to the nearest of 16 and lose their contrast) or ``NO_COLOR``
+    is set, else None.
 
-    Use only when the user chose no theme (no ``--theme``, no ``[ui] theme``).
+    Under ``NO_COLOR`` Textual turns an RGB theme into greys by luminance:
+    labels on a grey panel fell to 3.2:1 and the amber of tier 3 came out
+    brighter than the red of tier 2 (urgency read upside down). An ANSI
+    theme under ``NO_COLOR`` keeps the terminal's own colours, marks the
+    cursor in reverse video and leaves urgency to symbols, words and text
+    styles (see ``theming.no_color_filter``).
+
+    Use only when the user chose no theme on the command line (the app
+    lets ``NO_COLOR`` win over a theme remembered in the settings).
     An unset ``TERM`` (tests, pipes, CI) suggests nothing.
     """
     env = os.environ if env is None else env
+    if env.get("NO_COLOR"):
+        return "ansi"
     forced = (env.get("TEXTUAL_COLOR_SYSTEM") or "auto").lower() != "auto"
     if not forced and not (env.get("TERM") or "").strip():
         return None

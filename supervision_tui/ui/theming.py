@@ -172,6 +172,10 @@ def theme_from_mapping(data: Mapping[str, Any]) -> Theme:
     for key, value in variables.items():
         _check_variable(key, value)
     kwargs["variables"] = dict(variables)
+    if "border-blurred" not in variables and not kwargs.get("ansi"):
+        # the app draws unfocused panel borders in $border-blurred; Textual's
+        # own default (the surface, 2.5 % darker) would make them invisible
+        kwargs["variables"]["border-blurred"] = f"{kwargs['primary']} 60%"
     theme = Theme(**kwargs)
     try:  # what Textual will do with it when the theme is applied
         theme.to_color_system().generate()
@@ -418,7 +422,17 @@ def no_color_filter(app: App) -> None:
 def no_color_variables(app: App, variables: dict[str, str]) -> dict[str, str]:
     """``variables`` with :data:`NO_COLOR_ANSI_VARIABLES` applied when
     ``NO_COLOR`` is set and the theme is an ANSI one (colours all become the
-    terminal's default, so only text styles are left to mark the cursor)."""
+    terminal's default, so only text styles are left to mark the cursor).
+
+    Also turns the full-strength line filter on or off for the theme
+    (``"dim-text-style" = "none"``, see ``line_filters``): the app calls
+    this whenever the theme's variables are computed."""
+    try:
+        from supervision_tui.ui.line_filters import set_full_strength, wants_full_strength
+
+        set_full_strength(app, wants_full_strength(variables))
+    except AttributeError:  # an app without Textual's line filters (a test double)
+        pass
     if getattr(app, "no_color", False) and getattr(app, "native_ansi_color", False):
         return {**variables, **NO_COLOR_ANSI_VARIABLES}
     return variables

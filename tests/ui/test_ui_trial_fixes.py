@@ -382,7 +382,8 @@ async def test_help_sections_have_names_a_reader_knows(demo_db):
         text = static_text(app.screen.query_one("#help-text", Static))
         for internal in ("VerticalScroll", "OptionList", "ScrollableContainer", "Scroll Up"):
             assert internal not in text, internal
-        assert "Scrolling" in text and "Scroll up" in text
+        # the flag list has the focus (issue 15): its keys, and the page keys of the screen
+        assert "Review list" in text and "Previous flag" in text and "Page down" in text
         assert "[cycle-theme]" in text and "cycle_theme" not in text
         await pilot.press("escape")
         await pilot.press("escape")

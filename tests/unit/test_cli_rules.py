@@ -78,7 +78,7 @@ def test_text_outputs(db):
     assert r.exit_code == 0 and "▲1 risk" in r.output and "C-0001" not in r.output
     assert "C-0001" in run("summary", str(db), "--all").output
     r = run("flags", str(db))
-    assert r.exit_code == 0 and "unrepaired" in r.output and "5 flag(s) for 3 client(s)." in r.output
+    assert r.exit_code == 0 and "unrepaired" in r.output and "5 flags for 3 clients." in r.output
 
 
 def test_config_changes_results_and_bad_config_fails_cleanly(db, tmp_path):

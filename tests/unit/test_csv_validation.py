@@ -434,7 +434,7 @@ def test_at_most_50_errors_then_a_count():
     assert len(lines) == 51
     assert lines[0] == "m.csv:2: total: must be within 0-40 for SRS (got 99)"
     assert lines[49] == "m.csv:51: total: must be within 0-40 for SRS (got 99)"
-    assert lines[50] == "... and 10 more: 60 error(s); nothing was written."
+    assert lines[50] == "... and 10 more: 60 errors; nothing was written."
 
 
 def test_unreadable_file_is_a_user_error():

@@ -739,7 +739,7 @@ def test_bad_value_rejects_the_whole_import_naming_the_resource(tmp_path):
     assert res.exit_code == 1
     assert res.output.splitlines() == [
         f"{bad}:entry[{idx}]: Observation/o-2-phq-3: valueInteger: must be within 0-27 for PHQ-9 (got 31)",
-        "1 error(s); nothing was written.",
+        "1 error; nothing was written.",
     ]
     assert sha(db) == before
     new = tmp_path / "new.json"
@@ -771,7 +771,7 @@ def test_validate_fhir_writes_nothing_and_reports(tmp_path):
     res = CliRunner().invoke(cli, ["validate", "--fhir", str(BULK), "--client-system", MRN,
                                    "--config", str(SETTINGS)])
     assert res.exit_code == 0, res.output
-    assert res.output.startswith("OK: 34 measure row(s) of 4 client(s) would be imported.\nFHIR: read ")
+    assert res.output.startswith("OK: 34 measure rows of 4 clients would be imported.\nFHIR: read ")
 
 
 @pytest.mark.parametrize("args", [

@@ -89,7 +89,7 @@ def test_cli_invalid_file_writes_nothing_and_prints_every_error(tmp_path):
     assert out.stderr.splitlines() == [
         f"{bad}:2: total: must be within 0-40 for SRS (got 48)",
         f"{bad}:11: attendance: must be one of attended, cancelled, no_show or empty (got canceled)",
-        "2 error(s); nothing was written.",
+        "2 errors; nothing was written.",
     ]
     assert "Traceback" not in out.stderr
     assert sorted(os.listdir(tmp_path)) == ["bad.csv"]  # no database, no lock, no temp file

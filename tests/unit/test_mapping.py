@@ -101,7 +101,7 @@ def test_wide_rows_become_one_row_per_measure(tmp_path):
         ("C-1", "T01", 4, "2026-09-28", "attended", "PHQ-9", 12, None, True),
     ]
     assert res.source_rows == 4 and res.ignored_columns == ["First name"]
-    assert "4 export row(s) → 7 measures row(s)" in res.summary()
+    assert "4 export rows → 7 measures rows" in res.summary()
     assert "columns not read (not in the mapping): First name" in res.summary()
 
 
@@ -131,7 +131,7 @@ def test_a_bad_value_writes_nothing(tmp_path):
     res = CliRunner().invoke(cli, ["import", str(db), "--map", str(m), str(f)])
     assert res.exit_code == 1
     assert res.output.splitlines() == [f"{f}:3: SRS: must be within 0-40 for SRS (got 41)",
-                                       "1 error(s); nothing was written."]
+                                       "1 error; nothing was written."]
     assert sha(db) == before
 
 
@@ -323,7 +323,7 @@ def test_bundled_mappings_all_load_and_name_a_source():
 def test_validate_map_through_the_cli(tmp_path):
     res = CliRunner().invoke(cli, ["validate", "--map", "openfit", str(OPENFIT)])
     assert res.exit_code == 0, res.output
-    assert res.output.startswith("OK: 11 measure row(s) of 2 client(s) would be imported.\nMapped by openfit")
+    assert res.output.startswith("OK: 11 measure rows of 2 clients would be imported.\nMapped by openfit")
     m, f = setup(tmp_path, "C-1,Q,T01,1,07/09/2026,Attended,45,,,,\n")
     res = CliRunner().invoke(cli, ["validate", "--map", str(m), str(f)])
     assert res.exit_code == 1 and f"{f}:2: ORS: must be within 0-40 for ORS (got 45)" in res.output
@@ -380,7 +380,7 @@ def test_a_row_level_error_of_a_wide_row_is_reported_once(tmp_path):
         read_mapped(m, [f])
     assert exc.value.errors == [f"{f}:3: Status: must be one of attended, cancelled, no_show or empty; or map it in "
                                 "[values.attendance] of vendor.toml (got DNA)"]
-    assert str(exc.value).endswith("\n1 error(s); nothing was written.")
+    assert str(exc.value).endswith("\n1 error; nothing was written.")
 
 
 def test_a_name_in_the_client_or_clinician_column_is_never_shown(tmp_path):

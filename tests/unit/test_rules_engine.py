@@ -97,7 +97,7 @@ def test_text_tables():
     assert "C-0007" in summary_table(analyses, show_all=True)
     ft = flags_table(analyses)
     assert ft.splitlines()[0].split() == ["client", "clinician", "kind", "session", "status", "what", "detail"]
-    assert "7 flag(s) for 3 client(s)." in ft
+    assert "7 flags for 3 clients." in ft
 
 
 def test_flag_identity_is_stable_across_later_sessions():

@@ -118,18 +118,18 @@ class AuditScreen(AppScreen[None]):
         keep = table.cursor_row if table.row_count else 0
         self.entries = app.reviews.audit_entries(app.data.by_code if app.data is not None else None)
         table.clear(columns=True)
-        cols = [("at", "When (UTC)"), ("user", "Who"), ("client", "Client"), ("what", "What")]
-        if wide:
-            cols.append(("target", "Flag / item"))
-        cols.append(("change", "Change"))
+        # "Flag / item" stays at 80 columns (without it two reviews of one client looked
+        # identical); the date is shortened there instead
+        cols = [("at", "When (UTC)"), ("user", "Who"), ("client", "Client"), ("what", "What"),
+                ("target", "Flag / item"), ("change", "Change")]
         for key, label in cols:
             table.add_column(label, key=key)
         for n, e in enumerate(self.entries[:MAX_ROWS]):
             at = e.at.replace("T", " ")[:16]
+            if not wide:
+                at = at[5:]  # "11-28 15:28": the year goes at 80 columns
             cells = [Text(at), Text(e.user), Text(entry_client(e) or "—", style="bold"),
-                     Text(ACTION_WORDS.get(e.action, e.action))]
-            if wide:
-                cells.append(Text(target_text(e)))
+                     Text(ACTION_WORDS.get(e.action, e.action)), Text(target_text(e))]
             change = change_text(e, include_notes=not present)
             cells.append(Text(change or "—"))
             table.add_row(*cells, key=str(n))

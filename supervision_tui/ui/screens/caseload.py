@@ -31,7 +31,7 @@ from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.service.reviews import CHANGED_MARK, STATUS_ORDER, STATUS_SYMBOLS, status_text, who_when
 from supervision_tui.ui.context import AppModal, AppScreen, PaletteCommand
 from supervision_tui.ui.filters import KIND_BY_KEY, KIND_FILTERS
-from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.keymap import bindings, hint_key
 from supervision_tui.ui.widgets.caseload_table import (
     CaseloadRow,
     CaseloadTable,
@@ -43,8 +43,13 @@ from supervision_tui.ui.widgets.caseload_table import (
     tier_cell,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
+from supervision_tui.ui.widgets.sparkline import BLOCKS
 from supervision_tui.ui.widgets.viewdata import LoadedData
 
+PREVIEW_DELAY = 0.06
+"""Seconds the cursor rests before the preview shows its client."""
+PREVIEW_DELAY_SSH = 0.25
+"""The same over SSH: longer than a held key's repeat interval."""
 # width/height under which the preview pane is hidden
 PREVIEW_MIN_WIDTH = 100
 PREVIEW_MIN_HEIGHT = 30
@@ -218,12 +223,13 @@ class CaseloadScreen(AppScreen[None]):
         hook = self.sup.decorate_row
         keep = self.table.current_code if self.rows else None
         cached = [r.shown() for r in self.all_rows] if self.provisional else None
+        glyphs = self.app.glyphs.sparkline if hasattr(self.app, "glyphs") else BLOCKS
         pre, data.prebuilt_rows = data.prebuilt_rows, None
-        if pre is not None and pre[0] == getattr(self.app, "reviews_version", None):
-            self.all_rows = pre[1]  # built in the load thread (app._prebuild_rows)
+        if pre is not None and pre[0] == (getattr(self.app, "reviews_version", None), glyphs):
+            self.all_rows = pre[1]  # built in the load thread (app._load_from_processes)
         else:
             spark = data.spark
-            self.all_rows = [row_of(a, spark(a.client), i, hook) for i, a in enumerate(data.analyses)]
+            self.all_rows = [row_of(a, spark(a.client, glyphs), i, hook) for i, a in enumerate(data.analyses)]
         self._hide_message()
         self._preview_code = None  # new data: the preview is redrawn even for the same client
         if cached is not None and cached == [r.shown() for r in self.all_rows] and self._swap_rows():
@@ -255,8 +261,9 @@ class CaseloadScreen(AppScreen[None]):
 
     def _load_error_changed(self, error: str | None) -> None:
         if error and self.sup.data is None:  # a failed reload keeps the previous data up
-            self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress q to quit.")
+            self._show_message(f"⚠ Cannot open the caseload\n\n{error}\n\nPress {hint_key(self, 'quit')} to quit.")
             self._update_header()
+        self.refresh_bindings()  # only the keys that work stay in the footer (action_allowed)
 
     def _show_message(self, text: str) -> None:
         msg = self.query_one("#table-message", Static)
@@ -323,7 +330,8 @@ class CaseloadScreen(AppScreen[None]):
             n = app.apply(app.reviews.mark_client(a, "discussed"))
             if n is not None:
                 flags = f" with {n} flag{'s' if n != 1 else ''}" if n else ""
-                self.notify(f"{code} marked discussed{flags} · r again: another status", timeout=4)
+                self.notify(f"{code} marked discussed{flags} · {hint_key(self, 'review-client')} again: another status",
+                            timeout=4)
             return
         self.pick_client_status(code)
 
@@ -431,7 +439,8 @@ class CaseloadScreen(AppScreen[None]):
         n_triaged = sum(1 for r in self.all_rows if not r.ended)
         n_ended = len(self.all_rows) - n_triaged
         count = f"{len(self.rows)} of {n_triaged if not self.show_closed else len(self.all_rows)}"
-        closed = [f"{n_ended} closed hidden (c)", f"+{n_ended} closed (c)"] if n_ended and not self.show_closed else []
+        c = hint_key(self, "show-closed")
+        closed = [f"{n_ended} closed hidden ({c})", f"+{n_ended} closed ({c})"] if n_ended and not self.show_closed else []
         legend = self.review_legend()
         # the longest that fits: the Rev column's legend first, the closed count shortened, then dropped
         room = max(10, (self.size.width or self.app.size.width) - 6)
@@ -548,7 +557,10 @@ class CaseloadScreen(AppScreen[None]):
             return
         if self._preview_timer is not None:
             self._preview_timer.stop()
-        self._preview_timer = self.set_timer(0.06, self._update_preview)
+        # the preview waits until the cursor rests: over SSH a held arrow key (about 30 moves a
+        # second) would otherwise redraw both panels (4 KB at 120x40) for every row it passes
+        delay = PREVIEW_DELAY_SSH if getattr(self.app, "ssh", False) else PREVIEW_DELAY
+        self._preview_timer = self.set_timer(delay, self._update_preview)
 
     def _update_preview(self) -> None:
         code = self.table.current_code
@@ -564,8 +576,9 @@ class CaseloadScreen(AppScreen[None]):
         data = app.data
         if code is None or data is None or code not in data.by_code:
             trend.border_title = "Alliance trend"
-            trend.update("")
-            why.update("Loading the caseload…" if code is not None and data is None and self.provisional else "")
+            trend.update("", layout=False)
+            why.update("Loading the caseload…" if code is not None and data is None and self.provisional else "",
+                       layout=False)
             return
         from supervision_tui.ui.widgets.panels import trend_text, why_lines  # after the first frame
 
@@ -573,7 +586,9 @@ class CaseloadScreen(AppScreen[None]):
         a = v.analysis
         trend.border_title = f"{a.client} · {a.clinician} · {a.status.replace('_', ' ')} · {a.sessions} sessions"
         width = max(20, trend.content_size.width or 40)
-        trend.update(trend_text(v, width=width, height=3))
+        # the preview boxes have a fixed size: no layout pass, which would also redraw
+        # the table's scrollbar down the whole screen (1.2 KB a move over SSH)
+        trend.update(trend_text(v, width=width, height=3), layout=False)
         review = app.review_status(a)
         text = why_lines(a, None)
         state = app.reviews.state(a)
@@ -588,7 +603,7 @@ class CaseloadScreen(AppScreen[None]):
         n_open = len(state.open_actions)
         why.border_subtitle = f"Review: {review}" + (f" · {n_open} open action{'s' if n_open != 1 else ''}"
                                                       if n_open else "")
-        why.update(text)
+        why.update(text, layout=False)
 
     # -- actions -------------------------------------------------------------------
 

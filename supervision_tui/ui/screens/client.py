@@ -31,7 +31,7 @@ from textual.widgets import Static
 from supervision_tui.rules.kinds import REGISTRY
 from supervision_tui.service.reviews import status_text, who_when
 from supervision_tui.ui.context import AppScreen, PaletteCommand
-from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.keymap import bindings, hint_key
 from supervision_tui.ui.widgets.charts import (
     AllianceChart,
     ChartPanel,
@@ -112,7 +112,7 @@ class ClientScreen(AppScreen[str | None]):
         self._apply_width(self.app.size.width)  # the terminal may have changed meanwhile
         self._hold_paint()
         self.show_client(code)
-        self.query_one("#client-body").focus()
+        self._focus_flags()
 
     def _hold_paint(self) -> None:
         """No frame until the refilled widgets have reported their new sizes.
@@ -136,7 +136,7 @@ class ClientScreen(AppScreen[str | None]):
         self.watch(self.app, "data_version", self._data_changed, init=False)
         self.watch(self.app, "reviews_version", lambda _v: self._refresh_review(), init=False)
         self.show_client(self.code)
-        self.query_one("#client-body").focus()
+        self._focus_flags()
 
     def on_screen_resume(self, event) -> None:
         """Textual restyles every widget of a screen it pushes. This screen is
@@ -161,7 +161,8 @@ class ClientScreen(AppScreen[str | None]):
         head = client_header(v, width=width)
         if len(self.order) > 1 and self.code in self.order:
             n = f"{self.order.index(self.code) + 1}/{len(self.order)}"
-            for hint in (f"  ({n} · ← → clients)", f"  ({n})"):  # the short one when the long one would wrap
+            moves = f"{hint_key(self, 'previous-client')} {hint_key(self, 'next-client')}"
+            for hint in (f"  ({n} · {moves} clients)", f"  ({n})"):  # the short one when the long one would wrap
                 head = client_header(v, width=width, suffix=Text(hint, style="dim"))
                 if max(line.cell_len for line in head.split("\n")) <= width:
                     break
@@ -178,7 +179,7 @@ class ClientScreen(AppScreen[str | None]):
         header = self.query_one("#client-header", Static)
         banner = self.query_one("#risk-banner", Static)
         if v is None:
-            header.update(f"{code}: not in the caseload (reloaded?) · esc back")
+            header.update(f"{code}: not in the caseload (reloaded?) · {hint_key(self, 'back')} back")
             banner.display = False
             return
         a = v.analysis
@@ -360,7 +361,11 @@ class ClientScreen(AppScreen[str | None]):
                 due = f", due {item.due.isoformat()}" if item.due else ""
                 self.notify(f"{code}: action item added (owner {item.owner or '—'}{due})", timeout=3)
 
-        app.push_screen(ActionDialog(code, v.analysis.clinician or None), chosen)
+        data = app.data
+        known = None
+        if data is not None:  # the owner must be a clinician of the caseload (a supervisee or supervisor)
+            known = set(data.caseload.clinicians) | {a.clinician for a in data.analyses if a.clinician}
+        app.push_screen(ActionDialog(code, v.analysis.clinician or None, known_owners=known), chosen)
 
     def action_toggle_action(self) -> None:
         app = self.sup
@@ -370,7 +375,7 @@ class ClientScreen(AppScreen[str | None]):
         actions = self.query_one(ActionList)
         item = actions.highlighted_item
         if item is None:
-            self.notify(f"No action items for {self.code} · x adds one", timeout=3)
+            self.notify(f"No action items for {self.code} · {hint_key(self, 'add-action')} adds one", timeout=3)
             return
         if not actions.has_focus:
             actions.focus()
@@ -416,4 +421,22 @@ class ClientScreen(AppScreen[str | None]):
 
     def action_scroll_up(self) -> None:
         self.query_one("#client-body", VerticalScroll).scroll_up(animate=False)
+
+    def action_page_down(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_page_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_page_up(animate=False)
+
+    def action_page_top(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_home(animate=False)
+
+    def action_page_bottom(self) -> None:
+        self.query_one("#client-body", VerticalScroll).scroll_end(animate=False)
+
+    def _focus_flags(self) -> None:
+        """The review list has the focus when a client opens: ↑↓ move its
+        highlight (the flag ``r`` and ``n`` act on), page keys scroll the screen."""
+        lst = self.query_one(ReviewList)
+        lst.focus(scroll_visible=False)
 

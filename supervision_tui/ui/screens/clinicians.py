@@ -39,13 +39,44 @@ def _mean(p: ClinicianPattern) -> str:
 
 def _actions_cell(n: int, overdue: int) -> Text:
     if not n:
-        return Text("·", justify="right", style="dim")
+        return Text("·", justify="right")  # a dot is quiet already: dim fell below 4.5:1 on the cursor row
     return Text(f"☐ {n}" + (f" ({overdue} overdue)" if overdue else ""), justify="right",
                 style="bold" if overdue else "")
 
 
 class CliniciansTable(DataTable):
+    """The supervisees table. Narrower than its columns (80×24), the id
+    column stays put (``fixed_columns``) and ← → page through the other
+    columns a screenful at a time, not one character."""
+
     BINDINGS = bindings("lists", "clinicians-table")
+
+    def action_cursor_right(self) -> None:  # a row cursor: → scrolled one character
+        self._page(+1)
+
+    def action_cursor_left(self) -> None:
+        self._page(-1)
+
+    action_scroll_right = action_cursor_right
+    action_scroll_left = action_cursor_left
+
+    def _page(self, direction: int) -> None:
+        fixed = sum(c.get_render_width(self) for c in self.ordered_columns[: self.fixed_columns])
+        step = max(1, self.scrollable_content_region.width - fixed)
+        # land on a column edge, so no column is shown cut at the left
+        edges = []
+        x = 0
+        for column in self.ordered_columns[self.fixed_columns:]:
+            edges.append(x)
+            x += column.get_render_width(self)
+        target = self.scroll_x + direction * step
+        if direction > 0:
+            target = max([e for e in edges if e <= target] or [0])
+            if target <= self.scroll_x:
+                target = min([e for e in edges if e > self.scroll_x] or [self.scroll_x])
+        else:
+            target = min([e for e in edges if e >= target] or [0])
+        self.scroll_to(x=max(0, target), animate=False)
 
 
 class CliniciansScreen(AppScreen[str | None]):
@@ -65,7 +96,7 @@ class CliniciansScreen(AppScreen[str | None]):
         yield ModeBar()
         yield Static("Supervisees · enter filters the caseload to one · esc back", id="clinicians-header", markup=False)
         with Vertical(id="clinicians-box"):
-            yield CliniciansTable(id="clinicians-table", cursor_type="row")
+            yield CliniciansTable(id="clinicians-table", cursor_type="row", fixed_columns=1)
             with VerticalScroll(id="clinicians-more"):
                 # clinical-rules §11: effectiveness per supervisee with intervals (computed with the load)
                 yield EffectivenessPanel(id="clinicians-effects")
@@ -144,7 +175,7 @@ class CliniciansScreen(AppScreen[str | None]):
             if wide:
                 cells += [
                     Text(str(p.tiers.get(t, 0)) if p.tiers.get(t, 0) else "·", justify="right",
-                         style="bold" if t <= 3 and p.tiers.get(t, 0) else "dim" if not p.tiers.get(t, 0) else "")
+                         style="bold" if t <= 3 and p.tiers.get(t, 0) else "")
                     for t in range(1, 8)
                 ]
             else:
@@ -153,7 +184,7 @@ class CliniciansScreen(AppScreen[str | None]):
                     n = p.tiers.get(t, 0)
                     if i:
                         tiers.append(" ")
-                    tiers.append(f"{n if n else '·':>2}", style="bold" if t <= 3 and n else "dim" if not n else "")
+                    tiers.append(f"{n if n else '·':>2}", style="bold" if t <= 3 and n else "")
                 cells.append(tiers)
             repaired = p.ruptures_repaired
             done = p.ruptures_repaired + p.ruptures_unrepaired
@@ -193,7 +224,7 @@ class CliniciansScreen(AppScreen[str | None]):
                 notes.append(f"\n{p.clinician} no recent alliance: ", style="bold")
                 notes.append(f"{', '.join(codes[:12])}{' …' if len(codes) > 12 else ''}")
         if table.virtual_size.width > self._room() or not wide:
-            notes.append("\n← → scroll the table sideways", style="dim")
+            notes.append("\n← → page through the columns (the clinician stays)", style="dim")
         self.query_one("#clinicians-notes", Static).update(notes)
 
     @on(DataTable.RowSelected, "#clinicians-table")

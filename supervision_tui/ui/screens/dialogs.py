@@ -8,6 +8,7 @@ presenting, text fields mask what is typed and never show a stored note.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,7 +23,7 @@ from textual.widgets.option_list import Option
 from supervision_tui.service.reviews import STATUS_HELP, status_text
 from supervision_tui.store.sanitize import IDENTIFIER_RE, printable
 from supervision_tui.ui.context import app_of
-from supervision_tui.ui.keymap import STATUS_KEYS, bindings
+from supervision_tui.ui.keymap import bindings, hint_key
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CODE_RE = IDENTIFIER_RE  # the store's rule (store/sanitize.py); the store enforces it too
@@ -106,7 +107,9 @@ class ReviewDialog(_Dialog):
             yield Input(value="" if masked else self.note, password=masked, id="review-note",
                         placeholder="note (optional) · " + (MASKED_HINT if masked else "tab here, enter saves"))
             yield Static("", classes="dialog-error", markup=False)
-            yield Static("keys d a r x n · enter the highlighted · tab note · esc cancel",
+            keys = " ".join(hint_key(self, f"status-{st}")
+                            for st in ("discussed", "action", "resolved", "dismissed", "new"))
+            yield Static(f"keys {keys} · enter the highlighted · tab note · {hint_key(self, 'back')} cancel",
                          classes="dialog-help", markup=False)
 
     def _head(self) -> Text:
@@ -120,7 +123,7 @@ class ReviewDialog(_Dialog):
 
     def _status_prompt(self, status: str) -> Text:
         t = Text()
-        t.append(f" {STATUS_KEYS[status]} ", style="bold reverse")
+        t.append(f" {hint_key(self, f'status-{status}')} ", style="bold reverse")
         t.append(f"  {status_text(status):<12}", style="bold" if status == self.current else "")
         t.append(f" {STATUS_HELP[status]}")
         if status == self.current:
@@ -223,11 +226,14 @@ class ActionDialog(_Dialog):
 
     BINDINGS = bindings("dialog")
 
-    def __init__(self, client: str, owner: str | None, today: date | None = None) -> None:
+    def __init__(self, client: str, owner: str | None, today: date | None = None,
+                 known_owners: Iterable[str] | None = None) -> None:
         super().__init__(id="action-dialog")
         self.client = client
         self.owner = owner or ""
         self.today = today
+        self.known_owners = sorted(set(known_owners)) if known_owners is not None else None
+        """The clinicians of the caseload (supervisees and supervisors); None: not checked."""
 
     def compose(self) -> ComposeResult:
         masked = _presenting(self)
@@ -257,6 +263,13 @@ class ActionDialog(_Dialog):
             return None
         if owner and not CODE_RE.fullmatch(owner):
             self._error(f"Owner: a clinician id such as T02: letters, digits, _ or - (got “{printable(owner)}”)")
+            self.query_one("#action-owner", Input).focus()
+            return None
+        if owner and self.known_owners is not None and owner not in self.known_owners:
+            same = [k for k in self.known_owners if k.lower() == owner.lower()]
+            hint = f"; did you mean {same[0]}?" if same else ""
+            self._error(f"Owner: {owner} is not a clinician of this caseload "
+                        f"(known: {', '.join(self.known_owners) or 'none'}{hint})")
             self.query_one("#action-owner", Input).focus()
             return None
         try:

@@ -41,8 +41,8 @@ from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.service.reviews import review_sort_key
 from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.keymap import bindings
-from supervision_tui.ui.widgets.sparkline import sparkline
-from supervision_tui.ui.widgets.viewdata import SPARK_WIDTH, ClientDisplay, fmt_num, instrument_order, spark_cell
+from supervision_tui.ui.widgets.sparkline import BLOCKS, sparkline
+from supervision_tui.ui.widgets.viewdata import SPARK_WIDTH, ClientDisplay, fmt_num, instrument_order, spark_args
 from supervision_tui.ui.widgets.fasttable import FastDataTable
 
 # --- words and symbols (never colour alone) ------------------------------------
@@ -69,6 +69,8 @@ GOAL_WORDS = {
     "not_set": "not set",
 }
 # (theme variable, bold) per tier: resolved against the app theme at render
+NO_COLOR_TIER_STYLES = {1: "bold underline", 2: "bold underline", 3: "bold", 4: "bold", 5: "", 6: "", 7: ""}
+"""Tier cell styles under NO_COLOR: emphasis falls with urgency."""
 TIER_STYLES = {
     1: ("error", True),
     2: ("error", True),
@@ -156,12 +158,23 @@ def row_from_cache(cached: dict[str, Any], order: int) -> CaseloadRow:
 RowHook = Callable[[CaseloadRow], None]
 
 
-def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None) -> CaseloadRow:
-    return row_of(view.analysis, spark_cell(view), order, hook)
+def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None, spark_glyphs: str = BLOCKS) -> CaseloadRow:
+    return row_of(view.analysis, render_spark(spark_args(view), spark_glyphs), order, hook)
+
+
+def render_spark(args: tuple | None, glyphs: str = BLOCKS) -> str:
+    """The Alliance column's sparkline from ``viewdata.spark_args`` (the loader
+    computes those with each client's analysis; the glyphs are the app's)."""
+    if not args:
+        return ""
+    values, lo, hi, cutoff = args
+    # split at the cut-off: below it the lowest glyphs, the usual band above it spread
+    # over the rest (a plain 30-40 scale drew every client as the same solid block)
+    return sparkline(values, lo, hi, width=SPARK_WIDTH, cutoff=cutoff, glyphs=glyphs)
 
 
 def row_of(a: ClientAnalysis, spark: str, order: int, hook: RowHook | None = None) -> CaseloadRow:
-    """The row of a client from its analysis and sparkline (``LoadedData.spark``)."""
+    """The row of a client from its analysis and sparkline (``render_spark``)."""
     alliance_text = "—"
     index = None
     if a.alliance is not None:
@@ -526,6 +539,12 @@ class CaseloadTable(FastDataTable):
     }
     """
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter is not offered while the caseload could not be opened
+        (``SupervisionApp.action_allowed``)."""
+        allowed = getattr(self.app, "action_allowed", None)
+        return allowed(action) if allowed is not None else True
+
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.rows_shown: list[CaseloadRow] = []
@@ -586,6 +605,11 @@ class CaseloadTable(FastDataTable):
             self.call_after_refresh(more, first)
 
     def _tier_styles(self) -> dict[int, str]:
+        if getattr(self.app, "no_color", False):
+            # NO_COLOR: Textual turns colours into greys by brightness, and the amber
+            # of tier 3 came out brighter than the red of tiers 1-2. Text styles only,
+            # never louder for a less urgent tier.
+            return dict(NO_COLOR_TIER_STYLES)
         try:
             variables = self.app.theme_variables
         except Exception:

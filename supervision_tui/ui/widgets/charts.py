@@ -25,9 +25,63 @@ from supervision_tui.ui.widgets.viewdata import ClientDisplay, Series, fmt_num
 
 RUPTURE_MARK = "x"
 REPAIR_MARK = "✓"
+BOTH_MARK = "■"
+"""Where a client and a therapist rating of one instrument coincide (same
+session, the same score or the same text row), drawn over both series so
+neither hides the other."""
+BAND_MARK = "┄"
+CUTOFF_MARK = "─"
+BOTH_LINE_MARK = "═"
+"""The cut-off line where a reliable-change band edge falls in its text row."""
 # (plotext marker, legend symbol) per alliance instrument, in chart order
 CLIENT_MARKERS = (("hd", "▬"), ("braille", "⠶"))
 THERAPIST_MARKERS = (("dot", "•"), ("+", "+"))
+
+# the same for the console glyph set (TERM=linux, --ascii): characters every
+# Linux console font has (supervision_tui.glyphs)
+CONSOLE_MARKS = {"rupture": "x", "repair": "v", "both": "=", "band": "-", "cutoff": "─", "both_line": "═",
+                 "expected": "·"}
+CONSOLE_CLIENT_MARKERS = (("*", "*"), ("o", "o"))
+CONSOLE_THERAPIST_MARKERS = (("+", "+"), ("#", "#"))
+
+
+ANSI_DARK = {"client": "cyan", "therapist": "magenta+", "cutoff": "red+", "rupture": "orange",
+             "repair": "green", "extra": "white"}
+ANSI_LIGHT = {"client": "blue", "therapist": "magenta", "cutoff": "red", "rupture": "black",
+              "repair": "blue+", "extra": "black"}
+"""Chart colours (plotext names; ``+`` = bright) under an ANSI theme on a
+dark and on a light terminal."""
+
+
+_PLOTEXT_TO_RICH = {"orange": "yellow", "orange+": "bright_yellow", "gray": "bright_black", "gray+": "white",
+                    "white": "bright_white"}
+
+
+def rich_colour(plotext_name: str) -> str:
+    """A plotext colour name as Rich names the same terminal colour
+    (``magenta+`` → ``bright_magenta``; plotext's ``orange`` is ANSI yellow)."""
+    if plotext_name in _PLOTEXT_TO_RICH:
+        return _PLOTEXT_TO_RICH[plotext_name]
+    return f"bright_{plotext_name[:-1]}" if plotext_name.endswith("+") else plotext_name
+
+
+def chart_marks(app) -> dict:
+    """The marks of the app's glyph set: ``rupture``, ``repair``, ``both``,
+    ``band``, ``cutoff``, ``client`` and ``therapist`` (marker tuples)."""
+    glyphs = getattr(app, "glyphs", None)
+    if glyphs is not None and getattr(glyphs, "console", False):
+        return {**CONSOLE_MARKS, "client": CONSOLE_CLIENT_MARKERS, "therapist": CONSOLE_THERAPIST_MARKERS}
+    return {"rupture": RUPTURE_MARK, "repair": REPAIR_MARK, "both": BOTH_MARK, "band": BAND_MARK,
+            "cutoff": CUTOFF_MARK, "both_line": BOTH_LINE_MARK, "expected": "·", "client": CLIENT_MARKERS,
+            "therapist": THERAPIST_MARKERS}
+
+
+def coinciding(first: Series, second: Series, tolerance: float = 0.0) -> list[tuple[int, float]]:
+    """(session, value of ``first``) where both series have a rating within
+    ``tolerance`` of each other (0: equal)."""
+    other = dict(zip(second.sessions, second.values))
+    return [(x, v) for x, v in zip(first.sessions, first.values)
+            if x in other and other[x] is not None and v is not None and abs(other[x] - v) <= tolerance + 1e-9]
 
 
 def _rgb(app, var: str, fallback: str) -> tuple[int, int, int]:
@@ -82,8 +136,9 @@ class _ThemedPlot(PlotextPlot):
     def colours(self) -> dict[str, tuple[int, int, int] | str]:
         app = self.app
         if getattr(app.current_theme, "ansi", False):  # terminal palette: plotext colour names
-            return {"client": "blue", "therapist": "cyan", "cutoff": "red", "rupture": "yellow",
-                    "repair": "green", "extra": "magenta"}
+            # each readable (>= 4.5:1) on its background in xterm's palette: on
+            # black, blue is 2.2:1 and red 3.6:1; on white, yellow 1.7:1, cyan 2.0:1
+            return dict(ANSI_DARK if app.current_theme.dark else ANSI_LIGHT)
         return {
             "client": _rgb(app, "primary", "#0178d4"),
             "therapist": _rgb(app, "secondary", "#004578"),
@@ -123,10 +178,11 @@ class AllianceChart(_ThemedPlot):
                 s = v.series.get((n, rater))
                 if s is not None and s.values:
                     series.append(s)
+        self.display = bool(series)  # no empty frame for a client without ratings
         if not series:
-            plt.title("no alliance ratings")
             self.refresh()
             return
+        marks = chart_marks(self.app)
 
         def y(s_name: str, value: float) -> float:
             return v.instrument(s_name).index(value) if self.index_mode else value
@@ -150,11 +206,30 @@ class AllianceChart(_ThemedPlot):
             # each series its own marker too, so NO_COLOR (or a colour-blind
             # reader) can still tell the instruments apart
             if s.rater == "client":
-                marker = CLIENT_MARKERS[inst_i % len(CLIENT_MARKERS)][0]
+                marker = marks["client"][inst_i % len(marks["client"])][0]
                 plt.plot(list(s.sessions), ys, marker=marker, color=client_palette[inst_i % 2])
             else:
-                marker = THERAPIST_MARKERS[inst_i % len(THERAPIST_MARKERS)][0]
+                marker = marks["therapist"][inst_i % len(marks["therapist"])][0]
                 plt.plot(list(s.sessions), ys, marker=marker, color=therapist_palette[inst_i % 2])
+
+        # a client and a therapist rating in the same text cell: one mark for both
+        self.both = {}
+        span = (max(all_y) - min(all_y)) or 1.0
+        rows = max(4, (self.size.height or 12) - 4)
+        for n in names:
+            c, t = v.series.get((n, "client")), v.series.get((n, "therapist"))
+            if c is None or t is None:
+                continue
+            iv = v.instrument(n)
+            tolerance = span / rows / 2  # half a text row of the drawn scale
+            if self.index_mode:  # compare on the drawn scale
+                c = Series(c.instrument, c.rater, c.sessions, [iv.index(x) for x in c.values])
+                t = Series(t.instrument, t.rater, t.sessions, [iv.index(x) for x in t.values])
+            same = coinciding(c, t, tolerance)
+            if same:
+                self.both[n] = same
+                plt.scatter([x for x, _ in same], [yv for _, yv in same], marker=marks["both"],
+                            color=col["extra"])
 
         # rupture episodes: x at each marker session, ✓ at the repair
         a = v.analysis
@@ -169,11 +244,12 @@ class AllianceChart(_ThemedPlot):
                     xs.append(sess)
                     ys.append(min(all_y))
             if xs:
-                plt.scatter(xs, ys, marker=RUPTURE_MARK, color=col["rupture"])
+                plt.scatter(xs, ys, marker=marks["rupture"], color=col["rupture"])
             if e.repaired_at is not None:
                 val = self._value_at(v, e.instrument, e.repaired_at)
                 if val is not None:
-                    plt.scatter([e.repaired_at], [y(e.instrument, val)], marker=REPAIR_MARK, color=col["repair"])
+                    plt.scatter([e.repaired_at], [y(e.instrument, val)], marker=marks["repair"],
+                                color=col["repair"])
 
         cutoffs = [y(n, v.instrument(n).cutoff) for n in names if v.instrument(n).cutoff is not None]
         height = self.size.height or 12
@@ -205,20 +281,24 @@ class AllianceChart(_ThemedPlot):
         if v is None:
             return t
         col = self.colours() if self.is_mounted else {}
+        marks = chart_marks(self.app) if self.is_mounted else chart_marks(None)
         names = v.alliance_instruments
         index_mode = len(names) > 1
+        if not any((n, r) in v.series and v.series[(n, r)].values for n in names for r in ("client", "therapist")):
+            t.append("No alliance ratings yet")
+            return t
 
         def swatch(key: str, mark: str) -> None:
             c = col.get(key)
             if isinstance(c, tuple):
                 t.append(mark, style=f"bold rgb({c[0]},{c[1]},{c[2]})")
             else:
-                t.append(mark, style=f"bold {c}" if c else "bold")
+                t.append(mark, style=f"bold {rich_colour(c)}" if c else "bold")
 
         parts = 0
         for i, n in enumerate(names):
-            client_mark = CLIENT_MARKERS[i % len(CLIENT_MARKERS)][1]
-            therapist_mark = THERAPIST_MARKERS[i % len(THERAPIST_MARKERS)][1]
+            client_mark = marks["client"][i % len(marks["client"])][1]
+            therapist_mark = marks["therapist"][i % len(marks["therapist"])][1]
             for rater, key, mark in (("client", "client", client_mark), ("therapist", "therapist", therapist_mark)):
                 if (n, rater) in v.series:
                     if parts:
@@ -226,11 +306,15 @@ class AllianceChart(_ThemedPlot):
                     swatch(key if i % 2 == 0 else "extra", mark)
                     t.append(f" {n} {rater}")
                     parts += 1
+        for n in getattr(self, "both", {}):
+            t.append("  ")
+            swatch("extra", marks["both"])
+            t.append(f" {n} client = therapist")
         for n in names:
             iv = v.instrument(n)
             if iv.cutoff is not None:
                 t.append("  ")
-                swatch("cutoff", "─")
+                swatch("cutoff", marks["cutoff"])
                 cut = f"{iv.cutoff:g}"
                 if index_mode:
                     cut += f" = {iv.index(iv.cutoff):.2f}"
@@ -239,11 +323,11 @@ class AllianceChart(_ThemedPlot):
             t.append("  · y = alliance index 0–1 (score − min) / (max − min)")
         for e in v.analysis.episodes:
             t.append("  ")
-            swatch("rupture", RUPTURE_MARK)
+            swatch("rupture", marks["rupture"])
             t.append(f" rupture {episode_label(e)}")
         if any(e.repaired_at is not None for e in v.analysis.episodes):
             t.append("  ")
-            swatch("repair", REPAIR_MARK)
+            swatch("repair", marks["repair"])
             t.append(" repair")
         return t
 
@@ -269,29 +353,76 @@ class OutcomeChart(_ThemedPlot):
             self.refresh()
             return
         res = v.analysis.outcomes.get(self.instrument)
+        marks = chart_marks(self.app)
         xs = list(s.sessions)
         lo_x, hi_x = (xs[0], xs[-1]) if xs[-1] > xs[0] else (xs[0] - 1, xs[0] + 1)
         track = expected_track(v, self.instrument)
+        band = [] if track is not None else reliable_band(v, self.instrument)
+        curve = track.model.curve(track.first, track.first_session, xs[-1]) if track is not None else []
+        lo, hi = outcome_range(iv, list(s.values) + [c[1] for c in curve] + [c[2] for c in curve], band)
+        height = self.size.height or 8
+        lo, hi = _y_axis(plt, lo, hi, height, [iv.cutoff] if iv.cutoff is not None else None, iv.lo)
+        row = (hi - lo) / max(1, height - 5)  # points per text row of the plot area
+        self.merged = [b for b in band if iv.cutoff is not None and abs(b - iv.cutoff) < row]
         if track is not None:
             # clinical-rules §10: the clinic's expected course from the intake and its lower limit
             # (drawn instead of the reliable-change band: the legend says what each line is)
-            curve = track.model.curve(track.first, track.first_session, xs[-1])
             cx = [c[0] for c in curve]
-            plt.plot(cx, [c[2] for c in curve], marker="┄", color=col["therapist"])
-            plt.plot(cx, [c[1] for c in curve], marker="·", color=col["extra"])
-        elif res is not None and iv.reliable_change:
+            plt.plot(cx, [c[2] for c in curve], marker=marks["band"], color=col["therapist"])
+            plt.plot(cx, [c[1] for c in curve], marker=marks["expected"], color=col["extra"])
+        for yv in band:
             # the reliable-change band around the first score: beyond it, change is reliable
-            for yv in (res.first - iv.reliable_change, res.first + iv.reliable_change):
-                if iv.lo <= yv <= iv.hi:
-                    plt.plot([lo_x, hi_x], [yv, yv], marker="┄", color=col["therapist"])
+            if yv not in self.merged:
+                plt.plot([lo_x, hi_x], [yv, yv], marker=marks["band"], color=col["therapist"])
         if iv.cutoff is not None:
-            # drawn after the band (plotext puts hline() under every plot), so a
-            # band line in the same text row never hides the clinical cut-off
-            plt.plot([lo_x, hi_x], [iv.cutoff, iv.cutoff], marker="─", color=col["cutoff"])
-        plt.plot(xs, list(s.values), marker="hd", color=col["client"])
-        _y_axis(plt, iv.lo, iv.hi, self.size.height or 8, [iv.cutoff] if iv.cutoff is not None else None, iv.lo)
+            # drawn after the band (plotext puts hline() under every plot). A band
+            # edge in the cut-off's text row would vanish under it: that row is
+            # drawn with the "both" line and the legend says so.
+            plt.plot([lo_x, hi_x], [iv.cutoff, iv.cutoff], marker=marks["both_line"] if self.merged else marks["cutoff"],
+                     color=col["cutoff"])
+        plt.plot(xs, list(s.values), marker=marks["client"][0][0], color=col["client"])
         _session_ticks(plt, list(s.sessions))
+        if isinstance(self.parent, ChartPanel):  # the legend says what this drawing merged
+            self.parent.set_legend(outcome_legend(v, self.instrument, marks, self))
         self.refresh()
+
+
+def band_edges_on_cutoff(v: ClientDisplay, instrument: str, chart: OutcomeChart | None = None) -> list[float]:
+    """Band edges drawn as one line with the cut-off: as the chart drew them,
+    else those within one text row of an 8-row plot of the default range."""
+    if chart is not None and chart.view is v and getattr(chart, "merged", None) is not None:
+        return list(chart.merged)
+    iv = v.instrument(instrument)
+    s = v.series.get((instrument, "client"))
+    band = reliable_band(v, instrument)
+    if iv.cutoff is None or not band or s is None:
+        return []
+    lo, hi = outcome_range(iv, list(s.values), band)
+    row = (hi - lo) / 7  # an 8-row plot area
+    return [b for b in band if abs(b - iv.cutoff) < row]
+
+
+def reliable_band(v: ClientDisplay, instrument: str) -> list[float]:
+    """The edges of the reliable-change band around the client's first
+    score that lie on the instrument's scale (both, usually)."""
+    iv = v.instrument(instrument)
+    res = v.analysis.outcomes.get(instrument)
+    if res is None or not iv.reliable_change:
+        return []
+    return [yv for yv in (res.first - iv.reliable_change, res.first + iv.reliable_change) if iv.lo <= yv <= iv.hi]
+
+
+def outcome_range(iv, values: list[float], band: list[float]) -> tuple[float, float]:
+    """The y range of an outcome chart: the ratings, both band edges and the
+    cut-off, with a margin, inside the instrument's scale. On the whole
+    0-40 scale an ORS chart of 8 text rows had 5 points a row, and the
+    upper band edge shared its row with the cut-off line (and vanished
+    under it)."""
+    span = iv.hi - iv.lo
+    ys = [*values, *band] + ([iv.cutoff] if iv.cutoff is not None else [])
+    lo = max(iv.lo, min(ys) - 0.08 * span)
+    hi = min(iv.hi, max(ys) + 0.08 * span)
+    return lo, hi
 
 
 def nice_ticks(lo: float, hi: float, max_ticks: int = 6, extra: list[float] | None = None) -> list[float]:
@@ -333,8 +464,9 @@ def nice_step(lo: float, hi: float, max_ticks: int) -> float:
 
 
 def _y_axis(plt, lo: float, hi: float, height: int, extra: list[float] | None = None,
-            floor: float | None = None) -> None:
-    """y range and round ticks; ``lo`` snaps down to a tick (not below ``floor``)."""
+            floor: float | None = None) -> tuple[float, float]:
+    """y range and round ticks; ``lo`` snaps down to a tick (not below
+    ``floor``). Returns the range set."""
     import math
 
     n = max(3, min(6, height // 3))
@@ -344,6 +476,7 @@ def _y_axis(plt, lo: float, hi: float, height: int, extra: list[float] | None = 
     plt.ylim(lo, hi)
     ticks = nice_ticks(lo, hi, max_ticks=n, extra=extra)
     plt.yticks(ticks, _tick_labels(ticks))
+    return lo, hi
 
 
 def _session_ticks(plt, xs: list[int]) -> None:
@@ -433,23 +566,31 @@ def expected_legend(v: ClientDisplay, instrument: str) -> str:
             f"{share_words(m.z)} of them are {side} it by then")
 
 
-def outcome_legend(v: ClientDisplay, instrument: str) -> str:
+def outcome_legend(v: ClientDisplay, instrument: str, marks: dict | None = None,
+                   chart: OutcomeChart | None = None) -> str:
     """Short: what is drawn and the engine's status word (the full detail
-    is in the Outcomes panel)."""
+    is in the Outcomes panel). ``marks``: :func:`chart_marks` of the app."""
+    marks = marks or chart_marks(None)
     iv = v.instrument(instrument)
     res = v.analysis.outcomes.get(instrument)
-    cut = f" · ─ {iv.cutoff_label}" if iv.cutoff is not None else ""
+    cut = f" · {marks['cutoff']} {iv.cutoff_label}" if iv.cutoff is not None else ""
     if expected_track(v, instrument) is not None:
         cut += expected_legend(v, instrument)
     else:
-        if res is not None and iv.reliable_change:
-            cut += f" · ┄ first ±{iv.reliable_change:g} (reliable change)"
+        band = reliable_band(v, instrument)
+        if band:
+            edges = "–".join(fmt_num(b) for b in band)
+            cut += f" · {marks['band']} first ±{iv.reliable_change:g} (reliable change) {edges}"
+            merged = band_edges_on_cutoff(v, instrument, chart)
+            if merged:
+                cut += (f" · {marks['both_line']} cut-off and band edge {', '.join(fmt_num(b) for b in merged)} "
+                        "in one row")
         cut += expected_legend(v, instrument)  # why there is no expected course (too little clinic data)
     if res is not None:
         statuses = getattr(v.analysis, "outcome_statuses", {})
         word = statuses.get(instrument, res.status).replace("_", " ").upper()
         # spec v2: the raw difference on the instrument's scale with a direction word ("10 → 16 (+6, worse)")
-        return f"▬ {instrument} client{cut} · {word}: {res.change_text.removeprefix(instrument + ' ')}"
+        return f"{marks['client'][0][1]} {instrument} client{cut} · {word}: {res.change_text.removeprefix(instrument + ' ')}"
     s = v.series.get((instrument, "client"))
     if s is not None and len(s.values) == 1:
         return f"one rating ({fmt_num(s.values[0])} at s{s.sessions[0]}): no change can be judged yet"

@@ -2,41 +2,60 @@
 readable line on a narrow terminal.
 
 Textual's footer clips what does not fit, so at 80 columns the caseload's
-footer ended in "q Qui" and the keys after it (help, agenda, present) were
-never seen. When every key does not fit, this footer hides the keys of
-``SECONDARY_ACTIONS`` (sort, closed clients, theme, goals, …) and the
-command-palette hint; they stay bound, and the help screen (``?``) lists
-every key of the screen. Nothing is hidden on a wide terminal.
+footer ended in "q Qui". When every key does not fit, this footer first
+shortens the command-palette hint to ``^p``, then hides keys in
+:data:`DROP_ORDER` (theme, presenting, agenda, ...) one at a time until the
+rest fit. The keys a newcomer needs to find their way (goals ``g``, closed
+clients ``c``, sort ``s``, the palette ``^p``, and every key not in
+:data:`DROP_ORDER`) are never hidden. Hidden keys stay bound, and the help
+screen (``?``) lists every key of the screen. Nothing is hidden on a wide
+terminal.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.events import Resize
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
 
-SECONDARY_ACTIONS = frozenset({
-    "toggle_closed",  # caseload: c Closed
-    "sort",  # caseload: s Sort
-    "cycle_theme",  # everywhere: t Theme
-    "focus_goals",  # client: g Goals
-    "agenda",  # everywhere: a Agenda (kept on the caseload, see KEEP_ON)
-})
-"""Footer keys dropped on a narrow terminal (by action name)."""
+DROP_ORDER = (
+    "cycle_theme",  # everywhere: t Theme (the palette has it too)
+    "toggle_present",  # p Present
+    "agenda",  # a Agenda
+    "blank",
+    "audit",
+    "toggle_action",  # client: d Done (the Actions panel says "d toggles")
+)
+"""Footer keys hidden on a narrow terminal, first to last (by action name)."""
 
-KEEP_ON: dict[str, frozenset[str]] = {
-    "caseload": frozenset({"agenda"}),  # the agenda starts from the caseload
-}
-"""Per screen id: secondary actions that stay in its footer even when narrow."""
+SECONDARY_ACTIONS = frozenset(DROP_ORDER)
+"""Kept for callers: the actions the footer may hide."""
+
+LABEL_SHORT = {"Prev/next": "Client"}
+"""Key-group labels shortened last, when the keys still do not fit."""
+
+PALETTE_SHORT = ""
+"""The command-palette hint's description when narrow: just ``^p``."""
+
+
+def _label_text(label) -> str:
+    return str(getattr(label, "_short", None) or getattr(label, "_full", None) or label.render())
+
+
+def _key_width(key: FooterKey) -> int:
+    """Cells of a compact footer key: its key, a space and its description
+    (computed, not measured: the measured width lags a description change)."""
+    return cell_len(key.key_display) + (1 + cell_len(key.description) if key.description else 0)
 
 
 class AppFooter(Footer):
-    """``Footer(compact=True)`` that drops its secondary keys (and the
-    command-palette hint) when all of them do not fit on one line."""
+    """``Footer(compact=True)`` that fits one line: a shorter palette hint,
+    then keys of :data:`DROP_ORDER` hidden, until the rest fit."""
 
     DEFAULT_CSS = """
-    AppFooter.-narrow FooterKey.-secondary, AppFooter.-narrow FooterKey.-command-palette {
+    AppFooter FooterKey.-dropped {
         display: none;
     }
     AppFooter.-compact FooterLabel {
@@ -49,12 +68,8 @@ class AppFooter(Footer):
         super().__init__(**kwargs)
 
     def compose(self) -> ComposeResult:
-        keep = KEEP_ON.get(self.screen.id or "", frozenset())
         self._composed_keys = self._keys_shown(self.screen) if self._bindings_ready else None
-        for widget in super().compose():
-            if isinstance(widget, FooterKey) and widget.action in SECONDARY_ACTIONS and widget.action not in keep:
-                widget.add_class("-secondary")
-            yield widget
+        yield from super().compose()
 
     _composed_keys: tuple | None = None
 
@@ -83,25 +98,63 @@ class AppFooter(Footer):
     def on_resize(self, _event: Resize) -> None:
         self._fit()
 
-    def recompose(self):  # new bindings (another focus, another screen state): fit again
-        result = super().recompose()
+    async def recompose(self) -> None:  # new bindings (another focus, another screen state): fit again
+        await super().recompose()
         self.call_after_refresh(self._fit)
-        return result
 
     def full_width(self) -> int:
-        """Cells the footer needs to show every key (compact layout: key,
-        space, description, one cell between entries; the palette hint with
-        its separator)."""
+        """Cells the footer needs to show every key not hidden: each key and
+        the cell after it (none after the last), the palette hint docked on
+        the right with its border."""
         need = 0
+        palette = 0
         for child in self.children:
-            if isinstance(child, FooterKey):
-                need += child.get_content_width(self.size, self.size) + 1
-                if child.has_class("-command-palette"):
-                    need += 1  # its left border
-            else:  # a key group ("←→") or its label ("Prev/next")
-                need += child.get_content_width(self.size, self.size) + 1
-        return need
+            if isinstance(child, FooterKey) and child.has_class("-dropped"):
+                continue
+            if isinstance(child, FooterKey) and child.has_class("-command-palette"):
+                palette = _key_width(child) + 1
+            elif isinstance(child, FooterKey):
+                need += _key_width(child) + 1
+            elif isinstance(child, KeyGroup):  # " ←→ ": the grouped keys with a cell each side
+                need += sum(_key_width(k) for k in child.query(FooterKey)) + 2
+            else:  # a group's label ("Prev/next") and the cell after it
+                need += cell_len(_label_text(child)) + 1
+        return max(0, need - 1) + palette
 
     def _fit(self) -> None:
         width = self.size.width or self.app.size.width
-        self.set_class(self.full_width() > width, "-narrow")
+        keys = [c for c in self.children if isinstance(c, FooterKey)]
+        palette = next((k for k in keys if k.has_class("-command-palette")), None)
+        labels = [c for c in self.children if isinstance(c, FooterLabel)]
+        for label in labels:
+            if not hasattr(label, "_full"):
+                label._full = str(label.render())
+            if getattr(label, "_short", None):
+                label._short = None
+                label.update(label._full)
+        for key in keys:
+            key.remove_class("-dropped")
+        if palette is not None:
+            full = getattr(palette, "_full_description", palette.description)
+            palette._full_description = full
+            palette.description = full
+        if self.full_width() <= width:
+            self.set_class(False, "-narrow")
+            return
+        self.set_class(True, "-narrow")
+        if palette is not None:
+            palette.description = PALETTE_SHORT
+            palette.refresh(layout=True)
+        for action in DROP_ORDER:
+            if self.full_width() <= width:
+                break
+            for key in keys:
+                if key.action.rpartition(".")[2] == action:  # app bindings read "app.agenda"
+                    key.add_class("-dropped")
+        if self.full_width() > width:
+            for label in labels:
+                short = LABEL_SHORT.get(label._full)
+                if short:
+                    label._short = short
+                    label.update(short)
+        self.refresh(layout=True)

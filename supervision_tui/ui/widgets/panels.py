@@ -23,6 +23,7 @@ from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS
 from supervision_tui.ui.widgets.sparkline import block_chart
 from supervision_tui.ui.widgets.viewdata import ClientDisplay, fmt_num
 from supervision_tui.ui.widgets.fasttable import FastDataTable, fixed_width
+from supervision_tui.wording import count
 
 HIDDEN_TEXT = "(hidden while presenting)"
 EVIDENCE_SHOWN = 6
@@ -196,7 +197,7 @@ def ruptures_text(v: ClientDisplay) -> Group:
     if not a.episodes:
         t = Text("No rupture episodes", style="bold")
         if a.markers:
-            t.append(f" ({len(a.markers)} marker(s) outside episodes)")
+            t.append(f" ({count(len(a.markers), 'marker')} outside episodes)")
         return Group(t)
     for n, e in enumerate(reversed(a.episodes)):
         if n:

@@ -16,7 +16,7 @@ from supervision_tui.rules.kinds import REGISTRY
 from supervision_tui.rules.results import ClientAnalysis, Flag
 from supervision_tui.service.reviews import CHANGED_MARK, STATUS_SYMBOLS, ClientReview, status_text, who_when
 from supervision_tui.ui.context import app_of
-from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.keymap import bindings, hint_key
 from supervision_tui.ui.widgets.panels import HIDDEN_TEXT
 
 PRESENTING = "PRESENTING · private text hidden"
@@ -129,6 +129,8 @@ class ReviewList(PanelList):
     entry is always the client as a whole. The highlighted entry is what ``r``/``n`` act on: on
     a fresh client the first, so ``r`` on a risk client reviews the risk."""
 
+    BINDINGS = bindings("review-list")  # ↑↓ Flag in the footer
+
     DEFAULT_CSS = """
     ReviewList {
         max-height: 24;
@@ -163,7 +165,7 @@ class ReviewList(PanelList):
         if n_new:
             title += f" · {n_new} not reviewed"
         self.border_title = title
-        self.border_subtitle = "r status · n note"
+        self.border_subtitle = f"{hint_key(self, 'review-flag')} status · {hint_key(self, 'review-note')} note"
 
     @property
     def highlighted_key(self) -> str | None:
@@ -221,7 +223,9 @@ class ActionList(PanelList):
         for item in items:
             options.append(Option(action_entry(item, present, as_of), id=item.id))
         if not options:
-            options.append(Option(Text("No action items · x adds one", style="dim"), id="none", disabled=True))
+            # a disabled option (the cursor skips it) in $text-muted (app.tcss), not dimmed below 4.5:1
+            options.append(Option(Text(f"No action items · {hint_key(self, 'add-action')} adds one"), id="none",
+                                  disabled=True))
         self.set_options(options)
         ids = [o.id for o in self.options]
         if keep in ids:
@@ -230,7 +234,8 @@ class ActionList(PanelList):
             self.highlighted = 0
         n_open = sum(1 for i in items if not i.done)
         self.border_title = f"Actions · {n_open} open" if items else "Actions"
-        self.border_subtitle = "x add · d done/undone" if items else "x add"
+        add, done = hint_key(self, "add-action"), hint_key(self, "toggle-action")
+        self.border_subtitle = f"{add} add · {done} done/undone" if items else f"{add} add"
 
     @property
     def highlighted_item(self):

@@ -230,10 +230,12 @@ class ClientDisplay:
 SPARK_WIDTH = 6  # the last 6 sessions: keeps Alliance narrow enough for Outcome to join at 120 columns
 
 
-def spark_cell(view: ClientDisplay) -> str:
-    """The caseload table's alliance sparkline of a client ("" without
-    alliance ratings). The loader computes it with the analysis (it needs
-    the client's rows, which the app does not keep in memory)."""
+def spark_args(view: ClientDisplay) -> tuple | None:
+    """(values, low, high, cut-off) of the caseload table's alliance
+    sparkline of a client (None without alliance ratings); the table draws
+    it with its glyphs (``caseload_table.render_spark``). The loader computes
+    them with the analysis (they need the client's rows, which the app does
+    not keep in memory)."""
     s = None
     a = view.analysis
     if view._series is None and a.alliance is not None:  # (only the one series it needs)
@@ -252,11 +254,11 @@ def spark_cell(view: ClientDisplay) -> str:
     if s is None:
         s = view.spark_series()
     if s is None:
-        return ""
-    from supervision_tui.ui.widgets.sparkline import sparkline
-
-    lo, hi = view.instrument(s.instrument).display_range(s.values)
-    return sparkline(s.values, lo, hi, width=SPARK_WIDTH)
+        return None
+    iv = view.instrument(s.instrument)
+    lo, hi = iv.display_range(s.values)
+    return (tuple(s.values[-SPARK_WIDTH:]) if len(s.values) > SPARK_WIDTH else tuple(s.values), lo, hi,
+            iv.cutoff if iv.higher_is_better else None)
 
 
 def _session_row(s: Session) -> SessionRow:
@@ -314,12 +316,19 @@ class LoadedData:
             out[a.client] = value
         return out
 
-    def spark(self, code: str) -> str:
-        """The client's caseload-table sparkline (the loader's when it made one)."""
+    def spark(self, code: str, glyphs: str | None = None) -> str:
+        """The client's caseload-table sparkline (from the loader's
+        ``spark_args`` when it computed them)."""
+        from supervision_tui.ui.widgets.sparkline import BLOCKS
+
         extra = self.extras.get(code)
-        if extra is not None and type(extra.get("spark")) is str:
-            return extra["spark"]
-        return spark_cell(self.view(code))
+        args = extra.get("spark") if extra is not None and "spark" in extra else spark_args(self.view(code))
+        if not args:
+            return ""
+        from supervision_tui.ui.widgets.sparkline import sparkline
+
+        values, lo, hi, cutoff = args
+        return sparkline(values, lo, hi, width=SPARK_WIDTH, cutoff=cutoff, glyphs=glyphs or BLOCKS)
 
     @cached_property
     def by_code(self) -> dict[str, ClientAnalysis]:
