@@ -1,4 +1,4 @@
-from supervision_tui.cli import main
+from supervision_tui.launch import main
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -188,6 +188,15 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
             db = resolve_database_path(db)  # once: the app, its workflow file and its locks all use this path
             if not db.exists():
                 raise UserError(f"{db}: no such database. Create one with: supervision-tui import {db} MEASURES.csv")
+        # the caseload is read and analysed by worker processes forked now, before Textual
+        # is imported and any thread exists, while the app starts (supervision_tui/ui/loader.py)
+        from supervision_tui.ui import loader
+
+        request = loader.LoadRequest(str(db), settings, _as_date(as_of), scope=clinician or None)
+        preload = loader.take_early(request)  # (started by launch.py, first thing, when it could tell)
+        if preload is None:
+            loader.trace("cli forks")
+            preload = loader.prestart(request)
         from supervision_tui.ui.terminal import apply_terminal_env
 
         apply_terminal_env(ssh)  # before Textual is imported: frame rate, animations
@@ -195,6 +204,7 @@ def open_cmd(db, config, theme, present, read_only, clinician, as_of, ssh, show_
 
         run_app(
             db,
+            preload=preload,
             settings=settings,
             config_path=config,
             theme=theme,

@@ -90,6 +90,7 @@ def clinician_patterns(
     *,
     include_ended: bool = False,
     recent: int = RECENT_SESSIONS,
+    missing_recent: Mapping[str, bool] | None = None,
 ) -> list[ClinicianPattern]:
     """One :class:`ClinicianPattern` per clinician, sorted by id.
 
@@ -98,8 +99,11 @@ def clinician_patterns(
     ``clinicians``: the caseload's clinicians (mapping id → Clinician with
     a ``role``, or ids) so supervisees without clients are listed too.
     Closed and dropped-out clients count only with ``include_ended``.
+    ``missing_recent``: ``missing_recent_measures`` of each client, already
+    computed (the app's loader does, with the default ``recent``; the app
+    keeps no rating objects), used instead of ``records``.
     """
-    if records is None:
+    if records is None or missing_recent is not None:
         rec_map: dict[str, ClientRecord] = {}
     elif isinstance(records, Mapping):
         rec_map = dict(records)
@@ -148,6 +152,10 @@ def clinician_patterns(
                 statuses = {o.status for o in a.outcomes.values()}
                 n_det += "deteriorated" in statuses
                 n_rec += "recovered" in statuses
+            if missing_recent is not None:
+                if missing_recent.get(a.client):
+                    missing.append(a.client)
+                continue
             rec = rec_map.get(a.client)
             if rec is not None and missing_recent_measures(rec, recent, alliance):
                 missing.append(a.client)

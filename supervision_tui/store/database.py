@@ -70,14 +70,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from filelock import FileLock, Timeout
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from supervision_tui.errors import DatabaseError, UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
-from supervision_tui.store import schema
+from supervision_tui.store import columnar, schema
 from supervision_tui.store.sanitize import printable
 from supervision_tui.store.files import (
     FILE_MODE,
@@ -120,6 +119,19 @@ def _encode(data: dict) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
+def _encode_database(data: dict) -> bytes:
+    """The caseload file: format 2 in its one-client-per-line layout
+    (``columnar.encode_file``); anything else (an older format) as compact JSON."""
+    meta = data.get(schema.META)
+    version = None
+    if type(meta) is dict and len(meta) == 1:
+        doc = next(iter(meta.values()))
+        version = doc.get("schema_version") if type(doc) is dict else None
+    if version == columnar.SCHEMA_VERSION and data.keys() <= set(schema.TABLES_BY_VERSION[version]):
+        return columnar.encode_file(data, data.get(schema.CLIENTS, {}))
+    return _encode(data)
+
+
 class LockedStore:
     """A JSON object in a file: lock-free snapshots, locked atomic transactions.
 
@@ -130,8 +142,9 @@ class LockedStore:
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
                  timeout: float = LOCK_TIMEOUT, check: Callable[[Any], None] | None = None,
-                 label: str = "file"):
+                 label: str = "file", encode: Callable[[dict], bytes] | None = None):
         self.path = Path(path)
+        self._encode = encode or _encode
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.read_only = read_only
         self.timeout = timeout
@@ -208,8 +221,13 @@ class LockedStore:
         return {} if text is None else self._parse(text)
 
     @contextmanager
-    def transaction(self) -> Iterator[dict]:
+    def transaction(self, before_write: Callable[[bytes | None, dict], None] | None = None) -> Iterator[dict]:
         """Lock, re-read, yield the data to mutate in place, write atomically.
+
+        ``before_write(old_bytes, new_data)`` runs under the lock just before
+        the file is replaced (not when nothing changes): e.g. a backup copy
+        of the old file before a format upgrade; if it raises, nothing is
+        written.
 
         Nothing is written when the block raises or leaves the data as it
         was (so a missing file stays missing when the data stays empty).
@@ -224,6 +242,8 @@ class LockedStore:
             ensure_private_dir(self.path.parent)
         except FileWriteError as err:
             raise DatabaseError(str(err)) from err
+        from filelock import FileLock, Timeout  # (here: reading never needs it, and it costs 15 ms to import)
+
         lock = FileLock(self.lock_path, timeout=self.timeout, mode=FILE_MODE)
         try:
             lock.acquire(poll_interval=0.005)  # the default 50 ms would dwarf a 1 ms review save
@@ -240,8 +260,10 @@ class LockedStore:
             yield data
             if raw is None and not data:
                 return
-            new = _encode(data)
+            new = self._encode(data)
             if new != raw:
+                if before_write is not None:
+                    before_write(raw, data)
                 try:
                     write_private_bytes(self.path, new)
                 except FileWriteError as err:
@@ -293,6 +315,7 @@ class ImportReport:
     goals: Counts = field(default_factory=Counts)
     clinicians_added: int = 0
     updates: list[str] = field(default_factory=list)  # one line per updated record
+    backup: Path | None = None  # a format-1 database was upgraded; its old bytes are kept here
 
     def summary(self, max_updates: int = 10) -> str:
         head = f"Imported {', '.join(self.files)} into {self.path}"
@@ -313,6 +336,10 @@ class ImportReport:
             lines += [f"  {u}" for u in self.updates[:max_updates]]
             if len(self.updates) > max_updates:
                 lines.append(f"  ... and {len(self.updates) - max_updates} more")
+        if self.backup is not None:
+            from supervision_tui.store.migrate import notice
+
+            lines.append(notice(self.path, self.backup))
         return "\n".join(lines)
 
 
@@ -375,8 +402,10 @@ class Database:
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False):
         self.path = resolve_database_path(path)
         self.read_only = read_only
-        self._store = LockedStore(self.path, read_only=read_only, check=schema.check_tables, label="database")
+        self._store = LockedStore(self.path, read_only=read_only, check=schema.check_tables, label="database",
+                                  encode=_encode_database)
         self._sidecar: LockedStore | None = None
+        self.upgraded_backup: Path | None = None  # set when a write upgraded a format-1 file (its backup)
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r}, read_only={self.read_only})"
@@ -457,15 +486,69 @@ class Database:
 
     def load(self) -> Caseload:
         """The whole caseload. Raises DatabaseError when the file is missing
-        or invalid."""
+        or invalid. Either format (1 or 2); nothing is ever written."""
         with gc_paused():
+            raw = self._store._read_bytes()
+            if raw is not None and columnar.looks_like_v2(raw):
+                split = self._split(raw)
+                if split is not None:
+                    return self._caseload_v2(split.head, split.docs)
             return self._caseload(self._require(), consume=True)
+
+    def split(self) -> "columnar.SplitFile | None":
+        """The file split per client (format 2 in the product's layout, see
+        ``columnar.split_file``), its head checked; None for a format-1 file
+        (use ``load()``). Raises DatabaseError like ``load()``."""
+        raw = self._store._read_bytes()
+        if raw is None:
+            self._require()
+        if not columnar.looks_like_v2(raw):
+            return None
+        return self._split(raw)
+
+    def _split(self, raw: bytes) -> "columnar.SplitFile | None":
+        """``columnar.split_checked``: None when the bytes are not a valid
+        format-2 file (the generic path then names the problem)."""
+        return columnar.split_checked(raw)
+
+    def _caseload_v2(self, head: dict, docs: list[tuple[str, bytes]] | dict[str, Any]) -> Caseload:
+        """The caseload of a format-2 file: ``docs`` as (id, bytes) pairs from
+        ``split_file`` or as the parsed ``clients`` table."""
+        try:
+            meta = schema.check_meta(head[schema.META])
+            cl = Caseload(name=schema.caseload_name(meta) or printable(self.path.stem))
+            for doc_id, doc in head.get(schema.CLINICIANS, {}).items():
+                c = schema.clinician_from_doc(doc_id, doc)
+                cl.clinicians[c.id] = c
+            ratings: list[Rating] = []
+            goals: list[Goal] = []
+            items = docs.items() if isinstance(docs, dict) else docs
+            for doc_id, doc in items:
+                if isinstance(doc, bytes):
+                    try:
+                        data = columnar.decode_bytes(doc_id, doc)
+                    except columnar.NotOneDocument:
+                        return self._caseload(self._require())  # an unusual layout: parse the file whole
+                else:
+                    data = columnar.decode_client(doc_id, doc)
+                if data.client is not None:
+                    cl.clients[data.code] = data.client
+                ratings += data.ratings
+                goals += data.goals
+            cl.ratings = ratings
+            cl.goals = goals
+        except schema.SchemaError as err:
+            raise DatabaseError(f"{self.path}: cannot read the database: not a valid supervision-tui "
+                                f"database: {err}. The file was not changed.") from None
+        return cl
 
     def _caseload(self, data: dict, consume: bool = False) -> Caseload:
         """Check ``data`` and build the model. ``consume``: empty the
         measures table of ``data`` while reading it, so each parsed JSON
         document is freed as soon as its Rating exists (the peak memory of a
         load is then about the larger of the two, not their sum)."""
+        if schema.check_meta(data[schema.META])["schema_version"] >= 2:
+            return self._caseload_v2(data, data.get(schema.CLIENTS, {}))
         try:
             meta = schema.check_meta(data[schema.META])
             cl = Caseload(name=schema.caseload_name(meta) or printable(self.path.stem))
@@ -507,13 +590,34 @@ class Database:
         clinicians = dict(cl.clinicians)
         for cid in clinician_ids - clinicians.keys():
             clinicians[cid] = Clinician(cid)
+        meta = dict(meta, schema_version=schema.SCHEMA_VERSION)  # (a format-1 file is upgraded by this write)
         return {
             schema.META: {"1": meta},
             schema.CLINICIANS: table([schema.clinician_to_doc(clinicians[k]) for k in sorted(clinicians)]),
-            schema.CLIENTS: table([schema.client_to_doc(clients[k]) for k in sorted(clients)]),
-            schema.MEASURES: table([schema.rating_to_doc(r) for r in sorted(cl.ratings, key=_rating_order)]),
-            schema.GOALS: table([schema.goal_to_doc(g) for g in sorted(cl.goals, key=lambda g: (g.client, g.goal_id))]),
+            schema.CLIENTS: table(columnar.client_docs(clients, cl.ratings, cl.goals)),
         }
+
+    def _upgrade_hook(self, report: ImportReport | None = None) -> Callable[[bytes | None, dict], None]:
+        """``transaction(before_write=...)``: before a format-1 file is
+        replaced, its bytes are copied to a backup beside it (store/migrate.py)."""
+        def before_write(raw: bytes | None, _new: dict) -> None:
+            if raw is None:
+                return
+            version = columnar.file_version(raw)
+            if version is None:  # not laid out as the product writes it: read the version properly
+                try:
+                    version = schema.check_meta(json.loads(raw)[schema.META])["schema_version"]
+                except (ValueError, KeyError, TypeError, schema.SchemaError):
+                    version = 1
+            if version >= columnar.SCHEMA_VERSION:
+                return
+            from supervision_tui.store.migrate import write_backup
+
+            backup = write_backup(self.path, raw)
+            self.upgraded_backup = backup
+            if report is not None:
+                report.backup = backup
+        return before_write
 
     def replace_caseload(self, caseload: Caseload) -> None:
         """Write ``caseload`` as the whole content of the database (keeps
@@ -527,7 +631,7 @@ class Database:
         for code, clinician in _latest_clinicians(cl.ratings).items():
             if code not in cl.clients:
                 cl.clients[code] = Client(code, clinician)
-        with self._store.transaction() as data:
+        with self._store.transaction(before_write=self._upgrade_hook()) as data:
             if data:
                 self._caseload(data)  # a damaged file may hold what someone needs: never overwrite it
             created = schema.check_meta(data[schema.META]).get("created") if data else None
@@ -551,7 +655,7 @@ class Database:
 
         self._writable()
         report = ImportReport(path=self.path, files=list(parsed.files))
-        with self._store.transaction() as data:
+        with self._store.transaction(before_write=self._upgrade_hook(report)) as data:
             report.created = not data
             old = self._caseload(data) if data else Caseload(name=self.path.stem)
             meta = dict(schema.check_meta(data[schema.META])) if data else schema.new_meta(self.path.stem, _now())

@@ -38,6 +38,8 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 __all__ = [
+    "append_private_bytes",
+    "link_new_name",
     "FILE_MODE",
     "DIR_MODE",
     "FileWriteError",
@@ -236,6 +238,34 @@ def _write_new(tmp: Path, path: Path, data: bytes) -> None:
         if isinstance(err, OSError):
             raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
         raise
+
+
+def append_private_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Append ``data`` to ``path`` (created 0o600 when missing; one
+    ``write`` with O_APPEND, so lines from several processes do not mix).
+    For diagnostics only (``ui.loader.trace``): not atomic, never fsynced.
+    Raises ``OSError``."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def link_new_name(source: Path, target: Path) -> bool:
+    """Give the complete file ``source`` the new name ``target`` (a hard
+    link: the name appears with the whole content or not at all, and an
+    existing ``target`` is never replaced); False when ``target`` exists.
+    The folder is fsynced. Raises ``FileWriteError``."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        raise FileWriteError(f"{target}: cannot write: {_reason(err)}", err) from err
+    _fsync_dir(Path(target).parent)
+    return True
 
 
 def write_private_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:

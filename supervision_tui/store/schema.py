@@ -52,11 +52,16 @@ from supervision_tui.model import (
 )
 from supervision_tui.store.sanitize import IDENTIFIER_RE, IDENTIFIER_RULE, printable
 
-SCHEMA_VERSION = 1
-"""Bump on any incompatible change of the layout below, with a migration."""
+SCHEMA_VERSION = 2
+"""Bump on any incompatible change of the layout below, with a migration.
+Version 2 (``store/columnar.py``): one document per client in ``clients``,
+its rows column-wise, no ``measures`` or ``goals`` table; version 1 (the
+layout this module describes) is still read, and rewritten as version 2 by
+the first write (``store/migrate.py``)."""
 
 META, CLINICIANS, CLIENTS, MEASURES, GOALS = "meta", "clinicians", "clients", "measures", "goals"
 TABLES = (META, CLINICIANS, CLIENTS, MEASURES, GOALS)
+TABLES_BY_VERSION = {1: TABLES, 2: (META, CLINICIANS, CLIENTS)}
 
 
 CODE_RE = IDENTIFIER_RE  # client codes, clinician ids, goal ids: sanitize.is_identifier
@@ -234,8 +239,8 @@ def check_tables(data: Any) -> None:
         raise SchemaError(f"the top level must be a JSON object of tables (got {type(data).__name__})")
     if META not in data:
         raise SchemaError('no "meta" table: this is not a supervision-tui database')
-    check_meta(data[META])  # version first: a newer file may have tables we do not know
-    unknown = data.keys() - set(TABLES)
+    version = check_meta(data[META])["schema_version"]  # first: a newer file may have tables we do not know
+    unknown = data.keys() - set(TABLES_BY_VERSION.get(version, TABLES))
     if unknown:
         raise SchemaError(f"unknown table(s) {', '.join(sorted(map(repr, unknown)))}")
     for name, table in data.items():

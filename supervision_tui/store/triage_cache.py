@@ -25,13 +25,16 @@ untouched, and this file is the user's own, like the settings file.
 When it is used
 ---------------
 
-A cache file is shown only when everything it was made from is unchanged
-(``CacheKey``): the database file (absolute path, inode, size and
-modification time, taken *before* the file was read), the workflow file's
-(for the Review column; taken with the review snapshot the column came
-from), the settings that change rule results (``settings_fingerprint``),
-the as-of date, the clinician scope, ``CACHE_VERSION`` and the program's
-version. Anything else — a changed file, other settings, a file that is
+A cache file is shown only when everything its rows were made from is
+unchanged (``CacheKey``): the database file (absolute path, inode, size and
+modification time, taken *before* the file was read), the settings that
+change rule results (``settings_fingerprint``), the as-of date, the
+clinician scope, ``CACHE_VERSION`` and the program's version. The workflow
+file (reviews, notes) only feeds the Review column: when it changed since
+the cache was written (a review save, another reviewer's note) the rows are
+still shown, with their Review cells pending (``REVIEW_PENDING``) until the
+data are loaded (``CachedTable.reviews_current`` is False), so a review
+never makes the next start wait for the database. Anything else — a changed file, other settings, a file that is
 not valid JSON or not in the expected shape — and it is ignored as if
 absent (never shown, never an error); the next load writes a new one.
 Bump ``CACHE_VERSION`` whenever the rules or the row format change in a way
@@ -57,6 +60,7 @@ from supervision_tui import __version__
 from supervision_tui.paths import cache_dir
 
 CACHE_VERSION = 3  # 2: 6-cell alliance sparklines; 3: clinical rules v2 (risk until re-screened, "no flag")
+REVIEW_PENDING = "…"  # a cached Review cell whose workflow file has changed since
 """Bump when the rules or the cached row format change."""
 
 SIDECAR_SUFFIX = ".workflow.json"  # = store.database.SIDECAR_SUFFIX (a test checks), without importing it
@@ -162,6 +166,7 @@ class CachedTable:
 
     header: dict[str, Any]
     rows: list[dict[str, Any]]
+    reviews_current: bool = True  # False: the workflow file changed; the Review cells are REVIEW_PENDING
 
 
 def read_cache(key: CacheKey) -> CachedTable | None:
@@ -172,7 +177,11 @@ def read_cache(key: CacheKey) -> CachedTable | None:
     try:
         raw = cache_path(key).read_bytes()
         doc = json.loads(raw)
-        if type(doc) is not dict or doc.get("key") != key.to_json():
+        if type(doc) is not dict or type(doc.get("key")) is not dict:
+            return None
+        stored, wanted = dict(doc["key"]), key.to_json()
+        reviews_current = stored.pop("sidecar_file", None) == wanted.pop("sidecar_file")
+        if stored != wanted:
             return None
         header = doc["header"]
         if type(header) is not dict or not all(type(header.get(n)) in t for n, t in _HEADER_FIELDS):
@@ -192,12 +201,14 @@ def read_cache(key: CacheKey) -> CachedTable | None:
                 row["last_date"] = date.fromisoformat(row["last_date"])
             if not all(type(k) is str for k in row["kinds"]):
                 return None
+            if not reviews_current:
+                row["review"] = REVIEW_PENDING
             rows.append(row)
         if _CONTROL.search(raw):  # text for a screen holds no control character (store.sanitize): damaged
             return None
     except (OSError, ValueError, TypeError, KeyError, RecursionError):  # absent, unreadable or damaged
         return None
-    return CachedTable(header, rows)
+    return CachedTable(header, rows, reviews_current)
 
 
 # a control character anywhere in the JSON text: raw (DEL, C1 in UTF-8) or escaped (\u0000-\u001f,

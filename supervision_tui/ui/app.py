@@ -134,6 +134,7 @@ class SupervisionApp(App[None]):
         ssh: bool | None = None,
         show_all: bool = False,
         loader: Loader | None = None,
+        preload: Any = None,
         ascii_glyphs: bool | None = None,
     ) -> None:
         super().__init__()
@@ -157,6 +158,8 @@ class SupervisionApp(App[None]):
         self.initial_clinician = clinician
         self.initial_show_all = show_all
         self._loader = loader
+        self._preload = preload  # loader.LoadHandle started by the CLI before Textual was imported
+        self._load_handle: Any = None  # the running loader.LoadHandle
         self.data: LoadedData | None = None
         self.cached_table: CachedTable | None = None  # shown until the data are loaded
         self._cache_written: CacheKey | None = None
@@ -213,6 +216,10 @@ class SupervisionApp(App[None]):
         # a theme chosen from now on (t, the palette) is remembered; the start-up one is not
         self.watch(self, "theme", self._theme_chosen, init=False)
         self.call_after_refresh(end_startup)  # cli.main's start-up pause ends with the first frame
+        from supervision_tui.ui.loader import trace
+
+        trace("app mounted")
+        self.call_after_refresh(trace, "first frame")
         if self._keymap_to_check:
             self.call_after_refresh(self._report_keymap_collisions)
         if self.cached_table is not None:
@@ -430,9 +437,99 @@ class SupervisionApp(App[None]):
         gc.unfreeze()  # what the last load froze is collectable again (see _loaded)
         self._load_worker()
 
-    def load_data(self) -> LoadedData:
-        """Read and analyse (blocking; runs in the worker)."""
+    def load_data(self) -> LoadedData | None:
+        """Read and analyse (blocking; runs in the worker thread). The
+        database is read and analysed in worker processes (``supervision_tui.ui.loader``);
+        this thread only receives their results. With a ``loader`` callable
+        (tests building data in memory) it runs the engine here instead
+        (``ui.loading.load``)."""
+        if self._loader is None and self.db_path is not None:
+            try:
+                from textual.worker import get_current_worker
+
+                worker = get_current_worker()
+            except Exception:  # (called outside a worker: never cancelled)
+                worker = None
+            return self._load_from_processes(lambda: worker is not None and worker.is_cancelled)
         return load(self.db_path, self.settings, self.as_of, self.initial_clinician, self._loader)
+
+    def _load_from_processes(self, cancelled: Callable[[], bool]) -> LoadedData | None:
+        from dataclasses import replace
+
+        from supervision_tui.ui import loader
+        from supervision_tui.gc_pause import gc_paused
+        from supervision_tui.store.triage_cache import cache_key
+
+        handle, self._preload = self._preload, None
+        if handle is None:
+            handle = loader.spawn(loader.LoadRequest(str(self.db_path), self.settings, self.as_of,
+                                                     scope=self.initial_clinician or None))
+        self._load_handle = handle
+        scope = self.initial_clinician
+        # the triage cache's key: the file as it was *before* the workers read it
+        key = replace(cache_key(self.db_path, self.settings, self.as_of, scope, sidecar_file=None),
+                      db_file=handle.db_token)
+        rows: dict[str, Any] = {}
+        each = None
+        version = self.reviews_version
+        glyphs = self.glyphs.sparkline if hasattr(self, "glyphs") else None
+        if not self.row_hooks:  # (hooks may expect the UI thread)
+            from supervision_tui.ui.widgets.caseload_table import render_spark, row_of
+            from supervision_tui.ui.widgets.sparkline import BLOCKS
+
+            status = self.review_status
+
+            def each(analysis, extras) -> None:
+                # the table's row, built as each client arrives (the workers are still busy)
+                if not scope or analysis.clinician == scope:
+                    spark = render_spark(extras.get("spark"), glyphs or BLOCKS)
+                    row = rows[analysis.client] = row_of(analysis, spark, 0)
+                    row.review = status(analysis)
+        try:
+            with gc_paused():
+                result = loader.receive(handle, cancelled, each=each)
+        except loader.LoaderError as err:
+            raise UserError(str(err)) from None
+        finally:
+            if self._load_handle is handle:
+                self._load_handle = None
+        if result is None:
+            return None
+        result.check_as_of(self.as_of)  # a future day or one before any data: an error, not an empty screen
+        if scope:  # as the CLI: an unknown --clinician is an error listing the known ids (the same message)
+            from types import SimpleNamespace
+
+            from supervision_tui.rules.engine import check_clinician
+
+            known = SimpleNamespace(clinicians=result.clinicians, clients={}, ratings=[
+                SimpleNamespace(clinician=a.clinician) for a in result.analyses])
+            check_clinician(known, scope, self.db_path)
+        analyses, docs = result.analyses, result.docs
+        if scope:  # --clinician: the whole app sees only this clinician's clients
+            analyses = [a for a in analyses if a.clinician == scope]
+            docs = {a.client: docs[a.client] for a in analyses}
+        data = LoadedData(self.db_path, loader.LoadedCaseload(result.name, result.clinicians, docs),
+                          loader.LazyRecords(docs, self.as_of), analyses, self.as_of, settings=self.settings,
+                          scope=scope or None, cache_key=key, extras=result.extras, stats=result.stats,
+                          max_views=64, reference=result.reference, effects=result.effects)
+        _ = data.by_code, data.clinicians
+        if each is not None:
+            # the caseload table's rows, built in this thread (5 000 rows and their Review cells take a
+            # few tenths of a second: on the UI thread, a freeze); the caseload screen takes them when
+            # the Review column's source has not changed meanwhile
+            ordered = [rows[a.client] for a in analyses]
+            for i, row in enumerate(ordered):
+                row.order = i
+            data.prebuilt_rows = ((version, glyphs or BLOCKS), ordered)
+        self._pending_cache = result
+        return data
+
+    def stop_loading(self) -> None:
+        """Stop the loading processes (the app quits)."""
+        for handle in (self._preload, self._load_handle):
+            if handle is not None:
+                handle.kill()
+        self._preload = self._load_handle = None
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self) -> None:
@@ -440,6 +537,8 @@ class SupervisionApp(App[None]):
 
         try:
             data = self.load_data()
+            if data is None:
+                return
         except UnknownClinician as err:  # the CLI's error, and its exit status (run_app prints it)
             self.post_message(LoadFailed(str(err), fatal=True))
             return
@@ -453,11 +552,21 @@ class SupervisionApp(App[None]):
 
     @on(DataLoaded)
     def _loaded(self, message: DataLoaded) -> None:
+        from supervision_tui.ui.loader import trace
+
+        trace("loaded (UI thread)")
         self.data = message.data
         self.load_error = None
         self.loading = False
         self.data_version += 1  # the screens replace the cached rows, if any, here
         self.cached_table = None
+        trace("rows built")
+        self.call_after_refresh(trace, "rows painted")
+        pending, self._pending_cache = getattr(self, "_pending_cache", None), None
+        if pending is not None:  # the analysis cache, for the next start (a thread of its own: the load is over)
+            # (a description given: Textual would describe the worker by repr(), of every analysis)
+            self.run_worker(pending.save_cache, name="analysis-cache", group="analysis-cache", thread=True,
+                            exit_on_error=False, description="write the analysis cache")
         self.save_triage_cache()  # (or the caseload screen does, once it has built its rows)
         if self._open_when_loaded is not None:
             code, self._open_when_loaded = self._open_when_loaded, None
@@ -511,9 +620,10 @@ class SupervisionApp(App[None]):
         header = {"name": data.caseload.name, "clinicians": list(data.clinicians),
                   "latest_date": data.latest_date.isoformat() if data.latest_date else None}
         self._cache_written = key
-        self._write_triage_cache(key, header, rows)
+        # (run_worker with a name: the @work decorator would repr() every row to name the worker)
+        self.run_worker(lambda: self._write_triage_cache(key, header, rows), name="triage-cache",
+                        group="triage-cache", thread=True, exit_on_error=False, description="write the triage cache")
 
-    @work(thread=True, group="triage-cache", exit_on_error=False)
     def _write_triage_cache(self, key: CacheKey, header: dict, rows: list) -> None:
         write_cached_table(key, header, rows)
 
@@ -739,7 +849,10 @@ def run_app(db_path: Path | str, settings: Settings | None = None, **kwargs: Any
     import sys
 
     app = build_app(db_path, settings, **kwargs)
-    launch(app, app.ssh)
+    try:
+        launch(app, app.ssh)
+    finally:
+        app.stop_loading()
     if app.load_error and app.data is None:
         print(app.load_error, file=sys.stderr)
         if app.return_code in (None, 0):

@@ -51,14 +51,18 @@ def test_cache_file_and_folder_are_owner_only_and_never_next_to_the_database(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["caseload.json"]
 
 
-def test_a_changed_database_or_workflow_file_makes_the_cache_stale(tmp_path):
+def test_a_changed_database_makes_the_cache_stale_a_changed_workflow_file_only_its_reviews(tmp_path):
     db = _db(tmp_path)
     tc.write_cache(tc.cache_key(db, Settings()), HEADER, [ROW])
-    assert tc.read_cache(tc.cache_key(db, Settings())) is not None
-    tc.sidecar_of(db).write_text("{}", "utf-8")  # a review was saved
-    assert tc.read_cache(tc.cache_key(db, Settings())) is None
+    got = tc.read_cache(tc.cache_key(db, Settings()))
+    assert got is not None and got.reviews_current and got.rows[0]["review"] == "• new"
+    tc.sidecar_of(db).write_text("{}", "utf-8")  # a review was saved (here or by another reviewer)
+    got = tc.read_cache(tc.cache_key(db, Settings()))
+    assert got is not None and not got.reviews_current  # still the first screen, never a cold start ...
+    assert got.rows[0]["review"] == tc.REVIEW_PENDING  # ... but no review status that may be out of date
+    assert {k: v for k, v in got.rows[0].items() if k != "review"} == {k: v for k, v in ROW.items() if k != "review"}
     tc.write_cache(tc.cache_key(db, Settings()), HEADER, [ROW])
-    assert tc.read_cache(tc.cache_key(db, Settings())) is not None
+    assert tc.read_cache(tc.cache_key(db, Settings())).reviews_current
     db.write_text('{"meta": {"1": {"schema_version": 1, "name": "x"}}}', "utf-8")  # touched
     assert tc.read_cache(tc.cache_key(db, Settings())) is None
     db.unlink()

@@ -19,6 +19,8 @@ from supervision_tui.store.csv_io import export_csv, parse_files
 from supervision_tui.store.database import Database, LockedStore
 from supervision_tui.store.files import write_private_bytes, write_private_text
 
+from v1_helpers import write_v1
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
@@ -131,9 +133,8 @@ def test_read_only_missing_database_creates_nothing(tmp_path):
 
 
 def _valid_bytes(tmp_path: Path) -> bytes:
-    d = Database(tmp_path / "src.json")
-    d.replace_caseload(small_caseload())
-    return d.path.read_bytes()
+    """A valid format-1 file (the cases below edit its measures documents)."""
+    return write_v1(tmp_path / "src.json", small_caseload()).read_bytes()
 
 
 def _edit(ok: bytes, change) -> bytes:
@@ -187,8 +188,7 @@ def test_unreadable_database_is_a_clear_error_and_never_rewritten(tmp_path, case
     with pytest.raises(DatabaseError):
         d.replace_caseload(small_caseload())
     assert path.read_bytes() == content
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "bad.json.lock", "src.json",
-                                                          "src.json.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "bad.json.lock", "src.json"]
 
 
 def test_future_schema_version_is_refused(tmp_path):
@@ -221,16 +221,22 @@ def test_a_folder_or_unreadable_path_is_a_clear_error(tmp_path):
 def test_file_is_tinydb_compatible_and_documented_shape(db):
     tdb = TinyDB(db.path, access_mode="r")
     try:
-        assert set(tdb.tables()) == set(schema.TABLES)
-        assert tdb.table("meta").get(doc_id=1)["schema_version"] == schema.SCHEMA_VERSION
-        assert len(tdb.table("measures")) == 11
-        no_show = tdb.table("measures").get(doc_id=5)
-        assert no_show == {"client": "C-01", "clinician": "T01", "session": 3, "date": "2025-01-20",
-                           "attendance": "no_show"}  # defaults and nulls left out
-        assert tdb.table("clients").all()[0] == {"code": "C-01", "clinician": "T02", "status": "active",
-                                                  "started": "2025-01-06"}
+        assert set(tdb.tables()) == set(schema.TABLES_BY_VERSION[2])
+        assert tdb.table("meta").get(doc_id=1)["schema_version"] == schema.SCHEMA_VERSION == 2
+        docs = tdb.table("clients").all()
+        assert [d["code"] for d in docs] == sorted(d["code"] for d in docs)
+        c01 = docs[0]
+        assert c01["code"] == "C-01"
+        assert c01["client"] == {"clinician": "T02", "status": "active", "started": "2025-01-06"}
+        sessions = c01["sessions"]
+        assert sessions["number"][2] == 3 and sessions["attendance"][2] == "no_show"  # the no-show session
+        assert sum(sessions["rows"]) == len(c01["rows"]["instrument"])
+        assert sum(sum(d["sessions"]["rows"]) for d in docs) == 11  # every rating row of the fixture
     finally:
         tdb.close()
+    # one client per line, so the loader can take each client's bytes without parsing the rest
+    lines = db.path.read_bytes().split(b"\n")
+    assert lines[0].endswith(b'"clients":{') and len(lines) == 1 + len(docs)
 
 
 def test_replace_caseload_round_trip_and_created_is_kept(tmp_path):

@@ -214,3 +214,28 @@ def test_ci_runs_the_readme_test_command():
     for part in readme_cmd.split("&&"):
         part = part.strip()
         assert part.replace(" -q", "") in ci.replace(" -q", ""), f"CI does not run: {part}"
+
+
+def test_the_loader_and_its_workers_do_not_load_textual(tmp_path):
+    """The loader's workers are forked before Textual is imported (cli.py
+    ``open``) and must stay light: nothing of the UI framework, even once a
+    worker has done its work."""
+    code = (
+        "import os, sys\n"
+        "from supervision_tui.ui import loader\n"
+        "from supervision_tui.store.database import Database\n"
+        "from supervision_tui.demo import generate_demo\n"
+        f"db = Database({str(tmp_path / 'c.json')!r}); db.replace_caseload(generate_demo(1, n_clients=12))\n"
+        "r, w = os.pipe()\n"
+        "stats = {'part': 0, 'clients': 0, 'analysed': 0, 'cached': 0}\n"
+        "import threading\n"
+        "t = threading.Thread(target=lambda: [os.read(r, 1 << 20) for _ in iter(int, 1)], daemon=True)\n"
+        "t.start()\n"
+        "loader._work(loader.LoadRequest(str(db.path), use_cache=False, workers=1), 0, 1, w, stats)\n"
+        "assert stats['analysed'] == 12, stats\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'plotext', 'textual_plotext')))\n"
+    )
+    env = {"SUPERVISION_TUI_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env=env)
+    assert out.stdout.strip() == "[]", out.stdout

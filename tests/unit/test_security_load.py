@@ -24,6 +24,8 @@ from supervision_tui.store.database import Database
 from supervision_tui.store import reviews as reviews_module
 from supervision_tui.store.reviews import ReviewStore
 
+from v1_helpers import write_v1
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTE = "NOTE-5e2a private words"
 
@@ -32,7 +34,10 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_db(tmp_path: Path) -> Database:
+def make_db(tmp_path: Path, fmt: int = 2) -> Database:
+    """The caseload as the product writes it (format 2), or as a format-1
+    file (``fmt=1``: the tests that edit its one-document-per-row tables;
+    tests/unit/test_format_v2.py has the same damage in format 2)."""
     cl = Caseload(
         clients={"C-1": Client("C-1", "T1"), "C-2": Client("C-2", "T1")},
         ratings=[Rating(c, "T1", n, date(2026, 1, 5 + 7 * (n - 1)), instrument="SRS", total=38.0, goal=9.0)
@@ -41,6 +46,9 @@ def make_db(tmp_path: Path) -> Database:
         goals=[Goal("C-1", "G1", NOTE, 1, "agreed")],
         name="unit",
     )
+    if fmt == 1:
+        write_v1(tmp_path / "db.json", cl)
+        return Database(tmp_path / "db.json")
     db = Database(tmp_path / "db.json")
     db.replace_caseload(cl)
     return db
@@ -71,7 +79,7 @@ def edit_measure(db: Database, change) -> None:
     ("task", 5, "is not a score of SRS"),
 ])
 def test_bad_scores_in_a_database_are_refused_on_load(tmp_path, field, value, problem):
-    db = make_db(tmp_path)
+    db = make_db(tmp_path, fmt=1)
     edit_measure(db, lambda d: d.__setitem__(field, value))
     before = sha(db.path)
     with pytest.raises(DatabaseError) as info:
@@ -91,7 +99,7 @@ def test_bad_scores_in_a_database_are_refused_on_load(tmp_path, field, value, pr
 
 
 def test_whole_number_scores_and_scores_without_an_instrument(tmp_path):
-    db = make_db(tmp_path)
+    db = make_db(tmp_path, fmt=1)
     text = db.path.read_text(encoding="utf-8")
     data = json.loads(text)
     phq = next(d for d in data["measures"].values() if d.get("instrument") == "PHQ-9")
@@ -108,7 +116,7 @@ def test_whole_number_scores_and_scores_without_an_instrument(tmp_path):
 
 
 def test_duplicate_rows_in_a_database_are_an_error_naming_them(tmp_path):
-    db = make_db(tmp_path)
+    db = make_db(tmp_path, fmt=1)
     data = json.loads(db.path.read_text(encoding="utf-8"))
     ids = [k for k, d in data["measures"].items() if d["client"] == "C-2" and d["session"] == 2]
     (first,) = ids
@@ -134,7 +142,7 @@ def test_duplicate_rows_in_a_database_are_an_error_naming_them(tmp_path):
     ("goals", "goal_id", "G\x1b1"),
 ])
 def test_codes_in_a_database_must_be_identifiers(tmp_path, table, field, value):
-    db = make_db(tmp_path)
+    db = make_db(tmp_path, fmt=1)
     data = json.loads(db.path.read_text(encoding="utf-8"))
     next(iter(data[table].values()))[field] = value
     db.path.write_text(json.dumps(data), encoding="utf-8")

@@ -221,7 +221,9 @@ def test_goal_ids_and_clients_csv_codes_are_identifiers_too(tmp_path):
 # --- entry: reviews, action items, users --------------------------------------------------------
 
 
-def small_db(tmp_path: Path, description: str = "goal text", name: str = "unit") -> Database:
+def small_db(tmp_path: Path, description: str = "goal text", name: str = "unit", fmt: int = 2) -> Database:
+    """As the product writes it (format 2), or a format-1 file (``fmt=1``:
+    an old database whose tables the tests edit)."""
     cl = Caseload(
         clients={"C-1": Client("C-1", "T1")},
         ratings=[Rating("C-1", "T1", n, date(2026, 1, 5 + 7 * (n - 1)), instrument="SRS", total=38.0)
@@ -229,6 +231,11 @@ def small_db(tmp_path: Path, description: str = "goal text", name: str = "unit")
         goals=[Goal("C-1", "G1", description, 1, "agreed")],
         name=name,
     )
+    if fmt == 1:
+        from v1_helpers import write_v1
+
+        write_v1(tmp_path / "db.json", cl)
+        return Database(tmp_path / "db.json")
     db = Database(tmp_path / "db.json")
     db.replace_caseload(cl)
     return db
@@ -295,7 +302,7 @@ def hostile_workflow(db: Database) -> None:
 
 
 def test_text_read_from_an_old_database_is_neutralised(tmp_path):
-    db = small_db(tmp_path)
+    db = small_db(tmp_path, fmt=1)
     data = json.loads(db.path.read_text(encoding="utf-8"))
     data["goals"]["1"]["description"] = "goal \x1b[2J\x1b]0;owned\x07 end\r\nline 2"
     data["meta"]["1"]["name"] = "clinic\x1b[31m"
@@ -321,7 +328,7 @@ def test_text_read_from_an_old_workflow_file_is_neutralised(tmp_path):
 
 
 def test_cli_output_of_hostile_files_carries_no_escape_sequence(tmp_path):
-    db = small_db(tmp_path, name="clinic")
+    db = small_db(tmp_path, name="clinic", fmt=1)
     hostile_workflow(db)
     data = json.loads(db.path.read_text(encoding="utf-8"))
     data["goals"]["1"]["description"] = "goal \x1b[2J"

@@ -36,8 +36,8 @@ from supervision_tui.ui.widgets.caseload_table import (
     CaseloadRow,
     CaseloadTable,
     ColumnSpec,
-    build_row,
     row_from_cache,
+    row_of,
     row_to_cache,
     sortable_columns,
     tier_cell,
@@ -223,8 +223,13 @@ class CaseloadScreen(AppScreen[None]):
         hook = self.sup.decorate_row
         keep = self.table.current_code if self.rows else None
         cached = [r.shown() for r in self.all_rows] if self.provisional else None
-        spark = self.app.glyphs.sparkline if hasattr(self.app, "glyphs") else BLOCKS
-        self.all_rows = [build_row(data.view(a.client), i, hook, spark) for i, a in enumerate(data.analyses)]
+        glyphs = self.app.glyphs.sparkline if hasattr(self.app, "glyphs") else BLOCKS
+        pre, data.prebuilt_rows = data.prebuilt_rows, None
+        if pre is not None and pre[0] == (getattr(self.app, "reviews_version", None), glyphs):
+            self.all_rows = pre[1]  # built in the load thread (app._load_from_processes)
+        else:
+            spark = data.spark
+            self.all_rows = [row_of(a, spark(a.client, glyphs), i, hook) for i, a in enumerate(data.analyses)]
         self._hide_message()
         self._preview_code = None  # new data: the preview is redrawn even for the same client
         if cached is not None and cached == [r.shown() for r in self.all_rows] and self._swap_rows():
@@ -246,12 +251,13 @@ class CaseloadScreen(AppScreen[None]):
         self.table.rows_shown = visible
         return True
 
-    def rows_for_cache(self) -> list[tuple[dict, ClientAnalysis]] | None:
-        """(row as the triage cache keeps it, without ``kinds``; its analysis)
-        for every row; None until the rows of the loaded data are built."""
+    def rows_for_cache(self) -> list[tuple[CaseloadRow, str]] | None:
+        """(row, its Review cell now) for every row, for the triage cache
+        (``row_to_cache`` makes each one's dict off the UI thread); None until
+        the rows of the loaded data are built."""
         if self._rows_of is None or self._rows_of is not self.sup.data:
             return None
-        return [(row_to_cache(r, []), r.analysis) for r in self.all_rows]
+        return [(r, r.review) for r in self.all_rows]
 
     def _load_error_changed(self, error: str | None) -> None:
         if error and self.sup.data is None:  # a failed reload keeps the previous data up
@@ -455,6 +461,17 @@ class CaseloadScreen(AppScreen[None]):
         if any(r.review.endswith(CHANGED_MARK) for r in self.rows):
             words.append(f"{CHANGED_MARK} changed")
         return f"Rev: {' '.join(words)}" if words else ""
+
+    @on(CaseloadTable.Filled, "#caseload-table")
+    def _filled(self, _event: CaseloadTable.Filled) -> None:
+        """A long list was added in pieces after the load froze the heap
+        (app._loaded): its rows and cells live as long as the data, so they
+        join the frozen objects too, out of the collector's way (a full
+        collection walking 20 000 rows' cells takes most of a second)."""
+        import gc
+
+        if getattr(self.app, "data", None) is not None and not getattr(self.app, "loading", False):
+            gc.freeze()
 
     def _update_notice(self) -> None:
         """Risk is never hidden: name the risk clients the filter would hide

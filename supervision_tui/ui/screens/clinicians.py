@@ -142,7 +142,8 @@ class CliniciansScreen(AppScreen[str | None]):
     def _fill(self, data, table: CliniciansTable, keep: int | None, *, wide: bool) -> None:
         table.clear(columns=True)
         clinicians = {cid: data.caseload.clinicians.get(cid) for cid in data.clinicians}
-        self.patterns = clinician_patterns(data.analyses, data.records, clinicians)
+        self.patterns = clinician_patterns(data.analyses, data.records, clinicians,
+                                           missing_recent=getattr(data, "missing_recent", None))
         tier_header = " ".join(f"{TIERS[t].symbol}{t}" for t in range(1, 8))
         cols: list[tuple[str, str]] = [("clinician", "Clinician"), ("role", "Role"), ("clients", "Clients")]
         if wide:

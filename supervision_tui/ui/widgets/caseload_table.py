@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import zip_longest
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from rich.cells import cell_len
 from rich.control import strip_control_codes
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.message import Message
 
 from supervision_tui.model import TRIAGED_STATUSES
 from supervision_tui.rules.kinds import TIERS
@@ -41,7 +42,8 @@ from supervision_tui.service.reviews import review_sort_key
 from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.sparkline import BLOCKS, sparkline
-from supervision_tui.ui.widgets.viewdata import ClientDisplay, fmt_num, instrument_order
+from supervision_tui.ui.widgets.viewdata import SPARK_WIDTH, ClientDisplay, fmt_num, instrument_order, spark_args
+from supervision_tui.ui.widgets.fasttable import FastDataTable
 
 # --- words and symbols (never colour alone) ------------------------------------
 
@@ -157,21 +159,27 @@ RowHook = Callable[[CaseloadRow], None]
 
 
 def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None, spark_glyphs: str = BLOCKS) -> CaseloadRow:
-    a = view.analysis
-    spark = ""
+    return row_of(view.analysis, render_spark(spark_args(view), spark_glyphs), order, hook)
+
+
+def render_spark(args: tuple | None, glyphs: str = BLOCKS) -> str:
+    """The Alliance column's sparkline from ``viewdata.spark_args`` (the loader
+    computes those with each client's analysis; the glyphs are the app's)."""
+    if not args:
+        return ""
+    values, lo, hi, cutoff = args
+    # split at the cut-off: below it the lowest glyphs, the usual band above it spread
+    # over the rest (a plain 30-40 scale drew every client as the same solid block)
+    return sparkline(values, lo, hi, width=SPARK_WIDTH, cutoff=cutoff, glyphs=glyphs)
+
+
+def row_of(a: ClientAnalysis, spark: str, order: int, hook: RowHook | None = None) -> CaseloadRow:
+    """The row of a client from its analysis and sparkline (``render_spark``)."""
     alliance_text = "—"
     index = None
     if a.alliance is not None:
         alliance_text = f"{short_label(a.alliance.instrument)} {fmt_num(a.alliance.latest)}"
         index = a.alliance.index
-    s = view.spark_series()
-    if s is not None:
-        iv = view.instrument(s.instrument)
-        lo, hi = iv.display_range(s.values)
-        # split at the cut-off: below it the lowest glyphs, the usual band above it spread
-        # over the rest (a plain 30-40 scale drew every client as the same solid block)
-        cutoff = iv.cutoff if iv.higher_is_better else None
-        spark = sparkline(s.values, lo, hi, width=SPARK_WIDTH, cutoff=cutoff, glyphs=spark_glyphs)
     row = CaseloadRow(
         code=a.client,
         clinician=a.clinician,
@@ -193,7 +201,6 @@ def build_row(view: ClientDisplay, order: int, hook: RowHook | None = None, spar
     return row
 
 
-SPARK_WIDTH = 6  # the last 6 sessions: keeps Alliance narrow enough for Outcome to join at 120 columns
 ALLIANCE_TEXT_WIDTH = 8  # "SRS 38.5", "WAI 41"
 
 
@@ -224,6 +231,8 @@ class ColumnSpec:
     # shorter forms of a cell's text, tried in turn when a cell is wider than the column; the whole
     # column takes the first one that fits every shown cell, so it reads alike from row to row
     compact: tuple[Callable[[str], str], ...] = ()
+    # what the cell is made from (rows with the same value share one cell; default: the rendered cell)
+    same: Callable[[CaseloadRow], Any] | None = None
 
 
 #: Tier cell words of clients not triaged (no wider than the tier names: showing closed
@@ -282,30 +291,34 @@ def _review_mark(row: CaseloadRow) -> Text:
 
 
 COLUMNS: list[ColumnSpec] = [
-    ColumnSpec("tier", "Tier", tier_cell, 10, 0, lambda r: (r.order,), "triage order"),
-    ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client"),
-    ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician"),
+    ColumnSpec("tier", "Tier", tier_cell, 10, 0, lambda r: (r.order,), "triage order",
+               same=lambda r: (r.tier, r.status)),
+    ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client", same=lambda r: r.code),
+    ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician",
+               same=lambda r: r.clinician),
     # Why wants 28 cells before Clinician, Alliance and Outcome may join: at 80 columns it keeps the
     # room (Tier, Client, Why, Goal, Rev), at 120 all of Tier … Outcome and Rev fit
-    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 28),
+    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 28, same=lambda r: r.why),
     ColumnSpec(
         "alliance", "Alliance", _alliance_cell, ALLIANCE_TEXT_WIDTH + 1 + SPARK_WIDTH, 2,
         lambda r: (r.alliance_index is None, r.alliance_index if r.alliance_index is not None else 0.0, r.order),
-        "alliance (lowest first)",
+        "alliance (lowest first)", same=lambda r: (r.alliance_text, r.spark),
     ),
-    ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal"),
+    ColumnSpec("goal", "Goal", lambda r: r.goal, 9, 0, lambda r: (_goal_rank(r.goal), r.order), "goal",
+               same=lambda r: r.goal),
     ColumnSpec("outcome", "Outcome", lambda r: r.outcome, 14, 3, lambda r: (outcome_severity(r.outcome), r.order),
-               "outcome", max_width=26, compact=(_outcome_no_rec, _outcome_tight)),
+               "outcome", max_width=26, compact=(_outcome_no_rec, _outcome_tight), same=lambda r: r.outcome),
     ColumnSpec("sessions", "Sess", lambda r: Text(str(r.sessions), justify="right"), 4, 6,
-               lambda r: (-r.sessions, r.order), "sessions (most first)"),
+               lambda r: (-r.sessions, r.order), "sessions (most first)", same=lambda r: r.sessions),
     ColumnSpec("last", "Last seen", _last_cell, 10, 5,
                lambda r: (r.last_date is None, -(r.last_date.toordinal()) if r.last_date else 0, r.order),
-               "last session (latest first)"),
+               "last session (latest first)", same=lambda r: r.last_date),
     # fixed width: "✓ discussed*" fits, so a review write updates one cell, never the layout
     ColumnSpec("review", "Review", lambda r: r.review, 12, 4, lambda r: (review_sort_key(r.review), r.order),
-               "review status (new first)", max_width=12),
+               "review status (new first)", max_width=12, same=lambda r: r.review),
     # narrow terminals: the review status as its symbol (the word is on the client screen)
-    ColumnSpec("review-mark", "Rev", _review_mark, 3, 0, None, "", max_width=3, unless="review"),
+    ColumnSpec("review-mark", "Rev", _review_mark, 3, 0, None, "", max_width=3, unless="review",
+               same=lambda r: r.review),
 ]
 
 
@@ -335,10 +348,21 @@ def sortable_columns() -> list[ColumnSpec]:
     return [c for c in COLUMNS if c.sort_key is not None]
 
 
+def _distinct(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> Sequence[CaseloadRow]:
+    """``rows`` with one row per distinct cell of this column (``spec.same``),
+    to measure each cell once."""
+    if spec.same is None:
+        return rows
+    seen: dict = {}
+    for r in rows:
+        seen.setdefault(spec.same(r), r)
+    return list(seen.values())
+
+
 def column_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
     """Fixed columns grow to their widest cell (codes and outcomes vary)."""
     base = spec.width or spec.min_width
-    widest = max((_cell_len(spec.render(r)) for r in rows[:400]), default=0)
+    widest = max((_cell_len(spec.render(r)) for r in _distinct(spec, rows[:400])), default=0)
     return max(len(spec.label), min(max(base, widest), spec.max_width))
 
 
@@ -349,7 +373,7 @@ def compact_width(spec: ColumnSpec, rows: Sequence[CaseloadRow]) -> int:
     if not spec.compact:
         return full
     shortest = spec.compact[-1]
-    widest = max((cell_len(shortest(_plain(spec.render(r)))) for r in rows[:400]), default=0)
+    widest = max((cell_len(shortest(_plain(spec.render(r)))) for r in _distinct(spec, rows[:400])), default=0)
     return min(full, max(len(spec.label), spec.width or spec.min_width, widest))
 
 
@@ -375,7 +399,8 @@ def fit_columns(
     cols = list(COLUMNS if columns is None else columns)
     widths = {c.key: column_width(c, rows) for c in cols if c.width is not None}
     flex = [c for c in cols if c.width is None]
-    flex_need = {c.key: max([c.min_width, len(c.label)] + [_cell_len(c.render(r)) for r in rows[:400]]) for c in flex}
+    flex_need = {c.key: max([c.min_width, len(c.label)] + [_cell_len(c.render(r)) for r in _distinct(c, rows[:400])])
+                 for c in flex}
     per = 2 * padding
     chosen = {c.key for c in cols if c.priority == 0}
     fixed_used = sum(widths[k] + per for k in chosen if k in widths)
@@ -417,13 +442,61 @@ def fit_columns(
 def _shortening(spec: ColumnSpec, width: int, rows: Sequence[CaseloadRow]) -> Callable[[str], str] | None:
     """The first of ``spec.compact`` that fits every cell of ``rows`` in
     ``width`` (the last one when none does); None when the cells fit as they are."""
-    texts = [_plain(spec.render(r)) for r in rows]
+    texts = set(_plain(spec.render(r)) for r in rows)  # (few distinct texts: each measured once)
     if all(cell_len(t) <= width for t in texts):
         return None
     for form in spec.compact:
         if all(cell_len(form(t)) <= width for t in texts):
             return form
     return spec.compact[-1]
+
+
+def _cell_maker(spec: ColumnSpec, width: int, shorten: Callable[[str], str] | None,
+                styles: dict[int, str]) -> Callable[[CaseloadRow], Text]:
+    """row -> the cell the table shows in this column: rendered, shortened
+    to its compact form, truncated to ``width``, as ``Text`` (never markup:
+    engine text may hold "[our default]"), the tier styled. Cells repeat a
+    great deal (tiers, goal words, outcomes, review marks): each distinct
+    cell is built once per fill and shared (the table never changes a cell)."""
+    memo: dict[Any, Text] = {}
+    is_tier = spec.key == "tier"
+    render = spec.render
+    same = spec.same
+    flexible = spec.width is None
+
+    def finish(v: Text | str, row: CaseloadRow) -> Text:
+        if shorten is not None:
+            v = shorten(_plain(v))
+        if type(v) is str and len(v) <= width and v.isascii() and v.isprintable() and not flexible:
+            pass  # (fits as it is: nothing to measure)
+        elif flexible or _cell_len(v) > width:
+            v = truncate(v.plain if isinstance(v, Text) else v, width)
+        if not isinstance(v, Text):
+            v = Text(v)
+        if is_tier and not row.ended:
+            v.stylize(styles.get(row.tier, ""))
+        return v
+
+    if same is not None:
+        def make(row: CaseloadRow) -> Text:
+            k = same(row)
+            cell = memo.get(k)
+            if cell is None:
+                cell = finish(render(row), row)
+                if len(memo) < 4096:
+                    memo[k] = cell
+            return cell
+    else:
+        def make(row: CaseloadRow) -> Text:
+            v = render(row)
+            k = (v.plain, str(v.style), v.justify, tuple(v.spans)) if isinstance(v, Text) else v
+            cell = memo.get(k)
+            if cell is None:
+                cell = finish(v, row)
+                if len(memo) < 4096:
+                    memo[k] = cell
+            return cell
+    return make
 
 
 def truncate(text: str, width: int) -> str:
@@ -435,8 +508,28 @@ def truncate(text: str, width: int) -> str:
 # --- the widget -----------------------------------------------------------------------
 
 
-class CaseloadTable(DataTable):
-    """A row-cursor DataTable with vi keys; enter posts ``RowSelected``."""
+FILL_FIRST = 400  # rows added at once by show_rows (the visible ones are among them)
+FILL_CHUNK = 1000  # then this many per turn of the event loop
+
+
+class CaseloadTable(FastDataTable):
+    """A row-cursor DataTable with vi keys; enter posts ``RowSelected``.
+
+    ``show_rows`` adds long lists in pieces (``FILL_FIRST``, then
+    ``FILL_CHUNK`` per turn of the event loop; ``filling`` is True
+    meanwhile and ``Filled`` is posted at the end); ``rows_shown`` always
+    holds the whole list."""
+
+    class Filled(Message):
+        """Every row of the last ``show_rows`` is in the table."""
+
+        def __init__(self, table: "CaseloadTable") -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> "CaseloadTable":
+            return self.table
 
     BINDINGS = bindings("lists", "caseload-table")
 
@@ -456,6 +549,8 @@ class CaseloadTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.rows_shown: list[CaseloadRow] = []
         self.layout_columns: list[tuple[ColumnSpec, int]] = []
+        self._fill_generation = 0  # a new fill makes the chunks of an older one stop
+        self.filling = False  # rows are still being added (see show_rows)
 
     def show_rows(self, rows: list[CaseloadRow], available: int, keep: str | None = None) -> None:
         """Fill the table with ``rows``; columns fitted to ``available``
@@ -473,28 +568,41 @@ class CaseloadTable(DataTable):
             self.clear()
         styles = self._tier_styles()
         shorten = {spec.key: _shortening(spec, w, rows) for spec, w in self.layout_columns if spec.compact}
-        for row in rows:
-            cells = []
-            for spec, w in self.layout_columns:
-                v = spec.render(row)
-                if shorten.get(spec.key) is not None:
-                    v = shorten[spec.key](_plain(v))
-                if spec.width is None or _cell_len(v) > w:
-                    v = truncate(v.plain if isinstance(v, Text) else v, w)
-                if not isinstance(v, Text):
-                    v = Text(v)  # never markup: engine text may hold "[our default]"
-                if spec.key == "tier" and not row.ended:
-                    v.stylize(styles.get(row.tier, ""))
-                cells.append(v)
-            self.add_row(*cells, key=row.code)
+        makers = [_cell_maker(spec, w, shorten.get(spec.key), styles) for spec, w in self.layout_columns]
+        idx = 0
+        if rows and keep is not None:
+            for i, r in enumerate(rows):
+                if r.code == keep:
+                    idx = i
+                    break
+        # A long list is added in pieces, one per turn of the event loop: the rows around the
+        # cursor first (they are on the screen), the rest after, so that no fill holds the
+        # screen and the keyboard for long (5 000 rows: ~0.2 s in one go). rows_shown has them all.
+        self._fill_generation += 1
+        generation = self._fill_generation
+        first = max(FILL_FIRST, idx + FILL_FIRST // 2)
+
+        def add(lo: int, hi: int) -> None:
+            self.add_rows_fast([([make(row) for make in makers], row.code) for row in rows[lo:hi]])
+
+        add(0, first)
         if rows:
-            idx = 0
-            if keep is not None:
-                for i, r in enumerate(rows):
-                    if r.code == keep:
-                        idx = i
-                        break
             self.move_cursor(row=idx, animate=False, scroll=True)
+        self.filling = first < len(rows)
+
+        def more(lo: int) -> None:
+            if generation != self._fill_generation or not self.is_mounted:
+                return
+            hi = lo + FILL_CHUNK
+            add(lo, hi)
+            if hi < len(rows):
+                self.call_after_refresh(more, hi)  # (a repaint, and keys, between two pieces)
+            else:
+                self.filling = False
+                self.post_message(self.Filled(self))
+
+        if self.filling:
+            self.call_after_refresh(more, first)
 
     def _tier_styles(self) -> dict[int, str]:
         if getattr(self.app, "no_color", False):

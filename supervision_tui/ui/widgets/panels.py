@@ -13,7 +13,7 @@ import re
 from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
@@ -22,6 +22,7 @@ from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS
 from supervision_tui.ui.widgets.sparkline import block_chart
 from supervision_tui.ui.widgets.viewdata import ClientDisplay, fmt_num
+from supervision_tui.ui.widgets.fasttable import FastDataTable, fixed_width
 from supervision_tui.wording import count
 
 HIDDEN_TEXT = "(hidden while presenting)"
@@ -325,7 +326,7 @@ class Panel(Static):
 ATTENDANCE_WORDS = {"attended": "yes", "cancelled": "cancelled", "no_show": "no-show"}
 
 
-class SessionsTable(DataTable):
+class SessionsTable(FastDataTable):
     """One row per session, latest first: raw ratings and reports."""
 
     BINDINGS = bindings("lists")
@@ -352,8 +353,7 @@ class SessionsTable(DataTable):
             cols.append((inst, inst))
         # risk before the (free-length) report: never the column cut off at the right edge
         cols += [("risk", "risk"), ("report", "report")]
-        for key, label in cols:
-            self.add_column(label, key=key)
+        rows = []
         for row in reversed(v.session_rows):
             cells: list[Text] = [
                 Text(str(row.number), justify="right"),
@@ -372,4 +372,9 @@ class SessionsTable(DataTable):
                 cells.append(Text(fmt_num(row.scores.get((inst, "client"))), justify="right"))
             cells.append(Text("⚠", style="bold", justify="center") if row.risk else Text("—", justify="center"))
             cells.append(Text("; ".join(row.reports) if row.reports else "—"))
-            self.add_row(*cells, key=str(row.number))
+            rows.append((cells, str(row.number)))
+        # each column as wide as an auto-width one would be, given here: the table then
+        # measures no cell (fasttable.py), and the rows go in as one batch
+        for i, (key, label) in enumerate(cols):
+            self.add_column(label, key=key, width=fixed_width(label, (cells[i] for cells, _k in rows)))
+        self.add_rows_fast(rows)

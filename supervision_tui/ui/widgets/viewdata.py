@@ -227,6 +227,40 @@ class ClientDisplay:
         return (instrument, "therapist") in self.series
 
 
+SPARK_WIDTH = 6  # the last 6 sessions: keeps Alliance narrow enough for Outcome to join at 120 columns
+
+
+def spark_args(view: ClientDisplay) -> tuple | None:
+    """(values, low, high, cut-off) of the caseload table's alliance
+    sparkline of a client (None without alliance ratings); the table draws
+    it with its glyphs (``caseload_table.render_spark``). The loader computes
+    them with the analysis (they need the client's rows, which the app does
+    not keep in memory)."""
+    s = None
+    a = view.analysis
+    if view._series is None and a.alliance is not None:  # (only the one series it needs)
+        name = a.alliance.instrument
+        xs: list[int] = []
+        ys: list[float] = []
+        for sess in view.record.sessions:
+            if not sess.attended:
+                continue
+            for r in sess.ratings:
+                if r.instrument == name and r.rater == "client" and r.total is not None:
+                    xs.append(sess.number)
+                    ys.append(float(r.total))
+        if ys:
+            s = Series(name, "client", tuple(xs), tuple(ys))
+    if s is None:
+        s = view.spark_series()
+    if s is None:
+        return None
+    iv = view.instrument(s.instrument)
+    lo, hi = iv.display_range(s.values)
+    return (tuple(s.values[-SPARK_WIDTH:]) if len(s.values) > SPARK_WIDTH else tuple(s.values), lo, hi,
+            iv.cutoff if iv.higher_is_better else None)
+
+
 def _session_row(s: Session) -> SessionRow:
     scores: dict[tuple[str, str], float] = {}
     reports: list[str] = []
@@ -261,7 +295,40 @@ class LoadedData:
     # clinical-rules §11: effectiveness rows per supervisee and the clinic (reports.effectiveness)
     effects: list[Any] | None = None
     loaded_at: datetime = field(default_factory=datetime.now)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> display values from the loader
+    stats: dict[str, Any] = field(default_factory=dict)  # the loader's figures (timings, cache hits)
+    prebuilt_rows: Any = None  # (reviews_version, caseload rows) built in the load thread, taken once
     _views: dict[str, ClientDisplay] = field(default_factory=dict)
+    max_views: int = 0  # > 0: keep only this many recent views (records rebuilt on demand)
+
+    @cached_property
+    def missing_recent(self) -> dict[str, bool] | None:
+        """Per client: no alliance rating in its recent sessions
+        (``reports.patterns.missing_recent_measures``), as the loader computed
+        it; None when the loader did not (then ``records`` are used)."""
+        if not self.extras:
+            return None
+        out = {}
+        for a in self.analyses:
+            value = self.extras.get(a.client, {}).get("missing_recent")
+            if type(value) is not bool:
+                return None
+            out[a.client] = value
+        return out
+
+    def spark(self, code: str, glyphs: str | None = None) -> str:
+        """The client's caseload-table sparkline (from the loader's
+        ``spark_args`` when it computed them)."""
+        from supervision_tui.ui.widgets.sparkline import BLOCKS
+
+        extra = self.extras.get(code)
+        args = extra.get("spark") if extra is not None and "spark" in extra else spark_args(self.view(code))
+        if not args:
+            return ""
+        from supervision_tui.ui.widgets.sparkline import sparkline
+
+        values, lo, hi, cutoff = args
+        return sparkline(values, lo, hi, width=SPARK_WIDTH, cutoff=cutoff, glyphs=glyphs or BLOCKS)
 
     @cached_property
     def by_code(self) -> dict[str, ClientAnalysis]:
@@ -287,6 +354,8 @@ class LoadedData:
 
     def view(self, code: str) -> ClientDisplay:
         v = self._views.get(code)
+        if v is not None and self.max_views:
+            self._views[code] = self._views.pop(code)  # most recent last
         if v is None:
             rec = self.records.get(code)
             if rec is None:
@@ -296,4 +365,6 @@ class LoadedData:
                 rec = ClientRecord(Client(code, a.clinician, a.status), ())
             v = ClientDisplay(rec, self.by_code[code], self.settings)
             self._views[code] = v
+            if self.max_views and len(self._views) > self.max_views:
+                del self._views[next(iter(self._views))]
         return v

@@ -1,0 +1,262 @@
+"""A private cache of each client's analysis, so a start re-analyses only
+the clients whose data changed.
+
+Running the rules on 5 000 clients takes about a second; most starts follow
+a change of one client (an import of this week's sessions touches the
+clients seen this week), of the workflow file (a review, a colleague's
+note) or of nothing. The loader (``supervision_tui/ui/loader.py``) keeps, per
+client, the engine's ``ClientAnalysis`` and the few display values derived
+from its rows (the alliance sparkline), keyed by that client's content.
+
+Keys: what may and may not make an entry stale
+----------------------------------------------
+
+* One file per (database path, rule settings, evaluation day, program):
+  ``analysis-<digest>.bin`` where the digest covers the database's
+  absolute path, ``settings_fingerprint`` (the settings that change rule
+  results, and the instrument registry), the evaluation day (the as-of
+  date, else today's: a rule may count days to it, as risk's
+  ``expire_days`` does; so the first start of a day analyses every client
+  again, behind the triage cache's rows), the program's
+  version, ``CACHE_VERSION`` and the shape of the result types
+  (``results_fingerprint``: their field names). A threshold setting, a new
+  program version or a new result field therefore starts from a new file;
+  display-only settings (theme, keys, ``[ui]``) are not part of it.
+* Within a file, an entry's key is the client's **content hash**: the
+  BLAKE2b digest of its format-2 document (``columnar.content_hash``) —
+  its sessions, rows, goals and client fields. A new session of one client
+  changes that client's key only.
+* The workflow file (reviews, action items, notes) is no input of the
+  rules: a review save or another reviewer's note never touches this cache.
+
+Caseload-wide steps: a rule with a ``prepare`` step (``rules.context.Rule``:
+a value computed over every client, e.g. a reference model fitted over the
+caseload) makes every client's analysis depend on the whole caseload. The
+loader then reads every client in one worker, runs ``prepare_shared`` and
+adds the digest of its result to every entry's key: a change of the
+caseload-wide value re-analyses everyone, an unchanged one nobody (the
+records are still read to compute it). A rule that splits its work into a
+cached per-client part and a cheap caseload-wide step would do better.
+
+Safety: files are ``0o600`` in a ``0o700`` folder (``triage_cache.cache_dir``),
+written atomically without fsync (a cache lost in a crash only costs time).
+The file ends with a BLAKE2b checksum of everything before it; a damaged
+file is ignored as if absent. Entries are pickles of the rules' own frozen
+dataclasses, read with ``load_entry``: an unpickler that can build only
+``datetime.date`` and the dataclasses of ``supervision_tui.rules`` and
+``supervision_tui.instruments`` (an analysis refers to its instruments; no
+other callable, so a tampered file cannot run code), and a result whose
+shape is wrong is rejected.
+
+No Textual import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import pickle
+import struct
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from supervision_tui import __version__
+
+CACHE_VERSION = 2  # 2: the sparkline's arguments, not its glyphs
+"""Bump when what an entry holds changes meaning (not needed for a new
+result field: ``results_fingerprint`` sees it)."""
+
+MAGIC = b"supervision-tui analysis cache\n"
+_ENTRY = struct.Struct(">16sI")
+_SUM_SIZE = 32
+MAX_AGE_DAYS = 30  # files of other settings / as-of dates unused this long are removed
+
+
+def results_fingerprint() -> str:
+    """The field names of every result dataclass of the rules (a changed
+    result type never reads an old entry)."""
+    import supervision_tui.rules.results as results
+
+    parts = []
+    for name in sorted(vars(results)):
+        obj = getattr(results, name)
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj):
+            parts.append(name + ":" + ",".join(f.name for f in dataclasses.fields(obj)))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def cache_file(db_path: Path | str, settings: Any, as_of: date | None) -> Path:
+    from supervision_tui.store.triage_cache import cache_dir, settings_fingerprint
+
+    # the evaluation day: the as-of day, else today (a rule may count days to it: risk's expire_days)
+    day = as_of.isoformat() if as_of else f"today {date.today().isoformat()}"
+    ident = "\0".join([str(Path(db_path).absolute()), settings_fingerprint(settings), day,
+                       __version__, str(CACHE_VERSION), results_fingerprint()])
+    return cache_dir() / f"analysis-{hashlib.sha256(ident.encode('utf-8')).hexdigest()[:32]}.bin"
+
+
+# --- entries ----------------------------------------------------------------------------
+
+
+# A frozen dataclass pickles through Python-level __getstate__/__setstate__
+# (dataclasses.fields() on every object): a third of the cost of the rules
+# themselves. The result classes are pickled instead as (constructor, field
+# values), the constructor being ``model.trusted_constructor(cls)`` (the
+# values come from the engine or, when read back, are only ever the
+# engine's own values).
+_CTORS: dict[str, Any] = {}
+_DISPATCH: dict[type, Any] = {}
+
+
+def _register_results() -> None:
+    if _DISPATCH:
+        return
+    import supervision_tui.rules.results as results
+    from supervision_tui.model import trusted_constructor
+
+    for cls_name in sorted(vars(results)):
+        cls = getattr(results, cls_name)
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == results.__name__):
+            continue
+        try:
+            ctor = trusted_constructor(cls)
+        except TypeError:  # (not slotted, or with __post_init__: the default pickling)
+            continue
+        name = f"_new_{cls.__name__}"
+        ctor.__name__ = ctor.__qualname__ = name
+        ctor.__module__ = __name__
+        globals()[name] = ctor
+        _CTORS[name] = ctor
+        values = ", ".join(f"o.{f.name}" for f in dataclasses.fields(cls))
+        scope: dict[str, Any] = {"_ctor": ctor}
+        exec(f"def reduce(o):\n    return (_ctor, ({values},))\n", scope)
+        _DISPATCH[cls] = scope["reduce"]
+
+
+def dump_entry(code: str, analysis: Any, extras: dict[str, Any]) -> bytes:
+    """One client's cached value: its code, its analysis (None: the client
+    has no record, e.g. known only from a goal) and display extras."""
+    _register_results()
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, protocol=5)
+    p.dispatch_table = _DISPATCH
+    p.dump((code, analysis, extras))
+    return buf.getvalue()
+
+
+class _RulesOnly(pickle.Unpickler):
+    """Builds only dates, the rules' dataclasses and their constructors."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "datetime" and name == "date":
+            return date
+        if module == __name__:
+            _register_results()
+            ctor = _CTORS.get(name)
+            if ctor is not None:
+                return ctor
+        if (module.startswith("supervision_tui.rules.") or module == "supervision_tui.instruments") and "." not in name:
+            import importlib
+
+            obj = getattr(importlib.import_module(module), name, None)
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj):
+                return obj
+        raise pickle.UnpicklingError(f"not allowed in an analysis cache: {module}.{name}")
+
+
+class BadEntry(ValueError):
+    """A cached value that is not what the loader writes."""
+
+
+def load_entry(blob: bytes) -> tuple[str, Any, dict[str, Any]]:
+    """``(code, analysis or None, extras)`` from ``dump_entry``'s bytes.
+    Raises ``BadEntry`` for anything else."""
+    from supervision_tui.rules.results import ClientAnalysis
+
+    try:
+        value = _RulesOnly(io.BytesIO(blob)).load()
+    except Exception as err:  # any damage: the caller re-analyses
+        raise BadEntry(f"unreadable entry: {type(err).__name__}") from None
+    if (type(value) is not tuple or len(value) != 3 or type(value[0]) is not str or type(value[2]) is not dict
+            or not (value[1] is None or type(value[1]) is ClientAnalysis)):
+        raise BadEntry("unexpected entry")
+    a = value[1]
+    if a is not None and (a.client != value[0] or type(a.tier) is not int or type(a.flags) is not tuple):
+        raise BadEntry("unexpected analysis")
+    return value
+
+
+# --- the file ---------------------------------------------------------------------------
+
+
+def read_cache(path: Path) -> dict[bytes, bytes]:
+    """content hash (16 bytes) -> entry bytes; {} when there is no valid file."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return {}
+    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _SUM_SIZE:
+        return {}
+    body, checksum = raw[:-_SUM_SIZE], raw[-_SUM_SIZE:]
+    if hashlib.blake2b(body, digest_size=_SUM_SIZE).digest() != checksum:
+        return {}
+    out: dict[bytes, bytes] = {}
+    view = memoryview(body)
+    pos, end = len(MAGIC), len(body)
+    size = _ENTRY.size
+    while pos < end:
+        if pos + size > end:
+            return {}
+        key, n = _ENTRY.unpack_from(view, pos)
+        pos += size
+        if pos + n > end:
+            return {}
+        out[key] = bytes(view[pos:pos + n])
+        pos += n
+    return out
+
+
+def write_cache(path: Path, entries: dict[bytes, bytes]) -> Path | None:
+    """Write ``entries`` (content hash -> entry bytes) as the cache file;
+    returns it, or None when it could not be written (never an error)."""
+    from supervision_tui.store.files import FileWriteError, ensure_private_dir, write_private_bytes
+
+    parts = [MAGIC]
+    for key, blob in entries.items():
+        if len(key) != 16:
+            continue
+        parts.append(_ENTRY.pack(key, len(blob)))
+        parts.append(blob)
+    checksum = hashlib.blake2b(digest_size=_SUM_SIZE)
+    for part in parts:
+        checksum.update(part)
+    parts.append(checksum.digest())
+    data = b"".join(parts)  # (the only copy of the entries)
+    del parts
+    try:
+        ensure_private_dir(path.parent)
+        written = write_private_bytes(path, data, durable=False)
+    except (OSError, FileWriteError):
+        return None
+    _remove_old(path.parent, keep=path)
+    return written
+
+
+def _remove_old(folder: Path, keep: Path, age: float = MAX_AGE_DAYS * 86400.0) -> None:
+    now = time.time()
+    try:
+        for entry in os.scandir(folder):
+            name = entry.name
+            if entry.path == str(keep) or not (name.startswith("analysis-") or name.startswith(".analysis-")):
+                continue
+            try:
+                if now - entry.stat().st_mtime > (age if name.endswith(".bin") else 600.0):
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+    except OSError:
+        pass

@@ -1,0 +1,743 @@
+"""Reading and analysing the caseload in separate processes, for the app.
+
+Why processes: parsing JSON and building 10⁵–10⁶ model objects holds the
+interpreter lock; done in a thread of the app it freezes the screen (a
+``json.loads`` of one second is one second without a repaint, and ``q``
+waits). Here the work happens in **worker processes**; the app's thread
+only receives finished results in small pieces and never waits on another
+thread's lock for long.
+
+How a load goes
+---------------
+
+1. ``prestart`` (the CLI's ``open``, before Textual is imported and before
+   any thread exists) forks the workers, so they read while the app
+   imports and draws its first frame; ``spawn`` (a reload, from the app)
+   starts them as new interpreters (``python -m supervision_tui.ui.loader``),
+   which is safe from a process with threads.
+2. Worker *k* of *n* reads the database (format 2: only the head and its
+   own *n*-th of the client lines, see ``store/columnar.py``; format 1: the
+   first worker reads it whole, the others stop), and for each client looks
+   up ``store/analysis_cache.py`` by the client's content hash; a client not
+   in the cache is decoded, checked, grouped and analysed
+   (``rules.engine.analyse_client``), and its sparkline drawn. Results go
+   to the app in chunks of ``CHUNK`` clients over a pipe: per client its
+   content hash, its format-2 bytes (the app rebuilds the client's rows
+   from them when the client is opened: it keeps no rating objects) and
+   the pickled ``(code, analysis, extras)``.
+3. ``receive`` (in the app's load thread) reads every worker's pipe as
+   results arrive, unpickles each client's entry (``analysis_cache.load_entry``),
+   sorts the analyses into triage order and returns a ``LoadResult``;
+   ``LoadResult.save_cache`` writes the analysis cache when it changed.
+
+Nothing here imports Textual (it runs before Textual is imported, and in
+the workers); ``ui.widgets.viewdata`` and ``ui.widgets.sparkline`` are
+Textual-free too.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import zlib
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+CHUNK = 50  # clients per message
+WORKERS = 2
+_FRAME = struct.Struct(">I")
+
+__all__ = ["LoadRequest", "LoadHandle", "LoadResult", "prestart", "spawn", "receive", "LoadedCaseload",
+           "LazyRecords", "LoaderError"]
+
+
+TRACE_ENV = "SUPERVISION_TUI_TRACE"
+
+
+def trace(label: str) -> None:
+    """With ``$SUPERVISION_TUI_TRACE`` set to a file: append ``<monotonic
+    seconds> <pid> <label>`` (bench/run.py's timeline of a start; nothing
+    else is ever written there)."""
+    path = os.environ.get(TRACE_ENV)
+    if not path:
+        return
+    from supervision_tui.store.files import append_private_bytes
+
+    try:
+        append_private_bytes(path, f"{time.monotonic():.6f} {os.getpid()} {label}\n".encode())
+    except OSError:
+        pass
+
+
+class LoaderError(Exception):
+    """A load failed; ``str()`` is the message for the user."""
+
+
+@dataclass
+class LoadRequest:
+    db_path: str
+    settings: Any = None
+    as_of: date | None = None
+    use_cache: bool = True
+    workers: int = WORKERS
+    whole: bool = False  # parse the file whole (a format-2 file in an unusual layout)
+    scope: str | None = None  # --clinician: supervisee effectiveness of this clinician's clients
+
+
+# --- the worker ----------------------------------------------------------------------------
+
+
+def _send(fd: int, message: Any) -> None:
+    data = pickle.dumps(message, protocol=5)
+    view = memoryview(_FRAME.pack(len(data)) + data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def run_worker(req: LoadRequest, part: int, parts: int, fd: int) -> None:
+    """Worker ``part`` of ``parts``: send ``("head", ...)`` (worker 0),
+    ``("chunk", [...])`` messages and ``("done", stats)`` or ``("error",
+    message)`` to ``fd``."""
+    trace(f"worker {part} start")
+    stats: dict[str, Any] = {"part": part, "clients": 0, "analysed": 0, "cached": 0}
+    t0 = time.perf_counter()
+    try:
+        _work(req, part, parts, fd, stats)
+    except BrokenPipeError:
+        return  # the app is gone
+    except _Whole:
+        _safe_send(fd, ("whole",))
+        return
+    except Exception as err:
+        from supervision_tui.errors import UserError
+
+        if isinstance(err, UserError):
+            _safe_send(fd, ("error", str(err)))
+        else:
+            _safe_send(fd, ("error", f"Unexpected error while loading: {type(err).__name__}: {err}"))
+        return
+    stats["seconds"] = time.perf_counter() - t0
+    stats["peak_rss_mb"] = _rss_mb()
+    trace(f"worker {part} done peak_rss_mb={stats['peak_rss_mb']} analysed={stats['analysed']} "
+          f"cached={stats['cached']}")
+    _safe_send(fd, ("done", stats))
+
+
+def _safe_send(fd: int, message: Any) -> None:
+    try:
+        _send(fd, message)
+    except OSError:
+        pass
+
+
+class _Outcomes:
+    """What ``effectiveness_for`` reads of an analysis: its client and outcomes."""
+
+    __slots__ = ("client", "outcomes")
+
+    def __init__(self, client: str, outcomes: Any):
+        self.client = client
+        self.outcomes = outcomes
+
+
+class _Whole(Exception):
+    """The file must be parsed whole (see ``columnar.NotOneDocument``)."""
+
+
+def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None:
+    from supervision_tui.errors import DatabaseError
+    from supervision_tui.rules.engine import RULES, analyse_client, prepare_shared
+    from supervision_tui.settings import Settings
+    from supervision_tui.store import analysis_cache, columnar, schema
+    from supervision_tui.reports.patterns import missing_recent_measures
+    from supervision_tui.ui.widgets.viewdata import ClientDisplay, spark_args
+
+    trace(f"worker {part} imported")
+    settings = req.settings if req.settings is not None else Settings()
+    t = time.perf_counter()
+    # a rule with a caseload-wide step (``Rule.prepare``) needs every client's record first:
+    # then one worker reads them all (the others stop) and the step's result is part of each key
+    caseload_wide = any(r.prepare is not None for r in RULES)
+    if caseload_wide and part:
+        return
+    if caseload_wide:
+        parts = 1
+    split = None if req.whole else _split(req.db_path)
+    db_path = Path(req.db_path)
+    if split is not None:
+        try:
+            meta = schema.check_meta(split.head[schema.META])
+            from supervision_tui.store.sanitize import printable
+
+            name = schema.caseload_name(meta) or printable(db_path.stem)
+            clinicians = [schema.clinician_from_doc(k, v) for k, v in split.head.get(schema.CLINICIANS, {}).items()]
+        except schema.SchemaError as err:
+            raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui database: "
+                                f"{err}. The file was not changed.") from None
+        n = len(split)
+        docs = [(split.ids[i], split.doc(i)) for i in range(part * n // parts, (part + 1) * n // parts)]
+        del split  # (its bytes: only this worker's share is kept, in ``docs``)
+        fmt = 2
+    else:
+        if part:
+            return  # format 1 (or an unusual layout): the first worker reads it whole
+        from supervision_tui.store.database import Database
+
+        cl = Database(req.db_path, read_only=True).load()  # (every error message of a bad file is its)
+        name, clinicians = cl.name, list(cl.clinicians.values())
+        docs = [(str(i), columnar.dumps(d))
+                for i, d in enumerate(columnar.client_docs(cl.clients, cl.ratings, cl.goals), start=1)]
+        del cl
+        fmt = 2 if req.whole else 1
+    stats["read_s"] = time.perf_counter() - t
+    trace(f"worker {part} read")
+    if part == 0:
+        _send(fd, ("head", {"name": name, "clinicians": [(c.id, c.role) for c in clinicians], "format": fmt}))
+    cache: dict[bytes, bytes] = {}
+    if req.use_cache:
+        cache = analysis_cache.read_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of))
+    as_of = req.as_of
+    t_decode = t_rules = t_spark = t_pickle = t_send = 0.0
+    clock = time.perf_counter
+
+    def decode(doc_id: str, raw: bytes):
+        try:
+            return columnar.decode_bytes(doc_id, raw)
+        except columnar.NotOneDocument:
+            raise _Whole() from None
+        except schema.SchemaError as err:
+            raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui "
+                                f"database: {err}. The file was not changed.") from None
+
+    shared: dict = {}
+    salt = b""
+    outcomes: dict[str, Any] = {}
+    if caseload_wide:
+        import hashlib
+
+        t1 = clock()
+        records = [columnar.client_record(d, as_of) for d in (decode(i, raw) for i, raw in docs)
+                   if columnar.has_record(d, as_of)]
+        shared = prepare_shared(records, settings)
+        from supervision_tui.rules.expected import reference_of
+
+        _send(fd, ("shared", {"reference": reference_of(shared)}))
+        salt = hashlib.blake2b(pickle.dumps(sorted(shared.items()), protocol=5), digest_size=16).digest()
+        stats["prepare_s"] = clock() - t1
+    for start in range(0, len(docs), CHUNK):
+        out = []
+        for doc_id, raw in docs[start:start + CHUNK]:
+            key = columnar.content_hash(raw + salt) if salt else columnar.content_hash(raw)
+            blob = cache.get(key)
+            cached_analysis = None
+            if blob is not None and caseload_wide:  # (effectiveness needs its outcome verdicts)
+                try:
+                    _code, cached_analysis, _extra = analysis_cache.load_entry(blob)
+                except analysis_cache.BadEntry:
+                    blob = None  # a damaged entry: analysed again
+            fresh = blob is None
+            if fresh:
+                t1 = clock()
+                data = decode(doc_id, raw)
+                analysis = None
+                first = columnar.first_date(data)
+                extras: dict[str, Any] = {"first": first.isoformat() if first is not None else None}
+                if columnar.has_record(data, as_of):
+                    record = columnar.client_record(data, as_of)
+                    t2 = clock()
+                    analysis = analyse_client(record, settings, today=as_of, shared=shared)
+                    t3 = clock()
+                    extras["spark"] = spark_args(ClientDisplay(record, analysis, settings))
+                    extras["missing_recent"] = missing_recent_measures(record)  # (the clinicians screen)
+                    t4 = clock()
+                    t_decode += t2 - t1
+                    t_rules += t3 - t2
+                    t_spark += t4 - t3
+                    t1 = t4
+                blob = analysis_cache.dump_entry(data.code, analysis, extras)
+                t_pickle += clock() - t1
+                stats["analysed"] += 1
+            else:
+                stats["cached"] += 1
+            if caseload_wide:  # (effectiveness reuses each client's outcome verdicts)
+                if fresh:
+                    if analysis is not None:
+                        outcomes[analysis.client] = analysis.outcomes
+                elif cached_analysis is not None:
+                    outcomes[cached_analysis.client] = cached_analysis.outcomes
+            out.append((key, zlib.compress(raw, 1), blob, fresh))
+        stats["clients"] += len(out)
+        t1 = clock()
+        _send(fd, ("chunk", out))
+        t_send += clock() - t1
+    if caseload_wide:
+        # supervisee effectiveness (clinical-rules §11) over every client of the clinic
+        t1 = clock()
+        from supervision_tui.reports.effectiveness import effectiveness_for
+
+        effects = effectiveness_for(records, [_Outcomes(code, o) for code, o in outcomes.items()], settings,
+                                    clinician=req.scope or None)
+        _send(fd, ("effects", effects))
+        del records
+        stats["effects_s"] = clock() - t1
+    stats.update(decode_s=t_decode, rules_s=t_rules, spark_s=t_spark, pickle_s=t_pickle, send_s=t_send)
+    stats["analyse_s"] = t_decode + t_rules + t_spark + t_pickle
+
+
+def _split(path: str):
+    """A format-2 file in the product's layout, split and its head checked
+    (``columnar.split_checked``); None for anything else (format 1, an
+    unusual layout, a missing or bad file: ``Database.load`` reads those
+    and names their problems), without importing the writing side of the store."""
+    from supervision_tui.store import columnar
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None
+    return columnar.split_checked(raw)
+
+
+def _main() -> None:
+    """``python -m supervision_tui.ui.loader PART PARTS FD``: the request
+    pickled on stdin, the messages on file descriptor FD (from ``spawn``;
+    trusted: our own process)."""
+    import gc
+
+    gc.disable()  # (a process of its own: ~10⁵ acyclic objects per chunk, nothing to collect)
+    part, parts, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    req = pickle.loads(sys.stdin.buffer.read())
+    run_worker(req, part, parts, out)
+    os.close(out)
+
+
+# --- starting workers ------------------------------------------------------------------------
+
+
+@dataclass
+class LoadHandle:
+    """Running workers: their pids (or processes) and result pipes."""
+
+    request: LoadRequest
+    fds: list[int]
+    pids: list[int] = field(default_factory=list)
+    procs: list = field(default_factory=list)  # subprocess.Popen
+    started: float = field(default_factory=time.monotonic)
+    db_token: list[int] | None = None  # the database file's identity before the workers read it
+
+    def kill(self) -> None:
+        """Stop every worker now (the app quits, or a newer load replaces this one)."""
+        import signal
+
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for p in self.procs:
+            try:
+                p.kill()
+            except OSError:
+                pass
+        self.reap()
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+    def reap(self) -> None:
+        for pid in self.pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            except OSError:
+                pass
+        self.pids = []
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except Exception:
+                pass
+        self.procs = []
+
+
+def _parts(req: LoadRequest) -> int:
+    return max(1, min(int(req.workers or 1), 8))
+
+
+def prestart(req: LoadRequest) -> LoadHandle | None:
+    """Fork the workers now. Only from a process without threads (the CLI,
+    before the app starts); None where fork is not available."""
+    if not hasattr(os, "fork"):
+        return None
+    parts = _parts(req)
+    token = _token(req.db_path)
+    fds, pids = [], []
+    for part in range(parts):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                import gc
+
+                gc.disable()  # (a process of its own: ~10⁵ acyclic objects per chunk, nothing to collect)
+                os.close(r)
+                for other in fds:
+                    os.close(other)
+                run_worker(req, part, parts, w)
+            finally:
+                os._exit(0)
+        os.close(w)
+        fds.append(r)
+        pids.append(pid)
+    return LoadHandle(req, fds, pids=pids, db_token=token)
+
+
+_EARLY: LoadHandle | None = None  # workers forked by launch.py before the CLI was imported
+
+
+def prestart_early(req: LoadRequest) -> None:
+    """``prestart`` from the program's first lines (``launch.py``); the CLI's
+    ``open`` takes the workers with ``take_early``."""
+    global _EARLY
+    _EARLY = prestart(req)
+    if _EARLY is not None:
+        import atexit
+
+        atexit.register(_stop_early)  # (the CLI never got to ``open``: a usage error, --help)
+
+
+def _stop_early() -> None:
+    global _EARLY
+    handle, _EARLY = _EARLY, None
+    if handle is not None:
+        handle.kill()
+
+
+def take_early(req: LoadRequest) -> LoadHandle | None:
+    """The workers ``prestart_early`` started, when they load exactly what
+    ``req`` asks (database path, settings, as-of date); else they are
+    stopped and None is returned."""
+    global _EARLY
+    handle, _EARLY = _EARLY, None
+    if handle is None:
+        return None
+    early = handle.request
+    if (early.db_path, early.as_of, early.settings, early.scope) == (req.db_path, req.as_of, req.settings, req.scope):
+        return handle
+    handle.kill()
+    return None
+
+
+def spawn(req: LoadRequest) -> LoadHandle:
+    """Start the workers as new interpreters (safe from a process with threads)."""
+    import subprocess
+
+    parts = _parts(req)
+    token = _token(req.db_path)
+    payload = pickle.dumps(req, protocol=5)
+    procs, fds = [], []
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    for part in range(parts):
+        r, w = os.pipe()  # the messages: a pipe of their own (stdout and stderr go nowhere)
+        try:
+            p = subprocess.Popen([sys.executable, "-m", "supervision_tui.ui.loader", str(part), str(parts), str(w)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=env, close_fds=True, pass_fds=(w,))
+        finally:
+            os.close(w)
+        assert p.stdin is not None
+        p.stdin.write(payload)
+        p.stdin.close()
+        procs.append(p)
+        fds.append(r)
+    return LoadHandle(req, fds, procs=procs, db_token=token)
+
+
+def _token(path: str) -> list[int] | None:
+    from supervision_tui.store.triage_cache import file_token
+
+    return file_token(Path(path).absolute())
+
+
+# --- receiving ---------------------------------------------------------------------------------
+
+
+def _messages(handle: LoadHandle, cancelled: Callable[[], bool]) -> Iterator[Any]:
+    """Every worker's messages as they arrive (any order between workers)."""
+    bufs = {fd: bytearray() for fd in handle.fds}
+    open_fds = list(handle.fds)
+    while open_fds:
+        if cancelled():
+            return
+        ready, _, _ = select.select(open_fds, [], [], 0.05)
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                open_fds.remove(fd)
+                if bufs[fd]:
+                    raise LoaderError("The loading process stopped in the middle of a message.")
+                continue
+            buf = bufs[fd]
+            buf += chunk
+            while len(buf) >= 4:
+                (n,) = _FRAME.unpack_from(buf, 0)
+                if len(buf) < 4 + n:
+                    break
+                with memoryview(buf) as view:
+                    message = pickle.loads(view[4:4 + n])  # (our own worker process)
+                del buf[:4 + n]
+                yield message
+
+
+@dataclass(repr=False)  # (its repr would spell out every analysis and every client's bytes)
+class LoadResult:
+    name: str
+    clinicians: dict  # id -> model.Clinician
+    analyses: list  # triage order (every client with a record)
+    docs: dict[str, bytes]  # code -> format-2 document bytes, zlib-compressed (4-5x smaller)
+    extras: dict[str, dict]  # code -> display values (sparkline)
+    format: int
+    stats: dict[str, Any] = field(default_factory=dict)
+    cache_path: Path | None = None
+    cache_entries: dict[bytes, bytes] | None = None  # to write (None: the file is up to date)
+    first_date: date | None = None  # the earliest rating of the caseload (``rules.engine.check_as_of``)
+    reference: Any = None  # the clinic reference of not on track (``rules.expected.reference_of``)
+    effects: Any = None  # supervisee effectiveness rows (``reports.effectiveness.effectiveness_for``)
+
+    def __repr__(self) -> str:
+        return f"LoadResult({self.name!r}, {len(self.analyses)} clients, format {self.format})"
+
+    def check_as_of(self, as_of: date | None) -> None:
+        """``rules.engine.check_as_of`` on what was loaded (a future day, or
+        one before the caseload's first session, is an error)."""
+        from types import SimpleNamespace
+
+        from supervision_tui.rules.engine import check_as_of
+
+        ratings = [SimpleNamespace(date=self.first_date)] if self.first_date is not None else []
+        check_as_of(SimpleNamespace(ratings=ratings), as_of)
+
+    def save_cache(self) -> Path | None:
+        """Write the analysis cache when this load changed it (then drop the
+        entries: the app keeps the analyses, not their bytes)."""
+        from supervision_tui.store import analysis_cache
+
+        entries, self.cache_entries = self.cache_entries, None
+        if entries is None or self.cache_path is None:
+            return None
+        return analysis_cache.write_cache(self.cache_path, entries)
+
+
+def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
+            progress: Callable[[int], None] | None = None,
+            each: Callable[[Any, dict], None] | None = None) -> LoadResult | None:
+    """Collect a load's results (blocking; the app's load thread). Returns
+    None when ``cancelled()`` became true (the workers are then killed).
+    Raises ``LoaderError`` with the user's message when the load failed.
+    ``each(analysis, extras)`` is called for every client as it arrives
+    (while the workers go on: the app builds its table rows meanwhile)."""
+    from supervision_tui.model import Clinician
+    from supervision_tui.rules.triage import triage_key
+    from supervision_tui.store import analysis_cache
+
+    req = handle.request
+    head = None
+    analyses = []
+    docs: dict[str, bytes] = {}
+    extras: dict[str, dict] = {}
+    entries: dict[bytes, bytes] = {}
+    fresh = 0
+    first_dates: set[str] = set()
+    shared_values: dict = {}
+    effects = None
+    done: list[dict] = []
+    error = None
+    whole = False
+    t0 = time.perf_counter()
+    t_unpickle = 0.0
+    try:
+        for message in _messages(handle, cancelled):
+            kind = message[0]
+            if kind == "chunk":
+                t = time.perf_counter()
+                for key, raw, blob, is_fresh in message[1]:
+                    try:
+                        code, analysis, extra = analysis_cache.load_entry(blob)
+                    except analysis_cache.BadEntry:
+                        if is_fresh:
+                            raise
+                        raise _StaleCache() from None
+                    entries[key] = blob
+                    fresh += is_fresh
+                    first = extra.get("first")
+                    if type(first) is str:
+                        first_dates.add(first)
+                    if analysis is None:
+                        continue
+                    analyses.append(analysis)
+                    docs[code] = raw
+                    if extra:
+                        extras[code] = extra
+                    if each is not None:
+                        each(analysis, extra)
+                t_unpickle += time.perf_counter() - t
+                if progress is not None:
+                    progress(len(entries))
+                if len(entries) == len(message[1]):
+                    trace("first chunk received")
+            elif kind == "head":
+                head = message[1]
+            elif kind == "shared":
+                shared_values = message[1]
+            elif kind == "effects":
+                effects = message[1]
+            elif kind == "done":
+                done.append(message[1])
+            elif kind == "error":
+                error = error or message[1]
+            elif kind == "whole":
+                whole = True
+    except _StaleCache:
+        handle.kill()
+        from supervision_tui.store.analysis_cache import cache_file
+
+        try:
+            cache_file(req.db_path, req.settings, req.as_of).unlink()
+        except OSError:
+            pass
+        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers,
+                            scope=req.scope)
+        return receive(spawn(retry), cancelled, progress, each)
+    finally:
+        if cancelled():
+            handle.kill()
+    if cancelled():
+        return None
+    handle.reap()
+    for fd in handle.fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    handle.fds = []
+    if whole and not req.whole:
+        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=req.use_cache, workers=1, whole=True,
+                            scope=req.scope)
+        return receive(spawn(retry), cancelled, progress, each)
+    if error is not None:
+        raise LoaderError(error)
+    if head is None or len(done) != _parts(req) and not (head.get("format") == 1 and done):
+        raise LoaderError("Unexpected error while loading: a loading process stopped before it was done.")
+    trace("all received")
+    analyses.sort(key=triage_key)
+    stats = {"workers": done, "clients": len(entries), "analysed": fresh, "unpickle_s": t_unpickle,
+             "receive_s": time.perf_counter() - t0, "since_start_s": time.monotonic() - handle.started}
+    cache_path = None
+    write = None
+    if req.use_cache:
+        cache_path = analysis_cache.cache_file(req.db_path, req.settings, req.as_of)
+        cached = sum(d.get("cached", 0) for d in done)
+        if fresh or not cache_path.exists() or cached != len(entries):
+            write = entries
+    clinicians = {cid: Clinician(cid, role) for cid, role in head["clinicians"]}
+    first_date = date.fromisoformat(min(first_dates)) if first_dates else None
+    return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, cache_path, write,
+                      first_date=first_date, reference=shared_values.get("reference"), effects=effects)
+
+
+class _StaleCache(Exception):
+    pass
+
+
+# --- the caseload, rebuilt on demand -----------------------------------------------------------
+
+
+class LazyRecords(Mapping):
+    """code -> ``ClientRecord``, rebuilt from the client's bytes on each
+    access (the app keeps compressed bytes, ~1 KB a client, not rating
+    objects: 40 sessions are ~110 ratings, ~25 KB as objects)."""
+
+    def __init__(self, docs: dict[str, bytes], as_of: date | None):
+        self._docs = docs
+        self._as_of = as_of
+
+    def __getitem__(self, code: str):
+        from supervision_tui.store import columnar
+
+        raw = zlib.decompress(self._docs[code])
+        return columnar.client_record(columnar.decode_bytes(code, raw), self._as_of)
+
+    def __iter__(self):
+        return iter(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._docs
+
+
+class LoadedCaseload:
+    """What the app's screens use of a ``model.Caseload`` (name,
+    clinicians, clients, goals, ratings, ``records(as_of)``), rebuilt from
+    the loaded clients' bytes when asked (the agenda, the clinicians screen).
+    Clients known only from a goal are not loaded (no record, no flag)."""
+
+    def __init__(self, name: str, clinicians: dict, docs: dict[str, bytes]):
+        self.name = name
+        self.clinicians = clinicians
+        self._docs = docs
+
+    def _decoded(self):
+        from supervision_tui.store import columnar
+
+        for code, raw in sorted(self._docs.items()):
+            yield columnar.decode_bytes(code, zlib.decompress(raw))
+
+    @property
+    def clients(self) -> dict:
+        return {d.code: d.client for d in self._decoded() if d.client is not None}
+
+    @property
+    def goals(self) -> list:
+        return [g for d in self._decoded() for g in d.goals]
+
+    @property
+    def ratings(self) -> list:
+        return [r for d in self._decoded() for r in d.ratings]
+
+    def records(self, as_of: date | None = None) -> list:
+        from supervision_tui.store import columnar
+
+        return [columnar.client_record(d, as_of) for d in self._decoded() if columnar.has_record(d, as_of)]
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,63 @@
+"""FastDataTable (ui/widgets/fasttable.py): a batch add leaves the table as
+add_row does, and fixed widths from ``fixed_width`` are the widths DataTable
+would have measured."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App
+
+from supervision_tui.ui.widgets.fasttable import FastDataTable, fixed_width
+from ui_support import async_test
+
+CELLS = [[Text("1", justify="right"), Text("2026-01-05"), "yes", Text("38 / 40"), "—"],
+         [Text("12", justify="right"), Text("2026-01-12"), "no-show", Text("—"), "client: withdrawal; x"],
+         [Text("3", justify="right"), Text("2026-01-19"), "yes", Text("✓ 36.5"), "⚠"]]
+LABELS = ["s", "date", "attended", "SRS c/t", "report"]
+
+
+class Tables(App):
+    def compose(self):
+        for name in ("slow", "fast", "auto", "fixed"):
+            yield FastDataTable(id=name)
+
+
+@async_test
+async def test_a_batch_add_leaves_the_table_as_add_row_does():
+    app = Tables()
+    async with app.run_test(size=(100, 40)) as pilot:
+        slow, fast = app.query_one("#slow", FastDataTable), app.query_one("#fast", FastDataTable)
+        for t in (slow, fast):
+            t.add_columns(*LABELS)
+        for i, cells in enumerate(CELLS):
+            slow.add_row(*cells, key=f"r{i}")
+        fast.add_rows_fast([(cells, f"r{i}") for i, cells in enumerate(CELLS)])
+        await pilot.pause()
+        def cells(t):  # (each table has its own column keys)
+            return {k.value: [row[c.key] for c in t.ordered_columns] for k, row in t._data.items()}
+
+        assert cells(fast) == cells(slow)
+        assert list(fast.rows) == list(slow.rows)
+        assert [(r.height, r.label, r.auto_height) for r in fast.rows.values()] == \
+               [(r.height, r.label, r.auto_height) for r in slow.rows.values()]
+        assert [fast._row_locations.get(k) for k in fast.rows] == [slow._row_locations.get(k) for k in slow.rows]
+        assert fast.cursor_coordinate == slow.cursor_coordinate and fast.row_count == 3
+        assert fast.virtual_size == slow.virtual_size
+
+
+@async_test
+async def test_fixed_widths_are_the_measured_ones():
+    app = Tables()
+    async with app.run_test(size=(100, 40)) as pilot:
+        auto, fixed = app.query_one("#auto", FastDataTable), app.query_one("#fixed", FastDataTable)
+        auto.add_columns(*LABELS)
+        for i, label in enumerate(LABELS):
+            fixed.add_column(label, width=fixed_width(label, (cells[i] for cells in CELLS)))
+        for i, cells in enumerate(CELLS):
+            auto.add_row(*cells, key=f"r{i}")
+        fixed.add_rows_fast([(cells, f"r{i}") for i, cells in enumerate(CELLS)])
+        await pilot.pause()
+        assert [c.get_render_width(auto) for c in auto.columns.values()] == \
+               [c.get_render_width(fixed) for c in fixed.columns.values()]
+        assert auto.virtual_size == fixed.virtual_size
+        assert not any(c.auto_width for c in fixed.columns.values())

@@ -1,0 +1,325 @@
+"""The per-client analysis cache (store/analysis_cache.py) and the loader
+(supervision_tui/ui/loader.py): what must and must not make a client be
+analysed again, and that a cached result is exactly the engine's."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from supervision_tui.ui import loader
+from supervision_tui.model import Caseload, Rating
+from supervision_tui.rules.engine import analyse_caseload
+from supervision_tui.settings import Settings
+from supervision_tui.store import analysis_cache as ac
+from supervision_tui.store import columnar
+from supervision_tui.store.csv_io import export_csv, parse_files
+from supervision_tui.store.database import Database
+from supervision_tui.demo import generate_demo
+from supervision_tui.store.reviews import ReviewStore
+
+from v1_helpers import write_v1
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("SUPERVISION_TUI_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def per_client_rules(monkeypatch):
+    """The engine without its caseload-wide step (not on track's clinic
+    reference, ``Rule.prepare``): each client's analysis depends on that
+    client only, which is what the per-client keys are about. With the
+    step, a change of the reference re-analyses everyone
+    (test_a_caseload_wide_rule_step_is_part_of_every_key)."""
+    from supervision_tui.rules import engine
+
+    monkeypatch.setattr(engine, "RULES", [r for r in engine.RULES if r.prepare is None])
+
+
+def inline_load(db: Path, settings=None, as_of=None, workers: int = 2, use_cache: bool = True):
+    """The loader's workers run in threads of this process (so monkeypatches
+    apply), their messages read by ``loader.receive`` as in the app; the
+    cache written as the app writes it."""
+    req = loader.LoadRequest(str(db), settings, as_of, use_cache=use_cache, workers=workers)
+    fds, threads = [], []
+    for part in range(workers):
+        r, w = os.pipe()
+
+        def run(part=part, w=w):
+            try:
+                loader.run_worker(req, part, workers, w)
+            finally:
+                os.close(w)
+
+        t = threading.Thread(target=run)
+        t.start()
+        fds.append(r)
+        threads.append(t)
+    result = loader.receive(loader.LoadHandle(req, fds))
+    for t in threads:
+        t.join()
+    result.save_cache()
+    return result
+
+
+def caseload(n: int = 40) -> Caseload:
+    return generate_demo(2026, n_clients=n, sessions=12)
+
+
+def make_db(tmp_path: Path, cl: Caseload) -> Path:
+    db = Database(tmp_path / "caseload.json")
+    db.replace_caseload(cl)
+    return db.path
+
+
+def fresh(db: Path, settings=None, as_of=None) -> list:
+    return analyse_caseload(Database(db, read_only=True).load(), settings, as_of)
+
+
+def test_a_second_load_analyses_nothing_and_gives_the_same_results(tmp_path):
+    cl = caseload()
+    db = make_db(tmp_path, cl)
+    first = inline_load(db)
+    assert first.stats["analysed"] == first.stats["clients"] == len(cl.clients)
+    assert first.analyses == fresh(db)
+    second = inline_load(db)
+    assert second.stats["analysed"] == 0
+    assert second.analyses == first.analyses  # the cached analyses are the engine's, equal in every field
+    assert second.extras == first.extras
+    assert second.docs == first.docs
+
+
+def test_what_must_not_make_a_client_be_analysed_again(tmp_path):
+    db = make_db(tmp_path, caseload())
+    inline_load(db)
+    d = Database(db)
+    # a review save, and another reviewer's note (another process writes the same workflow file)
+    flag = next(f for a in fresh(db) for f in a.flags)
+    ReviewStore(d, user="A").set_review(flag, "discussed", note="talked it through")
+    ReviewStore(Database(db), user="B").set_review(flag, "action", note="colleague's note")
+    assert d.sidecar_path.exists()
+    assert inline_load(db).stats["analysed"] == 0
+    # display-only settings: theme, keys
+    s = Settings()
+    display = replace(s, keys={"quit": "x"}, ui=replace(s.ui, theme="clinic-light"))
+    assert ac.cache_file(db, display, None) == ac.cache_file(db, s, None)
+    assert inline_load(db, display).stats["analysed"] == 0
+
+
+def test_an_import_of_one_client_s_new_session_analyses_that_client_only(tmp_path, per_client_rules):
+    cl = caseload()
+    db = make_db(tmp_path, cl)
+    inline_load(db)
+    code = sorted(cl.clients)[7]
+    last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
+    new = Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "SRS", "client", 12.0)
+    export_csv(Caseload(ratings=[new]), tmp_path / "csv")
+    Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
+    result = inline_load(db)
+    assert result.stats["analysed"] == 1
+    assert result.analyses == fresh(db)  # and the caseload is in triage order with the new result
+    assert next(a for a in result.analyses if a.client == code).latest_session == last.session + 1
+
+
+def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch, per_client_rules):
+    cl = caseload()
+    db = make_db(tmp_path, cl)
+    inline_load(db)
+    s = Settings()
+    # a threshold setting
+    stricter = replace(s, risk=replace(s.risk, expire_days=30))
+    n = len(cl.clients)
+    r = inline_load(db, stricter)
+    assert r.stats["analysed"] == n and r.analyses == fresh(db, stricter)
+    # an as-of date
+    r = inline_load(db, None, date(2025, 6, 1))
+    assert r.stats["analysed"] == n and r.analyses == fresh(db, None, date(2025, 6, 1))
+    # a data change of one client (a score corrected in place)
+    code = sorted(cl.clients)[3]
+    target = next(x for x in cl.ratings if x.client == code and x.instrument is not None)
+    changed = Caseload(cl.clients, cl.clinicians, [replace(x, total=(x.total or 0) - 1) if x is target else x
+                                                   for x in cl.ratings], cl.goals, cl.name)
+    Database(db).replace_caseload(changed)
+    r = inline_load(db)
+    assert r.stats["analysed"] == 1 and r.analyses == fresh(db)
+    # a new program version, or a result type with another shape
+    inline_load(db)
+    monkeypatch.setattr(ac, "__version__", "99.0")
+    assert inline_load(db).stats["analysed"] == n
+    monkeypatch.setattr(ac, "results_fingerprint", lambda: "another shape")
+    assert inline_load(db).stats["analysed"] == n
+
+
+def test_a_format_1_file_is_read_by_one_worker_and_cached_alike(tmp_path):
+    cl = caseload()
+    path = write_v1(tmp_path / "old.json", cl)
+    before = path.read_bytes()
+    r = inline_load(path)
+    assert r.format == 1 and r.analyses == fresh(path) and r.stats["analysed"] == len(cl.clients)
+    assert inline_load(path).stats["analysed"] == 0
+    assert path.read_bytes() == before  # read-only: never migrated by reading
+
+
+def test_a_damaged_cache_is_ignored(tmp_path, cache_dir):
+    cl = caseload(10)
+    db = make_db(tmp_path, cl)
+    inline_load(db)
+    (path,) = cache_dir.glob("analysis-*.bin")
+    good = path.read_bytes()
+    for damaged in (b"", good[:-1], good[:-40] + bytes(40), b"x" + good[1:], good[: len(good) // 2]):
+        path.write_bytes(damaged)
+        assert ac.read_cache(path) == {}
+        r = inline_load(db)
+        assert r.stats["analysed"] == len(cl.clients) and r.analyses == fresh(db)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(cache_dir).st_mode & 0o777 == 0o700
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_a_tampered_entry_cannot_run_code_and_is_analysed_again(tmp_path, cache_dir, monkeypatch):
+    db = make_db(tmp_path, caseload(10))
+    inline_load(db)
+    (path,) = cache_dir.glob("analysis-*.bin")
+    entries = ac.read_cache(path)
+    key = next(iter(entries))
+    with pytest.raises(ac.BadEntry):
+        ac.load_entry(pickle.dumps(("C-1", Boom(), {})))
+    with pytest.raises(ac.BadEntry):
+        ac.load_entry(pickle.dumps(("C-1", "not an analysis", {})))
+    entries[key] = pickle.dumps(("C-1", Boom(), {}))  # with a valid checksum: as if written by an attacker
+    ac.write_cache(path, entries)
+    calls = []
+    monkeypatch.setattr(os, "system", lambda cmd: calls.append(cmd))
+    respawned = []
+    real_spawn = loader.spawn
+    monkeypatch.setattr(loader, "spawn", lambda req: respawned.append(req) or real_spawn(req))
+    r = inline_load(db)
+    assert calls == []
+    # the entry is refused: analysed again (by the worker, which reads cached entries when the clinic
+    # reference needs them; else by a whole load without the cache)
+    assert [q.use_cache for q in respawned] in ([False], [])
+    assert r.stats["analysed"] >= 1
+    assert r.analyses == fresh(db)
+
+
+def test_entries_round_trip_exactly():
+    analyses = analyse_caseload(generate_demo())
+    for a in analyses:
+        code, back, extras = ac.load_entry(ac.dump_entry(a.client, a, {"spark": "▁▂"}))
+        assert (code, back, extras) == (a.client, a, {"spark": "▁▂"})
+        assert [type(f) for f in back.flags] == [type(f) for f in a.flags]
+
+
+def test_the_content_hash_is_the_client_s_content():
+    cl = caseload(5)
+    docs = columnar.client_docs(cl.clients, cl.ratings, cl.goals)
+    keys = [columnar.content_hash(columnar.dumps(d)) for d in docs]
+    assert len(set(keys)) == len(keys)
+    again = columnar.client_docs(cl.clients, list(reversed(cl.ratings)), cl.goals)  # another row order, same content
+    assert [columnar.content_hash(columnar.dumps(d)) for d in again] == keys
+
+
+def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch, per_client_rules):
+    """A rule with a ``prepare`` step (a value over the whole caseload, e.g. a
+    fitted reference model) makes every client's analysis depend on every
+    client: the loader computes it over all clients and keys each entry with
+    it too, so a change anywhere re-analyses everyone and no change nobody."""
+    from supervision_tui.rules import engine
+    from supervision_tui.rules.context import Rule
+
+    seen = []
+
+    def prepare(records, settings):
+        return sum(len(r.sessions) for r in records)  # (a stand-in for a caseload-wide fit)
+
+    def run(ctx):
+        seen.append(ctx.shared.get("caseload-wide"))
+        return []
+
+    monkeypatch.setattr(engine, "RULES", [*engine.RULES, Rule("caseload-wide", run, prepare)])
+    cl = caseload(20)
+    db = make_db(tmp_path, cl)
+    first = inline_load(db)
+    total = sum(len(r.sessions) for r in cl.records())
+    assert first.stats["analysed"] == len(cl.clients) and set(seen) == {total}  # every client saw the whole caseload's value
+    assert first.analyses == fresh(db)
+    assert inline_load(db).stats["analysed"] == 0
+    # one client's new session changes the caseload-wide value: everyone is analysed again
+    code = sorted(cl.clients)[2]
+    last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
+    export_csv(Caseload(ratings=[Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "SRS",
+                                        "client", 30.0)]), tmp_path / "csv")
+    Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
+    seen.clear()
+    again = inline_load(db)
+    assert again.stats["analysed"] == len(cl.clients) and set(seen) == {total + 1}
+    assert again.analyses == fresh(db)
+
+
+def test_the_cache_holds_no_private_text(tmp_path, cache_dir):
+    """Goal descriptions are private free text: the analysis cache (like the
+    triage cache) never holds one."""
+    from supervision_tui.model import Goal
+
+    cl = caseload(10)
+    code = sorted(cl.clients)[0]
+    cl.goals.append(Goal(code, "G9", "PRIVATE-words-of-the-client", 1, "partial"))
+    db = make_db(tmp_path, cl)
+    r = inline_load(db)
+    assert any(g.description == "PRIVATE-words-of-the-client" for g in r_goals(r))  # (loaded: the app has it)
+    (path,) = cache_dir.glob("analysis-*.bin")
+    assert b"PRIVATE-words" not in path.read_bytes()
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def r_goals(result):
+    return loader.LoadedCaseload(result.name, result.clinicians, result.docs).goals
+
+
+def test_the_loader_s_missing_measures_are_the_records_ones(tmp_path):
+    """The clinicians screen counts clients without recent alliance ratings
+    from the loader's per-client flag (the app keeps no rating objects):
+    the same counts as from the records."""
+    from supervision_tui.reports.patterns import clinician_patterns
+
+    db = make_db(tmp_path, generate_demo(9, n_clients=80, sessions=12))
+    r = inline_load(db)
+    records = loader.LazyRecords(r.docs, None)
+    missing = {a.client: r.extras[a.client]["missing_recent"] for a in r.analyses}
+    from_records = clinician_patterns(r.analyses, records, r.clinicians)
+    assert clinician_patterns(r.analyses, records, r.clinicians, missing_recent=missing) == from_records
+    assert any(p.missing_recent for p in from_records) and not all(missing.values())  # (both cases occur)
+
+
+
+def test_with_the_clinic_reference_a_data_change_re_analyses_everyone(tmp_path):
+    """The real engine: not on track compares each client with a reference
+    fitted over the whole clinic (rules/expected.py), so new data anywhere
+    change every client's input; the loader re-analyses everyone then (and
+    nobody when nothing changed), with the results of a fresh analysis."""
+    cl = caseload()
+    db = make_db(tmp_path, cl)
+    first = inline_load(db)
+    assert first.reference is not None and first.effects is not None
+    assert inline_load(db).stats["analysed"] == 0
+    code = sorted(cl.clients)[7]
+    last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
+    export_csv(Caseload(ratings=[Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "ORS",
+                                        "client", 12.0)]), tmp_path / "csv")
+    Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
+    r = inline_load(db)
+    assert r.stats["analysed"] == len(cl.clients) and r.analyses == fresh(db)
