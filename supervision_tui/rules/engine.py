@@ -121,6 +121,7 @@ def analyse_client(
         sessions=len(view.sessions),
         latest_session=latest.number if latest else None,
         latest_date=latest.date if latest else None,
+        last_attended_date=next((s.date for s in reversed(view.sessions) if s.attended), None),
         markers=ctx.markers,
         episodes=ctx.episodes,
         goal=ctx.goal,

@@ -256,6 +256,9 @@ class ClientAnalysis:
     # clinical-rules §10 (rules.expected): per outcome instrument with two or more ratings, the course
     # against the clinic's expected course (``TrackResult``; its status None where not computed)
     tracks: dict[str, Any] = field(default_factory=dict)
+    # the date of the latest session the client attended (None: never attended); the caseload's
+    # "Last seen" (a client who missed the last three sessions was not seen on the latest one)
+    last_attended_date: date | None = None
 
     @property
     def tier_label(self) -> str:

@@ -20,7 +20,7 @@ from ui_support import LARGE, async_test, loaded, make_app, table_column
 
 ROW = {"code": "C-0001", "clinician": "T01", "status": "active", "tier": 3, "why": "open since s4 (drop)",
        "alliance_text": "SRS 31", "alliance_index": 0.775, "spark": "▇▇▆▅", "goal": "agreed",
-       "outcome": "ORS ↑", "sessions": 12, "last_date": date(2026, 11, 2), "review": "• new",
+       "outcome": "ORS +", "sessions": 12, "last_date": date(2026, 11, 2), "review": "• new",
        "kinds": ["review", "tier3"]}
 HEADER = {"name": "demo caseload", "clinicians": ["T01", "T02"], "latest_date": "2026-11-02"}
 

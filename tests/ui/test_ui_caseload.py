@@ -62,7 +62,7 @@ async def test_large_screen_shows_every_column_and_sparklines(demo_db):
         assert any(ch in alliance for ch in "▁▂▃▄▅▆▇█")
         outcomes = table_column(table, "outcome")
         assert any(o.startswith("ORS ") for o in outcomes)
-        assert any("↓" in o for o in outcomes)  # deteriorated clients
+        assert any("✗" in o for o in outcomes)  # deteriorated clients
         # no review written yet: flagged clients are new, the others have nothing to review
         review = dict(zip(table_column(table, "client"), table_column(table, "review")))
         assert set(review.values()) == {"—", "• new"}

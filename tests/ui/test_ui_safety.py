@@ -147,9 +147,9 @@ async def test_clinician_scope_keeps_its_dropped_out_risk_client(six):
 
 
 def test_outcome_sort_is_by_severity():
-    cells = ["ORS ↑", "—", "ORS ✓ rec. PHQ-9 =", "ORS = PHQ-9 ↓", "ORS ✓ rec.", "ORS =", "GAD-7 ?"]
+    cells = ["ORS +", "—", "ORS ✓ rec. PHQ-9 =", "ORS = PHQ-9 ✗", "ORS ✓ rec.", "ORS =", "GAD-7 ?"]
     ranked = sorted(cells, key=outcome_severity)
-    assert ranked == ["ORS = PHQ-9 ↓", "GAD-7 ?", "ORS ✓ rec. PHQ-9 =", "ORS =", "ORS ↑", "ORS ✓ rec.", "—"]
+    assert ranked == ["ORS = PHQ-9 ✗", "GAD-7 ?", "ORS ✓ rec. PHQ-9 =", "ORS =", "ORS +", "ORS ✓ rec.", "—"]
 
 
 @async_test
@@ -162,7 +162,7 @@ async def test_outcome_column_sorts_deteriorated_first(six):
         table = _table(app)
         codes, outcomes = table_column(table, "client"), table_column(table, "outcome")
         rest = outcomes[4:]  # after the pinned risk rows
-        assert "↓" in rest[0] and codes[4] == "C-06"
+        assert "✗" in rest[0] and codes[4] == "C-06"
         assert rest[-1] == "—"
 
 
@@ -202,3 +202,15 @@ async def test_as_of_does_not_show_later_reviews_as_made(six, monkeypatch):
                 await pilot.pause()
                 assert any("the past cannot be changed" in n.message for n in app._notifications)
     assert ReviewStore(db).review_for(flag).status == "discussed"  # nothing was written by the past view
+
+
+@async_test
+async def test_last_seen_is_the_last_attended_session(six):
+    """C-01 attended s1 (2026-03-02), then two no-shows and a cancellation:
+    last seen 2026-03-02, not the cancelled 2026-03-23."""
+    app = make_app(six, as_of=AS_OF)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        seen = dict(zip(table_column(table, "client"), table_column(table, "last")))
+        assert seen["C-01"] == "2026-03-02"

@@ -48,8 +48,9 @@ ENTER_MEANS: dict[str, str] = {
 
 #: The caseload's symbols (its help lists them under "Symbols").
 REVIEW_LEGEND = "Review: • new  ✓ discussed  ☐ action  ☑ resolved  × dismissed  * changed"
-OUTCOME_LEGEND = ("Outcome: ↑ improved  = no reliable change  ↓ deteriorated  ↘ not on track (below the "
-                  "clinic's expected course)  ✓ (rec.) recovered on that measure (not IAPT recovery)")
+OUTCOME_LEGEND = ("Outcome (better or worse on that measure, whichever way its score runs): + improved  "
+                  "= no reliable change  ✗ deteriorated  ! not on track (below the clinic's expected course)  "
+                  "✓ (rec.) recovered on that measure (not IAPT recovery).  Last seen: the last attended session")
 #: The clinical rules in a few lines (spec v2), under the caseload's symbols.
 RULES_LEGEND = (
     "Tiers: ▲1 risk  ▲2 worse  ●3 rupture  ◆4 goal disagreed  ○5 absent  ·6 goal stale/not set/partial  "

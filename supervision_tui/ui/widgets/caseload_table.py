@@ -47,11 +47,13 @@ from supervision_tui.ui.widgets.fasttable import FastDataTable
 
 # --- words and symbols (never colour alone) ------------------------------------
 
+#: Verdict symbols that say better or worse, never which way the score moved: an arrow reads as the
+#: score's direction, and PHQ-9 and GAD-7 fall as a client improves ("PHQ-9 ↓" was read as "better")
 OUTCOME_SYMBOLS = {
-    "improved": "↑",
+    "improved": "+",
     "no_change": "=",
-    "deteriorated": "↓",
-    "not_on_track": "↘",  # below the clinic's expected course (clinical-rules §10)
+    "deteriorated": "✗",
+    "not_on_track": "!",  # below the clinic's expected course (clinical-rules §10)
     "recovered": "✓ rec.",
 }
 OUTCOME_WORDS = {
@@ -83,7 +85,7 @@ TIER_STYLES = {
 
 
 def outcome_compact(analysis: ClientAnalysis) -> str:
-    """"ORS ↑ PHQ-9 =" in instrument order."""
+    """"ORS + PHQ-9 =" in instrument order."""
     parts = []
     for inst, status in sorted(analysis.outcome_statuses.items(), key=lambda kv: instrument_order(kv[0])):
         parts.append(f"{inst} {OUTCOME_SYMBOLS.get(status, status)}")
@@ -192,7 +194,7 @@ def row_of(a: ClientAnalysis, spark: str, order: int, hook: RowHook | None = Non
         goal=GOAL_WORDS.get(a.goal.status, a.goal.status),
         outcome=outcome_compact(a),
         sessions=a.sessions,
-        last_date=a.latest_date,
+        last_date=a.last_attended_date,
         order=order,
         analysis=a,
     )
@@ -262,11 +264,11 @@ def _last_cell(row: CaseloadRow) -> str:
 
 #: Outcome sort: the worst verdict of the row first (deteriorated, no change, improved, recovered,
 #: none); a symbol not listed here sorts with the worst (a new, urgent verdict is never buried)
-_SEVERITY = {"↓": 0, "↘": 1, "=": 2, "↑": 3, "✓": 4}
+_SEVERITY = {"✗": 0, "!": 1, "=": 2, "+": 3, "✓": 4}
 
 
 def outcome_severity(text: str) -> int:
-    """Sort rank of an Outcome cell ("ORS ↑ PHQ-9 ↓" → 0): its worst verdict."""
+    """Sort rank of an Outcome cell ("ORS + PHQ-9 ✗" → 0): its worst verdict."""
     if not text or text == "—":
         return 5
     ranks = [_SEVERITY.get(tok[0], 1) for tok in text.replace(" rec.", "").split()[1::2] if tok]
@@ -280,7 +282,7 @@ def _outcome_no_rec(text: str) -> str:
 
 def _outcome_tight(text: str) -> str:
     """"ORS ✓ PHQ-9 =" → "ORS✓ PHQ-9=": every instrument kept, with its symbol."""
-    return re.sub(r" ([↑=↓↘✓])", r"\1", _outcome_no_rec(text))
+    return re.sub(r" ([+=✗!✓])", r"\1", _outcome_no_rec(text))
 
 
 def _review_mark(row: CaseloadRow) -> Text:
@@ -312,7 +314,7 @@ COLUMNS: list[ColumnSpec] = [
                lambda r: (-r.sessions, r.order), "sessions (most first)", same=lambda r: r.sessions),
     ColumnSpec("last", "Last seen", _last_cell, 10, 5,
                lambda r: (r.last_date is None, -(r.last_date.toordinal()) if r.last_date else 0, r.order),
-               "last session (latest first)", same=lambda r: r.last_date),
+               "last seen (latest first)", same=lambda r: r.last_date),
     # fixed width: "✓ discussed*" fits, so a review write updates one cell, never the layout
     ColumnSpec("review", "Review", lambda r: r.review, 12, 4, lambda r: (review_sort_key(r.review), r.order),
                "review status (new first)", max_width=12, same=lambda r: r.review),
