@@ -101,3 +101,19 @@ def test_validate_help_names_the_columns_and_values():
                   *model.RUPTURE_TYPES, *model.RATERS):
         assert value in flat, value
     assert "docs/csv-formats.md" in flat
+
+
+def test_the_readme_settings_example_loads(tmp_path):
+    """The README's settings example is a valid settings file: every key it
+    shows exists and every value has the right type (a renamed key would
+    otherwise leave the documentation quietly wrong)."""
+    from supervision_tui.settings import load_settings
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Settings"):]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    path = tmp_path / "settings.toml"
+    path.write_text(block, encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.rupture.repair_window == 6
+    assert settings.risk.expire_days == 0
