@@ -4,6 +4,7 @@ with one at or above it; the console glyph set works the same way."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,3 +56,26 @@ def test_console_glyphs():
     rows = block_chart([30, 35, 40], 30, 40, height=2, eighths=CONSOLE.eighths)
     assert all(set(r) <= set(CONSOLE.eighths) for r in rows)
     assert rows[0][-1] == "█" and rows[1][-1] == "█"
+
+
+
+@pytest.mark.parametrize("value, column", [  # the column top row first
+    (30, "  ▁"),    # the lowest rating: one eighth of the bottom row
+    (35.9, "  █"),  # just below the cut-off: the bottom row only, never above it
+    (36, " ▁█"),    # the cut-off itself is not below it: into the middle row
+    (38, "▁██"),    # half-way from the cut-off to the top: the middle row full
+    (40, "███"),
+])
+def test_block_chart_splits_at_the_cut_off(value, column):
+    """With a cut-off the bottom row is for ratings below it, the rows above
+    for the band from it to the top (the preview's alliance trend: SRS 37–40
+    no longer fills two rows solid on a 30–40 scale)."""
+    rows = block_chart([value], 30, 40, height=3, cutoff=36)
+    assert "".join(r[0] for r in rows) == column
+
+
+def test_block_chart_without_a_cut_off_hides_it():
+    """What the split is for: on the plain scale 35.9 and 36 draw alike."""
+    below, at = (block_chart([v], 30, 40, height=3) for v in (35.9, 36))
+    assert below == at
+    assert block_chart([35.9], 30, 40, height=3, cutoff=36) != block_chart([36], 30, 40, height=3, cutoff=36)

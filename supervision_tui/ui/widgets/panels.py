@@ -163,20 +163,24 @@ def trend_text(v: ClientDisplay, width: int = 40, height: int = 3) -> Text:
         return t
     iv = v.instrument(s.instrument)
     lo, hi = iv.display_range(s.values)
-    hi_label, lo_label = f"{hi:g}", f"{lo:g}"
+    cut = iv.cutoff if iv.higher_is_better and iv.cutoff is not None and lo < iv.cutoff < hi and height >= 2 else None
+    # with a cut-off the bottom row is "below it" and its top edge is the cut-off: label it there
+    hi_label, lo_label = f"{hi:g}", f"{cut:g}" if cut is not None else f"{lo:g}"
     pad = max(len(hi_label), len(lo_label))
     room = max(4, width - pad - 2)
     values = list(s.values)[-room:]
     shown = s.sessions[-room:]
     stretch = max(1, min(3, room // max(1, len(values))))
-    rows = block_chart(values, lo, hi, height=height)
+    rows = block_chart(values, lo, hi, height=height, cutoff=cut)
     for i, r in enumerate(rows):
         label = hi_label if i == 0 else (lo_label if i == len(rows) - 1 else "")
         t.append(f"{label:>{pad}}▕", style="dim")
         t.append("".join(ch * stretch for ch in r))
         t.append("\n")
     t.append(f"{'':>{pad}} s{shown[0]}–s{shown[-1]}", style="dim")
-    if iv.cutoff is not None and lo < iv.cutoff < hi:
+    if cut is not None:
+        t.append(f"  (bottom row: below {cut:g})", style="dim")
+    elif iv.cutoff is not None and lo < iv.cutoff < hi:
         t.append(f"  (scale {lo_label}–{hi_label})", style="dim")
     t.append("\n")
     latest = f"{s.instrument} {fmt_num(s.values[-1])} at s{s.sessions[-1]}"

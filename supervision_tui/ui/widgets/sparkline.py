@@ -86,22 +86,31 @@ def block_chart(
     height: int = 3,
     width: int | None = None,
     eighths: str = _EIGHTHS,
+    cutoff: float | None = None,
 ) -> list[str]:
     """A small multi-line bar chart (top line first), ``height`` rows of
     eighth-blocks: resolution ``8 × height`` levels. Used for the preview's
     alliance trend where a plot widget would be too heavy. ``eighths``: a
     cell's fill from empty (index 0) to full (index 8), e.g. the console
-    glyph set's ``"  ░░░▒▒▒█"``."""
+    glyph set's ``"  ░░░▒▒▒█"``. ``cutoff`` (inside ``lo``–``hi``, two rows
+    or more) splits the scale as the sparkline does: the bottom row is for
+    values below the cut-off, the rows above for the band from it to the
+    top, so the cut-off is the bottom row's top edge and the usual ratings
+    above it spread over the other rows instead of filling them solid."""
     vals = list(values)
     if width is not None:
         vals = vals[-width:] if width > 0 else []
     levels = 8 * height
+    split = cutoff is not None and lo < cutoff < hi and height >= 2
     cols: list[str] = []
     for v in vals:
         if v is None:
             cols.append(" " * height)
             continue
-        n = _level(v, lo, hi, levels + 1)  # 0..levels eighths filled
+        if split:  # below the cut-off: the bottom row only; at or above it: the bottom row full and more
+            n = 1 + _level(v, lo, cutoff, 8) if v < cutoff else 9 + _level(v, cutoff, hi, levels - 8)
+        else:
+            n = _level(v, lo, hi, levels + 1)  # 0..levels eighths filled
         n = max(1, n)  # a rating is always visible
         col = []
         for row in range(height):  # bottom row first
