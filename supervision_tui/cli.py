@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from supervision_tui.errors import UserError, ValidationFailed
+from supervision_tui.rules.kinds import REGISTRY as FLAG_KINDS  # (light: dataclasses only)
 from supervision_tui.wording import count
 
 
@@ -596,11 +597,11 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
 @cli.command("review")
 @click.argument("db", type=DB_FILE)
 @click.argument("client")
-@click.option("--kind", type=click.Choice(["rupture", "goal", "outcome", "attendance", "risk"]),
+@click.option("--kind", type=click.Choice(FLAG_KINDS.ids()),
               help="The flag to review (default: the client as a whole).")
 @click.option("--session", type=int, help="The flag's session (when several flags of that kind match).")
 @click.option("--instrument", help="The flag's instrument (when several flags of that kind match).")
-@click.option("--status", type=click.Choice(["new", "discussed", "action", "resolved", "dismissed"]),
+@click.option("--status", type=click.Choice(["new", "discussed", "action", "resolved", "dismissed"]),  # = REVIEW_STATUSES
               help="Review status to set.")
 @click.option("--note", help="Review note (private; an empty string clears it).")
 @click.option("--user", help="Who reviewed (default: the login name).")

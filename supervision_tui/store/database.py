@@ -689,10 +689,14 @@ class Database:
         for c in parsed.clients:
             _tally(report.clients, report.updates, clients.get(c.code), c, f"client {c.code}")
             clients[c.code] = c
+        named = {c.code for c in parsed.clients}
+        mentioned = {r.client for r in parsed.ratings}
         for code, clinician in _latest_clinicians(all_ratings).items():
             if code not in clients:
                 clients[code] = Client(code, clinician)
                 report.clients.added += 1
+            elif code in mentioned and code not in named:
+                report.clients.unchanged += 1  # (a re-import of measures alone: its clients are there already)
 
         # goals
         goals = {(g.client, g.goal_id): g for g in old.goals}

@@ -154,6 +154,7 @@ from supervision_tui.store.csv_io import _measure as _native_measure  # the CSV 
 from supervision_tui.store.csv_io import _read_bytes
 from supervision_tui.store.csv_io import _Row as _NativeRow
 from supervision_tui.store.sanitize import code_shown
+from supervision_tui.wording import count
 
 __all__ = ["FhirImport", "read_fhir", "LOINC", "parse_code", "FHIR_SUFFIXES", "LIBRARY_SAMPLE"]
 
@@ -552,7 +553,7 @@ class FhirImport:
         if self.ignored:
             lines.append(f"  ignored (not used by this import): {listing(self.ignored)}")
         if self.duplicates:
-            lines.append(f"  duplicates: {self.duplicates} resource(s) given twice with the same content, read once")
+            lines.append(f"  duplicates: {count(self.duplicates, 'resource')} given twice with the same content, read once")
         if self.client_systems:
             systems = ", ".join(f"{s or '(no system)'} ({n})" for s, n in sorted(self.client_systems.items()))
             lines.append(f"  client codes from Patient identifiers: {systems}")
@@ -560,10 +561,10 @@ class FhirImport:
             lines.append(f"  warning: {system} looks like {NATIONAL_WHAT}; it was named with --client-system, so "
                          "these numbers are the client codes in the database")
         if self.fallback_clinicians:
-            lines.append(f"  clinicians: {self.fallback_clinicians} participant(s) whose Practitioner is not in the "
+            lines.append(f"  clinicians: {count(self.fallback_clinicians, 'participant')} whose Practitioner is not in the "
                          "import got the reference's id as clinician id")
         if self.library_checked:
-            lines.append(f"  checked with fhir.resources (FHIR R4B models): {self.library_checked} resource(s)")
+            lines.append(f"  checked with fhir.resources (FHIR R4B models): {count(self.library_checked, 'resource')}")
         if self.notices:
             lines.append("Notices:")
             lines += [f"  {n}" for n in self.notices[:max_notices]]
@@ -1519,7 +1520,7 @@ class _Reader:
         for inst, items in found.items():
             missing = [c for c in ITEMS[inst] if c not in items]
             if missing:
-                self.errors.add(r.where, "item", f"{inst} is missing item(s) {', '.join(missing)}: a total needs "
+                self.errors.add(r.where, "item", f"{inst} is missing {'items' if len(missing) > 1 else 'item'} {', '.join(missing)}: a total needs "
                                 "every item (no prorating)", f"{len(items)} of {len(ITEMS[inst])} items")
                 bad = True
                 continue

@@ -160,7 +160,7 @@ def _keys(doc: Any, allowed: frozenset[str], required: tuple[str, ...], where: s
         raise SchemaError(f"{where}: must be a JSON object (got {type(doc).__name__})")
     extra = doc.keys() - allowed
     if extra:
-        raise SchemaError(f"{where}: unknown field(s) {', '.join(sorted(map(repr, extra)))}")
+        raise SchemaError(f"{where}: unknown {'fields' if len(extra) > 1 else 'field'} {', '.join(sorted(map(repr, extra)))}")
     for k in required:
         if k not in doc:
             raise SchemaError(f"{where}: required field {k!r} is missing")
@@ -242,7 +242,7 @@ def check_tables(data: Any) -> None:
     version = check_meta(data[META])["schema_version"]  # first: a newer file may have tables we do not know
     unknown = data.keys() - set(TABLES_BY_VERSION.get(version, TABLES))
     if unknown:
-        raise SchemaError(f"unknown table(s) {', '.join(sorted(map(repr, unknown)))}")
+        raise SchemaError(f"unknown {'tables' if len(unknown) > 1 else 'table'} {', '.join(sorted(map(repr, unknown)))}")
     for name, table in data.items():
         if type(table) is not dict:
             raise SchemaError(f'table "{name}" must be a JSON object of documents')

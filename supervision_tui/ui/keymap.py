@@ -226,7 +226,7 @@ def check(keys: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     known = binding_ids()
     unknown = sorted(k for k in keys if k not in known)
     if unknown:
-        messages.append(f"[keys] unknown binding id(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
+        messages.append(f"[keys] unknown binding {'ids' if len(unknown) > 1 else 'id'}: {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
     return {k: v for k, v in keys.items() if k in known}, messages
 
 

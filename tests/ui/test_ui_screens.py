@@ -250,7 +250,7 @@ def test_keymap_check_reports_unknown_and_renamed_ids():
     applied, messages = keymap.check({"cycle_theme": "T", "sort": "S", "no-such": "x"})
     assert applied == {"cycle-theme": "T", "sort": "S"}
     assert messages[0] == "[keys] cycle_theme is now called cycle-theme; please rename it"
-    assert messages[1].startswith("[keys] unknown binding id(s): no-such. Known: ")
+    assert messages[1].startswith("[keys] unknown binding id: no-such. Known: ")
     assert keymap.check({}) == ({}, [])
 
 

@@ -249,3 +249,18 @@ def test_as_of_is_what_was_known_then(v2_db):
     assert risk == {"C-01": ("risk", 0), "C-02": ("risk", 0), "C-04": ("risk", 0), "C-05": ("risk", 0)}
     summary = json.loads(run("summary", str(v2_db), "--json", "--as-of", "2026-03-02").output)
     assert all(x["sessions"] >= 1 for x in summary), "a client not seen yet is not shown with 0 sessions"
+
+
+def test_review_command_choices_follow_the_registries():
+    """``review --kind`` offers every registered flag kind (a new kind is one
+    registry entry, issue 11) and ``--status`` exactly the review statuses."""
+    import click
+
+    from supervision_tui.cli import cli as root
+    from supervision_tui.rules.kinds import REGISTRY
+    from supervision_tui.store.reviews import REVIEW_STATUSES
+
+    params = {p.name: p for p in root.commands["review"].params}
+    assert isinstance(params["kind"].type, click.Choice)
+    assert tuple(params["kind"].type.choices) == REGISTRY.ids()
+    assert tuple(params["status"].type.choices) == REVIEW_STATUSES

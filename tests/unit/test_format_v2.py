@@ -168,7 +168,7 @@ BAD_V2 = {
     "total_missing": (lambda d: d["rows"]["total"].__setitem__(0, None), "'total' is missing for instrument"),
     "bad_code": (lambda d: d.__setitem__("code", "C 1"), "'code' must be a code"),
     "bad_clinician": (lambda d: d["sessions"]["clinician"].__setitem__(0, "T/1"), "'clinician' must be a code"),
-    "unknown_field": (lambda d: d.__setitem__("notes", "x"), "unknown field(s) 'notes'"),
+    "unknown_field": (lambda d: d.__setitem__("notes", "x"), "unknown field 'notes'"),
     "column_not_list": (lambda d: d["rows"].__setitem__("total", {"0": 1}), "rows.total: must be a JSON array"),
     "bad_goal": (lambda d: d["goals"][0].__setitem__("agreement", "maybe"), "'agreement' must be one of"),
     # the checks of a format-1 document (store/schema.py, issue 13), in the columns

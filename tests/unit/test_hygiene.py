@@ -277,3 +277,27 @@ def test_the_app_attribute_lookup_finder_finds_them():
     source = ('getattr(self.app, "data", None)\nhasattr(app, "glyphs")\nsetattr(node.app, "x", 1)\n'
               'getattr(self, "data", None)\ngetattr(self.app, name)\ngetattr(self.apps, "x")\n')
     assert app_by_name(source) == [(1, "data"), (2, "glyphs"), (3, "x")]
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def test_no_message_says_item_s():
+    """Counts read "1 client", "2 clients" (``wording.count``), never
+    "client(s)": no string the program shows (docstrings aside) has "(s)"."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+                if re.search(r"\w\(s\)", node.value):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
+    assert found == []

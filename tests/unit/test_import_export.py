@@ -158,6 +158,7 @@ def test_idempotent_reimport_and_partial_reimport(tmp_path):
     some.write_text("".join(M.read_text().splitlines(keepends=True)[:3]))
     report = db.import_parsed(parse_files(some))
     assert (report.measures.added, report.measures.unchanged) == (0, 2)
+    assert (report.clients.added, report.clients.unchanged) == (0, 1)  # the one client of those rows
     assert len(db.load().ratings) == 11
 
 

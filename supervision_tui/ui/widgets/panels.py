@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
+from supervision_tui.rules.triage import NO_FLAG
 from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS
@@ -121,6 +122,9 @@ def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
     for o in a.outcomes.values():
         if o.status == "deteriorated":
             line(TIERS[2].symbol, o.detail)
+    for f in a.flags:  # not on track (clinical-rules §10): the flag's own words, with the clinic reference
+        if f.kind == "outcome" and f.status == "not_on_track":
+            line(TIERS[2].symbol, f.detail)
     for e in reversed(a.episodes):
         if e.status in ("open", "unrepaired"):
             line(TIERS[3].symbol, e.detail)
@@ -142,7 +146,7 @@ def why_lines(a: ClientAnalysis, review: str | None = None) -> Text:
     if a.rescreened is not None:
         line("", a.rescreened.detail)
     if not t.plain:
-        t.append(a.why or "nothing to review")
+        t.append(a.why or NO_FLAG)
     if review is not None:
         t.append("\n")
         t.append("Review:", style="bold")
