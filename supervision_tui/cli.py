@@ -479,12 +479,13 @@ def flags_cmd(db, as_json, as_of, clinician, config, with_reference) -> None:
         analyses = _analyse(db, config, as_of, clinician, shared)
     except UserError as err:
         _fail(err)
-    if not with_reference:
-        click.echo(tables.flags_json(analyses) if as_json else tables.flags_table(analyses))
-        return
     from supervision_tui.rules.expected import reference_of
 
     reference = reference_of(shared) or {}
+    if not with_reference:
+        click.echo(tables.flags_json(analyses) if as_json
+                   else tables.flags_table(analyses) + tables.shortfall_text(reference, analyses))
+        return
     if as_json:
         click.echo(tables.flags_reference_json(analyses, reference))
     else:
@@ -499,11 +500,18 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
     clients with an active risk included)."""
     from supervision_tui.reports import tables
 
+    shared: dict = {}
     try:
-        analyses = _analyse(db, config, as_of, clinician)
+        analyses = _analyse(db, config, as_of, clinician, shared)
     except UserError as err:
         _fail(err)
-    click.echo(tables.summary_json(analyses) if as_json else tables.summary_table(analyses, show_all=show_all))
+    if as_json:
+        click.echo(tables.summary_json(analyses))
+        return
+    from supervision_tui.rules.expected import reference_of
+
+    click.echo(tables.summary_table(analyses, show_all=show_all)
+               + tables.shortfall_text(reference_of(shared), analyses))
 
 
 @cli.command("effectiveness")

@@ -238,6 +238,28 @@ def flags_reference_json(analyses: Iterable[ClientAnalysis], reference: dict) ->
     return '{"flags": ' + flags + ',\n"reference": ' + ref + "}"
 
 
+def reference_shortfalls(reference: dict | None, analyses: Iterable[ClientAnalysis]) -> list[str]:
+    """Clinical-rules §10 "Enough data": for each outcome instrument that
+    some client has (two or more ratings) but whose clinic reference is too
+    small, "ORS: not enough clinic data for an expected trajectory: 12 of 30
+    clients", so no view drops the signal silently. Instruments nobody uses
+    are not listed."""
+    used = {inst for a in analyses for inst in a.outcomes}
+    out = []
+    for inst, model in (reference or {}).items():
+        if inst in used and not model.enough:
+            out.append(f"{inst}: {model.shortfall()}")
+    return out
+
+
+def shortfall_text(reference: dict | None, analyses: Iterable[ClientAnalysis]) -> str:
+    """The shortfalls as a paragraph under a text table ("" when none)."""
+    lines = reference_shortfalls(reference, analyses)
+    if not lines:
+        return ""
+    return "\n\nNot on track is not computed (clinical-rules §10):\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def reference_text(reference: dict) -> str:
     """The fitted models in words, one instrument a line, so a clinic can
     check them (clinical-rules §10: "Honesty")."""

@@ -153,6 +153,10 @@ async def test_a_small_clinic_says_why_there_is_no_expected_course(demo_db, scen
         await loaded(pilot)
         code = scenarios["deteriorated_ors"]
         assert not app.data.reference["ORS"].enough
+        # the caseload says so too, in one line (clinical-rules §10 "every view says so")
+        line = static_text(app.screen.query_one("#reference-notice"))
+        assert app.screen.query_one("#reference-notice").display
+        assert line.startswith("Not on track not computed, too little clinic data: ORS 18 of 30 clients")
         app.show_client(code)
         await pilot.pause()
         await pilot.pause()

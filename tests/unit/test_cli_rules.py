@@ -79,6 +79,13 @@ def test_text_outputs(db):
     assert "C-0001" in run("summary", str(db), "--all").output
     r = run("flags", str(db))
     assert r.exit_code == 0 and "unrepaired" in r.output and "5 flags for 3 clients." in r.output
+    # three clients are no clinic reference (one with three ORS ratings): the text outputs say not on track is not computed, and why
+    for cmd in ("flags", "summary"):
+        out = run(cmd, str(db)).output
+        assert "Not on track is not computed (clinical-rules §10):\n  ORS: not enough clinic data for an " \
+               "expected trajectory: 1 of 30 clients, 4 of 100 ratings after intake" in out, out
+        assert "PHQ-9:" not in out.split("Not on track is not computed")[1]  # one rating: not in use
+    assert "not computed" not in run("summary", str(db), "--json").output  # the JSON contract is unchanged
 
 
 def test_config_changes_results_and_bad_config_fails_cleanly(db, tmp_path):

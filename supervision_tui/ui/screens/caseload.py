@@ -139,6 +139,7 @@ class CaseloadScreen(AppScreen[None]):
         self._compact = False
         self._filled_width = 0  # the width the table's columns were fitted to
         self._rows_of: LoadedData | None = None  # the LoadedData all_rows were built from
+        self._reference_notice_of: LoadedData | None = None  # the LoadedData the reference line is of
 
     # -- layout ---------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class CaseloadScreen(AppScreen[None]):
             yield Static("supervision-tui", id="topbar-title", markup=False)
             yield Static("", id="topbar-theme", markup=False)
         yield Static("", id="notice", markup=False)
+        yield Static("", id="reference-notice", markup=False)
         yield Input(placeholder="search client, clinician, tier or why · enter keep · esc clear", id="search")
         with Vertical(id="table-box"):
             yield CaseloadTable(id="caseload-table")
@@ -165,6 +167,7 @@ class CaseloadScreen(AppScreen[None]):
         search.display = False
         search.cursor_blink = bool(self.sup.terminal.get("cursor_blink", True))
         self.query_one("#notice").display = False
+        self.query_one("#reference-notice").display = False
         self.query_one("#preview-trend").border_title = "Alliance trend"
         self.query_one("#preview-why").border_title = "Why this client is here"
         self.watch(self.app, "data_version", self._data_changed, init=False)
@@ -483,6 +486,28 @@ class CaseloadScreen(AppScreen[None]):
             notice.display = True
         else:
             notice.display = False
+        self._update_reference_notice()
+
+    def _update_reference_notice(self) -> None:
+        """Clinical-rules §10 "Enough data": where an outcome measure in use
+        has too small a clinic reference, not on track is not computed, and
+        the caseload says so (one muted line; the client screen, agenda and
+        CLI give the full counts)."""
+        data = self.sup.data
+        if data is self._reference_notice_of:
+            return
+        self._reference_notice_of = data
+        line = self.query_one("#reference-notice", Static)
+        if data is None:
+            line.display = False
+            return
+        from supervision_tui.reports.tables import reference_shortfalls
+
+        short = reference_shortfalls(data.reference, data.by_code.values())
+        if short:
+            what = "; ".join(s.replace(": not enough clinic data for an expected trajectory:", "") for s in short)
+            line.update(f"Not on track not computed, too little clinic data: {what}")
+        line.display = bool(short)
 
     def _update_header(self) -> None:
         """Left: what is loaded; right: the modes (presenting, read-only) and
