@@ -3,8 +3,11 @@
 Textual's ``self.app`` is typed as any ``App``; the dashboard's screens need
 ``SupervisionApp``'s attributes (``data``, ``reviews``, ``present`` ...).
 ``app_of(node)`` casts once, here (as Posting does), and ``AppScreen`` /
-``AppModal`` give screens ``self.sup``: no string ``getattr`` on the app
-anywhere. The app module is imported for type checking only (no cycle).
+``AppModal`` give screens ``self.sup``: no string ``getattr``/``hasattr``
+on the app anywhere in ``ui/`` (``tests/unit/test_hygiene.py`` checks it;
+``keymap.hint_key`` writes the same cast out, as the keymap registry
+imports no screen module). The app module is imported for type checking
+only (no cycle).
 """
 
 from __future__ import annotations
@@ -47,8 +50,7 @@ class AppScreen(Screen[R]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that cannot work now are not offered (``SupervisionApp.action_allowed``)."""
-        allowed = getattr(self.app, "action_allowed", None)
-        return allowed(action) if allowed is not None else True
+        return self.sup.action_allowed(action)
 
 
 class AppModal(ModalScreen[R]):

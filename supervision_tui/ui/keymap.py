@@ -23,8 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from textual.binding import Binding, BindingType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from supervision_tui.ui.app import SupervisionApp
 
 CLIENTS_GROUP = Binding.Group("Prev/next", compact=True)  # one footer entry: "←→ Prev/next"
 FLAGS_GROUP = Binding.Group("Flag", compact=True)  # "↑↓ Flag": the review entry r and n act on
@@ -158,12 +162,13 @@ def key_text(binding_id: str, remapped: Mapping[str, str] | None = None) -> str:
 
 
 def hint_key(node, binding_id: str) -> str:
-    """:func:`key_text` with the app's own remaps (``settings.keys``) for a widget or screen."""
+    """:func:`key_text` with the app's own remaps (``settings.keys``) for a widget or screen.
+    (``ui.context.app_of``'s cast, written out: this registry imports no screen module.)"""
     try:
-        settings = getattr(node.app, "settings", None)
-    except Exception:  # noqa: BLE001 - not mounted: the default key
-        settings = None
-    return key_text(binding_id, getattr(settings, "keys", None))
+        remapped: Mapping[str, str] | None = cast("SupervisionApp", node.app).settings.keys
+    except Exception:  # noqa: BLE001 - not mounted (no active app) or another app: the default key
+        remapped = None
+    return key_text(binding_id, remapped)
 
 
 def write_keys(scope: str, remapped: Mapping[str, str] | None = None) -> frozenset[str]:

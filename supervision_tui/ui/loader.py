@@ -47,7 +47,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover - settings are imported in the workers, when needed
+    from supervision_tui.settings import Settings
 
 CHUNK = 50  # clients per message
 WORKERS = 2
@@ -82,7 +85,7 @@ class LoaderError(Exception):
 @dataclass
 class LoadRequest:
     db_path: str
-    settings: Any = None
+    settings: Settings | None = None  # None: the defaults (Settings())
     as_of: date | None = None
     use_cache: bool = True
     workers: int = WORKERS

@@ -405,7 +405,7 @@ def no_color_filter(app: App) -> None:
     black background. Call whenever the theme may have changed (the app calls
     it from ``get_css_variables``). Does nothing without ``NO_COLOR``.
     """
-    if not getattr(app, "no_color", False):
+    if not app.no_color:  # (set by Textual's App.__init__ before it first asks for the CSS variables)
         return
     try:
         from textual.filter import Monochrome, NoColor
@@ -433,6 +433,6 @@ def no_color_variables(app: App, variables: dict[str, str]) -> dict[str, str]:
         set_full_strength(app, wants_full_strength(variables))
     except AttributeError:  # an app without Textual's line filters (a test double)
         pass
-    if getattr(app, "no_color", False) and getattr(app, "native_ansi_color", False):
+    if app.no_color and app.native_ansi_color:
         return {**variables, **NO_COLOR_ANSI_VARIABLES}
     return variables

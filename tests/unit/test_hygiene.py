@@ -241,6 +241,44 @@ def test_the_loader_and_its_workers_do_not_load_textual(tmp_path):
     assert out.stdout.strip() == "[]", out.stdout
 
 
+_REFLECTION = {"getattr", "hasattr", "setattr", "delattr"}
+
+
+def app_by_name(source: str) -> list[tuple[int, str]]:
+    """(line, attribute) of each ``getattr``/``hasattr``/``setattr``/``delattr``
+    with a literal attribute name on the app: ``app``, ``self.app``, ``node.app``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _REFLECTION
+                and len(node.args) >= 2):
+            continue
+        target, name = node.args[0], node.args[1]
+        on_app = (isinstance(target, ast.Name) and target.id == "app") or (
+            isinstance(target, ast.Attribute) and target.attr == "app")
+        if on_app and isinstance(name, ast.Constant) and isinstance(name.value, str):
+            found.append((node.lineno, name.value))
+    return found
+
+
+def test_the_ui_reaches_the_app_by_type_not_by_attribute_name():
+    """Screens and widgets reach ``SupervisionApp`` through the typed
+    accessor (``ui.context.app_of`` / ``self.sup``), never by looking an
+    attribute up by its name: a renamed app attribute then breaks loudly
+    (and in a type checker) instead of silently taking a default."""
+    offenders = [f"{p.relative_to(ROOT)}:{line}: {attr!r}"
+                 for p in sorted((PKG / "ui").rglob("*.py"))
+                 for line, attr in app_by_name(p.read_text(encoding="utf-8"))]
+    assert not offenders, "string attribute lookups on the app:\n" + "\n".join(offenders)
+
+
+def test_the_app_attribute_lookup_finder_finds_them():
+    """The check itself: each form is found; other objects, and a name
+    that is not a literal, are not."""
+    source = ('getattr(self.app, "data", None)\nhasattr(app, "glyphs")\nsetattr(node.app, "x", 1)\n'
+              'getattr(self, "data", None)\ngetattr(self.app, name)\ngetattr(self.apps, "x")\n')
+    assert app_by_name(source) == [(1, "data"), (2, "glyphs"), (3, "x")]
+
+
 def _docstrings(tree: ast.AST) -> set[int]:
     ids = set()
     for node in ast.walk(tree):

@@ -43,7 +43,6 @@ from supervision_tui.ui.widgets.caseload_table import (
     tier_cell,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
-from supervision_tui.ui.widgets.sparkline import BLOCKS
 from supervision_tui.ui.widgets.viewdata import LoadedData
 
 PREVIEW_DELAY = 0.06
@@ -226,9 +225,9 @@ class CaseloadScreen(AppScreen[None]):
         hook = self.sup.decorate_row
         keep = self.table.current_code if self.rows else None
         cached = [r.shown() for r in self.all_rows] if self.provisional else None
-        glyphs = self.app.glyphs.sparkline if hasattr(self.app, "glyphs") else BLOCKS
+        glyphs = self.sup.glyphs.sparkline
         pre, data.prebuilt_rows = data.prebuilt_rows, None
-        if pre is not None and pre[0] == (getattr(self.app, "reviews_version", None), glyphs):
+        if pre is not None and pre[0] == (self.sup.reviews_version, glyphs):
             self.all_rows = pre[1]  # built in the load thread (app._load_from_processes)
         else:
             spark = data.spark
@@ -473,7 +472,7 @@ class CaseloadScreen(AppScreen[None]):
         collection walking 20 000 rows' cells takes most of a second)."""
         import gc
 
-        if getattr(self.app, "data", None) is not None and not getattr(self.app, "loading", False):
+        if self.sup.data is not None and not self.sup.loading:
             gc.freeze()
 
     def _update_notice(self) -> None:
@@ -584,7 +583,7 @@ class CaseloadScreen(AppScreen[None]):
             self._preview_timer.stop()
         # the preview waits until the cursor rests: over SSH a held arrow key (about 30 moves a
         # second) would otherwise redraw both panels (4 KB at 120x40) for every row it passes
-        delay = PREVIEW_DELAY_SSH if getattr(self.app, "ssh", False) else PREVIEW_DELAY
+        delay = PREVIEW_DELAY_SSH if self.sup.ssh else PREVIEW_DELAY
         self._preview_timer = self.set_timer(delay, self._update_preview)
 
     def _update_preview(self) -> None:

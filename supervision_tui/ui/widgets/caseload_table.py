@@ -39,6 +39,7 @@ from supervision_tui.model import TRIAGED_STATUSES
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.service.reviews import review_sort_key
+from supervision_tui.ui.context import app_of
 from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.sparkline import BLOCKS, sparkline
@@ -544,8 +545,7 @@ class CaseloadTable(FastDataTable):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Enter is not offered while the caseload could not be opened
         (``SupervisionApp.action_allowed``)."""
-        allowed = getattr(self.app, "action_allowed", None)
-        return allowed(action) if allowed is not None else True
+        return app_of(self).action_allowed(action)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
@@ -607,7 +607,7 @@ class CaseloadTable(FastDataTable):
             self.call_after_refresh(more, first)
 
     def _tier_styles(self) -> dict[int, str]:
-        if getattr(self.app, "no_color", False):
+        if self.app.no_color:
             # NO_COLOR: Textual turns colours into greys by brightness, and the amber
             # of tier 3 came out brighter than the red of tiers 1-2. Text styles only,
             # never louder for a less urgent tier.

@@ -12,6 +12,8 @@ nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.color import Color
@@ -21,7 +23,11 @@ from textual_plotext import PlotextPlot
 
 from supervision_tui.rules.expected import share_words
 from supervision_tui.rules.results import Episode
+from supervision_tui.ui.context import app_of
 from supervision_tui.ui.widgets.viewdata import ClientDisplay, Series, fmt_num
+
+if TYPE_CHECKING:  # pragma: no cover
+    from supervision_tui.ui.app import SupervisionApp
 
 RUPTURE_MARK = "x"
 REPAIR_MARK = "✓"
@@ -65,11 +71,11 @@ def rich_colour(plotext_name: str) -> str:
     return f"bright_{plotext_name[:-1]}" if plotext_name.endswith("+") else plotext_name
 
 
-def chart_marks(app) -> dict:
+def chart_marks(app: SupervisionApp | None) -> dict:
     """The marks of the app's glyph set: ``rupture``, ``repair``, ``both``,
-    ``band``, ``cutoff``, ``client`` and ``therapist`` (marker tuples)."""
-    glyphs = getattr(app, "glyphs", None)
-    if glyphs is not None and getattr(glyphs, "console", False):
+    ``band``, ``cutoff``, ``client`` and ``therapist`` (marker tuples);
+    ``None`` (a chart not mounted yet): the full set."""
+    if app is not None and app.glyphs.console:
         return {**CONSOLE_MARKS, "client": CONSOLE_CLIENT_MARKERS, "therapist": CONSOLE_THERAPIST_MARKERS}
     return {"rupture": RUPTURE_MARK, "repair": REPAIR_MARK, "both": BOTH_MARK, "band": BAND_MARK,
             "cutoff": CUTOFF_MARK, "both_line": BOTH_LINE_MARK, "expected": "·", "client": CLIENT_MARKERS,
@@ -182,7 +188,7 @@ class AllianceChart(_ThemedPlot):
         if not series:
             self.refresh()
             return
-        marks = chart_marks(self.app)
+        marks = chart_marks(app_of(self))
 
         def y(s_name: str, value: float) -> float:
             return v.instrument(s_name).index(value) if self.index_mode else value
@@ -281,7 +287,7 @@ class AllianceChart(_ThemedPlot):
         if v is None:
             return t
         col = self.colours() if self.is_mounted else {}
-        marks = chart_marks(self.app) if self.is_mounted else chart_marks(None)
+        marks = chart_marks(app_of(self) if self.is_mounted else None)
         names = v.alliance_instruments
         index_mode = len(names) > 1
         if not any((n, r) in v.series and v.series[(n, r)].values for n in names for r in ("client", "therapist")):
@@ -353,7 +359,7 @@ class OutcomeChart(_ThemedPlot):
             self.refresh()
             return
         res = v.analysis.outcomes.get(self.instrument)
-        marks = chart_marks(self.app)
+        marks = chart_marks(app_of(self))
         xs = list(s.sessions)
         lo_x, hi_x = (xs[0], xs[-1]) if xs[-1] > xs[0] else (xs[0] - 1, xs[0] + 1)
         track = expected_track(v, self.instrument)

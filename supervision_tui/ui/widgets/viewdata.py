@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supervision_tui.model import Caseload, ClientRecord, Session
 from supervision_tui.rules.results import ClientAnalysis
+
+if TYPE_CHECKING:  # pragma: no cover
+    from supervision_tui.settings import Settings
 
 # --- instruments -------------------------------------------------------------
 
@@ -66,7 +69,7 @@ _UNKNOWN_RANGE = (0.0, 1.0)
 _CACHE: dict[tuple[str, int], InstrumentView] = {}
 
 
-def instrument_view(name: str, settings: Any = None) -> InstrumentView:
+def instrument_view(name: str, settings: Settings | None = None) -> InstrumentView:
     """The registry's instrument with the cut-off the clinic's settings say
     (``Settings.low_cutoff_for`` / ``clinical_cutoff_for``)."""
     key = (name, id(settings))
@@ -116,7 +119,7 @@ def instrument_order(name: str) -> tuple[int, str]:
     return (reg.REGISTRY.order(name), name)
 
 
-def is_alliance(name: str, settings: Any = None) -> bool:
+def is_alliance(name: str, settings: Settings | None = None) -> bool:
     return instrument_view(name, settings).kind == "alliance"
 
 
@@ -162,7 +165,7 @@ class ClientDisplay:
 
     record: ClientRecord
     analysis: ClientAnalysis
-    settings: Any = None
+    settings: Settings | None = None
     _series: dict[tuple[str, str], Series] | None = None
     _rows: list[SessionRow] | None = None
 
@@ -287,7 +290,7 @@ class LoadedData:
     records: dict[str, ClientRecord]
     analyses: list[ClientAnalysis]  # engine order: triage, closed/dropped last
     as_of: date | None
-    settings: Any = None
+    settings: Settings | None = None
     scope: str | None = None  # --clinician: only this clinician's clients were kept
     cache_key: Any = None  # store.triage_cache.CacheKey of the file as it was read (None: no file)
     # clinical-rules §10: the clinic's expected-course models per outcome instrument (rules.expected)
