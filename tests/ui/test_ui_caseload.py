@@ -346,3 +346,29 @@ async def test_no_cell_wraps(demo_db, size):
                 text = v.plain if hasattr(v, "plain") else str(v)
                 assert "\n" not in text
                 assert len(text) <= col.get_render_width(table) - 2 * table.cell_padding + 1
+
+
+@async_test
+async def test_the_preview_waits_until_the_cursor_rests(demo_db, monkeypatch):
+    """Issue 15 (SSH bytes): a held arrow key does not redraw the two detail
+    panels for every row it passes; each move restarts one timer and the
+    panels show the row the cursor rests on, once."""
+    import supervision_tui.ui.screens.caseload as caseload_module
+
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await pilot.pause(0.3)
+        screen = app.screen
+        shown: list[str | None] = []
+        real = screen._set_preview
+        monkeypatch.setattr(screen, "_set_preview", lambda code: (shown.append(code), real(code)))
+        monkeypatch.setattr(caseload_module, "PREVIEW_DELAY", 30.0)  # the cursor "moves" for as long as needed
+        monkeypatch.setattr(caseload_module, "PREVIEW_DELAY_SSH", 30.0)
+        for _ in range(5):
+            await pilot.press("down")
+        assert shown == []  # five rows passed, no panel redrawn
+        screen._preview_timer.stop()
+        screen._update_preview()  # what the one pending timer does when the cursor rests
+        assert shown == [_table(app).current_code]
+        assert str(screen.query_one("#preview-trend").border_title).startswith(f"{shown[0]} · ")
