@@ -484,7 +484,7 @@ def flags_cmd(db, as_json, as_of, clinician, config, with_reference) -> None:
     reference = reference_of(shared) or {}
     if not with_reference:
         click.echo(tables.flags_json(analyses) if as_json
-                   else tables.flags_table(analyses) + tables.shortfall_text(reference, analyses))
+                   else tables.flags_table(analyses) + tables.shortfall_text(reference))
         return
     if as_json:
         click.echo(tables.flags_reference_json(analyses, reference))
@@ -511,7 +511,7 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
     from supervision_tui.rules.expected import reference_of
 
     click.echo(tables.summary_table(analyses, show_all=show_all)
-               + tables.shortfall_text(reference_of(shared), analyses))
+               + tables.shortfall_text(reference_of(shared)))
 
 
 @cli.command("effectiveness")

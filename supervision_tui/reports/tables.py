@@ -134,10 +134,10 @@ EXTRA_WORDS: dict[str, Callable[[Flag, Any], str]] = {
     "rescreened_at": lambda f, v: f"re-screened negative s{v}" if v is not None else "",
     "missed_since": lambda f, v: f"{v} missed since" if v else "",
     # not on track (clinical-rules §10): gains, better-signed like ``change`` in the JSON, read here as
-    # raw differences with their direction ("expected −5.8 better", "signal line −2.1 better": a change
-    # short of the signal line signals)
+    # raw differences with their direction ("expected −5.8 better", "9 in 10 at least −2.1 better": a
+    # change short of that lower limit signals)
     "expected": lambda f, v: f"expected {_change_words(f, v)}" if v is not None else "",
-    "lower": lambda f, v: f"signal line {_change_words(f, v)}" if v is not None else "",
+    "lower": lambda f, v: f"lower limit {_change_words(f, v)}" if v is not None else "",
     "reference_clients": lambda f, v: f"reference {v} clients" if v is not None else "",
 }
 
@@ -238,23 +238,14 @@ def flags_reference_json(analyses: Iterable[ClientAnalysis], reference: dict) ->
     return '{"flags": ' + flags + ',\n"reference": ' + ref + "}"
 
 
-def reference_shortfalls(reference: dict | None, analyses: Iterable[ClientAnalysis]) -> list[str]:
-    """Clinical-rules §10 "Enough data": for each outcome instrument that
-    some client has (two or more ratings) but whose clinic reference is too
-    small, "ORS: not enough clinic data for an expected trajectory: 12 of 30
-    clients", so no view drops the signal silently. Instruments nobody uses
-    are not listed."""
-    used = {inst for a in analyses for inst in a.outcomes}
-    out = []
-    for inst, model in (reference or {}).items():
-        if inst in used and not model.enough:
-            out.append(f"{inst}: {model.shortfall()}")
-    return out
+def shortfall_text(reference: dict | None) -> str:
+    """Clinical-rules §10 "Enough data", under a text table: for each outcome
+    instrument in use whose clinic reference is too small, "ORS: not enough
+    clinic data for an expected trajectory: 12 of 30 clients", so no view
+    drops the signal silently ("" when there is none)."""
+    from supervision_tui.rules.expected import in_use
 
-
-def shortfall_text(reference: dict | None, analyses: Iterable[ClientAnalysis]) -> str:
-    """The shortfalls as a paragraph under a text table ("" when none)."""
-    lines = reference_shortfalls(reference, analyses)
+    lines = [f"{inst}: {m.shortfall()}" for inst, m in (reference or {}).items() if not m.enough and in_use(m)]
     if not lines:
         return ""
     return "\n\nNot on track is not computed (clinical-rules §10):\n" + "\n".join(f"  {line}" for line in lines)

@@ -513,12 +513,14 @@ class TrackResult:
 
     @property
     def short(self) -> str:
-        """For the caseload "Why" column: "ORS 18 at s6: expected ≥ 21.4; not on track"."""
+        """For the caseload "Why" column: "ORS 18 at s6: 9 in 10 reach ≥ 21.4; not on track" (the
+        lower limit, not the expected score: that is in ``detail``)."""
         inst = self._inst
         if self.expected is None:
             return f"{inst.id}: no expected course yet"
         cmp = "≥" if inst.higher_is_better else "≤"
-        return f"{inst.id} {fmt(self.latest)} at s{self.latest_session}: expected {cmp} {fmt(self.lower_score)}; " \
+        return f"{inst.id} {fmt(self.latest)} at s{self.latest_session}: {share_words(self.model.z)} reach {cmp} " \
+               f"{fmt(self.lower_score)}; " \
                f"{self._verdict()}"
 
 

@@ -75,6 +75,9 @@ class FlagStatus:
     # a flag extra naming the session the status was reached at ("repaired_at"): such a flag is on
     # the agenda only when that session is dated since the last meeting (a repair long ago is news no more)
     since_key: str | None = None
+    # a weaker reason of its tier: another status of the tier leads where both hold (not on track
+    # after deteriorated: "deterioration wins where both hold", clinical-rules §10)
+    weaker: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +141,14 @@ class FlagKind:
         text = (self.agenda_as or _agenda_generic)(self, flag)
         return f"{self.ascii if ascii else self.symbol} {text}"
 
-    def urgency(self, status: str) -> int:
-        """Sort key of a flag among a client's flags: its tier, 8 for a
-        status that is no triage reason (a repaired rupture)."""
-        t = self.status(status).tier
-        return t if t is not None else 8
+    def urgency(self, status: str) -> float:
+        """Sort key of a flag among a client's flags: its tier (a weaker
+        status half a tier later), 8 for a status that is no triage reason
+        (a repaired rupture)."""
+        st = self.status(status)
+        if st.tier is None:
+            return 8
+        return st.tier + (0.5 if st.weaker else 0)
 
 
 def _statuses(*items: FlagStatus) -> dict[str, FlagStatus]:
@@ -248,7 +254,7 @@ class FlagKindRegistry:
     def status_of(self, flag: "Flag") -> FlagStatus:
         return self[flag.kind].status(flag.status)
 
-    def urgency(self, flag: "Flag") -> int:
+    def urgency(self, flag: "Flag") -> float:
         return self[flag.kind].urgency(flag.status)
 
     def needs_review(self, flag: "Flag") -> bool:
@@ -316,7 +322,7 @@ REGISTRY = FlagKindRegistry(
             _statuses(
                 FlagStatus("deteriorated", "deteriorated", 2, agenda="not_on_track"),
                 # clinical-rules §10 (rules.expected); deterioration wins where both hold
-                FlagStatus("not_on_track", "not on track", 2, agenda="not_on_track"),
+                FlagStatus("not_on_track", "not on track", 2, agenda="not_on_track", weaker=True),
             ),
             (KindFilter("k-deteriorated", "kind: outcome deteriorated",
                         lambda a: any(o.status == "deteriorated" for o in a.outcomes.values())),

@@ -75,10 +75,12 @@ def triage(view: ClientView, flags: list[Flag]) -> Triage:
     if top is None:
         latest = view.latest
         return Triage(7, NO_FLAG, NO_FLAG, latest.number if latest else None, latest.date if latest else None)
-    # the latest triggering session wins; on a tie the kind first in §5 order, then the instrument
-    # first in the registry (ORS before PHQ-9)
+    # a weaker reason of the tier never leads over a stronger one (deterioration wins over not on
+    # track, clinical-rules §10); then the latest triggering session; on a tie the kind first in §5
+    # order, then the instrument first in the registry (ORS before PHQ-9)
     order = view.registry.order
-    pick = max((f for _t, f in best), key=lambda f: (f.hint.session if f.hint.session is not None else -1,
+    pick = max((f for _t, f in best), key=lambda f: (not KINDS.status_of(f).weaker,
+                                                    f.hint.session if f.hint.session is not None else -1,
                                                     -KINDS.order(f.kind), -order(f.extra.get("instrument"))))
     h = pick.hint
     why = h.why

@@ -107,9 +107,37 @@ def configure_app(app: App, ssh: bool | None = None, env: Mapping[str, str] | No
     return settings
 
 
+def not_a_terminal(env: Mapping[str, str] | None = None, stdin: Any = None, stdout: Any = None) -> str | None:
+    """Why the dashboard cannot run here, or None: it needs a terminal on
+    both standard input and output (run without one, e.g. ``</dev/null`` or
+    from cron, Textual would wait forever on a closed input and keep a core
+    busy). A driver named in ``TEXTUAL_DRIVER`` (the browser mode's) brings
+    its own input and output."""
+    env = os.environ if env is None else env
+    if env.get("TEXTUAL_DRIVER"):
+        return None
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    for name, stream in (("input", stdin), ("output", stdout)):
+        try:
+            tty = stream is not None and stream.isatty()
+        except (ValueError, OSError):  # a closed stream
+            tty = False
+        if not tty:
+            return (f"the dashboard needs a terminal, and its standard {name} is not one. For scripts use "
+                    f"the commands (supervision-tui summary, flags, agenda, …); in a browser: supervision-tui serve")
+    return None
+
+
 def launch(app: App, ssh: bool | None = None, env: Mapping[str, str] | None = None) -> Any:
     """Run ``app`` for this terminal: ``configure_app`` then
-    ``app.run(**run_kwargs(ssh))``; returns what ``app.run`` returns."""
+    ``app.run(**run_kwargs(ssh))``; returns what ``app.run`` returns.
+    Raises ``UserError`` without a terminal (``not_a_terminal``)."""
+    problem = not_a_terminal(env)
+    if problem is not None:
+        from supervision_tui.errors import UserError
+
+        raise UserError(problem)
     configure_app(app, ssh, env)
     return app.run(**run_kwargs(ssh, env))
 

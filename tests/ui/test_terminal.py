@@ -151,7 +151,8 @@ class _RecordingApp(App):
     ("env", "mouse", "level"),
     [(SSH_ENV, False, "none"), (LOCAL_ENV, True, "full")],
 )
-def test_launch_passes_the_settings_to_app_run(env, mouse, level):
+def test_launch_passes_the_settings_to_app_run(env, mouse, level, monkeypatch):
+    monkeypatch.setattr(terminal, "not_a_terminal", lambda env=None: None)  # (pytest's streams are no terminal)
     app = _RecordingApp()
     assert launch(app, None, env) == "done"
     assert _RecordingApp.seen == {
@@ -216,3 +217,39 @@ def test_suggested_theme_is_a_bundled_theme():
 
     assert suggested_theme({"TERM": "linux"}) in BUNDLED_ORDER
     assert terminal.SSH_VARIABLES  # documented public constant
+
+
+class _Stream:
+    def __init__(self, tty: bool):
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_not_a_terminal_names_the_stream_and_the_way_out():
+    from supervision_tui.ui.terminal import not_a_terminal
+
+    assert not_a_terminal({}, _Stream(True), _Stream(True)) is None
+    assert "standard input is not one" in not_a_terminal({}, _Stream(False), _Stream(True))
+    assert "standard output is not one" in not_a_terminal({}, _Stream(True), _Stream(False))
+    assert "supervision-tui summary" in not_a_terminal({}, _Stream(False), _Stream(False))
+    # the browser mode's driver brings its own input and output
+    assert not_a_terminal({"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}, _Stream(False),
+                          _Stream(False)) is None
+
+
+def test_open_without_a_terminal_exits_at_once(tmp_path):
+    """Newcomer finding: ``supervision-tui DB </dev/null`` never exited and
+    kept a core busy. Now: a clear error, status 1, nothing left running."""
+    import subprocess
+    import sys
+
+    from supervision_tui.demo import write_demo
+
+    db = tmp_path / "demo.json"
+    write_demo(db, seed=2026, n_clients=12)
+    proc = subprocess.run([sys.executable, "-m", "supervision_tui", str(db)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "the dashboard needs a terminal" in proc.stderr and "Traceback" not in proc.stderr

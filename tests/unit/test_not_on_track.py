@@ -68,7 +68,7 @@ def test_flags_and_triage(analyses):
     assert d["expected"] == round(track.expected, 2) and d["lower"] == round(track.lower, 2)
     assert d["expected"] > d["lower"] > 0
     assert (f1.tier, f1.reason) == (2, "outcome not on track")
-    assert f1.why == f"ORS 16 at s8: expected ≥ {fmt(track.lower_score)}; not on track"
+    assert f1.why == f"ORS 16 at s8: 9 in 10 reach ≥ {fmt(track.lower_score)}; not on track"
     assert flag.detail.startswith("ORS 16 → 16 at s8 (0, same): expected about ")
     assert flag.detail.endswith("not on track [clinic reference: 125 clients, " + f"{ref['ORS'].pairs:,} ratings]")
     assert [f.status for f in an["P-1"].flags if f.kind == "outcome"] == ["not_on_track"]
@@ -216,7 +216,7 @@ def test_cli_flags_text_with_reference(db):
     assert "not on track" in r.output and "not_on_track" not in r.output.split("Clinic reference")[0]
     f1 = next(line for line in r.output.splitlines() if line.startswith("F-1") and "not on track" in line)
     # raw differences with their direction, never a better-signed number (clinical-rules §5)
-    assert "ORS · no difference · expected +" in f1 and " better · signal line +" in f1 and "reference 125 clients" in f1
+    assert "ORS · no difference · expected +" in f1 and " better · lower limit +" in f1 and "reference 125 clients" in f1
     tail = r.output.split("Clinic reference", 1)[1]
     assert "ORS: β0 = " in tail and "[clinic reference: 125 clients" in tail
     assert "PHQ-9: not enough clinic data for an expected trajectory: 0 of 30 clients" in tail
@@ -259,3 +259,21 @@ def test_cli_effectiveness_settings(db, tmp_path):
     cfg.write_text("[effectiveness]\nmin_cases = 3\n", encoding="utf-8")
     rows = json.loads(run("effectiveness", str(db), "--json", "--config", str(cfg)).output)
     assert rows[1]["clinician"] == "T2" and rows[1]["enough"] is True and rows[0]["enough"] is False
+
+
+def test_deterioration_leads_over_not_on_track():
+    """Clinical-rules §10 "deterioration wins where both hold", for the
+    client as well as per instrument: a client not on track on ORS (its
+    latest evidence, s8) and reliably deteriorated on PHQ-9 (s4) is
+    explained by the deterioration first, in the caseload's Why, the
+    summary's reason, the review list and the agenda (newcomer finding)."""
+    from supervision_tui.rules.kinds import REGISTRY as KINDS
+
+    both = Case("M-1", "T1").series("ORS", FLAT).s(1, PHQ=5).s(4, PHQ=12)
+    a = next(x for x in analyse_caseload(clinic([both])) if x.client == "M-1")
+    statuses = sorted(f.status for f in a.flags if f.kind == "outcome")
+    assert statuses == ["deteriorated", "not_on_track"]
+    assert (a.tier, a.reason) == (2, "outcome deteriorated")
+    assert a.why.startswith("PHQ-9 5 → 12 (+7, worse)") and a.why.endswith("+1 more")
+    lead = min((f for f in a.flags if f.kind == "outcome"), key=KINDS.urgency)
+    assert lead.status == "deteriorated"

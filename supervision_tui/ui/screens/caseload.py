@@ -501,12 +501,11 @@ class CaseloadScreen(AppScreen[None]):
         if data is None:
             line.display = False
             return
-        from supervision_tui.reports.tables import reference_shortfalls
+        from supervision_tui.rules.expected import shortfalls
 
-        short = reference_shortfalls(data.reference, data.by_code.values())
+        short = shortfalls(data.reference)
         if short:
-            what = "; ".join(s.replace(": not enough clinic data for an expected trajectory:", "") for s in short)
-            line.update(f"Not on track not computed, too little clinic data: {what}")
+            line.update(f"Not on track not computed, too little clinic data: {'; '.join(short)}")
         line.display = bool(short)
 
     def _update_header(self) -> None:
