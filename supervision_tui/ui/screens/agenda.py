@@ -13,9 +13,10 @@ on a supervisee's line it filters the caseload to them. ``s`` changes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -41,6 +42,20 @@ def kind_label(it: AgendaItem) -> str:
     return REGISTRY.agenda_label(it.flag)
 
 
+KIND_WIDTH = 13  # the narrowest kind column ("⚠ re-screened")
+
+
+def kind_width(items: Iterable[AgendaItem]) -> int:
+    """The kind column's width for ``items``: their widest label (in
+    terminal cells), so a long one (``▲ ORS not on track``) never pushes
+    the review and session columns of its line out of line."""
+    return max([KIND_WIDTH, *(cell_len(kind_label(it)) for it in items)])
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_len(text))
+
+
 def goal_scrubber(agenda: Agenda):
     """Replace any goal description inside engine text (presenting)."""
     texts = [g for g in agenda.goal_texts if len(g) >= 4]
@@ -54,7 +69,9 @@ def goal_scrubber(agenda: Agenda):
     return scrub
 
 
-def item_line(it: AgendaItem, compact: bool, scrub=None) -> Text:
+def item_line(it: AgendaItem, compact: bool, scrub=None, width: int = KIND_WIDTH) -> Text:
+    """One agenda line; ``width`` is the kind column's (``kind_width`` of
+    every item listed, so all lines align)."""
     f = it.flag
     t = Text()
     if it.new:
@@ -64,7 +81,7 @@ def item_line(it: AgendaItem, compact: bool, scrub=None) -> Text:
         t.append("    ")
     t.append(f"{f.client:<7}", style="bold")
     t.append(f" {f.clinician or '—':<4}")
-    t.append(f" {kind_label(it):<13}")
+    t.append(f" {_pad(kind_label(it), width)}")
     t.append(f" {status_text(it.review.status, it.review.changed):<12}",
              style="bold" if it.review.status == "new" else "")
     where = f"s{it.session}" if it.session is not None else "—"
@@ -219,6 +236,7 @@ class AgendaScreen(AppScreen[None]):
         self.targets = {}
         order: list[str] = []
         n_items = 0
+        kind_w = kind_width(it for sec in agenda.sections for it in sec.items)
 
         def head(text: str, style: str = "bold") -> None:
             options.append(Option(Text(text, style=style), disabled=True))
@@ -265,7 +283,7 @@ class AgendaScreen(AppScreen[None]):
                     elif not g.items:
                         head(f"    {g.empty}", "dim")
                     for it in g.items:
-                        row(f"f:{it.key}", item_line(it, self._compact, scrub), it, it.client)
+                        row(f"f:{it.key}", item_line(it, self._compact, scrub, kind_w), it, it.client)
                         n_items += 1
                 if s.note:
                     head(f"    {s.note}", "dim italic")

@@ -3,10 +3,16 @@ newest first, from ``ReviewStore.audit()``. Note and action text are
 shown as "(hidden)" while presenting. ``e`` exports CSV to the private
 data folder without note/action text, ``E`` with it. ``enter`` opens the
 client. With ``--clinician`` only that clinician's clients are listed.
+
+The Change column takes the room the other columns leave and a longer
+change is cut with "…" (never silently at the screen's edge: a cut due
+date read as a whole one); the line under the table shows the highlighted
+change in full.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -16,6 +22,7 @@ from textual.widgets import DataTable, Static
 from supervision_tui.service.reviews import entry_client
 from supervision_tui.ui.context import AppScreen
 from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.widgets.fasttable import fixed_width
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
 
@@ -30,6 +37,15 @@ ACTION_WORDS = {
 }
 WIDE_MIN_WIDTH = 120
 MAX_ROWS = 2000
+CHANGE_MIN_WIDTH = 10  # narrower than this, the Change column scrolls rather than cuts
+
+
+def fit_cell(text: str, width: int) -> Text:
+    """``text`` in at most ``width`` cells, cut with "…" when longer."""
+    t = Text(text, no_wrap=True, overflow="ellipsis")
+    if cell_len(text) > width:
+        t.truncate(width, overflow="ellipsis")
+    return t
 
 
 def target_text(e) -> str:
@@ -85,6 +101,8 @@ class AuditScreen(AppScreen[None]):
         super().__init__(id="audit")
         self.entries: list = []
         self._wide: bool | None = None
+        self._width: int | None = None
+        self._changes: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield ModeBar()
@@ -92,6 +110,7 @@ class AuditScreen(AppScreen[None]):
         with Vertical(id="audit-box"):
             yield AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="audit-message", markup=False)
+        yield Static("", id="audit-detail", markup=False)
         yield AppFooter()
 
     def on_mount(self) -> None:
@@ -105,8 +124,16 @@ class AuditScreen(AppScreen[None]):
         self.query_one(AuditTable).focus()
 
     def on_resize(self, event) -> None:
-        if (event.size.width >= WIDE_MIN_WIDTH) != self._wide:
+        if (event.size.width >= WIDE_MIN_WIDTH) != self._wide or self._room() != self._width:
             self.fill()
+
+    def _room(self) -> int:
+        """Cells the table's columns can take: the table's width less its
+        vertical scrollbar (before the first layout: the terminal's less
+        the box's border)."""
+        table = self.query_one(AuditTable)
+        width = table.size.width or (self.size.width or self.app.size.width) - 2
+        return width - table.styles.scrollbar_size_vertical
 
     def fill(self) -> None:
         table = self.query_one(AuditTable)
@@ -122,17 +149,25 @@ class AuditScreen(AppScreen[None]):
         # identical); the date is shortened there instead
         cols = [("at", "When (UTC)"), ("user", "Who"), ("client", "Client"), ("what", "What"),
                 ("target", "Flag / item"), ("change", "Change")]
-        for key, label in cols:
-            table.add_column(label, key=key)
-        for n, e in enumerate(self.entries[:MAX_ROWS]):
+        rows: list[list[Text]] = []
+        self._changes = []
+        for e in self.entries[:MAX_ROWS]:
             at = e.at.replace("T", " ")[:16]
             if not wide:
                 at = at[5:]  # "11-28 15:28": the year goes at 80 columns
-            cells = [Text(at), Text(e.user), Text(entry_client(e) or "—", style="bold"),
-                     Text(ACTION_WORDS.get(e.action, e.action)), Text(target_text(e))]
-            change = change_text(e, include_notes=not present)
-            cells.append(Text(change or "—"))
-            table.add_row(*cells, key=str(n))
+            rows.append([Text(at), Text(e.user), Text(entry_client(e) or "—", style="bold"),
+                         Text(ACTION_WORDS.get(e.action, e.action)), Text(target_text(e))])
+            self._changes.append(change_text(e, include_notes=not present) or "—")
+        # every column as wide as its widest cell, the Change column the rest (each column
+        # takes its width plus the table's cell padding on both sides)
+        widths = [fixed_width(label, (r[i] for r in rows)) for i, (_k, label) in enumerate(cols[:-1])]
+        self._width = room = self._room()
+        pad = 2 * table.cell_padding
+        change_w = max(CHANGE_MIN_WIDTH, room - sum(widths) - pad * len(cols))
+        for (key, label), w in zip(cols, [*widths, change_w]):
+            table.add_column(label, key=key, width=w)
+        for n, (cells, change) in enumerate(zip(rows, self._changes)):
+            table.add_row(*cells, fit_cell(change, change_w), key=str(n))
         scope = app.scope
         total = len(self.entries)
         head = f"Audit trail · {total} change{'s' if total != 1 else ''}"
@@ -154,6 +189,28 @@ class AuditScreen(AppScreen[None]):
             msg.display = False
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The highlighted change in full, under the table."""
+        detail = self.query_one("#audit-detail", Static)
+        table = self.query_one(AuditTable)
+        row = table.cursor_row if table.row_count else None
+        if row is None or not 0 <= row < len(self._changes):
+            detail.display = False
+            return
+        e = self.entries[row]
+        t = Text()
+        t.append(entry_client(e) or "—", style="bold")
+        t.append(f" · {ACTION_WORDS.get(e.action, e.action)} · {target_text(e)} · {e.user} "
+                 f"{e.at.replace('T', ' ')[:16]}\n")
+        t.append(self._changes[row])
+        detail.update(t)
+        detail.display = True
+
+    @on(DataTable.RowHighlighted, "#audit-table")
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
 
     @on(DataTable.RowSelected, "#audit-table")
     def _selected(self, event: DataTable.RowSelected) -> None:

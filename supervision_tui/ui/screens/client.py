@@ -30,6 +30,7 @@ from textual.widgets import Static
 
 from supervision_tui.rules.kinds import REGISTRY
 from supervision_tui.service.reviews import status_text, who_when
+from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.context import AppScreen, PaletteCommand
 from supervision_tui.ui.keymap import bindings, hint_key
 from supervision_tui.ui.widgets.charts import (
@@ -38,13 +39,12 @@ from supervision_tui.ui.widgets.charts import (
     OutcomeChart,
     alliance_title,
     outcome_legend,
-    outcome_title,
+    outcome_titles,
 )
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.panels import (
     Panel,
     SessionsTable,
-    client_header,
     goals_text,
     outcomes_text,
     risk_banner,
@@ -54,6 +54,72 @@ from supervision_tui.ui.widgets.review_panels import ActionList, ModeBar, Review
 from supervision_tui.ui.widgets.viewdata import ClientDisplay, instrument_order
 
 WIDE_MIN_WIDTH = 120
+
+
+def last_seen(v: ClientDisplay, missed: bool = True) -> str:
+    """When the client was last seen: the latest *attended* session (the
+    caseload's Last seen, ``ClientAnalysis.last_attended_date``), never a
+    no-show or cancellation (a supervisor must not read one as contact),
+    with the sessions missed since (``missed``): ``last seen 2026-10-26
+    (3 missed since)``; ``not seen yet (2 missed)``; "" without sessions."""
+    a = v.analysis
+    if a.latest_date is None:
+        return ""
+    n = a.attendance.missed if missed else 0  # the trailing run of sessions not attended
+    if a.last_attended_date is None:
+        return "not seen yet" + (f" ({n} missed)" if n else "")
+    return f"last seen {a.last_attended_date.isoformat()}" + (f" ({n} missed since)" if n else "")
+
+
+def _facts(v: ClientDisplay, start: bool, missed: bool) -> Text:
+    """code · clinician · status (with the start date: ``start``) ·
+    sessions · last seen (with the sessions missed since: ``missed``)."""
+    a = v.analysis
+    c = v.record.client
+    since = c.started or (v.record.sessions[0].date if v.record.sessions else None)
+    t = Text()
+    t.append(a.client, style="bold")
+    t.append(f" · {a.clinician or '—'} · ")
+    status = a.status.replace("_", " ")
+    if since is None or not start:
+        t.append(status)
+    elif a.status == "active":  # active since the start: true
+        t.append(f"{status} since {since.isoformat()}")
+    else:  # paused/closed/dropped out: the start date is not when that began
+        t.append(f"started {since.isoformat()} · {status}")
+    t.append(f" · {a.sessions} session{'s' if a.sessions != 1 else ''}")
+    seen = last_seen(v, missed)
+    if seen:
+        t.append(f" · {seen}")
+    return t
+
+
+def client_header(v: ClientDisplay, width: int | None = None, suffix: Text | None = None) -> Text:
+    """One line: code · clinician · "active since <start>" (else "started
+    <start> · closed") · sessions · last seen · tier: why, then ``suffix``.
+    When that is wider than ``width`` cells, the tier and why start a
+    second line instead of wrapping mid-phrase; when the facts alone are
+    wider, the start date goes first (the sessions missed since the last
+    contact matter more to a supervisor), then the missed count."""
+    a = v.analysis
+    t = _facts(v, True, True)
+    if width is not None:
+        for start, missed in ((False, True), (False, False)):
+            if t.cell_len <= width:
+                break
+            t = _facts(v, start, missed)
+    tier = Text()
+    tier.append(tier_label(a.tier), style="bold")
+    if a.why:
+        tier.append(f": {a.why}")
+    if suffix is not None:
+        tier.append_text(suffix)
+    if width is not None and t.cell_len + 3 + tier.cell_len > width:
+        t.append("\n")
+    else:
+        t.append(" · ")
+    t.append_text(tier)
+    return t
 
 
 class ClientScreen(AppScreen[str | None]):
@@ -191,7 +257,7 @@ class ClientScreen(AppScreen[str | None]):
 
         # alliance chart
         ap = self.query_one("#alliance-panel", ChartPanel)
-        ap.border_title = alliance_title(v)
+        ap.set_title(alliance_title(v))
         chart = self.query_one("#alliance-chart", AllianceChart)
         chart.set_view(v)
         ap.set_legend(chart.legend())
@@ -206,14 +272,14 @@ class ClientScreen(AppScreen[str | None]):
             panel = panels.get(inst)
             if panel is None:
                 panel = panels[inst] = ChartPanel(OutcomeChart(v, inst, classes="outcome-chart"),
-                                                  outcome_title(v, inst), outcome_legend(v, inst),
+                                                  outcome_titles(v, inst), outcome_legend(v, inst),
                                                   classes="outcome-panel")
                 order = instrument_order(inst)
                 later = min(((instrument_order(i), p) for i, p in panels.items() if instrument_order(i) > order),
                             default=(None, None), key=lambda op: op[0])[1]
                 box.mount(panel, before=later)  # in registry order, as `wanted`
             else:
-                panel.border_title = outcome_title(v, inst)
+                panel.set_title(outcome_titles(v, inst))
                 panel.set_legend(outcome_legend(v, inst))
                 panel.chart.set_view(v)
             panel.display = True

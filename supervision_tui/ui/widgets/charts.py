@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.color import Color
@@ -514,11 +515,39 @@ class ChartPanel(Vertical):
     }
     """
 
-    def __init__(self, chart: _ThemedPlot, title: str = "", legend: Text | str = "", **kwargs) -> None:
+    # the border title's room: the panel's width less "╭─ " and " ─╮"
+    TITLE_CHROME = 6
+
+    def __init__(self, chart: _ThemedPlot, title: str | tuple[str, ...] = "", legend: Text | str = "",
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.chart = chart
         self._legend = legend
-        self.border_title = title
+        self._titles: tuple[str, ...] = ()
+        self.set_title(title)
+
+    def set_title(self, title: str | tuple[str, ...]) -> None:
+        """The border title: ``title``, or of several wordings (longest
+        first) the first that fits the panel whole (again on every resize),
+        so a narrow panel shows a shorter title rather than a cut one."""
+        self._titles = ((title,) if title else ()) if isinstance(title, str) else tuple(title)
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        titles = self._titles
+        if not titles:  # no title given: a border_title set directly stays
+            return
+        width = self.outer_size.width
+        if width:
+            room = width - self.TITLE_CHROME
+            title = next((t for t in titles if cell_len(t) <= room), titles[-1])
+        else:  # not laid out yet: the full wording
+            title = titles[0]
+        if self.border_title != title:
+            self.border_title = title
+
+    def on_resize(self, _event) -> None:
+        self._fit_title()
 
     def compose(self) -> ComposeResult:
         yield self.chart
@@ -540,12 +569,27 @@ def alliance_title(v: ClientDisplay) -> str:
     return "Alliance · " + " + ".join(names) + " · y = alliance index 0–1 · by session"
 
 
-def outcome_title(v: ClientDisplay, instrument: str) -> str:
+def outcome_titles(v: ClientDisplay, instrument: str) -> tuple[str, ...]:
+    """The outcome chart's title in wordings from longest to shortest
+    (``ChartPanel`` shows the first that fits): scale and direction, then
+    the clinical cut-off. Shorter ones keep the cut-off (right after the
+    name) and drop the scale, then shorten the direction to an arrow, then
+    drop it: ``PHQ-9 (0–27, lower is better) · clinical ≥ 10`` …
+    ``PHQ-9 · clinical ≥ 10 · ↓ better`` … ``PHQ-9 · clinical ≥ 10``."""
     iv = v.instrument(instrument)
-    parts = [f"{instrument} ({iv.lo:g}–{iv.hi:g}, {'higher' if iv.higher_is_better else 'lower'} is better)"]
-    if iv.cutoff_label:
-        parts.append(iv.cutoff_label)  # its line symbol is in the legend under the chart
-    return " · ".join(parts)
+    way = "higher" if iv.higher_is_better else "lower"
+    arrow = "↑" if iv.higher_is_better else "↓"
+    full = f"{instrument} ({iv.lo:g}–{iv.hi:g}, {way} is better)"
+    if not iv.cutoff_label:
+        return (full, f"{instrument} · {way} is better", f"{instrument} · {arrow} better", instrument)
+    cut = iv.cutoff_label  # its line symbol is in the legend under the chart
+    return (f"{full} · {cut}", f"{instrument} · {cut} · {way} is better", f"{instrument} · {cut} · {arrow} better",
+            f"{instrument} · {cut}", instrument)
+
+
+def outcome_title(v: ClientDisplay, instrument: str) -> str:
+    """The full title (where there is room for it)."""
+    return outcome_titles(v, instrument)[0]
 
 
 def expected_track(v: ClientDisplay, instrument: str):

@@ -273,8 +273,14 @@ def goals_text(v: ClientDisplay, present: bool) -> Group:
 
 
 def outcomes_text(v: ClientDisplay) -> Group:
+    """Per outcome instrument: the status word of interchange.md §6 (the
+    caseload's: NOT ON TRACK where that flag fired, DETERIORATED winning
+    over it), first and latest rating, the engine's change line (raw
+    difference with its direction) and the expected-course line
+    (clinical-rules §10), each as the engine wrote it; then attendance."""
     a = v.analysis
     parts: list = []
+    statuses = a.outcome_statuses
     for inst in v.outcome_instruments:
         res = a.outcomes.get(inst)
         head = Text()
@@ -285,21 +291,18 @@ def outcomes_text(v: ClientDisplay) -> Group:
             head.append(f"{n} rating{'s' if n != 1 else ''}: change needs two")
             parts.append(head)
             continue
-        word = OUTCOME_WORDS.get(res.status, res.status).upper()
+        status = statuses.get(inst, res.status)
+        word = OUTCOME_WORDS.get(status, status).upper()
         head.append(f"{inst} ", style="bold")
-        head.append(f" {word} ", style="bold reverse" if res.status == "deteriorated" else "bold")
+        head.append(f" {word} ", style="bold reverse" if status in ("deteriorated", "not_on_track") else "bold")
         head.append(f" {fmt_num(res.first)} at s{res.first_session} → {fmt_num(res.latest)} at s{res.latest_session}")
         parts.append(head)
         if res.detail:
             parts.append(_indented(res.detail))
         track = getattr(a, "tracks", {}).get(inst)
         if track is not None:  # clinical-rules §10: against the clinic's expected course, or why not computed
-            line = Text()
-            if track.not_on_track and res.status != "deteriorated":
-                line.append(" NOT ON TRACK ", style="bold reverse")
-                line.append(" ")
-            line.append(track.detail)
-            parts.append(_indented(line))
+            # (the status word above says NOT ON TRACK; the line ends "; not on track" itself)
+            parts.append(_indented(track.detail))
     if not parts:
         parts.append(Text("No outcome ratings"))
     att = a.attendance
