@@ -616,45 +616,55 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
 @click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def review_cmd(db, client, kind, session, instrument, status, note, user, config) -> None:
     """Set the review status (and/or note) of one of CLIENT's flags, or of
-    CLIENT as a whole when no --kind is given. Every change is audited."""
+    CLIENT as a whole when no --kind is given. A status for the client as a
+    whole is what the dashboard's r does: it is set on the client and on its
+    flags that are new or changed since reviewed. Every change is audited."""
     try:
         if status is None and note is None:
             raise UserError("nothing to do: give --status and/or --note")
         if kind is None and (session is not None or instrument):
             raise UserError("--session and --instrument select a flag: give --kind too")
-        from supervision_tui.store.reviews import ReviewStore
+        from supervision_tui.rules.engine import analyse_caseload
+        from supervision_tui.service.reviews import ReviewService
 
         database = _open_db(db, read_only=False)
         caseload = database.load()
-        store = ReviewStore(database, user=user)
-        if kind is None:
-            records = [r for r in caseload.records() if r.code == client]
-            if not records:
-                raise UserError(f"{db}: no client {client!r}")
-            latest = records[0].sessions[-1].number if records[0].sessions else None
-            saved = store.set_client_review(client, status, note, latest_session=latest)
+        if client not in caseload.clients:
+            raise UserError(f"{db}: no client {client!r}")
+        service = ReviewService(database.path, user=user)
+        _ = service.store  # (opening it checks --user: a bad one fails before the caseload is analysed)
+        # the whole caseload: a flag of the clinic reference (not on track) needs every client
+        analysis = next(a for a in analyse_caseload(caseload, _load_settings(config)) if a.client == client)
+        if kind is None and status is not None:
+            outcome = service.mark_client(analysis, status, note)
+            n = outcome.value or 0
+            what = f"{client}: {status}" + (f", with its {count(n, 'new or changed flag')}" if n else "")
+        elif kind is None:
+            outcome = service.set_review(analysis, None, None, note)
+            what = f"{client}: note saved"
         else:
-            from supervision_tui.rules.engine import analyse_caseload
-
-            records = [r for r in caseload.records() if r.code == client]
-            if not records:
-                raise UserError(f"{db}: no client {client!r}")
-            sub = type(caseload)(clients={client: records[0].client}, clinicians=caseload.clinicians,
-                                 ratings=[r for r in caseload.ratings if r.client == client],
-                                 goals=[g for g in caseload.goals if g.client == client], name=caseload.name)
-            flags = [f for a in analyse_caseload(sub, _load_settings(config)) for f in a.flags]
+            flags = list(analysis.flags)
             match = [f for f in flags if f.kind == kind and (session is None or f.session == session)
                      and (not instrument or f.extra.get("instrument") == instrument)]
             if len(match) != 1:
                 listing = "\n".join(f"  --kind {f.kind}" + (f" --session {f.session}" if f.session else "")
                                     + (f" --instrument {f.extra['instrument']}" if f.extra.get("instrument") else "")
                                     + f"   ({f.status})" for f in flags) or "  (none)"
-                what = "no flag matches" if not match else f"{len(match)} flags match"
-                raise UserError(f"{client}: {what}; the client's flags are:\n{listing}")
-            saved = store.set_review(match[0], status, note)
+                found = "no flag matches" if not match else f"{len(match)} flags match"
+                raise UserError(f"{client}: {found}; the client's flags are:\n{listing}")
+            f = match[0]
+            outcome = service.set_review(analysis, f, status, note)
+            where = " ".join(x for x in (f.kind, f"s{f.session}" if f.session else "",
+                                         str(f.extra.get("instrument") or "")) if x)
+            from supervision_tui.rules.kinds import REGISTRY
+
+            what = f"{client} {where} ({REGISTRY.status_of(f).word}): " + (status or "note saved")
+        if outcome.notice is not None:
+            raise UserError(outcome.notice.message.removeprefix("Not saved: "))
     except UserError as err:
         _fail(err)
-    click.echo(f"{saved.key}: {saved.status} (by {saved.by} at {saved.at})")
+    by = service.store.user if service.store is not None else ""
+    click.echo(f"{what} (by {by})")
 
 
 @cli.command("audit")

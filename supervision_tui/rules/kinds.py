@@ -52,7 +52,7 @@ TIERS: dict[int, Tier] = {
         Tier(1, "▲", "!", "risk", "risk screen positive, not re-screened"),
         Tier(2, "▲", "^", "worse", "outcome deteriorated or not on track"),
         Tier(3, "●", "*", "rupture", "rupture open or unrepaired"),
-        Tier(4, "◆", "+", "goal", "goal disagreed"),
+        Tier(4, "◆", "#", "goal", "goal disagreed"),  # (console: not "+", the Outcome column's "improved")
         Tier(5, "○", "o", "absent", "disengaging (missed sessions)"),
         Tier(6, "·", ".", "goal", "goal stale, not set or partial"),
         Tier(7, " ", " ", "no flag", "no flag (not the same as cleared)"),

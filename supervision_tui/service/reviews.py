@@ -226,8 +226,9 @@ class ReviewService:
     """Reviews, action items and the audit trail of one caseload file."""
 
     def __init__(self, db_path: Path | str | None, *, scope: str | None = None, read_only: bool = False,
-                 as_of: date | None = None) -> None:
+                 as_of: date | None = None, user: str | None = None) -> None:
         self.db_path = Path(db_path) if db_path is not None else None
+        self.user = user  # who reviews (None: the login name; the CLI's --user)
         self.scope = scope or None  # --clinician: the only clinician whose clients this session sees
         self.read_only = read_only
         self.as_of = as_of  # --as-of: reviews as they stood at the end of that day (reports.as_of)
@@ -257,7 +258,7 @@ class ReviewService:
             else:
                 from supervision_tui.store.reviews import ReviewStore
 
-                self._store = ReviewStore(database, read_only=self.read_only)
+                self._store = ReviewStore(database, read_only=self.read_only, user=self.user)
         return self._store
 
     def start(self) -> Notice | None:

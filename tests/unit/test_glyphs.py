@@ -85,3 +85,19 @@ def test_console_tiers_read_as_the_registry_says():
         if tier.symbol.strip():
             assert to_console(label) == f"{CONSOLE.tier_symbol(tier)}{tier.number}" or \
                 to_console(label) == label  # a symbol consoles have ("·") stays
+
+
+def test_console_tier_symbols_are_not_outcome_or_review_verdicts():
+    """On a Linux console the tier column's symbols must not read as the
+    Outcome column's verdicts (newcomer finding: tier 4's "+" beside the
+    Outcome "+" for improved)."""
+    from supervision_tui.glyphs import to_console
+    from supervision_tui.rules.kinds import TIERS
+    from supervision_tui.ui.widgets.caseload_table import OUTCOME_SYMBOLS
+
+    verdicts = {to_console(s.split(" ")[0]) for s in OUTCOME_SYMBOLS.values()}
+    tiers = [t.ascii for t in TIERS.values() if t.ascii.strip()]
+    assert len(set(tiers)) == len(tiers)  # six distinct symbols (tier 7 has none)
+    # "!" is both risk ("!1 risk", always with its number and word) and not on track ("ORS !", always
+    # after a measure): an alarm either way; no other tier symbol is a verdict
+    assert verdicts & set(tiers) == {"!"}

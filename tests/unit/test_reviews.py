@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -535,10 +536,10 @@ def test_cli_review_and_audit(db, tmp_path):
     p = str(db.path)
     r = cli("review", p, "C-1", "--kind", "rupture", "--status", "discussed", "--note", NOTE, "--user", "sup01")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("C-1|rupture|4|SRS: discussed (by sup01")
-    r = cli("review", p, "C-1", "--status", "action", "--user", "sup02")  # the client as a whole
+    assert r.stdout.startswith("C-1 rupture s4 SRS (") and "): discussed (by sup01)" in r.stdout
+    r = cli("review", p, "C-1", "--status", "action", "--user", "sup02")  # the client as a whole, as r does
     assert r.returncode == 0, r.stderr
-    assert "C-1|client||: action" in r.stdout
+    assert r.stdout.startswith("C-1: action") and "(by sup02)" in r.stdout
 
     r = cli("review", p, "C-1", "--kind", "outcome", "--status", "discussed")
     assert r.returncode == 1 and "no flag matches" in r.stderr and "--kind rupture --session 4" in r.stderr
@@ -586,3 +587,16 @@ def test_cli_audit_refuses_a_damaged_database_like_every_other_command(db, damag
         assert r.stderr == flags.stderr and "Traceback" not in r.stderr
     assert db.path.read_bytes() == before
 
+
+
+def test_cli_review_of_a_client_marks_its_new_flags_like_r(db):
+    """Newcomer finding: ``review DB CLIENT --status discussed`` set the
+    client alone, so the caseload still said "• new"; now it does what the
+    dashboard's r does (the client and its new or changed flags)."""
+    p = str(db.path)
+    r = cli("review", p, "C-1", "--status", "discussed", "--user", "sup03")
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"C-1: discussed, with its [1-9]\d* new or changed flags? \(by sup03\)", r.stdout), r.stdout
+    rows = json.loads(cli("audit", p, "--format", "json").stdout)
+    targets = {x["target"] for x in rows if x["user"] == "sup03"}
+    assert {"C-1|client||", "C-1|rupture|4|SRS"} <= targets

@@ -48,9 +48,17 @@ ENTER_MEANS: dict[str, str] = {
 
 #: The caseload's symbols (its help lists them under "Symbols").
 REVIEW_LEGEND = "Review: • new  ✓ discussed  ☐ action  ☑ resolved  × dismissed  * changed"
-OUTCOME_LEGEND = ("Outcome (better or worse on that measure, whichever way its score runs): + improved  "
-                  "= no reliable change  ✗ deteriorated  ! not on track (below the clinic's expected course)  "
-                  "✓ (rec.) recovered on that measure (not IAPT recovery).  Last seen: the last attended session")
+#: The Outcome column's verdicts, one a line (symbol, meaning): a wrapped legend line once put a
+#: symbol at the end of one line and its meaning on the next
+OUTCOME_SYMBOLS_HELP = (
+    ("+", "improved reliably"),
+    ("=", "no reliable change"),
+    ("✗", "deteriorated reliably"),
+    ("!", "not on track: below the clinic's expected course"),
+    ("✓ rec.", "recovered on that measure (not IAPT recovery)"),
+)
+OUTCOME_LEGEND = ("Outcome: one verdict per measure, better or worse on that measure whichever way its score "
+                  "runs (PHQ-9 falls as a client improves). Last seen: the last attended session.")
 #: The clinical rules in a few lines (spec v2), under the caseload's symbols.
 RULES_LEGEND = (
     "Tiers: ▲1 risk  ▲2 worse  ●3 rupture  ◆4 goal disagreed  ○5 absent  ·6 goal stale/not set/partial  "
@@ -136,6 +144,7 @@ def collect_help(app, screen) -> list[HelpEntry]:
     if screen.id == "caseload":
         out.append(HelpEntry("Symbols", "", REVIEW_LEGEND, None))
         out.append(HelpEntry("Symbols", "", OUTCOME_LEGEND, None))
+        out.extend(HelpEntry("Symbols", symbol, meaning, None) for symbol, meaning in OUTCOME_SYMBOLS_HELP)
         out.extend(HelpEntry("Rules", "", line, None) for line in RULES_LEGEND)
     return out
 
