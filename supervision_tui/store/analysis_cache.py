@@ -18,9 +18,10 @@ Keys: what may and may not make an entry stale
   date, else today's: a rule may count days to it, as risk's
   ``expire_days`` does; so the first start of a day analyses every client
   again, behind the triage cache's rows), the program's
-  version, ``CACHE_VERSION`` and the shape of the result types
-  (``results_fingerprint``: their field names). A threshold setting, a new
-  program version or a new result field therefore starts from a new file;
+  version, ``CACHE_VERSION``, the shape of the result types
+  (``results_fingerprint``: their field names) and the program's code
+  (``triage_cache.code_fingerprint``). A threshold setting, a new program
+  version, a changed rule or a new result field therefore starts from a new file;
   display-only settings (theme, keys, ``[ui]``) are not part of it.
 * Within a file, an entry's key is the client's **content hash**: the
   BLAKE2b digest of its format-2 document (``columnar.content_hash``) —
@@ -90,12 +91,12 @@ def results_fingerprint() -> str:
 
 
 def cache_file(db_path: Path | str, settings: Any, as_of: date | None) -> Path:
-    from supervision_tui.store.triage_cache import cache_dir, settings_fingerprint
+    from supervision_tui.store.triage_cache import cache_dir, code_fingerprint, settings_fingerprint
 
     # the evaluation day: the as-of day, else today (a rule may count days to it: risk's expire_days)
     day = as_of.isoformat() if as_of else f"today {date.today().isoformat()}"
     ident = "\0".join([str(Path(db_path).absolute()), settings_fingerprint(settings), day,
-                       __version__, str(CACHE_VERSION), results_fingerprint()])
+                       __version__, str(CACHE_VERSION), results_fingerprint(), code_fingerprint()])
     return cache_dir() / f"analysis-{hashlib.sha256(ident.encode('utf-8')).hexdigest()[:32]}.bin"
 
 

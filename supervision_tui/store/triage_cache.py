@@ -46,12 +46,13 @@ rows; see ``ui/widgets/caseload_table.py``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,25 @@ def settings_fingerprint(settings: Any) -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """The program's own code as it is installed: the name, size and
+    modification time of every module of the package. Part of every cache
+    key (this file's and ``analysis_cache``'s), so changed rules or row
+    formats never show rows or analyses an older program made, even when
+    nobody bumped ``CACHE_VERSION`` or the version number (a development
+    checkout, a patched install). Stat calls only: well under a millisecond."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.blake2b(digest_size=12)
+    for path in sorted(root.rglob("*.py")):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class CacheKey:
     """Everything a cached table was made from (see the module doc)."""
@@ -135,7 +155,7 @@ class CacheKey:
     as_of: str | None
     clinician: str | None
     version: int = CACHE_VERSION
-    program: str = __version__
+    program: str = field(default_factory=lambda: f"{__version__}+{code_fingerprint()}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -158,6 +158,34 @@ def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch, per_cli
     assert inline_load(db).stats["analysed"] == n
     monkeypatch.setattr(ac, "results_fingerprint", lambda: "another shape")
     assert inline_load(db).stats["analysed"] == n
+    # changed code with the same version number (a rule's wording fixed in a checkout): the
+    # fingerprint of the package's modules is part of the key, so no stale analysis is shown
+    assert inline_load(db).stats["analysed"] == 0
+    import supervision_tui.store.triage_cache as tc
+
+    monkeypatch.setattr(tc, "code_fingerprint", lambda: "other code")
+    assert inline_load(db).stats["analysed"] == n
+
+
+def test_the_code_fingerprint_follows_the_modules(tmp_path, monkeypatch):
+    """``code_fingerprint`` changes when a module of the package changes
+    (its size or modification time), and only then."""
+    import supervision_tui.store.triage_cache as tc
+
+    tc.code_fingerprint.cache_clear()
+    before = tc.code_fingerprint()
+    tc.code_fingerprint.cache_clear()
+    assert tc.code_fingerprint() == before
+    module = Path(tc.__file__).resolve().parent.parent / "wording.py"
+    st = module.stat()
+    try:
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        tc.code_fingerprint.cache_clear()
+        assert tc.code_fingerprint() != before
+    finally:
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
+        tc.code_fingerprint.cache_clear()
+    assert tc.code_fingerprint() == before
 
 
 def test_a_format_1_file_is_read_by_one_worker_and_cached_alike(tmp_path):

@@ -18,7 +18,6 @@ from textual.widgets import Static
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.results import ClientAnalysis
 from supervision_tui.rules.triage import NO_FLAG
-from supervision_tui.ui.filters import tier_label
 from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS
 from supervision_tui.ui.widgets.sparkline import block_chart
@@ -65,41 +64,6 @@ def risk_banner(a: ClientAnalysis) -> Text | None:
         return None
     t = Text("⚠ RISK", style="bold")
     t.append(f" · {summary}")
-    return t
-
-
-def client_header(v: ClientDisplay, as_of=None, width: int | None = None, suffix: Text | None = None) -> Text:
-    """One line: code · clinician · "active since <start>" (else "started
-    <start> · closed") · sessions · last · tier: why,
-    then ``suffix``. When that is wider than ``width`` cells, the tier and
-    why start a second line instead of wrapping mid-phrase."""
-    a = v.analysis
-    c = v.record.client
-    since = c.started or (v.record.sessions[0].date if v.record.sessions else None)
-    t = Text()
-    t.append(a.client, style="bold")
-    t.append(f" · {a.clinician or '—'} · ")
-    status = a.status.replace("_", " ")
-    if since is None:
-        t.append(status)
-    elif a.status == "active":  # active since the start: true
-        t.append(f"{status} since {since.isoformat()}")
-    else:  # paused/closed/dropped out: the start date is not when that began
-        t.append(f"started {since.isoformat()} · {status}")
-    t.append(f" · {a.sessions} session{'s' if a.sessions != 1 else ''}")
-    if a.latest_date is not None:
-        t.append(f" · last {a.latest_date.isoformat()}")
-    tier = Text()
-    tier.append(tier_label(a.tier), style="bold")
-    if a.why:
-        tier.append(f": {a.why}")
-    if suffix is not None:
-        tier.append_text(suffix)
-    if width is not None and t.cell_len + 3 + tier.cell_len > width:
-        t.append("\n")
-    else:
-        t.append(" · ")
-    t.append_text(tier)
     return t
 
 
