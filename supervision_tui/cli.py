@@ -629,19 +629,21 @@ def review_cmd(db, client, kind, session, instrument, status, note, user, config
 
         database = _open_db(db, read_only=False)
         caseload = database.load()
-        if client not in caseload.clients:
+        if client not in {r.code for r in caseload.records()}:  # (also a client known only from its rows)
             raise UserError(f"{db}: no client {client!r}")
         service = ReviewService(database.path, user=user)
         _ = service.store  # (opening it checks --user: a bad one fails before the caseload is analysed)
         # the whole caseload: a flag of the clinic reference (not on track) needs every client
         analysis = next(a for a in analyse_caseload(caseload, _load_settings(config)) if a.client == client)
-        if kind is None and status is not None:
+        if kind is None and status == "discussed":
+            # what the dashboard's r does: the client and its new or changed flags (named below)
             outcome = service.mark_client(analysis, status, note)
-            n = outcome.value or 0
-            what = f"{client}: {status}" + (f", with its {count(n, 'new or changed flag')}" if n else "")
-        elif kind is None:
-            outcome = service.set_review(analysis, None, None, note)
-            what = f"{client}: note saved"
+            keys = set(service.marked_together(analysis)) if outcome.notice is None else set()
+            marked = [f for f in analysis.flags if f.identity in keys]
+            what = f"{client}: discussed" + (", with " + ", ".join(_flag_words(f) for f in marked) if marked else "")
+        elif kind is None:  # another status (or a note) for the client as a whole; flags keep theirs
+            outcome = service.set_review(analysis, None, status, note)
+            what = f"{client}: " + (f"{status} (the client as a whole; its flags: --kind)" if status else "note saved")
         else:
             flags = list(analysis.flags)
             match = [f for f in flags if f.kind == kind and (session is None or f.session == session)
@@ -654,17 +656,22 @@ def review_cmd(db, client, kind, session, instrument, status, note, user, config
                 raise UserError(f"{client}: {found}; the client's flags are:\n{listing}")
             f = match[0]
             outcome = service.set_review(analysis, f, status, note)
-            where = " ".join(x for x in (f.kind, f"s{f.session}" if f.session else "",
-                                         str(f.extra.get("instrument") or "")) if x)
-            from supervision_tui.rules.kinds import REGISTRY
-
-            what = f"{client} {where} ({REGISTRY.status_of(f).word}): " + (status or "note saved")
+            what = f"{client} {_flag_words(f)}: " + (status or "note saved")
         if outcome.notice is not None:
             raise UserError(outcome.notice.message.removeprefix("Not saved: "))
     except UserError as err:
         _fail(err)
     by = service.store.user if service.store is not None else ""
     click.echo(f"{what} (by {by})")
+
+
+def _flag_words(f) -> str:
+    """"rupture s4 SRS (unrepaired)": a flag as the review command names it."""
+    from supervision_tui.rules.kinds import REGISTRY
+
+    where = " ".join(x for x in (f.kind, f"s{f.session}" if f.session else "", str(f.extra.get("instrument") or ""))
+                     if x)
+    return f"{where} ({REGISTRY.status_of(f).word})"
 
 
 @cli.command("audit")

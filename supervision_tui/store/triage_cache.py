@@ -133,7 +133,11 @@ def code_fingerprint() -> str:
     formats never show rows or analyses an older program made, even when
     nobody bumped ``CACHE_VERSION`` or the version number (a development
     checkout, a patched install). Stat calls only: well under a millisecond."""
-    root = Path(__file__).resolve().parent.parent
+    return package_fingerprint(Path(__file__).resolve().parent.parent)
+
+
+def package_fingerprint(root: Path) -> str:
+    """``code_fingerprint`` of the package at ``root``."""
     h = hashlib.blake2b(digest_size=12)
     for path in sorted(root.rglob("*.py")):
         try:

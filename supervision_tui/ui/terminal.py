@@ -107,25 +107,31 @@ def configure_app(app: App, ssh: bool | None = None, env: Mapping[str, str] | No
     return settings
 
 
-def not_a_terminal(env: Mapping[str, str] | None = None, stdin: Any = None, stdout: Any = None) -> str | None:
+def not_a_terminal(env: Mapping[str, str] | None = None, stdin: Any = None, screen: Any = None) -> str | None:
     """Why the dashboard cannot run here, or None: it needs a terminal on
-    both standard input and output (run without one, e.g. ``</dev/null`` or
-    from cron, Textual would wait forever on a closed input and keep a core
-    busy). A driver named in ``TEXTUAL_DRIVER`` (the browser mode's) brings
-    its own input and output."""
+    its standard input and on the stream Textual draws on (standard error
+    on Linux and macOS, ``linux_driver``; standard output on Windows), so
+    ``supervision-tui DB > log`` still works and ``2> log`` is refused
+    instead of drawing into the file. Without one (``</dev/null``, cron)
+    Textual would wait forever on a closed input and keep a core busy. A
+    driver named in ``TEXTUAL_DRIVER`` (the browser mode's) brings its own
+    input and output."""
     env = os.environ if env is None else env
     if env.get("TEXTUAL_DRIVER"):
         return None
-    stdin = sys.stdin if stdin is None else stdin
-    stdout = sys.stdout if stdout is None else stdout
-    for name, stream in (("input", stdin), ("output", stdout)):
+    stdin = sys.__stdin__ if stdin is None else stdin
+    if screen is None:
+        screen = sys.__stdout__ if sys.platform == "win32" else sys.__stderr__
+    screen_name = "output" if sys.platform == "win32" else "error (where the screen is drawn)"
+    for name, stream in (("input", stdin), (screen_name, screen)):
         try:
             tty = stream is not None and stream.isatty()
         except (ValueError, OSError):  # a closed stream
             tty = False
         if not tty:
-            return (f"the dashboard needs a terminal, and its standard {name} is not one. For scripts use "
-                    f"the commands (supervision-tui summary, flags, agenda, …); in a browser: supervision-tui serve")
+            return (f"the dashboard needs a terminal, and its standard {name} is not one (over SSH with a "
+                    f"command: ssh -t). For scripts use the commands (supervision-tui summary, flags, agenda, …); "
+                    f"in a browser: supervision-tui serve")
     return None
 
 

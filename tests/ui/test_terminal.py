@@ -232,7 +232,8 @@ def test_not_a_terminal_names_the_stream_and_the_way_out():
 
     assert not_a_terminal({}, _Stream(True), _Stream(True)) is None
     assert "standard input is not one" in not_a_terminal({}, _Stream(False), _Stream(True))
-    assert "standard output is not one" in not_a_terminal({}, _Stream(True), _Stream(False))
+    assert "standard error (where the screen is drawn) is not one" in not_a_terminal({}, _Stream(True),
+                                                                                    _Stream(False))
     assert "supervision-tui summary" in not_a_terminal({}, _Stream(False), _Stream(False))
     # the browser mode's driver brings its own input and output
     assert not_a_terminal({"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}, _Stream(False),
@@ -253,3 +254,36 @@ def test_open_without_a_terminal_exits_at_once(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "the dashboard needs a terminal" in proc.stderr and "Traceback" not in proc.stderr
+    assert "standard input is not one" in proc.stderr
+
+
+def test_open_with_its_output_redirected_still_runs(tmp_path):
+    """Textual draws on standard error (Linux driver): ``DB > log`` in a
+    terminal is not refused, ``2> log`` is (it would draw into the file)."""
+    import pty
+
+    from supervision_tui.demo import write_demo
+
+    db = tmp_path / "demo.json"
+    write_demo(db, seed=2026, n_clients=12)
+    for redirect, refused in (("stdout", False), ("stderr", True)):
+        master, slave = pty.openpty()
+        log = tmp_path / f"{redirect}.log"
+        with open(log, "wb") as sink:
+            streams = {"stdin": slave, "stdout": slave, "stderr": slave, redirect: sink}
+            env = {**os.environ, "TERM": "xterm-256color"}
+            env.pop("TEXTUAL_DRIVER", None)
+            proc = subprocess.Popen([sys.executable, "-m", "supervision_tui", str(db), "--no-ssh"], env=env,
+                                    start_new_session=True, **streams)
+            try:
+                rc = proc.wait(timeout=20 if refused else 4)
+            except subprocess.TimeoutExpired:
+                rc = None  # still running: it started
+                os.killpg(proc.pid, 9)  # (with its loader processes)
+                proc.wait()
+        os.close(slave)
+        os.close(master)
+        if refused:
+            assert rc == 1 and "standard error (where the screen is drawn)" in log.read_text(errors="replace")
+        else:
+            assert rc is None and "needs a terminal" not in log.read_text(errors="replace")

@@ -167,25 +167,32 @@ def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch, per_cli
     assert inline_load(db).stats["analysed"] == n
 
 
-def test_the_code_fingerprint_follows_the_modules(tmp_path, monkeypatch):
-    """``code_fingerprint`` changes when a module of the package changes
-    (its size or modification time), and only then."""
-    import supervision_tui.store.triage_cache as tc
+def test_the_code_fingerprint_follows_the_modules(tmp_path):
+    """The fingerprint changes when a module of the package changes (its
+    size or modification time), and only then (on a copy of the package:
+    the installed one is never touched)."""
+    import os
+    import shutil
 
-    tc.code_fingerprint.cache_clear()
-    before = tc.code_fingerprint()
-    tc.code_fingerprint.cache_clear()
-    assert tc.code_fingerprint() == before
-    module = Path(tc.__file__).resolve().parent.parent / "wording.py"
+    from supervision_tui.store.triage_cache import code_fingerprint, package_fingerprint
+
+    real = Path(ac.__file__).resolve().parent.parent
+    assert code_fingerprint() == package_fingerprint(real)
+    copy = tmp_path / "supervision_tui"
+    shutil.copytree(real, copy, ignore=shutil.ignore_patterns("__pycache__"), copy_function=shutil.copy2)
+    before = package_fingerprint(copy)
+    assert package_fingerprint(copy) == before
+    (copy / "ui" / "app.tcss").write_text("changed")  # not a module: no change
+    assert package_fingerprint(copy) == before
+    module = copy / "wording.py"
     st = module.stat()
-    try:
-        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-        tc.code_fingerprint.cache_clear()
-        assert tc.code_fingerprint() != before
-    finally:
-        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
-        tc.code_fingerprint.cache_clear()
-    assert tc.code_fingerprint() == before
+    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert package_fingerprint(copy) != before
+    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert package_fingerprint(copy) == before
+    module.write_text(module.read_text() + "\n# a fix\n")
+    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))  # same time, other size
+    assert package_fingerprint(copy) != before
 
 
 def test_a_format_1_file_is_read_by_one_worker_and_cached_alike(tmp_path):

@@ -596,7 +596,12 @@ def test_cli_review_of_a_client_marks_its_new_flags_like_r(db):
     p = str(db.path)
     r = cli("review", p, "C-1", "--status", "discussed", "--user", "sup03")
     assert r.returncode == 0, r.stderr
-    assert re.match(r"C-1: discussed, with its [1-9]\d* new or changed flags? \(by sup03\)", r.stdout), r.stdout
+    assert re.match(r"C-1: discussed, with .*rupture s4 SRS \(\w+\).* \(by sup03\)", r.stdout), r.stdout
     rows = json.loads(cli("audit", p, "--format", "json").stdout)
     targets = {x["target"] for x in rows if x["user"] == "sup03"}
     assert {"C-1|client||", "C-1|rupture|4|SRS"} <= targets
+    # another status for the client as a whole leaves its flags alone (r's picker; a flag: --kind)
+    r = cli("review", p, "C-1", "--status", "dismissed", "--user", "sup04")
+    assert r.returncode == 0 and r.stdout.startswith("C-1: dismissed (the client as a whole"), r.stdout
+    rows = json.loads(cli("audit", p, "--format", "json").stdout)
+    assert {x["target"] for x in rows if x["user"] == "sup04"} == {"C-1|client||"}

@@ -61,7 +61,7 @@ def test_console_glyphs():
 
 @pytest.mark.parametrize("value, column", [  # the column top row first
     (30, "  ▁"),    # the lowest rating: one eighth of the bottom row
-    (35.9, "  █"),  # just below the cut-off: the bottom row only, never above it
+    (35.9, "  ▇"),  # just below the cut-off: the bottom row only, never full (the boundary shows)
     (36, " ▁█"),    # the cut-off itself is not below it: into the middle row
     (38, "▁██"),    # half-way from the cut-off to the top: the middle row full
     (40, "███"),

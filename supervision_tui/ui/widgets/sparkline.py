@@ -108,7 +108,8 @@ def block_chart(
             cols.append(" " * height)
             continue
         if split:  # below the cut-off: the bottom row only; at or above it: the bottom row full and more
-            n = 1 + _level(v, lo, cutoff, 8) if v < cutoff else 9 + _level(v, cutoff, hi, levels - 8)
+            # (at most 7/8 below it: the bottom row is full only from the cut-off up, so the boundary shows)
+            n = 1 + _level(v, lo, cutoff, 7) if v < cutoff else 9 + _level(v, cutoff, hi, levels - 8)
         else:
             n = _level(v, lo, hi, levels + 1)  # 0..levels eighths filled
         n = max(1, n)  # a rating is always visible
