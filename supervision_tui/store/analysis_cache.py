@@ -90,11 +90,13 @@ def results_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def cache_file(db_path: Path | str, settings: Any, as_of: date | None) -> Path:
+def cache_file(db_path: Path | str, settings: Any, as_of: date | None, *, today: date | None = None) -> Path:
+    """The cache file of a load; ``today``: its evaluation day without
+    ``as_of`` (default: the real today; the loader fixes it once per load)."""
     from supervision_tui.store.triage_cache import cache_dir, code_fingerprint, settings_fingerprint
 
     # the evaluation day: the as-of day, else today (a rule may count days to it: risk's expire_days)
-    day = as_of.isoformat() if as_of else f"today {date.today().isoformat()}"
+    day = as_of.isoformat() if as_of else f"today {(today or date.today()).isoformat()}"
     ident = "\0".join([str(Path(db_path).absolute()), settings_fingerprint(settings), day,
                        __version__, str(CACHE_VERSION), results_fingerprint(), code_fingerprint()])
     return cache_dir() / f"analysis-{hashlib.sha256(ident.encode('utf-8')).hexdigest()[:32]}.bin"

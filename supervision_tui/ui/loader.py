@@ -91,6 +91,10 @@ class LoadRequest:
     workers: int = WORKERS
     whole: bool = False  # parse the file whole (a format-2 file in an unusual layout)
     scope: str | None = None  # --clinician: supervisee effectiveness of this clinician's clients
+    # the evaluation day without --as-of, fixed when the load is asked for: the rules, the cache file
+    # read and the one written all use it (a load that runs past midnight files no analysis under
+    # the next day)
+    today: date = field(default_factory=date.today)
 
 
 # --- the worker ----------------------------------------------------------------------------
@@ -216,7 +220,8 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
         _send(fd, ("head", {"name": name, "clinicians": [(c.id, c.role) for c in clinicians], "format": fmt}))
     cache: dict[bytes, bytes] = {}
     if req.use_cache:
-        cache = analysis_cache.read_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of))
+        cache = analysis_cache.read_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of,
+                                                                    today=req.today))
     as_of = req.as_of
     t_decode = t_rules = t_spark = t_pickle = t_send = 0.0
     clock = time.perf_counter
@@ -266,7 +271,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                 if columnar.has_record(data, as_of):
                     record = columnar.client_record(data, as_of)
                     t2 = clock()
-                    analysis = analyse_client(record, settings, today=as_of, shared=shared)
+                    analysis = analyse_client(record, settings, today=as_of or req.today, shared=shared)
                     t3 = clock()
                     extras["spark"] = spark_args(ClientDisplay(record, analysis, settings))
                     extras["missing_recent"] = missing_recent_measures(record)  # (the clinicians screen)
@@ -632,11 +637,11 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
         from supervision_tui.store.analysis_cache import cache_file
 
         try:
-            cache_file(req.db_path, req.settings, req.as_of).unlink()
+            cache_file(req.db_path, req.settings, req.as_of, today=req.today).unlink()
         except OSError:
             pass
         retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers,
-                            scope=req.scope)
+                            scope=req.scope, today=req.today)
         return receive(spawn(retry), cancelled, progress, each)
     finally:
         if cancelled():
@@ -652,7 +657,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     handle.fds = []
     if whole and not req.whole:
         retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=req.use_cache, workers=1, whole=True,
-                            scope=req.scope)
+                            scope=req.scope, today=req.today)
         return receive(spawn(retry), cancelled, progress, each)
     if error is not None:
         raise LoaderError(error)
@@ -665,7 +670,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     cache_path = None
     write = None
     if req.use_cache:
-        cache_path = analysis_cache.cache_file(req.db_path, req.settings, req.as_of)
+        cache_path = analysis_cache.cache_file(req.db_path, req.settings, req.as_of, today=req.today)
         cached = sum(d.get("cached", 0) for d in done)
         if fresh or not cache_path.exists() or cached != len(entries):
             write = entries
