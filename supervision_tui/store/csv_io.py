@@ -59,7 +59,7 @@ Readings of the spec, decided here (interchange.md leaves them open):
   measure; clinical-rules.md §3 assigns it to an alliance instrument).
 * ``rupture_type`` is only allowed when ``rupture`` is ``yes``.
 * Codes (``client``, ``clinician``, ``goal_id``) are identifiers: 1–32 of
-  ``A–Z a–z 0–9 _ -`` (interchange.md §1), not starting with ``-``
+  ``A–Z a–z 0–9 . _ -`` (interchange.md §1 and ``.``), not starting with ``-``
   (issue 13: never an option, never a formula; ``store/sanitize.py``);
   ``reviewed_session`` may not be before ``set_session``.
 * No cell may hold a control character (C0, DEL, C1: terminal escape

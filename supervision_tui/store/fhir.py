@@ -50,7 +50,7 @@ Readings of the spec, decided here:
   TAX or CZ) is never taken by default: the import is refused, and it is
   used only when ``--client-system`` names it, with a warning in the
   summary. The summary names the systems used. The code must fit the
-  client code alphabet (1–32 of ``A–Z a–z 0–9 _ -``). Two Patients with
+  client code alphabet (1–32 of ``A–Z a–z 0–9 . _ -``). Two Patients with
   one code are an error.
 * Clinician: the Practitioner's identifier (``--clinician-system``, else its
   first). Bulk Data Patient- and Group-level exports hold only the
@@ -945,7 +945,7 @@ class _Reader:
         i, system, value, ident = chosen
         if not CODE_RE.fullmatch(value):
             raise _Bad(f"identifier[{i}].value", "cannot be a client code: it must be 1-32 characters of "
-                       "A-Z a-z 0-9 _ - (choose another identifier with --client-system)", shown=code_shown(value))
+                       "A-Z a-z 0-9 . _ - (choose another identifier with --client-system)", shown=code_shown(value))
         return _Patient(where, value, system, _looks_national(system, ident))
 
     def practitioner(self, doc: dict, where: Where) -> _Practitioner:
@@ -959,7 +959,7 @@ class _Reader:
                 value = value.strip()
                 if not CODE_RE.fullmatch(value):
                     raise _Bad(f"identifier[{i}].value", "cannot be a clinician id: it must be 1-32 characters "
-                               "of A-Z a-z 0-9 _ - (choose another identifier with --clinician-system)",
+                               "of A-Z a-z 0-9 . _ - (choose another identifier with --clinician-system)",
                                shown=code_shown(value))
                 return _Practitioner(where, value)
         if self.clinician_system is not None:

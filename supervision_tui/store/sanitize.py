@@ -29,9 +29,11 @@ consumers. They are:
 Identifiers
 -----------
 Client codes, clinician ids and goal ids are *identifiers*: 1–32 of
-``A–Z a–z 0–9 _ -`` (interchange.md §1), not starting with ``-`` (so an
-identifier is never taken for a command-line option nor run as a formula
-by a spreadsheet). ``is_identifier`` / ``IDENTIFIER_RULE``.
+``A–Z a–z 0–9 . _ -``, not starting with ``-`` (so an identifier is never
+taken for a command-line option nor run as a formula by a spreadsheet).
+``is_identifier`` / ``IDENTIFIER_RULE``. Issue 13 widened interchange.md
+§1's ``A–Z a–z 0–9 _ -`` by ``.`` (record numbers and FHIR identifiers
+often have dots): every file valid before is valid still.
 
 An error about a value given for an identifier shows it through
 ``code_shown(value)``: a valid identifier is shown (codes are not
@@ -69,8 +71,8 @@ __all__ = [
     "FORMULA_TRIGGERS",
 ]
 
-IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,31}", re.ASCII)
-IDENTIFIER_RULE = "1-32 characters of A-Z a-z 0-9 _ -, not starting with -"
+IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9._-]{0,31}", re.ASCII)
+IDENTIFIER_RULE = "1-32 characters of A-Z a-z 0-9 . _ -, not starting with -"
 
 
 def is_identifier(value: object) -> bool:

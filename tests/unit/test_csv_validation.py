@@ -66,12 +66,12 @@ def measure_ok(*rows: dict):
 MEASURE_CASES = [
     # client / clinician: required, alphabet, length
     ({"client": ""}, "client: required (got empty)"),
-    ({"client": "C 01"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 4 characters, not a code; not shown)"),
-    ({"client": "C.01"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 4 characters, not a code; not shown)"),
-    ({"client": "Ü1"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 2 characters, not a code; not shown)"),
-    ({"client": "C" * 33}, "client: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 33 characters, not a code; not shown)"),
+    ({"client": "C 01"}, "client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 4 characters, not a code; not shown)"),
+    ({"client": "C/01"}, "client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 4 characters, not a code; not shown)"),
+    ({"client": "Ü1"}, "client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 2 characters, not a code; not shown)"),
+    ({"client": "C" * 33}, "client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 33 characters, not a code; not shown)"),
     ({"clinician": ""}, "clinician: required (got empty)"),
-    ({"clinician": "Dr Who"}, "clinician: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 6 characters, not a code; not shown)"),
+    ({"clinician": "Dr Who"}, "clinician: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 6 characters, not a code; not shown)"),
     # session
     ({"session": ""}, "session: required (got empty)"),
     ({"session": "0"}, "session: must be a whole number >= 1 (got 0)"),
@@ -213,6 +213,8 @@ VALID_ROWS = [
     ({"rupture": "yes", "rupture_type": "confrontation"}, dict(rupture=True, rupture_type="confrontation")),
     ({"rupture": "no"}, dict(rupture=False, rupture_type=None)),
     ({"client": "a_B-9" + "x" * 27}, dict(client="a_B-9" + "x" * 27)),
+    # issue 13: "." is an identifier character (record numbers such as MRN.0042.7)
+    ({"client": "MRN.0042.7", "clinician": "dr.lee"}, dict(client="MRN.0042.7", clinician="dr.lee")),
 ]
 
 
@@ -418,7 +420,7 @@ def test_long_values_are_cut_and_control_characters_escaped():
     errs = measure_errors({"date": "2" * 50})
     assert errs == [f"m.csv:2: date: must be a date YYYY-MM-DD (got {'2' * 39}…)"]
     errs = measure_errors({"clinician": "T" * 50})  # not a code: described, not shown (sanitize.code_shown)
-    assert errs == ["m.csv:2: clinician: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - "
+    assert errs == ["m.csv:2: clinician: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - "
                     "(got 50 characters, not a code; not shown)"]
     errs = measure_errors({"session": "1\t2"})
     assert errs == ["m.csv:2: session: contains a control character: tab (U+0009) at character 2 (got 1\\t2)"]
@@ -461,9 +463,9 @@ def client_errors(*rows: dict) -> list[str]:
 
 CLIENT_CASES = [
     ({"client": ""}, "client: required (got empty)"),
-    ({"client": "C#1"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 3 characters, not a code; not shown)"),
+    ({"client": "C#1"}, "client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 3 characters, not a code; not shown)"),
     ({"clinician": ""}, "clinician: required (got empty)"),
-    ({"clinician": "T 1"}, "clinician: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 3 characters, not a code; not shown)"),
+    ({"clinician": "T 1"}, "clinician: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 3 characters, not a code; not shown)"),
     ({"status": "gone"}, "status: must be one of active, paused, closed, dropped_out or empty (got gone)"),
     ({"status": "Closed"}, "status: must be one of active, paused, closed, dropped_out or empty (got Closed)"),
     ({"started": "2025-13-01"}, "started: must be a date YYYY-MM-DD (got 2025-13-01)"),
@@ -516,9 +518,9 @@ def goal_errors(*rows: dict, with_client: bool = True) -> list[str]:
 
 GOAL_CASES = [
     ({"client": ""}, "client: required (got empty)"),
-    ({"client": "C 1"}, "client: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 3 characters, not a code; not shown)"),
+    ({"client": "C 1"}, "client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 3 characters, not a code; not shown)"),
     ({"goal_id": ""}, "goal_id: required (got empty)"),
-    ({"goal_id": "goal one"}, "goal_id: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 8 characters, not a code; not shown)"),
+    ({"goal_id": "goal one"}, "goal_id: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 8 characters, not a code; not shown)"),
     ({"set_session": ""}, "set_session: required (got empty)"),
     ({"set_session": "0"}, "set_session: must be a whole number >= 1 (got 0)"),
     ({"agreement": ""}, "agreement: required: one of agreed, partial, disagreed (got empty)"),
@@ -628,7 +630,7 @@ def test_unknown_column_is_reported_and_the_rows_are_still_checked():
     errors = file_errors("client,clinician,session,date,colour\nC 1,T01,0,2025-01-06,red\n")
     assert errors[0].startswith("m.csv:1: header: unknown column; allowed are client,")
     assert errors[0].endswith("(got colour)")
-    assert "m.csv:2: client: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - (got 3 characters, not a code; not shown)" in errors
+    assert "m.csv:2: client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 3 characters, not a code; not shown)" in errors
     assert "m.csv:2: session: must be a whole number >= 1 (got 0)" in errors
 
 

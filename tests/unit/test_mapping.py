@@ -393,9 +393,9 @@ def test_a_name_in_the_client_or_clinician_column_is_never_shown(tmp_path):
         """, mapping=by_name)
     errs = errors_of(m, f)
     assert errs == [
-        f"{f}:2: First name: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - "
+        f"{f}:2: First name: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - "
         "(got 21 characters, not a code; not shown)",
-        f"{f}:2: Therapist: must be 1-32 characters of A-Z a-z 0-9 _ -, not starting with - "
+        f"{f}:2: Therapist: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - "
         "(got 14 characters, not a code; not shown)",
     ]  # "Ottoline" is a valid code: a one-word name cannot be told from a code
     res = CliRunner().invoke(cli, ["validate", "--map", str(m), str(f)])
