@@ -119,7 +119,9 @@ def settings_fingerprint(settings: Any) -> str:
         settings = Settings()
     parts = [repr(getattr(settings, name, None)) for name in ("rupture", "goals", "outcomes", "attendance", "risk",
                                                           "not_on_track", "effectiveness")]
-    parts.append(repr(REGISTRY.ids()))
+    # every registered instrument in full: one re-registered under its id with another cut-off or
+    # reliable change (``register_instrument(..., replace=True)``) changes results too
+    parts.append(repr([REGISTRY[i] for i in REGISTRY.ids()]))
     if getattr(getattr(settings, "risk", None), "expire_days", 0):
         parts.append(date.today().isoformat())  # a clinic's risk expiry counts days to today
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:32]

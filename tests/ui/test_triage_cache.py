@@ -234,3 +234,22 @@ async def test_read_only_writes_the_cache_only_in_the_private_folder(demo_db):
     await _first_app_run(demo_db)
     assert sorted(p.name for p in demo_db.parent.iterdir()) == before
     assert len(_cache_files()) == 1
+
+
+def test_an_instrument_registered_again_with_another_cut_off_changes_the_key():
+    """Reviewer finding: the settings fingerprint named only the registered
+    ids, so an instrument registered again under its id with another cut-off
+    kept stale cached rows and analyses."""
+    from dataclasses import replace as dc_replace
+
+    from supervision_tui import instruments
+    from supervision_tui.store.triage_cache import settings_fingerprint
+
+    before = settings_fingerprint(None)
+    srs = instruments.REGISTRY["SRS"]
+    try:
+        instruments.register(dc_replace(srs, cutoff=dc_replace(srs.cutoff, value=35)), replace=True)
+        assert settings_fingerprint(None) != before
+    finally:
+        instruments.register(srs, replace=True)
+    assert settings_fingerprint(None) == before
