@@ -484,7 +484,7 @@ def flags_cmd(db, as_json, as_of, clinician, config, with_reference) -> None:
     reference = reference_of(shared) or {}
     if not with_reference:
         click.echo(tables.flags_json(analyses) if as_json
-                   else tables.flags_table(analyses) + tables.shortfall_text(reference))
+                   else tables.flags_table(analyses) + tables.shortfall_text(reference, analyses))
         return
     if as_json:
         click.echo(tables.flags_reference_json(analyses, reference))
@@ -511,7 +511,7 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
     from supervision_tui.rules.expected import reference_of
 
     click.echo(tables.summary_table(analyses, show_all=show_all)
-               + tables.shortfall_text(reference_of(shared)))
+               + tables.shortfall_text(reference_of(shared), analyses))
 
 
 @cli.command("effectiveness")
@@ -581,6 +581,11 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
         _check_clinician(db, caseload, clinician)
         as_of_day = _as_date(as_of)
         check_as_of(caseload, as_of_day)
+        since_day = _as_date(since)
+        day = as_of_day or date.today()
+        if since_day is not None and since_day > day:
+            raise UserError(f"--since {since_day.isoformat()} is after the agenda's day {day.isoformat()}: "
+                            "nothing could be new since then (the date of the last meeting, or omit --since)")
         reviews = ReviewsAsOf(database, as_of_day) if as_of_day is not None else ReviewStore(database)
         shared: dict = {}
         analyses = analyse_caseload(caseload, settings, as_of=as_of_day, shared=shared)

@@ -238,14 +238,16 @@ def flags_reference_json(analyses: Iterable[ClientAnalysis], reference: dict) ->
     return '{"flags": ' + flags + ',\n"reference": ' + ref + "}"
 
 
-def shortfall_text(reference: dict | None) -> str:
+def shortfall_text(reference: dict | None, analyses: Iterable[ClientAnalysis] = ()) -> str:
     """Clinical-rules §10 "Enough data", under a text table: for each outcome
     instrument in use whose clinic reference is too small, "ORS: not enough
     clinic data for an expected trajectory: 12 of 30 clients", so no view
     drops the signal silently ("" when there is none)."""
     from supervision_tui.rules.expected import in_use
 
-    lines = [f"{inst}: {m.shortfall()}" for inst, m in (reference or {}).items() if not m.enough and in_use(m)]
+    used = {inst for a in analyses for inst in a.outcomes}
+    lines = [f"{inst}: {m.shortfall()}" for inst, m in (reference or {}).items()
+             if not m.enough and (in_use(m) or inst in used)]
     if not lines:
         return ""
     return "\n\nNot on track is not computed (clinical-rules §10):\n" + "\n".join(f"  {line}" for line in lines)

@@ -114,6 +114,11 @@ def analyse_client(
     t = triage(view, flags)
     r = ctx.risk
     latest = view.latest
+    why = t.why
+    if t.tier == 7 and r is not None and not r.active:
+        # a re-screened risk is no triage reason, but a supervisor scanning "no flag" rows must
+        # see it: "no flag; risk at s2 re-screened negative at s3"
+        why = f"{t.why}; {r.why}"
     return ClientAnalysis(
         client=record.code,
         clinician=record.client.clinician,
@@ -131,7 +136,7 @@ def analyse_client(
         alliance=_alliance_latest(view),
         tier=t.tier,
         reason=t.reason,
-        why=t.why,
+        why=why,
         trigger_session=t.session,
         trigger_date=t.date,
         flags=tuple(flags),

@@ -585,12 +585,16 @@ def in_use(model: ExpectedModel) -> bool:
     return model.clients > 0 or model.pairs > 0
 
 
-def shortfalls(reference: Mapping[str, ExpectedModel] | None) -> list[str]:
+def shortfalls(reference: Mapping[str, ExpectedModel] | None, used: Iterable[str] = ()) -> list[str]:
     """"ORS 12 of 30 clients", for each instrument in use whose signal is
-    not computed (the counts that fall short)."""
+    not computed (the counts that fall short). ``used``: instruments some
+    client has two ratings of (``ClientAnalysis.outcomes``), in use even
+    where no client has the three a reference client needs."""
     if not reference:
         return []
-    return [f"{iid} {m.counts_words()}" for iid, m in reference.items() if not m.enough and in_use(m)]
+    used = set(used)
+    return [f"{iid} {m.counts_words()}" for iid, m in reference.items()
+            if not m.enough and (in_use(m) or iid in used)]
 
 
 RULE_NAME = "not_on_track"

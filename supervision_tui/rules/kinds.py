@@ -50,7 +50,7 @@ TIERS: dict[int, Tier] = {
     t.number: t
     for t in (
         Tier(1, "▲", "!", "risk", "risk screen positive, not re-screened"),
-        Tier(2, "▲", "^", "worse", "outcome deteriorated or not on track"),
+        Tier(2, "▲", "^", "outcome", "outcome deteriorated or not on track"),  # (not "worse": not on track may be better, only not enough)
         Tier(3, "●", "*", "rupture", "rupture open or unrepaired"),
         Tier(4, "◆", "#", "goal", "goal disagreed"),  # (console: not "+", the Outcome column's "improved")
         Tier(5, "○", "o", "absent", "disengaging (missed sessions)"),

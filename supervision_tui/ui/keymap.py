@@ -34,7 +34,8 @@ CLIENTS_GROUP = Binding.Group("Prev/next", compact=True)  # one footer entry: "�
 FLAGS_GROUP = Binding.Group("Flag", compact=True)  # "↑↓ Flag": the review entry r and n act on
 
 #: The review dialog's single keys (its prompt shows them).
-STATUS_KEYS = {"new": "n", "discussed": "d", "action": "a", "resolved": "r", "dismissed": "x"}
+STATUS_KEYS = {"new": "n", "discussed": "d", "action": "a", "resolved": "v", "dismissed": "x"}
+# (resolved is not "r": r opens the chooser, and r r once resolved a risk flag without a look)
 _STATUS_ORDER = ("new", "action", "discussed", "resolved", "dismissed")  # = service.reviews.STATUS_ORDER
 
 

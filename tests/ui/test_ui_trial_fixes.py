@@ -208,7 +208,7 @@ async def test_search_matches_the_tier_words_and_symbols(demo_db):
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
         by_tier = {t: {a.client for a in app.analyses if a.triaged and a.tier == t} for t in range(1, 8)}
-        for word, tier in (("rupture", 3), ("absent", 5), ("risk", 1), ("worse", 2), ("no flag", 7), ("●3", 3),
+        for word, tier in (("rupture", 3), ("absent", 5), ("risk", 1), ("outcome", 2), ("no flag", 7), ("●3", 3),
                            ("goal", 4), ("goal", 6)):
             app.screen.set_search(word)
             await pilot.pause()
@@ -310,7 +310,11 @@ async def test_sessions_risk_column_fits_at_80_columns_and_end_reaches_the_botto
         keys = [c.key.value for c in sessions.ordered_columns]
         assert keys.index("risk") < keys.index("report")  # never the one cut off at the right edge
         cells = table_column(sessions, "risk")
-        assert "⚠" in cells and set(cells) <= {"⚠", "—"}
+        # endorsed, screened negative, not asked: an empty cell is never read as "no" (newcomer finding)
+        assert "⚠ yes" in cells and "no" in cells and set(cells) <= {"⚠ yes", "no", "—"}
+        rows = app.data.view(scenarios["risk"]).session_rows
+        asked = {r.number for r in rows if r.risk is False}
+        assert asked and all(r.risk is None for r in rows if r.attendance != "attended")
         # the columns up to and including risk are inside the table's visible width
         upto = keys.index("risk") + 1
         needed = sum(c.get_render_width(sessions) for c in sessions.ordered_columns[:upto])

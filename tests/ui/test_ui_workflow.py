@@ -169,6 +169,14 @@ async def test_r_then_r_lets_you_pick_another_status_right_away(db, scenarios):
         await pilot.press("r", "escape")  # picker, cancelled: nothing changes
         await pilot.pause()
         assert table.cell_text(1, "review") == "✓ discussed"
+        # a double r (the key that opens the picker, pressed again) picks nothing: it never
+        # resolves a flag unseen (newcomer finding: r r resolved a risk flag)
+        await pilot.press("r", "r")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewDialog)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.cell_text(1, "review") == "✓ discussed"
 
 
 @async_test

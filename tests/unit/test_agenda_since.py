@@ -46,3 +46,19 @@ def test_the_cli_agenda_uses_the_same_default(tmp_path):
     last = max(r.date for r in Database(db, read_only=True).load().ratings)
     out = CliRunner().invoke(cli, ["agenda", str(db)]).output
     assert f"new since {(last - timedelta(days=SINCE_DAYS)).isoformat()}" in out.lower()
+
+
+def test_since_after_the_agenda_day_is_refused(tmp_path):
+    """Newcomer finding: ``--since`` a future date printed an agenda in which
+    nothing was new, silently. Now a clear error, exit 1."""
+    from click.testing import CliRunner
+
+    from supervision_tui.cli import cli
+    from supervision_tui.demo import write_demo
+
+    db = tmp_path / "demo.json"
+    write_demo(db, seed=2026, n_clients=12)
+    res = CliRunner().invoke(cli, ["agenda", str(db), "--as-of", "2026-11-20", "--since", "2026-11-21"])
+    assert res.exit_code == 1 and "--since 2026-11-21 is after the agenda's day 2026-11-20" in res.output
+    ok = CliRunner().invoke(cli, ["agenda", str(db), "--as-of", "2026-11-20", "--since", "2026-11-20"])
+    assert ok.exit_code == 0 and "new since 2026-11-20" in ok.output

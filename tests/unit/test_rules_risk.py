@@ -218,3 +218,14 @@ def test_tier_1_order_not_seen_since_first():
         ("C-E", 2, True),
         ("C-D", 6, False),  # closed without risk (goal not set): after every triaged client
     ]
+
+
+def test_a_rescreened_risk_is_named_on_a_no_flag_row():
+    """Newcomer finding: a client whose risk was re-screened negative read
+    "7 no flag … no flag", indistinguishable from a client never at risk.
+    The tier stays 7 (no triage reason, clinical-rules §6); the Why names it."""
+    case = Case().s(1, SRS=38, PHQ=dict(total=12, risk=True)).s(2, SRS=38, PHQ=dict(total=9, risk=False))
+    case.goal(1, "agreed", reviewed=2)
+    a = case.analyse()
+    assert a.tier == 7 and a.reason == "no flag"
+    assert a.why == "no flag; risk at s1 re-screened negative at s2"

@@ -196,7 +196,8 @@ class ClientScreen(AppScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#ruptures").border_title = "Ruptures"
         self.query_one("#outcomes").border_title = "Outcomes · attendance"
-        self.query_one("#sessions").border_title = "Sessions, latest first · report = post-session rupture report"
+        self.query_one("#sessions").border_title = ("Sessions, latest first · risk: ⚠ yes endorsed, no screened negative, — not asked"
+                                                   " · report = post-session rupture report")
         self._apply_width(self.size.width or self.app.size.width)
         self.watch(self.app, "present", lambda _v: self._present_changed(), init=False)
         self.watch(self.app, "data_version", self._data_changed, init=False)

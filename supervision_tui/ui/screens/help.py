@@ -61,7 +61,7 @@ OUTCOME_LEGEND = ("Outcome: one verdict per measure, better or worse on that mea
                   "runs (PHQ-9 falls as a client improves). Last seen: the last attended session.")
 #: The clinical rules in a few lines (spec v2), under the caseload's symbols.
 RULES_LEGEND = (
-    "Tiers: ▲1 risk  ▲2 worse  ●3 rupture  ◆4 goal disagreed  ○5 absent  ·6 goal stale/not set/partial  "
+    "Tiers: ▲1 risk  ▲2 outcome (deteriorated or not on track)  ●3 rupture  ◆4 goal disagreed  ○5 absent  ·6 goal stale/not set/partial  "
     "7 no flag (no rule fired: not the same as cleared)",
     "Risk stays ▲1 until a negative re-screen on the same instrument at a later attended session; an empty "
     "risk cell is not asked, not negative. Clients not seen since their risk session come first.",

@@ -345,7 +345,9 @@ class SessionsTable(FastDataTable):
                     cells.append(Text(fmt_num(c), justify="right"))
             for inst in outcomes:
                 cells.append(Text(fmt_num(row.scores.get((inst, "client"))), justify="right"))
-            cells.append(Text("⚠", style="bold", justify="center") if row.risk else Text("—", justify="center"))
+            # endorsed / screened negative / not asked: an empty cell is never read as "no"
+            cells.append(Text("⚠ yes", style="bold", justify="center") if row.risk
+                         else Text("no" if row.risk is False else "—", justify="center"))
             cells.append(Text("; ".join(row.reports) if row.reports else "—"))
             rows.append((cells, str(row.number)))
         # each column as wide as an auto-width one would be, given here: the table then

@@ -147,7 +147,7 @@ class SessionRow:
     attendance: str
     scores: dict[tuple[str, str], float]  # (instrument, rater) -> total
     reports: tuple[str, ...]  # post-session rupture reports: "client: withdrawal"
-    risk: bool
+    risk: bool | None  # True: a critical item endorsed; False: screened negative; None: not asked
 
 
 def _fmt_num(v: float | None) -> str:
@@ -267,7 +267,7 @@ def spark_args(view: ClientDisplay) -> tuple | None:
 def _session_row(s: Session) -> SessionRow:
     scores: dict[tuple[str, str], float] = {}
     reports: list[str] = []
-    risk = False
+    risk: bool | None = None  # an empty cell is "not asked", never "no" (clinical-rules §6)
     for r in s.ratings:
         if r.instrument is not None and r.total is not None:
             scores[(r.instrument, r.rater)] = float(r.total)
@@ -275,6 +275,8 @@ def _session_row(s: Session) -> SessionRow:
             reports.append(f"{r.rater}: {r.rupture_type or 'rupture'}")
         if r.risk:
             risk = True
+        elif r.risk is False and risk is None:
+            risk = False
     return SessionRow(s.number, s.date, s.attendance, scores, tuple(dict.fromkeys(reports)), risk)
 
 
