@@ -371,6 +371,11 @@ class MappedImport:
         if self.ignored_columns:
             shown = ", ".join(self.ignored_columns[:12]) + (", …" if len(self.ignored_columns) > 12 else "")
             lines.append(f"  columns not read (not in the mapping): {shown}")
+        if "clinician" in m.fixed:  # every client given to one clinician: said, never silent
+            clients = len({r.client for r in self.parsed.ratings})
+            lines.append(f"  clinician: {m.fixed['clinician']} for every row ([fixed] in the mapping; "
+                         f"{count(clients, 'client')}): edit [fixed] clinician when the export is another "
+                         f"clinician's")
         return "\n".join(lines)
 
 

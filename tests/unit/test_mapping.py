@@ -190,6 +190,8 @@ def test_mirah_long_layout_numbers_sessions_by_date():
         ("MRN-501", "T01", 2, "2026-09-21", "attended", "PHQ-9", 8, None, None),
         ("MRN-502", "T01", 1, "2026-09-08", "attended", "GAD-7", 11, None, None),
     ]
+    # the fixed clinician is said, never silent (newcomer finding: every client went to T01 unnoticed)
+    assert "clinician: T01 for every row ([fixed] in the mapping; 2 clients)" in res.summary()
 
 
 def test_items_partly_given_or_disagreeing_with_the_total(tmp_path):
