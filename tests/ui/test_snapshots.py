@@ -73,7 +73,19 @@ def _keys_for(screen: str, scenarios: dict[str, str]):
     return run_before
 
 
+@pytest.fixture(scope="module")
+def snap_db(tmp_path_factory, demo_db):
+    """The demo as generated, without a workflow file: other tests review
+    clients of the session's shared ``demo_db``, and what they saved (a
+    "✓ discussed" in the agenda) must not depend on the order tests run in."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("snapshots") / demo_db.name
+    shutil.copy2(demo_db, path)
+    return path
+
+
 @pytest.mark.parametrize(("screen", "size", "theme"), CASES, ids=[f"{s}-{z}-{t}" for s, z, t in CASES])
-def test_screen_snapshot(snap_compare, demo_db, scenarios, screen, size, theme):
-    app = make_app(demo_db, theme=theme)
+def test_screen_snapshot(snap_compare, snap_db, scenarios, screen, size, theme):
+    app = make_app(snap_db, theme=theme)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=_keys_for(screen, scenarios))
