@@ -299,10 +299,9 @@ COLUMNS: list[ColumnSpec] = [
     ColumnSpec("client", "Client", lambda r: r.code, 7, 0, lambda r: r.code, "client", same=lambda r: r.code),
     ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician",
                same=lambda r: r.clinician),
-    # Why wants 26 cells before Clinician, Alliance and Outcome may join: at 80 columns Tier, Client,
-    # Clinician, Why, Goal, Rev (whose client a row is, newcomer finding), at 120 all of Tier …
-    # Outcome and Rev fit
-    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 26, same=lambda r: r.why),
+    # Why wants 28 cells before Clinician, Alliance and Outcome may join: at 80 columns it keeps the
+    # room (Tier, Client, Why, Goal, Rev), at 120 all of Tier … Outcome and Rev fit
+    ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 28, same=lambda r: r.why),
     ColumnSpec(
         "alliance", "Alliance", _alliance_cell, ALLIANCE_TEXT_WIDTH + 1 + SPARK_WIDTH, 2,
         lambda r: (r.alliance_index is None, r.alliance_index if r.alliance_index is not None else 0.0, r.order),
