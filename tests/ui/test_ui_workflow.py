@@ -819,7 +819,7 @@ async def test_the_review_mark_shows_at_80_columns(db, scenarios):
         await loaded(pilot)
         table = app.screen.query_one(CaseloadTable)
         cols = [c.key.value for c in table.ordered_columns]
-        assert cols == ["tier", "client", "clinician", "why", "goal", "review-mark"]  # whose client: shown at 80
+        assert cols == ["tier", "client", "why", "goal", "review-mark"]  # (Why keeps 28 cells: "not seen since" of risk rows)
         assert table.cell_text(0, "review-mark") == "•"
         await pilot.press("r")
         await pilot.pause()

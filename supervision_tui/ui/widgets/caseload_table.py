@@ -300,7 +300,9 @@ COLUMNS: list[ColumnSpec] = [
     ColumnSpec("clinician", "Clinician", lambda r: r.clinician, 9, 1, lambda r: (r.clinician, r.order), "clinician",
                same=lambda r: r.clinician),
     # Why wants 28 cells before Clinician, Alliance and Outcome may join: at 80 columns it keeps the
-    # room (Tier, Client, Why, Goal, Rev), at 120 all of Tier … Outcome and Rev fit
+    # room (Tier, Client, Why, Goal, Rev), at 120 all of Tier … Outcome and Rev fit. Tried: 26 cells
+    # brings Clinician in at 80, but cuts a risk row's "not seen since" (the preview pane names the
+    # selected row's clinician)
     ColumnSpec("why", "Why", lambda r: r.why, None, 0, None, "", 20, 28, same=lambda r: r.why),
     ColumnSpec(
         "alliance", "Alliance", _alliance_cell, ALLIANCE_TEXT_WIDTH + 1 + SPARK_WIDTH, 2,
