@@ -369,7 +369,7 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
         note = f"{count(lesser, 'more flag')} counted, not listed ({what}); see the caseload."
 
     signal = signal_computed(reference)
-    short = shortfalls(reference)
+    short = shortfalls(reference, analyses)
     track_note = None
     if short:
         track_note = ("Not on track " + ("is not computed" if not signal else "is not computed for every measure")

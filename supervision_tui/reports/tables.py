@@ -243,11 +243,9 @@ def shortfall_text(reference: dict | None, analyses: Iterable[ClientAnalysis] = 
     instrument in use whose clinic reference is too small, "ORS: not enough
     clinic data for an expected trajectory: 12 of 30 clients", so no view
     drops the signal silently ("" when there is none)."""
-    from supervision_tui.rules.expected import in_use
+    from supervision_tui.rules.expected import short_models
 
-    used = {inst for a in analyses for inst in a.outcomes}
-    lines = [f"{inst}: {m.shortfall()}" for inst, m in (reference or {}).items()
-             if not m.enough and (in_use(m) or inst in used)]
+    lines = [f"{m.instrument.id}: {m.shortfall()}" for m in short_models(reference, analyses)]
     if not lines:
         return ""
     return "\n\nNot on track is not computed (clinical-rules §10):\n" + "\n".join(f"  {line}" for line in lines)

@@ -585,16 +585,20 @@ def in_use(model: ExpectedModel) -> bool:
     return model.clients > 0 or model.pairs > 0
 
 
-def shortfalls(reference: Mapping[str, ExpectedModel] | None, used: Iterable[str] = ()) -> list[str]:
-    """"ORS 12 of 30 clients", for each instrument in use whose signal is
-    not computed (the counts that fall short). ``used``: instruments some
-    client has two ratings of (``ClientAnalysis.outcomes``), in use even
-    where no client has the three a reference client needs."""
+def short_models(reference: Mapping[str, ExpectedModel] | None, analyses: Iterable[Any] = ()) -> list[ExpectedModel]:
+    """The models of the instruments in use whose signal is not computed
+    (clinical-rules §10 "Enough data": every view names them). In use: some
+    reference client (``in_use``), or some client of ``analyses`` with two
+    ratings (``ClientAnalysis.outcomes``), fewer than a reference client needs."""
     if not reference:
         return []
-    used = set(used)
-    return [f"{iid} {m.counts_words()}" for iid, m in reference.items()
-            if not m.enough and (in_use(m) or iid in used)]
+    used = {inst for a in analyses for inst in a.outcomes}
+    return [m for iid, m in reference.items() if not m.enough and (in_use(m) or iid in used)]
+
+
+def shortfalls(reference: Mapping[str, ExpectedModel] | None, analyses: Iterable[Any] = ()) -> list[str]:
+    """"ORS 12 of 30 clients" for each of ``short_models`` (the counts that fall short)."""
+    return [f"{m.instrument.id} {m.counts_words()}" for m in short_models(reference, analyses)]
 
 
 RULE_NAME = "not_on_track"

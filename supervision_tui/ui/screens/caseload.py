@@ -503,7 +503,7 @@ class CaseloadScreen(AppScreen[None]):
             return
         from supervision_tui.rules.expected import shortfalls
 
-        short = shortfalls(data.reference, {inst for a in data.by_code.values() for inst in a.outcomes})
+        short = shortfalls(data.reference, data.by_code.values())
         if short:
             line.update(f"Not on track not computed, too little clinic data: {'; '.join(short)}")
         line.display = bool(short)

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from supervision_tui.ui.keymap import bindings
+from supervision_tui.ui.widgets.caseload_table import OUTCOME_SYMBOLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +51,13 @@ ENTER_MEANS: dict[str, str] = {
 REVIEW_LEGEND = "Review: • new  ✓ discussed  ☐ action  ☑ resolved  × dismissed  * changed"
 #: The Outcome column's verdicts, one a line (symbol, meaning): a wrapped legend line once put a
 #: symbol at the end of one line and its meaning on the next
-OUTCOME_SYMBOLS_HELP = (
-    ("+", "improved reliably"),
-    ("=", "no reliable change"),
-    ("✗", "deteriorated reliably"),
-    ("!", "not on track: below the clinic's expected course"),
-    ("✓ rec.", "recovered on that measure (not IAPT recovery)"),
-)
+OUTCOME_MEANINGS = {  # the symbols themselves: caseload_table.OUTCOME_SYMBOLS
+    "improved": "improved reliably",
+    "no_change": "no reliable change",
+    "deteriorated": "deteriorated reliably",
+    "not_on_track": "not on track: below the clinic's expected course",
+    "recovered": "recovered on that measure (not IAPT recovery)",
+}
 OUTCOME_LEGEND = ("Outcome: one verdict per measure, better or worse on that measure whichever way its score "
                   "runs (PHQ-9 falls as a client improves). Last seen: the last attended session.")
 #: The clinical rules in a few lines (spec v2), under the caseload's symbols.
@@ -144,7 +145,8 @@ def collect_help(app, screen) -> list[HelpEntry]:
     if screen.id == "caseload":
         out.append(HelpEntry("Symbols", "", REVIEW_LEGEND, None))
         out.append(HelpEntry("Symbols", "", OUTCOME_LEGEND, None))
-        out.extend(HelpEntry("Symbols", symbol, meaning, None) for symbol, meaning in OUTCOME_SYMBOLS_HELP)
+        out.extend(HelpEntry("Symbols", OUTCOME_SYMBOLS[status], meaning, None)
+                   for status, meaning in OUTCOME_MEANINGS.items())
         out.extend(HelpEntry("Rules", "", line, None) for line in RULES_LEGEND)
     return out
 
