@@ -142,40 +142,37 @@ def bench_signals(n_clients: int = 500, n_sessions: int = 40, repeat: int = 5, s
                   caseload: Caseload | None = None) -> dict:
     """What clinical-rules §10–11 add, in milliseconds (best of ``repeat``):
     ``reference_ms`` — fitting the clinic reference of every outcome
-    instrument (``rules.expected.prepare``, once per analysis);
-    ``signals_ms`` — the not-on-track rule on every client (its ``run``,
-    the per-client views built beforehand, as the engine has them);
-    ``engine_ms`` — the whole engine on grouped records, both included;
-    ``effectiveness_ms`` — every supervisee's effectiveness rows from the
-    analyses (``reports.effectiveness``). Parts are timed on their own: on
-    a shared machine the difference of two engine runs is mostly noise."""
-    from supervision_tui.instruments import REGISTRY
+    instrument from every client's share (``rules.engine.combine_shares``:
+    what a load does, cached shares or not); ``signals_ms`` — judging every
+    client against it (``finish_client``: the not-on-track signal and the
+    client triaged again where it fires); ``engine_ms`` — the whole engine
+    on grouped records, both included; ``effectiveness_ms`` — every
+    supervisee's effectiveness rows from the analyses
+    (``reports.effectiveness``). Parts are timed on their own: on a shared
+    machine the difference of two engine runs is mostly noise."""
     from supervision_tui.reports.effectiveness import effectiveness_for
-    from supervision_tui.rules import engine, expected
-    from supervision_tui.rules.context import RuleContext
-    from supervision_tui.rules.markers import ClientView
+    from supervision_tui.rules import engine
 
     cl = caseload if caseload is not None else generate_caseload(n_clients, n_sessions, seed)
     settings = Settings()
     records = cl.records()
-    shared = engine.prepare_shared(records, settings)
-    views = [ClientView(r, REGISTRY) for r in records]
+    parts = [engine.analyse_part(r, settings) for r in records]
     best = {"reference": float("inf"), "signals": float("inf"), "engine": float("inf"),
             "effectiveness": float("inf")}
     analyses: list = []
     rows: list = []
+    reference: dict = {}
     for _ in range(repeat):
         gc.collect()
         t0 = time.perf_counter()
-        reference = expected.prepare(records, settings)
+        shared = engine.combine_shares((s for _a, s in parts), settings)
         best["reference"] = min(best["reference"], (time.perf_counter() - t0) * 1000)
-        contexts = [RuleContext(v, settings, None, shared) for v in views]
+        reference = shared["not_on_track"]
         gc.collect()
         t0 = time.perf_counter()
-        for ctx in contexts:
-            expected.run(ctx)
+        for a, s in parts:
+            engine.finish_client(a, s, shared)
         best["signals"] = min(best["signals"], (time.perf_counter() - t0) * 1000)
-        del contexts
         analyses = []
         gc.collect()
         t0 = time.perf_counter()

@@ -420,7 +420,8 @@ def make_caseload(n: int):
 
 def prepare(n: int, folder: Path) -> tuple[Path, int, dict]:
     """The caseload exported to CSV in ``folder``; also one extra session of
-    one client per repetition (for the "after an import" starts)."""
+    one client per repetition (for the "after an import" starts: an SRS and
+    an ORS rating)."""
     from supervision_tui.model import Caseload, Rating
     from supervision_tui.store.csv_io import export_csv
 
@@ -430,10 +431,13 @@ def prepare(n: int, folder: Path) -> tuple[Path, int, dict]:
     last = max((r for r in caseload.ratings if r.client == code), key=lambda r: r.session)
     extra = {"code": code, "files": []}
     for i in range(1, 8):
-        r = Rating(code, last.clinician, last.session + i, last.date.fromordinal(last.date.toordinal() + 7 * i),
-                   "attended", "SRS", "client", 30.0 + i)
+        # a session as the clinic rates it: the alliance and the outcome (a new ORS rating moves the
+        # clinic reference of not on track, so every client is judged again, one client analysed)
+        day = last.date.fromordinal(last.date.toordinal() + 7 * i)
+        rows = [Rating(code, last.clinician, last.session + i, day, "attended", "SRS", "client", 30.0 + i),
+                Rating(code, last.clinician, last.session + i, day, "attended", "ORS", "client", 20.0 + i)]
         d = folder / f"extra-{i}"
-        export_csv(Caseload(ratings=[r]), d)
+        export_csv(Caseload(ratings=rows), d)
         extra["files"].append(d / "measures.csv")
     return folder / "csv", len(caseload.ratings), extra
 

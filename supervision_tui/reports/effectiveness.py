@@ -133,25 +133,35 @@ def cases_from_records(
     ``outcomes``: client code → {instrument: ``OutcomeResult``} already
     computed by the engine (``ClientAnalysis.outcomes``); without it the §5
     verdicts are computed here with the same rule function."""
-    from supervision_tui.rules.markers import ClientView
-    from supervision_tui.rules.outcomes import assess_outcome
-
-    insts = registry.outcome()
     out: list[Case] = []
     for rec in records:
         known = outcomes.get(rec.code) if outcomes is not None else None
-        view = None
-        if known is None:
-            view = ClientView(rec, registry)
-        for inst in insts:
-            if known is not None:
-                res = known.get(inst.id)
-            else:
-                res = assess_outcome(view, inst, settings)
-            if res is None:
-                continue
-            clinician = _clinician_at(rec, res.latest_session, inst.id)
-            out.append(Case(rec.code, clinician, inst.id, float(res.first), float(res.change), res.status))
+        out.extend(Case(rec.code, *c) for c in client_cases(rec, settings, registry, known))
+    return out
+
+
+def client_cases(rec: ClientRecord, settings: Any, registry: Registry,
+                 known: Mapping[str, Any] | None = None) -> list[tuple[str, str, float, float, str]]:
+    """One client's cases as plain values, ``(clinician, instrument, x0,
+    gain, verdict)`` (a ``Case`` without the client: the loader caches them
+    with the client's analysis). ``known``: its §5 verdicts already computed
+    (``ClientAnalysis.outcomes``); None: computed here with the same rule."""
+    from supervision_tui.rules.markers import ClientView
+    from supervision_tui.rules.outcomes import assess_outcome
+
+    view = None
+    if known is None:
+        view = ClientView(rec, registry)
+    out = []
+    for inst in registry.outcome():
+        if known is not None:
+            res = known.get(inst.id)
+        else:
+            res = assess_outcome(view, inst, settings)
+        if res is None:
+            continue
+        clinician = _clinician_at(rec, res.latest_session, inst.id)
+        out.append((clinician, inst.id, float(res.first), float(res.change), res.status))
     return out
 
 

@@ -13,7 +13,7 @@ module computes its result, leaves it on the ``RuleContext`` and returns
 its own flags (interchange.md §5), each with the triage hint of its
 status; triage picks the most urgent (``rules.triage``). No kind is named
 here: adding a kind or status is its ``rules.kinds`` entry plus its rule
-in ``RULES``. Flags are built once, so the CLI, the reports and the UI
+in ``RULES`` (or ``CASELOAD_RULES``). Flags are built once, so the CLI, the reports and the UI
 show the same ones. Numbers in flags are rounded: ``change`` to 2
 decimals (``SCORE_DECIMALS``; scores are entered to at most 0.1 on every
 instrument, so this loses nothing real and strips binary noise such as
@@ -25,6 +25,15 @@ ignored, clients with no session by then (and no ``started`` date on or
 before it) are left out, and the day is the evaluation day of rules that
 count days (``[risk] expire_days``).
 
+Two steps per client, so that a change of one client re-analyses that
+client only: ``analyse_part`` (every per-client rule, and the client's
+*shares* of the caseload-wide rules, ``rules.context.CaseloadRule``:
+both depend on the client's data only, and the loader caches them by its
+content) and ``finish_client`` (the caseload-wide rules' verdicts from the
+caseload's combined value, ``combine_shares``: a few arithmetic
+operations per client). ``analyse_client``, ``analyse_records`` and the
+loader all take these two steps, so every path gives the same analyses.
+
 Performance: one pass per client builds ``ClientView`` (rows indexed by
 instrument and rater); every rule is O(sessions) per client (running
 mean/variance for ``drop``, bisect for baselines, skip-ahead between
@@ -33,15 +42,16 @@ rupture episodes). See bench/bench_rules.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
-from typing import Iterable
+from typing import Any, Iterable
 
 from supervision_tui.errors import UserError
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.instruments import REGISTRY, Registry
 from supervision_tui.model import Caseload, ClientRecord
 from supervision_tui.rules import attendance, episodes, expected, goals, outcomes, risk
-from supervision_tui.rules.context import Rule, RuleContext
+from supervision_tui.rules.context import CaseloadRule, Rule, RuleContext
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.markers import ClientView
 from supervision_tui.rules.results import (  # noqa: F401  (re-exported: reports and tests import them here)
@@ -52,11 +62,14 @@ from supervision_tui.rules.results import (  # noqa: F401  (re-exported: reports
     Flag,
     round_score,
 )
-from supervision_tui.rules.triage import triage, triage_key
+from supervision_tui.rules.triage import triage, triage_key, triage_of
 from supervision_tui.settings import Settings
 
-#: Every rule, in the order they run (a rule may read the results of the ones before it).
-RULES: list[Rule] = [episodes.RULE, goals.RULE, outcomes.RULE, expected.RULE, attendance.RULE, risk.RULE]
+#: Every per-client rule, in the order they run (a rule may read the results of the ones before it).
+RULES: list[Rule] = [episodes.RULE, goals.RULE, outcomes.RULE, attendance.RULE, risk.RULE]
+#: Every rule over the whole caseload (``rules.context.CaseloadRule``), judged after the per-client
+#: rules, in this order.
+CASELOAD_RULES: list[CaseloadRule] = [expected.RULE]
 
 
 def flag_sort_key(f: Flag) -> tuple:
@@ -86,27 +99,42 @@ def _alliance_latest(view: ClientView) -> AllianceLatest | None:
     return best
 
 
-def prepare_shared(records: list[ClientRecord], settings: Settings) -> dict[str, object]:
-    """The caseload-level values of the rules that have a ``prepare``."""
-    return {r.name: r.prepare(records, settings) for r in RULES if r.prepare is not None}
+def prepare_shared(records: Iterable[ClientRecord], settings: Settings | None = None, *,
+                   registry: Registry | None = None) -> dict[str, object]:
+    """The caseload's values of the caseload-wide rules (``CASELOAD_RULES``),
+    from its records (e.g. the whole clinic's, when one clinician's clients
+    are analysed)."""
+    registry = registry if registry is not None else REGISTRY
+    settings = settings if settings is not None else Settings()
+    shares = [{r.name: r.share(view) for r in CASELOAD_RULES}
+              for view in (ClientView(rec, registry) for rec in records)]
+    return combine_shares(shares, settings)
 
 
-def analyse_client(
+def combine_shares(shares: Iterable[dict[str, Any] | None], settings: Settings | None = None) -> dict[str, object]:
+    """The caseload's values of the caseload-wide rules from every client's
+    shares (``analyse_part``'s second value), in any order."""
+    settings = settings if settings is not None else Settings()
+    shares = [s for s in shares if s]
+    return {r.name: r.combine([v for v in (s.get(r.name) for s in shares) if v is not None], settings)
+            for r in CASELOAD_RULES}
+
+
+def analyse_part(
     record: ClientRecord,
     settings: Settings | None = None,
     *,
     registry: Registry | None = None,
     today: date | None = None,
-    shared: dict[str, object] | None = None,
-) -> ClientAnalysis:
-    """Every rule on one client. ``today``: the evaluation day (the
-    ``--as-of`` day; None: the real today, where a rule counts days);
-    ``shared``: ``prepare_shared`` of the caseload (None: no caseload-level
-    data, e.g. a client analysed on its own)."""
+) -> tuple[ClientAnalysis, dict[str, Any] | None]:
+    """Every per-client rule on one client, and the client's shares of the
+    caseload-wide rules (rule name → share; None: it has none). Both
+    depend on the client's own data only: the loader caches them by the
+    client's content. ``finish_client`` completes the analysis."""
     settings = settings if settings is not None else Settings()
     registry = registry if registry is not None else REGISTRY
     view = ClientView(record, registry)
-    ctx = RuleContext(view, settings, today, shared or {})
+    ctx = RuleContext(view, settings, today)
     flags: list[Flag] = []
     for rule in RULES:
         flags.extend(rule.run(ctx))
@@ -119,7 +147,7 @@ def analyse_client(
         # a re-screened risk is no triage reason, but a supervisor scanning "no flag" rows must
         # see it: "no flag; risk at s2 re-screened negative at s3"
         why = f"{t.why}; {r.why}"
-    return ClientAnalysis(
+    analysis = ClientAnalysis(
         client=record.code,
         clinician=record.client.clinician,
         status=record.client.status,
@@ -142,8 +170,65 @@ def analyse_client(
         flags=tuple(flags),
         rescreened=r if r is not None and not r.active else None,
         first_in_tier=t.first,
-        tracks=ctx.extra.get(expected.RULE.name, {}),
     )
+    shares = {}
+    for c in CASELOAD_RULES:
+        value = c.share(view)
+        if value is not None:
+            shares[c.name] = value
+    return analysis, shares or None
+
+
+def finish_client(
+    analysis: ClientAnalysis,
+    shares: dict[str, Any] | None,
+    shared: dict[str, object] | None,
+    *,
+    registry: Registry | None = None,
+) -> ClientAnalysis:
+    """The analysis of ``analyse_part`` judged by the caseload-wide rules
+    (``shared``: ``combine_shares`` of the caseload; None or empty: no
+    caseload, the analysis as it is): their flags added and the client
+    triaged again when they add one. ``analysis`` itself when nothing
+    changes; the flags tuple is the same object when no flag was added."""
+    if not shared:
+        return analysis
+    shares = shares or {}
+    added: list[Flag] = []
+    fields: dict[str, Any] = {}
+    for rule in CASELOAD_RULES:
+        value = shared.get(rule.name)
+        if value is None:
+            continue
+        flags, more = rule.judge(analysis, shares.get(rule.name), value)
+        added.extend(flags)
+        fields.update(more)
+    if not added:
+        return replace(analysis, **fields) if fields else analysis
+    flags = sorted((*analysis.flags, *added), key=flag_sort_key)  # (stable: a rule's own flags first on a tie)
+    t = triage_of(flags, analysis.latest_session, analysis.latest_date,
+                  registry if registry is not None else REGISTRY)
+    why = t.why
+    if t.tier == 7 and analysis.rescreened is not None:
+        why = f"{t.why}; {analysis.rescreened.why}"
+    return replace(analysis, flags=tuple(flags), tier=t.tier, reason=t.reason, why=why, trigger_session=t.session,
+                   trigger_date=t.date, first_in_tier=t.first, **fields)
+
+
+def analyse_client(
+    record: ClientRecord,
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    today: date | None = None,
+    shared: dict[str, object] | None = None,
+) -> ClientAnalysis:
+    """Every rule on one client. ``today``: the evaluation day (the
+    ``--as-of`` day; None: the real today, where a rule counts days);
+    ``shared``: ``prepare_shared`` of the caseload (None: no caseload-level
+    data, e.g. a client analysed on its own)."""
+    analysis, shares = analyse_part(record, settings, registry=registry, today=today)
+    return finish_client(analysis, shares, shared, registry=registry)
 
 
 def analyse_records(
@@ -159,15 +244,21 @@ def analyse_records(
     ``shared``: ``prepare_shared`` computed by the caller (to keep it, e.g.
     the clinic's expected-response reference for ``flags --with-reference``,
     or to fit it on more clients than are analysed: the whole clinic when
-    the app shows one clinician); None: prepared here from ``records``."""
+    the app shows one clinician); None: prepared here from ``records``; an
+    empty dict: prepared here and left in it for the caller."""
     settings = settings if settings is not None else Settings()
     records = list(records)
     # ~10⁵ small acyclic objects per 500 clients: no collector walks over
     # the caseload meanwhile (supervision_tui.gc_pause)
     with gc_paused():
-        if shared is None:
-            shared = prepare_shared(records, settings)
-        out = [analyse_client(r, settings, registry=registry, today=today, shared=shared) for r in records]
+        parts = [analyse_part(r, settings, registry=registry, today=today) for r in records]
+        if not shared:  # (None, or an empty dict to receive it)
+            computed = combine_shares((s for _a, s in parts), settings)
+            if shared is None:
+                shared = computed
+            else:
+                shared.update(computed)
+        out = [finish_client(a, s, shared, registry=registry) for a, s in parts]
     out.sort(key=triage_key)
     return out
 
@@ -200,8 +291,6 @@ def analyse_caseload(
     prepared for these records."""
     with gc_paused():
         records = known_records(caseload, as_of)
-        if shared is not None and not shared:
-            shared.update(prepare_shared(records, settings if settings is not None else Settings()))
         return analyse_records(records, settings, registry=registry, today=as_of, shared=shared)
 
 

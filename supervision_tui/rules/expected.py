@@ -18,9 +18,15 @@ direction:
   (``z = 1.28``: the worst tenth), for an active or paused client, only
   where the reference has at least 30 clients and 100 pairs.
 
-The whole fit is one pass over the pairs: per band the sums of the normal
-equations (``stats.Moments2``) are accumulated, added up for the fit, and
-each band's residual sum of squares comes from its own sums.
+The fit is additive over clients: each client's share (``client_moments``)
+holds, per band, the sums of the normal equations over its own pairs; the
+reference adds them up (``combine_moments``, with ``math.fsum``: correctly
+rounded, so the model does not depend on the order of the clients), solves
+for ``β`` (``stats.Moments2``), and takes each band's residual sum of
+squares from its own sums. The rule is a ``rules.context.CaseloadRule``:
+``share`` per client (cached with the client's analysis), ``combine`` over
+the caseload, ``judge`` per client (the signal: a few operations), so a
+new rating of one client is one client analysed and a refit.
 
 Readings of the spec (where it leaves room), as a clinician would expect:
 
@@ -321,6 +327,91 @@ def _band_sigmas(moments: list[Moments2], beta0: float | None, beta1: float | No
     return tuple(out)
 
 
+def client_moments(inst: Instrument, pts: Sequence[Any]) -> tuple[tuple[float, ...], ...] | None:
+    """One client's sums of the normal equations, per band of ``t``:
+    ``(n, Σuu, Σuv, Σvv, Σuy, Σvy, Σyy)`` with ``u = ln t``, ``v = x0·ln t``
+    and ``y`` the gain (None: fewer than 3 ratings, not a reference client).
+    ``pts``: the client's ratings of ``inst`` in session order."""
+    if len(pts) < MIN_RATINGS:
+        return None
+    acc = [[0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] for _ in BANDS]
+    sign = inst.sign
+    band_of = _BAND_OF
+    ln = _LN
+    first = pts[0]
+    s0 = first.session
+    x0 = first.total
+    for p in pts[1:]:
+        t = p.session - s0 + 1
+        if t < 64:
+            a = acc[band_of[t]]
+            u = ln[t]
+        else:
+            a = acc[band_index(t)]
+            u = math.log(t)
+        v = x0 * u
+        y = (p.total - x0) * sign
+        a[0] += 1
+        a[1] += u * u
+        a[2] += u * v
+        a[3] += v * v
+        a[4] += u * y
+        a[5] += v * y
+        a[6] += y * y
+    return tuple(tuple(x) for x in acc)
+
+
+def combine_moments(per_client: Sequence[Sequence[Sequence[float]]]) -> list[Moments2]:
+    """Every reference client's ``client_moments`` added up per band. The
+    sums are ``math.fsum``'s (correctly rounded), so they do not depend on
+    the order of the clients: the loader's workers deliver clients in any
+    order, and a caseload fitted in one process or in two gives the very
+    same model, bit for bit."""
+    out = []
+    fsum = math.fsum
+    for b in range(len(BANDS)):
+        m = Moments2()
+        if per_client:
+            cols = list(zip(*(c[b] for c in per_client)))
+            m.n = int(sum(cols[0]))
+            m.suu, m.suv, m.svv, m.suy, m.svy, m.syy = (fsum(c) for c in cols[1:])
+        out.append(m)
+    return out
+
+
+def fit_from_moments(
+    inst: Instrument,
+    clients: int,
+    moments: Sequence[Moments2],
+    *,
+    z: float = DEFAULT_Z,
+    min_clients: int = DEFAULT_MIN_CLIENTS,
+    min_pairs: int = DEFAULT_MIN_PAIRS,
+) -> ExpectedModel:
+    """The model from the per-band sums (``combine_moments``) of ``clients``
+    reference clients."""
+    total = Moments2()
+    for m in moments:
+        total = total + m
+    beta0 = beta1 = None
+    collinear = False
+    if total.n >= 2 and total.suu > 0:
+        fit = total.solve()
+        beta0, beta1, collinear = fit.p, fit.q, fit.collinear
+    return ExpectedModel(
+        instrument=inst,
+        clients=clients,
+        pairs=total.n,
+        beta0=beta0,
+        beta1=beta1,
+        bands=_band_sigmas(list(moments), beta0, beta1),
+        z=z,
+        min_clients=min_clients,
+        min_pairs=min_pairs,
+        collinear=collinear,
+    )
+
+
 def fit_expected(
     inst: Instrument,
     series: Iterable[Sequence[Any]],
@@ -336,59 +427,8 @@ def fit_expected(
     (``model.Rating`` or ``Point``). Clients with fewer than 3 ratings are
     not part of the reference.
     """
-    moments = [Moments2() for _ in BANDS]
-    # local accumulators per band: n, suu, suv, svv, suy, svy, syy
-    acc = [[0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] for _ in BANDS]
-    sign = inst.sign
-    clients = 0
-    band_of = _BAND_OF
-    ln = _LN
-    for pts in series:
-        if len(pts) < MIN_RATINGS:
-            continue
-        clients += 1
-        first = pts[0]
-        s0 = first.session
-        x0 = first.total
-        for p in pts[1:]:
-            t = p.session - s0 + 1
-            if t < 64:
-                a = acc[band_of[t]]
-                u = ln[t]
-            else:
-                a = acc[band_index(t)]
-                u = math.log(t)
-            v = x0 * u
-            y = (p.total - x0) * sign
-            a[0] += 1
-            a[1] += u * u
-            a[2] += u * v
-            a[3] += v * v
-            a[4] += u * y
-            a[5] += v * y
-            a[6] += y * y
-    for m, a in zip(moments, acc):
-        m.n, m.suu, m.suv, m.svv, m.suy, m.svy, m.syy = a
-    total = Moments2()
-    for m in moments:
-        total = total + m
-    beta0 = beta1 = None
-    collinear = False
-    if total.n >= 2 and total.suu > 0:
-        fit = total.solve()
-        beta0, beta1, collinear = fit.p, fit.q, fit.collinear
-    return ExpectedModel(
-        instrument=inst,
-        clients=clients,
-        pairs=total.n,
-        beta0=beta0,
-        beta1=beta1,
-        bands=_band_sigmas(moments, beta0, beta1),
-        z=z,
-        min_clients=min_clients,
-        min_pairs=min_pairs,
-        collinear=collinear,
-    )
+    per = [m for m in (client_moments(inst, pts) for pts in series) if m is not None]
+    return fit_from_moments(inst, len(per), combine_moments(per), z=z, min_clients=min_clients, min_pairs=min_pairs)
 
 
 def record_series(record: ClientRecord, registry: Registry) -> dict[str, list[Any]]:
@@ -430,28 +470,8 @@ def fit_reference(
 
 
 def fit_reference_records(records: Iterable[ClientRecord], registry: Registry, **params: Any) -> dict[str, ExpectedModel]:
-    """``fit_reference`` straight from client records (one pass over their
-    rows: this runs on every analysis of the caseload)."""
-    insts = registry.outcome()
-    buckets: dict[str, list[list[Any]]] = {i.id: [] for i in insts}
-    for rec in records:
-        series: dict[str, list[Any]] = {}
-        get = series.get
-        for s in rec.sessions:
-            if s.attendance != "attended":
-                continue
-            for r in s.ratings:
-                iid = r.instrument
-                if iid in buckets and r.rater == "client" and r.total is not None:
-                    lst = get(iid)
-                    if lst is None:
-                        series[iid] = [r]
-                    else:
-                        lst.append(r)
-        for iid, pts in series.items():
-            if len(pts) >= MIN_RATINGS:
-                buckets[iid].append(pts)
-    return {i.id: fit_expected(i, buckets[i.id], **params) for i in insts}
+    """``fit_reference`` straight from client records."""
+    return fit_reference((record_series(r, registry) for r in records), registry, **params)
 
 
 # --- one client's signal ---------------------------------------------------------
@@ -557,16 +577,6 @@ def assess_track(
 Reference = dict  # dict[str, ExpectedModel]
 
 
-def prepare(records: Sequence[ClientRecord], settings: Any) -> dict[str, ExpectedModel]:
-    """The clinic reference, fitted once per caseload analysis (the engine
-    calls it before the clients: refitted whenever the data change).
-    Instruments of the process-wide registry."""
-    from supervision_tui.instruments import REGISTRY
-
-    nt = settings.not_on_track
-    return fit_reference_records(records, REGISTRY, z=nt.z, min_clients=nt.min_clients, min_pairs=nt.min_pairs)
-
-
 def reference_of(shared: Mapping[str, Any] | None) -> dict[str, ExpectedModel] | None:
     """The reference in an engine's ``prepare_shared`` result (None: none)."""
     if not shared:
@@ -603,45 +613,82 @@ def shortfalls(reference: Mapping[str, ExpectedModel] | None, analyses: Iterable
 
 RULE_NAME = "not_on_track"
 
+#: A client's share (``share``) per instrument: intake ``(session, total)``, latest ``(session,
+#: total, date)``, ``client_moments`` (None: fewer than 3 ratings).
+Share = dict  # dict[str, tuple[int, float, int, float, date | None, tuple | None]]
 
-def run(ctx: Any) -> list:
-    """Each outcome instrument's course against the reference
-    (``ctx.extra["not_on_track"]``: instrument → ``TrackResult``) and a
+
+def share(view: Any) -> Share | None:
+    """The client's part of the caseload step (``rules.context.CaseloadRule``):
+    per outcome instrument with two or more ratings, its intake, its latest
+    rating and its contribution to the reference (``client_moments``).
+    None: no such instrument."""
+    out: dict[str, tuple] = {}
+    series = view.client_series
+    for inst in view.registry.outcome():
+        pts = series.get(inst.id)
+        if pts is None or len(pts) < 2:
+            continue
+        first, last = pts[0], pts[-1]
+        out[inst.id] = (first.session, first.total, last.session, last.total, getattr(last, "date", None),
+                        client_moments(inst, pts))
+    return out or None
+
+
+def combine(shares: Sequence[Share], settings: Any) -> dict[str, ExpectedModel]:
+    """The clinic reference: one model per outcome instrument of the
+    process-wide registry, from every client's share (refitted whenever the
+    data change; the order of the shares does not matter: ``combine_moments``)."""
+    from supervision_tui.instruments import REGISTRY
+
+    nt = settings.not_on_track
+    insts = REGISTRY.outcome()
+    per: dict[str, list] = {i.id: [] for i in insts}
+    for sh in shares:
+        for iid, value in sh.items():
+            bucket = per.get(iid)
+            if bucket is not None and value[5] is not None:
+                bucket.append(value[5])
+    return {i.id: fit_from_moments(i, len(per[i.id]), combine_moments(per[i.id]), z=nt.z,
+                                   min_clients=nt.min_clients, min_pairs=nt.min_pairs)
+            for i in insts}
+
+
+def judge(analysis: Any, client_share: Share | None, reference: Mapping[str, ExpectedModel]) -> tuple[list, dict]:
+    """Each outcome instrument's course against the reference (the
+    analysis's ``tracks``: instrument → ``TrackResult``) and a
     ``not_on_track`` outcome flag where it signals and the instrument has not
     reliably deteriorated (deterioration wins, §10)."""
     from supervision_tui.rules.results import Flag, TriageHint, round_score
 
-    reference = reference_of(ctx.shared)
-    if not reference:  # a client analysed on its own: no clinic to compare with
-        return []
-    view = ctx.view
-    status = view.record.client.status
+    if not reference or not client_share:
+        return [], {}
+    status = analysis.status
     tracks: dict[str, TrackResult] = {}
     flags = []
     for iid, model in reference.items():
-        series = view.client_series.get(iid)
-        if not series or len(series) < 2:
+        value = client_share.get(iid)
+        if value is None:
             continue
-        tr = assess_track(series, model, status)
+        s0, x0, s1, x1, when, _m = value
+        tr = assess_track((Point(s0, x0), Point(s1, x1)), model, status)
         tracks[iid] = tr
         if not tr.not_on_track:
             continue
-        outcome = ctx.outcomes.get(iid)
+        outcome = analysis.outcomes.get(iid)
         if outcome is not None and outcome.status == "deteriorated":
             continue
-        when = getattr(series[-1], "date", None)
         hint = TriageHint("outcome not on track", tr.short, tr.latest_session, when)
-        flags.append(Flag(ctx.code, ctx.clinician, "outcome", tr.latest_session, NOT_ON_TRACK, tr.detail,
+        flags.append(Flag(analysis.client, analysis.clinician, "outcome", tr.latest_session, NOT_ON_TRACK, tr.detail,
                           {"instrument": iid, "change": round_score(tr.gain), "expected": round_score(tr.expected),
                            "lower": round_score(tr.lower), "reference_clients": model.clients}, hint))
-    ctx.extra[RULE_NAME] = tracks
-    return flags
+    return flags, ({"tracks": tracks} if tracks else {})
 
 
 def _rule():
-    from supervision_tui.rules.context import Rule
+    from supervision_tui.rules.context import CaseloadRule
 
-    return Rule(RULE_NAME, run, prepare)
+    return CaseloadRule(RULE_NAME, share, combine, judge)
 
 
 RULE = _rule()

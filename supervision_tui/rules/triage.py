@@ -39,7 +39,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Sequence
 
+from supervision_tui.instruments import Registry
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.markers import ClientView
@@ -60,6 +62,16 @@ class Triage:
 
 def triage(view: ClientView, flags: list[Flag]) -> Triage:
     """The client's tier from its flags (in §5 order)."""
+    latest = view.latest
+    return triage_of(flags, latest.number if latest else None, latest.date if latest else None, view.registry)
+
+
+def triage_of(flags: Sequence[Flag], latest_session: int | None, latest_date: date | None,
+              registry: Registry) -> Triage:
+    """``triage`` from what it reads of the client: its flags (§5 order),
+    its latest session and the registry's instrument order (the engine
+    re-triages a client from its analysis when a caseload-wide rule adds a
+    flag: ``rules.engine.finish_client``)."""
     best: list[tuple[int, Flag]] = []
     top = None
     for f in flags:
@@ -73,12 +85,11 @@ def triage(view: ClientView, flags: list[Flag]) -> Triage:
         elif tier == top:
             best.append((tier, f))
     if top is None:
-        latest = view.latest
-        return Triage(7, NO_FLAG, NO_FLAG, latest.number if latest else None, latest.date if latest else None)
+        return Triage(7, NO_FLAG, NO_FLAG, latest_session, latest_date)
     # a weaker reason of the tier never leads over a stronger one (deterioration wins over not on
     # track, clinical-rules §10); then the latest triggering session; on a tie the kind first in §5
     # order, then the instrument first in the registry (ORS before PHQ-9)
-    order = view.registry.order
+    order = registry.order
     pick = max((f for _t, f in best), key=lambda f: (not KINDS.status_of(f).weaker,
                                                     f.hint.session if f.hint.session is not None else -1,
                                                     -KINDS.order(f.kind), -order(f.extra.get("instrument"))))

@@ -30,14 +30,17 @@ Keys: what may and may not make an entry stale
 * The workflow file (reviews, action items, notes) is no input of the
   rules: a review save or another reviewer's note never touches this cache.
 
-Caseload-wide steps: a rule with a ``prepare`` step (``rules.context.Rule``:
-a value computed over every client, e.g. a reference model fitted over the
-caseload) makes every client's analysis depend on the whole caseload. The
-loader then reads every client in one worker, runs ``prepare_shared`` and
-adds the digest of its result to every entry's key: a change of the
-caseload-wide value re-analyses everyone, an unchanged one nobody (the
-records are still read to compute it). A rule that splits its work into a
-cached per-client part and a cheap caseload-wide step would do better.
+Caseload-wide rules (``rules.context.CaseloadRule``: a verdict that depends
+on every client, e.g. the not-on-track reference fitted over the clinic):
+an entry holds the client's analysis by the per-client rules and its
+*shares* of the caseload-wide rules, both functions of the client's own
+data, so they are keyed by its content hash like the rest. The loader
+combines every client's shares (cached or new) and judges each client
+against the result on every load (``rules.engine.finish_client``: a few
+arithmetic operations per client), so a change of one client re-analyses
+that client only, and yet every client is judged against the caseload as
+it is now. The effectiveness cases (``reports.effectiveness.client_cases``)
+are kept the same way.
 
 Safety: files are ``0o600`` in a ``0o700`` folder (``triage_cache.cache_dir``),
 written atomically without fsync (a cache lost in a crash only costs time).
@@ -67,7 +70,7 @@ from typing import Any
 
 from supervision_tui import __version__
 
-CACHE_VERSION = 2  # 2: the sparkline's arguments, not its glyphs
+CACHE_VERSION = 3  # 2: the sparkline's arguments, not its glyphs; 3: the shares of the caseload-wide rules
 """Bump when what an entry holds changes meaning (not needed for a new
 result field: ``results_fingerprint`` sees it)."""
 
@@ -140,14 +143,18 @@ def _register_results() -> None:
         _DISPATCH[cls] = scope["reduce"]
 
 
-def dump_entry(code: str, analysis: Any, extras: dict[str, Any]) -> bytes:
-    """One client's cached value: its code, its analysis (None: the client
-    has no record, e.g. known only from a goal) and display extras."""
+def dump_entry(code: str, analysis: Any, extras: dict[str, Any], shares: dict[str, Any] | None = None,
+               cases: list | None = None) -> bytes:
+    """One client's cached value: its code, its analysis by the per-client
+    rules (``rules.engine.analyse_part``; None: the client has no record,
+    e.g. known only from a goal), display extras, its shares of the
+    caseload-wide rules (plain values) and its effectiveness cases
+    (``reports.effectiveness.client_cases``)."""
     _register_results()
     buf = io.BytesIO()
     p = pickle.Pickler(buf, protocol=5)
     p.dispatch_table = _DISPATCH
-    p.dump((code, analysis, extras))
+    p.dump((code, analysis, extras, shares, cases or []))
     return buf.getvalue()
 
 
@@ -175,17 +182,18 @@ class BadEntry(ValueError):
     """A cached value that is not what the loader writes."""
 
 
-def load_entry(blob: bytes) -> tuple[str, Any, dict[str, Any]]:
-    """``(code, analysis or None, extras)`` from ``dump_entry``'s bytes.
-    Raises ``BadEntry`` for anything else."""
+def load_entry(blob: bytes) -> tuple[str, Any, dict[str, Any], dict[str, Any] | None, list]:
+    """``(code, analysis or None, extras, shares or None, cases)`` from
+    ``dump_entry``'s bytes. Raises ``BadEntry`` for anything else."""
     from supervision_tui.rules.results import ClientAnalysis
 
     try:
         value = _RulesOnly(io.BytesIO(blob)).load()
     except Exception as err:  # any damage: the caller re-analyses
         raise BadEntry(f"unreadable entry: {type(err).__name__}") from None
-    if (type(value) is not tuple or len(value) != 3 or type(value[0]) is not str or type(value[2]) is not dict
-            or not (value[1] is None or type(value[1]) is ClientAnalysis)):
+    if (type(value) is not tuple or len(value) != 5 or type(value[0]) is not str or type(value[2]) is not dict
+            or not (value[1] is None or type(value[1]) is ClientAnalysis)
+            or not (value[3] is None or type(value[3]) is dict) or type(value[4]) is not list):
         raise BadEntry("unexpected entry")
     a = value[1]
     if a is not None and (a.client != value[0] or type(a.tier) is not int or type(a.flags) is not tuple):
@@ -196,8 +204,10 @@ def load_entry(blob: bytes) -> tuple[str, Any, dict[str, Any]]:
 # --- the file ---------------------------------------------------------------------------
 
 
-def read_cache(path: Path) -> dict[bytes, bytes]:
-    """content hash (16 bytes) -> entry bytes; {} when there is no valid file."""
+def read_cache(path: Path, wanted: set[bytes] | frozenset[bytes] | None = None) -> dict[bytes, bytes]:
+    """content hash (16 bytes) -> entry bytes; {} when there is no valid file.
+    ``wanted``: keep only these keys (a loader worker keeps its own clients'
+    entries, not every client's)."""
     try:
         raw = path.read_bytes()
     except OSError:
@@ -218,7 +228,8 @@ def read_cache(path: Path) -> dict[bytes, bytes]:
         pos += size
         if pos + n > end:
             return {}
-        out[key] = bytes(view[pos:pos + n])
+        if wanted is None or key in wanted:
+            out[key] = bytes(view[pos:pos + n])
         pos += n
     return out
 

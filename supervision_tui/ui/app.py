@@ -480,8 +480,14 @@ class SupervisionApp(App[None]):
             status = self.review_status
 
             def each(analysis, extras) -> None:
-                # the table's row, built as each client arrives (the workers are still busy)
+                # the table's row, built as each client arrives (the workers are still busy); called
+                # again with the client's final analysis once it is judged against the clinic
+                # reference: the same flags (the same tuple) are the same row
                 if not scope or analysis.clinician == scope:
+                    row = rows.get(analysis.client)
+                    if row is not None and row.analysis.flags is analysis.flags:
+                        row.analysis = analysis
+                        return
                     spark = render_spark(extras.get("spark"), glyphs or BLOCKS)
                     row = rows[analysis.client] = row_of(analysis, spark, 0)
                     row.review = status(analysis)

@@ -19,16 +19,23 @@ How a load goes
    own *n*-th of the client lines, see ``store/columnar.py``; format 1: the
    first worker reads it whole, the others stop), and for each client looks
    up ``store/analysis_cache.py`` by the client's content hash; a client not
-   in the cache is decoded, checked, grouped and analysed
-   (``rules.engine.analyse_client``), and its sparkline drawn. Results go
-   to the app in chunks of ``CHUNK`` clients over a pipe: per client its
-   content hash, its format-2 bytes (the app rebuilds the client's rows
-   from them when the client is opened: it keeps no rating objects) and
-   the pickled ``(code, analysis, extras)``.
+   in the cache is decoded, checked, grouped and analysed by the per-client
+   rules (``rules.engine.analyse_part``, which also gives the client's
+   shares of the caseload-wide rules), its effectiveness cases taken and
+   its sparkline drawn. Results go to the app in chunks of ``CHUNK``
+   clients over a pipe: per client its content hash, its format-2 bytes
+   (the app rebuilds the client's rows from them when the client is opened:
+   it keeps no rating objects) and the cache entry (``analysis_cache.dump_entry``).
 3. ``receive`` (in the app's load thread) reads every worker's pipe as
-   results arrive, unpickles each client's entry (``analysis_cache.load_entry``),
-   sorts the analyses into triage order and returns a ``LoadResult``;
-   ``LoadResult.save_cache`` writes the analysis cache when it changed.
+   results arrive, unpickles each client's entry (``analysis_cache.load_entry``);
+   once all are in, it combines every client's shares (the clinic
+   reference of not on track, ``rules.engine.combine_shares``), judges
+   every client against it (``finish_client``), computes supervisee
+   effectiveness from every client's cases, sorts the analyses into
+   triage order and returns a ``LoadResult``; ``LoadResult.save_cache``
+   writes the analysis cache when it changed. A change of one client is
+   one client analysed, and every client is still judged against the
+   caseload as it is now.
 
 Nothing here imports Textual (it runs before Textual is imported, and in
 the workers); ``ui.widgets.viewdata`` and ``ui.widgets.sparkline`` are
@@ -155,23 +162,15 @@ def _safe_send(fd: int, message: Any) -> None:
         pass
 
 
-class _Outcomes:
-    """What ``effectiveness_for`` reads of an analysis: its client and outcomes."""
-
-    __slots__ = ("client", "outcomes")
-
-    def __init__(self, client: str, outcomes: Any):
-        self.client = client
-        self.outcomes = outcomes
-
-
 class _Whole(Exception):
     """The file must be parsed whole (see ``columnar.NotOneDocument``)."""
 
 
 def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None:
     from supervision_tui.errors import DatabaseError
-    from supervision_tui.rules.engine import RULES, analyse_client, prepare_shared
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.reports.effectiveness import client_cases
+    from supervision_tui.rules.engine import analyse_part
     from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache, columnar, schema
     from supervision_tui.reports.patterns import missing_recent_measures
@@ -180,13 +179,6 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     trace(f"worker {part} imported")
     settings = req.settings if req.settings is not None else Settings()
     t = time.perf_counter()
-    # a rule with a caseload-wide step (``Rule.prepare``) needs every client's record first:
-    # then one worker reads them all (the others stop) and the step's result is part of each key
-    caseload_wide = any(r.prepare is not None for r in RULES)
-    if caseload_wide and part:
-        return
-    if caseload_wide:
-        parts = 1
     split = None if req.whole else _split(req.db_path)
     db_path = Path(req.db_path)
     if split is not None:
@@ -218,10 +210,11 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     trace(f"worker {part} read")
     if part == 0:
         _send(fd, ("head", {"name": name, "clinicians": [(c.id, c.role) for c in clinicians], "format": fmt}))
+    keys = [columnar.content_hash(raw) for _id, raw in docs]
     cache: dict[bytes, bytes] = {}
-    if req.use_cache:
+    if req.use_cache:  # (this worker's clients' entries only)
         cache = analysis_cache.read_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of,
-                                                                    today=req.today))
+                                                                    today=req.today), wanted=set(keys))
     as_of = req.as_of
     t_decode = t_rules = t_spark = t_pickle = t_send = 0.0
     clock = time.perf_counter
@@ -235,43 +228,25 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
             raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui "
                                 f"database: {err}. The file was not changed.") from None
 
-    shared: dict = {}
-    salt = b""
-    outcomes: dict[str, Any] = {}
-    if caseload_wide:
-        import hashlib
-
-        t1 = clock()
-        records = [columnar.client_record(d, as_of) for d in (decode(i, raw) for i, raw in docs)
-                   if columnar.has_record(d, as_of)]
-        shared = prepare_shared(records, settings)
-        from supervision_tui.rules.expected import reference_of
-
-        _send(fd, ("shared", {"reference": reference_of(shared)}))
-        salt = hashlib.blake2b(pickle.dumps(sorted(shared.items()), protocol=5), digest_size=16).digest()
-        stats["prepare_s"] = clock() - t1
     for start in range(0, len(docs), CHUNK):
         out = []
-        for doc_id, raw in docs[start:start + CHUNK]:
-            key = columnar.content_hash(raw + salt) if salt else columnar.content_hash(raw)
+        for (doc_id, raw), key in zip(docs[start:start + CHUNK], keys[start:start + CHUNK]):
             blob = cache.get(key)
-            cached_analysis = None
-            if blob is not None and caseload_wide:  # (effectiveness needs its outcome verdicts)
-                try:
-                    _code, cached_analysis, _extra = analysis_cache.load_entry(blob)
-                except analysis_cache.BadEntry:
-                    blob = None  # a damaged entry: analysed again
             fresh = blob is None
             if fresh:
                 t1 = clock()
                 data = decode(doc_id, raw)
-                analysis = None
+                analysis = shares = None
+                cases: list = []
                 first = columnar.first_date(data)
                 extras: dict[str, Any] = {"first": first.isoformat() if first is not None else None}
                 if columnar.has_record(data, as_of):
                     record = columnar.client_record(data, as_of)
                     t2 = clock()
-                    analysis = analyse_client(record, settings, today=as_of or req.today, shared=shared)
+                    # the per-client rules and the client's shares of the caseload-wide ones: the
+                    # app combines every client's shares and judges each client (``receive``)
+                    analysis, shares = analyse_part(record, settings, today=as_of or req.today)
+                    cases = client_cases(record, settings, REGISTRY, analysis.outcomes)  # (effectiveness)
                     t3 = clock()
                     extras["spark"] = spark_args(ClientDisplay(record, analysis, settings))
                     extras["missing_recent"] = missing_recent_measures(record)  # (the clinicians screen)
@@ -280,32 +255,16 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
                     t_rules += t3 - t2
                     t_spark += t4 - t3
                     t1 = t4
-                blob = analysis_cache.dump_entry(data.code, analysis, extras)
+                blob = analysis_cache.dump_entry(data.code, analysis, extras, shares, cases)
                 t_pickle += clock() - t1
                 stats["analysed"] += 1
             else:
                 stats["cached"] += 1
-            if caseload_wide:  # (effectiveness reuses each client's outcome verdicts)
-                if fresh:
-                    if analysis is not None:
-                        outcomes[analysis.client] = analysis.outcomes
-                elif cached_analysis is not None:
-                    outcomes[cached_analysis.client] = cached_analysis.outcomes
             out.append((key, zlib.compress(raw, 1), blob, fresh))
         stats["clients"] += len(out)
         t1 = clock()
         _send(fd, ("chunk", out))
         t_send += clock() - t1
-    if caseload_wide:
-        # supervisee effectiveness (clinical-rules §11) over every client of the clinic
-        t1 = clock()
-        from supervision_tui.reports.effectiveness import effectiveness_for
-
-        effects = effectiveness_for(records, [_Outcomes(code, o) for code, o in outcomes.items()], settings,
-                                    clinician=req.scope or None)
-        _send(fd, ("effects", effects))
-        del records
-        stats["effects_s"] = clock() - t1
     stats.update(decode_s=t_decode, rules_s=t_rules, spark_s=t_spark, pickle_s=t_pickle, send_s=t_send)
     stats["analyse_s"] = t_decode + t_rules + t_spark + t_pickle
 
@@ -569,22 +528,33 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     """Collect a load's results (blocking; the app's load thread). Returns
     None when ``cancelled()`` became true (the workers are then killed).
     Raises ``LoaderError`` with the user's message when the load failed.
+
+    Every client arrives analysed by the per-client rules, with its shares
+    of the caseload-wide rules; once all are in, the shares are combined
+    (``rules.engine.combine_shares``: the clinic reference of not on track)
+    and every client is judged against it (``finish_client``), and the
+    supervisee effectiveness rows are computed from every client's cases.
+
     ``each(analysis, extras)`` is called for every client as it arrives
-    (while the workers go on: the app builds its table rows meanwhile)."""
+    (while the workers go on: the app builds its table rows meanwhile), and
+    again with its final analysis when the caseload-wide rules changed it
+    (the flags tuple is the same object when they added no flag: then only
+    the row's analysis needs replacing)."""
     from supervision_tui.model import Clinician
+    from supervision_tui.rules.engine import combine_shares, finish_client
     from supervision_tui.rules.triage import triage_key
+    from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache
 
     req = handle.request
     head = None
-    analyses = []
+    parts: list[tuple[Any, Any]] = []  # (analysis by the per-client rules, its shares)
     docs: dict[str, bytes] = {}
     extras: dict[str, dict] = {}
     entries: dict[bytes, bytes] = {}
+    cases: list[tuple] = []
     fresh = 0
     first_dates: set[str] = set()
-    shared_values: dict = {}
-    effects = None
     done: list[dict] = []
     error = None
     whole = False
@@ -597,7 +567,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                 t = time.perf_counter()
                 for key, raw, blob, is_fresh in message[1]:
                     try:
-                        code, analysis, extra = analysis_cache.load_entry(blob)
+                        code, analysis, extra, shares, client_cases = analysis_cache.load_entry(blob)
                     except analysis_cache.BadEntry:
                         if is_fresh:
                             raise
@@ -609,7 +579,8 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                         first_dates.add(first)
                     if analysis is None:
                         continue
-                    analyses.append(analysis)
+                    parts.append((analysis, shares))
+                    cases.extend((code, *c) for c in client_cases)
                     docs[code] = raw
                     if extra:
                         extras[code] = extra
@@ -622,10 +593,6 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                     trace("first chunk received")
             elif kind == "head":
                 head = message[1]
-            elif kind == "shared":
-                shared_values = message[1]
-            elif kind == "effects":
-                effects = message[1]
             elif kind == "done":
                 done.append(message[1])
             elif kind == "error":
@@ -664,9 +631,24 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     if head is None or len(done) != _parts(req) and not (head.get("format") == 1 and done):
         raise LoaderError("Unexpected error while loading: a loading process stopped before it was done.")
     trace("all received")
+    # the caseload-wide rules: every client's shares combined, every client judged against them
+    t = time.perf_counter()
+    settings = req.settings if req.settings is not None else Settings()
+    shared = combine_shares((sh for _a, sh in parts), settings)
+    analyses = []
+    for base, sh in parts:
+        final = finish_client(base, sh, shared)
+        analyses.append(final)
+        if each is not None and final is not base:
+            each(final, extras.get(final.client, {}))
+    del parts
+    effects = _effects(cases, settings, req.scope)
+    t_finish = time.perf_counter() - t
     analyses.sort(key=triage_key)
     stats = {"workers": done, "clients": len(entries), "analysed": fresh, "unpickle_s": t_unpickle,
-             "receive_s": time.perf_counter() - t0, "since_start_s": time.monotonic() - handle.started}
+             "finish_s": t_finish, "receive_s": time.perf_counter() - t0,
+             "since_start_s": time.monotonic() - handle.started}
+    trace("finished")
     cache_path = None
     write = None
     if req.use_cache:
@@ -676,8 +658,21 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
             write = entries
     clinicians = {cid: Clinician(cid, role) for cid, role in head["clinicians"]}
     first_date = date.fromisoformat(min(first_dates)) if first_dates else None
+    from supervision_tui.rules.expected import reference_of
+
     return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, cache_path, write,
-                      first_date=first_date, reference=shared_values.get("reference"), effects=effects)
+                      first_date=first_date, reference=reference_of(shared), effects=effects)
+
+
+def _effects(cases: list[tuple], settings: Any, scope: str | None) -> Any:
+    """Supervisee effectiveness (clinical-rules §11) over every client of the
+    clinic, from the clients' cached cases (``reports.effectiveness``)."""
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.reports.effectiveness import Case, effectiveness
+
+    cases.sort(key=lambda c: c[0])  # (client order, as ``effectiveness_for`` over the records: the same sums)
+    return effectiveness([Case(*c) for c in cases], REGISTRY, min_cases=settings.effectiveness.min_cases,
+                         clinician=scope or None)
 
 
 class _StaleCache(Exception):

@@ -34,18 +34,6 @@ def cache_dir(tmp_path, monkeypatch):
     return folder
 
 
-@pytest.fixture
-def per_client_rules(monkeypatch):
-    """The engine without its caseload-wide step (not on track's clinic
-    reference, ``Rule.prepare``): each client's analysis depends on that
-    client only, which is what the per-client keys are about. With the
-    step, a change of the reference re-analyses everyone
-    (test_a_caseload_wide_rule_step_is_part_of_every_key)."""
-    from supervision_tui.rules import engine
-
-    monkeypatch.setattr(engine, "RULES", [r for r in engine.RULES if r.prepare is None])
-
-
 def inline_load(db: Path, settings=None, as_of=None, workers: int = 2, use_cache: bool = True):
     """The loader's workers run in threads of this process (so monkeypatches
     apply), their messages read by ``loader.receive`` as in the app; the
@@ -116,7 +104,7 @@ def test_what_must_not_make_a_client_be_analysed_again(tmp_path):
     assert inline_load(db, display).stats["analysed"] == 0
 
 
-def test_an_import_of_one_client_s_new_session_analyses_that_client_only(tmp_path, per_client_rules):
+def test_an_import_of_one_client_s_new_session_analyses_that_client_only(tmp_path):
     cl = caseload()
     db = make_db(tmp_path, cl)
     inline_load(db)
@@ -131,7 +119,7 @@ def test_an_import_of_one_client_s_new_session_analyses_that_client_only(tmp_pat
     assert next(a for a in result.analyses if a.client == code).latest_session == last.session + 1
 
 
-def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch, per_client_rules):
+def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch):
     cl = caseload()
     db = make_db(tmp_path, cl)
     inline_load(db)
@@ -235,6 +223,10 @@ def test_a_tampered_entry_cannot_run_code_and_is_analysed_again(tmp_path, cache_
         ac.load_entry(pickle.dumps(("C-1", Boom(), {})))
     with pytest.raises(ac.BadEntry):
         ac.load_entry(pickle.dumps(("C-1", "not an analysis", {})))
+    with pytest.raises(ac.BadEntry):
+        ac.load_entry(pickle.dumps(("C-1", None, {}, "not shares", [])))
+    with pytest.raises(ac.BadEntry):
+        ac.load_entry(pickle.dumps(("C-1", None, {}, None, "not cases")))
     entries[key] = pickle.dumps(("C-1", Boom(), {}))  # with a valid checksum: as if written by an attacker
     ac.write_cache(path, entries)
     calls = []
@@ -244,19 +236,30 @@ def test_a_tampered_entry_cannot_run_code_and_is_analysed_again(tmp_path, cache_
     monkeypatch.setattr(loader, "spawn", lambda req: respawned.append(req) or real_spawn(req))
     r = inline_load(db)
     assert calls == []
-    # the entry is refused: analysed again (by the worker, which reads cached entries when the clinic
-    # reference needs them; else by a whole load without the cache)
-    assert [q.use_cache for q in respawned] in ([False], [])
+    # the entry is refused when the app reads it: the load starts again without the cache
+    assert [q.use_cache for q in respawned] == [False]
     assert r.stats["analysed"] >= 1
     assert r.analyses == fresh(db)
 
 
 def test_entries_round_trip_exactly():
-    analyses = analyse_caseload(generate_demo())
-    for a in analyses:
-        code, back, extras = ac.load_entry(ac.dump_entry(a.client, a, {"spark": "▁▂"}))
-        assert (code, back, extras) == (a.client, a, {"spark": "▁▂"})
+    """What the loader caches per client: the analysis by the per-client
+    rules, its shares of the caseload-wide rules and its effectiveness cases."""
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.reports.effectiveness import client_cases
+    from supervision_tui.rules.engine import analyse_part
+
+    s = Settings()
+    n_shares = 0
+    for record in generate_demo().records():
+        a, shares = analyse_part(record, s)
+        cases = client_cases(record, s, REGISTRY, a.outcomes)
+        code, back, extras, back_shares, back_cases = ac.load_entry(ac.dump_entry(a.client, a, {"spark": "▁▂"},
+                                                                                  shares, cases))
+        assert (code, back, extras, back_shares, back_cases) == (a.client, a, {"spark": "▁▂"}, shares, cases)
         assert [type(f) for f in back.flags] == [type(f) for f in a.flags]
+        n_shares += shares is not None
+    assert n_shares > 50
 
 
 def test_the_content_hash_is_the_client_s_content():
@@ -268,41 +271,88 @@ def test_the_content_hash_is_the_client_s_content():
     assert [columnar.content_hash(columnar.dumps(d)) for d in again] == keys
 
 
-def test_a_caseload_wide_rule_step_is_part_of_every_key(tmp_path, monkeypatch, per_client_rules):
-    """A rule with a ``prepare`` step (a value over the whole caseload, e.g. a
-    fitted reference model) makes every client's analysis depend on every
-    client: the loader computes it over all clients and keys each entry with
-    it too, so a change anywhere re-analyses everyone and no change nobody."""
+def test_a_caseload_wide_rule_re_analyses_the_changed_client_only(tmp_path, monkeypatch):
+    """A caseload-wide rule (``CaseloadRule``: a value over the whole
+    caseload, e.g. the fitted reference of not on track) makes every
+    client's verdict depend on every client. Its per-client share is cached
+    with the client's analysis, so a change of one client analyses that
+    client only, and yet every client is judged against the new combined
+    value (the same as a fresh analysis of the whole caseload)."""
     from supervision_tui.rules import engine
-    from supervision_tui.rules.context import Rule
+    from supervision_tui.rules.context import CaseloadRule
 
-    seen = []
+    shared_seen = []
 
-    def prepare(records, settings):
-        return sum(len(r.sessions) for r in records)  # (a stand-in for a caseload-wide fit)
+    def share(view):
+        return len(view.sessions)
 
-    def run(ctx):
-        seen.append(ctx.shared.get("caseload-wide"))
-        return []
+    def combine(shares, settings):
+        return sum(shares)  # (a stand-in for a caseload-wide fit)
 
-    monkeypatch.setattr(engine, "RULES", [*engine.RULES, Rule("caseload-wide", run, prepare)])
+    def judge(analysis, client_share, value):
+        shared_seen.append(value)
+        return [], {}
+
+    monkeypatch.setattr(engine, "CASELOAD_RULES", [*engine.CASELOAD_RULES, CaseloadRule("caseload-wide", share,
+                                                                                        combine, judge)])
     cl = caseload(20)
     db = make_db(tmp_path, cl)
     first = inline_load(db)
     total = sum(len(r.sessions) for r in cl.records())
-    assert first.stats["analysed"] == len(cl.clients) and set(seen) == {total}  # every client saw the whole caseload's value
+    assert first.stats["analysed"] == len(cl.clients)
+    assert shared_seen == [total] * len(cl.clients)  # every client judged against the whole caseload's value
     assert first.analyses == fresh(db)
+    shared_seen.clear()
     assert inline_load(db).stats["analysed"] == 0
-    # one client's new session changes the caseload-wide value: everyone is analysed again
+    assert shared_seen == [total] * len(cl.clients)  # (from the cached shares)
+    # one client's new session changes the caseload-wide value: that client is analysed again, everyone judged
     code = sorted(cl.clients)[2]
     last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
     export_csv(Caseload(ratings=[Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "SRS",
                                         "client", 30.0)]), tmp_path / "csv")
     Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
-    seen.clear()
+    shared_seen.clear()
     again = inline_load(db)
-    assert again.stats["analysed"] == len(cl.clients) and set(seen) == {total + 1}
+    assert again.stats["analysed"] == 1
+    assert shared_seen == [total + 1] * len(cl.clients)
     assert again.analyses == fresh(db)
+
+
+def test_one_client_s_import_moves_the_clinic_reference_for_everyone(tmp_path):
+    """The real caseload-wide rule (not on track, clinical-rules §10): one
+    client's new rating is analysed alone, the reference is refitted from
+    every client's cached share, and every client's course is judged against
+    the new reference: the results equal a fresh analysis of the whole
+    caseload, flags and reference included."""
+    from supervision_tui.rules.expected import reference_of
+
+    cl = generate_demo(2026, n_clients=120, sessions=12)
+    db = make_db(tmp_path, cl)
+    first = inline_load(db)
+    assert first.reference is not None and any(m.enough for m in first.reference.values())
+    code = next(a.client for a in first.analyses if "ORS" in a.tracks and a.status == "active")
+    last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
+    export_csv(Caseload(ratings=[Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "ORS",
+                                        "client", 3.0)]), tmp_path / "csv")
+    Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
+    again = inline_load(db)
+    assert again.stats["analysed"] == 1
+    shared: dict = {}
+    expected = analyse_caseload(Database(db, read_only=True).load(), None, None, shared=shared)
+    assert again.analyses == expected
+    from supervision_tui.reports.effectiveness import effectiveness_for
+
+    assert again.effects == effectiveness_for(Database(db, read_only=True).load().records(), expected)
+    ref, ref_fresh = again.reference["ORS"], reference_of(shared)["ORS"]
+    assert (ref.beta0, ref.beta1, ref.pairs) == (ref_fresh.beta0, ref_fresh.beta1, ref_fresh.pairs)
+    assert ref.pairs == first.reference["ORS"].pairs + 1  # the new rating is one more pair of the reference
+    changed = [a for a, b in zip(sorted(first.analyses, key=lambda a: a.client),
+                                 sorted(again.analyses, key=lambda a: a.client))
+               if a.client != code and a.tracks.get("ORS") is not None and a.tracks["ORS"].expected
+               != b.tracks["ORS"].expected]
+    assert changed, "every other client is judged against the refitted reference"
+    mine = next(a for a in again.analyses if a.client == code)
+    assert mine.tracks["ORS"].latest == 3.0
 
 
 def test_the_cache_holds_no_private_text(tmp_path, cache_dir):
@@ -341,20 +391,16 @@ def test_the_loader_s_missing_measures_are_the_records_ones(tmp_path):
 
 
 
-def test_with_the_clinic_reference_a_data_change_re_analyses_everyone(tmp_path):
-    """The real engine: not on track compares each client with a reference
-    fitted over the whole clinic (rules/expected.py), so new data anywhere
-    change every client's input; the loader re-analyses everyone then (and
-    nobody when nothing changed), with the results of a fresh analysis."""
-    cl = caseload()
-    db = make_db(tmp_path, cl)
-    first = inline_load(db)
-    assert first.reference is not None and first.effects is not None
-    assert inline_load(db).stats["analysed"] == 0
-    code = sorted(cl.clients)[7]
-    last = max((r for r in cl.ratings if r.client == code), key=lambda r: r.session)
-    export_csv(Caseload(ratings=[Rating(code, last.clinician, last.session + 1, date(2027, 1, 4), "attended", "ORS",
-                                        "client", 12.0)]), tmp_path / "csv")
-    Database(db).import_parsed(parse_files(tmp_path / "csv" / "measures.csv"))
-    r = inline_load(db)
-    assert r.stats["analysed"] == len(cl.clients) and r.analyses == fresh(db)
+
+
+def test_a_worker_keeps_only_its_own_clients_entries(tmp_path, cache_dir):
+    """``read_cache(wanted=…)``: each loader worker keeps the entries of its
+    half of the clients, not the whole file (memory at 5 000 clients)."""
+    db = make_db(tmp_path, caseload(10))
+    inline_load(db)
+    (path,) = cache_dir.glob("analysis-*.bin")
+    everything = ac.read_cache(path)
+    keys = sorted(everything)
+    some = set(keys[:3]) | {b"\0" * 16}  # (a key the file does not have is simply not there)
+    assert ac.read_cache(path, wanted=some) == {k: everything[k] for k in keys[:3]}
+    assert ac.read_cache(path, wanted=set()) == {}

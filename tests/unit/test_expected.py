@@ -379,3 +379,39 @@ def test_simulated_clinic_through_real_records_gives_the_same_model():
     assert (via.clients, via.pairs) == (direct.clients, direct.pairs)
     assert via.beta0 == pytest.approx(direct.beta0) and via.beta1 == pytest.approx(direct.beta1)
     assert [b.sigma for b in via.bands] == pytest.approx([b.sigma for b in direct.bands])
+
+
+def test_the_reference_is_the_same_bit_for_bit_whatever_the_order_of_the_clients():
+    """The loader's two workers deliver clients in any order and the cached
+    shares of unchanged clients are combined with fresh ones: the per-band
+    sums are correctly rounded (``math.fsum``), so the fitted model, and
+    every verdict against it, cannot depend on that order."""
+    from supervision_tui.rules.engine import prepare_shared
+    from supervision_tui.rules.expected import reference_of
+    from supervision_tui.settings import Settings
+
+    clients = simulate_clinic(7, ORS, ORS_COURSE, reference=80, active_on=20, active_off=5)
+    records = to_caseload(clients, ORS).records()
+    base = reference_of(prepare_shared(records, Settings()))["ORS"]
+    shuffled = list(records)
+    for seed in range(5):
+        random.Random(seed).shuffle(shuffled)
+        again = reference_of(prepare_shared(shuffled, Settings()))["ORS"]
+        assert (again.beta0, again.beta1, again.bands) == (base.beta0, base.beta1, base.bands)  # ==, not approx
+    direct = fit_expected(ORS, [c.points for c in clients])
+    assert (direct.beta0, direct.beta1, direct.bands) == (base.beta0, base.beta1, base.bands)
+
+
+def test_client_moments_add_up_to_the_direct_sums():
+    """A client's share of the reference (``client_moments``) holds the sums
+    of its own pairs, band by band (hand-computed for one client)."""
+    from supervision_tui.rules.expected import Point, client_moments
+
+    pts = [Point(1, 10.0), Point(2, 14.0), Point(4, 20.0)]  # ORS: higher is better
+    m = client_moments(ORS, pts)
+    # pair s2: t = 2 (band "2"), u = ln 2, v = 10·ln 2, y = 4; pair s4: t = 4 (band "4"), y = 10
+    u2, u4 = math.log(2), math.log(4)
+    assert m[0] == pytest.approx((1, u2 * u2, u2 * 10 * u2, (10 * u2) ** 2, u2 * 4, 10 * u2 * 4, 16))
+    assert m[2] == pytest.approx((1, u4 * u4, u4 * 10 * u4, (10 * u4) ** 2, u4 * 10, 10 * u4 * 10, 100))
+    assert all(band == (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0) for i, band in enumerate(m) if i not in (0, 2))
+    assert client_moments(ORS, pts[:2]) is None  # fewer than 3 ratings: not a reference client

@@ -214,7 +214,7 @@ def test_a_new_status_is_one_registry_entry_plus_its_rule(monkeypatch, tmp_path)
     the tables follow with no change of theirs."""
     from supervision_tui.reports.agenda import build_agenda_from, render
     from supervision_tui.rules import engine
-    from supervision_tui.rules.context import Rule
+    from supervision_tui.rules.context import CaseloadRule
     from supervision_tui.rules.kinds import REGISTRY as KINDS, FlagStatus
     from supervision_tui.rules.results import Flag, TriageHint
 
@@ -222,25 +222,32 @@ def test_a_new_status_is_one_registry_entry_plus_its_rule(monkeypatch, tmp_path)
                         FlagStatus("stalled", "stalled", 2, agenda="not_on_track"))
     seen_shared = []
 
-    def prepare(records, settings):
-        return len(records)
+    # a caseload-wide rule (the harder kind: its flag comes after the per-client rules, and the
+    # client is triaged again): the client's share, the caseload's value, each client's verdict
+    def share(view):
+        latest = view.latest
+        return (latest.number, latest.date)
 
-    def run(ctx):
-        seen_shared.append(ctx.shared["fake"])
-        if ctx.code != "C-1":
-            return []
-        latest = ctx.view.latest
-        return [Flag(ctx.code, ctx.clinician, "outcome", latest.number, "stalled", "ORS 20 → 21: stalled",
+    def combine(shares, settings):
+        return len(shares)
+
+    def judge(analysis, client_share, value):
+        seen_shared.append(value)
+        if analysis.client != "C-1":
+            return [], {}
+        number, when = client_share
+        return [Flag(analysis.client, analysis.clinician, "outcome", number, "stalled", "ORS 20 → 21: stalled",
                      {"instrument": "ORS", "change": 1.0}, TriageHint("outcome stalled", "ORS stalled",
-                                                                   latest.number, latest.date))]
+                                                                   number, when))], {}
 
-    monkeypatch.setattr(engine, "RULES", [*engine.RULES, Rule("fake", run, prepare)])
+    monkeypatch.setattr(engine, "CASELOAD_RULES", [*engine.CASELOAD_RULES, CaseloadRule("fake", share, combine,
+                                                                                        judge)])
     c1 = Case("C-1").s(1, SRS=38, ORS=20).s(2, SRS=38, ORS=21)
     c2 = Case("C-2").s(1, SRS=30).s(2, SRS=30)
     analyses = analyse_caseload(c1.caseload(c2))
     a = next(x for x in analyses if x.client == "C-1")
     assert (a.tier, a.reason, a.why) == (2, "outcome stalled", "ORS stalled")
-    assert seen_shared == [2, 2], "prepare ran once for the caseload; every client saw its value"
+    assert seen_shared == [2, 2], "combined once for the caseload; every client judged against its value"
     assert '"status": "stalled"' in flags_json(analyses)
     assert "stalled" in flags_table(analyses)
     agenda = build_agenda_from(c1.caseload(c2), analyses, None, today=Case().start)
