@@ -970,9 +970,10 @@ def details(results: list[dict]) -> list[str]:
                                                                            s["timeline"] if "start" not in label))
         g = r["signals"]
         lines.append(
-            f"  not on track and effectiveness (demo caseload; the first two are part of rules): reference fit "
-            f"{fmt_ms(g['reference_ms'])}, the signal on every client {fmt_ms(g['signals_ms'])}, effectiveness "
-            f"{fmt_ms(g['effectiveness_ms'])} (in the load worker); {g['not_on_track']} not-on-track flags"
+            f"  not on track and effectiveness (demo caseload; each load, in the app's load thread, from every "
+            f"client's cached share): reference fit {fmt_ms(g['reference_ms'])}, the signal on every client "
+            f"{fmt_ms(g['signals_ms'])}, effectiveness {fmt_ms(g['effectiveness_ms'])}; {g['not_on_track']} "
+            f"not-on-track flags"
         )
     return lines
 

@@ -16,9 +16,9 @@ client re-analyses that client only:
 * ``share(view)``: the client's part (its ``ClientView`` only), small and
   made of plain values (tuples, numbers, dates): it is cached with the
   client's analysis (``store/analysis_cache``) and sent between processes;
-* ``combine(shares, settings)``: every client's share → the caseload's
-  value; it must not depend on the order of the shares (the loader's
-  workers deliver them in any order);
+* ``combine(shares, settings, registry)``: every client's share → the
+  caseload's value; it must not depend on the order of the shares (the
+  loader's workers deliver them in any order);
 * ``judge(analysis, share, value)``: one client's extra flags and result
   fields (``ClientAnalysis`` field → value), from its analysis by the
   per-client rules, its share (None: the client has none) and the
@@ -86,5 +86,5 @@ class CaseloadRule:
 
     name: str
     share: Callable[[ClientView], Any]
-    combine: Callable[[Sequence[Any], Settings], Any]
+    combine: Callable[[Sequence[Any], Settings, Any], Any]
     judge: Callable[[Any, Any, Any], tuple[list[Flag], dict[str, Any]]]

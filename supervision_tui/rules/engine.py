@@ -108,15 +108,18 @@ def prepare_shared(records: Iterable[ClientRecord], settings: Settings | None = 
     settings = settings if settings is not None else Settings()
     shares = [{r.name: r.share(view) for r in CASELOAD_RULES}
               for view in (ClientView(rec, registry) for rec in records)]
-    return combine_shares(shares, settings)
+    return combine_shares(shares, settings, registry=registry)
 
 
-def combine_shares(shares: Iterable[dict[str, Any] | None], settings: Settings | None = None) -> dict[str, object]:
+def combine_shares(shares: Iterable[dict[str, Any] | None], settings: Settings | None = None, *,
+                   registry: Registry | None = None) -> dict[str, object]:
     """The caseload's values of the caseload-wide rules from every client's
-    shares (``analyse_part``'s second value), in any order."""
+    shares (``analyse_part``'s second value, made with the same
+    ``registry``), in any order."""
     settings = settings if settings is not None else Settings()
+    registry = registry if registry is not None else REGISTRY
     shares = [s for s in shares if s]
-    return {r.name: r.combine([v for v in (s.get(r.name) for s in shares) if v is not None], settings)
+    return {r.name: r.combine([v for v in (s.get(r.name) for s in shares) if v is not None], settings, registry)
             for r in CASELOAD_RULES}
 
 
@@ -253,7 +256,7 @@ def analyse_records(
     with gc_paused():
         parts = [analyse_part(r, settings, registry=registry, today=today) for r in records]
         if not shared:  # (None, or an empty dict to receive it)
-            computed = combine_shares((s for _a, s in parts), settings)
+            computed = combine_shares((s for _a, s in parts), settings, registry=registry)
             if shared is None:
                 shared = computed
             else:

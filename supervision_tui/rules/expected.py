@@ -570,7 +570,7 @@ def assess_track(
                        below, ended)
 
 
-# --- the rule (engine.RULES) ---------------------------------------------------------
+# --- the rule (engine.CASELOAD_RULES) ---------------------------------------------------------
 
 
 #: A caseload's reference: one model per outcome instrument, registry order.
@@ -635,14 +635,15 @@ def share(view: Any) -> Share | None:
     return out or None
 
 
-def combine(shares: Sequence[Share], settings: Any) -> dict[str, ExpectedModel]:
-    """The clinic reference: one model per outcome instrument of the
-    process-wide registry, from every client's share (refitted whenever the
-    data change; the order of the shares does not matter: ``combine_moments``)."""
+def combine(shares: Sequence[Share], settings: Any, registry: Registry | None = None) -> dict[str, ExpectedModel]:
+    """The clinic reference: one model per outcome instrument of ``registry``
+    (the process-wide one by default: the one the shares were made with),
+    from every client's share (refitted whenever the data change; the order
+    of the shares does not matter: ``combine_moments``)."""
     from supervision_tui.instruments import REGISTRY
 
     nt = settings.not_on_track
-    insts = REGISTRY.outcome()
+    insts = (registry if registry is not None else REGISTRY).outcome()
     per: dict[str, list] = {i.id: [] for i in insts}
     for sh in shares:
         for iid, value in sh.items():

@@ -479,13 +479,15 @@ class SupervisionApp(App[None]):
 
             status = self.review_status
 
-            def each(analysis, extras) -> None:
+            def each(analysis, extras, previous=None) -> None:
                 # the table's row, built as each client arrives (the workers are still busy); called
                 # again with the client's final analysis once it is judged against the clinic
-                # reference: the same flags (the same tuple) are the same row
+                # reference (``previous``: the one its row was built from): the same flags (the same
+                # tuple) are the same row
                 if not scope or analysis.clinician == scope:
                     row = rows.get(analysis.client)
-                    if row is not None and row.analysis.flags is analysis.flags:
+                    if (previous is not None and row is not None and row.analysis is previous
+                            and analysis.flags is previous.flags):
                         row.analysis = analysis
                         return
                     spark = render_spark(extras.get("spark"), glyphs or BLOCKS)

@@ -496,7 +496,7 @@ class LoadResult:
     cache_entries: dict[bytes, bytes] | None = None  # to write (None: the file is up to date)
     first_date: date | None = None  # the earliest rating of the caseload (``rules.engine.check_as_of``)
     reference: Any = None  # the clinic reference of not on track (``rules.expected.reference_of``)
-    effects: Any = None  # supervisee effectiveness rows (``reports.effectiveness.effectiveness_for``)
+    effects: Any = None  # supervisee effectiveness rows (``reports.effectiveness.effectiveness``, ``_effects``)
 
     def __repr__(self) -> str:
         return f"LoadResult({self.name!r}, {len(self.analyses)} clients, format {self.format})"
@@ -524,7 +524,7 @@ class LoadResult:
 
 def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
             progress: Callable[[int], None] | None = None,
-            each: Callable[[Any, dict], None] | None = None) -> LoadResult | None:
+            each: Callable[..., None] | None = None) -> LoadResult | None:
     """Collect a load's results (blocking; the app's load thread). Returns
     None when ``cancelled()`` became true (the workers are then killed).
     Raises ``LoaderError`` with the user's message when the load failed.
@@ -535,11 +535,15 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     and every client is judged against it (``finish_client``), and the
     supervisee effectiveness rows are computed from every client's cases.
 
-    ``each(analysis, extras)`` is called for every client as it arrives
-    (while the workers go on: the app builds its table rows meanwhile), and
-    again with its final analysis when the caseload-wide rules changed it
-    (the flags tuple is the same object when they added no flag: then only
-    the row's analysis needs replacing)."""
+    ``each(analysis, extras, None)`` is called for every client as it
+    arrives (while the workers go on: the app builds its table rows
+    meanwhile), and ``each(final, extras, analysis)`` once the caseload-wide
+    rules changed it (``final.flags is analysis.flags`` when they added no
+    flag: then only the row's analysis needs replacing).
+
+    Cached entries are the program's own, checked when read
+    (``analysis_cache.load_entry``); should one still fail the caseload step
+    (a damaged share), the load starts again without the cache."""
     from supervision_tui.model import Clinician
     from supervision_tui.rules.engine import combine_shares, finish_client
     from supervision_tui.rules.triage import triage_key
@@ -585,7 +589,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                     if extra:
                         extras[code] = extra
                     if each is not None:
-                        each(analysis, extra)
+                        each(analysis, extra, None)
                 t_unpickle += time.perf_counter() - t
                 if progress is not None:
                     progress(len(entries))
@@ -601,15 +605,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                 whole = True
     except _StaleCache:
         handle.kill()
-        from supervision_tui.store.analysis_cache import cache_file
-
-        try:
-            cache_file(req.db_path, req.settings, req.as_of, today=req.today).unlink()
-        except OSError:
-            pass
-        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers,
-                            scope=req.scope, today=req.today)
-        return receive(spawn(retry), cancelled, progress, each)
+        return _without_cache(req, cancelled, progress, each)
     finally:
         if cancelled():
             handle.kill()
@@ -634,15 +630,20 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     # the caseload-wide rules: every client's shares combined, every client judged against them
     t = time.perf_counter()
     settings = req.settings if req.settings is not None else Settings()
-    shared = combine_shares((sh for _a, sh in parts), settings)
+    try:
+        shared = combine_shares((sh for _a, sh in parts), settings)
+        finals = [finish_client(base, sh, shared) for base, sh in parts]
+        effects = _effects(cases, settings, req.scope)
+    except Exception:
+        if fresh == len(entries):
+            raise  # (nothing came from the cache: a real error)
+        return _without_cache(req, cancelled, progress, each)
     analyses = []
-    for base, sh in parts:
-        final = finish_client(base, sh, shared)
+    for (base, _sh), final in zip(parts, finals):
         analyses.append(final)
         if each is not None and final is not base:
-            each(final, extras.get(final.client, {}))
-    del parts
-    effects = _effects(cases, settings, req.scope)
+            each(final, extras.get(final.client, {}), base)
+    del parts, finals
     t_finish = time.perf_counter() - t
     analyses.sort(key=triage_key)
     stats = {"workers": done, "clients": len(entries), "analysed": fresh, "unpickle_s": t_unpickle,
@@ -662,6 +663,20 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
 
     return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, cache_path, write,
                       first_date=first_date, reference=reference_of(shared), effects=effects)
+
+
+def _without_cache(req: LoadRequest, cancelled: Callable[[], bool], progress: Any, each: Any) -> LoadResult | None:
+    """The load again, without the analysis cache (a cached entry was
+    damaged: the file is removed, every client analysed afresh)."""
+    from supervision_tui.store.analysis_cache import cache_file
+
+    try:
+        cache_file(req.db_path, req.settings, req.as_of, today=req.today).unlink()
+    except OSError:
+        pass
+    retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers,
+                        scope=req.scope, today=req.today)
+    return receive(spawn(retry), cancelled, progress, each)
 
 
 def _effects(cases: list[tuple], settings: Any, scope: str | None) -> Any:

@@ -37,7 +37,6 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
         check_as_of,
         check_clinician,
         known_records,
-        prepare_shared,
     )
     from supervision_tui.rules.expected import reference_of
     from supervision_tui.settings import Settings
@@ -61,11 +60,12 @@ def load(db_path: Path | None, settings: Settings, as_of: date | None, scope: st
             grouped = [r for r in grouped if r.client.clinician == scope]
         rule_settings = settings if settings is not None else Settings()
         # the clinic reference of not on track (clinical-rules §10) is the whole clinic's, also when the
-        # app shows one clinician: fitted here once per load, in the worker (never on the first screen)
-        shared = prepare_shared(every, rule_settings)
-        analyses = analyse_records(grouped, rule_settings, today=as_of, shared=shared)  # triage order
+        # app shows one clinician: every client is analysed (in the worker, never on the first screen)
+        shared: dict = {}
+        clinic = analyse_records(every, rule_settings, today=as_of, shared=shared)  # triage order
+        analyses = [a for a in clinic if a.clinician == scope] if scope else clinic
         # supervisee effectiveness (§11): every client of the clinic is a case; one clinician's rows when scoped
-        effects = effectiveness_for(every, analyses, rule_settings, clinician=scope or None)
+        effects = effectiveness_for(every, clinic, rule_settings, clinician=scope or None)
         records = {r.code: r for r in grouped}
         data = LoadedData(db_path, caseload, records, analyses, as_of, settings=settings,
                           scope=scope or None, cache_key=key, reference=reference_of(shared), effects=effects)

@@ -286,7 +286,7 @@ def test_a_caseload_wide_rule_re_analyses_the_changed_client_only(tmp_path, monk
     def share(view):
         return len(view.sessions)
 
-    def combine(shares, settings):
+    def combine(shares, settings, registry):
         return sum(shares)  # (a stand-in for a caseload-wide fit)
 
     def judge(analysis, client_share, value):
@@ -404,3 +404,44 @@ def test_a_worker_keeps_only_its_own_clients_entries(tmp_path, cache_dir):
     some = set(keys[:3]) | {b"\0" * 16}  # (a key the file does not have is simply not there)
     assert ac.read_cache(path, wanted=some) == {k: everything[k] for k in keys[:3]}
     assert ac.read_cache(path, wanted=set()) == {}
+
+
+def test_a_damaged_share_in_a_valid_file_means_a_load_without_the_cache(tmp_path, cache_dir, monkeypatch):
+    """An entry of the right shape whose share of the clinic reference is
+    not (written by hand into the private cache, checksum and all) fails the
+    caseload step: the load starts again without the cache and gives the
+    results of a fresh analysis; it never fails or shows a wrong reference."""
+    db = make_db(tmp_path, generate_demo(2026, n_clients=60, sessions=12))
+    inline_load(db)
+    (path,) = cache_dir.glob("analysis-*.bin")
+    entries = ac.read_cache(path)
+    key, blob = next((k, b) for k, b in entries.items() if ac.load_entry(b)[3])
+    code, analysis, extras, _shares, cases = ac.load_entry(blob)
+    entries[key] = ac.dump_entry(code, analysis, extras, {"not_on_track": {"ORS": (1, 2.0)}}, cases)
+    ac.write_cache(path, entries)
+    respawned = []
+    real_spawn = loader.spawn
+    monkeypatch.setattr(loader, "spawn", lambda req: respawned.append(req) or real_spawn(req))
+    r = inline_load(db)
+    assert [q.use_cache for q in respawned] == [False]
+    shared: dict = {}
+    assert r.analyses == analyse_caseload(Database(db, read_only=True).load(), shared=shared)
+    assert r.reference["ORS"].pairs == shared["not_on_track"]["ORS"].pairs
+
+
+def test_one_clinician_s_load_judges_against_the_whole_clinic(tmp_path):
+    """``--clinician``: the loader reads every client (the clinic reference
+    and the effectiveness fit are the whole clinic's) and gives that
+    clinician's effectiveness rows."""
+    from supervision_tui.reports.effectiveness import effectiveness_for
+
+    cl = generate_demo(2026, n_clients=80, sessions=12)
+    db = make_db(tmp_path, cl)
+    req = loader.LoadRequest(str(db), None, None, scope="T02")
+    r = loader.receive(loader.spawn(req))
+    whole = Database(db, read_only=True).load()
+    shared: dict = {}
+    analyses = analyse_caseload(whole, shared=shared)
+    assert r.analyses == analyses  # every client (the app shows T02's)
+    assert r.effects == effectiveness_for(whole.records(), analyses, clinician="T02")
+    assert r.effects and {e.clinician for e in r.effects} <= {"T02", None}

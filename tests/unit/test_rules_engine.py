@@ -228,7 +228,7 @@ def test_a_new_status_is_one_registry_entry_plus_its_rule(monkeypatch, tmp_path)
         latest = view.latest
         return (latest.number, latest.date)
 
-    def combine(shares, settings):
+    def combine(shares, settings, registry):
         return len(shares)
 
     def judge(analysis, client_share, value):
