@@ -445,3 +445,19 @@ def test_one_clinician_s_load_judges_against_the_whole_clinic(tmp_path):
     assert r.analyses == analyses  # every client (the app shows T02's)
     assert r.effects == effectiveness_for(whole.records(), analyses, clinician="T02")
     assert r.effects and {e.clinician for e in r.effects} <= {"T02", None}
+
+
+def test_both_workers_analyse_their_half_of_a_cold_load(tmp_path):
+    """With not on track's clinic reference in the rules, each loader worker
+    still reads and analyses only its own half of the clients (before the
+    split into shares one worker had to read everyone), and the app's
+    reference is the whole clinic's."""
+    cl = caseload(60)
+    db = make_db(tmp_path, cl)
+    r = inline_load(db, use_cache=False)
+    analysed = sorted(w["analysed"] for w in r.stats["workers"])
+    n = len(cl.clients)
+    assert analysed == [n // 2, n - n // 2]
+    shared: dict = {}
+    analyse_caseload(Database(db, read_only=True).load(), shared=shared)
+    assert r.reference["ORS"].pairs == shared["not_on_track"]["ORS"].pairs > 0
