@@ -493,16 +493,28 @@ class SupervisionApp(App[None]):
                     spark = render_spark(extras.get("spark"), glyphs or BLOCKS)
                     row = rows[analysis.client] = row_of(analysis, spark, 0)
                     row.review = status(analysis)
-        try:
-            with gc_paused():
+        # The collector stays off until the caseload is frozen (below): every object made while it was
+        # off is in its youngest generation, and the first collection after it is back would walk them
+        # all (about 0.1 s at 5 000 clients, holding the interpreter lock: a frozen screen)
+        with gc_paused():
+            try:
                 result = loader.receive(handle, cancelled, each=each)
-        except loader.LoaderError as err:
-            raise UserError(str(err)) from None
-        finally:
-            if self._load_handle is handle:
-                self._load_handle = None
-        if result is None:
-            return None
+            except loader.LoaderError as err:
+                raise UserError(str(err)) from None
+            finally:
+                if self._load_handle is handle:
+                    self._load_handle = None
+            if result is None:
+                return None
+            data = self._loaded_data(result, key, scope, rows if each is not None else None, version, glyphs)
+            gc.freeze()  # (see _loaded; reload() unfreezes)
+            return data
+
+    def _loaded_data(self, result, key, scope, rows, version, glyphs) -> LoadedData:
+        """``LoadedData`` of a finished load (the load thread), with the
+        table rows built meanwhile (``rows``: code → row, or None)."""
+        from supervision_tui.ui import loader
+        from supervision_tui.ui.widgets.sparkline import BLOCKS
         result.check_as_of(self.as_of)  # a future day or one before any data: an error, not an empty screen
         if scope:  # as the CLI: an unknown --clinician is an error listing the known ids (the same message)
             from types import SimpleNamespace
@@ -521,7 +533,7 @@ class SupervisionApp(App[None]):
                           scope=scope or None, cache_key=key, extras=result.extras, stats=result.stats,
                           max_views=64, reference=result.reference, effects=result.effects)
         _ = data.by_code, data.clinicians
-        if each is not None:
+        if rows is not None:
             # the caseload table's rows, built in this thread (5 000 rows and their Review cells take a
             # few tenths of a second: on the UI thread, a freeze); the caseload screen takes them when
             # the Review column's source has not changed meanwhile

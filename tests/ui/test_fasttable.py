@@ -61,3 +61,61 @@ async def test_fixed_widths_are_the_measured_ones():
                [c.get_render_width(fixed) for c in fixed.columns.values()]
         assert auto.virtual_size == fixed.virtual_size
         assert not any(c.auto_width for c in fixed.columns.values())
+
+
+def _both_ways(table, row: int, col: int, width: int, cursor: bool, hover: bool):
+    """The fast path's segments and DataTable's own for one cell (the
+    render cache emptied first, so DataTable really renders it)."""
+    from rich.style import Style
+    from textual.widgets import DataTable
+
+    base = Style(color="#e0e0e0", bgcolor="#202020")
+    row_key = table._row_locations.get_key(row)
+    fast = table._render_text_cell(row, col, row_key, base, width, cursor, hover)
+    table._cell_render_cache.clear()
+    slow = DataTable._render_cell(table, row, col, base, width, cursor, hover)
+    table._cell_render_cache.clear()
+    return fast, slow
+
+
+@async_test
+async def test_the_fast_cell_rendering_gives_datatable_s_segments(tmp_path, monkeypatch):
+    """Every cell of the real caseload table (the demo, every row and
+    column, with and without the cursor and hover) and of a client's
+    sessions table: where the fast path renders a cell, its segments equal
+    DataTable's; it renders most of them (one-line Text that fits)."""
+    import shutil
+    from pathlib import Path
+
+    from supervision_tui.ui.screens.client import ClientScreen
+    from supervision_tui.ui.widgets.caseload_table import CaseloadTable
+    from supervision_tui.ui.widgets.panels import SessionsTable
+    from ui_support import LARGE, loaded, make_app
+
+    monkeypatch.setenv("SUPERVISION_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    db = tmp_path / "demo.json"
+    shutil.copy(Path(__file__).resolve().parents[2] / "data" / "demo_caseload.json", db)
+    for theme in ("textual-dark", "clinic-light"):
+        app = make_app(db, as_of=None, read_only=True, theme=theme)
+        async with app.run_test(size=LARGE) as pilot:
+            await loaded(pilot)
+            tables = [app.screen.query_one(CaseloadTable)]
+            app.show_client(app.data.analyses[0].client)
+            await pilot.pause()
+            await pilot.pause()
+            assert isinstance(app.screen, ClientScreen)
+            tables.append(app.screen.query_one(SessionsTable))
+            fast_cells = slow_only = 0
+            for table in tables:
+                widths = [c.get_render_width(table) for c in table.ordered_columns]
+                assert table.row_count > 5
+                for row in range(table.row_count):
+                    for col, width in enumerate(widths):
+                        for cursor, hover in ((False, False), (True, False), (False, True)):
+                            fast, slow = _both_ways(table, row, col, width, cursor, hover)
+                            if fast is None:
+                                slow_only += 1
+                                continue
+                            fast_cells += 1
+                            assert fast == slow, (type(table).__name__, row, col, cursor, hover)
+            assert fast_cells > 10 * slow_only, (fast_cells, slow_only)  # (right- and centre-justified too)

@@ -54,3 +54,28 @@ async def test_rows_are_built_from_the_final_analyses(demo_copy):
                 if a.client in shown and a.tier == 2:
                     assert shown[a.client].rstrip("…")[:12] == a.why[:12]
         assert app.data is not None
+
+
+def test_the_load_freezes_its_objects_before_the_collector_is_back(demo_copy):
+    """The load runs with the cyclic collector off; every object it made is
+    in the collector's youngest generation until frozen, and the first
+    collection after the pause would walk them all on whichever thread
+    allocates next: at 5 000 clients 0.1 s with the interpreter lock held,
+    the screen frozen just as the table is first filled. ``load_data``
+    therefore freezes them before the collector is back on."""
+    import gc
+
+    app = make_app(demo_copy, as_of=None, read_only=True)
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.unfreeze()
+    before = gc.get_freeze_count()
+    try:
+        data = app.load_data()
+        assert data is not None and len(data.analyses) > 60
+        frozen = gc.get_freeze_count() - before
+        assert frozen > 20 * len(data.analyses)  # the analyses' objects (tens per client) are frozen
+        assert gc.get_count()[0] < gc.get_threshold()[0]  # (nothing young piled up: no big first collection)
+        assert gc.isenabled() == was_enabled
+    finally:
+        gc.unfreeze()
