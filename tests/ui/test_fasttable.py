@@ -4,6 +4,7 @@ would have measured."""
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import App
 
@@ -119,3 +120,80 @@ async def test_the_fast_cell_rendering_gives_datatable_s_segments(tmp_path, monk
                             fast_cells += 1
                             assert fast == slow, (type(table).__name__, row, col, cursor, hover)
             assert fast_cells > 10 * slow_only, (fast_cells, slow_only)  # (right- and centre-justified too)
+
+
+#: Cells at the edges of what the fast path takes (it must give DataTable's segments or leave the
+#: cell to DataTable): justification, overflow, wrapping, wide and combining characters, a
+#: variation selector split across spans, styles as strings, meta and links, empty text
+EDGE_CELLS = {
+    "plain": Text("abc"),
+    "empty": Text(""),
+    "empty styled": Text("", style="on red"),
+    "trailing spaces": Text("ab  ", style="on red"),
+    "right": Text("ab", justify="right", style="on blue"),
+    "centre, trailing": Text("ab  ", justify="center", style="on blue"),
+    "left": Text("ab", justify="left", style="on blue"),
+    "full": Text("a b", justify="full"),
+    "ignore, right": Text("ab", justify="right", overflow="ignore", style="on red"),
+    "ignore, left": Text("ab", justify="left", overflow="ignore", style="on red"),
+    "wraps, combining": Text("e\u0301e\u0301e\u0301  ", no_wrap=False, style="on red"),
+    "wraps": Text("ab ", no_wrap=False, style="on red"),
+    "wide": Text("漢字", style="bold"),
+    "emoji": Text("⚠\ufe0f!", style="bold"),
+    "selector split": Text.assemble(("⚠", "red"), ("\ufe0f", "blue"), "x"),
+    "zwj": Text("👩\u200d💻", style="bold"),
+    "string style": Text("xy", style="bold red"),
+    "meta, link": Text.assemble(("click", Style(meta={"@click": "foo"})), ("link", Style(link="http://x"))),
+    "ellipsis": Text("abcd", overflow="ellipsis"),
+    "crop, right": Text("abcd", overflow="crop", justify="right"),
+    "too wide": Text("abcdefgh"),
+}
+
+
+class EdgeTable(App):
+    def compose(self):
+        yield FastDataTable(id="edge")
+
+
+@async_test
+async def test_the_fast_cell_rendering_at_its_edges():
+    """Through ``_render_cell`` itself (DataTable's cache key; a second call
+    returns the cached value), for every edge cell in six table
+    configurations, with and without the cursor and hover: DataTable's own
+    segments, or DataTable renders the cell."""
+    from textual.widgets import DataTable
+
+    configs = [{}, {"cell_padding": 0}, {"cell_padding": 3}, {"show_cursor": False},
+               {"cursor_foreground_priority": "renderable", "cursor_background_priority": "renderable"},
+               {"fixed_rows": 1, "fixed_columns": 3}]
+    app = EdgeTable()
+    async with app.run_test(size=(200, 20)) as pilot:
+        fast_taken = 0
+        for config in configs:
+            table = app.query_one(FastDataTable)
+            table.clear(columns=True)
+            for k, v in config.items():
+                setattr(table, k, v)
+            for name in EDGE_CELLS:
+                table.add_column(name, width=6)
+            for key in ("a", "b"):
+                table.add_row(*[c.copy() for c in EDGE_CELLS.values()], key=key)
+            await pilot.pause()
+            base = Style(color="#e0e0e0", bgcolor="#202020")
+            widths = [c.get_render_width(table) for c in table.ordered_columns]
+            for row in range(table.row_count):
+                for col, width in enumerate(widths):
+                    for cursor, hover in ((False, False), (True, False), (False, True)):
+                        table._cell_render_cache.clear()
+                        taken = table._render_text_cell(row, col, table._row_locations.get_key(row), base, width,
+                                                        cursor, hover) is not None
+                        fast_taken += taken
+                        table._cell_render_cache.clear()
+                        got = table._render_cell(row, col, base, width, cursor, hover)
+                        assert table._render_cell(row, col, base, width, cursor, hover) is got  # (cached)
+                        table._cell_render_cache.clear()
+                        want = DataTable._render_cell(table, row, col, base, width, cursor, hover)
+                        assert got == want, (config, list(EDGE_CELLS)[col], cursor, hover)
+            await table.remove()
+            await app.mount(FastDataTable(id="edge"))
+        assert fast_taken > len(configs) * 2 * 3 * 10  # (most edge cells are the fast path's)

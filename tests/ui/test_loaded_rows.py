@@ -56,7 +56,7 @@ async def test_rows_are_built_from_the_final_analyses(demo_copy):
         assert app.data is not None
 
 
-def test_the_load_freezes_its_objects_before_the_collector_is_back(demo_copy):
+def test_the_load_freezes_its_objects_before_the_collector_is_back(demo_copy, monkeypatch):
     """The load runs with the cyclic collector off; every object it made is
     in the collector's youngest generation until frozen, and the first
     collection after the pause would walk them all on whichever thread
@@ -70,8 +70,12 @@ def test_the_load_freezes_its_objects_before_the_collector_is_back(demo_copy):
     gc.collect()
     gc.unfreeze()
     before = gc.get_freeze_count()
+    real_freeze = gc.freeze
+    enabled_at_freeze = []
+    monkeypatch.setattr(gc, "freeze", lambda: (enabled_at_freeze.append(gc.isenabled()), real_freeze())[1])
     try:
         data = app.load_data()
+        assert enabled_at_freeze == [False]  # frozen while the collector is still off
         assert data is not None and len(data.analyses) > 60
         frozen = gc.get_freeze_count() - before
         assert frozen > 20 * len(data.analyses)  # the analyses' objects (tens per client) are frozen

@@ -131,8 +131,11 @@ class FastDataTable(DataTable):
         pad = self.cell_padding
         inner = width - 2 * pad
         options = self.app.console_options
+        overflow = cell.overflow or options.overflow or "fold"
+        # (Rich wraps a Text that says no_wrap=False itself, and never justifies overflow="ignore":
+        # those, like multi-line text and text wider than the column, take DataTable's path)
         if (type(cell) is not Text or inner < 0 or cell.end != "\n" or "\n" in cell.plain or "\t" in cell.plain
-                or cell.cell_len > inner):
+                or cell.no_wrap is False or overflow == "ignore" or cell.cell_len > inner):
             return None
         fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
         component_style, post_style = self._get_styles_to_render_cell(
@@ -146,12 +149,13 @@ class FastDataTable(DataTable):
         line = cell
         if justify not in _JUSTIFY_AS_IS:
             line = cell.copy()
-            Lines([line]).justify(self.app.console, inner, justify=justify,
-                                  overflow=cell.overflow or options.overflow or "fold")
-            if line.cell_len > inner:  # pragma: no cover - (justify keeps a line that fits within the width)
-                return None
+            Lines([line]).justify(self.app.console, inner, justify=justify, overflow=overflow)
         segments = list(_JOIN.join((line,)).render(self.app.console, end=""))
-        room = inner - line.cell_len
+        # the width as Rich pads a line: the sum of its segments' widths (a character's width may
+        # depend on the next one in the same string, e.g. a variation selector, not across segments)
+        room = inner - sum(seg.cell_length for seg in segments)
+        if room < 0:
+            return None
         if room:
             segments.append(Segment(" " * room, null))
         if pad:
