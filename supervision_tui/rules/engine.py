@@ -62,7 +62,7 @@ from supervision_tui.rules.results import (  # noqa: F401  (re-exported: reports
     Flag,
     round_score,
 )
-from supervision_tui.rules.triage import triage, triage_key, triage_of
+from supervision_tui.rules.triage import triage_key, triage_of
 from supervision_tui.settings import Settings
 
 #: Every per-client rule, in the order they run (a rule may read the results of the ones before it).
@@ -97,6 +97,19 @@ def _alliance_latest(view: ClientView) -> AllianceLatest | None:
             best_key = key
             best = AllianceLatest(inst.id, float(p.total), inst.index(p.total), p.session)
     return best
+
+
+def _triaged(flags: list[Flag], latest_session: int | None, latest_date: date | None, registry: Registry,
+             rescreened: Any) -> dict[str, Any]:
+    """The ``ClientAnalysis`` fields of the client's triage (``rules.triage``)."""
+    t = triage_of(flags, latest_session, latest_date, registry)
+    why = t.why
+    if t.tier == 7 and rescreened is not None:
+        # a re-screened risk is no triage reason, but a supervisor scanning "no flag" rows must
+        # see it: "no flag; risk at s2 re-screened negative at s3"
+        why = f"{t.why}; {rescreened.why}"
+    return {"tier": t.tier, "reason": t.reason, "why": why, "trigger_session": t.session, "trigger_date": t.date,
+            "first_in_tier": t.first}
 
 
 def prepare_shared(records: Iterable[ClientRecord], settings: Settings | None = None, *,
@@ -142,14 +155,9 @@ def analyse_part(
     for rule in RULES:
         flags.extend(rule.run(ctx))
     flags.sort(key=flag_sort_key)
-    t = triage(view, flags)
     r = ctx.risk
+    rescreened = r if r is not None and not r.active else None
     latest = view.latest
-    why = t.why
-    if t.tier == 7 and r is not None and not r.active:
-        # a re-screened risk is no triage reason, but a supervisor scanning "no flag" rows must
-        # see it: "no flag; risk at s2 re-screened negative at s3"
-        why = f"{t.why}; {r.why}"
     analysis = ClientAnalysis(
         client=record.code,
         clinician=record.client.clinician,
@@ -165,14 +173,9 @@ def analyse_part(
         risk=r if r is not None and r.active else None,
         attendance=ctx.attendance,
         alliance=_alliance_latest(view),
-        tier=t.tier,
-        reason=t.reason,
-        why=why,
-        trigger_session=t.session,
-        trigger_date=t.date,
         flags=tuple(flags),
-        rescreened=r if r is not None and not r.active else None,
-        first_in_tier=t.first,
+        rescreened=rescreened,
+        **_triaged(flags, latest.number if latest else None, latest.date if latest else None, registry, rescreened),
     )
     shares = {}
     for c in CASELOAD_RULES:
@@ -209,13 +212,9 @@ def finish_client(
     if not added:
         return replace(analysis, **fields) if fields else analysis
     flags = sorted((*analysis.flags, *added), key=flag_sort_key)  # (stable: a rule's own flags first on a tie)
-    t = triage_of(flags, analysis.latest_session, analysis.latest_date,
-                  registry if registry is not None else REGISTRY)
-    why = t.why
-    if t.tier == 7 and analysis.rescreened is not None:
-        why = f"{t.why}; {analysis.rescreened.why}"
-    return replace(analysis, flags=tuple(flags), tier=t.tier, reason=t.reason, why=why, trigger_session=t.session,
-                   trigger_date=t.date, first_in_tier=t.first, **fields)
+    return replace(analysis, flags=tuple(flags), **fields,
+                   **_triaged(flags, analysis.latest_session, analysis.latest_date,
+                              registry if registry is not None else REGISTRY, analysis.rescreened))
 
 
 def analyse_client(

@@ -44,7 +44,6 @@ from typing import Sequence
 from supervision_tui.instruments import Registry
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
-from supervision_tui.rules.markers import ClientView
 from supervision_tui.rules.results import ClientAnalysis, Flag
 
 NO_FLAG = TIERS[7].name  # "no flag"
@@ -60,18 +59,12 @@ class Triage:
     first: bool = False  # first in its tier
 
 
-def triage(view: ClientView, flags: list[Flag]) -> Triage:
-    """The client's tier from its flags (in §5 order)."""
-    latest = view.latest
-    return triage_of(flags, latest.number if latest else None, latest.date if latest else None, view.registry)
-
-
 def triage_of(flags: Sequence[Flag], latest_session: int | None, latest_date: date | None,
               registry: Registry) -> Triage:
-    """``triage`` from what it reads of the client: its flags (§5 order),
-    its latest session and the registry's instrument order (the engine
-    re-triages a client from its analysis when a caseload-wide rule adds a
-    flag: ``rules.engine.finish_client``)."""
+    """The client's tier from what it reads of the client: its flags (§5
+    order), its latest session and the registry's instrument order (the
+    engine triages a client after its per-client rules, and again from its
+    analysis when a caseload-wide rule adds a flag: ``rules.engine``)."""
     best: list[tuple[int, Flag]] = []
     top = None
     for f in flags:

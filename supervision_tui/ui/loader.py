@@ -51,7 +51,7 @@ import zlib
 import struct
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
@@ -619,9 +619,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
             pass
     handle.fds = []
     if whole and not req.whole:
-        retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=req.use_cache, workers=1, whole=True,
-                            scope=req.scope, today=req.today)
-        return receive(spawn(retry), cancelled, progress, each)
+        return receive(spawn(replace(req, workers=1, whole=True)), cancelled, progress, each)
     if error is not None:
         raise LoaderError(error)
     if head is None or len(done) != _parts(req) and not (head.get("format") == 1 and done):
@@ -674,9 +672,7 @@ def _without_cache(req: LoadRequest, cancelled: Callable[[], bool], progress: An
         cache_file(req.db_path, req.settings, req.as_of, today=req.today).unlink()
     except OSError:
         pass
-    retry = LoadRequest(req.db_path, req.settings, req.as_of, use_cache=False, workers=req.workers,
-                        scope=req.scope, today=req.today)
-    return receive(spawn(retry), cancelled, progress, each)
+    return receive(spawn(replace(req, use_cache=False)), cancelled, progress, each)
 
 
 def _effects(cases: list[tuple], settings: Any, scope: str | None) -> Any:
