@@ -20,6 +20,17 @@ def demo_db(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def demo40(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The bundled demo's size (40 clients and 40 past ones: every outcome
+    instrument has a clinic reference; not on track, deteriorated, a risk
+    client not seen since), and its scenario clients. One per test module
+    (tests save reviews in it)."""
+    path = tmp_path_factory.mktemp("demo40") / "demo.json"
+    write_demo(path, seed=2026, n_clients=40)
+    return path, scenario_clients(2026, 40)
+
+
 @pytest.fixture(scope="session")
 def scenarios() -> dict[str, str]:
     """scenario key -> client code, e.g. scenarios["risk"] == "C-0122"."""

@@ -66,7 +66,6 @@ def test_rows_are_in_clinician_order_never_ranked():
 import html  # noqa: E402
 import re  # noqa: E402
 
-from supervision_tui.demo import scenario_clients, write_demo  # noqa: E402
 from supervision_tui.ui.screens.agenda import AgendaScreen  # noqa: E402
 from supervision_tui.ui.screens.client import ClientScreen  # noqa: E402
 from supervision_tui.ui.screens.clinicians import CliniciansScreen  # noqa: E402
@@ -78,15 +77,6 @@ from ui_support import LARGE, SMALL, async_test, loaded, make_app, static_text  
 def screen_text(app) -> str:
     svg = app.export_screenshot()
     return html.unescape(re.sub(r"<[^>]+>", "", svg.replace("&#160;", " ")))
-
-
-@pytest.fixture(scope="module")
-def demo40(tmp_path_factory):
-    """The bundled demo's size: 40 clients and 40 past ones, so every outcome
-    instrument has a clinic reference."""
-    path = tmp_path_factory.mktemp("demo40") / "demo.json"
-    write_demo(path, seed=2026, n_clients=40)
-    return path, scenario_clients(2026, 40)
 
 
 @async_test

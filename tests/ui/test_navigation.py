@@ -19,7 +19,7 @@ from supervision_tui.ui.screens.agenda import AgendaScreen
 from supervision_tui.ui.screens.audit import AuditScreen
 from supervision_tui.ui.screens.caseload import CaseloadScreen
 from supervision_tui.ui.screens.client import ClientScreen
-from ui_support import SMALL, async_test, loaded, make_app
+from ui_support import SMALL, async_test, loaded, make_app, settle
 
 
 @pytest.fixture
@@ -27,12 +27,6 @@ def db(demo_db, tmp_path) -> Path:
     path = tmp_path / "demo.json"
     shutil.copyfile(demo_db, path)
     return path
-
-
-async def _settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _stack(app) -> list[str]:
@@ -49,7 +43,7 @@ async def test_a_client_from_the_caseload_then_one_from_the_agenda(db):
         from_caseload = app.screen
         assert isinstance(from_caseload, ClientScreen)
         await pilot.press("escape", "a")
-        await _settle(pilot)
+        await settle(pilot)
         agenda = app.screen
         assert isinstance(agenda, AgendaScreen)
         await pilot.press("down", "enter")
@@ -81,7 +75,7 @@ async def test_the_agenda_over_an_open_client_opens_its_own_client_screen(db):
         first = app.screen
         code = first.code
         await pilot.press("a")
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("down", "enter")
         await pilot.pause()
         assert _stack(app) == ["CaseloadScreen", "ClientScreen", "AgendaScreen", "ClientScreen"]
@@ -140,7 +134,7 @@ async def test_load_results_are_messages_the_app_handles(db, tmp_path):
         assert seen[0].data is app.data and app.data_version == 1
         db.write_text("{ not json", encoding="utf-8")
         app.reload()
-        await _settle(pilot)
+        await settle(pilot)
         assert [type(m) for m in seen] == [DataLoaded, LoadFailed]
         assert app.load_error == seen[1].error and app.data is seen[0].data  # the old data stay
 

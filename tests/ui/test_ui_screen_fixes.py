@@ -8,47 +8,22 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
 from textual.widgets import Static
 
-from supervision_tui.demo import scenario_clients, write_demo
 from supervision_tui.store.database import Database
 from supervision_tui.store.reviews import ReviewStore
 from supervision_tui.ui.screens.agenda import AgendaScreen
 from supervision_tui.ui.screens.audit import AuditScreen, AuditTable
-from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.widgets.caseload_table import OUTCOME_WORDS
 from supervision_tui.ui.widgets.charts import ChartPanel, OutcomeChart
 from supervision_tui.ui.widgets.panels import outcomes_text
-from ui_support import LARGE, SMALL, async_test, loaded, make_app, static_text, table_column
+from ui_support import LARGE, SMALL, async_test, loaded, make_app, open_client, settle, static_text, table_column
 
 MEDIUM = (120, 40)
-
-
-@pytest.fixture(scope="module")
-def demo40(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """The bundled demo's size (40 clients): not on track, deteriorated, a risk client not seen since."""
-    path = tmp_path_factory.mktemp("demo40") / "demo.json"
-    write_demo(path, seed=2026, n_clients=40)
-    return path, scenario_clients(2026, 40)
-
-
-async def _settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def _open_client(pilot, code: str) -> ClientScreen:
-    pilot.app.show_client(code)
-    await _settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, ClientScreen) and screen.code == code
-    return screen
 
 
 # --- 1: the agenda's columns line up whatever the flag's label -----------------------------
@@ -64,7 +39,7 @@ async def test_agenda_review_and_session_columns_align_on_every_item(demo40, siz
     async with app.run_test(size=size) as pilot:
         await loaded(pilot)
         await pilot.press("a")
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AgendaScreen) and screen.agenda is not None
         lines = {o.id: o.prompt.plain for o in screen.agenda_list.options if o.id and o.id.startswith("f:")}
@@ -90,7 +65,7 @@ async def test_outcomes_panel_status_word_is_the_caseload_one_and_lines_are_inde
     app = make_app(db)
     async with app.run_test(size=MEDIUM) as pilot:
         await loaded(pilot)
-        await _open_client(pilot, code)
+        await open_client(pilot, code)
         view = app.data.view(code)
         a = view.analysis
         statuses = a.outcome_statuses
@@ -126,7 +101,7 @@ async def test_outcome_chart_titles_fit_and_keep_the_cut_off(demo40, size):
     app = make_app(db)
     async with app.run_test(size=size) as pilot:
         await loaded(pilot)
-        screen = await _open_client(pilot, sc["deteriorated_phq"])
+        screen = await open_client(pilot, sc["deteriorated_phq"])
         await pilot.pause()
         panels = [p for p in screen.query(ChartPanel) if isinstance(p.chart, OutcomeChart) and p.display]
         assert len(panels) == 3
@@ -154,7 +129,7 @@ async def test_client_header_says_last_seen_not_the_last_no_show(demo40, size):
     app = make_app(db)
     async with app.run_test(size=size) as pilot:
         await loaded(pilot)
-        screen = await _open_client(pilot, code)
+        screen = await open_client(pilot, code)
         sessions = sorted(app.data.view(code).record.sessions, key=lambda s: s.number)
         attended = [s for s in sessions if s.attendance == "attended"]
         missed = len(sessions) - 1 - sessions.index(attended[-1])
@@ -173,7 +148,7 @@ async def test_client_header_without_missed_sessions_says_only_last_seen(demo40)
     app = make_app(db)
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
-        screen = await _open_client(pilot, code)
+        screen = await open_client(pilot, code)
         sessions = sorted(app.data.view(code).record.sessions, key=lambda s: s.number)
         assert sessions[-1].attendance == "attended"
         head = static_text(screen.query_one("#client-header", Static))
@@ -198,7 +173,7 @@ async def test_audit_trail_cuts_a_long_change_with_an_ellipsis_and_shows_it_whol
     async with app.run_test(size=size) as pilot:
         await loaded(pilot)
         await pilot.press("u")
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen)
         table = screen.query_one(AuditTable)

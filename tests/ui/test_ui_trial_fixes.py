@@ -10,28 +10,18 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from pathlib import Path
 
-import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
 from supervision_tui.settings import Settings
-from supervision_tui.demo import scenario_clients, write_demo
 from supervision_tui.ui.screens.client import ClientScreen
 from supervision_tui.ui.screens.help import HelpScreen
 from supervision_tui.ui.widgets.caseload_table import CaseloadTable
 from supervision_tui.ui.widgets.panels import SessionsTable
 from supervision_tui.ui.widgets.review_panels import CLIENT_ENTRY, ReviewList
 from ui_support import (
-    LARGE,
-    SMALL,
-    async_test,
-    loaded,
-    make_app,
-    shown_columns,
-    static_text,
-    table_column,
+    LARGE, SMALL, async_test, loaded, make_app, shown_columns, static_text, table_column,
 )
 
 BUNDLED = ("clinic-dark", "clinic-light", "projector", "ansi", "ansi-light")
@@ -323,14 +313,6 @@ async def test_sessions_risk_column_fits_at_80_columns_and_end_reaches_the_botto
         await pilot.press("end")
         await pilot.pause(0.3)
         assert body.max_scroll_y > 0 and body.scroll_y == body.max_scroll_y
-
-
-@pytest.fixture(scope="module")
-def demo40(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """The bundled demo's size (40 clients): its risk client has other flags too."""
-    path = tmp_path_factory.mktemp("demo40") / "demo.json"
-    write_demo(path, seed=2026, n_clients=40)
-    return path, scenario_clients(2026, 40)
 
 
 @async_test

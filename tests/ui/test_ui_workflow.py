@@ -31,13 +31,7 @@ from supervision_tui.ui.widgets.caseload_table import CaseloadTable
 from supervision_tui.ui.widgets.review_panels import ActionList, ReviewList
 from supervision_tui.service.reviews import READ_ONLY_MESSAGE, ReviewService
 from ui_support import (
-    LARGE,
-    SMALL,
-    async_test,
-    loaded,
-    make_app,
-    static_text,
-    table_column,
+    LARGE, SMALL, async_test, loaded, make_app, open_client, settle, static_text, table_column,
 )
 
 NOTE = "Zebrafish supervision note"  # distinctive private texts
@@ -74,20 +68,6 @@ def notes(app) -> list[str]:
 
 def _digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-async def _settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def _open_client(pilot, code: str) -> ClientScreen:
-    pilot.app.show_client(code)
-    await pilot.pause()
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, ClientScreen)
-    return pilot.app.screen
 
 
 async def _highlight(pilot, lst: OptionList, option_id: str) -> None:
@@ -197,7 +177,7 @@ async def test_changed_since_reviewed_is_starred_and_explained(db, scenarios):
         table = app.screen.query_one(CaseloadTable)
         row = table_column(table, "client").index(code)
         assert table.cell_text(row, "review") == "• new"  # its goal flag is not reviewed yet
-        screen = await _open_client(pilot, code)
+        screen = await open_client(pilot, code)
         lst = screen.query_one(ReviewList)
         text = screen_text(app)
         assert "✓ discussed*" in text
@@ -214,7 +194,7 @@ async def test_review_a_rupture_flag_and_its_note_on_the_client_screen(db, scena
     app = make_app(db)
     async with app.run_test(size=LARGE, notifications=True) as pilot:
         await loaded(pilot)
-        screen = await _open_client(pilot, code)
+        screen = await open_client(pilot, code)
         rupture = _flag(app, code, "rupture")
         lst = screen.query_one(ReviewList)
         await _highlight(pilot, lst, rupture.identity)
@@ -276,7 +256,7 @@ async def test_action_item_add_validate_and_toggle_done(db, scenarios):
     async with app.run_test(size=LARGE, notifications=True) as pilot:
         await loaded(pilot)
         clinician = app.data.by_code[code].clinician
-        screen = await _open_client(pilot, code)
+        screen = await open_client(pilot, code)
         await pilot.press("d")  # nothing to toggle yet
         assert f"No action items for {code} · x adds one" in notes(app)
         await pilot.press("x")
@@ -334,7 +314,7 @@ async def test_empty_action_text_is_refused(db, scenarios):
     app = make_app(db)
     async with app.run_test(size=SMALL) as pilot:
         await loaded(pilot)
-        await _open_client(pilot, scenarios["open"])
+        await open_client(pilot, scenarios["open"])
         await pilot.press("x")
         await pilot.pause()
         await pilot.press("enter")
@@ -361,7 +341,7 @@ def _agenda_headers(screen: AgendaScreen) -> list[str]:
 
 async def _open_agenda(pilot) -> AgendaScreen:
     await pilot.press("a")
-    await _settle(pilot)
+    await settle(pilot)
     assert isinstance(pilot.app.screen, AgendaScreen)
     assert pilot.app.screen.agenda is not None
     return pilot.app.screen
@@ -414,7 +394,7 @@ async def test_agenda_since_can_be_changed_in_the_screen(db):
         assert "YYYY-MM-DD" in static_text(app.screen.query_one(".dialog-error", Static))
         inp.value = "2026-01-01"
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is screen and screen.agenda.since.isoformat() == "2026-01-01"
         assert "new since 2026-01-01" in static_text(screen.query_one("#agenda-header", Static))
         new_after = sum(1 for o in screen.agenda_list.options if o.prompt.plain.startswith("NEW"))
@@ -472,7 +452,7 @@ async def test_palette_has_every_workflow_command(db):
         command = dict((n, a) for n, a, _h in SupervisionCommands(app.screen)._commands())
         command["Export agenda with notes"]()
         assert (Path(os.environ["SUPERVISION_TUI_DATA_DIR"]) / "agenda-demo-2026-11-20-with-notes.md").exists()
-        await _open_client(pilot, "C-0124")
+        await open_client(pilot, "C-0124")
         names = [n for n, _a, _h in SupervisionCommands(app.screen)._commands()]
         assert "Add an action item for C-0124" in names and "Note on the highlighted flag of C-0124" in names
 
@@ -555,7 +535,7 @@ async def test_presentation_mode_hides_private_text_everywhere(db, scenarios):
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
         # client screen
-        await _open_client(pilot, code)
+        await open_client(pilot, code)
         shown = screen_text(app)
         assert NOTE in shown and ACTION in shown and goal_word in shown
         assert "PRESENTING" not in shown
@@ -605,7 +585,7 @@ async def test_present_flag_starts_presenting(db, scenarios):
     async with app.run_test(size=SMALL) as pilot:
         await loaded(pilot)
         assert "PRESENTING · private text hidden" in screen_text(app)
-        screen = await _open_client(pilot, scenarios["open"])
+        screen = await open_client(pilot, scenarios["open"])
         lst = screen.query_one(ReviewList)
         await _highlight(pilot, lst, flag.identity)
         text = "\n".join(o.prompt.plain for o in lst.options)
@@ -684,7 +664,7 @@ async def test_read_only_writes_nothing(db, scenarios):
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, CaseloadScreen)  # no dialog either
-        await _open_client(pilot, scenarios["unrepaired"])
+        await open_client(pilot, scenarios["unrepaired"])
         for key in ("r", "n", "x", "d"):
             await pilot.press(key)
             await pilot.pause()
@@ -703,7 +683,7 @@ async def test_read_only_creates_no_sidecar_or_lock(db):
         await loaded(pilot)
         await pilot.press("r")
         await pilot.press("a")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, AgendaScreen)
         app.poll_workflow()
     assert sorted(os.listdir(db.parent)) == ["demo.json"]
@@ -855,7 +835,7 @@ async def test_presenting_while_a_dialog_is_open_masks_the_note(db, scenarios):
     app = make_app(db)
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
-        screen = await _open_client(pilot, scenarios["open"])
+        screen = await open_client(pilot, scenarios["open"])
         await _highlight(pilot, screen.query_one(ReviewList), flag.identity)
         await pilot.press("r")
         await pilot.pause()

@@ -50,6 +50,24 @@ async def loaded(pilot) -> None:
     await pilot.pause()
 
 
+async def settle(pilot) -> None:
+    """Wait until the app's workers are done and the screens refreshed."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def open_client(pilot, code: str):
+    """Open client ``code``'s screen and wait for it (asserts it is shown)."""
+    from supervision_tui.ui.screens.client import ClientScreen
+
+    pilot.app.show_client(code)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ClientScreen) and screen.code == code
+    return screen
+
+
 def plain(value) -> str:
     if isinstance(value, Text):
         return value.plain
