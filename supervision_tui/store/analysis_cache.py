@@ -206,32 +206,118 @@ def load_entry(blob: bytes) -> tuple[str, Any, dict[str, Any], dict[str, Any] | 
 
 def read_cache(path: Path, wanted: set[bytes] | frozenset[bytes] | None = None) -> dict[bytes, bytes]:
     """content hash (16 bytes) -> entry bytes; {} when there is no valid file.
-    ``wanted``: keep only these keys (a loader worker keeps its own clients'
-    entries, not every client's)."""
+    ``wanted``: keep only these keys. The file is read a block at a time and
+    checked as it goes (its checksum covers it all: nothing is returned
+    before the end)."""
+    with open_cache(path, wanted) as entries:
+        return {key: entries.get(key) for key in entries.keys()}
+
+
+class CachedEntries:
+    """The valid entries of a cache file, read when asked (``get``) from the
+    file checked whole when it was opened (``open_cache``): a loader worker
+    holds its clients' offsets, not their bytes."""
+
+    def __init__(self, fd: int | None = None, index: dict[bytes, tuple[int, int]] | None = None):
+        self._fd = fd
+        self._index = index or {}
+
+    def keys(self):
+        return self._index.keys()
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get(self, key: bytes) -> bytes | None:
+        where = self._index.get(key)
+        if where is None or self._fd is None:
+            return None
+        offset, n = where
+        try:
+            data = os.pread(self._fd, n, offset)
+        except OSError:
+            return None
+        return data if len(data) == n else None
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> "CachedEntries":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_cache(path: Path, wanted: set[bytes] | frozenset[bytes] | None = None) -> CachedEntries:
+    """The cache file's entries (only the keys in ``wanted``, when given),
+    after reading the whole file a block at a time to check its checksum;
+    none when there is no valid file. The descriptor stays open: an entry
+    is read from the file that was checked, even if it is replaced meanwhile."""
+    from supervision_tui.store.files import open_read_only
+
     try:
-        raw = path.read_bytes()
+        fd = open_read_only(path)
     except OSError:
-        return {}
-    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _SUM_SIZE:
-        return {}
-    body, checksum = raw[:-_SUM_SIZE], raw[-_SUM_SIZE:]
-    if hashlib.blake2b(body, digest_size=_SUM_SIZE).digest() != checksum:
-        return {}
-    out: dict[bytes, bytes] = {}
-    view = memoryview(body)
-    pos, end = len(MAGIC), len(body)
-    size = _ENTRY.size
-    while pos < end:
-        if pos + size > end:
-            return {}
-        key, n = _ENTRY.unpack_from(view, pos)
-        pos += size
-        if pos + n > end:
-            return {}
-        if wanted is None or key in wanted:
-            out[key] = bytes(view[pos:pos + n])
-        pos += n
-    return out
+        return CachedEntries()
+    try:
+        index = _index_entries(fd, wanted)
+    except OSError:
+        index = None
+    if not index:
+        os.close(fd)
+        return CachedEntries()
+    return CachedEntries(fd, index)
+
+
+_READ_BLOCK = 1 << 20
+
+
+def _index_entries(fd: int, wanted: set[bytes] | frozenset[bytes] | None) -> dict[bytes, tuple[int, int]] | None:
+    """key -> (offset, length) of each wanted entry; None when the file is
+    not a valid cache file (wrong start, cut, or its checksum differs)."""
+    size = os.fstat(fd).st_size
+    body_end = size - _SUM_SIZE
+    if body_end < len(MAGIC) or os.pread(fd, len(MAGIC), 0) != MAGIC:
+        return None
+    checksum = hashlib.blake2b(MAGIC, digest_size=_SUM_SIZE)
+    index: dict[bytes, tuple[int, int]] = {}
+    header = _ENTRY.size
+    offset = len(MAGIC)  # of the next block
+    entry = offset  # where the next entry starts
+    buf = b""  # the bytes from ``entry`` on that are read (at most an entry's header: no entry is kept)
+    skip = 0  # bytes of the current entry's body still to pass
+    while offset < body_end:
+        block = os.pread(fd, min(_READ_BLOCK, body_end - offset), offset)
+        if not block:
+            return None  # (shorter than it said)
+        checksum.update(block)
+        offset += len(block)
+        pos = 0
+        while True:
+            if skip:
+                step = min(skip, len(block) - pos)
+                skip -= step
+                pos += step
+                if skip:
+                    break
+            need = header - len(buf)
+            if len(block) - pos < need:
+                buf += block[pos:]
+                break
+            head = buf + block[pos:pos + need]
+            pos += need
+            buf = b""
+            key, n = _ENTRY.unpack(head)
+            if wanted is None or key in wanted:
+                index[key] = (entry + header, n)
+            entry += header + n
+            skip = n
+    if buf or skip or os.pread(fd, _SUM_SIZE, body_end) != checksum.digest():
+        return None  # a cut entry, or not the bytes that were written
+    return index
 
 
 def write_cache(path: Path, entries: dict[bytes, bytes]) -> Path | None:
@@ -249,11 +335,9 @@ def write_cache(path: Path, entries: dict[bytes, bytes]) -> Path | None:
     for part in parts:
         checksum.update(part)
     parts.append(checksum.digest())
-    data = b"".join(parts)  # (the only copy of the entries)
-    del parts
     try:
         ensure_private_dir(path.parent)
-        written = write_private_bytes(path, data, durable=False)
+        written = write_private_bytes(path, parts, durable=False)  # (the parts as they are: no joined copy)
     except (OSError, FileWriteError):
         return None
     _remove_old(path.parent, keep=path)

@@ -54,6 +54,7 @@ whole: same content, same result.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from operator import add, le, lt
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ from supervision_tui.model import (
     new_session,
 )
 from supervision_tui.store import schema
+from supervision_tui.store.files import open_read_only
 from supervision_tui.store.sanitize import printable
 from supervision_tui.store.schema import SchemaError
 
@@ -359,6 +361,226 @@ def _split_fast(raw: bytes) -> SplitFile | None:
         return None
     del head[CLIENTS]
     return SplitFile(head, ids, raw, spans, None, True)
+
+
+class FilePart:
+    """One loader worker's share of a format-2 file: the head tables and
+    its clients' document bytes, read from the file only when asked
+    (``docs``), a chunk at a time.
+
+    From ``read_part``. In the product's layout the share is the client
+    lines that *start* in the worker's byte range of the file, read from
+    an open descriptor (one file, even if it is replaced meanwhile); for any
+    other layout the file was parsed whole and the share is a slice of its
+    documents (``docs`` in memory)."""
+
+    def __init__(self, head: dict[str, Any], ids: list[str], keys: list[bytes], *, fd: int | None = None,
+                 spans: list[tuple[int, int]] | None = None, docs: list[bytes] | None = None):
+        self.head = head
+        self.ids = ids
+        self.keys = keys  # content_hash of each document, as read when the share was found
+        self._fd = fd
+        self._spans = spans
+        self._docs = docs
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def docs(self, a: int, b: int) -> list[tuple[str, bytes]]:
+        """(id, document bytes) of clients ``a`` to ``b - 1`` (one read)."""
+        if self._docs is not None:
+            return list(zip(self.ids[a:b], self._docs[a:b]))
+        if a >= b:
+            return []
+        assert self._fd is not None and self._spans is not None
+        start, stop = self._spans[a][0], self._spans[b - 1][1]
+        data = _pread_all(self._fd, stop - start, start)
+        if len(data) != stop - start:
+            raise NotOneDocument(f'table "{CLIENTS}": the file changed while it was read')
+        return [(self.ids[i], data[x - start:y - start]) for i, (x, y) in zip(range(a, b), self._spans[a:b])]
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> "FilePart":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_BLOCK = 1 << 20
+
+
+def _pread_all(fd: int, n: int, offset: int) -> bytes:
+    parts = []
+    while n > 0:
+        data = os.pread(fd, n, offset)
+        if not data:
+            break
+        parts.append(data)
+        n -= len(data)
+        offset += len(data)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def read_part(path: str | os.PathLike[str], part: int, parts: int) -> FilePart | None:
+    """Worker ``part`` of ``parts``: the head of a format-2 file (checked as
+    ``split_checked`` checks it) and its share of the clients, without
+    reading the rest of the file; None when the file is not a valid
+    format-2 file (format 1, damaged, missing: the caller's whole-file path
+    names the problem).
+
+    In the product's layout (``encode_file``) the body after the head line
+    is cut into ``parts`` equal byte ranges, and a worker takes every client
+    line that starts in its range (the lines of all the workers together are
+    every line, each once); it reads the head line, the last bytes and its
+    range, a block at a time, and keeps only the lines' offsets and content
+    hashes, so the memory it needs does not grow with the file. Each line is
+    checked as ``_split_fast`` checks it.
+
+    A head or an end not in that layout (every worker sees the same) falls
+    back to ``split_checked`` on the whole file and a ``part``-th of its
+    documents by count. A line in this worker's range not in it raises
+    ``NotOneDocument``: the other workers may not see it, and shares by
+    bytes and by count must not be mixed, so the caller reads the file whole
+    in one process (the loader's ``whole`` request)."""
+    try:
+        fd = open_read_only(path)
+    except OSError:
+        return None
+    keep = False
+    try:
+        found = _find_part(fd, part, parts)
+        if found is _WHOLE:
+            raw = _pread_all(fd, os.fstat(fd).st_size, 0)
+            split = split_checked(raw)
+            del raw
+            if split is None:
+                return None
+            n = len(split)
+            a, b = part * n // parts, (part + 1) * n // parts
+            docs = [split.doc(i) for i in range(a, b)]
+            return FilePart(split.head, split.ids[a:b], [content_hash(d) for d in docs], docs=docs)
+        if found is None:
+            return None
+        if found is _LINES:
+            raise NotOneDocument(f'table "{CLIENTS}": a line of the file is not one client document '
+                                 f"(read the file whole)")
+        keep = True
+        return found
+    except OSError:
+        return None
+    finally:
+        if not keep:
+            os.close(fd)
+
+
+_WHOLE: Any = object()  # the head or the end is not the product's layout (the same for every worker)
+_LINES: Any = object()  # a line in this worker's range is not (its range only: see ``read_part``)
+
+
+def _find_part(fd: int, part: int, parts: int) -> "FilePart | None | Any":
+    """``read_part`` in the product's layout: the part, None (not format 2)
+    or ``_WHOLE`` (not this layout: parse the file whole)."""
+    size = os.fstat(fd).st_size
+    buf = os.pread(fd, _BLOCK, 0)
+    if not looks_like_v2(buf):
+        return None
+    nl = buf.find(b"\n")
+    while nl < 0 and len(buf) < size:
+        more = os.pread(fd, _BLOCK, len(buf))
+        if not more:
+            break
+        start = len(buf)
+        buf += more
+        nl = buf.find(b"\n", start)
+    if nl < 0:
+        return _WHOLE  # one line (no client), or not our layout
+    head_text = buf[:nl]
+    del buf
+    if not head_text.endswith(_HEAD_END):
+        return _WHOLE
+    tail = os.pread(fd, 64, max(0, size - 64))
+    stripped = tail.rstrip(b"\n\r\t ")
+    if len(stripped) < 3:
+        return _WHOLE  # (a long run of trailing white space)
+    end = size - (len(tail) - len(stripped))
+    body = nl + 1
+    if not stripped.endswith(b"}}}") or end - body < 3:
+        return _WHOLE
+    try:
+        head = loads(head_text + b"}}")
+    except ValueError:
+        return _WHOLE
+    if type(head) is not dict or head.get(CLIENTS) != {} or list(head)[-1] != CLIENTS:
+        return _WHOLE
+    try:  # the head's tables, as ``split_checked``
+        schema.check_tables(head)
+        if schema.check_meta(head[schema.META])["schema_version"] != SCHEMA_VERSION:
+            return None
+    except (ValueError, SchemaError, RecursionError):
+        return None
+    del head[CLIENTS]
+
+    lo = body + part * (end - body) // parts
+    hi = body + (part + 1) * (end - body) // parts
+    ids: list[str] = []
+    spans: list[tuple[int, int]] = []
+    keys: list[bytes] = []
+    if lo >= hi:
+        return FilePart(head, ids, keys, fd=fd, spans=spans)
+    # the first line that starts at lo or after
+    base = lo - 1 if lo > body else lo
+    buf = _pread_all(fd, min(_BLOCK, end - base), base)
+    if lo > body:
+        q = buf.find(b"\n")
+        while q < 0 and base + len(buf) < end:
+            more = _pread_all(fd, min(_BLOCK, end - base - len(buf)), base + len(buf))
+            if not more:
+                return _LINES
+            buf += more
+            q = buf.find(b"\n")
+        if q < 0:
+            return FilePart(head, ids, keys, fd=fd, spans=spans)  # no line starts in this range
+        pos = base + q + 1
+    else:
+        pos = lo
+    match = _LINE_START.match
+    while pos < hi:
+        rel = pos - base
+        nxt = buf.find(b"\n", rel)
+        while nxt < 0 and base + len(buf) < end:
+            more = _pread_all(fd, min(_BLOCK, end - base - len(buf)), base + len(buf))
+            if not more:
+                return _LINES  # (the file is shorter than it was)
+            buf = buf[rel:] + more
+            base, rel = pos, 0
+            nxt = buf.find(b"\n", rel)
+        limit = end - base
+        if nxt >= limit:
+            nxt = -1
+        last = nxt < 0
+        if last:
+            if base + len(buf) < end:  # pragma: no cover - the loop above read up to the end
+                return _LINES
+            stop = limit - 2  # without "}}"
+        else:
+            stop = nxt - 1  # without ","
+            if buf[nxt - 1:nxt] != b",":
+                return _LINES
+        m = match(buf, rel, stop)
+        if m is None or buf[stop - 1:stop] != b"}":
+            return _LINES
+        ids.append(m.group(1).decode("ascii"))
+        spans.append((base + m.end() - 1, base + stop))
+        keys.append(content_hash(buf[m.end() - 1:stop]))
+        if last:
+            break
+        pos = base + nxt + 1
+    return FilePart(head, ids, keys, fd=fd, spans=spans)
 
 
 # --- decoding and checking --------------------------------------------------------------

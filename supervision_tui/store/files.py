@@ -98,11 +98,12 @@ def ensure_private_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+def _write_all(fd: int, data: bytes | list[bytes]) -> None:
+    for part in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
+        view = memoryview(part)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -120,8 +121,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_private_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> Path:
-    """Atomically replace ``path`` with ``data``; the file ends up 0o600.
+def open_read_only(path: str | os.PathLike[str]) -> int:
+    """A descriptor to read ``path`` (not inherited by child processes);
+    raises ``OSError``. (Here because every ``os.open`` of the product is
+    here: a read-only one creates nothing.)"""
+    return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+
+
+def write_private_bytes(path: str | os.PathLike[str], data: bytes | list[bytes], *, durable: bool = True) -> Path:
+    """Atomically replace ``path`` with ``data`` (bytes, or a list of bytes
+    written one after the other: no joined copy); the file ends up 0o600.
 
     The parent directory must exist (see ``ensure_private_dir``).
     Raises ``FileWriteError``; on error the old file is unchanged and no

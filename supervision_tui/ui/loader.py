@@ -15,9 +15,10 @@ How a load goes
    imports and draws its first frame; ``spawn`` (a reload, from the app)
    starts them as new interpreters (``python -m supervision_tui.ui.loader``),
    which is safe from a process with threads.
-2. Worker *k* of *n* reads the database (format 2: only the head and its
-   own *n*-th of the client lines, see ``store/columnar.py``; format 1: the
-   first worker reads it whole, the others stop), and for each client looks
+2. Worker *k* of *n* reads the database (format 2: only the head line and
+   the client lines that start in its *n*-th of the file's bytes, a block
+   at a time, ``columnar.read_part``; format 1: the first worker reads it
+   whole, the others stop), and for each client looks
    up ``store/analysis_cache.py`` by the client's content hash; a client not
    in the cache is decoded, checked, grouped and analysed by the per-client
    rules (``rules.engine.analyse_part``, which also gives the client's
@@ -162,38 +163,41 @@ def _safe_send(fd: int, message: Any) -> None:
         pass
 
 
+_ANALYSIS_MODULES = ("supervision_tui.reports.effectiveness", "supervision_tui.reports.patterns",
+                     "supervision_tui.rules.engine", "supervision_tui.ui.widgets.viewdata")
+
+
 class _Whole(Exception):
     """The file must be parsed whole (see ``columnar.NotOneDocument``)."""
 
 
 def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None:
     from supervision_tui.errors import DatabaseError
-    from supervision_tui.instruments import REGISTRY
-    from supervision_tui.reports.effectiveness import client_cases
-    from supervision_tui.rules.engine import analyse_part
-    from supervision_tui.settings import Settings
     from supervision_tui.store import analysis_cache, columnar, schema
-    from supervision_tui.reports.patterns import missing_recent_measures
-    from supervision_tui.ui.widgets.viewdata import ClientDisplay, spark_args
+
+    from importlib import import_module
+
+    for module in _ANALYSIS_MODULES:  # (imported before the trace's "imported" mark)
+        import_module(module)
 
     trace(f"worker {part} imported")
-    settings = req.settings if req.settings is not None else Settings()
     t = time.perf_counter()
-    split = None if req.whole else _split(req.db_path)
+    try:
+        share = None if req.whole else columnar.read_part(req.db_path, part, parts)
+    except columnar.NotOneDocument:
+        raise _Whole() from None
     db_path = Path(req.db_path)
-    if split is not None:
+    if share is not None:
         try:
-            meta = schema.check_meta(split.head[schema.META])
+            meta = schema.check_meta(share.head[schema.META])
             from supervision_tui.store.sanitize import printable
 
             name = schema.caseload_name(meta) or printable(db_path.stem)
-            clinicians = [schema.clinician_from_doc(k, v) for k, v in split.head.get(schema.CLINICIANS, {}).items()]
+            clinicians = [schema.clinician_from_doc(k, v) for k, v in share.head.get(schema.CLINICIANS, {}).items()]
         except schema.SchemaError as err:
+            share.close()
             raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui database: "
                                 f"{err}. The file was not changed.") from None
-        n = len(split)
-        docs = [(split.ids[i], split.doc(i)) for i in range(part * n // parts, (part + 1) * n // parts)]
-        del split  # (its bytes: only this worker's share is kept, in ``docs``)
         fmt = 2
     else:
         if part:
@@ -202,19 +206,39 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
 
         cl = Database(req.db_path, read_only=True).load()  # (every error message of a bad file is its)
         name, clinicians = cl.name, list(cl.clinicians.values())
-        docs = [(str(i), columnar.dumps(d))
-                for i, d in enumerate(columnar.client_docs(cl.clients, cl.ratings, cl.goals), start=1)]
+        docs = [columnar.dumps(d) for d in columnar.client_docs(cl.clients, cl.ratings, cl.goals)]
         del cl
+        share = columnar.FilePart({}, [str(i) for i in range(1, len(docs) + 1)],
+                                  [columnar.content_hash(d) for d in docs], docs=docs)
+        del docs
         fmt = 2 if req.whole else 1
-    stats["read_s"] = time.perf_counter() - t
-    trace(f"worker {part} read")
-    if part == 0:
-        _send(fd, ("head", {"name": name, "clinicians": [(c.id, c.role) for c in clinicians], "format": fmt}))
-    keys = [columnar.content_hash(raw) for _id, raw in docs]
-    cache: dict[bytes, bytes] = {}
-    if req.use_cache:  # (this worker's clients' entries only)
-        cache = analysis_cache.read_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of,
-                                                                    today=req.today), wanted=set(keys))
+    with share:
+        stats["read_s"] = time.perf_counter() - t
+        trace(f"worker {part} read")
+        if part == 0:
+            _send(fd, ("head", {"name": name, "clinicians": [(c.id, c.role) for c in clinicians], "format": fmt}))
+        cache = analysis_cache.CachedEntries()
+        if req.use_cache:  # (this worker's clients' entries only, read when needed)
+            cache = analysis_cache.open_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of,
+                                                                        today=req.today), wanted=set(share.keys))
+        with cache:
+            _analyse_share(req, share, cache, fd, stats)
+
+
+def _analyse_share(req: LoadRequest, share: Any, cache: Any, fd: int, stats: dict) -> None:
+    """Every client of the worker's share: its cache entry, or decoded and
+    analysed (the entry made); sent to the app ``CHUNK`` clients a message."""
+    from supervision_tui.errors import DatabaseError
+    from supervision_tui.instruments import REGISTRY
+    from supervision_tui.reports.effectiveness import client_cases
+    from supervision_tui.reports.patterns import missing_recent_measures
+    from supervision_tui.rules.engine import analyse_part
+    from supervision_tui.settings import Settings
+    from supervision_tui.store import analysis_cache, columnar, schema
+    from supervision_tui.ui.widgets.viewdata import ClientDisplay, spark_args
+
+    settings = req.settings if req.settings is not None else Settings()
+    db_path = Path(req.db_path)
     as_of = req.as_of
     t_decode = t_rules = t_spark = t_pickle = t_send = 0.0
     clock = time.perf_counter
@@ -228,9 +252,14 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
             raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui "
                                 f"database: {err}. The file was not changed.") from None
 
-    for start in range(0, len(docs), CHUNK):
+    for start in range(0, len(share), CHUNK):
         out = []
-        for (doc_id, raw), key in zip(docs[start:start + CHUNK], keys[start:start + CHUNK]):
+        try:
+            docs = share.docs(start, min(start + CHUNK, len(share)))
+        except columnar.NotOneDocument:  # (the file is not what it was when the share was found)
+            raise _Whole() from None
+        for doc_id, raw in docs:
+            key = columnar.content_hash(raw)  # (these very bytes: the entry is filed under what was analysed)
             blob = cache.get(key)
             fresh = blob is None
             if fresh:
@@ -267,20 +296,6 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
         t_send += clock() - t1
     stats.update(decode_s=t_decode, rules_s=t_rules, spark_s=t_spark, pickle_s=t_pickle, send_s=t_send)
     stats["analyse_s"] = t_decode + t_rules + t_spark + t_pickle
-
-
-def _split(path: str):
-    """A format-2 file in the product's layout, split and its head checked
-    (``columnar.split_checked``); None for anything else (format 1, an
-    unusual layout, a missing or bad file: ``Database.load`` reads those
-    and names their problems), without importing the writing side of the store."""
-    from supervision_tui.store import columnar
-
-    try:
-        raw = Path(path).read_bytes()
-    except OSError:
-        return None
-    return columnar.split_checked(raw)
 
 
 def _main() -> None:

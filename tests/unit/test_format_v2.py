@@ -130,6 +130,135 @@ def test_a_hand_formatted_file_reads_the_same(tmp_path):
     same_records(Database(joined, read_only=True).load(), db.load())
 
 
+def _parts_of(path: Path, parts: int) -> list[tuple[str, bytes]]:
+    out = []
+    for k in range(parts):
+        share = columnar.read_part(path, k, parts)
+        assert share is not None
+        with share:
+            docs = share.docs(0, len(share))
+            assert share.keys == [columnar.content_hash(b) for _i, b in docs]
+            # read a chunk at a time, the same documents
+            assert [d for a in range(0, len(share), 3) for d in share.docs(a, min(a + 3, len(share)))] == docs
+        out += docs
+    return out
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 5, 40])
+def test_worker_shares_of_a_file_are_every_client_once(tmp_path, parts):
+    """``read_part``: the loader's workers' shares (the client lines that
+    start in each one's range of the file's bytes) are together exactly
+    the documents ``split_checked`` finds, each once, in file order; more
+    workers than clients leaves some with none."""
+    db = Database(tmp_path / "a.json")
+    db.replace_caseload(generate_demo(5, n_clients=25, sessions=6))
+    split = columnar.split_checked(db.path.read_bytes())
+    assert split is not None and split.fast
+    assert _parts_of(db.path, parts) == split.docs
+    share = columnar.read_part(db.path, 0, parts)
+    with share:
+        assert share.head == split.head
+
+
+def test_a_worker_reads_only_its_share_of_the_file(tmp_path, monkeypatch):
+    """The memory a worker needs does not grow with the whole file: it reads
+    the head line, the file's last bytes and its own range (a block at a
+    time), not the file."""
+    db = Database(tmp_path / "a.json")
+    db.replace_caseload(generate_demo(6, n_clients=300, sessions=20))
+    size = db.path.stat().st_size
+    read: list[int] = []
+    real = os.pread
+
+    def counting(fd, n, offset):
+        data = real(fd, n, offset)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(columnar.os, "pread", counting)
+    monkeypatch.setattr(columnar, "_BLOCK", 1 << 14)
+    for k in range(4):
+        read.clear()
+        share = columnar.read_part(db.path, k, 4)
+        with share:
+            assert len(share) > 0
+            assert sum(read) < 0.25 * size + 3 * (1 << 14)  # its quarter (and a line beyond it), the head, the tail
+            read.clear()
+            share.docs(0, len(share))
+            assert sum(read) < 0.25 * size + (1 << 14)
+            assert max(read) < 0.25 * size + (1 << 14)
+
+
+def test_odd_files_fall_back_to_the_whole_file(tmp_path):
+    """Any layout but the product's is parsed whole, and the shares are then
+    a part of its documents by count: a hand-indented file, two documents
+    on one line (still valid JSON), trailing white space, no client at all;
+    a format-1 file, a damaged one or a missing one gives None (the
+    database's own reading names the problem)."""
+    db = Database(tmp_path / "a.json")
+    db.replace_caseload(generate_demo(3, n_clients=12, sessions=4))
+    raw = db.path.read_bytes()
+    expected = columnar.split_checked(raw).docs
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(json.loads(raw), indent=2), "utf-8")
+    got = _parts_of(pretty, 2)
+    assert [(i, json.loads(b)) for i, b in got] == [(i, json.loads(b)) for i, b in expected]
+    spaced = tmp_path / "spaced.json"
+    spaced.write_bytes(raw + b"\n" * 100)  # (more white space than the tail the reader looks at)
+    assert _parts_of(spaced, 3) == expected
+    lines = raw.split(b"\n")
+    joined = tmp_path / "joined.json"  # (a line of two documents looks like one line: the decoder refuses it)
+    joined.write_bytes(b"\n".join([lines[0], lines[1] + lines[2]] + lines[3:]))
+    assert [i for i, _b in _parts_of(joined, 2)] == [i for i, _b in columnar.split_checked(joined.read_bytes()).docs]
+    # a line that is not one of ours, in one worker's range only: that worker says so (the loader
+    # then reads the file whole, in one process: shares by bytes and by count never mix)
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b"\n".join(lines[:3] + [b"garbage"] + lines[4:]))
+    with pytest.raises(columnar.NotOneDocument):
+        columnar.read_part(broken, 0, 2)
+    assert len(columnar.read_part(broken, 1, 2)) > 0
+    empty = Database(tmp_path / "empty.json")
+    empty.replace_caseload(Caseload(clients={}, clinicians={}, ratings=[], goals=[], name="e"))
+    assert _parts_of(empty.path, 2) == []
+    write_v1(tmp_path / "v1.json", generate_demo(3, n_clients=4, sessions=3))
+    assert columnar.read_part(tmp_path / "v1.json", 0, 2) is None
+    assert columnar.read_part(tmp_path / "missing.json", 0, 2) is None
+    truncated = tmp_path / "truncated.json"
+    truncated.write_bytes(raw[: len(raw) // 2])
+    assert columnar.read_part(truncated, 1, 2) is None
+
+
+@pytest.mark.parametrize("middle", ["pretty", "garbage"])
+def test_loader_reads_a_file_with_odd_lines_in_one_half(tmp_path, middle):
+    """A file in the product's layout but for a few lines in the first half
+    (indented by hand: still valid JSON; or a damaged line): the loader's
+    first worker finds it, the load is done again from the whole file in
+    one process, and the result is the whole caseload's analysis (never one
+    half by bytes and the other by count), or the file's error."""
+    from supervision_tui.ui import loader
+
+    db = Database(tmp_path / "a.json")
+    cl = generate_demo(4, n_clients=30, sessions=6)
+    db.replace_caseload(cl)
+    lines = db.path.read_bytes().split(b"\n")
+    odd = tmp_path / "odd.json"
+    if middle == "pretty":
+        doc_line = lines[4]
+        key, _, doc = doc_line.partition(b":")
+        pretty = json.dumps(json.loads(doc.rstrip(b",")), indent=1).encode()
+        odd.write_bytes(b"\n".join(lines[:4] + [key + b":" + pretty + b","] + lines[5:]))
+    else:
+        odd.write_bytes(b"\n".join(lines[:4] + [b"garbage,"] + lines[5:]))
+    req = loader.LoadRequest(str(odd), None, None, use_cache=False)
+    if middle == "garbage":
+        with pytest.raises(loader.LoaderError, match="odd.json"):
+            loader.receive(loader.spawn(req))
+        return
+    r = loader.receive(loader.spawn(req))
+    assert r.analyses == analyse_caseload(Database(odd, read_only=True).load())
+    assert len(r.analyses) == len(analyse_caseload(cl))
+
+
 def v2_bytes(tmp_path: Path) -> bytes:
     db = Database(tmp_path / "src2.json")
     db.replace_caseload(odd_caseload())

@@ -263,3 +263,17 @@ def test_temporaries_a_killed_archive_writer_left_are_cleaned(db):
     foreign.write_text("x")
     ReviewStore(db, user="sup").set_client_review("C-1", "discussed")
     assert not stale.exists() and foreign.exists()
+
+
+def test_private_bytes_written_from_parts(tmp_path):
+    """``write_private_bytes`` takes a list of byte strings (the analysis
+    cache's entries, written without a joined copy): the file is their
+    concatenation, private, written atomically over an old one."""
+    path = tmp_path / "parts.bin"
+    path.write_bytes(b"old")
+    parts = [b"head", bytearray(b"-"), b"x" * 70_000, memoryview(b"tail")]
+    files.write_private_bytes(path, parts, durable=False)
+    assert path.read_bytes() == b"head-" + b"x" * 70_000 + b"tail"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    files.write_private_bytes(path, [], durable=False)
+    assert path.read_bytes() == b""
