@@ -487,7 +487,7 @@ def make_caseload(n: int):
             out.clients[code(c.code)] = Client(code(c.code), clin(c.clinician), c.status, c.started)
         for c in cl.clinicians.values():
             out.clinicians[clin(c.id)] = Clinician(clin(c.id), c.role)
-        out.ratings += [replace(r, client=code(r.client), clinician=clin(r.clinician)) for r in cl.ratings]
+        out.ratings += [r._replace(client=code(r.client), clinician=clin(r.clinician)) for r in cl.ratings]
         out.goals += [replace(g, client=code(g.client)) for g in cl.goals]
     return out
 

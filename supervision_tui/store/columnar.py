@@ -71,8 +71,8 @@ from supervision_tui.model import (
     Goal,
     Rating,
     Session,
-    new_rating,
     new_session,
+    ratings_of_columns,
 )
 from supervision_tui.store import schema
 from supervision_tui.store.files import open_read_only
@@ -905,8 +905,8 @@ def decode_client(doc_id: str, doc: Any) -> ClientData:
             if j != i:
                 raise SchemaError(f"{where('rows', i)}: the same session, instrument and rater as row {j + 1} "
                                   f"({code} session {k[0]} {k[1] or 'no instrument'} {k[2]})")
-    ratings = list(map(new_rating, codes, s_clin, s_num, s_date, s_att, instruments, raters, totals, goal_s,
-                       task_s, bond_s, rupture, rtype, risk))
+    ratings = ratings_of_columns(codes, s_clin, s_num, s_date, s_att, instruments, raters, totals, goal_s,
+                                 task_s, bond_s, rupture, rtype, risk)
     canonical = None
     if n_runs and all(map(lt, numbers[:-1], numbers[1:])) and insts == sorted(insts):
         # rows sorted within each session as Caseload.records sorts them: (instrument or "", rater)

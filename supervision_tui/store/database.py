@@ -359,12 +359,13 @@ def _show(v: Any) -> str:
 
 def _diff(old: Any, new: Any, skip: tuple[str, ...] = ()) -> str:
     parts = []
-    for f in fields(old):
-        if f.name in skip:
+    names = old._fields if isinstance(old, Rating) else [f.name for f in fields(old)]
+    for name in names:
+        if name in skip:
             continue
-        a, b = getattr(old, f.name), getattr(new, f.name)
+        a, b = getattr(old, name), getattr(new, name)
         if a != b:
-            parts.append(f"{f.name} {_show(a)} -> {_show(b)}" if f.name != "description" else "description changed")
+            parts.append(f"{name} {_show(a)} -> {_show(b)}" if name != "description" else "description changed")
     return ", ".join(parts)
 
 

@@ -164,7 +164,16 @@ def _safe_send(fd: int, message: Any) -> None:
 
 
 _ANALYSIS_MODULES = ("supervision_tui.reports.effectiveness", "supervision_tui.reports.patterns",
-                     "supervision_tui.rules.engine", "supervision_tui.ui.widgets.viewdata")
+                     "supervision_tui.rules.engine", "supervision_tui.ui.widgets.viewdata",
+                     "supervision_tui.store.analysis_cache", "supervision_tui.store.columnar")
+
+
+def import_analysis() -> None:
+    """Import what a worker's analysis needs (Textual-free)."""
+    from importlib import import_module
+
+    for module in _ANALYSIS_MODULES:
+        import_module(module)
 
 
 class _Whole(Exception):
@@ -175,10 +184,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     from supervision_tui.errors import DatabaseError
     from supervision_tui.store import analysis_cache, columnar, schema
 
-    from importlib import import_module
-
-    for module in _ANALYSIS_MODULES:  # (imported before the trace's "imported" mark)
-        import_module(module)
+    import_analysis()  # (before the trace's "imported" mark; a no-op in a worker forked at launch)
 
     trace(f"worker {part} imported")
     t = time.perf_counter()

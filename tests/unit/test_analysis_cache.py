@@ -135,7 +135,7 @@ def test_what_must_make_clients_be_analysed_again(tmp_path, monkeypatch):
     # a data change of one client (a score corrected in place)
     code = sorted(cl.clients)[3]
     target = next(x for x in cl.ratings if x.client == code and x.instrument is not None)
-    changed = Caseload(cl.clients, cl.clinicians, [replace(x, total=(x.total or 0) - 1) if x is target else x
+    changed = Caseload(cl.clients, cl.clinicians, [x._replace(total=(x.total or 0) - 1) if x is target else x
                                                    for x in cl.ratings], cl.goals, cl.name)
     Database(db).replace_caseload(changed)
     r = inline_load(db)

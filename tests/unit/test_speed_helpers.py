@@ -11,13 +11,16 @@ from datetime import date
 import pytest
 
 from supervision_tui import gc_pause
-from supervision_tui.model import Caseload, Rating, Session, new_rating, new_session, trusted_constructor
+from supervision_tui.model import (Caseload, Rating, Session, new_rating, new_session, ratings_of_columns,
+                                   trusted_constructor)
 from supervision_tui.rules.results import GoalEvidence, Marker
 
 
+RATING_VALUES = ("C-1", "T1", 3, date(2025, 1, 6), "attended", "WAI-SR", "therapist", 44.0, 13.0, 15.0, 16.0,
+                 True, "withdrawal", False)
+
+
 @pytest.mark.parametrize("cls, values", [
-    (Rating, ("C-1", "T1", 3, date(2025, 1, 6), "attended", "WAI-SR", "therapist", 44.0, 13.0, 15.0, 16.0,
-              True, "withdrawal", False)),
     (Session, ("C-1", "T1", 3, date(2025, 1, 6), "no_show", ())),
     (GoalEvidence, ("SRS goals item", 4, "partial", "SRS goals 6.5 ≥ 6 and < 8 → partial", "SRS goals 6.5")),
     (Marker, ("self_report", 5, "SRS", "rupture reported by client", "client", "withdrawal")),
@@ -50,7 +53,26 @@ def test_trusted_constructor_refuses_classes_it_cannot_serve():
 
 
 def test_module_constructors_match_their_classes():
-    assert new_rating.__name__ == "make_Rating" and new_session.__name__ == "make_Session"
+    assert new_rating is Rating and new_session.__name__ == "make_Session"
+
+
+def test_ratings_built_from_columns_are_the_ratings_of_their_rows():
+    """``ratings_of_columns`` (the loader's decode: one list per field) builds
+    what ``Rating(...)`` builds, row by row: equal, same hash and repr, a
+    ``Rating``, immutable, every field in its place."""
+    other = ("C-2", "T2", 4, date(2025, 1, 13), "no_show", None, "client", None, None, None, None, None, None, None)
+    columns = [list(col) for col in zip(RATING_VALUES, other)]
+    made = ratings_of_columns(*columns)
+    built = [Rating(*RATING_VALUES), Rating("C-2", "T2", 4, date(2025, 1, 13), "no_show")]
+    assert made == built and [hash(r) for r in made] == [hash(r) for r in built]
+    assert [repr(r) for r in made] == [repr(r) for r in built]
+    assert all(type(r) is Rating for r in made)
+    assert made[0].bond == 16.0 and made[0].rupture_type == "withdrawal" and made[1].attended is False
+    assert made[0].key == ("C-1", 3, "WAI-SR", "therapist")
+    with pytest.raises(AttributeError):  # immutable
+        made[0].total = 1.0
+    assert Rating._fields[:4] == ("client", "clinician", "session", "date") and len(Rating._fields) == 14
+    assert ratings_of_columns(*[[] for _ in Rating._fields]) == []
 
 
 def test_sessions_keep_rows_in_instrument_then_rater_order_whatever_the_input():
