@@ -151,8 +151,10 @@ def run_worker(req: LoadRequest, part: int, parts: int, fd: int) -> None:
         return
     stats["seconds"] = time.perf_counter() - t0
     stats["peak_rss_mb"] = _rss_mb()
+    cpu = os.times()
+    stats["cpu_s"] = cpu.user + cpu.system  # (the process's, since it started or was forked)
     trace(f"worker {part} done peak_rss_mb={stats['peak_rss_mb']} analysed={stats['analysed']} "
-          f"cached={stats['cached']}")
+          f"cached={stats['cached']} cpu_s={stats['cpu_s']:.2f}")
     _safe_send(fd, ("done", stats))
 
 
@@ -645,7 +647,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
         raise LoaderError(error)
     if head is None or len(done) != _parts(req) and not (head.get("format") == 1 and done):
         raise LoaderError("Unexpected error while loading: a loading process stopped before it was done.")
-    trace("all received")
+    trace(f"all received cpu_s={sum(os.times()[:2]):.2f}")
     # the caseload-wide rules: every client's shares combined, every client judged against them
     t = time.perf_counter()
     settings = req.settings if req.settings is not None else Settings()
