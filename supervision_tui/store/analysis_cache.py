@@ -323,25 +323,133 @@ def _index_entries(fd: int, wanted: set[bytes] | frozenset[bytes] | None) -> dic
 def write_cache(path: Path, entries: dict[bytes, bytes]) -> Path | None:
     """Write ``entries`` (content hash -> entry bytes) as the cache file;
     returns it, or None when it could not be written (never an error)."""
-    from supervision_tui.store.files import FileWriteError, ensure_private_dir, write_private_bytes
-
-    parts = [MAGIC]
-    for key, blob in entries.items():
-        if len(key) != 16:
-            continue
-        parts.append(_ENTRY.pack(key, len(blob)))
-        parts.append(blob)
-    checksum = hashlib.blake2b(digest_size=_SUM_SIZE)
-    for part in parts:
-        checksum.update(part)
-    parts.append(checksum.digest())
-    try:
-        ensure_private_dir(path.parent)
-        written = write_private_bytes(path, parts, durable=False)  # (the parts as they are: no joined copy)
-    except (OSError, FileWriteError):
+    writer = CacheWriter.open(path)
+    if writer is None:
         return None
-    _remove_old(path.parent, keep=path)
-    return written
+    for key, blob in entries.items():
+        writer.add(key, blob)
+    return writer.commit()
+
+
+class CacheWriter:
+    """A cache file written an entry at a time as entries come (the app's
+    load thread writes each client's entry as it arrives and keeps no
+    copy), put in place whole by ``commit`` or dropped by ``discard``. A
+    cache is best effort: a write that fails drops the file, never raises."""
+
+    def __init__(self, path: Path, writer: Any):
+        self.path = path
+        self._writer = writer
+        self._sum = hashlib.blake2b(MAGIC, digest_size=_SUM_SIZE)
+        self.entries = 0
+
+    @classmethod
+    def open(cls, path: Path) -> "CacheWriter | None":
+        from supervision_tui.store.files import FileWriteError, PrivateFileWriter, ensure_private_dir
+
+        try:
+            ensure_private_dir(path.parent)
+            writer = PrivateFileWriter(path, durable=False)
+            writer.write(MAGIC)
+        except (OSError, FileWriteError):
+            return None
+        return cls(path, writer)
+
+    def add(self, key: bytes, blob: bytes) -> None:
+        if self._writer is None or len(key) != 16:
+            return
+        header = _ENTRY.pack(key, len(blob))
+        self._sum.update(header)
+        self._sum.update(blob)
+        self.entries += 1
+        self._write([header, blob])
+
+    def _write(self, parts: list[bytes]) -> None:
+        from supervision_tui.store.files import FileWriteError
+
+        try:
+            self._writer.write(parts)
+        except (OSError, FileWriteError):
+            self._writer = None  # (the temporary is gone: nothing to commit)
+
+    def commit(self) -> Path | None:
+        """Put the file in place (then remove old cache files); None when
+        it could not be written."""
+        from supervision_tui.store.files import FileWriteError
+
+        if self._writer is None:
+            return None
+        self._write([self._sum.digest()])
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return None
+        try:
+            written = writer.commit()
+        except (OSError, FileWriteError):
+            return None
+        _remove_old(self.path.parent, keep=self.path)
+        return written
+
+    def discard(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.discard()
+
+
+class PendingCache:
+    """What one load will write to the cache file ``path``, gathered as the
+    entries arrive, without keeping a second copy of the caseload in memory:
+
+    * no file yet (a cold start): every entry is written to the new file
+      as it arrives (``CacheWriter``) and nothing is kept;
+    * a file already: only the entries analysed afresh are kept (a cached
+      start keeps nothing); ``save`` then writes the new file from the old
+      file's entries of the clients that were cached and the fresh ones.
+
+    ``save`` is only worth calling when ``needed``; ``discard`` drops it all."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.stream = None if path.exists() else CacheWriter.open(path)
+        self.fresh: dict[bytes, bytes] = {}
+        self.cached: list[bytes] = []
+
+    def add(self, key: bytes, blob: bytes, fresh: bool) -> None:
+        if self.stream is not None:
+            self.stream.add(key, blob)
+        elif fresh:
+            self.fresh[key] = blob
+        else:
+            self.cached.append(key)
+
+    @property
+    def needed(self) -> bool:
+        return self.stream is not None or bool(self.fresh) or not self.path.exists()
+
+    def save(self) -> Path | None:
+        """Write the file (never an error: None when it could not be written)."""
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            return stream.commit()
+        fresh, self.fresh = self.fresh, {}
+        cached, self.cached = self.cached, []
+        writer = CacheWriter.open(self.path)
+        if writer is None:
+            return None
+        with open_cache(self.path, wanted=set(cached)) as old:  # (the file the workers read, or a newer one)
+            for key in cached:
+                blob = old.get(key)
+                if blob is not None:  # (not there any more: that client is analysed again next time)
+                    writer.add(key, blob)
+        for key, blob in fresh.items():
+            writer.add(key, blob)
+        return writer.commit()
+
+    def discard(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.discard()
+        self.fresh, self.cached = {}, []
 
 
 def _remove_old(folder: Path, keep: Path, age: float = MAX_AGE_DAYS * 86400.0) -> None:

@@ -128,6 +128,87 @@ def open_read_only(path: str | os.PathLike[str]) -> int:
     return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
 
 
+class PrivateFileWriter:
+    """A file written in pieces to a private temporary beside ``path``
+    (0o600), then put in place atomically (``commit``) or dropped
+    (``discard``): readers see the old file or the whole new one, never a
+    part. Raises ``FileWriteError``; on any error the temporary is removed
+    and the old file is unchanged. ``durable=False`` skips the ``fsync``s
+    (see ``write_private_bytes``). As a context manager: discarded unless
+    committed."""
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True):
+        self.path = Path(path)
+        self.durable = durable
+        self._tmp = self.path.parent / f".{self.path.name}.{secrets.token_hex(6)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            self._fd: int | None = os.open(self._tmp, flags, FILE_MODE)
+        except OSError as err:
+            raise self._error(err) from err
+        try:
+            os.fchmod(self._fd, FILE_MODE)  # exactly 0o600 whatever the umask (it may have removed the owner's bits)
+        except OSError as err:
+            self.discard()
+            raise self._error(err) from err
+
+    def _error(self, err: OSError) -> FileWriteError:
+        return FileWriteError(f"{self.path}: cannot write: {_reason(err)}; the file was not changed", err)
+
+    def write(self, data: bytes | list[bytes]) -> None:
+        if self._fd is None:
+            raise FileWriteError(f"{self.path}: cannot write: already closed; the file was not changed")
+        try:
+            _write_all(self._fd, data)
+        except BaseException as err:
+            self.discard()
+            if isinstance(err, OSError):
+                raise self._error(err) from err
+            raise
+
+    def commit(self) -> Path:
+        if self._fd is None:
+            raise FileWriteError(f"{self.path}: cannot write: already closed; the file was not changed")
+        fd, self._fd = self._fd, None
+        try:
+            try:
+                if self.durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self._tmp, self.path)
+        except BaseException as err:
+            self._remove_tmp()
+            if isinstance(err, OSError):
+                raise self._error(err) from err
+            raise
+        if self.durable:
+            _fsync_dir(self.path.parent)
+        return self.path
+
+    def discard(self) -> None:
+        """Drop what was written (nothing changes); safe to call twice."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        try:
+            os.unlink(self._tmp)
+        except OSError:
+            pass
+
+    def __enter__(self) -> "PrivateFileWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+
 def write_private_bytes(path: str | os.PathLike[str], data: bytes | list[bytes], *, durable: bool = True) -> Path:
     """Atomically replace ``path`` with ``data`` (bytes, or a list of bytes
     written one after the other: no joined copy); the file ends up 0o600.
@@ -138,34 +219,9 @@ def write_private_bytes(path: str | os.PathLike[str], data: bytes | list[bytes],
     ``fsync``s (for a cache: still atomic for readers, but a power cut may
     leave the old file or an empty one, which a cache must then ignore).
     """
-    path = Path(path)
-    directory = path.parent
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(tmp, flags, FILE_MODE)
-    except OSError as err:
-        raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
-    try:
-        try:
-            os.fchmod(fd, FILE_MODE)  # exactly 0o600 whatever the umask (it may have removed the owner's bits)
-            _write_all(fd, data)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(err, OSError):
-            raise FileWriteError(f"{path}: cannot write: {_reason(err)}; the file was not changed", err) from err
-        raise
-    if durable:
-        _fsync_dir(directory)
-    return path
+    with PrivateFileWriter(path, durable=durable) as writer:
+        writer.write(data)
+        return writer.commit()
 
 
 def write_private_files(items: list[tuple[Path, bytes]]) -> list[Path]:

@@ -515,8 +515,7 @@ class LoadResult:
     extras: dict[str, dict]  # code -> display values (sparkline)
     format: int
     stats: dict[str, Any] = field(default_factory=dict)
-    cache_path: Path | None = None
-    cache_entries: dict[bytes, bytes] | None = None  # to write (None: the file is up to date)
+    cache: Any = None  # analysis_cache.PendingCache to save (None: the file is up to date, or no cache)
     first_date: date | None = None  # the earliest rating of the caseload (``rules.engine.check_as_of``)
     reference: Any = None  # the clinic reference of not on track (``rules.expected.reference_of``)
     effects: Any = None  # supervisee effectiveness rows (``reports.effectiveness.effectiveness``, ``_effects``)
@@ -535,19 +534,42 @@ class LoadResult:
         check_as_of(SimpleNamespace(ratings=ratings), as_of)
 
     def save_cache(self) -> Path | None:
-        """Write the analysis cache when this load changed it (then drop the
-        entries: the app keeps the analyses, not their bytes)."""
-        from supervision_tui.store import analysis_cache
+        """Write the analysis cache when this load changed it (a cold load
+        wrote its entries as they came: this puts the file in place)."""
+        pending, self.cache = self.cache, None
+        return pending.save() if pending is not None else None
 
-        entries, self.cache_entries = self.cache_entries, None
-        if entries is None or self.cache_path is None:
-            return None
-        return analysis_cache.write_cache(self.cache_path, entries)
+    def discard_cache(self) -> None:
+        """Never write this load's cache (a newer load replaced it)."""
+        pending, self.cache = self.cache, None
+        if pending is not None:
+            pending.discard()
 
 
 def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
             progress: Callable[[int], None] | None = None,
             each: Callable[..., None] | None = None) -> LoadResult | None:
+    """``_receive``, with the analysis cache this load writes
+    (``analysis_cache.PendingCache``: the entries go to the new file as they
+    arrive) dropped unless the load returns it to be saved."""
+    from supervision_tui.store import analysis_cache
+
+    req = handle.request
+    pending = None
+    if req.use_cache:
+        pending = analysis_cache.PendingCache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of,
+                                                                        today=req.today))
+    result = None
+    try:
+        result = _receive(handle, cancelled, progress, each, pending)
+        return result
+    finally:
+        if pending is not None and (result is None or result.cache is not pending):
+            pending.discard()
+
+
+def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callable[[int], None] | None,
+             each: Callable[..., None] | None, pending: Any) -> LoadResult | None:
     """Collect a load's results (blocking; the app's load thread). Returns
     None when ``cancelled()`` became true (the workers are then killed).
     Raises ``LoaderError`` with the user's message when the load failed.
@@ -578,7 +600,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     parts: list[tuple[Any, Any]] = []  # (analysis by the per-client rules, its shares)
     docs: dict[str, bytes] = {}
     extras: dict[str, dict] = {}
-    entries: dict[bytes, bytes] = {}
+    received = 0
     cases: list[tuple] = []
     fresh = 0
     first_dates: set[str] = set()
@@ -599,7 +621,9 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                         if is_fresh:
                             raise
                         raise _StaleCache() from None
-                    entries[key] = blob
+                    received += 1
+                    if pending is not None:
+                        pending.add(key, blob, is_fresh)
                     fresh += is_fresh
                     first = extra.get("first")
                     if type(first) is str:
@@ -615,8 +639,8 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
                         each(analysis, extra, None)
                 t_unpickle += time.perf_counter() - t
                 if progress is not None:
-                    progress(len(entries))
-                if len(entries) == len(message[1]):
+                    progress(received)
+                if received == len(message[1]):
                     trace("first chunk received")
             elif kind == "head":
                 head = message[1]
@@ -656,7 +680,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
         finals = [finish_client(base, sh, shared) for base, sh in parts]
         effects = _effects(cases, settings, req.scope)
     except Exception:
-        if fresh == len(entries):
+        if fresh == received:
             raise  # (nothing came from the cache: a real error)
         return _without_cache(req, cancelled, progress, each)
     analyses = []
@@ -667,22 +691,16 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
     del parts, finals
     t_finish = time.perf_counter() - t
     analyses.sort(key=triage_key)
-    stats = {"workers": done, "clients": len(entries), "analysed": fresh, "unpickle_s": t_unpickle,
+    stats = {"workers": done, "clients": received, "analysed": fresh, "unpickle_s": t_unpickle,
              "finish_s": t_finish, "receive_s": time.perf_counter() - t0,
              "since_start_s": time.monotonic() - handle.started}
     trace("finished")
-    cache_path = None
-    write = None
-    if req.use_cache:
-        cache_path = analysis_cache.cache_file(req.db_path, req.settings, req.as_of, today=req.today)
-        cached = sum(d.get("cached", 0) for d in done)
-        if fresh or not cache_path.exists() or cached != len(entries):
-            write = entries
+    write = pending if pending is not None and pending.needed else None
     clinicians = {cid: Clinician(cid, role) for cid, role in head["clinicians"]}
     first_date = date.fromisoformat(min(first_dates)) if first_dates else None
     from supervision_tui.rules.expected import reference_of
 
-    return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, cache_path, write,
+    return LoadResult(head["name"], clinicians, analyses, docs, extras, head["format"], stats, write,
                       first_date=first_date, reference=reference_of(shared), effects=effects)
 
 

@@ -485,3 +485,77 @@ def test_both_workers_analyse_their_half_of_a_cold_load(tmp_path):
     shared: dict = {}
     analyse_caseload(Database(db, read_only=True).load(), shared=shared)
     assert r.reference["ORS"].pairs == shared["not_on_track"]["ORS"].pairs > 0
+
+
+def _cache_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_cold_load_writes_its_cache_as_clients_arrive_and_keeps_no_copy(tmp_path, cache_dir, monkeypatch):
+    """Cold (no cache file): each client's entry goes to the new file's
+    temporary as it arrives, the app keeps none of them (memory: 17 MB at
+    5,000 clients were held until the end), and ``save_cache`` puts the file
+    in place: the same entries as the file written whole."""
+    cl = caseload(30)
+    db = make_db(tmp_path, cl)
+    added: list[int] = []
+    real_add = ac.CacheWriter.add
+    monkeypatch.setattr(ac.CacheWriter, "add", lambda self, k, b: added.append(len(b)) or real_add(self, k, b))
+    req = loader.LoadRequest(str(db), None, None)
+    r = loader.receive(loader.spawn(req))
+    pending = r.cache
+    assert pending is not None and pending.stream is not None and pending.fresh == {} and pending.cached == []
+    assert len(added) == 30  # written during the load, before save_cache
+    assert [n for n in _cache_files(cache_dir) if n.startswith(".analysis-")]  # (the temporary, not yet in place)
+    path = r.save_cache()
+    assert path is not None and path.exists() and len(ac.read_cache(path)) == 30
+    assert _cache_files(cache_dir) == sorted([path.name] + [n for n in _cache_files(cache_dir) if n.startswith("triage")])
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    again = loader.receive(loader.spawn(req))
+    assert again.stats["analysed"] == 0 and again.cache is None  # nothing changed: nothing to write
+    assert again.analyses == r.analyses == fresh(db)
+
+
+def test_after_one_client_changes_only_its_entry_is_kept_until_saved(tmp_path, cache_dir):
+    """A cache file already there: a load keeps only the entries analysed
+    afresh (one client changed: one entry) and ``save_cache`` writes the new
+    file from the old file's entries of the cached clients and the fresh
+    one: the same entries as a cold load of the changed caseload."""
+    cl = caseload(30)
+    db = make_db(tmp_path, cl)
+    inline_load(db)
+    target = next(r for r in cl.ratings if r.total is not None and r.instrument == "SRS")
+    changed = Caseload(cl.clients, cl.clinicians, [x._replace(total=(x.total or 0) - 1) if x is target else x
+                                                  for x in cl.ratings], cl.goals, cl.name)
+    Database(db).replace_caseload(changed)
+    r = loader.receive(loader.spawn(loader.LoadRequest(str(db), None, None)))
+    assert r.stats["analysed"] == 1
+    assert r.cache.stream is None and len(r.cache.fresh) == 1 and len(r.cache.cached) == 29
+    path = r.save_cache()
+    saved = ac.read_cache(path)
+    for p in cache_dir.glob("analysis-*.bin"):
+        p.unlink()
+    cold = loader.receive(loader.spawn(loader.LoadRequest(str(db), None, None)))
+    assert cold.save_cache() == path
+    entries = lambda blobs: {k: ac.load_entry(b) for k, b in blobs.items()}  # noqa: E731 (as values: a
+    assert entries(ac.read_cache(path)) == entries(saved) and len(saved) == 30  # pickle's bytes may differ)
+    assert cold.analyses == r.analyses
+
+
+def test_a_load_that_does_not_finish_leaves_no_cache_behind(tmp_path, cache_dir):
+    """Cancelled, or failed: the temporary the entries were going to is
+    removed, and no cache file appears."""
+    db = make_db(tmp_path, caseload(20))
+    calls = []
+
+    def cancel_after_some() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    assert loader.receive(loader.spawn(loader.LoadRequest(str(db), None, None)), cancel_after_some) is None
+    assert not [n for n in _cache_files(cache_dir) if "analysis" in n]
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(db.read_bytes().replace(b'"attendance":["attended"', b'"attendance":["maybe"', 1))
+    with pytest.raises(loader.LoaderError):
+        loader.receive(loader.spawn(loader.LoadRequest(str(bad), None, None)))
+    assert not [n for n in _cache_files(cache_dir) if "analysis" in n]

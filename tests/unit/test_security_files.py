@@ -277,3 +277,31 @@ def test_private_bytes_written_from_parts(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     files.write_private_bytes(path, [], durable=False)
     assert path.read_bytes() == b""
+
+
+def test_a_file_written_in_pieces_appears_whole_or_not_at_all(tmp_path):
+    """``PrivateFileWriter`` (the analysis cache, written as a load's clients
+    arrive): until ``commit`` the old file is there unchanged and the pieces
+    are in a private temporary; ``discard`` (or leaving the ``with`` block
+    without committing, or an error) removes the temporary."""
+    path = tmp_path / "cache.bin"
+    path.write_bytes(b"old")
+    with files.PrivateFileWriter(path, durable=False) as w:
+        w.write(b"new ")
+        w.write([b"in ", b"pieces"])
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".cache.bin.")]
+        assert len(temps) == 1 and stat.S_IMODE(os.stat(temps[0]).st_mode) == 0o600
+        assert path.read_bytes() == b"old"
+        assert w.commit() == path
+    assert path.read_bytes() == b"new in pieces" and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with files.PrivateFileWriter(path, durable=False) as w:
+        w.write(b"dropped")
+    assert path.read_bytes() == b"new in pieces"
+    with pytest.raises(RuntimeError):
+        with files.PrivateFileWriter(path) as w:
+            w.write(b"half")
+            raise RuntimeError("boom")
+    assert path.read_bytes() == b"new in pieces"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.bin"]  # (no temporary left)
+    with pytest.raises(files.FileWriteError):
+        w.write(b"after the end")
