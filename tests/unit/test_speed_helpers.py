@@ -143,3 +143,25 @@ def test_start_up_pause_ends_once_and_outlasts_batches():
     finally:
         gc_pause.end_startup()
         gc.enable()
+
+
+def test_an_analysis_replaced_fast_is_the_one_dataclasses_replace_makes():
+    """``engine._replaced`` (every client of a load goes through it in
+    ``finish_client``) equals ``dataclasses.replace``, field by field, and
+    refuses a field the analysis does not have."""
+    from dataclasses import replace
+
+    from supervision_tui.demo import generate_demo
+    from supervision_tui.rules import engine
+
+    analyses = engine.analyse_caseload(generate_demo(2026, n_clients=6, sessions=10))
+    a = analyses[0]
+    for changes in ({}, {"tier": 2}, {"flags": (), "reason": "x", "tier": 5}, {"client": "C-9"}):
+        made = engine._replaced(a, changes)
+        assert made == replace(a, **changes) and type(made) is type(a)
+        for f in fields(type(a)):  # every other field is the very same object
+            if f.name not in changes:
+                assert getattr(made, f.name) is getattr(a, f.name)
+    assert engine._replaced(a, {"tier": a.tier + 1}).tier == a.tier + 1
+    with pytest.raises(TypeError):
+        engine._replaced(a, {"no_such_field": 1})
