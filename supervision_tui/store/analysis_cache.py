@@ -436,13 +436,17 @@ class PendingCache:
         writer = CacheWriter.open(self.path)
         if writer is None:
             return None
-        with open_cache(self.path, wanted=set(cached)) as old:  # (the file the workers read, or a newer one)
-            for key in cached:
-                blob = old.get(key)
-                if blob is not None:  # (not there any more: that client is analysed again next time)
-                    writer.add(key, blob)
-        for key, blob in fresh.items():
-            writer.add(key, blob)
+        try:
+            with open_cache(self.path, wanted=set(cached)) as old:  # (the file the workers read, or a newer one)
+                for key in cached:
+                    blob = old.get(key)
+                    if blob is not None:  # (not there any more: that client is analysed again next time)
+                        writer.add(key, blob)
+            for key, blob in fresh.items():
+                writer.add(key, blob)
+        except BaseException:
+            writer.discard()
+            raise
         return writer.commit()
 
     def discard(self) -> None:

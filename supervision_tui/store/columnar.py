@@ -375,10 +375,14 @@ class FilePart:
     documents (``docs`` in memory)."""
 
     def __init__(self, head: dict[str, Any], ids: list[str], keys: list[bytes], *, fd: int | None = None,
-                 spans: list[tuple[int, int]] | None = None, docs: list[bytes] | None = None):
+                 spans: list[tuple[int, int]] | None = None, docs: list[bytes] | None = None,
+                 identity: tuple | None = None):
         self.head = head
         self.ids = ids
         self.keys = keys  # content_hash of each document, as read when the share was found
+        # (device, inode, size, modification time) of the file read: the workers' shares fit together
+        # only if they all read the same file (the loader checks)
+        self.identity = identity
         self._fd = fd
         self._spans = spans
         self._docs = docs
@@ -453,6 +457,8 @@ def read_part(path: str | os.PathLike[str], part: int, parts: int) -> FilePart |
         return None
     keep = False
     try:
+        st = os.fstat(fd)
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         found = _find_part(fd, part, parts)
         if found is _WHOLE:
             raw = _pread_all(fd, os.fstat(fd).st_size, 0)
@@ -463,13 +469,15 @@ def read_part(path: str | os.PathLike[str], part: int, parts: int) -> FilePart |
             n = len(split)
             a, b = part * n // parts, (part + 1) * n // parts
             docs = [split.doc(i) for i in range(a, b)]
-            return FilePart(split.head, split.ids[a:b], [content_hash(d) for d in docs], docs=docs)
+            return FilePart(split.head, split.ids[a:b], [content_hash(d) for d in docs], docs=docs,
+                            identity=identity)
         if found is None:
             return None
         if found is _LINES:
             raise NotOneDocument(f'table "{CLIENTS}": a line of the file is not one client document '
                                  f"(read the file whole)")
         keep = True
+        found.identity = identity
         return found
     except OSError:
         return None

@@ -208,6 +208,10 @@ class PrivateFileWriter:
     def __exit__(self, *exc: object) -> None:
         self.discard()
 
+    def __del__(self) -> None:  # (a writer forgotten uncommitted: its temporary does not outlive it)
+        if getattr(self, "_fd", None) is not None:
+            self.discard()
+
 
 def write_private_bytes(path: str | os.PathLike[str], data: bytes | list[bytes], *, durable: bool = True) -> Path:
     """Atomically replace ``path`` with ``data`` (bytes, or a list of bytes

@@ -506,7 +506,11 @@ class SupervisionApp(App[None]):
                     self._load_handle = None
             if result is None:
                 return None
-            data = self._loaded_data(result, key, scope, rows if each is not None else None, version, glyphs)
+            try:
+                data = self._loaded_data(result, key, scope, rows if each is not None else None, version, glyphs)
+            except BaseException:  # (a future --as-of, an unknown --clinician: this load's cache is never written)
+                result.discard_cache()
+                raise
             gc.freeze()  # (see _loaded; reload() unfreezes)
             return data
 
@@ -541,15 +545,25 @@ class SupervisionApp(App[None]):
             for i, row in enumerate(ordered):
                 row.order = i
             data.prebuilt_rows = ((version, glyphs or BLOCKS), ordered)
-        self._pending_cache = result
+        self._keep_cache(result)
         return data
 
+    def _keep_cache(self, result: Any) -> None:
+        """The load whose analysis cache is written once its data are shown
+        (``_loaded``); an earlier one still waiting (its data never shown: a
+        newer load replaced it) is dropped, its temporary file removed."""
+        earlier, self._pending_cache = getattr(self, "_pending_cache", None), result
+        if earlier is not None and earlier is not result:
+            earlier.discard_cache()
+
     def stop_loading(self) -> None:
-        """Stop the loading processes (the app quits)."""
+        """Stop the loading processes (the app quits); a cache not yet
+        written is dropped."""
         for handle in (self._preload, self._load_handle):
             if handle is not None:
                 handle.kill()
         self._preload = self._load_handle = None
+        self._keep_cache(None)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self) -> None:

@@ -207,6 +207,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
             raise DatabaseError(f"{db_path}: cannot read the database: not a valid supervision-tui database: "
                                 f"{err}. The file was not changed.") from None
         fmt = 2
+        stats["file"] = list(share.identity) if share.identity is not None else None
     else:
         if part:
             return  # format 1 (or an unusual layout): the first worker reads it whole
@@ -601,6 +602,8 @@ def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callab
     docs: dict[str, bytes] = {}
     extras: dict[str, dict] = {}
     received = 0
+    codes: set[str] = set()
+    twice = False  # a client code came twice (two workers read different versions of the file)
     cases: list[tuple] = []
     fresh = 0
     first_dates: set[str] = set()
@@ -622,6 +625,9 @@ def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callab
                             raise
                         raise _StaleCache() from None
                     received += 1
+                    if code in codes:
+                        twice = True
+                    codes.add(code)
                     if pending is not None:
                         pending.add(key, blob, is_fresh)
                     fresh += is_fresh
@@ -671,6 +677,11 @@ def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callab
         raise LoaderError(error)
     if head is None or len(done) != _parts(req) and not (head.get("format") == 1 and done):
         raise LoaderError("Unexpected error while loading: a loading process stopped before it was done.")
+    if _parts(req) > 1 and (twice or len({tuple(d["file"]) for d in done if d.get("file")}) > 1):
+        # the database was replaced (a save, an import) between two workers opening it: their shares
+        # (byte ranges of different files) do not fit together; read it again, once, in one process
+        trace("workers read different files: again in one process")
+        return receive(spawn(replace(req, workers=1)), cancelled, progress, each)
     trace(f"all received cpu_s={sum(os.times()[:2]):.2f}")
     # the caseload-wide rules: every client's shares combined, every client judged against them
     t = time.perf_counter()

@@ -559,3 +559,72 @@ def test_a_load_that_does_not_finish_leaves_no_cache_behind(tmp_path, cache_dir)
     with pytest.raises(loader.LoaderError):
         loader.receive(loader.spawn(loader.LoadRequest(str(bad), None, None)))
     assert not [n for n in _cache_files(cache_dir) if "analysis" in n]
+
+
+def test_workers_that_read_different_versions_of_the_file_load_again_in_one_process(tmp_path, cache_dir):
+    """The database replaced (a save, an import) between the two workers
+    opening it: their byte ranges are of different files, and clients would
+    come twice or not at all. Each worker says which file it read; the
+    shares do not fit together, so the load is done again in one process,
+    and the result is the caseload's, every client once."""
+    from dataclasses import replace as dc_replace
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    cl = caseload(12)
+    Database(a).replace_caseload(cl)
+    first = sorted(cl.clients)[:3]  # the same clients, three with a long goal description: the lines move
+    edited = Caseload(cl.clients, cl.clinicians, cl.ratings,
+                      [dc_replace(g, description="x" * 3000) if g.client in first else g for g in cl.goals], cl.name)
+    Database(b).replace_caseload(edited)
+    req = loader.LoadRequest(str(a), None, None, use_cache=False)
+    seen: list = []
+    fds, threads = [], []
+    for part, path in ((0, a), (1, b)):  # worker 1 opened the file after it was replaced
+        r, w = os.pipe()
+
+        def run(part=part, w=w, path=path):
+            try:
+                loader.run_worker(dc_replace(req, db_path=str(path)), part, 2, w)
+            finally:
+                os.close(w)
+
+        t = threading.Thread(target=run)
+        t.start()
+        fds.append(r)
+        threads.append(t)
+    result = loader.receive(loader.LoadHandle(req, fds), each=lambda a_, e, p=None: seen.append(a_.client))
+    for t in threads:
+        t.join()
+    codes = [x.client for x in result.analyses]
+    assert len(codes) == len(set(codes)) == len(fresh(a))
+    assert result.analyses == fresh(a)
+    assert len(seen) > len(codes)  # (the first attempt's clients came, then the second's)
+    assert [d.get("file") for d in result.stats["workers"]] != [None]  # one worker, which says what it read
+
+
+def test_a_load_the_app_refuses_leaves_no_cache_file_behind(tmp_path, cache_dir):
+    """A finished load the app then refuses (an --as-of before any data, an
+    unknown --clinician) drops the cache file it was writing: no temporary
+    left in the cache folder, no descriptor left open."""
+    from supervision_tui.errors import UserError
+    from supervision_tui.ui.app import SupervisionApp
+
+    db = make_db(tmp_path, caseload(8))
+
+    def open_cache_fds() -> list[str]:
+        out = []
+        for n in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{n}")
+            except OSError:
+                continue
+            if "analysis" in target:
+                out.append(target)
+        return out
+
+    for kw in (dict(as_of=date(2000, 1, 1)), dict(clinician="NOBODY")):
+        app = SupervisionApp(db, **kw)
+        with pytest.raises(UserError):
+            app._load_from_processes(lambda: False)
+        assert not [n for n in _cache_files(cache_dir) if "analysis" in n], kw
+        assert open_cache_fds() == [], kw
