@@ -399,9 +399,17 @@ class FilePart:
         assert self._fd is not None and self._spans is not None
         start, stop = self._spans[a][0], self._spans[b - 1][1]
         data = _pread_all(self._fd, stop - start, start)
-        if len(data) != stop - start:
+        if len(data) != stop - start or self._changed():
             raise NotOneDocument(f'table "{CLIENTS}": the file changed while it was read')
         return [(self.ids[i], data[x - start:y - start]) for i, (x, y) in zip(range(a, b), self._spans[a:b])]
+
+    def _changed(self) -> bool:
+        """Was the file written in place since the share was found (the
+        product replaces its files whole; another program might not)?"""
+        if self.identity is None or self._fd is None:
+            return False
+        st = os.fstat(self._fd)
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(self.identity)
 
     def close(self) -> None:
         fd, self._fd = self._fd, None

@@ -210,7 +210,10 @@ class PrivateFileWriter:
 
     def __del__(self) -> None:  # (a writer forgotten uncommitted: its temporary does not outlive it)
         if getattr(self, "_fd", None) is not None:
-            self.discard()
+            try:
+                self.discard()
+            except Exception:  # (at interpreter exit the modules may be gone already)
+                pass
 
 
 def write_private_bytes(path: str | os.PathLike[str], data: bytes | list[bytes], *, durable: bool = True) -> Path:

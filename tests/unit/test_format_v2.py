@@ -189,6 +189,32 @@ def test_a_worker_reads_only_its_share_of_the_file(tmp_path, monkeypatch):
             assert max(read) < 0.25 * size + (1 << 14)
 
 
+def test_a_file_written_in_place_while_a_worker_reads_it_is_noticed(tmp_path):
+    """The product replaces its files whole (a worker keeps reading the file
+    it opened); a file another program writes in place after a worker found
+    its share (other size or modification time) makes the worker say so
+    (``NotOneDocument``: the loader reads the file again whole) instead of
+    decoding bytes that moved."""
+    db = Database(tmp_path / "a.json")
+    db.replace_caseload(generate_demo(7, n_clients=10, sessions=4))
+    share = columnar.read_part(db.path, 0, 2)
+    with share:
+        assert len(share.docs(0, 2)) == 2
+        st = db.path.stat()
+        with open(db.path, "r+b") as f:  # (the same length, another byte)
+            f.seek(st.st_size // 2)
+            f.write(b" ")
+        os.utime(db.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        with pytest.raises(columnar.NotOneDocument):
+            share.docs(0, 2)
+    longer = columnar.read_part(db.path, 1, 2)
+    with longer:
+        with open(db.path, "ab") as f:  # grown: its size says so
+            f.write(b"\n")
+        with pytest.raises(columnar.NotOneDocument):
+            longer.docs(0, 1)
+
+
 def test_odd_files_fall_back_to_the_whole_file(tmp_path):
     """Any layout but the product's is parsed whole, and the shares are then
     a part of its documents by count: a hand-indented file, two documents
