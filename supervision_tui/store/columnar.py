@@ -294,6 +294,29 @@ def split_file(raw: bytes) -> SplitFile:
     return SplitFile(data, list(table), None, None, [dumps(v) for v in table.values()], False)
 
 
+def _head_of(head_text: bytes) -> dict[str, Any] | None:
+    """The head tables of the per-line layout's first line (``clients``
+    left out), or None when that line is not our layout's."""
+    try:
+        head = loads(head_text + b"}}")
+    except ValueError:
+        return None
+    if type(head) is not dict or head.get(CLIENTS) != {} or list(head)[-1] != CLIENTS:
+        return None
+    del head[CLIENTS]
+    return head
+
+
+def _head_is_v2(head: dict[str, Any]) -> bool:
+    """The head tables check (``schema.check_tables``, with an empty
+    ``clients``) and say format 2."""
+    try:
+        schema.check_tables({**head, CLIENTS: {}})
+        return schema.check_meta(head[schema.META])["schema_version"] == SCHEMA_VERSION
+    except (ValueError, SchemaError, RecursionError):
+        return False
+
+
 def split_checked(raw: bytes) -> SplitFile | None:
     """``split_file`` of a format-2 file with its head checked
     (``schema.check_tables``); None when the bytes are not a valid format-2
@@ -303,14 +326,9 @@ def split_checked(raw: bytes) -> SplitFile | None:
         return None
     try:
         split = split_file(raw)
-        head = dict(split.head)
-        head[CLIENTS] = {}
-        schema.check_tables(head)
-        if schema.check_meta(head[schema.META])["schema_version"] != SCHEMA_VERSION:
-            return None
     except (ValueError, SchemaError, RecursionError):
         return None
-    return split
+    return split if _head_is_v2(split.head) else None
 
 
 def _split_fast(raw: bytes) -> SplitFile | None:
@@ -353,13 +371,9 @@ def _split_fast(raw: bytes) -> SplitFile | None:
             if last:
                 break
             pos = nxt + 1
-    try:
-        head = loads(head_text + b"}}")
-    except ValueError:
+    head = _head_of(head_text)
+    if head is None:
         return None
-    if type(head) is not dict or head.get(CLIENTS) != {} or list(head)[-1] != CLIENTS:
-        return None
-    del head[CLIENTS]
     return SplitFile(head, ids, raw, spans, None, True)
 
 
@@ -527,19 +541,11 @@ def _find_part(fd: int, part: int, parts: int) -> "FilePart | None | Any":
     body = nl + 1
     if not stripped.endswith(b"}}}") or end - body < 3:
         return _WHOLE
-    try:
-        head = loads(head_text + b"}}")
-    except ValueError:
+    head = _head_of(head_text)
+    if head is None:
         return _WHOLE
-    if type(head) is not dict or head.get(CLIENTS) != {} or list(head)[-1] != CLIENTS:
-        return _WHOLE
-    try:  # the head's tables, as ``split_checked``
-        schema.check_tables(head)
-        if schema.check_meta(head[schema.META])["schema_version"] != SCHEMA_VERSION:
-            return None
-    except (ValueError, SchemaError, RecursionError):
+    if not _head_is_v2(head):  # (as ``split_checked``)
         return None
-    del head[CLIENTS]
 
     lo = body + part * (end - body) // parts
     hi = body + (part + 1) * (end - body) // parts

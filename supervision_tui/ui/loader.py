@@ -267,8 +267,8 @@ def _analyse_share(req: LoadRequest, share: Any, cache: Any, fd: int, stats: dic
             docs = share.docs(start, min(start + CHUNK, len(share)))
         except columnar.NotOneDocument:  # (the file is not what it was when the share was found)
             raise _Whole() from None
-        for doc_id, raw in docs:
-            key = columnar.content_hash(raw)  # (these very bytes: the entry is filed under what was analysed)
+        # (each document's hash from when the share was found: ``docs`` refuses a file changed since)
+        for (doc_id, raw), key in zip(docs, share.keys[start:start + CHUNK]):
             blob = cache.get(key)
             fresh = blob is None
             if fresh:

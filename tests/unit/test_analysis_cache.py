@@ -39,13 +39,25 @@ def inline_load(db: Path, settings=None, as_of=None, workers: int = 2, use_cache
     apply), their messages read by ``loader.receive`` as in the app; the
     cache written as the app writes it."""
     req = loader.LoadRequest(str(db), settings, as_of, use_cache=use_cache, workers=workers)
+    fds, threads = inline_workers(req, workers)
+    result = loader.receive(loader.LoadHandle(req, fds))
+    for t in threads:
+        t.join()
+    result.save_cache()
+    return result
+
+
+def inline_workers(req, workers: int, request_of=None) -> tuple[list[int], list[threading.Thread]]:
+    """Start the loader's workers in threads; ``request_of(part)``: the
+    request worker ``part`` runs (default: ``req``). The pipes' read ends
+    and the threads."""
     fds, threads = [], []
     for part in range(workers):
         r, w = os.pipe()
 
         def run(part=part, w=w):
             try:
-                loader.run_worker(req, part, workers, w)
+                loader.run_worker(request_of(part) if request_of else req, part, workers, w)
             finally:
                 os.close(w)
 
@@ -53,11 +65,7 @@ def inline_load(db: Path, settings=None, as_of=None, workers: int = 2, use_cache
         t.start()
         fds.append(r)
         threads.append(t)
-    result = loader.receive(loader.LoadHandle(req, fds))
-    for t in threads:
-        t.join()
-    result.save_cache()
-    return result
+    return fds, threads
 
 
 def caseload(n: int = 40) -> Caseload:
@@ -578,20 +586,8 @@ def test_workers_that_read_different_versions_of_the_file_load_again_in_one_proc
     Database(b).replace_caseload(edited)
     req = loader.LoadRequest(str(a), None, None, use_cache=False)
     seen: list = []
-    fds, threads = [], []
-    for part, path in ((0, a), (1, b)):  # worker 1 opened the file after it was replaced
-        r, w = os.pipe()
-
-        def run(part=part, w=w, path=path):
-            try:
-                loader.run_worker(dc_replace(req, db_path=str(path)), part, 2, w)
-            finally:
-                os.close(w)
-
-        t = threading.Thread(target=run)
-        t.start()
-        fds.append(r)
-        threads.append(t)
+    # worker 1 opened the file after it was replaced
+    fds, threads = inline_workers(req, 2, lambda part: dc_replace(req, db_path=str((a, b)[part])))
     result = loader.receive(loader.LoadHandle(req, fds), each=lambda a_, e, p=None: seen.append(a_.client))
     for t in threads:
         t.join()
