@@ -1,7 +1,7 @@
 """Plain domain model: what a caseload is made of.
 
-No I/O and no UI here. Everything is immutable (frozen dataclasses; ``Rating``, of which there
-are 10⁵–10⁶, a named tuple) so rule functions
+No I/O and no UI here. Everything is immutable (frozen dataclasses; ``Rating`` and
+``Session``, of which there are 10⁵–10⁶, named tuples) so rule functions
 can be pure and results cached safely. The storage layer (``store``) builds
 these from the database; the CSV layer builds them from files; the rules
 (``rules``) read them; the UI and CLI only display them.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from functools import partial
 from operator import attrgetter
 from datetime import date
-from typing import Callable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 # --- fast construction ------------------------------------------------------
 
@@ -121,10 +121,12 @@ class Goal:
     reviewed_session: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     """A client's session, derived from its rows (all rows of one session
-    share date and attendance)."""
+    share date and attendance).
+
+    A named tuple like ``Rating`` (a caseload is 10⁵ sessions, built on every
+    cold load: ``sessions_of_columns`` builds a client's by C code)."""
 
     client: str
     clinician: str
@@ -158,14 +160,22 @@ class ClientRecord:
 
 
 new_rating = Rating  # (positional, every field: as ``trusted_constructor`` of the other classes)
-new_session = trusted_constructor(Session)
+new_session = Session
 _rating_of_values = partial(tuple.__new__, Rating)
+_session_of_values = partial(tuple.__new__, Session)
 
 
 def ratings_of_columns(*columns: list) -> list[Rating]:
     """Ratings from one list per field, in field order (checked already),
     built by C code (``tuple.__new__`` over ``zip``): the loader's decode."""
     return list(map(_rating_of_values, zip(*columns)))
+
+
+def sessions_of_columns(*columns: Iterable) -> list[Session]:
+    """Sessions from one iterable per field, in field order (checked
+    already; the shortest ends them), built by C code: the loader's
+    ``client_record``."""
+    return list(map(_session_of_values, zip(*columns)))
 
 
 _INSTRUMENT_RATER = attrgetter("instrument", "rater")

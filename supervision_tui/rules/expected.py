@@ -369,10 +369,11 @@ def combine_moments(per_client: Sequence[Sequence[Sequence[float]]]) -> list[Mom
     same model, bit for bit."""
     out = []
     fsum = math.fsum
+    by_band = list(zip(*per_client)) if per_client else [()] * len(BANDS)  # band -> every client's sums
     for b in range(len(BANDS)):
         m = Moments2()
         if per_client:
-            cols = list(zip(*(c[b] for c in per_client)))
+            cols = list(zip(*by_band[b]))
             m.n = int(sum(cols[0]))
             m.suu, m.suv, m.svv, m.suy, m.svy, m.syy = (fsum(c) for c in cols[1:])
         out.append(m)

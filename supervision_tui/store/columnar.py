@@ -56,6 +56,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from itertools import accumulate, repeat
 from operator import add, le, lt
 from dataclasses import dataclass
 from datetime import date
@@ -73,6 +74,7 @@ from supervision_tui.model import (
     Session,
     new_session,
     ratings_of_columns,
+    sessions_of_columns,
 )
 from supervision_tui.store import schema
 from supervision_tui.store.files import open_read_only
@@ -971,14 +973,12 @@ def client_record(data: ClientData, as_of: date | None = None) -> ClientRecord:
     code = data.code
     runs = data.runs
     if runs is not None and (as_of is None or not runs or max(r[1] for r in runs) <= as_of):
-        sessions = []
-        ratings = data.ratings
-        a = 0
-        for number, d, clinician, att, count in runs:
-            b = a + count
-            sessions.append(new_session(code, clinician, number, d, att, tuple(ratings[a:b])))
-            a = b
-        return _record(data, sessions, as_of)
+        if not runs:
+            return _record(data, [], as_of)
+        numbers, days, clinicians, atts, counts = zip(*runs)
+        bounds = list(accumulate(counts, initial=0))
+        rows = map(tuple, map(data.ratings.__getitem__, map(slice, bounds, bounds[1:])))  # each session's
+        return _record(data, sessions_of_columns(repeat(code), clinicians, numbers, days, atts, rows), as_of)
     by_number: dict[int, list[Rating]] = {}
     for r in data.ratings:
         if as_of is not None and r.date > as_of:

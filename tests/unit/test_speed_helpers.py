@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 
 from supervision_tui import gc_pause
-from supervision_tui.model import (Caseload, Rating, Session, new_rating, new_session, ratings_of_columns,
-                                   trusted_constructor)
+from supervision_tui.model import (Caseload, Goal, Rating, Session, new_rating, new_session, ratings_of_columns,
+                                   sessions_of_columns, trusted_constructor)
 from supervision_tui.rules.results import GoalEvidence, Marker
 
 
@@ -21,7 +21,7 @@ RATING_VALUES = ("C-1", "T1", 3, date(2025, 1, 6), "attended", "WAI-SR", "therap
 
 
 @pytest.mark.parametrize("cls, values", [
-    (Session, ("C-1", "T1", 3, date(2025, 1, 6), "no_show", ())),
+    (Goal, ("C-1", "G1", "", 3, "agreed", "active", None)),
     (GoalEvidence, ("SRS goals item", 4, "partial", "SRS goals 6.5 ≥ 6 and < 8 → partial", "SRS goals 6.5")),
     (Marker, ("self_report", 5, "SRS", "rupture reported by client", "client", "withdrawal")),
 ])
@@ -53,7 +53,7 @@ def test_trusted_constructor_refuses_classes_it_cannot_serve():
 
 
 def test_module_constructors_match_their_classes():
-    assert new_rating is Rating and new_session.__name__ == "make_Session"
+    assert new_rating is Rating and new_session is Session
 
 
 def test_ratings_built_from_columns_are_the_ratings_of_their_rows():
@@ -73,6 +73,25 @@ def test_ratings_built_from_columns_are_the_ratings_of_their_rows():
         made[0].total = 1.0
     assert Rating._fields[:4] == ("client", "clinician", "session", "date") and len(Rating._fields) == 14
     assert ratings_of_columns(*[[] for _ in Rating._fields]) == []
+
+
+def test_sessions_built_from_columns_are_the_sessions_of_their_values():
+    """``sessions_of_columns`` (the loader's ``client_record``) builds what
+    ``Session(...)`` builds: equal, same hash and repr, a ``Session``,
+    immutable, its properties and methods intact."""
+    r = Rating(*RATING_VALUES)
+    made = sessions_of_columns(["C-1", "C-1"], ["T1", "T2"], [3, 4], [date(2025, 1, 6), date(2025, 1, 13)],
+                               ["attended", "no_show"], [(r,), ()])
+    built = [Session("C-1", "T1", 3, date(2025, 1, 6), "attended", (r,)),
+             Session("C-1", "T2", 4, date(2025, 1, 13), "no_show")]
+    assert made == built and [hash(s) for s in made] == [hash(s) for s in built]
+    assert [repr(s) for s in made] == [repr(s) for s in built] and all(type(s) is Session for s in made)
+    assert made[0].attended and not made[1].attended and made[1].ratings == ()
+    assert made[0].rating("WAI-SR", "therapist") is r and made[0].rating("WAI-SR") is None
+    with pytest.raises(AttributeError):  # immutable
+        made[0].number = 5
+    assert Session._fields == ("client", "clinician", "number", "date", "attendance", "ratings")
+    assert sessions_of_columns([], [], [], [], [], []) == []
 
 
 def test_sessions_keep_rows_in_instrument_then_rater_order_whatever_the_input():
