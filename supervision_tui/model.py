@@ -27,7 +27,7 @@ def trusted_constructor(cls: type) -> Callable:
 
     A frozen dataclass's ``__init__`` sets each field through
     ``object.__setattr__``; loading and grouping a large caseload builds
-    10⁵–10⁶ such objects (ratings, sessions, goal evidence), and that is
+    10⁴–10⁵ such objects (goal evidence, markers), and that is
     most of their cost. The function returned sets the slots directly. It
     takes every field positionally, in declaration order, with no default,
     and checks nothing: use it only where the values were checked already
