@@ -64,6 +64,7 @@ Public hooks for the screens (they reach the app through
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date
@@ -83,7 +84,7 @@ from supervision_tui.settings import Settings
 from supervision_tui.ui import keymap
 from supervision_tui.ui.commands import SupervisionCommands
 from supervision_tui.ui.loading import Loader, load, read_cached_table, write_cached_table
-from supervision_tui.ui.messages import DataLoaded, LoadFailed
+from supervision_tui.ui.messages import DataLoaded, LoadFailed, LoadProgress
 from supervision_tui.ui.screens.caseload import CaseloadScreen
 from supervision_tui.ui.terminal import launch, suggested_theme, terminal_settings
 from supervision_tui.ui.widgets.caseload_table import CaseloadRow
@@ -94,6 +95,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from supervision_tui.ui.screens.client import ClientScreen
 
 T = TypeVar("T")
+
+#: how often, at most, a cold load's "n of N clients" is shown (each is one small repaint)
+PROGRESS_SECONDS = 0.1
 
 class AppThemeProvider(ThemeProvider):
     """The palette's theme picker, limited to the app's own themes
@@ -496,9 +500,17 @@ class SupervisionApp(App[None]):
         # The collector stays off until the caseload is frozen (below): every object made while it was
         # off is in its youngest generation, and the first collection after it is back would walk them
         # all (about 0.1 s at 5 000 clients, holding the interpreter lock: a frozen screen)
+        shown = [0.0]
+
+        def progress(received: int, total: int | None) -> None:  # (the load thread: a message, never a wait)
+            now = time.monotonic()
+            if (received or total) and now - shown[0] >= PROGRESS_SECONDS:
+                shown[0] = now
+                self.post_message(LoadProgress(received, total))
+
         with gc_paused():
             try:
-                result = loader.receive(handle, cancelled, each=each)
+                result = loader.receive(handle, cancelled, progress, each=each)
             except loader.LoaderError as err:
                 raise UserError(str(err)) from None
             finally:
@@ -612,6 +624,13 @@ class SupervisionApp(App[None]):
         # pause of 0.1 s at 500 clients, seconds at 5 000). Frozen objects are
         # still freed by reference counting when dropped; reload() unfreezes.
         gc.freeze()
+
+    @on(LoadProgress)
+    def _load_progress(self, message: LoadProgress) -> None:
+        if self.data is None and not self.load_error:
+            for screen in self.screen_stack:
+                if isinstance(screen, CaseloadScreen):
+                    screen.show_load_progress(message.received, message.total)
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:

@@ -229,6 +229,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
         stats["file"] = list(share.identity) if share.identity is not None else None
     else:
         if part:
+            _send(fd, ("count", 0))
             return  # format 1 (or an unusual layout): the first worker reads it whole
         from supervision_tui.store.database import Database
 
@@ -245,6 +246,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
         trace(f"worker {part} read")
         if part == 0:
             _send(fd, ("head", {"name": name, "clinicians": [(c.id, c.role) for c in clinicians], "format": fmt}))
+        _send(fd, ("count", len(share)))  # (the app shows "n of N clients" while they arrive)
         cache = analysis_cache.CachedEntries()
         if req.use_cache:  # (this worker's clients' entries only, read when needed)
             cache = analysis_cache.open_cache(analysis_cache.cache_file(req.db_path, req.settings, req.as_of,
@@ -567,7 +569,7 @@ class LoadResult:
 
 
 def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
-            progress: Callable[[int], None] | None = None,
+            progress: Callable[[int, int | None], None] | None = None,
             each: Callable[..., None] | None = None) -> LoadResult | None:
     """``_receive``, with the analysis cache this load writes
     (``analysis_cache.PendingCache``: the entries go to the new file as they
@@ -588,7 +590,7 @@ def receive(handle: LoadHandle, cancelled: Callable[[], bool] = lambda: False,
             pending.discard()
 
 
-def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callable[[int], None] | None,
+def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callable[[int, int | None], None] | None,
              each: Callable[..., None] | None, pending: Any) -> LoadResult | None:
     """Collect a load's results (blocking; the app's load thread). Returns
     None when ``cancelled()`` became true (the workers are then killed).
@@ -606,6 +608,11 @@ def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callab
     rules changed it (``final.flags is analysis.flags`` when they added no
     flag: then only the row's analysis needs replacing).
 
+    ``progress(received, total)`` is called as clients arrive: ``total`` is
+    the number of client documents once every worker has counted its share
+    (``None`` before; the clients known only from a goal are among them, so
+    ``received`` reaches it).
+
     Cached entries are the program's own, checked when read
     (``analysis_cache.load_entry``); should one still fail the caseload step
     (a damaged share), the load starts again without the cache."""
@@ -621,6 +628,8 @@ def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callab
     docs: dict[str, bytes] = {}
     extras: dict[str, dict] = {}
     received = 0
+    counts: list[int] = []  # each worker's number of documents ("count": sent before its first chunk)
+    total = None  # the caseload's, once every worker has told
     codes: set[str] = set()
     twice = False  # a client code came twice (two workers read different versions of the file)
     cases: list[tuple] = []
@@ -664,9 +673,14 @@ def _receive(handle: LoadHandle, cancelled: Callable[[], bool], progress: Callab
                         each(analysis, extra, None)
                 t_unpickle += time.perf_counter() - t
                 if progress is not None:
-                    progress(received)
+                    progress(received, total)
                 if received == len(message[1]):
                     trace("first chunk received")
+            elif kind == "count":
+                counts.append(message[1])
+                total = sum(counts) if len(counts) == _parts(req) else None
+                if progress is not None:
+                    progress(received, total)
             elif kind == "head":
                 head = message[1]
             elif kind == "done":

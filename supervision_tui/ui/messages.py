@@ -1,6 +1,7 @@
 """Messages of the app's load worker.
 
-The worker (a thread) posts ``DataLoaded`` or ``LoadFailed`` to the app;
+The worker (a thread) posts ``LoadProgress`` while clients arrive, then
+``DataLoaded`` or ``LoadFailed``, to the app;
 the app handles them (``@on``) on its own thread: it takes the data, bumps
 ``data_version`` (the screens watch it) and writes the triage cache, or
 shows the error. Tests watch them with ``run_test(message_hook=...)``.
@@ -32,3 +33,14 @@ class LoadFailed(Message):
         super().__init__()
         self.error = error
         self.fatal = fatal  # nothing to show at all (an unknown --clinician): the app exits with it
+
+
+class LoadProgress(Message):
+    """``received`` of ``total`` clients are in (``total``: None until the
+    loader's workers have counted them). Posted a few times a second at
+    most; the caseload screen shows it while it has no rows to show."""
+
+    def __init__(self, received: int, total: int | None) -> None:
+        super().__init__()
+        self.received = received
+        self.total = total

@@ -372,3 +372,40 @@ async def test_the_preview_waits_until_the_cursor_rests(demo_db, monkeypatch):
         screen._update_preview()  # what the one pending timer does when the cursor rests
         assert shown == [_table(app).current_code]
         assert str(screen.query_one("#preview-trend").border_title).startswith(f"{shown[0]} · ")
+
+
+@async_test
+async def test_a_cold_load_says_how_many_clients_are_in(demo_db, monkeypatch):
+    """With no cached rows to show, the caseload screen counts the clients in
+    as the loader's workers send them ("Loading the caseload… 7 of 18
+    clients"), and the table replaces the count once the data are in."""
+    import threading
+
+    from supervision_tui.ui import loader
+
+    real = loader.receive
+    release = threading.Event()
+
+    def slow(handle, cancelled=lambda: False, progress=None, each=None):
+        progress(0, None)  # (nothing to say yet)
+        progress(7, 18)
+        release.wait(10)
+        return real(handle, cancelled, progress, each)
+
+    monkeypatch.setattr(loader, "receive", slow)
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = app.screen
+        assert isinstance(screen, CaseloadScreen)
+        message = screen.query_one("#table-message", Static)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "7 of 18 clients" in str(message.render()):
+                break
+        assert str(message.render()) == "Loading the caseload… 7 of 18 clients"
+        assert message.display and not screen.query_one(CaseloadTable).display
+        release.set()
+        await loaded(pilot)
+        assert app.data is not None and not message.display and screen.query_one(CaseloadTable).display
+        screen.show_load_progress(9, 18)  # (a late message changes nothing once the rows are up)
+        assert not message.display

@@ -511,6 +511,27 @@ def test_both_workers_analyse_their_half_of_a_cold_load(tmp_path):
     assert r.reference["ORS"].pairs == shared["not_on_track"]["ORS"].pairs > 0
 
 
+@pytest.mark.parametrize("fmt", [2, 1])
+def test_a_load_reports_how_many_clients_are_in_of_how_many(tmp_path, fmt):
+    """Each worker counts its share before it sends any client, so the app
+    can say "n of N clients" while a cold load runs (a format-1 file: the
+    first worker reads it whole, the other counts none)."""
+    cl = caseload(60)
+    db = make_db(tmp_path, cl) if fmt == 2 else write_v1(tmp_path / "old.json", cl)
+    req = loader.LoadRequest(str(db), use_cache=False)
+    fds, threads = inline_workers(req, 2)
+    seen: list[tuple[int, int | None]] = []
+    r = loader.receive(loader.LoadHandle(req, fds), progress=lambda n, total: seen.append((n, total)))
+    for t in threads:
+        t.join()
+    n = len(cl.clients)
+    assert r.stats["clients"] == n and seen[-1] == (n, n)
+    received = [k for k, _t in seen]
+    assert received == sorted(received) and received[0] == 0  # (a count comes before any client)
+    assert {t for _k, t in seen} - {None} == {n}  # (None until both workers have counted)
+    assert all(k <= n for k in received)
+
+
 def _cache_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 

@@ -267,6 +267,15 @@ class CaseloadScreen(AppScreen[None]):
             self._update_header()
         self.refresh_bindings()  # only the keys that work stay in the footer (action_allowed)
 
+    def show_load_progress(self, received: int, total: int | None) -> None:
+        """"Loading the caseload… 1,200 of 5,040 clients" while the first load
+        runs and there is nothing else to show (no cached rows, no error)."""
+        msg = self.query_one("#table-message", Static)
+        if self.table.display or not msg.display or self.sup.data is not None or self.sup.load_error:
+            return
+        count = f"{received:,} of {total:,} clients" if total else f"{received:,} clients"
+        self._show_message(f"Loading the caseload… {count}")
+
     def _show_message(self, text: str) -> None:
         msg = self.query_one("#table-message", Static)
         msg.update(text)
