@@ -513,8 +513,8 @@ def truncate(text: str, width: int) -> str:
 # --- the widget -----------------------------------------------------------------------
 
 
-FILL_FIRST = 150  # rows added at once by show_rows (the visible ones are among them: a screen of 150 lines)
-FILL_CHUNK = 300  # then this many per turn of the event loop (~20 ms each: a key waits for one at most)
+FILL_FIRST = 400  # rows added at once by show_rows (the visible ones are among them)
+FILL_CHUNK = 1000  # then this many per turn of the event loop
 
 
 class CaseloadTable(FastDataTable):
