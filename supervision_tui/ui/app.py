@@ -96,8 +96,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 T = TypeVar("T")
 
-#: how often, at most, a cold load's "n of N clients" is shown (each is one small repaint)
-PROGRESS_SECONDS = 0.1
+#: how often, at most, a cold load's "n of N clients" is shown (each is one small repaint, on the
+#: same two cores as the loader's workers)
+PROGRESS_SECONDS = 0.25
 
 class AppThemeProvider(ThemeProvider):
     """The palette's theme picker, limited to the app's own themes
