@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from supervision_tui import __version__
+from supervision_tui.store.files import ReadDescriptor
 
 CACHE_VERSION = 3  # 2: the sparkline's arguments, not its glyphs; 3: the shares of the caseload-wide rules
 """Bump when what an entry holds changes meaning (not needed for a new
@@ -213,7 +214,7 @@ def read_cache(path: Path, wanted: set[bytes] | frozenset[bytes] | None = None) 
         return {key: entries.get(key) for key in entries.keys()}
 
 
-class CachedEntries:
+class CachedEntries(ReadDescriptor):
     """The valid entries of a cache file, read when asked (``get``) from the
     file checked whole when it was opened (``open_cache``): a loader worker
     holds its clients' offsets, not their bytes."""
@@ -238,17 +239,6 @@ class CachedEntries:
         except OSError:
             return None
         return data if len(data) == n else None
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def __enter__(self) -> "CachedEntries":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_cache(path: Path, wanted: set[bytes] | frozenset[bytes] | None = None) -> CachedEntries:
@@ -337,11 +327,17 @@ class CacheWriter:
     copy), put in place whole by ``commit`` or dropped by ``discard``. A
     cache is best effort: a write that fails drops the file, never raises."""
 
+    #: entries are written this many bytes at a time (one write, not two per client, on the app's
+    #: load thread while the workers need the CPU)
+    FLUSH_BYTES = 1 << 20
+
     def __init__(self, path: Path, writer: Any):
         self.path = path
         self._writer = writer
         self._sum = hashlib.blake2b(MAGIC, digest_size=_SUM_SIZE)
         self.entries = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     @classmethod
     def open(cls, path: Path) -> "CacheWriter | None":
@@ -362,15 +358,22 @@ class CacheWriter:
         self._sum.update(header)
         self._sum.update(blob)
         self.entries += 1
-        self._write([header, blob])
+        self._pending += (header, blob)
+        self._pending_bytes += len(header) + len(blob)
+        if self._pending_bytes >= self.FLUSH_BYTES:
+            self._flush()
 
-    def _write(self, parts: list[bytes]) -> None:
+    def _flush(self) -> None:
         from supervision_tui.store.files import FileWriteError
 
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if self._writer is None or not pending:
+            return
         try:
-            self._writer.write(parts)
+            self._writer.write(b"".join(pending))
         except (OSError, FileWriteError):
-            self._writer = None  # (the temporary is gone: nothing to commit)
+            writer, self._writer = self._writer, None
+            writer.discard()  # (the temporary goes: nothing to commit)
 
     def commit(self) -> Path | None:
         """Put the file in place (then remove old cache files); None when
@@ -379,7 +382,8 @@ class CacheWriter:
 
         if self._writer is None:
             return None
-        self._write([self._sum.digest()])
+        self._pending.append(self._sum.digest())
+        self._flush()
         writer, self._writer = self._writer, None
         if writer is None:
             return None
@@ -392,6 +396,7 @@ class CacheWriter:
 
     def discard(self) -> None:
         writer, self._writer = self._writer, None
+        self._pending, self._pending_bytes = [], 0
         if writer is not None:
             writer.discard()
 

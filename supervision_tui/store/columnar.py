@@ -77,7 +77,7 @@ from supervision_tui.model import (
     sessions_of_columns,
 )
 from supervision_tui.store import schema
-from supervision_tui.store.files import open_read_only
+from supervision_tui.store.files import ReadDescriptor, open_read_only
 from supervision_tui.store.sanitize import printable
 from supervision_tui.store.schema import SchemaError
 
@@ -379,7 +379,7 @@ def _split_fast(raw: bytes) -> SplitFile | None:
     return SplitFile(head, ids, raw, spans, None, True)
 
 
-class FilePart:
+class FilePart(ReadDescriptor):
     """One loader worker's share of a format-2 file: the head tables and
     its clients' document bytes, read from the file only when asked
     (``docs``), a chunk at a time.
@@ -424,19 +424,13 @@ class FilePart:
         product replaces its files whole; another program might not)?"""
         if self.identity is None or self._fd is None:
             return False
-        st = os.fstat(self._fd)
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(self.identity)
+        return _identity(os.fstat(self._fd)) != tuple(self.identity)
 
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
 
-    def __enter__(self) -> "FilePart":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """(device, inode, size, modification time) of an open file: the same
+    file, unchanged, while these stay."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 _BLOCK = 1 << 20
@@ -481,11 +475,11 @@ def read_part(path: str | os.PathLike[str], part: int, parts: int) -> FilePart |
         return None
     keep = False
     try:
-        st = os.fstat(fd)
-        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        found = _find_part(fd, part, parts)
+        identity = _identity(os.fstat(fd))
+        size = identity[2]
+        found = _find_part(fd, size, part, parts)
         if found is _WHOLE:
-            raw = _pread_all(fd, os.fstat(fd).st_size, 0)
+            raw = _pread_all(fd, size, 0)
             split = split_checked(raw)
             del raw
             if split is None:
@@ -514,10 +508,10 @@ _WHOLE: Any = object()  # the head or the end is not the product's layout (the s
 _LINES: Any = object()  # a line in this worker's range is not (its range only: see ``read_part``)
 
 
-def _find_part(fd: int, part: int, parts: int) -> "FilePart | None | Any":
-    """``read_part`` in the product's layout: the part, None (not format 2)
-    or ``_WHOLE`` (not this layout: parse the file whole)."""
-    size = os.fstat(fd).st_size
+def _find_part(fd: int, size: int, part: int, parts: int) -> "FilePart | None | Any":
+    """``read_part`` in the product's layout (``size``: the file's): the
+    part, None (not format 2) or ``_WHOLE`` (not this layout: parse the
+    file whole)."""
     buf = os.pread(fd, _BLOCK, 0)
     if not looks_like_v2(buf):
         return None

@@ -128,6 +128,25 @@ def open_read_only(path: str | os.PathLike[str]) -> int:
     return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
 
 
+class ReadDescriptor:
+    """Something that reads from one open descriptor (``self._fd``; None
+    once closed): ``close`` and the context manager, for the loader's
+    readers (``columnar.FilePart``, ``analysis_cache.CachedEntries``)."""
+
+    _fd: int | None
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class PrivateFileWriter:
     """A file written in pieces to a private temporary beside ``path``
     (0o600), then put in place atomically (``commit``) or dropped

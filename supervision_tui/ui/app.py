@@ -628,10 +628,11 @@ class SupervisionApp(App[None]):
 
     @on(LoadProgress)
     def _load_progress(self, message: LoadProgress) -> None:
-        if self.data is None and not self.load_error:
-            for screen in self.screen_stack:
-                if isinstance(screen, CaseloadScreen):
-                    screen.show_load_progress(message.received, message.total)
+        try:
+            screen = self.caseload_screen
+        except LookupError:
+            return
+        screen.show_load_progress(message.received, message.total)
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:

@@ -561,6 +561,34 @@ def test_a_cold_load_writes_its_cache_as_clients_arrive_and_keeps_no_copy(tmp_pa
     assert again.analyses == r.analyses == fresh(db)
 
 
+@pytest.mark.parametrize("flush_bytes", [1, 100, 1 << 20])
+def test_the_cache_writer_writes_its_entries_in_pieces_and_a_failed_write_leaves_no_file(tmp_path, monkeypatch,
+                                                                                        flush_bytes):
+    """``CacheWriter`` writes entries a piece at a time (``FLUSH_BYTES``, not
+    two writes a client): the file reads back the same whatever the piece;
+    a write that fails drops the file and its temporary, never raises."""
+    from supervision_tui.store import files
+
+    monkeypatch.setattr(ac.CacheWriter, "FLUSH_BYTES", flush_bytes)
+    entries = {bytes([i]) * 16: bytes([i]) * (37 * i + 1) for i in range(40)}
+    path = tmp_path / "c" / "analysis-x.bin"
+    assert ac.write_cache(path, entries) == path and ac.read_cache(path) == entries
+
+    real = files.PrivateFileWriter.write
+    calls = []
+
+    def failing(self, data):
+        calls.append(len(data))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(files.PrivateFileWriter, "write", failing)
+    other = tmp_path / "d" / "analysis-y.bin"
+    assert ac.write_cache(other, entries) is None
+    assert not other.parent.exists() or list(other.parent.iterdir()) == []
+
+
 def test_after_one_client_changes_only_its_entry_is_kept_until_saved(tmp_path, cache_dir):
     """A cache file already there: a load keeps only the entries analysed
     afresh (one client changed: one entry) and ``save_cache`` writes the new
