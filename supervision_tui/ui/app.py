@@ -324,8 +324,12 @@ class SupervisionApp(App[None]):
         """Whether ``action`` can do anything now; the screens' and the app's
         ``check_action`` hide the keys that cannot (footer, help, palette):
         write keys under ``--read-only``, everything but quit, help and the
-        theme while the caseload could not be opened."""
+        theme while the caseload could not be opened, and nothing once the app
+        is quitting (a key typed right after ``q`` would open a screen the
+        closing app never mounts: a traceback on the terminal)."""
         name = action.rpartition(".")[2]
+        if self._exit:
+            return False
         if self.read_only and name in keymap.WRITE_ACTIONS:
             return False
         if self.data is None and self.load_error and name not in keymap.WITHOUT_DATA:

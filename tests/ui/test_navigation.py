@@ -120,6 +120,20 @@ async def test_a_client_from_the_caseload_then_one_from_the_audit_trail(db):
 
 
 @async_test
+async def test_no_key_does_anything_once_the_app_is_quitting(db):
+    """``q`` then ``u`` typed in one go (seen in a real terminal): the audit
+    screen was pushed while the app closed, never mounted, and a traceback
+    ended on the terminal. Once quitting, every key's action is refused."""
+    app = make_app(db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.check_action("audit", ()) and app.caseload_screen.check_action("audit", ())
+        app.exit()
+        assert not app.check_action("audit", ()) and not app.caseload_screen.check_action("audit", ())
+        assert not app.check_action("quit", ())
+
+
+@async_test
 async def test_load_results_are_messages_the_app_handles(db, tmp_path):
     seen: list[object] = []
 
