@@ -11,10 +11,12 @@ How a load goes
 ---------------
 
 1. ``prestart`` (the CLI's ``open``, before Textual is imported and before
-   any thread exists) forks the workers, so they read while the app
-   imports and draws its first frame; ``spawn`` (a reload, from the app)
-   starts them as new interpreters (``python -m supervision_tui.ui.loader``),
-   which is safe from a process with threads.
+   any thread exists) imports the analysis modules and forks the workers,
+   so they read while the app imports and draws its first frame; ``spawn``
+   (a reload, from the app) starts them as new interpreters (``python -m
+   supervision_tui.ui.loader``), which is safe from a process with threads.
+   Workers run ``WORKER_NICE`` nicer than the app, so the app's thread has
+   the CPU when it needs it (its start, a key) and they have the rest.
 2. Worker *k* of *n* reads the database (format 2: only the head line and
    the client lines that start in its *n*-th of the file's bytes, a block
    at a time, ``columnar.read_part``; format 1: the first worker reads it
@@ -61,6 +63,12 @@ if TYPE_CHECKING:  # pragma: no cover - settings are imported in the workers, wh
 
 CHUNK = 50  # clients per message
 WORKERS = 2
+# The workers' niceness (added to the app's): on two cores the app and two workers are three
+# processes wanting the CPU; at equal priority the app's own start (Textual's import, the first
+# frame) got two thirds of a core and the first screen waited on it. A little lower priority lets
+# the app's thread run when it has work (its start, a key, a chunk to take) and the workers have
+# every cycle it leaves. See bench/README.md for the measurements.
+WORKER_NICE = 5
 _FRAME = struct.Struct(">I")
 
 __all__ = ["LoadRequest", "LoadHandle", "LoadResult", "prestart", "spawn", "receive", "LoadedCaseload",
@@ -172,9 +180,26 @@ def run_worker(req: LoadRequest, part: int, parts: int, fd: int) -> None:
     stats["peak_rss_mb"] = _rss_mb()
     cpu = os.times()
     stats["cpu_s"] = cpu.user + cpu.system  # (the process's, since it started or was forked)
+    stats["nice"] = _niceness()
     trace(f"worker {part} done peak_rss_mb={stats['peak_rss_mb']} analysed={stats['analysed']} "
-          f"cached={stats['cached']} cpu_s={stats['cpu_s']:.2f}")
+          f"cached={stats['cached']} cpu_s={stats['cpu_s']:.2f} nice={stats['nice']}")
     _safe_send(fd, ("done", stats))
+
+
+def lower_priority() -> None:
+    """Make this (worker) process ``WORKER_NICE`` nicer than it is (where
+    the platform has ``nice``; a failure changes nothing)."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # pragma: no cover - no nice on this platform
+        pass
+
+
+def _niceness() -> int | None:
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (AttributeError, OSError):  # pragma: no cover - not on this platform
+        return None
 
 
 def _safe_send(fd: int, message: Any) -> None:
@@ -205,7 +230,7 @@ def _work(req: LoadRequest, part: int, parts: int, fd: int, stats: dict) -> None
     from supervision_tui.errors import DatabaseError
     from supervision_tui.store import analysis_cache, columnar, schema
 
-    import_analysis()  # (before the trace's "imported" mark; a no-op in a worker forked at launch)
+    import_analysis()  # (before the trace's "imported" mark; a no-op in a worker forked by prestart)
 
     trace(f"worker {part} imported")
     t = time.perf_counter()
@@ -335,6 +360,7 @@ def _main() -> None:
     import gc
 
     gc.disable()  # (a process of its own: ~10⁵ acyclic objects per chunk, nothing to collect)
+    lower_priority()
     part, parts, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     req = pickle.loads(sys.stdin.buffer.read())
     run_worker(req, part, parts, out)
@@ -400,9 +426,15 @@ def _parts(req: LoadRequest) -> int:
 
 def prestart(req: LoadRequest) -> LoadHandle | None:
     """Fork the workers now. Only from a process without threads (the CLI,
-    before the app starts); None where fork is not available."""
+    before the app starts); None where fork is not available.
+
+    The analysis modules are imported here, once, before the fork: the
+    workers inherit them instead of each importing them on the cores the
+    app's start needs (~50 ms of CPU each), and the app needs them anyway
+    once the results are in (combining the shares, the effectiveness)."""
     if not hasattr(os, "fork"):
         return None
+    import_analysis()
     parts = _parts(req)
     token = _token(req.db_path)
     fds, pids = [], []
@@ -414,6 +446,7 @@ def prestart(req: LoadRequest) -> LoadHandle | None:
                 import gc
 
                 gc.disable()  # (a process of its own: ~10⁵ acyclic objects per chunk, nothing to collect)
+                lower_priority()
                 os.close(r)
                 for other in fds:
                     os.close(other)

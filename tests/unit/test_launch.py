@@ -52,3 +52,49 @@ def test_early_workers_are_used_only_for_the_same_request(tmp_path, monkeypatch)
     loader.prestart_early(req)
     assert loader.take_early(loader.LoadRequest(str(tmp_path / "db.json"), Settings(), None)) is None
     assert killed == [req]  # another as-of date: the early workers are stopped
+
+
+_PRESTART = """
+import json, os, sys
+from supervision_tui.ui import loader
+before = set(sys.modules)
+handle = loader.prestart(loader.LoadRequest(sys.argv[1], None, None, use_cache=False))
+imported = sorted(m for m in loader._ANALYSIS_MODULES if m not in before and m in sys.modules)
+r = loader.receive(handle)
+print(json.dumps({"nice": [w["nice"] for w in r.stats["workers"]], "imported": imported,
+                  "mine": os.getpriority(os.PRIO_PROCESS, 0), "clients": len(r.analyses)}))
+"""
+
+
+def _demo_db(tmp_path):
+    from supervision_tui.demo import generate_demo
+    from supervision_tui.store.database import Database
+
+    db = Database(tmp_path / "demo.json")
+    db.replace_caseload(generate_demo(4, n_clients=24, sessions=6))
+    return db.path
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="prestart forks: POSIX only")
+def test_prestarted_workers_inherit_the_analysis_imports_and_run_nicer(tmp_path):
+    """``prestart`` (run in a fresh process, as launch.py runs it: no thread)
+    imports the analysis modules before it forks, and its workers run
+    ``WORKER_NICE`` nicer than the app."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PRESTART, str(_demo_db(tmp_path))], capture_output=True,
+                         text=True, check=True, timeout=120)
+    got = json.loads(out.stdout)
+    assert got["clients"] == 24
+    assert got["imported"] == sorted(loader._ANALYSIS_MODULES)  # in the app's process, before the fork
+    assert got["nice"] == [min(19, got["mine"] + loader.WORKER_NICE)] * loader.WORKERS
+
+
+def test_spawned_workers_run_nicer_than_the_app(tmp_path):
+    """A reload's workers (new interpreters) lower their priority too."""
+    r = loader.receive(loader.spawn(loader.LoadRequest(str(_demo_db(tmp_path)), None, None, use_cache=False)))
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert [w["nice"] for w in r.stats["workers"]] == [min(19, mine + loader.WORKER_NICE)] * loader.WORKERS
+    assert len(r.analyses) == 24
