@@ -69,6 +69,11 @@ WORKERS = 2
 # the app's thread run when it has work (its start, a key, a chunk to take) and the workers have
 # every cycle it leaves. See bench/README.md for the measurements.
 WORKER_NICE = 5
+# Each worker's pipe to the app holds this much (Linux: F_SETPIPE_SZ; 64 KiB by default). A chunk
+# of 50 clients is ~250 KB: with the default a worker waited on every chunk until the app's load
+# thread had read it (~0.1 ms a client at 5,040), idle while the app was busy elsewhere. With 1 MiB
+# it writes its next chunks while the app catches up (bench/README.md).
+PIPE_BYTES = 1 << 20
 _FRAME = struct.Struct(">I")
 
 __all__ = ["LoadRequest", "LoadHandle", "LoadResult", "prestart", "spawn", "receive", "LoadedCaseload",
@@ -133,6 +138,19 @@ class LoadRequest:
 
 
 # --- the worker ----------------------------------------------------------------------------
+
+
+def _new_pipe() -> tuple[int, int]:
+    """A pipe for one worker's messages, ``PIPE_BYTES`` large where the
+    system allows (else as it comes)."""
+    r, w = os.pipe()
+    try:
+        import fcntl
+
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or above the user's pipe limits
+        pass
+    return r, w
 
 
 def _send(fd: int, message: Any) -> None:
@@ -439,7 +457,7 @@ def prestart(req: LoadRequest) -> LoadHandle | None:
     token = _token(req.db_path)
     fds, pids = [], []
     for part in range(parts):
-        r, w = os.pipe()
+        r, w = _new_pipe()
         pid = os.fork()
         if pid == 0:  # the worker
             try:
@@ -507,7 +525,7 @@ def spawn(req: LoadRequest) -> LoadHandle:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     for part in range(parts):
-        r, w = os.pipe()  # the messages: a pipe of their own (stdout and stderr go nowhere)
+        r, w = _new_pipe()  # the messages: a pipe of their own (stdout and stderr go nowhere)
         try:
             p = subprocess.Popen([sys.executable, "-m", "supervision_tui.ui.loader", str(part), str(parts), str(w)],
                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -59,10 +59,12 @@ import json, os, sys
 from supervision_tui.ui import loader
 before = set(sys.modules)
 handle = loader.prestart(loader.LoadRequest(sys.argv[1], None, None, use_cache=False))
+import fcntl
+pipes = [fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) for fd in handle.fds]
 imported = sorted(m for m in loader._ANALYSIS_MODULES if m not in before and m in sys.modules)
 r = loader.receive(handle)
 print(json.dumps({"nice": [w["nice"] for w in r.stats["workers"]], "imported": imported,
-                  "mine": os.getpriority(os.PRIO_PROCESS, 0), "clients": len(r.analyses)}))
+                  "mine": os.getpriority(os.PRIO_PROCESS, 0), "clients": len(r.analyses), "pipes": pipes}))
 """
 
 
@@ -90,11 +92,21 @@ def test_prestarted_workers_inherit_the_analysis_imports_and_run_nicer(tmp_path)
     assert got["clients"] == 24
     assert got["imported"] == sorted(loader._ANALYSIS_MODULES)  # in the app's process, before the fork
     assert got["nice"] == [min(19, got["mine"] + loader.WORKER_NICE)] * loader.WORKERS
+    if sys.platform.startswith("linux"):  # the workers' pipes hold PIPE_BYTES (the default is 64 KiB)
+        assert got["pipes"] == [loader.PIPE_BYTES] * loader.WORKERS
 
 
 def test_spawned_workers_run_nicer_than_the_app(tmp_path):
-    """A reload's workers (new interpreters) lower their priority too."""
-    r = loader.receive(loader.spawn(loader.LoadRequest(str(_demo_db(tmp_path)), None, None, use_cache=False)))
+    """A reload's workers (new interpreters) lower their priority too, and
+    write to pipes of ``PIPE_BYTES``."""
+    import sys
+
+    handle = loader.spawn(loader.LoadRequest(str(_demo_db(tmp_path)), None, None, use_cache=False))
+    if sys.platform.startswith("linux"):
+        import fcntl
+
+        assert [fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) for fd in handle.fds] == [loader.PIPE_BYTES] * loader.WORKERS
+    r = loader.receive(handle)
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     assert [w["nice"] for w in r.stats["workers"]] == [min(19, mine + loader.WORKER_NICE)] * loader.WORKERS
     assert len(r.analyses) == 24
