@@ -66,7 +66,7 @@ from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
 from supervision_tui.instruments import EPS, Instrument, Registry, fmt
-from supervision_tui.model import TRIAGED_STATUSES, ClientRecord
+from supervision_tui.model import TRIAGED_STATUSES, ClientRecord, trusted_constructor
 from supervision_tui.rules.stats import Moments2, normal_cdf
 
 #: A rating as the model reads it (``model.Rating`` has the same two fields).
@@ -545,6 +545,9 @@ class TrackResult:
                f"{self._verdict()}"
 
 
+_new_track = trusted_constructor(TrackResult)  # (every field, in order; the serial step makes ~9,000)
+
+
 def assess_track(
     series: Sequence[Any], model: ExpectedModel, client_status: str = "active"
 ) -> TrackResult | None:
@@ -552,23 +555,37 @@ def assess_track(
     instrument, session order). None with fewer than two ratings."""
     if len(series) < 2:
         return None
-    inst = model.instrument
     first, last = series[0], series[-1]
-    x0, x = float(first.total), float(last.total)
-    t = last.session - first.session + 1
-    gain = (x - x0) * inst.sign
-    ended = client_status not in TRIAGED_STATUSES
+    return _track(model, first.session, first.total, last.session, last.total,
+                  client_status not in TRIAGED_STATUSES)
+
+
+def _track(model: ExpectedModel, s0: int, x0: float, s1: int, x1: float, ended: bool) -> TrackResult:
+    """``assess_track`` from the intake ``(s0, x0)`` and the latest rating
+    ``(s1, x1)``: the serial step of a load judges every client's every
+    outcome instrument with it (the model's methods, inlined, compute the
+    very same numbers)."""
+    inst = model.instrument
+    x0, x = float(x0), float(x1)
+    t = s1 - s0 + 1
+    sign = inst.sign
+    gain = (x - x0) * sign
     if not model.enough:
-        return TrackResult(inst.id, None, x0, x, first.session, last.session, t, gain, None, None, None, None,
-                           model.clients, model.pairs, model, False, ended)
+        return _new_track(inst.id, None, x0, x, s0, s1, t, gain, None, None, None, None,
+                          model.clients, model.pairs, model, False, ended)
     expected = model.expected_gain(x0, t)
-    lower = model.lower_gain(x0, t)
-    threshold = min(lower, model.max_gain(x0))
-    below = gain < threshold - EPS
+    sigma = model.bands[_BAND_OF[t] if t < 64 else band_index(t)].sigma
+    if sigma is None:
+        raise ValueError(f"{inst.id}: no residual spread for t = {t}")
+    lower = expected - model.z * sigma  # (model.lower_gain)
+    best = inst.max if inst.higher_is_better else inst.min
+    max_gain = (best - x0) * sign  # (model.max_gain)
+    below = gain < (lower if lower < max_gain else max_gain) - EPS
     status = None if ended else (NOT_ON_TRACK if below else ON_TRACK)
-    return TrackResult(inst.id, status, x0, x, first.session, last.session, t, gain, expected, lower,
-                       model.score(x0, expected), model.score(x0, lower), model.clients, model.pairs, model,
-                       below, ended)
+    lo, hi = inst.min, inst.max
+    return _new_track(inst.id, status, x0, x, s0, s1, t, gain, expected, lower,
+                      min(hi, max(lo, x0 + expected * sign)), min(hi, max(lo, x0 + lower * sign)),  # (model.score)
+                      model.clients, model.pairs, model, below, ended)
 
 
 # --- the rule (engine.CASELOAD_RULES) ---------------------------------------------------------
@@ -665,7 +682,7 @@ def judge(analysis: Any, client_share: Share | None, reference: Mapping[str, Exp
 
     if not reference or not client_share:
         return [], {}
-    status = analysis.status
+    ended = analysis.status not in TRIAGED_STATUSES
     tracks: dict[str, TrackResult] = {}
     flags = []
     for iid, model in reference.items():
@@ -673,7 +690,7 @@ def judge(analysis: Any, client_share: Share | None, reference: Mapping[str, Exp
         if value is None:
             continue
         s0, x0, s1, x1, when, _m = value
-        tr = assess_track((Point(s0, x0), Point(s1, x1)), model, status)
+        tr = _track(model, s0, x0, s1, x1, ended)
         tracks[iid] = tr
         if not tr.not_on_track:
             continue
