@@ -116,6 +116,8 @@ class SupervisionApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "supervision-tui"
+    #: the last "n of N clients" of the load running (``LoadProgress``); None: none yet
+    load_progress: tuple[int, int | None] | None = None
     COMMANDS = App.COMMANDS | {SupervisionCommands}
     BINDINGS = keymap.bindings("app")
 
@@ -443,6 +445,7 @@ class SupervisionApp(App[None]):
     def reload(self) -> None:
         """Re-read the database and re-run the engine in a worker thread."""
         self.loading = True
+        self.load_progress = None
         gc.unfreeze()  # what the last load froze is collectable again (see _loaded)
         self._load_worker()
 
@@ -632,6 +635,8 @@ class SupervisionApp(App[None]):
 
     @on(LoadProgress)
     def _load_progress(self, message: LoadProgress) -> None:
+        # kept: a count that arrives before the caseload screen is mounted is shown when it mounts
+        self.load_progress = (message.received, message.total)
         try:
             screen = self.caseload_screen
         except LookupError:

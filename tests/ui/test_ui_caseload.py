@@ -409,3 +409,46 @@ async def test_a_cold_load_says_how_many_clients_are_in(demo_db, monkeypatch):
         assert app.data is not None and not message.display and screen.query_one(CaseloadTable).display
         screen.show_load_progress(9, 18)  # (a late message changes nothing once the rows are up)
         assert not message.display
+
+
+@async_test
+async def test_a_count_that_arrives_before_the_caseload_screen_is_shown_once_it_mounts(demo_db, monkeypatch):
+    """The load's first count can reach the app before its caseload screen is
+    mounted: the app keeps the last count, and the screen shows it when it
+    mounts while the load runs, not a bare "Loading the caseload…"."""
+    import threading
+
+    from supervision_tui.ui import loader
+    from supervision_tui.ui.app import SupervisionApp
+    from supervision_tui.ui.messages import LoadProgress
+
+    real = loader.receive
+    release = threading.Event()
+
+    def held(handle, cancelled=lambda: False, progress=None, each=None):
+        release.wait(10)
+        return real(handle, cancelled, progress, each)
+
+    real_reload = SupervisionApp.reload
+    mounted_then = []
+
+    def reload_and_count(self):
+        real_reload(self)
+        try:
+            mounted_then.append(self.caseload_screen.is_mounted)
+        except LookupError:
+            mounted_then.append(False)
+        self._load_progress(LoadProgress(7, 18))  # what the load thread's first count does
+
+    monkeypatch.setattr(loader, "receive", held)
+    monkeypatch.setattr(SupervisionApp, "reload", reload_and_count)
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert mounted_then == [False]  # a cold start begins loading before the caseload screen mounts
+        screen = app.screen
+        assert isinstance(screen, CaseloadScreen)
+        assert str(screen.query_one("#table-message", Static).render()) == "Loading the caseload… 7 of 18 clients"
+        release.set()
+        await loaded(pilot)
+        assert app.data is not None

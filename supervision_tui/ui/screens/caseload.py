@@ -185,6 +185,8 @@ class CaseloadScreen(AppScreen[None]):
             self._show_cached(app.cached_table)
         else:
             self._show_message("Loading the caseload…")
+            if app.load_progress is not None:  # (counted before this screen was mounted)
+                self.call_later(self.show_load_progress, *app.load_progress)
         self._update_header()
         self.table.focus()
 
@@ -270,6 +272,8 @@ class CaseloadScreen(AppScreen[None]):
     def show_load_progress(self, received: int, total: int | None) -> None:
         """"Loading the caseload… 1,200 of 5,040 clients" while the first load
         runs and there is nothing else to show (no cached rows, no error)."""
+        if not self.is_mounted:  # (composed or not: on_mount shows the app's last count, load_progress)
+            return
         msg = self.query_one("#table-message", Static)
         if self.table.display or not msg.display or self.sup.data is not None or self.sup.load_error:
             return
