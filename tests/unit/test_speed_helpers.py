@@ -35,6 +35,17 @@ def test_trusted_constructor_builds_what_the_class_builds(cls, values):
     assert [f.name for f in fields(cls)] == list(make.__code__.co_varnames[: len(values)])
 
 
+def test_the_judge_builds_each_track_as_the_class_does():
+    """``rules.expected._new_track`` (the serial step's TrackResult) builds what
+    ``TrackResult(...)`` builds, every field in order."""
+    from supervision_tui.rules.expected import TrackResult, _new_track
+
+    values = ("ORS", "on_track", 18.0, 25.0, 1, 6, 6, 7.0, 5.2, 1.9, 23.2, 19.9, 40, 210, None, False, False)
+    assert [f.name for f in fields(TrackResult)][:3] == ["instrument", "status", "first"]
+    made, built = _new_track(*values), TrackResult(*values)
+    assert made == built and repr(made) == repr(built) and type(made) is TrackResult
+
+
 def test_trusted_constructor_refuses_classes_it_cannot_serve():
     @dataclass(frozen=True)
     class NoSlots:
