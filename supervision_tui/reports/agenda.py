@@ -37,7 +37,8 @@ Which flag goes where is read from the flag-kind registry
 subsection) and ``since_key`` (listed only when reached since the last
 meeting)), never from the kind's name. Each subsection lists each client
 once: a client with several flags there is one item, the most urgent flag
-first and the others under it (``AgendaItem.more``); no subsection says
+first (of a tier, the one the caseload's "Why" names: ``rules.triage.lead_rank``)
+and the others under it (``AgendaItem.more``); no subsection says
 "none" about clients listed in another.
 
 Sections 2–4 and 5 cover triaged clients (active, paused, and any client
