@@ -37,7 +37,8 @@ Which flag goes where is read from the flag-kind registry
 subsection) and ``since_key`` (listed only when reached since the last
 meeting)), never from the kind's name. Each subsection lists each client
 once: a client with several flags there is one item, the most urgent flag
-first and the others under it (``AgendaItem.more``); no subsection says
+first (of a tier, the one the caseload's "Why" names: ``rules.triage.lead_rank``)
+and the others under it (``AgendaItem.more``); no subsection says
 "none" about clients listed in another.
 
 Sections 2–4 and 5 cover triaged clients (active, paused, and any client
@@ -72,11 +73,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from supervision_tui.errors import UserError
+from supervision_tui.instruments import REGISTRY as INSTRUMENTS
 from supervision_tui.model import Caseload, ClientRecord
 from supervision_tui.reports.effectiveness import EffectRow, effectiveness_table
 from supervision_tui.reports.patterns import ClinicianPattern, clinician_patterns
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
+from supervision_tui.rules.triage import lead_rank
 from supervision_tui.rules.results import ClientAnalysis, Flag
 from supervision_tui.reports.as_of import ReviewsAsOf
 from supervision_tui.store.reviews import ActionItem, FlagReview, ReviewStore
@@ -332,8 +335,11 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
             by.setdefault(a.client, []).append(item(a, f, when, at))
         items = []
         for client_items in by.values():
-            # the most urgent flag leads (tier, then the most recent), the others go under it
-            client_items.sort(key=lambda i: (KINDS.urgency(i.flag), -(i.date.toordinal() if i.date else 0), i.key))
+            # the most urgent flag leads, the others go under it: the tier, then within it the flag the
+            # caseload's "Why" names (``rules.triage.lead_rank``: the same flag on every screen), then
+            # the most recent
+            client_items.sort(key=lambda i: (KINDS.urgency(i.flag), lead_rank(i.flag, INSTRUMENTS),
+                                             -(i.date.toordinal() if i.date else 0), i.key))
             head, *rest = client_items
             items.append(replace(head, more=tuple(rest)) if rest else head)
         empty = EMPTY.get((section, title), "Nothing.")

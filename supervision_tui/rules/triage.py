@@ -59,6 +59,20 @@ class Triage:
     first: bool = False  # first in its tier
 
 
+def lead_rank(f: Flag, registry: Registry) -> tuple:
+    """Where a flag ranks among a client's flags of one tier, the one that
+    leads first (ascending): a weaker reason of the tier never leads over a
+    stronger one (deterioration wins over not on track, clinical-rules
+    §10); then the latest triggering session; on a tie the kind first in §5
+    order, then the instrument first in the registry (ORS before PHQ-9).
+    ``triage_of`` names the first in the caseload's "Why"; the agenda leads
+    a client's item with the same flag (``reports.agenda``)."""
+    h = f.hint
+    session = h.session if h is not None and h.session is not None else -1
+    return (1 if KINDS.status_of(f).weaker else 0, -session, KINDS.order(f.kind),
+            registry.order(f.extra.get("instrument")))
+
+
 def triage_of(flags: Sequence[Flag], latest_session: int | None, latest_date: date | None,
               registry: Registry) -> Triage:
     """The client's tier from what it reads of the client: its flags (§5
@@ -79,13 +93,7 @@ def triage_of(flags: Sequence[Flag], latest_session: int | None, latest_date: da
             best.append((tier, f))
     if top is None:
         return Triage(7, NO_FLAG, NO_FLAG, latest_session, latest_date)
-    # a weaker reason of the tier never leads over a stronger one (deterioration wins over not on
-    # track, clinical-rules §10); then the latest triggering session; on a tie the kind first in §5
-    # order, then the instrument first in the registry (ORS before PHQ-9)
-    order = registry.order
-    pick = max((f for _t, f in best), key=lambda f: (not KINDS.status_of(f).weaker,
-                                                    f.hint.session if f.hint.session is not None else -1,
-                                                    -KINDS.order(f.kind), -order(f.extra.get("instrument"))))
+    pick = min((f for _t, f in best), key=lambda f: lead_rank(f, registry))
     h = pick.hint
     why = h.why
     if len(best) > 1:

@@ -503,3 +503,23 @@ def test_a_repair_since_the_last_meeting_is_not_new_when_the_rupture_started_bef
     (rep,) = [g for g in a.section("ruptures").groups if (g.title or "").startswith("Repaired since")]
     assert [(i.client, i.new) for i in rep.items] == [("P-1", False)]
     assert "**NEW**" not in next(ln for ln in render(a, "md").splitlines() if "**P-1**" in ln)
+
+
+@pytest.mark.parametrize("last_phq, last_gad", [(20.0, 18.0), (18.0, 20.0)])
+def test_a_client_item_leads_with_the_flag_the_caseload_names(tmp_path, last_phq, last_gad):
+    """Two outcomes reliably worse at the same session: the agenda's item for
+    the client leads with the flag the caseload's "Why" names (the
+    instrument first in the registry, PHQ-9 before GAD-7, whatever the
+    sizes), the other under it: the same headline on every screen."""
+    r = weekly("W-1", "T1", AS_OF - timedelta(days=1),
+               [{"SRS": 38, "PHQ-9": 5, "GAD-7": 3}, {"SRS": 38, "PHQ-9": 6, "GAD-7": 3},
+                {"SRS": 38, "PHQ-9": last_phq, "GAD-7": last_gad}])
+    d = Database(tmp_path / "w.json")
+    d.replace_caseload(Caseload(clients={"W-1": Client("W-1", "T1")},
+                                clinicians={"T1": Clinician("T1", "trainee")}, ratings=r, name="w"))
+    (analysis,) = analyse_caseload(d.load(), as_of=AS_OF)
+    worse = [f for f in analysis.flags if f.kind == "outcome"]
+    assert sorted(f.extra["instrument"] for f in worse) == ["GAD-7", "PHQ-9"]
+    (item,) = [i for i in agenda(d).section("not_on_track").items if i.client == "W-1"]
+    assert item.flag.extra["instrument"] == "PHQ-9" and [m.flag.extra["instrument"] for m in item.more] == ["GAD-7"]
+    assert analysis.why.startswith(item.flag.hint.why)  # the caseload's "Why" names the same flag
