@@ -580,7 +580,7 @@ def effectiveness_cmd(db, instrument, clinician, as_json, as_of, config) -> None
 @click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
-    from supervision_tui.reports.agenda import build_agenda_from, render
+    from supervision_tui.reports.agenda import build_agenda_from, render, since_after_day
     from supervision_tui.reports.as_of import ReviewsAsOf
     from supervision_tui.reports.effectiveness import effectiveness_for
     from supervision_tui.rules.engine import analyse_caseload, check_as_of, known_records
@@ -600,9 +600,9 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
         check_as_of(caseload, as_of_day)
         since_day = _as_date(since)
         day = as_of_day or date.today()
-        if since_day is not None and since_day > day:
-            raise UserError(f"--since {since_day.isoformat()} is after the agenda's day {day.isoformat()}: "
-                            "nothing could be new since then (the date of the last meeting, or omit --since)")
+        too_late = since_after_day(since_day, day) if since_day is not None else None
+        if too_late:
+            raise UserError(f"{too_late} (the date of the last meeting, or omit --since)")
         reviews = ReviewsAsOf(database, as_of_day) if as_of_day is not None else ReviewStore(database)
         shared: dict = {}
         analyses = analyse_caseload(caseload, settings, as_of=as_of_day, shared=shared)
