@@ -11,6 +11,7 @@ as its message. Heavy modules are imported inside commands so that
 from __future__ import annotations
 
 import calendar
+import os
 import re
 import sys
 from datetime import date, datetime
@@ -411,20 +412,36 @@ def validate_cmd(files, fhir, client_system, clinician_system, mapping, config) 
 @click.argument("outdir", type=FolderPath())
 @click.option("--clinician", help="Export only this clinician's clients.")
 @click.option("--include-notes", is_flag=True, help="Include goal descriptions (private free text).")
-def export_cmd(db, outdir, clinician, include_notes) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace measures.csv, clients.csv and goals.csv already in OUTDIR (without it an "
+                   "existing one is an error and nothing is written).")
+def export_cmd(db, outdir, clinician, include_notes, force) -> None:
     """Write measures.csv, clients.csv and goals.csv of DB into OUTDIR.
 
     Goal descriptions are private and left empty unless --include-notes.
+    Files of those names already in OUTDIR (an earlier export, perhaps of
+    another database) are never replaced unless --force: the export is
+    refused, naming them, and writes nothing.
     """
     from supervision_tui.store.csv_io import EXPORT_FILES, export_csv
+    from supervision_tui.store.files import FilesExist
 
     try:
         database = _open_db(db)
         for name in EXPORT_FILES:
             database.check_output(outdir / name)
+        if not force:  # (before loading: export_csv checks again, and never replaces one made meanwhile)
+            existing = [outdir / name for name in EXPORT_FILES if os.path.lexists(outdir / name)]
+            if existing:
+                raise FilesExist(existing)
         caseload = database.load()
         _check_clinician(db, caseload, clinician)
-        written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes)
+        written = export_csv(caseload, outdir, clinician=clinician, include_notes=include_notes, force=force)
+    except FilesExist as err:
+        one = len(err.paths) == 1
+        _fail(UserError(f"{', '.join(str(p) for p in err.paths)}: {'exists' if one else 'exist'} already "
+                        f"(an earlier export?); nothing was written. Export into another folder, or add "
+                        f"--force to replace {'it' if one else 'them'}"))
     except UserError as err:
         _fail(err)
     except OSError as err:
@@ -563,7 +580,7 @@ def effectiveness_cmd(db, instrument, clinician, as_json, as_of, config) -> None
 @click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> None:
     """The weekly supervision agenda as Markdown or self-contained HTML."""
-    from supervision_tui.reports.agenda import build_agenda_from, render
+    from supervision_tui.reports.agenda import build_agenda_from, render, since_after_day
     from supervision_tui.reports.as_of import ReviewsAsOf
     from supervision_tui.reports.effectiveness import effectiveness_for
     from supervision_tui.rules.engine import analyse_caseload, check_as_of, known_records
@@ -583,9 +600,9 @@ def agenda_cmd(db, since, as_of, clinician, fmt, include_notes, out, config) -> 
         check_as_of(caseload, as_of_day)
         since_day = _as_date(since)
         day = as_of_day or date.today()
-        if since_day is not None and since_day > day:
-            raise UserError(f"--since {since_day.isoformat()} is after the agenda's day {day.isoformat()}: "
-                            "nothing could be new since then (the date of the last meeting, or omit --since)")
+        too_late = since_after_day(since_day, day) if since_day is not None else None
+        if too_late:
+            raise UserError(f"{too_late} (the date of the last meeting, or omit --since)")
         reviews = ReviewsAsOf(database, as_of_day) if as_of_day is not None else ReviewStore(database)
         shared: dict = {}
         analyses = analyse_caseload(caseload, settings, as_of=as_of_day, shared=shared)

@@ -404,6 +404,17 @@ def build_agenda_from(caseload: Caseload, analyses: list[ClientAnalysis], review
     )
 
 
+def since_after_day(since: date, day: date, name: str = "--since") -> str | None:
+    """Why ``since`` cannot be the agenda's "new since" for its day ``day``
+    (None when it can): after that day nothing could be new. ``name``: how
+    the value is called where it was given (``--since`` in the CLI, "New
+    since" in the app), so both say it in the same words."""
+    if since <= day:
+        return None
+    return (f"{name} {since.isoformat()} is after the agenda's day {day.isoformat()}: "
+            "nothing could be new since then")
+
+
 def default_since(ref: date, session_dates: Iterable[date]) -> date:
     """"New since" when none is given: a week before the reference date
     (``--as-of``, else today) or, when the data end earlier, a week before

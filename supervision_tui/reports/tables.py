@@ -34,7 +34,7 @@ from supervision_tui.rules.engine import INDEX_DECIMALS, all_flags, round_score
 from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
 from supervision_tui.rules.outcomes import STATUS_WORDS as OUTCOME_WORDS
-from supervision_tui.rules.results import ClientAnalysis, Flag
+from supervision_tui.rules.results import ClientAnalysis, Flag, marker_words
 from supervision_tui.wording import count
 
 GOAL_WORDS = {"agreed": "agreed", "partial": "partial", "disagreed": "disagreed", "stale": "stale",
@@ -127,7 +127,7 @@ def _change_words(f: Flag, value: Any) -> str:
 #: How each extra key of a flag reads in the text table (by key, never by kind).
 EXTRA_WORDS: dict[str, Callable[[Flag, Any], str]] = {
     "instrument": lambda f, v: str(v) if v else "",
-    "markers": lambda f, v: ", ".join(m.replace("_", "-") for m in v) if v else "",
+    "markers": lambda f, v: marker_words(v) if v else "",
     "repaired_at": lambda f, v: f"repaired s{v}" if v is not None else "",
     "change": _change_words,
     "missed": lambda f, v: f"{v} missed" if v else "",

@@ -47,7 +47,7 @@ from supervision_tui.instruments import EPS, Instrument, fmt
 from supervision_tui.model import ENDED_STATUSES
 from supervision_tui.rules.context import Rule, RuleContext
 from supervision_tui.rules.markers import ClientView, find_markers
-from supervision_tui.rules.results import Episode, Flag, Marker, TriageHint
+from supervision_tui.rules.results import Episode, Flag, Marker, TriageHint, marker_words
 from supervision_tui.settings import Settings
 
 
@@ -108,7 +108,7 @@ def find_episodes(view: ClientView, markers: tuple[Marker, ...], settings: Setti
     client = view.code
 
     def close(e: _Open, status: str, repaired_at: int | None, why: str) -> None:
-        kinds = ", ".join(k.replace("_", "-") for k in sorted({m.kind for m in e.markers}))  # words
+        kinds = marker_words(sorted({m.kind for m in e.markers}))  # words
         span = f"s{e.start}" if e.start == e.last else f"s{e.start}–s{e.last}"
         if status == "open":
             head = f"open since s{e.start} ({kinds})"
@@ -212,7 +212,7 @@ def rupture_flags(view: ClientView, episodes: tuple[Episode, ...]) -> list[Flag]
     for ep in episodes:
         hint = None
         if ep.status in ("open", "unrepaired"):
-            kinds = ", ".join(k.replace("_", "-") for k in ep.marker_kinds)  # words, not JSON tokens
+            kinds = marker_words(ep.marker_kinds)  # words, not JSON tokens
             last = view.by_number.get(ep.last_marker)
             hint = TriageHint(f"rupture {ep.status}", f"{ep.status} since s{ep.start} ({kinds})", ep.last_marker,
                               last.date if last is not None else None)

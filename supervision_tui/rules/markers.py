@@ -238,7 +238,7 @@ def self_report_markers(view: ClientView) -> list[Marker]:
                 "self_report",
                 s.number,
                 inst,
-                f"rupture reported by {row.rater}{what}{where} (Safran & Muran)",
+                f"rupture reported by {row.rater}{what}{where} (Safran & Muran 2000)",
                 rater=row.rater,
                 rupture_type=row.rupture_type,
             )

@@ -18,6 +18,19 @@ from supervision_tui.rules.kinds import REGISTRY as KINDS
 from supervision_tui.rules.kinds import TIERS
 
 MARKER_KINDS = ("low", "drop", "self_report", "discrepancy")
+#: How each marker kind is named to people (screens, reports, details): "self-report". The
+#: tokens of ``MARKER_KINDS`` stay what the JSON ``markers`` carry (interchange.md §5).
+MARKER_WORDS = {"low": "low", "drop": "drop", "self_report": "self-report", "discrepancy": "discrepancy"}
+
+
+def marker_word(kind: str) -> str:
+    """A marker kind as people read it (``MARKER_WORDS``)."""
+    return MARKER_WORDS.get(kind, kind.replace("_", "-"))
+
+
+def marker_words(kinds) -> str:
+    """Marker kinds as one phrase: ``drop, low, self-report``."""
+    return ", ".join(marker_word(k) for k in kinds)
 EPISODE_STATUSES = ("open", "repaired", "unrepaired")
 GOAL_RESULTS = ("agreed", "partial", "disagreed", "stale", "not_set")
 OUTCOME_RESULTS = ("recovered", "improved", "no_change", "deteriorated")

@@ -944,14 +944,16 @@ def _csv_text(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def export_csv(caseload: Caseload, outdir: str | os.PathLike[str], clinician: str | None = None,
-               include_notes: bool = False) -> list[Path]:
+               include_notes: bool = False, force: bool = False) -> list[Path]:
     """Write measures.csv, clients.csv and goals.csv into ``outdir``.
 
     ``clinician`` keeps only the clients whose current clinician (that of
     their latest session, else the clients table) it is — with all their
     rows. Goal descriptions are left empty unless ``include_notes``.
     Files are 0o600, written all-or-nothing (``files.write_private_files``);
-    ``outdir`` is created 0o700.
+    ``outdir`` is created 0o700. An existing measures.csv, clients.csv or
+    goals.csv in ``outdir`` is never replaced unless ``force``: without it
+    ``files.FilesExist`` names them and nothing is written.
     Raises ``UserError`` when the folder or a file cannot be written.
     """
     from supervision_tui.store.files import ensure_private_dir, write_private_files
@@ -982,4 +984,4 @@ def export_csv(caseload: Caseload, outdir: str | os.PathLike[str], clinician: st
     ))
     # all three or none (a full disk must not leave measures.csv without clients.csv)
     return write_private_files([(out / name, text.encode("utf-8")) for name, text in
-                                zip(EXPORT_FILES, (measures, clients, goals))])
+                                zip(EXPORT_FILES, (measures, clients, goals))], replace=force)

@@ -43,6 +43,7 @@ __all__ = [
     "FILE_MODE",
     "DIR_MODE",
     "FileWriteError",
+    "FilesExist",
     "write_private_bytes",
     "write_private_text",
     "write_private_files",
@@ -61,6 +62,17 @@ class FileWriteError(UserError):
         super().__init__(message)
         self.os_error = os_error
         self.errno = os_error.errno if os_error is not None else None
+
+
+class FilesExist(FileWriteError):
+    """Files that ``write_private_files(..., replace=False)`` would have
+    replaced (``paths``, in the order given); nothing was written."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths = list(paths)
+        names = ", ".join(str(p) for p in self.paths)
+        super().__init__(f"{names}: {'exists' if len(self.paths) == 1 else 'exist'} already; "
+                         "nothing was written")
 
 
 def _reason(err: OSError) -> str:
@@ -250,7 +262,7 @@ def write_private_bytes(path: str | os.PathLike[str], data: bytes | list[bytes],
         return writer.commit()
 
 
-def write_private_files(items: list[tuple[Path, bytes]]) -> list[Path]:
+def write_private_files(items: list[tuple[Path, bytes]], *, replace: bool = True) -> list[Path]:
     """Write several files all-or-nothing (an export's files belong together).
 
     Every file is first written in full to its temporary (0o600, fsynced):
@@ -259,18 +271,31 @@ def write_private_files(items: list[tuple[Path, bytes]]) -> list[Path]:
     rename fail, the targets already replaced are put back (an earlier file
     is restored from a hard link taken just before; a new one is removed).
     Raises ``FileWriteError``; no temporary is left behind.
+
+    ``replace=False`` never replaces an existing file: when any target
+    exists (a file, a folder, a symlink), ``FilesExist`` names every one of
+    them and nothing is written. The targets are claimed (created empty,
+    0o600, with ``O_EXCL``) just before the renames, so a file another
+    process creates meanwhile is not replaced either.
     """
+    items = [(Path(path), data) for path, data in items]
+    if not replace:
+        existing = [path for path, _data in items if os.path.lexists(path)]
+        if existing:
+            raise FilesExist(existing)
     staged: list[tuple[Path, Path]] = []  # (temporary, target)
+    claimed: list[Path] = []  # (replace=False) the empty placeholders created for the targets
     done: list[tuple[Path, Path | None]] = []  # (target, backup of the old file or None)
     try:
         for path, data in items:
-            path = Path(path)
             tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
             _write_new(tmp, path, data)
             staged.append((tmp, path))
+        if not replace:
+            _claim(claimed, [path for _tmp, path in staged])
         for tmp, path in staged:
             backup: Path | None = None
-            if os.path.lexists(path):
+            if path not in claimed and os.path.lexists(path):
                 backup = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
                 try:
                     os.link(path, backup, follow_symlinks=False)
@@ -291,6 +316,8 @@ def write_private_files(items: list[tuple[Path, bytes]]) -> list[Path]:
                     os.unlink(path)
             except OSError:
                 pass
+        replaced = {path for path, _backup in done}
+        release_names([p for p in claimed if p not in replaced])
         for tmp, _path in staged:
             _unlink(tmp)
         raise
@@ -299,6 +326,21 @@ def write_private_files(items: list[tuple[Path, bytes]]) -> list[Path]:
     for directory in {p.parent for _t, p in staged}:
         _fsync_dir(directory)
     return [p for _t, p in staged]
+
+
+def _claim(claimed: list[Path], paths: list[Path]) -> None:
+    """Create every one of ``paths`` empty (0o600, ``O_EXCL``), appending
+    each to ``claimed`` as it is created; ``FilesExist`` when one exists
+    (the caller releases those already claimed)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for path in paths:
+        try:
+            os.close(os.open(path, flags, FILE_MODE))
+        except FileExistsError:
+            raise FilesExist([p for p in paths if p not in claimed and os.path.lexists(p)] or [path]) from None
+        except OSError as err:
+            raise FileWriteError(f"{path}: cannot write: {_reason(err)}; no file was changed", err) from err
+        claimed.append(path)
 
 
 def _unlink(path: Path | None) -> None:

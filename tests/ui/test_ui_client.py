@@ -109,6 +109,12 @@ async def test_ruptures_goals_and_sessions_panels(demo_db, scenarios):
         ruptures = static_text(screen.query_one("#ruptures"))
         assert "UNREPAIRED" in ruptures
         assert a.episodes[-1].detail.split(" | ")[0] in ruptures
+        # a marker kind is named one way wherever it shows: the heading as in the detail
+        assert "self_report" in a.episodes[-1].marker_kinds
+        assert "self report" not in ruptures and "self_report" not in ruptures
+        head = ruptures.splitlines()[0]
+        assert head.endswith("self-report") and "self-report" in a.episodes[-1].detail
+        assert "(Safran & Muran 2000)" in " ".join(ruptures.split())
         goals = screen.query_one("#goals")
         assert a.goal.status.replace("_", " ").upper() in goals.border_title
         table = screen.query_one(SessionsTable)

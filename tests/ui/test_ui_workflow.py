@@ -402,6 +402,72 @@ async def test_agenda_since_can_be_changed_in_the_screen(db):
 
 
 @async_test
+async def test_agenda_since_after_the_agenda_day_is_refused_and_the_old_value_kept(db):
+    """A "new since" after the agenda's day (--as-of, else today) would make
+    nothing NEW: the dialog refuses it in the words of the CLI's agenda
+    --since, stays open, and esc keeps the previous value; the day itself
+    is accepted."""
+    from datetime import date, timedelta
+
+    from click.testing import CliRunner
+
+    from supervision_tui.cli import cli
+    from supervision_tui.ui.screens.dialogs import DateDialog
+
+    app = make_app(db)  # as of ui_support.AS_OF, 2026-11-20
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        screen = await _open_agenda(pilot)
+        before = screen.agenda.since
+        header = static_text(screen.query_one("#agenda-header", Static))
+        await pilot.press("s")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, DateDialog)
+        dialog.query_one(Input).value = "2026-11-21"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is dialog  # still open, the date not taken
+        said = static_text(dialog.query_one(".dialog-error", Static))
+        assert said == ("New since 2026-11-21 is after the agenda's day 2026-11-20: nothing could be new since "
+                        f"then (the date of the last meeting; esc keeps {before.isoformat()})")
+        cli_said = CliRunner().invoke(cli, ["agenda", str(db), "--as-of", "2026-11-20", "--since", "2026-11-21"])
+        assert cli_said.exit_code == 1  # the same words as the CLI:
+        assert said.removeprefix("New since").split(" (")[0] in cli_said.output.removeprefix("--since")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and screen.since == before and screen.agenda.since == before
+        assert static_text(screen.query_one("#agenda-header", Static)) == header
+        # the agenda's day itself is a valid "new since"
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "2026-11-20"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and screen.agenda.since == date(2026, 11, 20)
+        assert "new since 2026-11-20" in static_text(screen.query_one("#agenda-header", Static))
+
+    app = make_app(db, as_of=None)  # as of today (the reported case)
+    tomorrow = date.today() + timedelta(days=1)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        screen = await _open_agenda(pilot)
+        before = screen.agenda.since
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one(Input).value = tomorrow.isoformat()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DateDialog)
+        assert static_text(app.screen.query_one(".dialog-error", Static)).startswith(
+            f"New since {tomorrow.isoformat()} is after the agenda's day {date.today().isoformat()}: ")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and screen.agenda.since == before
+        assert f"new since {tomorrow.isoformat()}" not in static_text(screen.query_one("#agenda-header", Static))
+
+
+@async_test
 async def test_agenda_export_is_private_and_redacted_unless_asked(db, scenarios):
     code = scenarios["goal_disagreed"]
     store = _store(db)

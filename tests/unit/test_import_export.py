@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from supervision_tui.cli import cli
 from supervision_tui.errors import ValidationFailed
 from supervision_tui.model import Caseload, Client, Clinician, Goal, Rating
+from supervision_tui.store import files as store_files
 from supervision_tui.store.csv_io import export_csv, parse_files
 from supervision_tui.store.database import Database
 
@@ -310,7 +311,7 @@ def test_export_one_clinician(tmp_path):
     assert files[0].read_text().count("\n") == 1
     assert files[1].read_text().splitlines()[1:] == ["C-03,T01,active,"]
     assert files[2].read_text().splitlines()[1:] == ["C-03,G1,,1,agreed,achieved,"]
-    files = export_csv(db.load(), tmp_path / "out", clinician="T02")
+    files = export_csv(db.load(), tmp_path / "out", clinician="T02", force=True)  # (replaces T01's files)
     lines = files[0].read_text().splitlines()
     assert len(lines) == 12 and lines[1].startswith("C-01,T01,1,")  # all rows of T02's clients
 
@@ -333,6 +334,69 @@ def test_cli_export_errors_are_clear(tmp_path):
     assert res.exit_code == 1, res.output
     assert "cannot create the folder" in res.output
     assert isinstance(res.exception, SystemExit)  # a clean exit, not a traceback
+
+
+def test_cli_export_never_replaces_earlier_files_without_force(tmp_path):
+    """An export into a folder holding measures.csv, clients.csv or
+    goals.csv (an earlier export, perhaps of another database) is refused
+    with status 1, naming them, and writes nothing; --force replaces them
+    (still 0o600, all three)."""
+    one, two = import_fixtures(tmp_path / "one.json"), Database(tmp_path / "two.json")
+    two.import_parsed(parse_files(M))
+    out = tmp_path / "out1"
+    first = run_cli("export", one.path, out, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    (out / "measures.csv").write_text("MY ORIGINAL\n")
+    before = {p.name: sha(p) for p in out.iterdir()}
+
+    refused = run_cli("export", two.path, out, cwd=tmp_path)
+    assert refused.returncode == 1
+    names = ", ".join(str(out / n) for n in ("measures.csv", "clients.csv", "goals.csv"))
+    assert refused.stderr == (f"{names}: exist already (an earlier export?); nothing was written. Export into "
+                              "another folder, or add --force to replace them\n")
+    assert refused.stdout == "" and "Traceback" not in refused.stderr
+    assert {p.name: sha(p) for p in out.iterdir()} == before  # no temporary left either
+    assert (out / "measures.csv").read_text() == "MY ORIGINAL\n"
+
+    # one file left: only it is named, and the two missing ones are not written either
+    (out / "clients.csv").unlink()
+    (out / "goals.csv").unlink()
+    res = CliRunner().invoke(cli, ["export", str(two.path), str(out)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
+    assert res.output == (f"{out / 'measures.csv'}: exists already (an earlier export?); nothing was written. "
+                          "Export into another folder, or add --force to replace it\n")
+    assert sorted(os.listdir(out)) == ["measures.csv"]
+
+    forced = run_cli("export", two.path, out, "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.split() == [str(out / n) for n in ("measures.csv", "clients.csv", "goals.csv")]
+    assert sorted(os.listdir(out)) == ["clients.csv", "goals.csv", "measures.csv"]
+    for name in ("measures.csv", "clients.csv", "goals.csv"):
+        assert os.stat(out / name).st_mode & 0o777 == 0o600
+    assert (out / "measures.csv").read_bytes() == export_csv(two.load(), tmp_path / "ref")[0].read_bytes()
+    assert "--force" in CliRunner().invoke(cli, ["export", "--help"]).output
+
+
+def test_export_never_replaces_a_file_made_while_it_writes(tmp_path, monkeypatch):
+    """A goals.csv that appears after the first check (another process) is
+    not replaced either: the export fails naming it, and the names it had
+    already claimed are released (nothing of it is left)."""
+    db = import_fixtures(tmp_path / "db.json")
+    out = tmp_path / "out"
+    out.mkdir()
+    real = store_files._write_new
+
+    def another_writer(tmp, path, data):
+        real(tmp, path, data)
+        if path.name == "clients.csv":
+            (out / "goals.csv").write_text("theirs\n")
+
+    monkeypatch.setattr(store_files, "_write_new", another_writer)
+    with pytest.raises(store_files.FilesExist) as info:
+        export_csv(db.load(), out)
+    assert info.value.paths == [out / "goals.csv"]
+    assert sorted(os.listdir(out)) == ["goals.csv"]
+    assert (out / "goals.csv").read_text() == "theirs\n"
 
 
 def test_cli_import_missing_measures_file(tmp_path):

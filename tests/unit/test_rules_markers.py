@@ -180,6 +180,19 @@ def test_self_report_by_either_rater_on_attended_sessions_only():
         (2, "WAI-SR", "therapist", "confrontation"),
     ]
     assert "withdrawal" in ms[0].detail
+    # the source is cited with its year, as every other source is (clinical-rules §2)
+    assert ms[0].detail == "rupture reported by client: withdrawal (Safran & Muran 2000)"
+
+
+def test_marker_kinds_read_as_words_and_stay_tokens_in_json():
+    """People read "self-report" (screens, reports, the episode's detail);
+    the JSON ``markers`` keep the interchange.md §5 tokens."""
+    from supervision_tui.reports.tables import EXTRA_WORDS
+    from supervision_tui.rules.results import MARKER_KINDS, marker_word, marker_words
+
+    assert [marker_word(k) for k in MARKER_KINDS] == ["low", "drop", "self-report", "discrepancy"]
+    assert marker_words(["drop", "low", "self_report"]) == "drop, low, self-report"
+    assert EXTRA_WORDS["markers"](None, ["drop", "self_report"]) == "drop, self-report"
 
 
 @pytest.mark.parametrize(

@@ -181,12 +181,12 @@ def test_export_is_all_or_nothing_when_the_disk_fills(db, tmp_path, monkeypatch)
     monkeypatch.undo()
     assert len(calls) == 2
     assert sorted(os.listdir(out)) == []
-    # an earlier export in the folder is left whole
+    # an earlier export in the folder is left whole (--force: replacing it is asked for)
     export_csv(db.load(), out)
     before = {p.name: sha(p) for p in out.iterdir()}
     calls.clear()
     monkeypatch.setattr(files, "_write_all", full_after_first)
-    res = CliRunner().invoke(cli, ["export", str(db.path), str(out), "--include-notes"])
+    res = CliRunner().invoke(cli, ["export", str(db.path), str(out), "--include-notes", "--force"])
     monkeypatch.undo()
     assert res.exit_code == 1 and "no space left" in res.output
     assert {p.name: sha(p) for p in out.iterdir()} == before

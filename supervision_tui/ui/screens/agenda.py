@@ -25,7 +25,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from supervision_tui.errors import UserError
-from supervision_tui.reports.agenda import Agenda, AgendaAction, AgendaItem
+from supervision_tui.reports.agenda import Agenda, AgendaAction, AgendaItem, since_after_day
 from supervision_tui.rules.kinds import REGISTRY, TIERS
 from supervision_tui.service.reviews import STATUS_SYMBOLS, status_text
 from supervision_tui.ui.context import AppScreen, PaletteCommand
@@ -400,16 +400,29 @@ class AgendaScreen(AppScreen[None]):
     def palette_commands(self) -> Iterator[PaletteCommand]:
         yield "Agenda: change the 'new since' date", self.action_since, "Items dated on or after it are NEW"
 
+    def agenda_day(self) -> date:
+        """The day the agenda is as of (``--as-of``, else today): "new since"
+        cannot be later."""
+        if self.agenda is not None:
+            return self.agenda.as_of
+        data = self.sup.data
+        return (data.as_of if data is not None else None) or date.today()
+
     def action_since(self) -> None:
         from supervision_tui.ui.screens.dialogs import DateDialog
 
+        def too_late(day: date) -> str | None:  # refused as the CLI's agenda --since refuses it
+            problem = since_after_day(day, self.agenda_day(), "New since")
+            return f"{problem} (the date of the last meeting; esc keeps {self.since.isoformat()})" \
+                if problem and self.since is not None else problem
+
         def chosen(day: date | None) -> None:
-            if day is not None:
+            if day is not None and not too_late(day):
                 self.since = day
                 self.rebuild()
 
         self.sup.push_screen(DateDialog("Agenda · new since", "Items dated on or after this day are NEW",
-                                        self.since), chosen)
+                                        self.since, check=too_late), chosen)
 
     def export(self, include_notes: bool = False):
         if self.agenda is None:

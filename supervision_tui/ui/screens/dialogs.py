@@ -8,7 +8,7 @@ presenting, text fields mask what is typed and never show a stored note.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -295,15 +295,19 @@ class ActionDialog(_Dialog):
 
 
 class DateDialog(_Dialog):
-    """Enter a date (YYYY-MM-DD)."""
+    """Enter a date (YYYY-MM-DD). ``check``: why a well-formed date cannot
+    be taken (None: it can); its message is shown in the dialog, which stays
+    open (esc keeps the previous value)."""
 
     BINDINGS = bindings("dialog")
 
-    def __init__(self, title: str, label: str, value: date | None) -> None:
+    def __init__(self, title: str, label: str, value: date | None,
+                 check: Callable[[date], str | None] | None = None) -> None:
         super().__init__(id="date-dialog")
         self.title_text = title
         self.label = label
         self.value = value
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
@@ -328,6 +332,10 @@ class DateDialog(_Dialog):
             return
         if day is None:
             self._error("Date: use YYYY-MM-DD, e.g. 2026-11-13")
+            return
+        problem = self.check(day) if self.check is not None else None
+        if problem:
+            self._error(problem)
             return
         self.dismiss(day)
 

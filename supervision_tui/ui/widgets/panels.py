@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from supervision_tui.rules.kinds import TIERS
-from supervision_tui.rules.results import ClientAnalysis
+from supervision_tui.rules.results import ClientAnalysis, marker_word, marker_words
 from supervision_tui.rules.triage import NO_FLAG
 from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.caseload_table import GOAL_WORDS, OUTCOME_WORDS
@@ -178,7 +178,7 @@ def ruptures_text(v: ClientDisplay) -> Group:
         head = Text()
         head.append(f"{span} ", style="bold")
         head.append(f" {e.status.upper()} ", style="bold reverse" if e.status != "repaired" else "bold")
-        head.append(f" {e.instrument} · {', '.join(k.replace('_', ' ') for k in e.marker_kinds)}")
+        head.append(f" {e.instrument} · {marker_words(e.marker_kinds)}")
         if e.repaired_at is not None:
             head.append(f" · repaired at s{e.repaired_at}", style="bold")
         parts.append(head)
@@ -187,7 +187,7 @@ def ruptures_text(v: ClientDisplay) -> Group:
                 parts.append(_indented(chunk))
         for m in e.markers:  # marker details the episode text does not already carry
             if m.detail and m.detail not in (e.detail or ""):
-                parts.append(_indented(f"s{m.session} {m.kind.replace('_', ' ')}: {m.detail}"))
+                parts.append(_indented(f"s{m.session} {marker_word(m.kind)}: {m.detail}"))
     return Group(*parts)
 
 
