@@ -16,8 +16,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 from clinic_sim import simulate_cases  # noqa: E402
 from supervision_tui.instruments import REGISTRY  # noqa: E402
-from supervision_tui.reports.effectiveness import REMINDER, effectiveness  # noqa: E402
-from supervision_tui.ui.widgets.effectiveness import effectiveness_lines, effectiveness_text  # noqa: E402
+from supervision_tui.reports.effectiveness import REMINDER, effectiveness, rate_words  # noqa: E402
+from supervision_tui.ui.widgets.effectiveness import (  # noqa: E402
+    MIN_WHISKER,
+    READ_WHISKER,
+    effectiveness_lines,
+    effectiveness_text,
+)
+
+RATE_HEADERS = {"Rel. improved": "improved", "Rel. impr.": "improved", "Recovered": "recovered",
+                "Deteriorated": "deteriorated"}
+
+
+def rate_columns(header: str) -> dict[str, tuple[int, int | None]]:
+    """The rate columns a header line names: attribute -> (start, end) cells."""
+    found = sorted((header.index(h), attr) for h, attr in RATE_HEADERS.items()
+                   if h in header and not (h == "Rel. impr." and "Rel. improved" in header))
+    return {attr: (start, found[i + 1][0] if i + 1 < len(found) else None) for i, (start, attr) in enumerate(found)}
+
+
+def block_cells(text: str, instrument: str, column: str) -> dict[str, str]:
+    """One instrument block of a table (the screen's or the CLI's): row id ->
+    the text under the header ``column`` (sliced at the header's cells)."""
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{instrument} · severity-adjusted"))
+    header = lines[at + 1]
+    start = header.index(column)
+    later = [header.index(h) for h in RATE_HEADERS if h in header and header.index(h) > start]
+    end = min(later) if later else None
+    out = {}
+    for line in lines[at + 2:]:
+        if not line.strip() or line.strip().startswith(("Effect size:", "Rates:")):
+            break
+        out[line.split()[0]] = line[start:end].strip()
+    return out
 
 
 def rows():
@@ -28,7 +60,7 @@ def rows():
     return effectiveness(cases, REGISTRY)
 
 
-@pytest.mark.parametrize("width", [60, 78, 120, 158])
+@pytest.mark.parametrize("width", [48, 56, 60, 70, 78, 100, 120, 158])
 def test_every_row_fits_the_width_and_keeps_its_whisker(width):
     lines = effectiveness_lines(rows(), width)
     assert lines[0][1].plain.startswith("Effectiveness · " + REMINDER)
@@ -40,10 +72,57 @@ def test_every_row_fits_the_width_and_keeps_its_whisker(width):
             else:
                 assert "too few to compare (10 needed)" in t.plain
     text = effectiveness_text(rows(), width).plain
-    assert ("Rel. improved" in text) is (width >= 60)
+    assert ("Rel. improved" in text or "Rel. impr." in text) is (width >= 54)
+    assert ("Recovered" in text) is (width >= 70)  # clinical-rules §11: the third rate, while the whisker is readable
     assert ("Effect (95 %)" in text) is (width >= 100)
     assert ("Widen the window" in text) is (width < 100)
     assert "Never a ranking" in text
+    header = next(t.plain for r, t in lines if t.plain.startswith("Id "))
+    # the whisker: after the id and the count ("Id      Cases  ", 15 cells), 2 cells before the first column
+    wcells = min(header.index(h) for h in ("Effect (95 %)", *RATE_HEADERS) if h in header) - 2 - 15
+    need = READ_WHISKER if ("Recovered" in header or "Effect (95 %)" in header) else MIN_WHISKER
+    assert wcells >= need, (width, header)
+
+
+@pytest.mark.parametrize("width", [56, 60, 70, 78, 100, 158])
+def test_each_rate_sits_under_its_header_as_the_cli_writes_it(width):
+    """Every rate cell is ``rate_words`` of its row (the CLI's and the
+    agenda export's formatting), under its own header, at every width."""
+    lines = effectiveness_lines(rows(), width)
+    header = None
+    seen = set()
+    for r, t in lines:
+        if t.plain.startswith("Id "):
+            header = t.plain
+            cols = rate_columns(header)
+        if r is None or not r.enough:
+            continue
+        for attr, (start, end) in cols.items():
+            assert t.plain[start:end].strip() == rate_words(getattr(r, attr)), (width, attr, t.plain)
+            seen.add(attr)
+    assert ("recovered" in seen) is (width >= 70)
+    assert "deteriorated" in seen
+
+
+@pytest.mark.parametrize("width", [60, 78, 158])
+def test_rates_without_an_effect_size_stay_in_their_columns(width):
+    """Every intake the same score: no effect size (the note says why), the
+    rates still shown, each under its header, within the width."""
+    from supervision_tui.reports.effectiveness import EffectRow, Rate
+
+    note = "no effect size: every intake is the same score"
+    flat = [EffectRow(cid, "ORS", n, True, improved=Rate(k, n, k / n, 0.2, 0.8), recovered=Rate(j, n, j / n, 0.1, 0.6),
+                      deteriorated=Rate(1, n, 1 / n, 0.01, 0.3), note=note)
+            for cid, n, k, j in (("T01", 12, 6, 3), (None, 30, 14, 9))]
+    lines = effectiveness_lines(flat, width)
+    header = next(t.plain for _r, t in lines if t.plain.startswith("Id "))
+    cols = rate_columns(header)
+    assert ("recovered" in cols) is (width >= 70)
+    for r, t in [(r, t) for r, t in lines if r is not None]:
+        assert t.cell_len <= width, t.plain
+        assert t.plain[15:].startswith(note if width >= 100 else "no effect size")
+        for attr, (start, end) in cols.items():
+            assert t.plain[start:end].strip() == rate_words(getattr(r, attr)), (attr, t.plain)
 
 
 def test_an_instrument_nobody_can_be_compared_on_is_one_line():
@@ -71,7 +150,7 @@ from supervision_tui.ui.screens.client import ClientScreen  # noqa: E402
 from supervision_tui.ui.screens.clinicians import CliniciansScreen  # noqa: E402
 from supervision_tui.ui.widgets.charts import ChartPanel  # noqa: E402
 from supervision_tui.ui.widgets.effectiveness import EffectivenessPanel  # noqa: E402
-from ui_support import LARGE, SMALL, async_test, loaded, make_app, static_text  # noqa: E402
+from ui_support import AS_OF, LARGE, SMALL, async_test, loaded, make_app, static_text  # noqa: E402
 
 
 def screen_text(app) -> str:
@@ -117,6 +196,21 @@ async def test_not_on_track_on_the_caseload_client_and_agenda(demo40):
         assert any("●" in p for p in prompts)
 
 
+def cli_effectiveness(db) -> str:
+    """What ``supervision-tui effectiveness DB --as-of`` prints for the app's day."""
+    from click.testing import CliRunner
+
+    from supervision_tui.cli import cli
+
+    result = CliRunner().invoke(cli, ["effectiveness", str(db), "--as-of", AS_OF.isoformat()])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def effect_row_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip().startswith(("Id ", "T0", "Clinic "))]
+
+
 @pytest.mark.parametrize("size", [SMALL, LARGE])
 @async_test
 async def test_supervisees_screen_draws_effectiveness_with_intervals(demo40, size):
@@ -128,12 +222,67 @@ async def test_supervisees_screen_draws_effectiveness_with_intervals(demo40, siz
         await pilot.pause()
         await pilot.pause()
         assert isinstance(app.screen, CliniciansScreen)
-        text = static_text(app.screen.query_one(EffectivenessPanel))
+        panel = app.screen.query_one(EffectivenessPanel)
+        text = static_text(panel)
         assert text.startswith("Effectiveness · Overlapping intervals are not a difference. Never a ranking.")
         assert "ORS · severity-adjusted effect size, 95 % interval" in text
         assert "●" in text and "├" in text and "Clinic" in text
         shown = screen_text(app)
         assert "Overlapping intervals are not a difference" in shown  # on the first screenful, also at 80×24
+        # clinical-rules §11: recovered, with its Wilson interval, as the CLI prints it, on every instrument
+        cli_text = cli_effectiveness(db)
+        for inst in ("ORS", "PHQ-9", "GAD-7"):
+            cells = block_cells(text, inst, "Recovered")
+            assert cells == block_cells(cli_text, inst, "Recovered"), inst
+            assert cells["Clinic"] and cells["T02"]  # not empty: the CLI and the screen both show them
+            assert cells["T01"] == ("22 % (9–45)" if inst == "ORS" else "")  # T01: too few on PHQ-9 and GAD-7
+        ors = block_cells(text, "ORS", "Recovered")
+        assert ors["T02"] == "33 % (18–53)" and ors["Clinic"] == "38 % (28–48)"
+        for column, cli_column in (("Rel. impr", "Reliably improved"), ("Deteriorated", "Deteriorated")):
+            # the other rates still there, also at 80 columns ("Rel. improved" or "Rel. impr.")
+            assert block_cells(text, "ORS", column) == block_cells(cli_text, "ORS", cli_column), column
+        # every row fits the panel; the whisker keeps READ_WHISKER cells beside the three rates
+        for line in effect_row_lines(text):
+            assert len(line) <= panel.content_size.width, line
+        header = next(line for line in text.splitlines() if line.startswith("Id "))
+        assert header.index("Rel. impr") - 2 - 15 >= READ_WHISKER
+        assert ("Effect (95 %)" in header) is (size == LARGE)
+        # the first screenful (also at 80×24) shows the ORS header and rows whole, the Recovered column too
+        lines = text.splitlines()
+        at = lines.index("ORS · severity-adjusted effect size, 95 % interval")
+        ors_lines = lines[at + 1:at + 7]
+        assert ors_lines[0].startswith("Id ") and ors_lines[-1].startswith("Clinic ")
+        for line in ors_lines:
+            assert line in shown, line
+        assert "Recovered" in ors_lines[0] and "22 % (9–45)" in ors_lines[1]
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE])
+@async_test
+async def test_agenda_effectiveness_rows_fit_the_list(demo40, size):
+    """The agenda draws the same blocks: every line fits the list beside
+    its indent (no "…"), and at 160 columns Recovered is the CLI's."""
+    db, _ = demo40
+    app = make_app(db)
+    async with app.run_test(size=size) as pilot:
+        await loaded(pilot)
+        await pilot.press("a")
+        for _ in range(50):
+            await pilot.pause()
+            if isinstance(app.screen, AgendaScreen) and app.screen.agenda is not None:
+                break
+        await pilot.pause()
+        ol = app.screen.agenda_list
+        prompts = [o.prompt for o in ol.options]
+        at = next(i for i, p in enumerate(prompts) if str(p).lstrip().startswith("ORS · severity-adjusted"))
+        room = ol.scrollable_content_region.width - 2  # the option padding
+        block = [p for p in prompts[at:] if str(p).lstrip().startswith(("Id ", "T0", "Clinic "))]
+        assert len(block) >= 5
+        for p in block:
+            assert p.cell_len <= room, (room, str(p))
+        text = "\n".join(str(p) for p in prompts[at:])
+        if size == LARGE:
+            assert block_cells(text, "ORS", "Recovered") == block_cells(cli_effectiveness(db), "ORS", "Recovered")
 
 
 @async_test

@@ -261,7 +261,10 @@ class AgendaScreen(AppScreen[None]):
 
                     head("  Effectiveness (severity-adjusted, 95 % intervals) · overlapping intervals are not a "
                          "difference; never a ranking", "bold")
-                    width = max(40, (ol.size.width or self.app.size.width) - 6)
+                    # the cells a line gets: the list (the screen less the box border before it is laid
+                    # out: it is filled as it is shown) less its scrollbar, the option padding and the indent
+                    room = ol.size.width or (self.size.width or self.app.size.width) - 2
+                    width = max(40, room - 1 - 2 - 4)
                     by_id = {p.clinician: p for p in s.patterns}
                     for er, line in effectiveness_lines(list(s.effects), width, lead=False):
                         prompt = Text("    ").append_text(line)
