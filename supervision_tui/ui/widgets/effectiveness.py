@@ -36,7 +36,7 @@ CASES_W = 5
 ES_W = 23  # "+0.21 (−0.08 to +0.50)"
 RATE_GAP = 2  # cells between two rate columns
 MIN_WHISKER = 13  # the whisker row never gets fewer cells
-READ_WHISKER = 17  # the effect size in words and the Recovered column only while the whisker keeps this many
+READ_WHISKER = 19  # the effect size in words and the Recovered column only while the whisker keeps this many
 # (attribute of EffectRow, full header, short header); a column is as wide as its header and its widest rate
 RATE_COLUMNS = (("improved", "Rel. improved", "Rel. impr."), ("recovered", "Recovered", "Recovered"),
                 ("deteriorated", "Deteriorated", "Deteriorated"))
