@@ -63,10 +63,16 @@ async def test_large_screen_shows_every_column_and_sparklines(demo_db):
         outcomes = table_column(table, "outcome")
         assert any(o.startswith("ORS ") for o in outcomes)
         assert any("✗" in o for o in outcomes)  # deteriorated clients
-        # no review written yet: flagged clients are new, the others have nothing to review
+        # no review written yet: flagged clients are new, and so are those with a repaired rupture
+        # (no triage reason, but a supervisor reviews repairs too); the others have nothing to review
         review = dict(zip(table_column(table, "client"), table_column(table, "review")))
         assert set(review.values()) == {"—", "• new"}
-        assert all((review[c] == "• new") == (app.data.by_code[c].tier <= 6) for c in review)
+
+        def owes_review(a) -> bool:
+            return a.tier <= 6 or any(f.kind == "rupture" and f.status == "repaired" for f in a.flags)
+
+        assert all((review[c] == "• new") == owes_review(app.data.by_code[c]) for c in review)
+        assert any(review[c] == "• new" and app.data.by_code[c].tier == 7 for c in review)
         # preview shows the selected client and the engine's words
         await pilot.pause(0.2)
         why = static_text(app.screen.query_one("#preview-why", Static))
