@@ -227,6 +227,42 @@ async def test_search_filters_by_code_clinician_and_why(demo_db, scenarios):
 
 
 @async_test
+async def test_after_a_search_enter_opens_the_match_not_a_pinned_risk_row(demo40):
+    """The trial, on the bundled demo's caseload: / C-0131 enter enter
+    opened C-0117, the risk client kept on top whatever the search. The
+    cursor goes to the first row the search matches; the risk rows stay
+    listed first."""
+    db, sc = demo40
+    code = sc["unrepaired"]
+    app = make_app(db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        assert table.current_code == sc["risk_unseen"]  # the most urgent row, selected
+        await pilot.press("slash", *code, "enter")  # enter applies the search at once (no debounce)
+        await pilot.pause()
+        shown = table_column(table, "client")
+        risk = [c for c in shown if app.data.by_code[c].tier == 1]
+        assert risk and shown == risk + [code]  # risk stays in view, on top
+        assert table.has_focus and table.current_code == code
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ClientScreen) and app.screen.code == code
+        await pilot.press("escape")
+        await pilot.pause()
+        # a search the selected client matches keeps the cursor on it (no jump to the first match)
+        await pilot.press("escape")  # clears the search
+        await pilot.pause()
+        assert table.current_code == code
+        clinician = app.data.by_code[code].clinician
+        first = next(c for c in table_column(table, "client") if app.data.by_code[c].clinician == clinician)
+        assert first != code
+        await pilot.press("slash", *clinician, "enter")
+        await pilot.pause()
+        assert table.current_code == code
+
+
+@async_test
 async def test_show_closed_clients_with_c_and_all_flag(demo_db):
     app = make_app(demo_db)
     async with app.run_test(size=SMALL) as pilot:
