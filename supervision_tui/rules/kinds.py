@@ -296,7 +296,8 @@ REGISTRY = FlagKindRegistry(
             _statuses(
                 FlagStatus("unrepaired", "unrepaired", 3, agenda="ruptures", group="Unrepaired"),
                 FlagStatus("open", "open", 3, agenda="ruptures", group="Open"),
-                FlagStatus("repaired", "repaired", None, needs_review=False, agenda="ruptures",
+                # no triage reason, but owed a review: interchange §5, "a supervisor reviews repairs too"
+                FlagStatus("repaired", "repaired", None, agenda="ruptures",
                            group="Repaired since {since}", since_key="repaired_at"),
             ),
             (KindFilter("k-rupture", "kind: rupture open or unrepaired",

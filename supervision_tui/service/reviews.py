@@ -135,8 +135,10 @@ class PollResult:
 
 
 def needs_review(flag: Flag) -> bool:
-    """Does an unreviewed flag make its client "new"? (The registry says;
-    a repaired rupture is shown and can be reviewed, but needs no review.)"""
+    """Does an unreviewed flag make its client "new"? (The registry says:
+    a repaired rupture does, as a supervisor reviews repairs too,
+    interchange §5; a risk re-screened negative is shown and can be
+    reviewed, but owes no review.)"""
     kind = REGISTRY.get(flag.kind)
     if kind is None:
         return True
@@ -156,13 +158,23 @@ class ClientReview:
         return [i for i in self.actions if not i.done]
 
     @property
+    def unreviewed(self) -> list[Flag]:
+        """The flags not reviewed yet that owe a review (``needs_review``),
+        engine order. The one reading of "not reviewed": the caseload's
+        Review column (``status``), its preview (``explain``), whether ``r``
+        there marks the client (``needs_marking``) and the client screen's
+        "n not reviewed" all take it, so they cannot disagree."""
+        return [f for f, r in self.flags if r.status == "new" and needs_review(f)]
+
+    @property
     def status(self) -> str | None:
-        """The client's review status: ``new`` while any flag is unreviewed,
-        else the most pressing of its flags' and its own statuses; None when
-        nothing is flagged and the client was never reviewed."""
-        statuses = [r.status for f, r in self.flags if r.status != "new" or needs_review(f)]
-        if "new" in statuses:
+        """The client's review status: ``new`` while any flag is unreviewed
+        (``unreviewed``), else the most pressing of its flags' and its own
+        statuses; None when nothing is flagged and the client was never
+        reviewed."""
+        if self.unreviewed:
             return "new"
+        statuses = [r.status for _f, r in self.flags if r.status != "new"]
         if self.client.review is not None and self.client.status != "new":
             statuses.append(self.client.status)
         if not statuses:
@@ -179,7 +191,7 @@ class ClientReview:
         """``r`` on the caseload marks the client (else it opens the picker)."""
         if self.client.status == "new" or self.client.changed:
             return True
-        return any((r.status == "new" and needs_review(f)) or r.changed for f, r in self.flags)
+        return bool(self.unreviewed) or any(r.changed for _f, r in self.flags)
 
     def review_of(self, flag: Flag | None) -> FlagReview:
         """The review of ``flag`` (None: of the client as a whole)."""
@@ -203,7 +215,7 @@ class ClientReview:
             if c.changed and c.change:
                 line += f" ({c.change.replace('sessions', 'session')} since)"
             lines.append(line)
-        new = [f for f, r in self.flags if r.status == "new" and needs_review(f)]
+        new = self.unreviewed
         if new:
             lines.append(f"not reviewed: {', '.join(REGISTRY.short(f) for f in new)}")
         for f, r in self.flags:

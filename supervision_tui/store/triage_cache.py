@@ -60,8 +60,9 @@ from typing import Any
 from supervision_tui import __version__
 from supervision_tui.paths import cache_dir
 
-CACHE_VERSION = 4  # 2: 6-cell alliance sparklines; 3: clinical rules v2 (risk until re-screened, "no flag");
-# 4: outcome symbols + = ✗ ! ✓, "Last seen" is the last attended session
+CACHE_VERSION = 5  # 2: 6-cell alliance sparklines; 3: clinical rules v2 (risk until re-screened, "no flag");
+# 4: outcome symbols + = ✗ ! ✓, "Last seen" is the last attended session;
+# 5: a repaired rupture owes a review (its client's Review cell is "• new" until reviewed)
 REVIEW_PENDING = "…"  # a cached Review cell whose workflow file has changed since
 """Bump when the rules or the cached row format change."""
 

@@ -63,10 +63,16 @@ async def test_large_screen_shows_every_column_and_sparklines(demo_db):
         outcomes = table_column(table, "outcome")
         assert any(o.startswith("ORS ") for o in outcomes)
         assert any("✗" in o for o in outcomes)  # deteriorated clients
-        # no review written yet: flagged clients are new, the others have nothing to review
+        # no review written yet: flagged clients are new, and so are those with a repaired rupture
+        # (no triage reason, but a supervisor reviews repairs too); the others have nothing to review
         review = dict(zip(table_column(table, "client"), table_column(table, "review")))
         assert set(review.values()) == {"—", "• new"}
-        assert all((review[c] == "• new") == (app.data.by_code[c].tier <= 6) for c in review)
+
+        def owes_review(a) -> bool:
+            return a.tier <= 6 or any(f.kind == "rupture" and f.status == "repaired" for f in a.flags)
+
+        assert all((review[c] == "• new") == owes_review(app.data.by_code[c]) for c in review)
+        assert any(review[c] == "• new" and app.data.by_code[c].tier == 7 for c in review)
         # preview shows the selected client and the engine's words
         await pilot.pause(0.2)
         why = static_text(app.screen.query_one("#preview-why", Static))
@@ -218,6 +224,42 @@ async def test_search_filters_by_code_clinician_and_why(demo_db, scenarios):
         await pilot.press("q")
         assert app.is_running
         assert inp.value == "t01q"
+
+
+@async_test
+async def test_after_a_search_enter_opens_the_match_not_a_pinned_risk_row(demo40):
+    """The trial, on the bundled demo's caseload: / C-0131 enter enter
+    opened C-0117, the risk client kept on top whatever the search. The
+    cursor goes to the first row the search matches; the risk rows stay
+    listed first."""
+    db, sc = demo40
+    code = sc["unrepaired"]
+    app = make_app(db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        table = _table(app)
+        assert table.current_code == sc["risk_unseen"]  # the most urgent row, selected
+        await pilot.press("slash", *code, "enter")  # enter applies the search at once (no debounce)
+        await pilot.pause()
+        shown = table_column(table, "client")
+        risk = [c for c in shown if app.data.by_code[c].tier == 1]
+        assert risk and shown == risk + [code]  # risk stays in view, on top
+        assert table.has_focus and table.current_code == code
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ClientScreen) and app.screen.code == code
+        await pilot.press("escape")
+        await pilot.pause()
+        # a search the selected client matches keeps the cursor on it (no jump to the first match)
+        await pilot.press("escape")  # clears the search
+        await pilot.pause()
+        assert table.current_code == code
+        clinician = app.data.by_code[code].clinician
+        first = next(c for c in table_column(table, "client") if app.data.by_code[c].clinician == clinician)
+        assert first != code
+        await pilot.press("slash", *clinician, "enter")
+        await pilot.pause()
+        assert table.current_code == code
 
 
 @async_test

@@ -59,6 +59,30 @@ async def test_no_banner_without_risk(demo_db, scenarios):
 
 
 @async_test
+async def test_header_of_a_no_flag_client_says_the_tier_once_without_a_stray_space(demo_db, scenarios):
+    """Tier 7's label has a blank symbol (" 7 no flag", for the Tier column)
+    and its why is "no flag": the header said "·  7 no flag: no flag"."""
+    app = make_app(demo_db)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await _open(pilot, scenarios["repaired_v"])
+        head = static_text(screen.query_one("#client-header", Static))
+        assert "\n" not in head
+        assert " · 7 no flag  (" in head, head  # (two spaces before the dim position hint)
+        assert "  7" not in head and "no flag: no flag" not in head
+        # a re-screened risk: the why's rest follows the tier, not "no flag" twice
+        app.show_client(scenarios["recovered"])
+        await pilot.pause()
+        await pilot.pause()
+        head = static_text(app.screen.query_one("#client-header", Static))
+        assert " · 7 no flag: risk at s2 re-screened negative" in head, head
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:  # the tier on a second line starts with it
+        screen = await _open(pilot, scenarios["repaired_v"])
+        lines = static_text(screen.query_one("#client-header", Static)).split("\n")
+        assert len(lines) == 2 and lines[1].startswith("7 no flag  ("), lines
+
+
+@async_test
 async def test_charts_only_on_the_client_screen(demo_db, scenarios):
     app = make_app(demo_db)
     async with app.run_test(size=LARGE) as pilot:

@@ -185,6 +185,62 @@ async def test_changed_since_reviewed_is_starred_and_explained(db, scenarios):
         assert lst.border_title.startswith("Review · • new")
 
 
+# --- one reading of "not reviewed": the caseload's Review cell and the client screen --------------
+
+
+@async_test
+async def test_a_repaired_rupture_alone_makes_the_review_cell_new_as_the_client_screen_says(db, scenarios):
+    """A client whose only flag is a repaired rupture (interchange §5: a
+    supervisor reviews repairs too) is "• new" in the caseload's Review
+    column, as its client screen says; once the repair is reviewed both say
+    so. (The trial: "—" in the column, "1 not reviewed" on the screen.)"""
+    code = scenarios["repaired_v"]
+    app = make_app(db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        a = app.data.by_code[code]
+        assert a.tier == 7 and [(f.kind, f.status) for f in a.flags] == [("rupture", "repaired")]
+        table = app.screen.query_one(CaseloadTable)
+        row = table_column(table, "client").index(code)
+        assert table.cell_text(row, "review") == "• new"
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ClientScreen) and screen.code == code
+        lst = screen.query_one(ReviewList)
+        assert lst.border_title == "Review · • new · 1 not reviewed"
+        # review the repair (the most urgent entry, highlighted first): d discussed
+        assert lst.highlighted_flag == a.flags[0]
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewDialog)
+        await pilot.press("d")
+        await settle(pilot)
+        assert lst.border_title == "Review · ✓ discussed"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseloadScreen)
+        assert table.cell_text(row, "review") == "✓ discussed"
+
+
+@async_test
+async def test_a_flag_that_owes_no_review_is_counted_alike_in_the_column_and_on_the_client_screen(db, scenarios):
+    """A risk re-screened negative is shown and can be reviewed, but owes no
+    review (rules.kinds): the Review column says "—" and the client screen
+    counts nothing as not reviewed (it said "1 not reviewed" beside "—")."""
+    code = scenarios["recovered"]
+    app = make_app(db)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        a = app.data.by_code[code]
+        assert [(f.kind, f.status) for f in a.flags] == [("risk", "rescreened")]
+        table = app.screen.query_one(CaseloadTable)
+        assert table.cell_text(table_column(table, "client").index(code), "review") == "—"
+        screen = await open_client(pilot, code)
+        assert screen.query_one(ReviewList).border_title == "Review · —"
+
+
 # --- client screen: r, n, x, d -----------------------------------------------------------------
 
 
@@ -870,9 +926,12 @@ async def test_the_review_mark_shows_at_80_columns(db, scenarios):
         await pilot.press("r")
         await pilot.pause()
         assert table.cell_text(0, "review-mark") == "✓"
-        marks = table_column(table, "review-mark")
-        tiers = [app.data.by_code[c].tier for c in table_column(table, "client")]
-        assert all(m == "" for m, t in zip(marks, tiers) if t == 7)
+        marks = dict(zip(table_column(table, "client"), table_column(table, "review-mark")))
+        unflagged = [c for c in marks if app.data.by_code[c].tier == 7]
+        repaired = {c for c in unflagged
+                    if any(f.kind == "rupture" and f.status == "repaired" for f in app.data.by_code[c].flags)}
+        assert scenarios["repaired_v"] in repaired  # a repair owes a review: • (new) though tier 7
+        assert all(marks[c] == ("•" if c in repaired else "") for c in unflagged)
 
 
 @async_test

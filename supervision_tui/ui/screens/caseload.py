@@ -421,8 +421,15 @@ class CaseloadScreen(AppScreen[None]):
         rows.sort(key=lambda r: not pinned_first(r))
         return rows
 
-    def refresh_rows(self, keep: str | None = None) -> None:
+    def refresh_rows(self, keep: str | None = None, to_match: bool = False) -> None:
+        """Fill the table with the visible rows, the cursor on ``keep`` when
+        it is listed. ``to_match`` (a search was applied): on ``keep`` only
+        when that client matches the search, else on the first row that
+        does, not on a risk row listed above the search only because risk
+        is never hidden (``pinned_first``)."""
         self.rows = self.visible_rows()
+        if to_match and self.search:
+            keep = self._first_match(keep)
         self._filled_width = self._available_width()
         self.table.show_rows(self.rows, self._filled_width, keep=keep)
         self._update_titles()
@@ -430,6 +437,17 @@ class CaseloadScreen(AppScreen[None]):
         if not self.rows and self.all_rows:
             self._set_preview(None)
         self._schedule_preview()
+
+    def _first_match(self, keep: str | None) -> str | None:
+        """``keep`` when its row passes the filters and the search itself,
+        else the first such row (``keep`` when none does: only pinned risk
+        rows are listed)."""
+        for r in self.rows:
+            if r.code == keep:
+                if self.matches(r):
+                    return keep
+                break
+        return next((r.code for r in self.rows if self.matches(r)), keep)
 
     def _update_titles(self) -> None:
         box = self.query_one("#table-box")
@@ -692,7 +710,7 @@ class CaseloadScreen(AppScreen[None]):
         self._search_timer = None
         if value != self.search:
             self.search = value
-            self.refresh_rows(keep=self.table.current_code)
+            self.refresh_rows(keep=self.table.current_code, to_match=True)
 
     @on(Input.Submitted, "#search")
     def _search_done(self, _event: Input.Submitted) -> None:

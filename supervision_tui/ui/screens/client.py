@@ -94,6 +94,18 @@ def _facts(v: ClientDisplay, start: bool, missed: bool) -> Text:
     return t
 
 
+def _why_after(label: str, why: str | None) -> str:
+    """The why after the tier's label, without the words the label just
+    said: tier 7's why is "no flag" or "no flag; risk at s2 re-screened
+    negative at s3", after "7 no flag" that is nothing or the rest."""
+    name = label.split(" ", 1)[-1]
+    if not why or why == name:
+        return ""
+    if why.startswith(f"{name}; "):
+        return why[len(name) + 2:]
+    return why
+
+
 def client_header(v: ClientDisplay, width: int | None = None, suffix: Text | None = None) -> Text:
     """One line: code · clinician · "active since <start>" (else "started
     <start> · closed") · sessions · last seen · tier: why, then ``suffix``.
@@ -109,9 +121,11 @@ def client_header(v: ClientDisplay, width: int | None = None, suffix: Text | Non
                 break
             t = _facts(v, start, missed)
     tier = Text()
-    tier.append(tier_label(a.tier), style="bold")
-    if a.why:
-        tier.append(f": {a.why}")
+    label = tier_label(a.tier).lstrip()  # (tier 7 has a blank symbol: " 7 no flag")
+    tier.append(label, style="bold")
+    why = _why_after(label, a.why)
+    if why:
+        tier.append(f": {why}")
     if suffix is not None:
         tier.append_text(suffix)
     if width is not None and t.cell_len + 3 + tier.cell_len > width:

@@ -160,7 +160,7 @@ class ReviewList(PanelList):
         self.set_options(options)
         ids = [o.id for o in self.options]
         self.highlighted = ids.index(keep) if keep in ids else 0
-        n_new = sum(1 for _f, r in state.flags if r.status == "new")
+        n_new = len(state.unreviewed)  # the count the caseload's Review column reads (ClientReview.status)
         title = f"Review · {state.short()}"
         if n_new:
             title += f" · {n_new} not reviewed"
