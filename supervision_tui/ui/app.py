@@ -220,6 +220,7 @@ class SupervisionApp(App[None]):
             self.tell(notice)
         self._startup_messages.clear()
         self.set_interval(POLL_SECONDS, self.poll_workflow)
+        self._watch_terminal()
         # a theme chosen from now on (t, the palette) is remembered; the start-up one is not
         self.watch(self, "theme", self._theme_chosen, init=False)
         self.call_after_refresh(end_startup)  # cli.main's start-up pause ends with the first frame
@@ -235,6 +236,27 @@ class SupervisionApp(App[None]):
             self.call_after_refresh(self._start_loading)
         else:
             self._start_loading()
+
+    def _watch_terminal(self) -> None:
+        """Quit when the terminal hangs up (``ui.terminal.hung_up``: no SIGHUP
+        reaches a program started in a session of its own). Only for a real
+        terminal (not under ``run_test``, not in a browser)."""
+        import os
+
+        from supervision_tui.ui.terminal import HANGUP_CHECK_SECONDS, hung_up
+
+        fd = getattr(self._driver, "fileno", None)
+        try:
+            if not isinstance(fd, int) or not os.isatty(fd):
+                return
+        except OSError:  # pragma: no cover - a closed descriptor
+            return
+
+        def check() -> None:
+            if hung_up(fd):
+                self.exit(return_code=1)
+
+        self.set_interval(HANGUP_CHECK_SECONDS, check, name="terminal hang-up")
 
     def _report_keymap_collisions(self) -> None:
         applied, self._keymap_to_check = self._keymap_to_check, {}

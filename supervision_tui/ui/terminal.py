@@ -135,6 +135,33 @@ def not_a_terminal(env: Mapping[str, str] | None = None, stdin: Any = None, scre
     return None
 
 
+#: how often the app looks whether its terminal has hung up (``hung_up``)
+HANGUP_CHECK_SECONDS = 1.0
+
+
+def hung_up(fd: int) -> bool:
+    """Has the terminal on ``fd`` gone (``POLLHUP``/``POLLERR``/``POLLNVAL``:
+    an SSH connection dropped, a terminal window closed)?
+
+    Why the app asks: the kernel sends SIGHUP on a hang-up only to a process
+    whose controlling terminal it is (and its foreground group). A program
+    started in a session of its own with the terminal handed to it (some
+    wrappers, a web terminal, ``setsid``) gets none, and Textual's input
+    thread then reads an endless end of file: a core at 90 % for ever on a
+    shared server. The app polls this every ``HANGUP_CHECK_SECONDS`` and
+    quits. False where it cannot tell (not a terminal, no ``poll``)."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - no poll on this platform
+        return False
+    gone = select.POLLHUP | select.POLLERR | select.POLLNVAL
+    return any(mask & gone for _fd, mask in events)
+
+
 def launch(app: App, ssh: bool | None = None, env: Mapping[str, str] | None = None) -> Any:
     """Run ``app`` for this terminal: ``configure_app`` then
     ``app.run(**run_kwargs(ssh))``; returns what ``app.run`` returns.

@@ -287,3 +287,60 @@ def test_open_with_its_output_redirected_still_runs(tmp_path):
             assert rc == 1 and "standard error (where the screen is drawn)" in log.read_text(errors="replace")
         else:
             assert rc is None and "needs a terminal" not in log.read_text(errors="replace")
+
+
+def test_hung_up_sees_the_other_end_of_the_terminal_close():
+    import pty
+
+    from supervision_tui.ui.terminal import hung_up
+
+    master, slave = pty.openpty()
+    try:
+        assert not hung_up(slave)
+        os.close(master)
+        assert hung_up(slave)
+    finally:
+        os.close(slave)
+
+
+def test_the_app_quits_when_its_terminal_hangs_up_without_a_sighup(tmp_path):
+    """Started in a session of its own with the terminal handed to it (no
+    controlling terminal: no SIGHUP when the terminal goes), the app used to
+    stay behind reading an endless end of file, a core at ~90 %. It now
+    notices the hang-up (``ui.terminal.hung_up``) and exits."""
+    import pty
+    import select as select_mod
+    import time
+
+    from supervision_tui.demo import write_demo
+
+    db = tmp_path / "demo.json"
+    write_demo(db, seed=2026, n_clients=12)
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "c"),
+           "XDG_CACHE_HOME": str(tmp_path / "k"), "XDG_DATA_HOME": str(tmp_path / "d")}
+    env.pop("TEXTUAL_DRIVER", None)
+    proc = subprocess.Popen([sys.executable, "-m", "supervision_tui", str(db), "--no-ssh", "--read-only"], env=env,
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"C-0" not in seen and time.monotonic() < deadline:  # the caseload is on the screen
+            ready, _, _ = select_mod.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert b"C-0" in seen, seen[-500:]
+        os.close(master)  # the terminal goes away
+        master = None
+        rc = proc.wait(timeout=30)  # (before: still running, reading end-of-file, until killed)
+        assert rc == 1
+    finally:
+        if master is not None:
+            os.close(master)
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
