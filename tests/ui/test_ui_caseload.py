@@ -263,6 +263,44 @@ async def test_after_a_search_enter_opens_the_match_not_a_pinned_risk_row(demo40
 
 
 @async_test
+async def test_after_a_filter_the_cursor_is_on_its_first_match_not_a_pinned_risk_row(demo40):
+    """Choosing a kind or a clinician with ``f`` puts the cursor on the first
+    row the filter keeps, as a search does; risk rows stay listed on top;
+    a selected client the filter keeps stays selected."""
+    db, _sc = demo40
+    app = make_app(db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        screen, table = app.screen, _table(app)
+        assert app.data.by_code[table.current_code].tier == 1  # the most urgent row, selected
+        screen.set_kind("tier3")
+        await pilot.pause()
+        shown = table_column(table, "client")
+        assert app.data.by_code[shown[0]].tier == 1  # risk kept on top
+        first = next(c for c in shown if app.data.by_code[c].tier == 3)
+        assert table.current_code == first
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ClientScreen) and app.screen.code == first
+        await pilot.press("escape")
+        await pilot.pause()
+        screen.set_kind(None)
+        await pilot.pause()
+        assert table.current_code == first  # clearing keeps the cursor where it is
+        clinician = app.data.by_code[first].clinician
+        screen.set_clinician(clinician)  # the selected client is the clinician's: it stays selected
+        await pilot.pause()
+        assert table.current_code == first
+        other = next(a.client for a in app.data.analyses if a.clinician != clinician and a.tier != 1)
+        screen.set_clinician(app.data.by_code[other].clinician)
+        await pilot.pause()
+        keep = app.data.by_code[other].clinician
+        assert app.data.by_code[table.current_code].clinician == keep
+        assert table.current_code == next(c for c in table_column(table, "client")
+                                          if app.data.by_code[c].clinician == keep)
+
+
+@async_test
 async def test_show_closed_clients_with_c_and_all_flag(demo_db):
     app = make_app(demo_db)
     async with app.run_test(size=SMALL) as pilot:

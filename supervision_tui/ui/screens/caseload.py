@@ -423,12 +423,12 @@ class CaseloadScreen(AppScreen[None]):
 
     def refresh_rows(self, keep: str | None = None, to_match: bool = False) -> None:
         """Fill the table with the visible rows, the cursor on ``keep`` when
-        it is listed. ``to_match`` (a search was applied): on ``keep`` only
-        when that client matches the search, else on the first row that
-        does, not on a risk row listed above the search only because risk
-        is never hidden (``pinned_first``)."""
+        it is listed. ``to_match`` (a search or a filter was applied): on
+        ``keep`` only when that client matches the search and the filters,
+        else on the first row that does, not on a risk row listed above them
+        only because risk is never hidden (``pinned_first``)."""
         self.rows = self.visible_rows()
-        if to_match and self.search:
+        if to_match and (self.search or self.kind or self.clinician):
             keep = self._first_match(keep)
         self._filled_width = self._available_width()
         self.table.show_rows(self.rows, self._filled_width, keep=keep)
@@ -774,7 +774,7 @@ class CaseloadScreen(AppScreen[None]):
 
     def set_kind(self, key: str | None) -> None:
         self.kind = key if key in KIND_BY_KEY else None
-        self.refresh_rows(keep=self.table.current_code)
+        self.refresh_rows(keep=self.table.current_code, to_match=self.kind is not None)
 
     def set_clinician(self, clinician: str | None) -> None:
         if self.scope and (clinician or None) not in (None, self.scope):
@@ -782,7 +782,7 @@ class CaseloadScreen(AppScreen[None]):
                         severity="warning", timeout=4)
             return
         self.clinician = clinician or None
-        self.refresh_rows(keep=self.table.current_code)
+        self.refresh_rows(keep=self.table.current_code, to_match=self.clinician is not None)
 
     def action_clinicians(self) -> None:
         self.sup.action_clinicians()
