@@ -156,6 +156,9 @@ FREE_TEXT_COLUMNS = {"description"}  # may hold line breaks; everything else is 
 CODE_RE = IDENTIFIER_RE  # client codes, clinician ids, goal ids (sanitize.is_identifier)
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 INT_RE = re.compile(r"\d+", re.ASCII)
+#: the largest session number (and goal set/review session) a file may hold: no treatment has a
+#: millionth session, and a number past 2^63 could not be stored (the JSON writer refuses it)
+MAX_WHOLE = 1_000_000
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)  # plain decimal: no exponent, nan, inf
 EXPONENT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+", re.ASCII)
 YES_NO = ("yes", "no")
@@ -180,6 +183,9 @@ class ParsedImport:
     files: list[str] = field(default_factory=list)
     ratings: list[Rating] = field(default_factory=list)
     rating_origins: list[Origin] = field(default_factory=list)
+    # file as shown -> the columns its header names: a rating column a file leaves out says nothing
+    # about a stored row it updates (``Database.import_parsed`` keeps that row's value)
+    measure_columns: dict[str, frozenset[str]] = field(default_factory=dict)
     clients: list[Client] = field(default_factory=list)
     client_origins: list[Origin] = field(default_factory=list)
     goals: list[Goal] = field(default_factory=list)
@@ -505,8 +511,8 @@ class _Row:
             if required:
                 self.error(col, "required")
             return None
-        if not INT_RE.fullmatch(v) or int(v) < 1:
-            self.error(col, "must be a whole number >= 1")
+        if not INT_RE.fullmatch(v) or int(v) < 1 or len(v) > 12 or int(v) > MAX_WHOLE:
+            self.error(col, f"must be a whole number from 1 to {MAX_WHOLE:,}")
             return None
         return int(v)
 
@@ -755,6 +761,7 @@ def session_errors(entries: Iterable[tuple[Rating, Origin | None]],
 
 
 def _parse_measures(table: _Table, errors: _Errors, parsed: ParsedImport) -> None:
+    parsed.measure_columns[table.name] = frozenset(table.header)
     first_line: dict[tuple, int] = {}
     entries: list[tuple[Rating, Origin]] = []
     for line, values in table.rows:

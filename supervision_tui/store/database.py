@@ -674,12 +674,18 @@ class Database:
         # measures
         ratings = {r.key: r for r in old.ratings}
         incoming = {}
-        for r in parsed.ratings:
+        kept = []
+        columns = getattr(parsed, "measure_columns", {})
+        for r, origin in zip(parsed.ratings, parsed.rating_origins):
+            prev = ratings.get(r.key)
+            if prev is not None:
+                r = _keep_absent(prev, r, columns.get(origin[0]))
             label = f"{r.client} session {r.session} {r.instrument or 'no instrument'} ({r.rater})"
-            _tally(report.measures, report.updates, ratings.get(r.key), r, label)
+            _tally(report.measures, report.updates, prev, r, label)
             incoming[r.key] = r
+            kept.append(r)
         entries = [(r, None) for k, r in ratings.items() if k not in incoming]
-        entries += list(zip(parsed.ratings, parsed.rating_origins))
+        entries += list(zip(kept, parsed.rating_origins))
         order = {name: n for n, name in enumerate(parsed.files)}
         problems = session_errors(entries, order)
         ratings.update(incoming)
@@ -715,6 +721,34 @@ class Database:
             lines = [line for _k, line in sorted(problems, key=lambda kv: kv[0])] + unknown
             raise ValidationFailed(lines)
         return Caseload(clients, dict(old.clinicians), all_ratings, list(goals.values()), old.name)
+
+
+#: rating fields a measures file may leave out (its other columns are required or make the row's key)
+_OPTIONAL_RATING_COLUMNS = ("attendance", "total", "goal", "task", "bond", "rupture", "rupture_type", "risk")
+_SUBSCALES = ("goal", "task", "bond")
+
+
+def _keep_absent(prev: Rating, new: Rating, columns: frozenset[str] | None) -> Rating:
+    """``new`` (a row updating the stored ``prev``) with ``prev``'s value in
+    every optional column its file leaves out: a file without a ``risk``
+    column says nothing about risk (clinical-rules §6: an empty cell is
+    "not asked", and a missing column is not even that), so a stored ``yes``
+    stays; a column that is there, even empty, is the file's word and
+    replaces the stored value (reported as an update). Subscales the file
+    leaves out are kept only while the total stays what it was (a total
+    must agree with its subscales), a rupture type only with a rupture."""
+    if columns is None:
+        return new
+    keep = {c: getattr(prev, c) for c in _OPTIONAL_RATING_COLUMNS if c not in columns}
+    if any(c in keep for c in _SUBSCALES) and new.total != prev.total:
+        for c in _SUBSCALES:
+            keep.pop(c, None)
+    if "rupture_type" in keep and keep.get("rupture", new.rupture) is not True:
+        keep.pop("rupture_type")
+    if "total" in keep and any(getattr(new, c) is not None for c in _SUBSCALES if c in columns):
+        keep.pop("total")  # (the file's subscales give the total: it was derived from them)
+    changed = {c: v for c, v in keep.items() if getattr(new, c) != v}
+    return new._replace(**changed) if changed else new
 
 
 def _tally(counts, updates: list[str], prev, new, label: str) -> None:

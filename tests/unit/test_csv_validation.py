@@ -74,11 +74,15 @@ MEASURE_CASES = [
     ({"clinician": "Dr Who"}, "clinician: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 6 characters, not a code; not shown)"),
     # session
     ({"session": ""}, "session: required (got empty)"),
-    ({"session": "0"}, "session: must be a whole number >= 1 (got 0)"),
-    ({"session": "-2"}, "session: must be a whole number >= 1 (got -2)"),
-    ({"session": "1.5"}, "session: must be a whole number >= 1 (got 1.5)"),
-    ({"session": "one"}, "session: must be a whole number >= 1 (got one)"),
-    ({"session": "\u0663"}, "session: must be a whole number >= 1 (got \u0663)"),  # an Arabic-Indic 3
+    ({"session": "0"}, "session: must be a whole number from 1 to 1,000,000 (got 0)"),
+    ({"session": "-2"}, "session: must be a whole number from 1 to 1,000,000 (got -2)"),
+    ({"session": "1.5"}, "session: must be a whole number from 1 to 1,000,000 (got 1.5)"),
+    ({"session": "one"}, "session: must be a whole number from 1 to 1,000,000 (got one)"),
+    ({"session": "\u0663"}, "session: must be a whole number from 1 to 1,000,000 (got \u0663)"),  # an Arabic-Indic 3
+    # no treatment has a millionth session; past 2^64 the database's JSON writer refused it (a traceback)
+    ({"session": "1000001"}, "session: must be a whole number from 1 to 1,000,000 (got 1000001)"),
+    ({"session": "99999999999999999999999999"},
+     "session: must be a whole number from 1 to 1,000,000 (got 99999999999999999999999999)"),
     # date
     ({"date": ""}, "date: required (got empty)"),
     ({"date": "2025-02-30"}, "date: must be a date YYYY-MM-DD (got 2025-02-30)"),
@@ -176,7 +180,7 @@ def test_all_errors_of_a_row_are_reported():
     errs = measure_errors({"client": "", "session": "x", "total": "50"})
     assert errs == [
         "m.csv:2: client: required (got empty)",
-        "m.csv:2: session: must be a whole number >= 1 (got x)",
+        "m.csv:2: session: must be a whole number from 1 to 1,000,000 (got x)",
         "m.csv:2: total: must be within 0-40 for SRS (got 50)",
     ]
 
@@ -377,7 +381,7 @@ FILE_CASES = [
       "(got Client,Clinician,Session,Date)"]),
     ("client,clinician,SESSION,date\nC-01,T01,0,2025-01-06\n",
      ["m.csv:1: header: column names are lowercase: session (got SESSION)",
-      "m.csv:2: session: must be a whole number >= 1 (got 0)"]),
+      "m.csv:2: session: must be a whole number from 1 to 1,000,000 (got 0)"]),
 ]
 
 
@@ -413,7 +417,7 @@ def test_line_numbers_are_physical_lines_after_a_multiline_field():
     write("m.csv", HEADER + "\n")
     with pytest.raises(ValidationFailed) as info:
         parse_files("m.csv", clients="c.csv", goals="g.csv")
-    assert info.value.errors == ["g.csv:4: set_session: must be a whole number >= 1 (got 0)"]
+    assert info.value.errors == ["g.csv:4: set_session: must be a whole number from 1 to 1,000,000 (got 0)"]
 
 
 def test_long_values_are_cut_and_control_characters_escaped():
@@ -522,11 +526,11 @@ GOAL_CASES = [
     ({"goal_id": ""}, "goal_id: required (got empty)"),
     ({"goal_id": "goal one"}, "goal_id: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 8 characters, not a code; not shown)"),
     ({"set_session": ""}, "set_session: required (got empty)"),
-    ({"set_session": "0"}, "set_session: must be a whole number >= 1 (got 0)"),
+    ({"set_session": "0"}, "set_session: must be a whole number from 1 to 1,000,000 (got 0)"),
     ({"agreement": ""}, "agreement: required: one of agreed, partial, disagreed (got empty)"),
     ({"agreement": "yes"}, "agreement: must be one of agreed, partial, disagreed (got yes)"),
     ({"status": "done"}, "status: must be one of active, achieved, dropped or empty (got done)"),
-    ({"reviewed_session": "x"}, "reviewed_session: must be a whole number >= 1 (got x)"),
+    ({"reviewed_session": "x"}, "reviewed_session: must be a whole number from 1 to 1,000,000 (got x)"),
     ({"set_session": "3", "reviewed_session": "2"}, "reviewed_session: must not be before set_session 3 (got 2)"),
 ]
 
@@ -631,7 +635,7 @@ def test_unknown_column_is_reported_and_the_rows_are_still_checked():
     assert errors[0].startswith("m.csv:1: header: unknown column; allowed are client,")
     assert errors[0].endswith("(got colour)")
     assert "m.csv:2: client: must be 1-32 characters of A-Z a-z 0-9 . _ -, not starting with - (got 3 characters, not a code; not shown)" in errors
-    assert "m.csv:2: session: must be a whole number >= 1 (got 0)" in errors
+    assert "m.csv:2: session: must be a whole number from 1 to 1,000,000 (got 0)" in errors
 
 
 def test_an_unquoted_decimal_comma_never_shifts_values_silently():

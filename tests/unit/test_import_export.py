@@ -178,6 +178,80 @@ def test_a_changed_value_is_reported_as_an_update(tmp_path):
     assert (r.total, r.rupture, r.rupture_type) == (33.0, False, None)
 
 
+def test_a_file_without_a_column_keeps_the_stored_values_of_that_column(tmp_path):
+    """A later file that leaves out ``risk`` and ``rupture`` says nothing about
+    them: a stored ``yes`` stays (the active risk flag stays); a file with
+    the column, even empty, replaces the value and reports it."""
+    from supervision_tui.rules.engine import analyse_caseload
+
+    db = Database(tmp_path / "r.json")
+    first = tmp_path / "r1.csv"
+    first.write_text("client,clinician,session,date,instrument,total,risk,rupture\n"
+                     "R1,T1,1,2026-01-05,PHQ-9,12,yes,yes\n")
+    db.import_parsed(parse_files(first))
+    narrow = tmp_path / "r3.csv"
+    narrow.write_text("client,clinician,session,date,instrument,total\nR1,T1,1,2026-01-05,PHQ-9,12\n")
+    report = db.import_parsed(parse_files(narrow))
+    assert (report.measures.updated, report.measures.unchanged) == (0, 1) and not report.updates
+    (r,) = db.load().ratings
+    assert (r.risk, r.rupture) == (True, True)
+    assert any(f.kind == "risk" for a in analyse_caseload(db.load()) for f in a.flags)
+    # a new total, the columns still left out: the total changes, risk and rupture stay
+    narrow.write_text("client,clinician,session,date,instrument,total\nR1,T1,1,2026-01-05,PHQ-9,14\n")
+    report = db.import_parsed(parse_files(narrow))
+    assert report.updates == ["R1 session 1 PHQ-9 (client): total 12 -> 14"]
+    (r,) = db.load().ratings
+    assert (r.total, r.risk, r.rupture) == (14.0, True, True)
+    # the column there and empty: the file's word ("not asked"), reported
+    explicit = tmp_path / "r4.csv"
+    explicit.write_text("client,clinician,session,date,instrument,total,risk\nR1,T1,1,2026-01-05,PHQ-9,14,\n")
+    report = db.import_parsed(parse_files(explicit))
+    assert report.updates == ["R1 session 1 PHQ-9 (client): risk yes -> empty"]
+    (r,) = db.load().ratings
+    assert (r.risk, r.rupture) == (None, True)
+
+
+def test_subscales_a_file_leaves_out_stay_only_with_their_total(tmp_path):
+    """A WAI-SR row's goal, task and bond are kept when a later file gives
+    the same total without them, and dropped (reported) when the total
+    changes: a total must agree with its subscales."""
+    db = Database(tmp_path / "w.json")
+    full = tmp_path / "w1.csv"
+    full.write_text("client,clinician,session,date,instrument,total,goal,task,bond,attendance\n"
+                    "W1,T1,1,2026-01-05,WAI-SR,45,15,15,15,attended\n")
+    db.import_parsed(parse_files(full))
+    totals = tmp_path / "w2.csv"
+    totals.write_text("client,clinician,session,date,instrument,total\nW1,T1,1,2026-01-05,WAI-SR,45\n")
+    report = db.import_parsed(parse_files(totals))
+    assert not report.updates
+    (r,) = db.load().ratings
+    assert (r.total, r.goal, r.task, r.bond) == (45.0, 15.0, 15.0, 15.0)
+    totals.write_text("client,clinician,session,date,instrument,total\nW1,T1,1,2026-01-05,WAI-SR,48\n")
+    report = db.import_parsed(parse_files(totals))
+    assert report.updates == ["W1 session 1 WAI-SR (client): total 45 -> 48, goal 15 -> empty, task 15 -> empty, "
+                              "bond 15 -> empty"]
+    (r,) = db.load().ratings
+    assert (r.total, r.goal, r.task, r.bond) == (48.0, None, None, None)
+
+
+def test_a_huge_session_number_is_refused_by_validate_and_import(tmp_path):
+    """A session number past 2^64 passed ``validate`` and then ended
+    ``import`` with a traceback (the JSON writer refuses such integers) and
+    a lock file left behind. Both refuse it now, naming file, line and
+    value; nothing is written."""
+    huge = tmp_path / "huge.csv"
+    huge.write_text("client,clinician,session,date,attendance,instrument,rater,total,goal,task,bond,rupture,"
+                    "rupture_type,risk\nC5,T1,99999999999999999999999999,2026-01-05,attended,SRS,client,38,,,,,,\n")
+    for args in (["validate", str(huge)], ["import", str(tmp_path / "huge.json"), str(huge)]):
+        r = subprocess.run([sys.executable, "-m", "supervision_tui", *args], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        out = r.stdout + r.stderr
+        assert "huge.csv:2: session: must be a whole number from 1 to 1,000,000 (got 99999999999999999999999999)" in out
+        assert "Traceback" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.csv"]
+
+
 def test_client_and_goal_updates_are_reported(tmp_path):
     db = import_fixtures(tmp_path / "db.json")
     c2 = tmp_path / "c2.csv"
