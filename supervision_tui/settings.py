@@ -426,8 +426,11 @@ def _string(v: Any, path: str = "") -> str:
     return v
 
 
-def _instrument_table(value_check: Callable, allowed: Callable[[Registry], tuple[str, ...]], what: str):
-    """A table keyed by instrument id; merged over the defaults."""
+def _instrument_table(value_check: Callable, allowed: Callable[[Registry], tuple[str, ...]], what: str,
+                      scale: Callable[[Instrument], tuple[float, float, str]] | None = None):
+    """A table keyed by instrument id; merged over the defaults. ``scale``:
+    the range a value must fall in for that instrument (a cutoff of 400 on
+    WAI-SR's 12–60 would flag every rating) and its words."""
 
     def check(v: Any, path: str, registry: Registry) -> dict[str, Any]:
         if not isinstance(v, dict):
@@ -438,10 +441,34 @@ def _instrument_table(value_check: Callable, allowed: Callable[[Registry], tuple
             if k not in known:
                 raise _Bad(f"{path}.{k}", f"unknown {what} (known: {', '.join(known) or 'none'})")
             out[k] = value_check(item, f"{path}.{k}")
+            inst = registry.get(k)
+            if scale is not None and inst is not None and isinstance(out[k], float):
+                lo, hi, words = scale(inst)
+                if not lo <= out[k] <= hi:
+                    raise _Bad(f"{path}.{k}", f"must be within {lo:g}–{hi:g}, {words} (got {_show(item)})")
         return out
 
     check.is_table = True  # type: ignore[attr-defined]
     return check
+
+
+def _total_scale(inst: Instrument) -> tuple[float, float, str]:
+    return inst.min, inst.max, f"the {inst.id} range"
+
+
+def _span_scale(inst: Instrument) -> tuple[float, float, str]:
+    return 0.0, inst.max - inst.min, f"the width of the {inst.id} range"
+
+
+def _goal_scale(inst: Instrument) -> tuple[float, float, str]:
+    comp = inst.goal_component
+    assert comp is not None  # (the table's keys are instruments with a goal component)
+    return comp.min, comp.max, f"the {inst.id} {comp.label} range"
+
+
+def _goal_span_scale(inst: Instrument) -> tuple[float, float, str]:
+    lo, hi, _words = _goal_scale(inst)
+    return 0.0, hi - lo, f"the width of the {inst.id} {inst.goal_component.label} range"  # type: ignore[union-attr]
 
 
 def _alliance_ids(registry: Registry) -> tuple[str, ...]:
@@ -502,24 +529,25 @@ def _fhir_codes(v: Any, path: str = "") -> tuple[str, ...]:
 _SCHEMA: dict[str, dict[str, Callable]] = {
     "rupture": {
         "drop_sd": _number(0),
-        "drop_floor": _instrument_table(_number(0), _alliance_ids, "alliance instrument"),
+        "drop_floor": _instrument_table(_number(0), _alliance_ids, "alliance instrument", _span_scale),
         "drop_min_earlier": _integer(2),
         "drop_baseline": _integer(1),
         "repair_window": _integer(1),
         "repair_baseline": _integer(1),
         "discrepancy": _number(0, 1),
-        "low_cutoff": _instrument_table(_number(), _alliance_ids, "alliance instrument"),
+        "low_cutoff": _instrument_table(_number(), _alliance_ids, "alliance instrument", _total_scale),
     },
     "goals": {
         "stale_sessions": _integer(0),
         "stale_days": _integer(0),
-        "agreed": _instrument_table(_number(), _goal_ids, "instrument with a goal component"),
-        "partial": _instrument_table(_number(), _goal_ids, "instrument with a goal component"),
-        "rater_gap": _instrument_table(_number(0, lo_open=True), _goal_ids, "instrument with a goal component"),
+        "agreed": _instrument_table(_number(), _goal_ids, "instrument with a goal component", _goal_scale),
+        "partial": _instrument_table(_number(), _goal_ids, "instrument with a goal component", _goal_scale),
+        "rater_gap": _instrument_table(_number(0, lo_open=True), _goal_ids, "instrument with a goal component",
+                                    _goal_span_scale),
     },
     "outcomes": {
-        "reliable_change": _instrument_table(_number(0, lo_open=True), _outcome_ids, "outcome instrument"),
-        "clinical_cutoff": _instrument_table(_number(), _outcome_ids, "outcome instrument"),
+        "reliable_change": _instrument_table(_number(0, lo_open=True), _outcome_ids, "outcome instrument", _span_scale),
+        "clinical_cutoff": _instrument_table(_number(), _outcome_ids, "outcome instrument", _total_scale),
         "jacobson_truax": _instrument_table(_jt, _outcome_ids, "outcome instrument"),
     },
     "attendance": {"disengaging_missed": _integer(1)},

@@ -260,3 +260,24 @@ def test_repair_labels():
     assert (Settings().repair_window_label(), Settings().repair_criterion_label()) == ("[our default]", "[our default]")
     s = Settings(rupture=RuptureSettings(repair_window=8, repair_baseline=2))
     assert (s.repair_window_label(), s.repair_criterion_label()) == ("[clinic setting]", "[clinic setting]")
+
+
+@pytest.mark.parametrize("section, key, inst, bad, edge, message", [
+    ("rupture", "low_cutoff", "WAI-SR", 400, 60, "must be within 12–60, the WAI-SR range"),
+    ("rupture", "low_cutoff", "SRS", -1, 0, "must be within 0–40, the SRS range"),
+    ("rupture", "drop_floor", "SRS", 41, 40, "must be within 0–40, the width of the SRS range"),
+    ("goals", "agreed", "WAI-SR", 21, 20, "must be within 4–20, the WAI-SR Goal range"),
+    ("goals", "agreed", "SRS", 10.5, 10, "must be within 0–10, the SRS goals item range"),
+    ("goals", "partial", "WAI-SR", 3, 4, "must be within 4–20, the WAI-SR Goal range"),
+    ("goals", "rater_gap", "WAI-SR", 17, 16, "must be within 0–16, the width of the WAI-SR Goal range"),
+    ("outcomes", "reliable_change", "PHQ-9", 28, 27, "must be within 0–27, the width of the PHQ-9 range"),
+    ("outcomes", "clinical_cutoff", "ORS", 41, 40, "must be within 0–40, the ORS range"),
+])
+def test_instrument_values_must_fall_within_the_instrument_scale(section, key, inst, bad, edge, message):
+    """A cutoff, floor or threshold outside its instrument's scale is refused
+    with the range (a WAI-SR low cutoff of 400 flagged every rating); the
+    scale's own ends are accepted."""
+    with pytest.raises(SettingsError) as err:
+        settings_from_dict({section: {key: {inst: bad}}})
+    assert str(err.value) == f"settings.toml: [{section}] {key}.{inst}: {message} (got {bad:g})"
+    settings_from_dict({section: {key: {inst: edge}}})  # the end of the scale is fine
