@@ -492,6 +492,30 @@ async def test_a_cold_load_says_how_many_clients_are_in(demo_db, monkeypatch):
 
 
 @async_test
+async def test_the_first_frame_after_the_data_arrive_has_the_table_laid_out(demo_db, monkeypatch):
+    """A cold start shows "Loading the caseload…" in place of the table; when
+    the data arrive, the first frame painted already has the table laid out
+    (it was painted with the table's box empty, the rows one frame later)."""
+    from textual.screen import Screen
+
+    heights: list[int] = []
+    real = Screen._compositor_refresh
+
+    def spy(self):
+        if isinstance(self, CaseloadScreen) and self.app.data is not None:
+            heights.append(self.query_one(CaseloadTable).region.height)
+        return real(self)
+
+    monkeypatch.setattr(Screen, "_compositor_refresh", spy)
+    app = make_app(demo_db)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.pause()
+        assert app.screen.query_one(CaseloadTable).row_count > 0
+    assert heights and heights[0] > 0, heights
+
+
+@async_test
 async def test_a_count_that_arrives_before_the_caseload_screen_is_shown_once_it_mounts(demo_db, monkeypatch):
     """The load's first count can reach the app before its caseload screen is
     mounted: the app keeps the last count, and the screen shows it when it
