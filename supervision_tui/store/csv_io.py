@@ -511,7 +511,8 @@ class _Row:
             if required:
                 self.error(col, "required")
             return None
-        if not INT_RE.fullmatch(v) or int(v) < 1 or len(v) > 12 or int(v) > MAX_WHOLE:
+        if not INT_RE.fullmatch(v) or len(v.lstrip("0")) > 7 or not 1 <= int(v) <= MAX_WHOLE:  # (length first:
+            # int() of a 5,000-digit text raises)
             self.error(col, f"must be a whole number from 1 to {MAX_WHOLE:,}")
             return None
         return int(v)

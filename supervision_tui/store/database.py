@@ -735,13 +735,15 @@ def _keep_absent(prev: Rating, new: Rating, columns: frozenset[str] | None) -> R
     "not asked", and a missing column is not even that), so a stored ``yes``
     stays; a column that is there, even empty, is the file's word and
     replaces the stored value (reported as an update). Subscales the file
-    leaves out are kept only while the total stays what it was (a total
-    must agree with its subscales), a rupture type only with a rupture."""
+    leaves out are kept only while the total and the subscales it gives stay
+    what they were (a total must agree with its subscales), a rupture type
+    only with a rupture."""
     if columns is None:
         return new
     keep = {c: getattr(prev, c) for c in _OPTIONAL_RATING_COLUMNS if c not in columns}
-    if any(c in keep for c in _SUBSCALES) and new.total != prev.total:
-        for c in _SUBSCALES:
+    if any(c in keep for c in _SUBSCALES) and (
+            new.total != prev.total or any(getattr(new, c) != getattr(prev, c) for c in _SUBSCALES if c in columns)):
+        for c in _SUBSCALES:  # (a changed total or subscale: the stored others would no longer add up)
             keep.pop(c, None)
     if "rupture_type" in keep and keep.get("rupture", new.rupture) is not True:
         keep.pop("rupture_type")

@@ -140,7 +140,7 @@ HANGUP_CHECK_SECONDS = 1.0
 
 
 def hung_up(fd: int) -> bool:
-    """Has the terminal on ``fd`` gone (``POLLHUP``/``POLLERR``/``POLLNVAL``:
+    """Has the terminal on ``fd`` gone (``POLLHUP``/``POLLERR``:
     an SSH connection dropped, a terminal window closed)?
 
     Why the app asks: the kernel sends SIGHUP on a hang-up only to a process
@@ -158,7 +158,9 @@ def hung_up(fd: int) -> bool:
         events = poller.poll(0)
     except (AttributeError, OSError, ValueError):  # pragma: no cover - no poll on this platform
         return False
-    gone = select.POLLHUP | select.POLLERR | select.POLLNVAL
+    # (not POLLNVAL: macOS's poll does not support /dev/tty and answers POLLNVAL for it on a live
+    # terminal; a hung-up Linux pty gives POLLHUP | POLLERR)
+    gone = select.POLLHUP | select.POLLERR
     return any(mask & gone for _fd, mask in events)
 
 

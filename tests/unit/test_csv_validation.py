@@ -83,6 +83,7 @@ MEASURE_CASES = [
     ({"session": "1000001"}, "session: must be a whole number from 1 to 1,000,000 (got 1000001)"),
     ({"session": "99999999999999999999999999"},
      "session: must be a whole number from 1 to 1,000,000 (got 99999999999999999999999999)"),
+    ({"session": "9" * 5000}, "session: must be a whole number from 1 to 1,000,000 (got " + "9" * 39 + "…)"),
     # date
     ({"date": ""}, "date: required (got empty)"),
     ({"date": "2025-02-30"}, "date: must be a date YYYY-MM-DD (got 2025-02-30)"),
@@ -168,6 +169,10 @@ MEASURE_CASES = [
 @pytest.mark.parametrize("override,expected", MEASURE_CASES, ids=[e.split(" (got")[0] for _, e in MEASURE_CASES])
 def test_measures_column_rule(override, expected):
     assert measure_errors(override) == [f"m.csv:2: {expected}"]
+
+
+def test_a_session_number_with_leading_zeros_is_its_number():
+    assert measure_errors({"session": "0000000000001000000"}) == []  # 1,000,000: the largest
 
 
 def test_each_error_is_on_its_own_row_line():

@@ -232,6 +232,16 @@ def test_subscales_a_file_leaves_out_stay_only_with_their_total(tmp_path):
                               "bond 15 -> empty"]
     (r,) = db.load().ratings
     assert (r.total, r.goal, r.task, r.bond) == (48.0, None, None, None)
+    # the same total with one subscale changed: the others would no longer add up, so they go too
+    full.write_text("client,clinician,session,date,instrument,total,goal,task,bond,attendance\n"
+                    "W1,T1,1,2026-01-05,WAI-SR,40,14,13,13,attended\n")
+    db.import_parsed(parse_files(full))
+    some = tmp_path / "w3.csv"
+    some.write_text("client,clinician,session,date,instrument,total,goal\nW1,T1,1,2026-01-05,WAI-SR,40,15\n")
+    report = db.import_parsed(parse_files(some))
+    assert report.updates == ["W1 session 1 WAI-SR (client): goal 14 -> 15, task 13 -> empty, bond 13 -> empty"]
+    (r,) = db.load().ratings
+    assert (r.total, r.goal, r.task, r.bond) == (40.0, 15.0, None, None)
 
 
 def test_a_huge_session_number_is_refused_by_validate_and_import(tmp_path):
