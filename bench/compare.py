@@ -1,6 +1,6 @@
 """Interleaved cold starts of two or more copies of the code: is a change faster?
 
-    .venv/bin/python bench/compare.py DB TREE [TREE ...] [--reps 9] [--set TREE:NAME=VALUE ...]
+    .venv/bin/python bench/compare.py DB TREE[:NAME=VALUE,...] [TREE ...] [--reps 9]
 
 Each TREE is a folder holding a ``supervision_tui`` package, e.g. a
 ``git worktree add /tmp/base <commit>`` of the commit before a change, and
@@ -8,7 +8,7 @@ the project itself. The starts alternate (one of each tree, then the bare
 Textual app of ``bench/run.py``, again ``--reps`` times), each cold (an
 empty cache folder), in the pseudo-terminal of ``bench/run.py``: this
 machine's speed swings over minutes, so only starts made in the same
-minutes compare. ``--set TREE:NAME=VALUE`` adds an environment variable to
+minutes compare. ``TREE:NAME=VALUE,...`` adds environment variables to
 that tree's starts (a switch read by an experiment; the same TREE may be
 given twice with different settings).
 
@@ -51,16 +51,11 @@ def after(start: dict, label: str) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("db", type=Path)
-    ap.add_argument("trees", nargs="+", help="folders holding a supervision_tui package")
+    ap.add_argument("trees", nargs="+", help="folders holding a supervision_tui package, each optionally "
+                    "followed by :NAME=VALUE,... (environment variables for its starts)")
     ap.add_argument("--reps", type=int, default=9)
-    ap.add_argument("--set", action="append", default=[], metavar="TREE:NAME=VALUE",
-                    help="an environment variable for that tree's starts")
     args = ap.parse_args(argv)
-    specs = list(args.trees)
-    for extra in args.set:
-        tree, _, kv = extra.rpartition(":")
-        specs = [s + ("," if ":" in s else ":") + kv if s.partition(":")[0] == tree else s for s in specs]
-    trees = [(s, *_tree(s)) for s in specs]
+    trees = [(s, *_tree(s)) for s in args.trees]
     for _spec, folder, _env in trees:
         if not (folder / "supervision_tui" / "__init__.py").is_file():
             ap.error(f"{folder}: no supervision_tui package in this folder")

@@ -178,6 +178,12 @@ def test_a_changed_value_is_reported_as_an_update(tmp_path):
     assert (r.total, r.rupture, r.rupture_type) == (33.0, False, None)
 
 
+def _import_text(db: Database, path: Path, text: str):
+    """Write ``text`` to ``path`` and import it into ``db``: its report."""
+    path.write_text(text)
+    return db.import_parsed(parse_files(path))
+
+
 def test_a_file_without_a_column_keeps_the_stored_values_of_that_column(tmp_path):
     """A later file that leaves out ``risk`` and ``rupture`` says nothing about
     them: a stored ``yes`` stays (the active risk flag stays); a file with
@@ -186,26 +192,23 @@ def test_a_file_without_a_column_keeps_the_stored_values_of_that_column(tmp_path
 
     db = Database(tmp_path / "r.json")
     first = tmp_path / "r1.csv"
-    first.write_text("client,clinician,session,date,instrument,total,risk,rupture\n"
-                     "R1,T1,1,2026-01-05,PHQ-9,12,yes,yes\n")
-    db.import_parsed(parse_files(first))
+    _import_text(db, first, "client,clinician,session,date,instrument,total,risk,rupture\n"
+                            "R1,T1,1,2026-01-05,PHQ-9,12,yes,yes\n")
     narrow = tmp_path / "r3.csv"
-    narrow.write_text("client,clinician,session,date,instrument,total\nR1,T1,1,2026-01-05,PHQ-9,12\n")
-    report = db.import_parsed(parse_files(narrow))
+    report = _import_text(db, narrow, "client,clinician,session,date,instrument,total\nR1,T1,1,2026-01-05,PHQ-9,12\n")
     assert (report.measures.updated, report.measures.unchanged) == (0, 1) and not report.updates
     (r,) = db.load().ratings
     assert (r.risk, r.rupture) == (True, True)
     assert any(f.kind == "risk" for a in analyse_caseload(db.load()) for f in a.flags)
     # a new total, the columns still left out: the total changes, risk and rupture stay
-    narrow.write_text("client,clinician,session,date,instrument,total\nR1,T1,1,2026-01-05,PHQ-9,14\n")
-    report = db.import_parsed(parse_files(narrow))
+    report = _import_text(db, narrow, "client,clinician,session,date,instrument,total\nR1,T1,1,2026-01-05,PHQ-9,14\n")
     assert report.updates == ["R1 session 1 PHQ-9 (client): total 12 -> 14"]
     (r,) = db.load().ratings
     assert (r.total, r.risk, r.rupture) == (14.0, True, True)
     # the column there and empty: the file's word ("not asked"), reported
     explicit = tmp_path / "r4.csv"
-    explicit.write_text("client,clinician,session,date,instrument,total,risk\nR1,T1,1,2026-01-05,PHQ-9,14,\n")
-    report = db.import_parsed(parse_files(explicit))
+    report = _import_text(db, explicit, "client,clinician,session,date,instrument,total,risk\n"
+                                        "R1,T1,1,2026-01-05,PHQ-9,14,\n")
     assert report.updates == ["R1 session 1 PHQ-9 (client): risk yes -> empty"]
     (r,) = db.load().ratings
     assert (r.risk, r.rupture) == (None, True)
@@ -217,28 +220,26 @@ def test_subscales_a_file_leaves_out_stay_only_with_their_total(tmp_path):
     changes: a total must agree with its subscales."""
     db = Database(tmp_path / "w.json")
     full = tmp_path / "w1.csv"
-    full.write_text("client,clinician,session,date,instrument,total,goal,task,bond,attendance\n"
-                    "W1,T1,1,2026-01-05,WAI-SR,45,15,15,15,attended\n")
-    db.import_parsed(parse_files(full))
+    _import_text(db, full, "client,clinician,session,date,instrument,total,goal,task,bond,attendance\n"
+                           "W1,T1,1,2026-01-05,WAI-SR,45,15,15,15,attended\n")
     totals = tmp_path / "w2.csv"
-    totals.write_text("client,clinician,session,date,instrument,total\nW1,T1,1,2026-01-05,WAI-SR,45\n")
-    report = db.import_parsed(parse_files(totals))
+    report = _import_text(db, totals, "client,clinician,session,date,instrument,total\n"
+                                      "W1,T1,1,2026-01-05,WAI-SR,45\n")
     assert not report.updates
     (r,) = db.load().ratings
     assert (r.total, r.goal, r.task, r.bond) == (45.0, 15.0, 15.0, 15.0)
-    totals.write_text("client,clinician,session,date,instrument,total\nW1,T1,1,2026-01-05,WAI-SR,48\n")
-    report = db.import_parsed(parse_files(totals))
+    report = _import_text(db, totals, "client,clinician,session,date,instrument,total\n"
+                                      "W1,T1,1,2026-01-05,WAI-SR,48\n")
     assert report.updates == ["W1 session 1 WAI-SR (client): total 45 -> 48, goal 15 -> empty, task 15 -> empty, "
                               "bond 15 -> empty"]
     (r,) = db.load().ratings
     assert (r.total, r.goal, r.task, r.bond) == (48.0, None, None, None)
     # the same total with one subscale changed: the others would no longer add up, so they go too
-    full.write_text("client,clinician,session,date,instrument,total,goal,task,bond,attendance\n"
-                    "W1,T1,1,2026-01-05,WAI-SR,40,14,13,13,attended\n")
-    db.import_parsed(parse_files(full))
+    _import_text(db, full, "client,clinician,session,date,instrument,total,goal,task,bond,attendance\n"
+                           "W1,T1,1,2026-01-05,WAI-SR,40,14,13,13,attended\n")
     some = tmp_path / "w3.csv"
-    some.write_text("client,clinician,session,date,instrument,total,goal\nW1,T1,1,2026-01-05,WAI-SR,40,15\n")
-    report = db.import_parsed(parse_files(some))
+    report = _import_text(db, some, "client,clinician,session,date,instrument,total,goal\n"
+                                    "W1,T1,1,2026-01-05,WAI-SR,40,15\n")
     assert report.updates == ["W1 session 1 WAI-SR (client): goal 14 -> 15, task 13 -> empty, bond 13 -> empty"]
     (r,) = db.load().ratings
     assert (r.total, r.goal, r.task, r.bond) == (40.0, 15.0, None, None)

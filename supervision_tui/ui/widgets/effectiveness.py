@@ -68,8 +68,9 @@ def _layout(rows: list[EffectRow], room: int) -> tuple[bool, list[tuple[str, str
     width), whisker cells) for ``room`` cells after the id and the count.
     The words and Recovered need ``READ_WHISKER`` cells of whisker beside
     them; reliably improved and deteriorated ``MIN_WHISKER``."""
+    widths_of = {short: _rate_widths(rows, short) for short in (False, True)}
     for es, attrs, short in LAYOUTS:
-        widths = _rate_widths(rows, short)
+        widths = widths_of[short]
         cols = [(a, (abbrev if short else full), widths[a]) for a, full, abbrev in RATE_COLUMNS if a in attrs]
         used = (ES_W + 1 if es else 0) + sum(w for _a, _h, w in cols) + RATE_GAP * max(0, len(cols) - 1)
         least = READ_WHISKER if es or "recovered" in attrs else MIN_WHISKER
