@@ -112,6 +112,38 @@ def _endorsements(sessions) -> tuple[dict[tuple[str, str], int], list[tuple[int,
     return pending, cleared
 
 
+def _answered_at(sessions, s_index: int, still: set) -> list[tuple[str, str, int]]:
+    """(instrument, rater, session number) of each endorsement at session
+    ``s_index`` that is no longer pending (``still``: those that are),
+    with the later attended session whose ``no`` answered it."""
+    out = []
+    at_s = {(r.instrument, r.rater) for r in sessions[s_index].ratings if r.instrument is not None and r.risk is True}
+    for key in sorted(at_s - still):
+        for x in sessions[s_index + 1:]:
+            if x.attendance == "attended" and any((r.instrument, r.rater) == key and r.risk is False
+                                                  for r in x.ratings):
+                out.append((key[0], key[1], x.number))
+                break
+    return out
+
+
+def _other_rater_no(sessions, s_index: int, pending: dict) -> tuple[str, str, int, str] | None:
+    """The latest ``no`` after S, at an attended session, on an instrument
+    with a pending endorsement but by another rater: (instrument, its
+    rater, session number, the pending endorsement's rater(s)); None when
+    there is none."""
+    owed: dict[str, set] = {}
+    for inst, rater in pending:
+        owed.setdefault(inst, set()).add(rater)
+    for x in reversed(sessions[s_index + 1:]):
+        if x.attendance != "attended":
+            continue
+        for r in x.ratings:
+            if r.risk is False and r.instrument in owed and (r.instrument, r.rater) not in pending:
+                return r.instrument, r.rater, x.number, "/".join(sorted(owed[r.instrument]))
+    return None
+
+
 def assess_risk(view: ClientView, settings: Settings, today: date | None = None) -> RiskResult | None:
     """The client's risk (active or re-screened), or None (no endorsement
     ever, or every active one expired by ``expire_days``).
@@ -158,6 +190,12 @@ def assess_risk(view: ClientView, settings: Settings, today: date | None = None)
     attendance = "" if s.attendance == "attended" else f", session {s.attendance.replace('_', '-')}"
     head = (f"risk item endorsed on {', '.join(instruments)} at s{s.number} ({s.date.isoformat()}"
             f"{attendance}; rated by {', '.join(raters)})")
+    if pending:
+        # endorsements at S already answered (another instrument or rater said yes with it), and a
+        # "no" that did not count (another rater's): the explanation says why the flag stays
+        answered = _answered_at(sessions, s_index, said_yes)
+        if answered:
+            head += "; " + ", ".join(f"{inst} ({rater}) re-screened negative at s{n}" for inst, rater, n in answered)
     if earlier:
         head += "; also not re-screened: " + ", ".join(
             f"{inst} at s{sessions[i].number} ({sessions[i].date.isoformat()})" for i, inst in earlier)
@@ -179,6 +217,11 @@ def assess_risk(view: ClientView, settings: Settings, today: date | None = None)
         elif after:
             seen = (f"seen since, not re-screened on {what}"
                     + (f" ({_missed_words(no_shows, cancelled)} since)" if missed else ""))
+            other = _other_rater_no(sessions, s_index, pending)
+            if other is not None:
+                inst, rater, n, owed = other
+                seen += (f"; the {inst} 'no' at s{n} was rated by {rater}, the endorsement by {owed}: "
+                         f"a re-screen is by the same rater")
             why = f"risk at s{s.number} ({what}{', ' + ended_words if ended_words else ''}); not re-screened"
         else:
             seen = "the latest session"

@@ -229,3 +229,37 @@ def test_a_rescreened_risk_is_named_on_a_no_flag_row():
     a = case.analyse()
     assert a.tier == 7 and a.reason == "no flag"
     assert a.why == "no flag; risk at s1 re-screened negative at s2"
+
+
+def client_no_does_not_answer_therapist_yes() -> Case:
+    # the rules-check trial's case: a therapist-rated PHQ-9 said yes, the client's own PHQ-9 said no later
+    return Case().s(1, PHQ=dict(total=12)).s(2, PHQ=dict(total=14, risk=True, rater="therapist")).s(3, PHQ=NO)
+
+
+# Why the flag stays, in its explanation (every flag explainable on screen): a "no" that did not count
+# says so, and an endorsement at S already answered is named beside the one still owed
+EXPLAINED = [
+    (client_no_does_not_answer_therapist_yes,
+     ["rated by therapist", "the PHQ-9 'no' at s3 was rated by client, the endorsement by therapist: "
+      "a re-screen is by the same rater"], []),
+    (therapist_no_does_not_answer_client_yes,
+     ["the PHQ-9 'no' at s2 was rated by therapist, the endorsement by client: a re-screen is by the same rater"], []),
+    (two_instruments_one_rescreened,
+     ["risk item endorsed on GAD-7 at s1", "PHQ-9 (client) re-screened negative at s2",
+      "not re-screened on GAD-7"], ["rated by therapist", "same rater"]),
+    # nothing to explain: the plain cases keep their plain text
+    (empty_risk_cell_after_positive, ["seen since, not re-screened on PHQ-9; active until"],
+     ["same rater", "re-screened negative at"]),
+    (no_on_another_instrument, ["not re-screened on PHQ-9"], ["same rater", "re-screened negative at"]),
+]
+
+
+@pytest.mark.parametrize("make, has, has_not", EXPLAINED, ids=[c[0].__name__ for c in EXPLAINED])
+def test_risk_explains_why_it_stays(make, has, has_not):
+    a = make().analyse()
+    (f,) = [f for f in a.flags if f.kind == "risk"]
+    assert f.status == "risk"
+    for text in has:
+        assert text in f.detail, (text, f.detail)
+    for text in has_not:
+        assert text not in f.detail, (text, f.detail)
