@@ -232,7 +232,7 @@ def _no_folders(files) -> None:
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
+    except (OSError, RuntimeError):  # (RuntimeError: a symlink loop, Python 3.11's resolve(); the store says it)
         return False
 
 

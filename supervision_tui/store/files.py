@@ -30,6 +30,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from pathlib import Path
 
 from supervision_tui.errors import UserError
@@ -171,6 +172,7 @@ class PrivateFileWriter:
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True):
         self.path = Path(path)
         self.durable = durable
+        refuse_write_protected(self.path, "the file was not changed")
         self._tmp = self.path.parent / f".{self.path.name}.{secrets.token_hex(6)}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
@@ -184,7 +186,9 @@ class PrivateFileWriter:
             raise self._error(err) from err
 
     def _error(self, err: OSError) -> FileWriteError:
-        return FileWriteError(f"{self.path}: cannot write: {_reason(err)}; the file was not changed", err)
+        # (a file that did not exist was not "changed": nothing was written)
+        unchanged = "the file was not changed" if os.path.lexists(self.path) else "nothing was written"
+        return FileWriteError(f"{self.path}: cannot write: {_reason(err)}; {unchanged}", err)
 
     def write(self, data: bytes | list[bytes]) -> None:
         if self._fd is None:
@@ -279,6 +283,9 @@ def write_private_files(items: list[tuple[Path, bytes]], *, replace: bool = True
     process creates meanwhile is not replaced either.
     """
     items = [(Path(path), data) for path, data in items]
+    for path, _data in items:
+        remove_old_temporaries(path)
+        refuse_write_protected(path, "no file was changed")
     if not replace:
         existing = [path for path, _data in items if os.path.lexists(path)]
         if existing:
@@ -326,6 +333,54 @@ def write_private_files(items: list[tuple[Path, bytes]], *, replace: bool = True
     for directory in {p.parent for _t, p in staged}:
         _fsync_dir(directory)
     return [p for _t, p in staged]
+
+
+def refuse_write_protected(path: Path, unchanged: str) -> None:
+    """``FileWriteError`` when ``path`` exists and its owner took away its
+    own write permission (``chmod 400``, ``chmod u-w``): an atomic write
+    needs only the folder to be writable, so it would otherwise replace the
+    file and give it the mode 0o600 (even as root, who ignores permissions:
+    the owner's choice is kept). A missing file, or one that cannot be
+    looked at, is left to the write itself to report."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode) and not st.st_mode & stat.S_IWUSR:
+        raise FileWriteError(f"{path}: cannot write: the file is write-protected (mode {stat.S_IMODE(st.st_mode):04o}); "
+                             f"{unchanged}. Give its owner write permission (chmod u+w) to change it")
+
+
+#: A temporary older than this beside a target ``write_private_files`` writes was left by a
+#: writer killed mid-write (an export takes seconds) and is removed
+STALE_TEMPORARY_SECONDS = 600
+
+
+def remove_old_temporaries(path: Path) -> int:
+    """Remove the temporaries of ``path`` (``.<name>.<random>.tmp``) older
+    than ``STALE_TEMPORARY_SECONDS``: left by a writer killed mid-write
+    where no lock guards the folder (an export folder), so a younger one
+    may belong to a writer still running and stays. Returns how many."""
+    import time
+
+    pattern = re.compile(re.escape(f".{path.name}.") + _TEMPORARY_TAIL)
+    removed = 0
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return 0
+    now = time.time()
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        try:
+            st = os.lstat(path.parent / name)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TEMPORARY_SECONDS:
+                os.unlink(path.parent / name)
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def _claim(claimed: list[Path], paths: list[Path]) -> None:

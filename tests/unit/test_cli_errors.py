@@ -110,3 +110,15 @@ def test_counts_are_singular_or_plural():
     assert count(0, "client") == "0 clients"
     assert count(2, "flag") == "2 flags"
     assert count(2, "child", "children") == "2 children"
+
+
+@pytest.mark.parametrize("command", [["import", "{db}", "{measures}"], ["summary", "{db}"], ["flags", "{db}"]])
+def test_a_database_path_in_a_symlink_loop_is_a_plain_error(tmp_path, command):
+    # a fault audit: import ended with a traceback (RuntimeError: Symlink loop, from Path.resolve)
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    args = [a.format(db=tmp_path / "a.json", measures=FIXTURES / "measures.csv") for a in command]
+    res = run(*args)
+    assert res.exit_code == 1, res.output
+    assert "Too many levels of symbolic links" in res.output and "Traceback" not in res.output
+    assert not isinstance(res.exception, RuntimeError)

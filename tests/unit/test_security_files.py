@@ -305,3 +305,76 @@ def test_a_file_written_in_pieces_appears_whole_or_not_at_all(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.bin"]  # (no temporary left)
     with pytest.raises(files.FileWriteError):
         w.write(b"after the end")
+
+
+# --- write-protected files and leftovers (a fault audit's findings) ---------------------------------
+
+
+def test_a_write_protected_database_or_workflow_file_is_not_replaced(db, tmp_path):
+    """``chmod 400`` is the owner's word: an atomic write needs only the folder to be writable, so
+    the import and the review save replaced both files (and made them 0600). Refused, even as root."""
+    measures = tmp_path / "m.csv"
+    measures.write_text("client,clinician,session,date,attendance,instrument,rater,total\n"
+                        "C-2,T1,1,2026-02-02,attended,SRS,client,37\n")
+    for path, args in ((db.path, ["import", str(db.path), str(measures)]),
+                       (db.sidecar_path, ["review", str(db.path), "C-1", "--status", "action", "--note", "x"])):
+        os.chmod(path, 0o400)
+        before = sha(path)
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 1, res.output
+        assert f"{path}: cannot write: the file is write-protected (mode 0400)" in res.output
+        assert "chmod u+w" in res.output and "Traceback" not in res.output
+        assert sha(path) == before and stat.S_IMODE(os.stat(path).st_mode) == 0o400
+        os.chmod(path, 0o600)
+        res = CliRunner().invoke(cli, args)  # writable again: the same command works
+        assert res.exit_code == 0, res.output
+        assert sha(path) != before
+
+
+def test_write_protected_export_targets_are_refused_whole(db, tmp_path):
+    out = tmp_path / "out"
+    export_csv(db.load(), out)
+    os.chmod(out / "goals.csv", 0o444)
+    before = {p.name: sha(p) for p in out.iterdir()}
+    res = CliRunner().invoke(cli, ["export", str(db.path), str(out), "--force"])
+    assert res.exit_code == 1 and "goals.csv: cannot write: the file is write-protected (mode 0444)" in res.output
+    assert {p.name: sha(p) for p in out.iterdir()} == before
+
+
+def test_an_export_removes_the_old_temporaries_a_killed_export_left(db, tmp_path):
+    """A killed export left ``.measures.csv.<random>.tmp`` (client data) that no later export
+    removed: the next export into the folder removes those older than ten minutes; a young one
+    may be another export's, still running, and stays."""
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / ".measures.csv.0123456789ab.tmp"
+    young = out / ".goals.csv.ba9876543210.tmp"
+    other = out / ".notes.txt.0123456789ab.tmp"  # not a name this export writes
+    for p in (old, young, other):
+        p.write_text("C-1,...")
+    hour_ago = os.stat(old).st_mtime - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    res = CliRunner().invoke(cli, ["export", str(db.path), str(out)])
+    assert res.exit_code == 0, res.output
+    assert not old.exists() and young.exists() and other.exists()
+    assert {"measures.csv", "clients.csv", "goals.csv"} <= set(os.listdir(out))
+
+
+def test_a_new_file_that_cannot_be_written_is_not_said_to_be_unchanged(tmp_path, monkeypatch):
+    # a fault audit: "agenda --out new.md" on a full disk said "the file was not changed" of a file that never was
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files, "_write_all", full)
+    new = tmp_path / "new.md"
+    with pytest.raises(UserError) as info:
+        files.write_private_bytes(new, b"x")
+    assert str(info.value) == f"{new}: cannot write: no space left on the device; nothing was written"
+    assert os.listdir(tmp_path) == []
+    old = tmp_path / "old.md"
+    old.write_bytes(b"before")
+    with pytest.raises(UserError) as info:
+        files.write_private_bytes(old, b"x")
+    assert str(info.value).endswith("no space left on the device; the file was not changed")
+    assert old.read_bytes() == b"before"
