@@ -65,7 +65,8 @@ class FilePath(click.Path):
     """A file path (``pathlib.Path``); a folder is a :class:`PathProblem`."""
 
     def __init__(self, what: str = "file") -> None:
-        super().__init__(path_type=Path)
+        # (readable=False: an unreadable file is the reader's plain error, status 1, not Click's usage error)
+        super().__init__(path_type=Path, readable=False)
         self.what = what
 
     def convert(self, value, param, ctx):
@@ -297,7 +298,7 @@ def _read_other(files, fhir, mapping, client_system, clinician_system, config, c
 
 @cli.command("import")
 @click.argument("db", type=DB_FILE)
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False), metavar="FILE...")
 @click.option("--clients", type=CSV_FILE, help="Clients CSV.")
 @click.option("--goals", type=CSV_FILE, help="Goals CSV.")
 @click.option("--fhir", is_flag=True, help=_FHIR_HELP)
@@ -343,7 +344,7 @@ def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system,
 
 
 @cli.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False), metavar="FILE...")
 @click.option("--fhir", is_flag=True, help=_FHIR_HELP)
 @click.option("--client-system", metavar="URI", help=_CLIENT_SYSTEM_HELP)
 @click.option("--clinician-system", metavar="URI", help=_CLINICIAN_SYSTEM_HELP)
@@ -532,12 +533,12 @@ def summary_cmd(db, as_json, as_of, clinician, config, show_all) -> None:
 
 
 @cli.command("effectiveness")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DB_FILE)
 @click.option("--instrument", help="Only this outcome instrument (ORS, PHQ-9, GAD-7, ...).")
 @click.option("--clinician", help="Only this clinician's rows (the clinic rows stay, for comparison).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON (interchange.md §6a).")
 @click.option("--as-of", type=DATE, help="What was known on this date (later sessions ignored).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings TOML file.")
+@click.option("--config", type=TOML_FILE, help="Settings TOML file.")
 def effectiveness_cmd(db, instrument, clinician, as_json, as_of, config) -> None:
     """Each supervisee's severity-adjusted effect size with its 95 % interval,
     and reliable improvement, recovery and deterioration rates with Wilson

@@ -122,3 +122,50 @@ def test_a_database_path_in_a_symlink_loop_is_a_plain_error(tmp_path, command):
     assert res.exit_code == 1, res.output
     assert "Too many levels of symbolic links" in res.output and "Traceback" not in res.output
     assert not isinstance(res.exception, RuntimeError)
+
+
+UNREADABLE_COMMANDS = [["summary", "{db}"], ["flags", "{db}"], ["effectiveness", "{db}"], ["agenda", "{db}"],
+                       ["export", "{db}", "{dir}/out"], ["validate", "{csv}"], ["import", "{dir}/new.json", "{csv}"],
+                       ["flags", "{good}", "--config", "{csv}"]]
+
+
+@pytest.mark.parametrize("command", UNREADABLE_COMMANDS, ids=[c[0] + ("-config" if "--config" in c else "")
+                                                                for c in UNREADABLE_COMMANDS])
+def test_an_unreadable_file_is_the_readers_plain_error_with_status_1(tmp_path_factory, command):
+    """A fault audit: an unreadable database or CSV got Click's usage error (status 2, "Invalid value
+    for 'DB'"); it is a plain "cannot read: permission denied" with status 1 like every other reading
+    error. Root reads any file, so as root the command runs as ``nobody`` (setpriv)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    as_nobody: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: root reads any file, no unreadable file to try")
+        as_nobody = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    folder = Path(tempfile.mkdtemp(prefix="unreadable-"))  # (tmp_path's parents are root's 0700 folders)
+    try:
+        os.chmod(folder, 0o777)
+        good = folder / "good.json"
+        assert run("import", good, FIXTURES / "measures.csv").exit_code == 0
+        os.chmod(good, 0o644)
+        db = folder / "db.json"
+        shutil.copy(good, db)
+        csv = folder / "m.csv"
+        shutil.copy(FIXTURES / "measures.csv", csv)
+        for p in (db, csv):
+            os.chmod(p, 0)
+        args = [a.format(db=db, csv=csv, dir=folder, good=good) for a in command]
+        env = {**os.environ, "SUPERVISION_TUI_CACHE_DIR": str(folder / "cache"),
+               "SUPERVISION_TUI_CONFIG_DIR": str(folder / "config"), "HOME": str(folder)}
+        res = subprocess.run([*as_nobody, sys.executable, "-m", "supervision_tui", *args], capture_output=True,
+                             text=True, env=env, cwd=folder, timeout=120)
+        out = res.stdout + res.stderr
+        assert res.returncode == 1, out
+        assert "permission denied" in out and ("db.json" in out or "m.csv" in out), out
+        assert "Invalid value" not in out and "Traceback" not in out, out
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
