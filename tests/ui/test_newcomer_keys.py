@@ -192,3 +192,32 @@ async def test_remapped_keys_update_the_hint_texts(demo_db, scenarios):
         assert "No action items · y adds one" in str(screen.query_one(ActionList).get_option_at_index(0).prompt)
         from ui_support import static_text
         assert "comma l clients" in static_text(screen.query_one("#client-header"))
+
+
+def _line_at(app, y: int) -> str:
+    strip = app.screen._compositor.render_strips()[y]
+    return strip.text
+
+
+@async_test
+async def test_a_footer_narrower_than_its_keys_cuts_no_key_in_half(demo_db):
+    """A newcomer's trial: at 50 columns the client screen's footer ended in "? ▏^pp" (the "p" of a
+    "? Help" overflowing beneath the palette hint, docked right). Below 80 columns the keys at the
+    right end are hidden (never help, quit, the palette hint); each key shown is whole."""
+    for width in (50, 60, 70, 80):
+        app = make_app(demo_db, theme="clinic-dark")
+        async with app.run_test(size=(width, 20)) as pilot:
+            await loaded(pilot)
+            await _settle(pilot)
+            for screen_keys in ((), ("enter",)):
+                for key in screen_keys:
+                    await pilot.press(key)
+                    await _settle(pilot)
+                footer = app.screen.query_one(AppFooter)
+                assert footer.full_width() <= width, (width, app.screen.id)
+                line = _line_at(app, footer.region.y).rstrip()
+                assert line.endswith("^p") and line.count("^p") == 1, (width, line)
+                assert "q Quit" in line and "? Help" in line, (width, line)
+                shown = [k for k in footer.query(FooterKey) if k.display and not k.has_class("-command-palette")]
+                for k in shown:  # whole: its key and description on the line, left of the palette hint
+                    assert k.region.right <= footer.region.right - 3, (width, k.key_display, k.region)

@@ -5,11 +5,13 @@ Textual's footer clips what does not fit, so at 80 columns the caseload's
 footer ended in "q Qui". When every key does not fit, this footer first
 shortens the command-palette hint to ``^p``, then hides keys in
 :data:`DROP_ORDER` (theme, presenting, agenda, ...) one at a time until the
-rest fit. The keys a newcomer needs to find their way (goals ``g``, closed
-clients ``c``, sort ``s``, the palette ``^p``, and every key not in
-:data:`DROP_ORDER`) are never hidden. Hidden keys stay bound, and the help
-screen (``?``) lists every key of the screen. Nothing is hidden on a wide
-terminal.
+rest fit. From 80 columns up, the keys a newcomer needs to find their way
+(goals ``g``, closed clients ``c``, sort ``s``, the palette ``^p``, and
+every key not in :data:`DROP_ORDER`) are never hidden; on a narrower
+terminal the keys at the right end go next, except help, quit and ``^p``
+(:data:`KEPT_ACTIONS`), so that no key is cut in half. Hidden keys stay
+bound, and the help screen (``?``) lists every key of the screen. Nothing
+is hidden on a wide terminal.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ DROP_ORDER = (
 
 SECONDARY_ACTIONS = frozenset(DROP_ORDER)
 """Kept for callers: the actions the footer may hide."""
+
+KEPT_ACTIONS = frozenset({"help", "quit"})
+"""Footer keys never hidden, however narrow the terminal (with the palette hint)."""
 
 LABEL_SHORT = {"Prev/next": "Client"}
 """Key-group labels shortened last, when the keys still do not fit."""
@@ -105,14 +110,16 @@ class AppFooter(Footer):
     def full_width(self) -> int:
         """Cells the footer needs to show every key not hidden: each key and
         the cell after it (none after the last), the palette hint docked on
-        the right with its border."""
+        the right with its border and its margin."""
         need = 0
         palette = 0
         for child in self.children:
             if isinstance(child, FooterKey) and child.has_class("-dropped"):
                 continue
             if isinstance(child, FooterKey) and child.has_class("-command-palette"):
-                palette = _key_width(child) + 1
+                # its border on the left and its margin on the right (Textual's footer CSS: a cell
+                # that was left out here, so at 70 columns "? Help" ran one cell under the hint)
+                palette = _key_width(child) + 1 + child.styles.margin.right
             elif isinstance(child, FooterKey):
                 need += _key_width(child) + 1
             elif isinstance(child, KeyGroup):  # " ←→ ": the grouped keys with a cell each side
@@ -157,4 +164,14 @@ class AppFooter(Footer):
                 if short:
                     label._short = short
                     label.update(short)
+        # Narrower than the keys' own minimum (a terminal below 80 columns, or the console's spelled-out
+        # keys): hide keys from the right end, never help, quit and the palette hint. A key left to
+        # overflow was cut by the docked palette hint and showed as garbage at the last column ("^pp":
+        # the "p" of "Help").
+        for key in reversed(keys):
+            if self.full_width() <= width:
+                break
+            if key is palette or key.has_class("-dropped") or key.action.rpartition(".")[2] in KEPT_ACTIONS:
+                continue
+            key.add_class("-dropped")
         self.refresh(layout=True)
