@@ -534,15 +534,15 @@ class TrackResult:
 
     @property
     def short(self) -> str:
-        """For the caseload "Why" column: "ORS 18 at s6: 9 in 10 reach ≥ 21.4; not on track" (the
-        lower limit, not the expected score: that is in ``detail``)."""
+        """For the caseload "Why" column: "not on track: ORS 18 at s6; 9 in 10 reach ≥ 21.4" (the
+        verdict first: a narrow column cuts the end; the lower limit, not the expected score: that
+        is in ``detail``)."""
         inst = self._inst
         if self.expected is None:
             return f"{inst.id}: no expected course yet"
         cmp = "≥" if inst.higher_is_better else "≤"
-        return f"{inst.id} {fmt(self.latest)} at s{self.latest_session}: {share_words(self.model.z)} reach {cmp} " \
-               f"{fmt(self.lower_score)}; " \
-               f"{self._verdict()}"
+        return (f"{self._verdict()}: {inst.id} {fmt(self.latest)} at s{self.latest_session}; "
+                f"{share_words(self.model.z)} reach {cmp} {fmt(self.lower_score)}")
 
 
 _new_track = trusted_constructor(TrackResult)  # (every field, in order; the serial step makes ~9,000)

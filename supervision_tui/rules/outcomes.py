@@ -103,7 +103,8 @@ def outcome_flags(code: str, clinician: str, outcomes: dict[str, OutcomeResult])
     out = []
     for res in outcomes.values():
         if res.status == "deteriorated":
-            hint = TriageHint("outcome deteriorated", f"{res.change_text}, deteriorated",
+            # the verdict first: the Why column cuts the end ("deteriorated: ORS 23.8 → 16.7 (−7.1, worse)")
+            hint = TriageHint("outcome deteriorated", f"deteriorated: {res.change_text}",
                               res.latest_session, res.latest_date)
             out.append(Flag(code, clinician, "outcome", res.latest_session, "deteriorated", res.detail,
                             {"instrument": res.instrument, "change": round_score(res.change)}, hint))

@@ -31,7 +31,7 @@ record for a session that has no row) sorts after dated ones in its tier.
 Readings: with several flags of the top tier the one whose triggering
 session is the latest triggers (on a tie: the kind first in §5 order,
 then the instrument first in the registry), and ``why`` says how many more there are
-("+1 more"). Tier 7 reads "no flag": an unflagged client is not a cleared
+("; 1 more"). Tier 7 reads "no flag": an unflagged client is not a cleared
 one.
 """
 
@@ -97,7 +97,7 @@ def triage_of(flags: Sequence[Flag], latest_session: int | None, latest_date: da
     h = pick.hint
     why = h.why
     if len(best) > 1:
-        why += f" +{len(best) - 1} more"
+        why += f"; {len(best) - 1} more"  # (not "+2 more": after "(+6, worse)" it read as a score)
     return Triage(top, h.reason, why, h.session, h.date, any(f.hint.first for _t, f in best))
 
 

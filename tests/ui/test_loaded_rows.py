@@ -47,7 +47,7 @@ async def test_rows_are_built_from_the_final_analyses(demo_copy):
             led = [a for a in off_track if a.tier == 2 and a.reason == "outcome not on track"]
             assert led, "a demo client's row is led by not on track"
             for a in led:
-                assert "reach" in rows[a.client].why  # "ORS 15.1 at s12: 9 in 10 reach ≥ 18.3"
+                assert "reach" in rows[a.client].why  # "not on track: ORS 15.1 at s12; 9 in 10 reach ≥ 18.3"
             shown = dict(zip(table_column(screen.query_one(CaseloadTable), "client"),
                              table_column(screen.query_one(CaseloadTable), "why")))
             for a in off_track:

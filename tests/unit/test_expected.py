@@ -225,7 +225,7 @@ def test_explanation_words_higher_is_better():
         f"(at worst {fmt(lo)} for 9 in 10 clients starting at 16); not on track "
         "[clinic reference: 40 clients, 960 ratings]"
     )
-    assert r.short == f"ORS 18 at s6: 9 in 10 reach ≥ {fmt(lo)}; not on track"
+    assert r.short == f"not on track: ORS 18 at s6; 9 in 10 reach ≥ {fmt(lo)}"  # the verdict first
     assert fmt(lo) == "22"  # 22.04: one decimal at most, no trailing .0
 
 
@@ -235,7 +235,7 @@ def test_explanation_words_lower_is_better_and_thousands():
     r = assess_track([Point(3, 16), Point(10, 15)], m)
     assert r.detail.startswith("PHQ-9 16 → 15 at s10 (−1, better): expected about ")
     assert "for 9 in 10 clients starting at 16); not on track [clinic reference: 60 clients, 2,280 ratings]" in r.detail
-    assert r.short.startswith("PHQ-9 15 at s10: 9 in 10 reach ≤ ")
+    assert r.short.startswith("not on track: PHQ-9 15 at s10; 9 in 10 reach ≤ ")
 
 
 def test_scores_stay_on_the_scale_and_best_score_never_signals():

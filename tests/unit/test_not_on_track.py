@@ -68,7 +68,7 @@ def test_flags_and_triage(analyses):
     assert d["expected"] == round(track.expected, 2) and d["lower"] == round(track.lower, 2)
     assert d["expected"] > d["lower"] > 0
     assert (f1.tier, f1.reason) == (2, "outcome not on track")
-    assert f1.why == f"ORS 16 at s8: 9 in 10 reach ≥ {fmt(track.lower_score)}; not on track"
+    assert f1.why == f"not on track: ORS 16 at s8; 9 in 10 reach ≥ {fmt(track.lower_score)}"
     assert flag.detail.startswith("ORS 16 → 16 at s8 (0, same): expected about ")
     assert flag.detail.endswith("not on track [clinic reference: 125 clients, " + f"{ref['ORS'].pairs:,} ratings]")
     assert [f.status for f in an["P-1"].flags if f.kind == "outcome"] == ["not_on_track"]
@@ -274,6 +274,6 @@ def test_deterioration_leads_over_not_on_track():
     statuses = sorted(f.status for f in a.flags if f.kind == "outcome")
     assert statuses == ["deteriorated", "not_on_track"]
     assert (a.tier, a.reason) == (2, "outcome deteriorated")
-    assert a.why.startswith("PHQ-9 5 → 12 (+7, worse)") and a.why.endswith("+1 more")
+    assert a.why.startswith("deteriorated: PHQ-9 5 → 12 (+7, worse)") and a.why.endswith("; 1 more")
     lead = min((f for f in a.flags if f.kind == "outcome"), key=KINDS.urgency)
     assert lead.status == "deteriorated"

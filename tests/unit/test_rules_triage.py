@@ -37,7 +37,7 @@ def tier_cases() -> dict[int, Case]:
 
 EXPECTED = {
     1: ("risk", "risk at s4 (PHQ-9)"),
-    2: ("outcome deteriorated", "ORS 30 → 20 (−10, worse), deteriorated"),
+    2: ("outcome deteriorated", "deteriorated: ORS 30 → 20 (−10, worse)"),
     3: ("rupture open", "open since s4 (drop, low)"),
     4: ("goal disagreed", "goal disagreed (WAI Goal 11, s4)"),
     5: ("disengaging", "2 sessions missed"),
@@ -128,7 +128,7 @@ def test_several_deteriorated_instruments_say_how_many_more():
     case = Case("C-1").s(1, ORS=30, PHQ=10).s(2, ORS=20, PHQ=17)
     (a,) = analyse_caseload(case.caseload())
     # the same session: the registry's first outcome instrument triggers (ORS before PHQ-9)
-    assert (a.tier, a.why) == (2, "ORS 30 → 20 (−10, worse), deteriorated +1 more")
+    assert (a.tier, a.why) == (2, "deteriorated: ORS 30 → 20 (−10, worse); 1 more")
 
 
 def test_goals_achieved_instead_of_stale():
