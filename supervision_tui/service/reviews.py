@@ -14,6 +14,14 @@ anything itself except through the store and ``store.files``.
   return an ``Outcome``: the value written, or a ``Notice`` saying why not
   (read-only: ``READ_ONLY_MESSAGE``, nothing written), and which clients'
   reviews may have changed (``touched``), so a screen refreshes those rows.
+  A note edit passes the note it started from (``expect_note``); when
+  someone else saved another note meanwhile nothing is written and the
+  outcome carries the conflict (``Outcome.conflict``: their note, who,
+  when) for the screen to show both texts. ``busy``: the workflow file's
+  lock was held longer than ``lock_timeout`` (nothing written).
+* ``lock_timeout``: how long a write waits for the lock. The CLI waits
+  the store's 10 s; the dashboard passes ``DASHBOARD_LOCK_TIMEOUT``
+  (see there why).
 * ``poll()`` (the dashboard calls it every ``POLL_SECONDS``) returns a
   ``PollResult``: another process changed the workflow file (reviews to
   refresh) or the database file (a reload). Our own writes never count.
@@ -45,9 +53,27 @@ from supervision_tui.rules.results import ClientAnalysis, Flag
 if TYPE_CHECKING:  # pragma: no cover
     from supervision_tui.model import Caseload
     from supervision_tui.reports.agenda import Agenda
-    from supervision_tui.store.reviews import ActionItem, AuditEntry, FlagReview, ReviewStore
+    from supervision_tui.store.reviews import ActionItem, AuditEntry, FlagReview, NoteChanged, ReviewStore
 
 READ_ONLY_MESSAGE = "Read-only: opened with --read-only"
+NO_CHECK: Any = ...  # = store.reviews.NO_CHECK (no note check), without importing the store at start
+
+#: How long the dashboard's review writes wait for the workflow file's lock (seconds).
+#:
+#: The dashboard saves on its UI thread: a save takes a millisecond or two
+#: and waits for the lock only while another writer holds it, normally for
+#: a few milliseconds (well within this). A process stuck with the lock held
+#: (stopped with ctrl+z mid-save, hung on a dead network disk) made the
+#: dashboard wait the store's 10 s with every key unanswered. Now the UI is
+#: held at most this long; then the write is refused as busy
+#: (``Outcome.busy``), nothing is written, and the screen keeps what the
+#: user entered (the note or action item dialog comes back filled in) or
+#: says "not saved, try again" (a status). Writing from a worker thread
+#: instead was not chosen: the writes would need a queue to stay in order,
+#: every screen a "saving…" state, and a key pressed meanwhile (``r`` again:
+#: which status does it act on?) would see the old state; a short wait
+#: keeps each save a plain call whose result is known when the next key comes.
+DASHBOARD_LOCK_TIMEOUT = 0.25
 STATUS_ORDER = ("new", "action", "discussed", "resolved", "dismissed")  # most pressing first
 STATUS_SYMBOLS = {"new": "•", "discussed": "✓", "action": "☐", "resolved": "☑", "dismissed": "×"}
 STATUS_HELP = {
@@ -87,6 +113,13 @@ def who_when(review: FlagReview) -> str:
     return f"{r.by} {r.at[:10]}"
 
 
+def busy_message(err: Any) -> str:
+    """What the dashboard says when a write found the lock held too long
+    (``store.database.LockBusy``): nothing was saved, try again."""
+    return (f"Busy: not saved, try again. Another process has held the lock of {err.path.name} "
+            f"({err.lock_path.name}) for more than {err.timeout:g} s")
+
+
 def entry_client(e: AuditEntry) -> str | None:
     """The client an audit entry is about."""
     if e.target.startswith("action:"):
@@ -118,6 +151,8 @@ class Outcome(Generic[T]):
     value: T | None = None
     notice: Notice | None = None
     touched: frozenset[str] | None = frozenset()
+    conflict: NoteChanged | None = None  # the note changed meanwhile: nothing written (their note, who, when)
+    busy: bool = False  # the lock was held too long: nothing written, try again
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,9 +273,10 @@ class ReviewService:
     """Reviews, action items and the audit trail of one caseload file."""
 
     def __init__(self, db_path: Path | str | None, *, scope: str | None = None, read_only: bool = False,
-                 as_of: date | None = None, user: str | None = None) -> None:
+                 as_of: date | None = None, user: str | None = None, lock_timeout: float | None = None) -> None:
         self.db_path = Path(db_path) if db_path is not None else None
         self.user = user  # who reviews (None: the login name; the CLI's --user)
+        self.lock_timeout = lock_timeout  # seconds a write waits for the lock (None: the store's 10 s)
         self.scope = scope or None  # --clinician: the only clinician whose clients this session sees
         self.read_only = read_only
         self.as_of = as_of  # --as-of: reviews as they stood at the end of that day (reports.as_of)
@@ -263,6 +299,8 @@ class ReviewService:
             from supervision_tui.store.database import Database
 
             database = Database(self.db_path, read_only=self.read_only)
+            if self.lock_timeout is not None:
+                database.sidecar.timeout = self.lock_timeout
             if self.as_of is not None:  # "what we knew then": reviews made later are not shown as made
                 from supervision_tui.reports.as_of import ReviewsAsOf
 
@@ -372,7 +410,8 @@ class ReviewService:
         refused = self.refusal()
         if refused is not None:
             return Outcome(notice=refused)
-        from supervision_tui.store.reviews import ReadOnlyError
+        from supervision_tui.store.database import LockBusy
+        from supervision_tui.store.reviews import NoteChanged, ReadOnlyError
 
         touched = frozenset(clients)
         store = self.store
@@ -381,15 +420,21 @@ class ReviewService:
             return Outcome(write(store), touched=touched)
         except ReadOnlyError:
             return Outcome(notice=Notice(READ_ONLY_MESSAGE, "warning", 4), touched=touched)
+        except NoteChanged as err:  # the store's snapshot now has their note: the screens refresh
+            return Outcome(notice=Notice(f"Not saved: {err}", "warning", 10), touched=touched, conflict=err)
+        except LockBusy as err:
+            return Outcome(notice=Notice(busy_message(err), "warning", 8), touched=frozenset(), busy=True)
         except UserError as err:
             return Outcome(notice=Notice(f"Not saved: {err}", "error", 10), touched=touched)
 
     def mark_client(self, analysis: ClientAnalysis, status: str = "discussed", note: str | None = None,
-                    keys: Iterable[str] | None = None) -> Outcome[int]:
+                    keys: Iterable[str] | None = None, expect_note: Any = NO_CHECK) -> Outcome[int]:
         """Review the client as a whole and set ``status`` on its flags that
         need it: every flag still ``new`` or changed since reviewed, or
-        (``keys``) exactly those flags plus the new ones. The value is the
-        number of flags set."""
+        (``keys``) exactly those flags plus the new ones, in one
+        transaction (all or nothing). The value is the number of flags set.
+        ``expect_note``: the client note the edit started from
+        (``ReviewStore.set_review``)."""
         refused = self.refusal()
         if refused is not None:
             return Outcome(notice=refused)
@@ -399,9 +444,8 @@ class ReviewService:
                    if r.status == "new" or (wanted is None and r.changed) or (wanted is not None and f.identity in wanted)]
 
         def write(store: ReviewStore) -> int:
-            for f in targets:
-                store.set_review(f, status)
-            store.set_client_review(analysis.client, status, note, latest_session=analysis.latest_session)
+            store.mark_client(analysis.client, status, note, flags=targets, latest_session=analysis.latest_session,
+                              expect_note=expect_note)
             return len(targets)
 
         outcome = self._write(write, [analysis.client])
@@ -420,13 +464,16 @@ class ReviewService:
         return tuple(f.identity for f, r in state.flags if r.status == state.client.status)
 
     def set_review(self, analysis: ClientAnalysis, flag: Flag | None, status: str | None,
-                   note: str | None = None) -> Outcome[Any]:
-        """Set a flag's (or, ``flag`` None, the client's) status and/or note."""
+                   note: str | None = None, expect_note: Any = NO_CHECK) -> Outcome[Any]:
+        """Set a flag's (or, ``flag`` None, the client's) status and/or note;
+        ``expect_note``: the note the edit started from (a note edit is
+        refused, ``Outcome.conflict``, when someone else changed it meanwhile)."""
 
         def write(store: ReviewStore) -> Any:
             if flag is None:
-                return store.set_client_review(analysis.client, status, note, latest_session=analysis.latest_session)
-            return store.set_review(flag, status, note)
+                return store.set_client_review(analysis.client, status, note, latest_session=analysis.latest_session,
+                                               expect_note=expect_note)
+            return store.set_review(flag, status, note, expect_note=expect_note)
 
         return self._write(write, [analysis.client])
 

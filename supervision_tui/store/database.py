@@ -15,7 +15,7 @@ files created by the first writer (mode 0o600) and left in place.
 
 A JSON file holding one object, written only whole and atomically::
 
-    store = LockedStore(path)                  # read_only=False, timeout=10.0
+    store = LockedStore(path)                  # read_only=False, timeout=10.0 (then LockBusy)
     data = store.read()                        # snapshot, no lock; {} if no file
     with store.transaction() as data:          # exclusive lock, fresh re-read
         data.setdefault("reviews", {})["1"] = {...}   # mutate in place
@@ -86,13 +86,25 @@ from supervision_tui.store.files import (
     write_private_bytes,
 )
 
-__all__ = ["LockedStore", "Database", "ImportReport", "Counts", "SIDECAR_SUFFIX", "resolve_database_path"]
+__all__ = ["LockedStore", "LockBusy", "Database", "ImportReport", "Counts", "SIDECAR_SUFFIX", "resolve_database_path"]
 
 SIDECAR_SUFFIX = ".workflow.json"
 LOCK_TIMEOUT = 10.0
 
 
 # --- the locked atomic JSON store ------------------------------------------------
+
+
+class LockBusy(DatabaseError):
+    """Another process held the lock for longer than the store's ``timeout``;
+    nothing was written (``path``, ``lock_path``, ``timeout``)."""
+
+    def __init__(self, path: Path, lock_path: Path, timeout: float) -> None:
+        super().__init__(f"{path}: busy: another process has held its lock ({lock_path.name}) "
+                         f"for more than {timeout:g} s")
+        self.path = path
+        self.lock_path = lock_path
+        self.timeout = timeout
 
 
 class _SnapshotStorage(Storage):
@@ -248,8 +260,7 @@ class LockedStore:
         try:
             lock.acquire(poll_interval=0.005)  # the default 50 ms would dwarf a 1 ms review save
         except Timeout:
-            raise DatabaseError(f"{self.path}: busy: another process has held its lock ({self.lock_path.name}) "
-                                f"for more than {self.timeout:g} s") from None
+            raise LockBusy(self.path, self.lock_path, self.timeout) from None
         except OSError as err:
             raise DatabaseError(f"{self.path}: cannot lock the {self.label} ({self.lock_path}): "
                                 f"{err.strerror or err}") from None

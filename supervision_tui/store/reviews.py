@@ -10,6 +10,7 @@ moment from two SSH sessions never lose each other's work.
 
     store = ReviewStore(database)               # or ReviewStore(Path("x.workflow.json"))
     store.set_review(flag, "discussed", note="talk about the no-shows")
+    store.set_review(flag, note="new text", expect_note="talk about the no-shows")  # NoteChanged if not
     store.review_for(flag)                      # FlagReview: status, who/when, changed?
     item = store.add_action("C-0142", "revisit goals", owner="T02", due=date(2026, 12, 1))
     store.set_action_done(item.id)
@@ -43,6 +44,16 @@ attached to another flag (a new rupture episode starting at another
 session is a new flag, reviewed ``new``). A client-level review records
 the client's latest session instead; it is ``changed`` when the client has
 had sessions since.
+
+Notes are compare-and-set: an editor passes the note its edit began from
+(``expect_note``); under the lock, when the stored note is another one
+(someone saved theirs meanwhile), ``NoteChanged`` is raised — carrying the
+note stored now and who changed it when, from the audit — and nothing is
+written, not the status either. A status alone is never refused that way,
+and writing the note already stored is no conflict. Without
+``expect_note`` a note is written as given (the CLI's ``review --note``).
+``mark_client`` sets a status on several flags and the client review (with
+its note) in one transaction: all of it or none.
 
 Action items
 ------------
@@ -142,6 +153,8 @@ __all__ = [
     "AuditEntry",
     "ReadOnlyError",
     "WorkflowError",
+    "NoteChanged",
+    "NO_CHECK",
     "client_key",
     "flag_key",
     "parse_key",
@@ -173,6 +186,31 @@ class WorkflowError(UserError):
 
 class ReadOnlyError(DatabaseError):
     """A write was attempted on a read-only store; nothing was written."""
+
+
+class NoteChanged(WorkflowError):
+    """A note edit was refused because the stored note is no longer the one
+    the edit started from (``expect_note``): someone else saved another
+    note meanwhile. Nothing was written (not the status either).
+
+    ``current`` is the note stored now ("" when none); ``by``/``at`` who
+    changed it and when, from the audit trail (None when not known, e.g.
+    the entry was archived). The message names who and when, never a
+    note's text (notes are private; a message may end up in a log)."""
+
+    def __init__(self, key: str, current: str, by: str | None, at: str | None) -> None:
+        who = f" by {by}" if by else ""
+        when = f" at {at[:16].replace('T', ' ')} UTC" if at else ""
+        super().__init__(f"the note was changed{who}{when} after this edit began; nothing was saved")
+        self.key = key
+        self.current = current
+        self.by = by
+        self.at = at
+
+
+#: ``expect_note`` not given: a note is written whatever is stored (a script's explicit write).
+#: ``...`` itself, so a layer above can pass it on without importing this module.
+NO_CHECK: Any = ...
 
 
 # --- keys ----------------------------------------------------------------------------
@@ -590,6 +628,65 @@ def _pick(d: dict[str, Any] | None, names: tuple[str, ...]) -> dict[str, Any] | 
     return {k: d[k] for k in names if d.get(k) is not None}
 
 
+def _note_changer(doc: dict[str, Any], key: str) -> tuple[str | None, str | None]:
+    """Who last changed the note of ``key`` and when, from the sidecar's
+    audit (newest first); (None, None) when it is not there (archived)."""
+    for e in reversed(doc.get("audit", [])):
+        if e.get("target") != key:
+            continue
+        before, after = e.get("before") or {}, e.get("after") or {}
+        if before.get("note") != after.get("note"):
+            return _text(e.get("user")), e.get("at")
+    return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class _ReviewChange:
+    """One review write (status and/or note) as a mutation of the sidecar
+    document, run under the lock on its fresh content (``ReviewStore._write``)."""
+
+    key: str
+    status: str | None
+    note: str | None  # checked text; "" clears
+    flag_status: str | None
+    flag_session: int | None
+    expect_note: Any  # NO_CHECK, or the note the edit started from (None/"": none)
+
+    def check(self, doc: dict[str, Any]) -> None:
+        """Raise ``NoteChanged`` when a note is written, one was expected and
+        the stored note is another (compared as the views showed it: the
+        neutralised text). Writing the note already stored is no conflict."""
+        if self.note is None or self.expect_note is NO_CHECK:
+            return
+        old = doc.get("reviews", {}).get(self.key) or {}
+        stored = _text(old.get("note"), newlines=True) or ""
+        if stored in ((self.expect_note or "").strip(), self.note):
+            return
+        by, at = _note_changer(doc, self.key)
+        raise NoteChanged(self.key, stored, by, at)
+
+    def __call__(self, doc: dict[str, Any], audit: Callable[..., None], who: str, at: str) -> Review:
+        self.check(doc)
+        key = self.key
+        reviews = doc.setdefault("reviews", {})
+        old = reviews.get(key)
+        new = dict(old) if old else {"status": "new"}
+        if self.status is not None:
+            new["status"] = self.status
+            new["flag_status"] = self.flag_status
+            new["flag_session"] = self.flag_session
+        if self.note is not None:
+            new["note"] = self.note or None
+        new["by"], new["at"] = who, at
+        new = _compact(new)
+        before, after = _pick(old, _REVIEW_AUDIT_FIELDS), _pick(new, _REVIEW_AUDIT_FIELDS)
+        if before != after:  # re-setting a status re-acknowledges a changed flag (its status, session)
+            reviews[key] = new
+            audit("review.set" if self.status is not None else "review.note", key, before, after)
+        # else a no-op (the same status, flag state and note): nothing stored, nothing in the audit trail
+        return _review_from(key, reviews.get(key, new))
+
+
 # --- the store ----------------------------------------------------------------------------
 
 
@@ -715,22 +812,30 @@ class ReviewStore:
             raise ReadOnlyError(f"{self.path}: opened read-only; the change was not saved")
         who = _check_user(user) if user is not None else self.user
         at = self._clock()
-        with self._store.transaction() as doc:
-            self._validate(doc)  # a damaged file is never rewritten
-            remove_stale_temporaries_in(self.archive_dir)  # left by a killed rotation; none can be in progress now
-            doc.setdefault("workflow_version", WORKFLOW_VERSION)
-            seq = int(doc.get("seq", 0))
-            entries: list[dict[str, Any]] = []
+        doc: dict[str, Any] | None = None
+        try:
+            with self._store.transaction() as doc:
+                self._validate(doc)  # a damaged file is never rewritten
+                remove_stale_temporaries_in(self.archive_dir)  # left by a killed rotation; none can be in progress now
+                doc.setdefault("workflow_version", WORKFLOW_VERSION)
+                seq = int(doc.get("seq", 0))
+                entries: list[dict[str, Any]] = []
 
-            def audit(action: str, target: str, before: dict | None, after: dict | None) -> None:
-                entries.append({"seq": seq + len(entries) + 1, "at": at, "user": who, "action": action,
-                                "target": target, "before": before, "after": after})
+                def audit(action: str, target: str, before: dict | None, after: dict | None) -> None:
+                    entries.append({"seq": seq + len(entries) + 1, "at": at, "user": who, "action": action,
+                                    "target": target, "before": before, "after": after})
 
-            result = mutate(doc, audit, who, at)
-            if entries:
-                doc["seq"] = seq + len(entries)
-                doc.setdefault("audit", []).extend(entries)
-                self._rotate(doc)
+                result = mutate(doc, audit, who, at)
+                if entries:
+                    doc["seq"] = seq + len(entries)
+                    doc.setdefault("audit", []).extend(entries)
+                    self._rotate(doc)
+        except NoteChanged:
+            # nothing was written; ``doc`` is what the file holds now (the refusal comes
+            # before any change to it), so the snapshot shows the other person's note
+            if doc is not None:
+                self._doc, self._token = doc, _UNKNOWN
+            raise
         # ``doc`` is what the transaction wrote. Its stat token is unknown (another
         # process may already have written after us), so the next poll() re-reads
         # once and compares content.
@@ -783,27 +888,63 @@ class ReviewStore:
         return FlagReview(key, r.status, r, changed, change)
 
     def set_review(self, flag: Flag, status: str | None = None, note: str | None = None, *,
-                   user: str | None = None) -> Review:
+                   user: str | None = None, expect_note: Any = NO_CHECK) -> Review:
         """Set the review status of ``flag`` and/or its note.
 
         ``status`` None keeps the current status (``new`` if none) and only
         edits the note; setting a status records the flag's current status
         and session ("changed since reviewed"). ``note`` None keeps the
         note, ``""`` clears it.
+
+        ``expect_note``: the note the edit started from (None or "": none).
+        When a ``note`` is given and, under the lock, the stored note is
+        another one, ``NoteChanged`` is raised and nothing is written (a
+        compare-and-set: two people editing one note never silently
+        replace each other's). Without a ``note`` (a status only) it is not
+        checked. Omitted: no check (the CLI's explicit ``--note``).
         """
         if not isinstance(flag, Flag):
             raise TypeError("set_review needs a Flag; use set_client_review for a client")
-        return self._set(flag_key(flag), status, note, user, flag.status, flag.session)
+        return self._set(flag_key(flag), status, note, user, flag.status, flag.session, expect_note)
 
     def set_client_review(self, client: str, status: str | None = None, note: str | None = None, *,
-                          latest_session: int | None = None, user: str | None = None) -> Review:
+                          latest_session: int | None = None, user: str | None = None,
+                          expect_note: Any = NO_CHECK) -> Review:
         """Review the client as a whole ("discussed in supervision").
         ``latest_session``: the client's latest session, recorded to say
-        later whether there were sessions since."""
-        return self._set(client_key(client), status, note, user, None, latest_session)
+        later whether there were sessions since. ``expect_note``: as in
+        ``set_review``."""
+        return self._set(client_key(client), status, note, user, None, latest_session, expect_note)
+
+    def mark_client(self, client: str, status: str, note: str | None = None, *, flags: Iterable[Flag] = (),
+                    latest_session: int | None = None, user: str | None = None,
+                    expect_note: Any = NO_CHECK) -> Review:
+        """Set ``status`` on each of ``flags`` and on the client as a whole
+        (with ``note``, checked against ``expect_note`` as in
+        ``set_review``) in one transaction: all of it is saved or none
+        (a refused note or a busy lock leaves every flag as it was). The
+        audit has one entry per review changed, the flags' first."""
+        _check_status(status)
+        targets = list(flags)
+        if not all(isinstance(f, Flag) for f in targets):
+            raise TypeError("mark_client's flags must be Flags")
+        changes = [self._change(flag_key(f), status, None, f.status, f.session) for f in targets]
+        own = self._change(client_key(client), status, note, None, latest_session, expect_note)
+
+        def mutate(doc, audit, who, at):
+            own.check(doc)  # before anything changes: a refusal writes nothing
+            for change in changes:
+                change(doc, audit, who, at)
+            return own(doc, audit, who, at)
+
+        return self._write(mutate, user)
 
     def _set(self, key: str, status: str | None, note: str | None, user: str | None,
-             flag_status: str | None, flag_session: int | None) -> Review:
+             flag_status: str | None, flag_session: int | None, expect_note: Any = NO_CHECK) -> Review:
+        return self._write(self._change(key, status, note, flag_status, flag_session, expect_note), user)
+
+    def _change(self, key: str, status: str | None, note: str | None, flag_status: str | None,
+                flag_session: int | None, expect_note: Any = NO_CHECK) -> _ReviewChange:
         client, _kind, _s, _i = parse_key(key)
         _check_code(client, "client")
         if status is not None:
@@ -812,27 +953,9 @@ class ReviewStore:
             note = _check_text(note, "note", empty_ok=True)
         if status is None and note is None:
             raise WorkflowError("nothing to change: give a status or a note")
-
-        def mutate(doc, audit, who, at):
-            reviews = doc.setdefault("reviews", {})
-            old = reviews.get(key)
-            new = dict(old) if old else {"status": "new"}
-            if status is not None:
-                new["status"] = status
-                new["flag_status"] = flag_status
-                new["flag_session"] = flag_session
-            if note is not None:
-                new["note"] = note or None
-            new["by"], new["at"] = who, at
-            new = _compact(new)
-            before, after = _pick(old, _REVIEW_AUDIT_FIELDS), _pick(new, _REVIEW_AUDIT_FIELDS)
-            if before != after:  # re-setting a status re-acknowledges a changed flag (its status, session)
-                reviews[key] = new
-                audit("review.set" if status is not None else "review.note", key, before, after)
-            # else a no-op (the same status, flag state and note): nothing stored, nothing in the audit trail
-            return _review_from(key, reviews.get(key, new))
-
-        return self._write(mutate, user)
+        if expect_note is not NO_CHECK and expect_note is not None and not isinstance(expect_note, str):
+            raise TypeError(f"expect_note must be text or None (got {type(expect_note).__name__})")
+        return _ReviewChange(key, status, note, flag_status, flag_session, expect_note)
 
     def history(self, target: Flag | str) -> list[AuditEntry]:
         """Every change of one review (a flag or key) or action item

@@ -79,7 +79,7 @@ from textual.theme import ThemeProvider
 
 from supervision_tui.errors import UserError
 from supervision_tui.gc_pause import end_startup
-from supervision_tui.service.reviews import POLL_SECONDS, Notice, Outcome, ReviewService
+from supervision_tui.service.reviews import DASHBOARD_LOCK_TIMEOUT, POLL_SECONDS, Notice, Outcome, ReviewService
 from supervision_tui.settings import Settings
 from supervision_tui.ui import keymap
 from supervision_tui.ui.commands import SupervisionCommands
@@ -172,7 +172,9 @@ class SupervisionApp(App[None]):
         self._cache_written: CacheKey | None = None
         self._open_when_loaded: str | None = None  # a client asked for while loading
         self._client_screens: dict[str, ClientScreen] = {}  # origin -> its client screen (see show_client)
-        self.reviews = ReviewService(self.db_path, scope=clinician, read_only=read_only, as_of=as_of)
+        # review saves run on this thread and wait at most DASHBOARD_LOCK_TIMEOUT for the lock (see there)
+        self.reviews = ReviewService(self.db_path, scope=clinician, read_only=read_only, as_of=as_of,
+                                     lock_timeout=DASHBOARD_LOCK_TIMEOUT)
         self.changed_clients: frozenset[str] | None = None  # clients of the last review change (None: any)
         self.row_hooks: list[Callable[[CaseloadRow], None]] = []
         self._startup_messages: list[Notice] = []

@@ -139,6 +139,9 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         Key("quit", "q", "app.quit", "Quit"),
     ),
     "dialog": (_back("cancel", "Cancel"),),
+    # the note dialog: p ends presenting while both texts of a conflict are hidden (a modal
+    # screen takes no app key; a focused text field takes p as a letter)
+    "note-dialog": (Key("present", "p", "toggle_present", "Present", show=False),),
     "review-dialog": tuple(
         Key(f"status-{s}", STATUS_KEYS[s], f"choose('{s}')", s.capitalize()) for s in _STATUS_ORDER
     ),
@@ -196,6 +199,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "clinicians": ("clinicians", "clinicians-table", "lists"),
     "help": ("help",),
     "review-dialog": ("dialog", "review-dialog"),
+    "note-dialog": ("dialog", "note-dialog"),
     "dialog": ("dialog",),
 }
 

@@ -367,7 +367,7 @@ class CaseloadScreen(AppScreen[None]):
 
     def pick_client_status(self, code: str) -> None:
         """The status picker for a client (and the flags marked with it)."""
-        from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog
+        from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog, save_note
 
         app = self.sup
         data = app.data
@@ -383,12 +383,28 @@ class CaseloadScreen(AppScreen[None]):
         explain = f"also sets the {n} flag{'s' if n != 1 else ''} marked with it" if n else ""
         note = state.client.review.note if state.client.review is not None else None
 
+        def save(status: str, text: str | None, expected: str | None):
+            from supervision_tui.service.reviews import NO_CHECK, Notice, Outcome
+
+            if app.data is None or code not in app.data.by_code:
+                return Outcome(notice=Notice(f"{code} is not in the caseload any more (reloaded?): not saved",
+                                             "warning"))
+            return app.reviews.mark_client(app.data.by_code[code], status, text, keys=keys,
+                                           expect_note=NO_CHECK if text is None else expected)
+
         def chosen(choice: ReviewChoice | None) -> None:
             if choice is None or app.data is None or code not in app.data.by_code:
                 return
-            done = app.apply(app.reviews.mark_client(app.data.by_code[code], choice.status, choice.note, keys=keys))
-            if done is not None:
+
+            def done(_outcome) -> None:
                 self.notify(f"{code} marked {choice.status}", timeout=3)
+
+            if choice.note is None:  # the status only: never refused for a note changed meanwhile
+                if app.apply(save(choice.status, None, None)) is not None:
+                    done(None)
+                return
+            save_note(app, f"{code} · the client as a whole", choice.note, note,
+                      lambda text, expected: save(choice.status, text, expected), done, status=choice.status)
 
         app.push_screen(ReviewDialog(f"{code} · the client as a whole", state.client.status, now, note,
                                      explain), chosen)

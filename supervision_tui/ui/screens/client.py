@@ -12,7 +12,10 @@ Review workflow (side column, top): the Review list has one entry per flag,
 most urgent first (risk, outcome, rupture episode, goal, attendance), then
 the client as a whole, each with its status, who/when, what changed since and the note;
 ``r`` sets the highlighted entry's status (a small dialog: five statuses
-on single keys, optional note), ``n`` adds/edits its note. The Actions
+on single keys, optional note), ``n`` adds/edits its note. A note is saved
+only over the note the dialog began with: when someone else saved another
+one meanwhile, nothing is saved and the note dialog comes back with both
+texts (``dialogs.save_note``); a status alone is always saved. The Actions
 list holds the client's action items (``x`` adds one, ``d`` marks the
 highlighted one done/undone). Notes and action texts are hidden while
 presenting. Writes refresh these panels in place (no reload).
@@ -365,7 +368,7 @@ class ClientScreen(AppScreen[str | None]):
         yield "Action item done / undone", self.action_toggle_action, "The item highlighted in Actions"
 
     def action_review(self) -> None:
-        from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog
+        from supervision_tui.ui.screens.dialogs import ReviewChoice, ReviewDialog, save_note
 
         app = self.sup
         v = self.view
@@ -381,22 +384,41 @@ class ClientScreen(AppScreen[str | None]):
         if flag is not None and review.changed and review.status != "new" and review.change:
             explain = f"* changed since reviewed: {review.change}"
         code = self.code
+        note = review.review.note if review.review is not None else None
 
         def chosen(choice: ReviewChoice | None) -> None:
             if choice is None or self.view is None:
                 return
-            analysis = app.data.by_code.get(code) if app.data else None
-            if analysis is None:
-                return
-            if app.apply(app.reviews.set_review(analysis, flag, choice.status, choice.note)) is not None:
+
+            def done(_outcome) -> None:
                 what = "client" if flag is None else REGISTRY.short(flag)
                 self.notify(f"{code} {what}: {choice.status}", timeout=3)
 
-        note = review.review.note if review.review is not None else None
+            if choice.note is None:  # the status only: never refused for a note changed meanwhile
+                outcome = self._save_review(code, flag, choice.status, None, None)
+                if app.apply(outcome) is not None:
+                    done(outcome)
+                return
+            save_note(app, name, choice.note, note,
+                      lambda text, expected: self._save_review(code, flag, choice.status, text, expected),
+                      done, status=choice.status)
+
         app.push_screen(ReviewDialog(name, review.status, now, note, explain), chosen)
 
+    def _save_review(self, code: str, flag, status: str | None, note: str | None, expected: str | None):
+        """One review write of ``code`` (``flag`` None: the client as a
+        whole); a note is compared with ``expected``, the note the edit
+        began from (``ReviewService.set_review``)."""
+        from supervision_tui.service.reviews import NO_CHECK, Notice, Outcome
+
+        app = self.sup
+        analysis = app.data.by_code.get(code) if app.data else None
+        if analysis is None:
+            return Outcome(notice=Notice(f"{code} is not in the caseload any more (reloaded?): not saved", "warning"))
+        return app.reviews.set_review(analysis, flag, status, note, expect_note=NO_CHECK if note is None else expected)
+
     def action_note(self) -> None:
-        from supervision_tui.ui.screens.dialogs import NoteDialog
+        from supervision_tui.ui.screens.dialogs import NoteDialog, save_note
 
         app = self.sup
         v = self.view
@@ -411,12 +433,12 @@ class ClientScreen(AppScreen[str | None]):
         def chosen(text: str | None) -> None:
             if text is None:
                 return
-            analysis = app.data.by_code.get(code) if app.data else None
-            if analysis is None:
-                return
-            if app.apply(app.reviews.set_review(analysis, flag, None, text)) is not None:
+
+            def done(outcome) -> None:
                 what = "client" if flag is None else REGISTRY.short(flag)
-                self.notify(f"{code} {what}: note {'saved' if text else 'cleared'}", timeout=3)
+                self.notify(f"{code} {what}: note {'saved' if outcome.value.note else 'cleared'}", timeout=3)
+
+            save_note(app, name, text, note, lambda t, expected: self._save_review(code, flag, None, t, expected), done)
 
         app.push_screen(NoteDialog(name, note), chosen)
 
@@ -430,10 +452,19 @@ class ClientScreen(AppScreen[str | None]):
         code = self.code
         flag = self.query_one(ReviewList).highlighted_flag
 
+        data = app.data
+        known = None
+        if data is not None:  # the owner must be a clinician of the caseload (a supervisee or supervisor)
+            known = set(data.caseload.clinicians) | {a.clinician for a in data.analyses if a.clinician}
+
         def chosen(draft: ActionDraft | None) -> None:
             if draft is None:
                 return
-            item = app.apply(app.reviews.add_action(code, draft.text, draft.owner, draft.due, flag))
+            outcome = app.reviews.add_action(code, draft.text, draft.owner, draft.due, flag)
+            item = app.apply(outcome)
+            if outcome.busy:  # nothing saved: the dialog comes back with what was typed
+                app.push_screen(ActionDialog(code, draft.owner, known_owners=known, draft=draft), chosen)
+                return
             if item is not None:
                 actions = self.query_one(ActionList)
                 ids = [o.id for o in actions.options]
@@ -442,10 +473,6 @@ class ClientScreen(AppScreen[str | None]):
                 due = f", due {item.due.isoformat()}" if item.due else ""
                 self.notify(f"{code}: action item added (owner {item.owner or '—'}{due})", timeout=3)
 
-        data = app.data
-        known = None
-        if data is not None:  # the owner must be a clinician of the caseload (a supervisee or supervisor)
-            known = set(data.caseload.clinicians) | {a.clinician for a in data.analyses if a.clinician}
         app.push_screen(ActionDialog(code, v.analysis.clinician or None, known_owners=known), chosen)
 
     def action_toggle_action(self) -> None:

@@ -3,24 +3,30 @@ statuses on single keys + an optional note), note, action item, date.
 
 Each dialog dismisses with its result, or None on escape. While the app is
 presenting, text fields mask what is typed and never show a stored note.
+
+``save_note`` saves a note typed in a dialog and handles what can stop
+it without losing the text: another person's note saved meanwhile (the
+note dialog comes back with both texts) and a busy workflow file (the
+note dialog comes back with the text as typed).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from supervision_tui.service.reviews import STATUS_HELP, status_text
+from supervision_tui.service.reviews import STATUS_HELP, Notice, Outcome, status_text
 from supervision_tui.store.sanitize import IDENTIFIER_RE, printable
 from supervision_tui.ui.context import app_of
 from supervision_tui.ui.keymap import bindings, hint_key
@@ -167,24 +173,103 @@ class ReviewDialog(_Dialog):
 # --- note -------------------------------------------------------------------------------------------
 
 
+def changed_by(conflict) -> str:
+    """"B (2026-11-20 10:03 UTC)" / "someone else": who changed a note
+    meanwhile (``store.reviews.NoteChanged``), as the dialogs say it."""
+    who = conflict.by or "someone else"
+    return who + (f" ({_when(conflict)})" if conflict.at else "")
+
+
+def _when(conflict) -> str:
+    return f"{conflict.at[:16].replace('T', ' ')} UTC" if conflict.at else ""
+
+
+def merged_note(conflict, own: str) -> str:
+    """The text the note dialog reopens with after a refused save: the note
+    stored now (``conflict.current``), a separator line naming who changed
+    it, and the text the user had typed, so neither is lost."""
+    when = f" ({_when(conflict)})" if conflict.at else ""
+    if not conflict.current:
+        line = f"─── {conflict.by or 'someone else'} cleared the note{when} · below: yours ───"
+    elif conflict.by:
+        line = f"─── above: {conflict.by}'s note{when} · below: yours ───"
+    else:
+        line = "─── above: the note saved meanwhile · below: yours ───"
+    return "\n".join(part for part in (conflict.current, line, own) if part)
+
+
+class NoteArea(TextArea):
+    """The note dialog's multi-line field (both texts after a conflict):
+    enter saves, as in the one-line field, instead of breaking the line."""
+
+    class Submitted(Message):
+        def __init__(self, area: NoteArea) -> None:
+            super().__init__()
+            self.area = area
+
+    async def _on_key(self, event) -> None:
+        if event.key == "enter":
+            event.prevent_default()  # (TextArea's own handler would insert a line break)
+            event.stop()
+            self.post_message(self.Submitted(self))
+
+
 class NoteDialog(_Dialog):
-    """Add or edit the note of a flag or client; an empty note clears it."""
+    """Add or edit the note of a flag or client; an empty note clears it.
+
+    ``note``: the note stored when the edit began (what a save expects to
+    replace); ``text``: what the field starts with when it is not that
+    note (the user's own text, brought back after a refused save);
+    ``conflict``: the ``NoteChanged`` that refused the last save: the
+    field is then a multi-line one holding ``text`` (both texts,
+    ``merged_note``) with a line saying what happened; ``status``: a
+    status saved together with the note (the review dialog's)."""
 
     PRIVATE_INPUTS = ("note-input",)
 
-    BINDINGS = bindings("dialog")
+    BINDINGS = bindings("dialog", "note-dialog")
 
-    def __init__(self, target: str, note: str | None = None) -> None:
-        super().__init__(id="note-dialog")
+    def __init__(self, target: str, note: str | None = None, *, text: str | None = None, conflict=None,
+                 status: str | None = None, busy: bool = False, id: str | None = "note-dialog") -> None:
+        super().__init__(id=id)
         self.target = target
         self.note = note or ""
+        self.text = self.note if text is None else text
+        self.conflict = conflict
+        self.status = status
+        self.busy = busy
+
+    def _explain(self) -> str:
+        what = f"your note and the status {self.status} were" if self.status else "your note was"
+        if self.conflict is not None:
+            return (f"{changed_by(self.conflict)} changed this note while you were editing it, so {what} "
+                    "not saved. Both texts are below: edit them into one note and press enter to save it.")
+        if self.busy:
+            return (f"Busy (another process holds the workflow file's lock): {what} not saved. "
+                    "Press enter to try again.")
+        return ""
 
     def compose(self) -> ComposeResult:
         masked = _presenting(self)
         with Vertical(classes="dialog-box"):
             yield Static(Text(self.target, style="bold"), classes="dialog-text")
-            yield Input(value="" if masked else self.note, password=masked, id="note-input",
-                        placeholder=MASKED_HINT if masked else "a private note for supervision")
+            explain = self._explain()
+            if explain:
+                yield Static(Text(explain, style="italic"), classes="dialog-text", id="note-explain")
+            if self.conflict is not None:
+                area = NoteArea(self.text, id="note-area", soft_wrap=True, show_line_numbers=False)
+                area.display = not masked
+                area.disabled = masked
+                yield area
+                hidden = Static(f"(both texts are hidden while presenting · {hint_key(self, 'present')} "
+                                "stops presenting and shows them · esc cancel)",
+                                id="note-area-hidden", classes="dialog-text", markup=False)
+                hidden.display = masked
+                yield hidden
+            else:
+                typed = self.text if self.text != self.note else ("" if masked else self.note)
+                yield Input(value=typed, password=masked, id="note-input",
+                            placeholder=MASKED_HINT if masked else "a private note for supervision")
             yield Static("", classes="dialog-error", markup=False)
             yield Static("enter save · an empty note clears it · esc cancel"
                          + (" · the stored note is not shown while presenting" if masked and self.note else ""),
@@ -193,19 +278,98 @@ class NoteDialog(_Dialog):
     def on_mount(self) -> None:
         self._title("Note" if not self.note else "Edit note")
         self._error("")
-        self.query_one(Input).focus()
+        if self.conflict is not None:
+            area = self.query_one(NoteArea)
+            area.move_cursor(area.document.end)  # after the user's own text
+            self._mask(_presenting(self))
+        else:
+            self.query_one(Input).focus()
 
-    @on(Input.Submitted, "#note-input")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        value = event.value.strip()
+    def _mask(self, present: bool) -> None:
+        if self.conflict is None:
+            super()._mask(present)
+            return
+        # the other person's note cannot be masked in a multi-line field: hidden while
+        # presenting, and disabled (no key reaches it unseen; p reaches the app)
+        area = self.query_one(NoteArea)
+        area.display = not present
+        area.disabled = bool(present)
+        self.query_one("#note-area-hidden").display = bool(present)
+        if present:
+            self.set_focus(None)
+        else:
+            area.focus()
+
+    def action_toggle_present(self) -> None:
+        """``p`` (reaches here only when no text field has the focus: both
+        texts of a conflict hidden while presenting): stop presenting."""
+        app_of(self).action_toggle_present()
+
+    def _save(self, value: str) -> None:
+        value = value.strip()
         if _presenting(self) and not value and self.note:
             self._error("While presenting, the stored note is not shown; type the new note, or esc")
             return
         self.dismiss(value)
 
+    @on(Input.Submitted, "#note-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._save(event.value)
+
+    @on(NoteArea.Submitted)
+    def _area_submitted(self, event: NoteArea.Submitted) -> None:
+        event.stop()
+        if _presenting(self):  # (the field is hidden; enter cannot reach it, but be sure)
+            return
+        self._save(event.area.text)
+
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def save_note(app, target: str, text: str, expected: str | None, save: Callable[[str, str | None], Outcome],
+              saved: Callable[[Outcome], None], *, status: str | None = None) -> None:
+    """Save a note typed in a dialog: ``save(text, expected)`` is the
+    service's write (``expected``: the note the edit began from, its
+    compare-and-set), ``saved(outcome)`` what to do once it is saved.
+    Nothing typed is lost on the way:
+
+    * someone else saved another note meanwhile (``Outcome.conflict``):
+      a notification says so and the note dialog opens again with their
+      note, a line naming who changed it, and this text; saving that
+      expects their note (the one now stored);
+    * the workflow file is busy (``Outcome.busy``): the note dialog opens
+      again with this text;
+    * any other refusal (read-only, a bad character): its notification.
+
+    ``status``: the status saved together with the note (named in the
+    dialog when it comes back)."""
+    outcome = save(text, expected)
+    conflict = outcome.conflict
+    if conflict is not None:
+        message = (f"Not saved: {changed_by(conflict)} changed this note while you were editing it. "
+                   "Both texts are in the note dialog: edit them and save again")
+        outcome = replace(outcome, notice=Notice(message, "warning", 10))
+    app.apply(outcome)
+    # (no id: the dialog that gave the text is still being removed while this runs)
+    if conflict is not None:
+        again = conflict.current
+        dialog = NoteDialog(target, again, text=merged_note(conflict, text), conflict=conflict, status=status,
+                            id=None)
+    elif outcome.busy:
+        again = expected
+        dialog = NoteDialog(target, again, text=text, status=status, busy=True, id=None)
+    else:
+        if outcome.notice is None:
+            saved(outcome)
+        return
+
+    def chosen(new_text: str | None) -> None:
+        if new_text is not None:
+            save_note(app, target, new_text, again, save, saved, status=status)
+
+    app.push_screen(dialog, chosen)
 
 
 # --- action item --------------------------------------------------------------------------------------
@@ -220,31 +384,40 @@ class ActionDraft:
 
 class ActionDialog(_Dialog):
     """A new action item: what (required), owner (default: the client's
-    clinician), due date (optional, YYYY-MM-DD)."""
+    clinician), due date (optional, YYYY-MM-DD). ``draft``: the fields as
+    entered before (brought back after a save that could not be made:
+    the workflow file was busy), with a line saying so."""
 
     PRIVATE_INPUTS = ("action-text",)
 
     BINDINGS = bindings("dialog")
 
     def __init__(self, client: str, owner: str | None, today: date | None = None,
-                 known_owners: Iterable[str] | None = None) -> None:
-        super().__init__(id="action-dialog")
+                 known_owners: Iterable[str] | None = None, draft: ActionDraft | None = None) -> None:
+        super().__init__(id="action-dialog" if draft is None else None)  # (a draft's: the first is still closing)
         self.client = client
         self.owner = owner or ""
         self.today = today
+        self.draft = draft
         self.known_owners = sorted(set(known_owners)) if known_owners is not None else None
         """The clinicians of the caseload (supervisees and supervisors); None: not checked."""
 
     def compose(self) -> ComposeResult:
         masked = _presenting(self)
+        d = self.draft
         with Vertical(classes="dialog-box"):
+            if d is not None:
+                yield Static(Text("Busy (another process holds the workflow file's lock): not saved. "
+                                  "Press enter to try again.", style="italic"), classes="dialog-text")
             yield Static("What should happen", classes="dialog-label", markup=False)
-            yield Input(id="action-text", password=masked,
+            yield Input(value=d.text if d else "", id="action-text", password=masked,
                         placeholder=MASKED_HINT if masked else "e.g. revisit goals with the client")
             yield Static("Owner (clinician id)", classes="dialog-label", markup=False)
-            yield Input(value=self.owner, id="action-owner", placeholder="e.g. T02 · empty: no owner")
+            yield Input(value=(d.owner or "") if d else self.owner, id="action-owner",
+                        placeholder="e.g. T02 · empty: no owner")
             yield Static("Due date (optional)", classes="dialog-label", markup=False)
-            yield Input(id="action-due", placeholder="YYYY-MM-DD, e.g. 2026-12-01")
+            yield Input(value=d.due.isoformat() if d and d.due else "", id="action-due",
+                        placeholder="YYYY-MM-DD, e.g. 2026-12-01")
             yield Static("", classes="dialog-error", markup=False)
             yield Static("tab next field · enter save · esc cancel", classes="dialog-help", markup=False)
 
