@@ -292,8 +292,25 @@ def _read_other(files, fhir, mapping, client_system, clinician_system, config, c
     from supervision_tui.store.mapping import read_mapped
 
     existing = _open_db(db).load() if db is not None and db.exists() else None
-    result = read_mapped(mapping, list(files), clients=clients, goals=goals, existing=existing)
+    # an import keeps the files' errors for the checks against the database (_import_into)
+    result = read_mapped(mapping, list(files), clients=clients, goals=goals, existing=existing,
+                         keep_errors=db is not None)
     return result.parsed, result.summary()
+
+
+def _import_into(db: Path, parsed):
+    """``Database.import_parsed``: with errors in ``parsed``, it adds the checks
+    against the database and raises with all of them. A database path that
+    cannot even be opened leaves the files' errors alone."""
+    try:
+        database = _open_db(db, read_only=False)
+    except UserError:
+        if parsed.errors:
+            from supervision_tui.store.csv_io import sorted_errors
+
+            raise ValidationFailed(sorted_errors(parsed.errors)) from None
+        raise
+    return database.import_parsed(parsed)
 
 
 @cli.command("import")
@@ -332,8 +349,8 @@ def import_cmd(db, files, clients, goals, fhir, client_system, clinician_system,
             from supervision_tui.store.csv_io import parse_files
 
             _no_folders(files)
-            parsed = parse_files(files[0], clients=clients, goals=goals)
-        report = _open_db(db, read_only=False).import_parsed(parsed)
+            parsed = parse_files(files[0], clients=clients, goals=goals, keep_errors=True)
+        report = _import_into(db, parsed)
     except UserError as err:
         _fail(err)
     except OSError as err:

@@ -3,9 +3,11 @@
 Public API::
 
     parse_files(measures, clients=None, goals=None) -> ParsedImport   # raises ValidationFailed
+    parse_files(..., keep_errors=True) -> ParsedImport                # errors in .errors (for the import)
     validate_files(paths) -> str                                      # raises ValidationFailed
     export_csv(caseload, outdir, clinician=None, include_notes=False) -> list[Path]
     session_errors(entries) -> list[tuple[tuple, str]]                 # shared with database.py
+    sorted_errors(*groups) -> list[str]                                # shared with database.py
 
 Every problem is reported as ``FILE:LINE: column: what is wrong (got VALUE)``
 where LINE is the physical line of the file (header = line 1; a row whose
@@ -17,7 +19,18 @@ or ``goal_id`` value that is not a code is shown only by its length,
 ``sanitize.code_shown``). Problems that concern the
 file rather than a column use the pseudo-columns ``file`` (not UTF-8, not
 CSV), ``header`` and ``row`` (wrong number of fields). All errors of all
-files are collected (``ValidationFailed`` shows the first 50 and a count).
+files are collected (``ValidationFailed`` shows the first 50 and a count),
+in one run: a row with an error still takes part in the checks across
+rows and files when its identity is valid (a measures row's client,
+session, instrument and rater; a goal's client and goal_id; a client's
+code): a row repeating it, a session dated before it, a session row that
+disagrees with it on a valid date, attendance or clinician are reported
+with it. A check that needs a value that is itself invalid is left out
+for that row only (an unreadable date is never "dated before" too), and
+a goal's client is not called unknown when its measures or clients row
+could not be read (that would repeat the row's error). The checks across
+files run on the rows that could be read, whatever errors the files
+have; on import, so do the checks against the database.
 
 Readings of the spec, decided here (interchange.md leaves them open):
 
@@ -66,7 +79,8 @@ Readings of the spec, decided here (interchange.md leaves them open):
   sequences; ``store/sanitize.py``), reported as ``contains a control
   character: ESC (U+001B) at character N``. A goal ``description`` may
   span lines: a quoted field's ``\r\n`` or ``\r`` is stored as ``\n``.
-  A row with such a cell is reported once per cell and not checked further.
+  A row with such a cell is reported once per cell and not checked further
+  (its identity still counts: a row repeating it is reported).
 * A description that starts with ``'`` followed by ``=``, ``+``, ``-``,
   ``@`` (export's spreadsheet-formula guard, ``sanitize.csv_cell``) loses
   that one ``'`` on import, so export → import gives back the same text.
@@ -133,6 +147,7 @@ __all__ = [
     "validate_files",
     "export_csv",
     "session_errors",
+    "sorted_errors",
 ]
 
 MEASURES_COLUMNS = (
@@ -178,6 +193,15 @@ class ParsedImport:
     ``Database.import_parsed`` accepts them when the database knows the
     client and reports them as errors otherwise (``parse_files`` alone
     cannot know the database).
+
+    ``errors`` (only from ``parse_files(..., keep_errors=True)`` or
+    ``mapping.read_mapped(..., keep_errors=True)``) are the files' errors as
+    ``(sort key, line)``; such a result is never imported:
+    ``Database.import_parsed`` adds the checks against the database of the
+    rows that could be read and raises ``ValidationFailed`` with all of them.
+    ``partial`` holds the measures rows with an error whose identity (client,
+    session, instrument, rater) is valid, with None in each field that is
+    not: they take part in the checks across rows, never in an import.
     """
 
     files: list[str] = field(default_factory=list)
@@ -191,16 +215,40 @@ class ParsedImport:
     goals: list[Goal] = field(default_factory=list)
     goal_origins: list[Origin] = field(default_factory=list)
     unknown_goal_clients: list[tuple[str, Origin]] = field(default_factory=list)
+    errors: list[tuple[tuple, str]] = field(default_factory=list)
+    partial: list[tuple[Rating, Origin]] = field(default_factory=list)
+
+    def file_order(self) -> dict[str, int]:
+        """Each file's place in ``files`` (its first), the first part of an error's sort key."""
+        order: dict[str, int] = {}
+        for name in self.files:
+            order.setdefault(name, len(order))
+        return order
 
     def unresolved(self, known_clients: Iterable[str] = (), *, database: bool = True) -> list[str]:
         """Errors for goals whose client is unknown also to ``known_clients``."""
+        return [line for _key, line in self.unresolved_keyed(known_clients, database=database)]
+
+    def unresolved_keyed(self, known_clients: Iterable[str] = (), *,
+                         database: bool = True) -> list[tuple[tuple, str]]:
+        """``unresolved`` as ``(sort key, line)`` pairs (see ``sorted_errors``)."""
         known = set(known_clients)
+        order = self.file_order()
         where = "the measures or clients file, nor in the database" if database else "the measures or clients file"
         return [
-            _fmt(origin, "client", f"not in {where}", client)
-            for client, origin in self.unknown_goal_clients
+            ((order.get(origin[0], 99), origin[1], n), _fmt(origin, "client", f"not in {where}", client))
+            for n, (client, origin) in enumerate(self.unknown_goal_clients)
             if client not in known
         ]
+
+
+def sorted_errors(*groups: Iterable[tuple[tuple, str]]) -> list[str]:
+    """The error lines of several checks, as ``(sort key, line)`` pairs with
+    the key (file order, line, arrival): in file and line order, on one line
+    the groups in the order given, an identical line once."""
+    keyed = [((k[0], k[1], n, k[2]), line) for n, group in enumerate(groups) for k, line in group]
+    keyed.sort(key=lambda kv: kv[0])
+    return list(dict.fromkeys(line for _k, line in keyed))
 
 
 # --- error formatting ---------------------------------------------------------
@@ -271,6 +319,12 @@ class _Table:
     header_line: int
     rows: list[tuple[int, dict[str, str]]]
     nameless: list[tuple[int, int, str]]  # (line, column number, value) under a nameless header cell
+    # line -> the columns of its cells that hold a control character (already reported): the row
+    # is in ``rows`` without those cells and is read only for its identity (``_row``)
+    bad_cells: dict[int, frozenset[str]] = field(default_factory=dict)
+    # the client column's value, when a code, of rows that do not line up with the header (not read:
+    # a goal of such a client is not reported as unknown, that would repeat the row's error)
+    misaligned_clients: set[str] = field(default_factory=set)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -356,6 +410,9 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
     # trailing nameless header cells are spreadsheet residue: drop them when all their values are empty
     rows: list[tuple[int, dict[str, str]]] = []
     nameless: list[tuple[int, int, str]] = []
+    bad_cells: dict[int, frozenset[str]] = {}
+    misaligned: set[str] = set()
+    client_col = header.index("client") if "client" in header else None
     for line, fields, check in raw_rows:
         values = [f.strip() for f in fields]
         # a row longer than the header is an error even when the extra fields
@@ -364,24 +421,33 @@ def _read_table(path: Path, errors: _Errors) -> _Table | None:
         if len(values) != width:
             errors.add((name, line), "row", f"has {len(values)} fields but the header has {width}",
                        str(len(values)))
+            if client_col is not None and client_col < len(values) and CODE_RE.fullmatch(values[client_col]):
+                misaligned.add(values[client_col])
             continue
-        if check and _control_errors(name, line, header, values, errors):
-            continue  # reported once per cell; its other checks would only repeat the problem
+        if check:
+            bad = _control_errors(name, line, header, values, errors)
+            if bad:
+                # reported once per cell; the row's values are not checked (that would only repeat the
+                # problem), but its identity still takes part in the checks across rows (duplicates)
+                bad_cells[line] = frozenset(bad)
+                rows.append((line, {c: v for c, v in zip(header, values) if c and c not in bad}))
+                continue
         for i in nameless_cols:
             if values[i]:
                 nameless.append((line, i + 1, values[i]))
         rows.append((line, {c: v for c, v in zip(header, values) if c}))
-    return _Table(name, header, header_line, rows, nameless)
+    return _Table(name, header, header_line, rows, nameless, bad_cells, misaligned)
 
 
 _CONTROL_OUTSIDE_LINE_ENDS = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _control_errors(name: str, line: int, header: Sequence[str], values: list[str], errors: _Errors) -> bool:
+def _control_errors(name: str, line: int, header: Sequence[str], values: list[str], errors: _Errors) -> set[str]:
     """Report cells holding a control character (see ``sanitize``); a
     line break is allowed in free text only, as ``\\n``. Normalises the
-    line breaks of free-text cells in place. True when the row is bad."""
-    bad = False
+    line breaks of free-text cells in place. Returns the columns of the bad
+    cells (a nameless column as ``""``): empty when the row is good."""
+    bad: set[str] = set()
     for i, (col, v) in enumerate(zip(header, values)):
         free = col in FREE_TEXT_COLUMNS
         if free:
@@ -389,7 +455,7 @@ def _control_errors(name: str, line: int, header: Sequence[str], values: list[st
         problem = control_problem(v, newlines=free)
         if problem is not None:
             errors.add((name, line), col or f"column {i + 1}", problem, v, shown=_code_shown(col, v))
-            bad = True
+            bad.add(col)
     return bad
 
 
@@ -477,21 +543,31 @@ def _num_text(x: float) -> str:
 
 
 class _Row:
-    """One data row: typed accessors that record errors."""
+    """One data row: typed accessors that record errors.
 
-    __slots__ = ("origin", "values", "errors", "ok")
+    ``bad`` is the set of columns with an error (None while there is none);
+    ``partial`` is set by ``_measure`` for a row with errors whose identity
+    is valid (see ``ParsedImport.partial``)."""
+
+    __slots__ = ("origin", "values", "errors", "ok", "bad", "partial")
 
     def __init__(self, origin: Origin, values: dict[str, str], errors: _Errors):
         self.origin = origin
         self.values = values
         self.errors = errors
         self.ok = True
+        self.bad: set[str] | None = None
+        self.partial: Rating | None = None
 
     def get(self, col: str) -> str:
         return self.values.get(col, "")
 
     def error(self, col: str, what: str, value: str | None = None) -> None:
         self.ok = False
+        if self.bad is None:
+            self.bad = {col}
+        else:
+            self.bad.add(col)
         v = self.get(col) if value is None else value
         self.errors.add(self.origin, col, what, v, shown=_code_shown(col, v))
 
@@ -565,6 +641,27 @@ class _Row:
                 self.error(col, "must be a number")
             return None
         return float(v)
+
+
+class _Discard:
+    """An error sink that keeps nothing (``_row``)."""
+
+    def add(self, *_args: object, **_kwargs: object) -> None:
+        pass
+
+
+def _row(table: _Table, line: int, values: dict[str, str], errors: _Errors) -> _Row:
+    """The ``_Row`` of a data line; a row with control characters (reported
+    by ``_read_table``, its bad cells left out) has its errors discarded and
+    those columns marked bad: it is read only for its identity."""
+    origin = (table.name, line)
+    cells = table.bad_cells.get(line) if table.bad_cells else None
+    if cells is None:
+        return _Row(origin, values, errors)
+    row = _Row(origin, values, _Discard())  # type: ignore[arg-type]
+    row.ok = False
+    row.bad = set(cells)
+    return row
 
 
 def _plain(text: str) -> str | None:
@@ -676,6 +773,13 @@ def _measure(row: _Row) -> Rating | None:
     if risk_text == "yes" and not instrument_text:
         row.error("risk", "needs an instrument: the risk rule only reads rows with a measure")
     if not row.ok:
+        bad = row.bad or ()
+        if client is not None and session is not None and "instrument" not in bad and "rater" not in bad:
+            # its identity is valid: it takes part in the checks across rows, each field that is
+            # itself invalid (None) left out of them (``session_errors``)
+            row.partial = Rating(client, clinician, session, day,  # type: ignore[arg-type]
+                                 None if "attendance" in bad else attendance,  # type: ignore[arg-type]
+                                 inst.id if inst else None, rater)  # type: ignore[arg-type]
         return None
     return Rating(
         client=client,  # type: ignore[arg-type]
@@ -708,13 +812,21 @@ def _where(ref: Origin | None, here: Origin) -> str:
 
 
 def session_errors(entries: Iterable[tuple[Rating, Origin | None]],
-                   file_order: dict[str, int] | None = None) -> list[tuple[tuple, str]]:
+                   file_order: dict[str, int] | None = None, *,
+                   database_only: bool = False) -> list[tuple[tuple, str]]:
     """Cross-row checks of sessions, as ``(sort key, error line)`` pairs.
 
     ``entries`` are rows with their origin (``None`` = already in the
-    database; give those first). Errors are reported on rows that have an
-    origin only. Checks: all rows of a (client, session) agree on date,
-    attendance and clinician; dates never go back as session numbers rise.
+    database; give those first, then the files' rows in the order read).
+    Errors are reported on rows that have an origin only. Checks: all rows
+    of a (client, session) agree on date, attendance and clinician; dates
+    never go back as session numbers rise. A row of ``ParsedImport.partial``
+    has None in a field that is itself invalid: that field is left out of
+    the checks (its error is reported already), the row's others are not;
+    the session's reference for a field is its first row where it is valid.
+    ``database_only``: only the problems that involve a row of the database
+    (the files' rows among themselves were checked when they were read, and
+    reported there in the files' own terms: a ``--map`` export's columns).
     """
     order = file_order or {}
     out: list[tuple[tuple, str]] = []
@@ -722,27 +834,38 @@ def session_errors(entries: Iterable[tuple[Rating, Origin | None]],
     def err(origin: Origin, col: str, what: str, value: str) -> None:
         out.append(((order.get(origin[0], 99), origin[1], len(out)), _fmt(origin, col, what, value)))
 
-    first: dict[tuple[str, int], tuple[Rating, Origin | None]] = {}
+    # (client, session) -> [date, its origin, attendance, its origin, clinician, its origin]: the first
+    # valid value of each field (a row with errors may leave one unknown, as None, for a later row to give)
+    first: dict[tuple[str, int], list] = {}
     for r, origin in entries:
         k = (r.client, r.session)
         seen = first.get(k)
         if seen is None:
-            first[k] = (r, origin)
+            first[k] = [r.date, origin, r.attendance, origin, r.clinician, origin]
             continue
-        f, f_origin = seen
         if origin is None:
             continue
-        where = _where(f_origin, origin)
         label = f"session {r.session} of {r.client}"
-        if r.date != f.date:
-            err(origin, "date", f"{label} has date {f.date.isoformat()} {where}", r.date.isoformat())
-        if r.attendance != f.attendance:
-            err(origin, "attendance", f"{label} is {f.attendance} {where}", r.attendance)
-        if r.clinician != f.clinician:
-            err(origin, "clinician", f"{label} is with {f.clinician} {where}", r.clinician)
+        d, a, c = r.date, r.attendance, r.clinician
+        if d != seen[0] and d is not None:
+            if seen[0] is None:
+                seen[0], seen[1] = d, origin
+            elif not (database_only and seen[1] is not None):
+                err(origin, "date", f"{label} has date {seen[0].isoformat()} {_where(seen[1], origin)}", d.isoformat())
+        if a != seen[2] and a is not None:
+            if seen[2] is None:
+                seen[2], seen[3] = a, origin
+            elif not (database_only and seen[3] is not None):
+                err(origin, "attendance", f"{label} is {seen[2]} {_where(seen[3], origin)}", a)
+        if c != seen[4] and c is not None:
+            if seen[4] is None:
+                seen[4], seen[5] = c, origin
+            elif not (database_only and seen[5] is not None):
+                err(origin, "clinician", f"{label} is with {seen[4]} {_where(seen[5], origin)}", c)
     by_client: dict[str, list[tuple[int, date, Origin | None]]] = {}
-    for (client, session), (r, origin) in first.items():
-        by_client.setdefault(client, []).append((session, r.date, origin))
+    for (client, session), seen in first.items():
+        if seen[0] is not None:  # (a session whose every date is invalid: its order cannot be judged)
+            by_client.setdefault(client, []).append((session, seen[0], seen[1]))
     for client, items in by_client.items():
         items.sort(key=lambda t: t[0])
         best: tuple[int, date, Origin | None] | None = None
@@ -750,9 +873,10 @@ def session_errors(entries: Iterable[tuple[Rating, Origin | None]],
             if best is not None and d < best[1]:
                 bs, bd, bo = best
                 if origin is not None:
-                    where = "in the database" if bo is None else _where(bo, origin)
-                    err(origin, "date", f"session {s} of {client} is dated before session {bs} "
-                                        f"({bd.isoformat()}, {where})", d.isoformat())
+                    if not (database_only and bo is not None):
+                        where = "in the database" if bo is None else _where(bo, origin)
+                        err(origin, "date", f"session {s} of {client} is dated before session {bs} "
+                                            f"({bd.isoformat()}, {where})", d.isoformat())
                 elif bo is not None:
                     err(bo, "date", f"session {bs} of {client} is dated after session {s} "
                                     f"({d.isoformat()}, in the database)", bd.isoformat())
@@ -761,16 +885,36 @@ def session_errors(entries: Iterable[tuple[Rating, Origin | None]],
     return out
 
 
-def _parse_measures(table: _Table, errors: _Errors, parsed: ParsedImport) -> None:
+@dataclass
+class _Seen:
+    """What the files' rows with errors still tell the checks across files:
+    the valid client codes of measures and clients rows that could not be
+    read (a goal of such a client is not reported as unknown: that would
+    repeat the row's error), the client of each goal row (not a duplicate)
+    whose client code is valid, in file order, and whether a measures or
+    clients file could not be read at all (then no goal's client can be
+    judged unknown)."""
+
+    clients: set[str] = field(default_factory=set)
+    goal_clients: list[tuple[str, Origin]] = field(default_factory=list)
+    people_unread: bool = False
+
+
+def _parse_measures(table: _Table, errors: _Errors, parsed: ParsedImport, seen: _Seen) -> None:
     parsed.measure_columns[table.name] = frozenset(table.header)
     first_line: dict[tuple, int] = {}
     entries: list[tuple[Rating, Origin]] = []
     for line, values in table.rows:
-        origin = (table.name, line)
-        row = _Row(origin, values, errors)
+        row = _row(table, line, values, errors)
+        origin = row.origin
         r = _measure(row)
+        whole = r is not None
         if r is None:
-            continue
+            if "client" not in row.bad:  # type: ignore[operator]
+                seen.clients.add(values["client"])
+            r = row.partial
+            if r is None:  # its client, session, instrument or rater is itself invalid
+                continue
         prev = first_line.get(r.key)
         if prev is not None:
             errors.add(origin, "instrument", f"same client, session, instrument and rater as line {prev}",
@@ -778,37 +922,43 @@ def _parse_measures(table: _Table, errors: _Errors, parsed: ParsedImport) -> Non
             continue
         first_line[r.key] = line
         entries.append((r, origin))
+        if whole:
+            parsed.ratings.append(r)
+            parsed.rating_origins.append(origin)
+        else:
+            parsed.partial.append((r, origin))
     for key, line in session_errors(entries, errors.file_order):
-        errors.add_line(key, line)
-    for r, origin in entries:
-        parsed.ratings.append(r)
-        parsed.rating_origins.append(origin)
+        errors.add_line((key[0], key[1], len(errors.items)), line)  # on a line, after the row's own errors
 
 
-def _parse_clients(table: _Table, errors: _Errors, parsed: ParsedImport) -> None:
+def _parse_clients(table: _Table, errors: _Errors, parsed: ParsedImport, seen: _Seen) -> None:
     first_line: dict[str, int] = {}
     for line, values in table.rows:
-        origin = (table.name, line)
-        row = _Row(origin, values, errors)
+        row = _row(table, line, values, errors)
+        origin = row.origin
         code = row.code("client")
         clinician = row.code("clinician")
         status = row.choice("status", CLIENT_STATUSES, "active")
         started = row.day("started", required=False)
+        if code is not None:  # a row with other errors still lists its client
+            prev = first_line.get(code)
+            if prev is not None:
+                errors.add(origin, "client", f"already listed on line {prev}", code)
+                continue
+            first_line[code] = line
         if not row.ok:
+            if code is not None:
+                seen.clients.add(code)
             continue
-        if code in first_line:
-            row.error("client", f"already listed on line {first_line[code]}")
-            continue
-        first_line[code] = line  # type: ignore[index]
         parsed.clients.append(Client(code, clinician, status, started))  # type: ignore[arg-type]
         parsed.client_origins.append(origin)
 
 
-def _parse_goals(table: _Table, errors: _Errors, parsed: ParsedImport) -> None:
+def _parse_goals(table: _Table, errors: _Errors, parsed: ParsedImport, seen: _Seen) -> None:
     first_line: dict[tuple[str, str], int] = {}
     for line, values in table.rows:
-        origin = (table.name, line)
-        row = _Row(origin, values, errors)
+        row = _row(table, line, values, errors)
+        origin = row.origin
         client = row.code("client")
         goal_id = row.code("goal_id")
         description = csv_uncell(row.get("description"))  # export wrote '=… for =… (sanitize.csv_cell)
@@ -818,49 +968,59 @@ def _parse_goals(table: _Table, errors: _Errors, parsed: ParsedImport) -> None:
         reviewed = row.whole("reviewed_session", required=False)
         if reviewed is not None and set_session is not None and reviewed < set_session:
             row.error("reviewed_session", f"must not be before set_session {set_session}")
+        if client is not None and goal_id is not None:  # a row with other errors still names its goal
+            key = (client, goal_id)
+            prev = first_line.get(key)
+            if prev is not None:
+                errors.add(origin, "goal_id", f"goal {goal_id} of {client} already given on line {prev}", goal_id)
+                continue
+            first_line[key] = line
+        if client is not None:
+            seen.goal_clients.append((client, origin))
         if not row.ok:
             continue
-        key = (client, goal_id)
-        if key in first_line:
-            row.error("goal_id", f"goal {goal_id} of {client} already given on line {first_line[key]}")  # type: ignore[index]
-            continue
-        first_line[key] = line  # type: ignore[index]
         parsed.goals.append(Goal(client, goal_id, description, set_session, agreement, status, reviewed))  # type: ignore[arg-type]
         parsed.goal_origins.append(origin)
 
 
-_PARSERS: dict[str, Callable[[_Table, _Errors, ParsedImport], None]] = {
+_PARSERS: dict[str, Callable[[_Table, _Errors, ParsedImport, _Seen], None]] = {
     "measures": _parse_measures,
     "clients": _parse_clients,
     "goals": _parse_goals,
 }
 
 
-def _parse(files: list[tuple[Path, str | None]]) -> tuple[ParsedImport, _Errors, dict[str, tuple[str, int]]]:
+def _parse(files: list[tuple[Path, str | None]], errors: _Errors | None = None,
+           ) -> tuple[ParsedImport, _Errors, dict[str, tuple[str, int]]]:
     """Parse ``(path, kind)`` pairs (kind None = recognise from the header).
 
-    Returns the parsed content, the errors and, per file read, its kind
-    and number of data rows.
+    Returns the parsed content, the errors (added to ``errors`` when given:
+    its files come first in the sort order) and, per file read, its kind
+    and number of data rows. The checks across rows and files run on every
+    row that could be read, whatever errors other rows or files have.
     """
     with gc_paused():  # 10⁵–10⁶ rows, strings and ratings, no reference cycles (see gc_pause)
-        return _parse_paused(files)
+        return _parse_paused(files, _Errors() if errors is None else errors)
 
 
-def _parse_paused(files: list[tuple[Path, str | None]]) -> tuple[ParsedImport, _Errors, dict[str, tuple[str, int]]]:
-    errors = _Errors()
+def _parse_paused(files: list[tuple[Path, str | None]], errors: _Errors,
+                  ) -> tuple[ParsedImport, _Errors, dict[str, tuple[str, int]]]:
     parsed = ParsedImport()
+    seen = _Seen()
     kinds: dict[str, tuple[str, int]] = {}
-    for n, (path, _kind) in enumerate(files):
-        errors.file_order.setdefault(str(path), n)
+    for path, _kind in files:
+        errors.file_order.setdefault(str(path), len(errors.file_order))
     for path, kind in files:
         name = str(path)
         parsed.files.append(name)
         table = _read_table(path, errors)
         if table is None:
+            seen.people_unread |= kind != "goals"
             continue
         if kind is None:
             kind = _kind_of(table.header) if _looks_like_header(table.header) else None
             if kind is None:
+                seen.people_unread = True
                 if _looks_like_header(table.header):
                     what, shown = "cannot tell a measures, clients or goals file from these column names", \
                         ",".join(table.header)
@@ -869,25 +1029,33 @@ def _parse_paused(files: list[tuple[Path, str | None]]) -> tuple[ParsedImport, _
                 errors.add((name, table.header_line), "header", what, shown)
                 continue
         if not _check_header(table, kind, errors):
+            seen.people_unread |= kind != "goals"
             continue
-        _PARSERS[kind](table, errors, parsed)
+        if kind != "goals":
+            seen.clients |= table.misaligned_clients
+        _PARSERS[kind](table, errors, parsed, seen)
         kinds[name] = (kind, len(table.rows))
-    # cross-file: goals of clients in neither file
-    known = {r.client for r in parsed.ratings} | {c.code for c in parsed.clients}
-    for g, origin in zip(parsed.goals, parsed.goal_origins):
-        if g.client not in known:
-            parsed.unknown_goal_clients.append((g.client, origin))
+    # cross-file: goals of clients in neither file (the rows that could be read, even with errors elsewhere)
+    known = {r.client for r in parsed.ratings} | {r.client for r, _o in parsed.partial} \
+        | {c.code for c in parsed.clients} | seen.clients
+    if not seen.people_unread:  # (else the clients of a file that could not be read are not known)
+        parsed.unknown_goal_clients = [(c, origin) for c, origin in seen.goal_clients if c not in known]
     return parsed, errors, kinds
 
 
 def parse_files(measures: str | os.PathLike[str], clients: str | os.PathLike[str] | None = None,
-                goals: str | os.PathLike[str] | None = None) -> ParsedImport:
+                goals: str | os.PathLike[str] | None = None, *, keep_errors: bool = False) -> ParsedImport:
     """Read and validate the import files; raise ``ValidationFailed`` listing
     every error, or ``UserError`` when a file cannot be read at all.
 
     Goals whose client is in neither file are not errors yet: they are
     listed in ``ParsedImport.unknown_goal_clients`` for the database to
     resolve (see ``ParsedImport.unresolved``).
+
+    ``keep_errors``: return the rows that could be read with the errors in
+    ``ParsedImport.errors`` instead of raising, so that the import adds the
+    checks against the database in the same run (``Database.import_parsed``
+    then raises with every error and writes nothing).
     """
     files: list[tuple[Path, str | None]] = [(Path(measures), "measures")]
     if clients is not None:
@@ -896,7 +1064,9 @@ def parse_files(measures: str | os.PathLike[str], clients: str | os.PathLike[str
         files.append((Path(goals), "goals"))
     parsed, errors, _kinds = _parse(files)
     if errors:
-        raise ValidationFailed(errors.lines())
+        if not keep_errors:
+            raise ValidationFailed(errors.lines())
+        parsed.errors = list(errors.items)
     return parsed
 
 

@@ -662,9 +662,25 @@ class Database:
         erases a stored one. Raises ValidationFailed when the merged data
         would break a cross-row rule (e.g. a session with two dates, or a
         goal whose client is unknown); DatabaseError for file problems.
-        """
-        from supervision_tui.store.csv_io import session_errors
 
+        ``parsed`` with ``errors`` (files that did not validate, read with
+        ``keep_errors``) is never imported: the rows that could be read are
+        checked against the database as a valid import's would be, and
+        ValidationFailed lists the files' errors with those of the checks,
+        so one run lists every error. The database is only read (no lock,
+        nothing created); when it cannot be read, the checks that need it
+        are left out and the files' errors are listed alone.
+        """
+        from supervision_tui.store.csv_io import session_errors, sorted_errors
+
+        if parsed.errors:
+            try:
+                data = self._store.read()
+                old = self._caseload(data) if data else Caseload(name=self.path.stem)
+            except DatabaseError:  # (the files' errors come first, as without the database)
+                raise ValidationFailed(sorted_errors(parsed.errors)) from None
+            self._merge(old, parsed, ImportReport(path=self.path, files=list(parsed.files)), session_errors)
+            raise AssertionError("unreachable: _merge raises on a parsed import with errors")  # pragma: no cover
         self._writable()
         report = ImportReport(path=self.path, files=list(parsed.files))
         with self._store.transaction(before_write=self._upgrade_hook(report)) as data:
@@ -686,7 +702,7 @@ class Database:
         ratings = {r.key: r for r in old.ratings}
         incoming = {}
         kept = []
-        columns = getattr(parsed, "measure_columns", {})
+        columns = parsed.measure_columns
         for r, origin in zip(parsed.ratings, parsed.rating_origins):
             prev = ratings.get(r.key)
             if prev is not None:
@@ -695,10 +711,17 @@ class Database:
             _tally(report.measures, report.updates, prev, r, label)
             incoming[r.key] = r
             kept.append(r)
-        entries = [(r, None) for k, r in ratings.items() if k not in incoming]
-        entries += list(zip(kept, parsed.rating_origins))
-        order = {name: n for n, name in enumerate(parsed.files)}
-        problems = session_errors(entries, order)
+        # rows of files with errors (``csv_io.ParsedImport.partial``: never imported) are checked too,
+        # in the order they were read, each replacing the stored row of its key as it would once valid
+        partial_keys = {r.key for r, _o in parsed.partial}
+        entries = [(r, None) for k, r in ratings.items() if k not in incoming and k not in partial_keys]
+        order = parsed.file_order()
+        read = list(zip(kept, parsed.rating_origins))
+        if parsed.partial:
+            read = sorted(read + parsed.partial, key=lambda e: (order.get(e[1][0], 99), e[1][1]))
+        entries += read
+        # (files with errors: their rows among themselves were checked when read, and reported there)
+        problems = session_errors(entries, order, database_only=bool(parsed.errors))
         ratings.update(incoming)
         all_ratings = list(ratings.values())
 
@@ -727,10 +750,11 @@ class Database:
             goals[(g.client, g.goal_id)] = g
 
         # goals for clients unknown everywhere
-        unknown = parsed.unresolved(clients.keys())
-        if problems or unknown:
-            lines = [line for _k, line in sorted(problems, key=lambda kv: kv[0])] + unknown
-            raise ValidationFailed(lines)
+        unknown = parsed.unresolved_keyed(clients.keys())
+        if parsed.errors or problems or unknown:
+            from supervision_tui.store.csv_io import sorted_errors
+
+            raise ValidationFailed(sorted_errors(parsed.errors, problems, unknown))
         return Caseload(clients, dict(old.clinicians), all_ratings, list(goals.values()), old.name)
 
 

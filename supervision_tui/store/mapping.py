@@ -87,7 +87,8 @@ from supervision_tui import instruments
 from supervision_tui.errors import UserError, ValidationFailed
 from supervision_tui.gc_pause import gc_paused
 from supervision_tui.model import RATERS
-from supervision_tui.store.csv_io import CODE_COLUMNS, MEASURES_COLUMNS, NUMBER_RE, ParsedImport, session_errors
+from supervision_tui.store.csv_io import (CODE_COLUMNS, CODE_RE, MEASURES_COLUMNS, NUMBER_RE, ParsedImport,
+                                          session_errors)
 from supervision_tui.store.csv_io import _decode, _Errors, _parse, _read_bytes  # the CSV import's readers
 from supervision_tui.store.csv_io import _measure as _native_measure
 from supervision_tui.store.csv_io import _Row as _NativeRow
@@ -406,17 +407,22 @@ class _RowErrors:
 
 def read_mapped(spec: str | os.PathLike[str] | Mapping, files: Sequence[str | os.PathLike[str]],
                 clients: str | os.PathLike[str] | None = None,
-                goals: str | os.PathLike[str] | None = None, existing: Any = None) -> MappedImport:
+                goals: str | os.PathLike[str] | None = None, existing: Any = None, *,
+                keep_errors: bool = False) -> MappedImport:
     """Read vendor CSV files through a mapping (plus optional native clients
     and goals CSVs); raise ``ValidationFailed`` listing every error.
     ``existing``: the caseload of the database the import goes into (with
-    ``sessions = "by_date"``, its session numbers are kept)."""
+    ``sessions = "by_date"``, its session numbers are kept).
+    ``keep_errors``: as ``csv_io.parse_files``: the errors go into
+    ``parsed.errors`` instead of being raised (for the import to add the
+    checks against the database)."""
     mapping = spec if isinstance(spec, Mapping) else load_mapping(spec)
     with gc_paused():
-        return _read_mapped(mapping, [Path(f) for f in files], clients, goals, existing)
+        return _read_mapped(mapping, [Path(f) for f in files], clients, goals, existing, keep_errors)
 
 
-def _read_mapped(mapping: Mapping, files: list[Path], clients, goals, existing=None) -> MappedImport:
+def _read_mapped(mapping: Mapping, files: list[Path], clients, goals, existing=None,
+                 keep_errors: bool = False) -> MappedImport:
     errors = _Errors()
     for n, f in enumerate(files):
         errors.file_order.setdefault(str(f), n)
@@ -426,12 +432,24 @@ def _read_mapped(mapping: Mapping, files: list[Path], clients, goals, existing=N
     sink = _RowErrors(errors, mapping, name)
     pending: list[tuple[dict[str, str], _MappedOrigin]] = []
     ignored: list[str] = []
+    # the client of every export row, even one with errors: a goal of such a client is not unknown (that
+    # would repeat the row's error); an export that cannot be read leaves every goal's client unjudged
+    row_clients: set[str] = set()
+    unread = False
+    client_cols = mapping.columns.get("client")
+    client_map = mapping.values.get("client", {})
     for path in files:
-        rows = _read_export(path, mapping, errors, ignored)
+        rows = _read_export(path, mapping, errors, ignored, row_clients)
         if rows is None:
+            unread = True
             continue
         for line, get in rows:
             result.source_rows += 1
+            if client_cols:
+                client, _col = get(client_cols)
+                client = client_map.get(client, client)
+                if CODE_RE.fullmatch(client):
+                    row_clients.add(client)
             pending += _expand(str(path), line, get, mapping, errors, name)
     if mapping.sessions == "by_date":
         _number_by_date(pending, existing, errors)
@@ -439,9 +457,13 @@ def _read_mapped(mapping: Mapping, files: list[Path], clients, goals, existing=N
     first_line: dict[tuple, tuple[str, int]] = {}
     entries = []
     for values, origin in pending:
-        r = _native_measure(_NativeRow(origin, values, sink))  # type: ignore[arg-type]
+        row = _NativeRow(origin, values, sink)  # type: ignore[arg-type]
+        r = _native_measure(row)
+        whole = r is not None
         if r is None:
-            continue
+            r = row.partial  # a row with errors whose identity is valid: in the checks across rows
+            if r is None:
+                continue
         prev = first_line.get(r.key)
         if prev is not None:
             where = f"line {prev[1]}" if prev[0] == origin[0] else f"{prev[0]} line {prev[1]}"
@@ -450,23 +472,27 @@ def _read_mapped(mapping: Mapping, files: list[Path], clients, goals, existing=N
             continue
         first_line[r.key] = (origin[0], origin[1])
         entries.append((r, origin))
+        if whole:
+            parsed.ratings.append(r)
+            parsed.rating_origins.append((origin[0], origin[1]))
+        else:
+            parsed.partial.append((r, (origin[0], origin[1])))
     for key, line in session_errors([(r, (o[0], o[1])) for r, o in entries], errors.file_order):
-        errors.add_line(key, _rename_column(line, entries, mapping))
-    for r, origin in entries:
-        parsed.ratings.append(r)
-        parsed.rating_origins.append((origin[0], origin[1]))
-    lines = errors.lines()
+        # (on a line, after the row's own errors)
+        errors.add_line((key[0], key[1], len(errors.items)), _rename_column(line, entries, mapping))
     extra = [(Path(p), kind) for p, kind in ((clients, "clients"), (goals, "goals")) if p is not None]
     if extra:
-        more, more_errors, _kinds = _parse(extra)
-        lines += more_errors.lines()
-        known = {r.client for r in parsed.ratings}
+        more, _errors, _kinds = _parse(extra, errors)  # (one error list: checked even when the export has errors)
+        known = {r.client for r in parsed.ratings} | {r.client for r, _o in parsed.partial} | row_clients
         parsed.clients, parsed.client_origins = more.clients, more.client_origins
         parsed.goals, parsed.goal_origins = more.goals, more.goal_origins
-        parsed.unknown_goal_clients = [(c, o) for c, o in more.unknown_goal_clients if c not in known]
+        if not unread:
+            parsed.unknown_goal_clients = [(c, o) for c, o in more.unknown_goal_clients if c not in known]
         parsed.files += more.files
-    if lines:
-        raise ValidationFailed(lines)
+    if errors:
+        if not keep_errors:
+            raise ValidationFailed(errors.lines())
+        parsed.errors = list(errors.items)
     result.ignored_columns = list(dict.fromkeys(ignored))
     return result
 
@@ -481,9 +507,12 @@ def _rename_column(line: str, entries, mapping: Mapping) -> str:
     return line
 
 
-def _read_export(path: Path, mapping: Mapping, errors: _Errors, ignored: list[str]):
+def _read_export(path: Path, mapping: Mapping, errors: _Errors, ignored: list[str],
+                 clients: set[str] | None = None):
     """The export's data rows as (line, get) where ``get(columns)`` gives
-    (value, column) of the first non-empty one; None when unreadable."""
+    (value, column) of the first non-empty one; None when unreadable.
+    ``clients``: gets the client (when a code) of each row that does not
+    line up with the header (an error, not read)."""
     name = str(path)
     raw = _read_bytes(path)
     if mapping.encoding == "utf-8":
@@ -550,6 +579,12 @@ def _read_export(path: Path, mapping: Mapping, errors: _Errors, ignored: list[st
     for line, fields in out:
         if len(fields) != width:
             errors.add((name, line), "row", f"has {len(fields)} fields but the header has {width}", str(len(fields)))
+            if clients is not None:
+                cells = [fields[index[c]].strip() for c in mapping.columns.get("client", ()) if index[c] < len(fields)]
+                client = next((v for v in cells if v), "")
+                client = mapping.values.get("client", {}).get(client, client)
+                if CODE_RE.fullmatch(client):
+                    clients.add(client)
             continue
         values = fields
 

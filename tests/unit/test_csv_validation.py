@@ -649,3 +649,129 @@ def test_an_unquoted_decimal_comma_never_shifts_values_silently():
     errors = file_errors("client,clinician,session,date,instrument,total,goal,risk\n"
                          "C-01,T01,1,2025-01-06,SRS,35,5,,\n")
     assert errors == ["m.csv:2: row: has 9 fields but the header has 8 (got 9)"]
+
+
+# --- one run lists every error (a row with an error still takes part in the checks across rows/files) ---
+
+M_HEAD = "client,clinician,session,date,instrument,total\n"
+# the newcomer's trial: a range error on line 2 hid line 3's duplicate of it and line 4's date going back
+M_TRIAL = M_HEAD + "X-1,A1,1,2026-10-01,SRS,41\nX-1,A1,1,2026-10-01,SRS,30\nX-1,A1,2,2026-09-01,PHQ-9,7.5\n"
+M_TRIAL_ERRORS = [
+    "measures.csv:2: total: must be within 0-40 for SRS (got 41)",
+    "measures.csv:3: instrument: same client, session, instrument and rater as line 2 (got SRS)",
+    "measures.csv:4: total: must be a whole number for PHQ-9 (got 7.5)",
+    "measures.csv:4: date: session 2 of X-1 is dated before session 1 (2026-10-01, on line 2) (got 2026-09-01)",
+]
+M_GOOD = M_HEAD + "X-1,A1,1,2026-10-01,SRS,30\n"
+G_HEAD = "client,goal_id,set_session,agreement\n"
+G_DUP_AFTER_BAD = G_HEAD + "X-1,G1,0,agreed\nX-1,G1,1,agreed\n"
+C_DUP_AFTER_BAD = "client,clinician,status\nX-1,A1,gone\nX-1,A1,active\n"
+G_DUP_AND_UNKNOWN = G_HEAD + "X-1,G1,1,agreed\nX-1,G1,1,agreed\nX-7,G2,1,agreed\n"
+SET_SESSION_0 = "goals.csv:2: set_session: must be a whole number from 1 to 1,000,000 (got 0)"
+GOAL_DUP = "goals.csv:3: goal_id: goal G1 of X-1 already given on line 2 (got G1)"
+X7_UNKNOWN_DB = "goals.csv:4: client: not in the measures or clients file, nor in the database (got X-7)"
+
+ONE_RUN_CASES = [
+    # (id, files, command, every line the run prints)
+    ("measures-validate", {"measures.csv": M_TRIAL}, ["validate", "measures.csv"],
+     M_TRIAL_ERRORS + ["4 errors."]),
+    ("measures-import", {"measures.csv": M_TRIAL}, ["import", "my.json", "measures.csv"],
+     M_TRIAL_ERRORS + ["4 errors; nothing was written."]),
+    ("goals-duplicate-after-a-bad-line", {"measures.csv": M_GOOD, "goals.csv": G_DUP_AFTER_BAD},
+     ["validate", "measures.csv", "goals.csv"], [SET_SESSION_0, GOAL_DUP, "2 errors."]),
+    ("goals-duplicate-after-a-bad-line-import", {"measures.csv": M_GOOD, "goals.csv": G_DUP_AFTER_BAD},
+     ["import", "my.json", "measures.csv", "--goals", "goals.csv"],
+     [SET_SESSION_0, GOAL_DUP, "2 errors; nothing was written."]),
+    ("clients-duplicate-after-a-bad-line", {"measures.csv": M_GOOD, "clients.csv": C_DUP_AFTER_BAD},
+     ["validate", "measures.csv", "clients.csv"], [
+         "clients.csv:2: status: must be one of active, paused, closed, dropped_out or empty (got gone)",
+         "clients.csv:3: client: already listed on line 2 (got X-1)",
+         "2 errors."]),
+    # the check across files (and against the database) runs although the goals file has an error
+    ("goals-duplicate-and-unknown-client-import", {"measures.csv": M_GOOD, "goals.csv": G_DUP_AND_UNKNOWN},
+     ["import", "my.json", "measures.csv", "--goals", "goals.csv"],
+     [GOAL_DUP, X7_UNKNOWN_DB, "2 errors; nothing was written."]),
+    # ... and although another file has errors
+    ("every-file-import", {"measures.csv": M_TRIAL, "clients.csv": C_DUP_AFTER_BAD, "goals.csv": G_DUP_AND_UNKNOWN},
+     ["import", "my.json", "measures.csv", "--clients", "clients.csv", "--goals", "goals.csv"],
+     M_TRIAL_ERRORS + [
+         "clients.csv:2: status: must be one of active, paused, closed, dropped_out or empty (got gone)",
+         "clients.csv:3: client: already listed on line 2 (got X-1)",
+         GOAL_DUP, X7_UNKNOWN_DB, "8 errors; nothing was written."]),
+    ("every-file-validate", {"measures.csv": M_TRIAL, "goals.csv": G_DUP_AND_UNKNOWN},
+     ["validate", "measures.csv", "goals.csv"],
+     M_TRIAL_ERRORS + [GOAL_DUP, "goals.csv:4: client: not in the measures or clients file (got X-7)",
+                       "6 errors."]),
+    # never a consequence of an error as a second error: an unreadable date is not "dated before"; the
+    # session's next readable date is its date for the checks
+    ("unreadable-date", {"measures.csv": M_HEAD + "X-1,A1,1,2026-10-01,SRS,30\nX-1,A1,2,2026-13-01,SRS,30\n"
+                                                   "X-1,A1,2,2026-09-01,PHQ-9,7\n"},
+     ["validate", "measures.csv"], [
+         "measures.csv:3: date: must be a date YYYY-MM-DD (got 2026-13-01)",
+         ("measures.csv:4: date: session 2 of X-1 is dated before session 1 (2026-10-01, on line 2) "
+          "(got 2026-09-01)"),
+         "2 errors."]),
+    # ... nor a goal of a client whose measures row has an error as a goal of an unknown client
+    ("goal-of-a-client-whose-row-has-an-error", {"measures.csv": M_HEAD + "X-1,A1,1,2026-10-01,SRS,41\n",
+                                                "goals.csv": G_HEAD + "X-1,G1,1,agreed\n"},
+     ["import", "my.json", "measures.csv", "--goals", "goals.csv"],
+     ["measures.csv:2: total: must be within 0-40 for SRS (got 41)", "1 error; nothing was written."]),
+    ("goal-of-a-client-whose-row-has-an-error-validate", {"measures.csv": M_HEAD + "X-1,A1,1,2026-10-01,SRS,41\n",
+                                                         "goals.csv": G_HEAD + "X-1,G1,1,agreed\n"},
+     ["validate", "measures.csv", "goals.csv"], ["measures.csv:2: total: must be within 0-40 for SRS (got 41)",
+                                                 "1 error."]),
+    # ... nor when the measures file's rows cannot be read at all (its header) or that row does not line up
+    ("goal-of-a-client-in-an-unread-file", {"measures.csv": "client,clinician,session,dat\nX-1,A1,1,2026-10-01\n",
+                                           "goals.csv": G_HEAD + "X-1,G1,1,agreed\n"},
+     ["import", "my.json", "measures.csv", "--goals", "goals.csv"], [
+         ("measures.csv:1: header: unknown column; allowed are client, clinician, session, date, attendance, "
+          "instrument, rater, total, goal, task, bond, rupture, rupture_type, risk (got dat)"),
+         "measures.csv:1: date: required column is missing from the header (got client,clinician,session,dat)",
+         "2 errors; nothing was written."]),
+    ("goal-of-a-client-on-a-row-that-does-not-line-up",
+     {"measures.csv": M_HEAD + "X-1,A1,1,2026-10-01,SRS,35,5\n", "goals.csv": G_HEAD + "X-1,G1,1,agreed\n"},
+     ["import", "my.json", "measures.csv", "--goals", "goals.csv"],
+     ["measures.csv:2: row: has 7 fields but the header has 6 (got 7)", "1 error; nothing was written."]),
+    # a row with an error agrees with its session on its valid fields; an invalid attendance says nothing
+    ("session-fields-of-a-row-with-an-error",
+     {"measures.csv": "client,clinician,session,date,attendance,instrument,total\n"
+                      "X-1,A1,1,2026-10-01,present,SRS,41\nX-1,B2,1,2026-10-01,no_show,ORS,20\n"
+                      "X-1,A1,1,2026-10-02,attended,GAD-7,5\n"},
+     ["validate", "measures.csv"], [
+         "measures.csv:2: attendance: must be one of attended, cancelled, no_show or empty (got present)",
+         "measures.csv:2: total: must be within 0-40 for SRS (got 41)",
+         "measures.csv:3: clinician: session 1 of X-1 is with A1 on line 2 (got B2)",
+         "measures.csv:4: date: session 1 of X-1 has date 2026-10-01 on line 2 (got 2026-10-02)",
+         "measures.csv:4: attendance: session 1 of X-1 is no_show on line 3 (got attended)",
+         "5 errors."]),
+    # a row whose identity itself is invalid (instrument, rater) is no duplicate of anything
+    ("invalid-identity", {"measures.csv": "client,clinician,session,date,instrument,rater,total\n"
+                                          "X-1,A1,1,2026-10-01,SRX,client,30\nX-1,A1,1,2026-10-01,SRX,client,30\n"
+                                          "X-1,A1,1,2026-10-01,SRS,patient,30\nX-1,A1,1,2026-10-01,SRS,patient,30\n"},
+     ["validate", "measures.csv"], [
+         "measures.csv:2: instrument: must be one of SRS, WAI-SR, ORS, PHQ-9, GAD-7 or empty (got SRX)",
+         "measures.csv:3: instrument: must be one of SRS, WAI-SR, ORS, PHQ-9, GAD-7 or empty (got SRX)",
+         "measures.csv:4: rater: must be one of client, therapist or empty (got patient)",
+         "measures.csv:5: rater: must be one of client, therapist or empty (got patient)",
+         "4 errors."]),
+    # a cell with a control character: reported once, the row not checked further, but its identity counts
+    ("control-character", {"measures.csv": M_HEAD + "X-1,A1,1,2026-10-01,SRS,3\t0\nX-1,A1,1,2026-10-01,SRS,30\n"},
+     ["validate", "measures.csv"], [
+         "measures.csv:2: total: contains a control character: tab (U+0009) at character 2 (got 3\\t0)",
+         "measures.csv:3: instrument: same client, session, instrument and rater as line 2 (got SRS)",
+         "2 errors."]),
+]
+
+
+@pytest.mark.parametrize("files,command,expected", [c[1:] for c in ONE_RUN_CASES], ids=[c[0] for c in ONE_RUN_CASES])
+def test_one_run_lists_every_error(files, command, expected):
+    from click.testing import CliRunner
+
+    from supervision_tui.cli import cli
+
+    for name, text in files.items():
+        write(name, text)
+    res = CliRunner().invoke(cli, command)
+    assert res.exit_code == 1, res.output
+    assert res.output.splitlines() == expected
+    assert not Path("my.json").exists()  # nothing written

@@ -322,6 +322,57 @@ def test_goal_for_a_client_known_only_to_the_database(tmp_path):
     assert report.goals.added == 1
 
 
+def test_an_import_with_errors_is_checked_against_the_database_in_the_same_run(tmp_path):
+    # rows with an error whose client, session, instrument and rater are valid take part in the checks
+    # across rows and against the database; the files' errors and those checks are listed in one run
+    db = import_fixtures(tmp_path / "db.json")
+    before = sha(db.path)
+    extra = tmp_path / "extra.csv"
+    extra.write_text("client,clinician,session,date,instrument,total\n"
+                     "C-01,T01,2,2025-01-14,ORS,41\n"   # out of range; session 2 is on 2025-01-13 in the database
+                     "C-01,T01,2,2025-01-13,ORS,20\n"   # the same client, session, instrument and rater as line 2
+                     "C-02,T01,3,2025-01-21,ORS,20\n")  # session 3 of C-02 is with T02
+    g = tmp_path / "g.csv"
+    g.write_text("client,goal_id,set_session,agreement\nC-01,G9,1,yes\nC-77,G1,1,agreed\n")
+    expected = [
+        f"{extra}:2: total: must be within 0-40 for ORS (got 41)",
+        f"{extra}:2: date: session 2 of C-01 has date 2025-01-13 in the database (got 2025-01-14)",
+        f"{extra}:3: instrument: same client, session, instrument and rater as line 2 (got ORS)",
+        f"{extra}:4: clinician: session 3 of C-02 is with T02 in the database (got T01)",
+        f"{g}:2: agreement: must be one of agreed, partial, disagreed (got yes)",
+        f"{g}:3: client: not in the measures or clients file, nor in the database (got C-77)",
+    ]
+    with pytest.raises(ValidationFailed) as info:
+        db.import_parsed(parse_files(extra, goals=g, keep_errors=True))
+    assert info.value.errors == expected
+    res = CliRunner().invoke(cli, ["import", str(db.path), str(extra), "--goals", str(g)])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == expected + ["6 errors; nothing was written."]
+    assert sha(db.path) == before
+    # the default stays: parse_files raises with the files' own errors
+    with pytest.raises(ValidationFailed) as info:
+        parse_files(extra, goals=g)
+    assert info.value.errors == [expected[0], expected[2], expected[4]]
+
+
+def test_an_import_with_errors_creates_nothing_and_reads_no_damaged_database(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("client,clinician,session,date,instrument,total\nC-01,T01,1,2025-01-06,SRS,41\n"
+                   "C-01,T01,1,2025-01-06,SRS,30\n")
+    errors = [f"{bad}:2: total: must be within 0-40 for SRS (got 41)",
+              f"{bad}:3: instrument: same client, session, instrument and rater as line 2 (got SRS)",
+              "2 errors; nothing was written."]
+    res = CliRunner().invoke(cli, ["import", str(tmp_path / "new" / "folder" / "db.json"), str(bad)])
+    assert res.exit_code == 1 and res.output.splitlines() == errors
+    assert not (tmp_path / "new").exists()
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text("{")
+    # the checks that need the database are left out; the files' errors are listed as without it
+    res = CliRunner().invoke(cli, ["import", str(damaged), str(bad)])
+    assert res.exit_code == 1 and res.output.splitlines() == errors
+    assert damaged.read_text() == "{"
+
+
 def test_a_new_database_can_be_created_in_a_new_folder(tmp_path):
     db = Database(tmp_path / "new" / "folder" / "db.json")
     db.import_parsed(parse_files(M))

@@ -417,3 +417,50 @@ def test_risk_yes_on_a_measure_marked_not_taken_is_an_error(tmp_path):
         """, mapping=mapping, header=header)
     assert errors_of(m, f) == [f"{f}:3: PHQ9 item 9: yes, but PHQ-9 is marked not taken (PHQ9 skipped = Y): it "
                                "would be lost (got 2)"]
+
+
+def test_one_run_lists_every_error_of_an_export_and_its_goals(tmp_path):
+    # a row with an error whose client, session, instrument and rater are valid takes part in the
+    # duplicate and date checks; the goals file is checked (and against the database) all the same
+    m, f = setup(tmp_path, """\
+        C-1,Q,T01,1,07/09/2026,Attended,45,,,,
+        C-1,Q,T01,1,07/09/2026,Attended,20,,,,
+        C-1,Q,T01,2,01/09/2026,Attended,,,,7.5,
+        """)
+    goals = tmp_path / "goals.csv"
+    goals.write_text("client,goal_id,set_session,agreement\nC-1,G1,1,agreed\nC-1,G1,1,agreed\nC-9,G1,1,agreed\n")
+    export_errors = [
+        f"{f}:2: ORS: must be within 0-40 for ORS (got 45)",
+        f"{f}:3: [[measures]] ORS: same client, session, instrument and rater as line 2 (got ORS)",
+        f"{f}:4: PHQ9: must be a whole number for PHQ-9 (got 7.5)",
+        f"{f}:4: Date: session 2 of C-1 is dated before session 1 (2026-09-07, on line 2) (got 2026-09-01)",
+    ]
+    res = CliRunner().invoke(cli, ["validate", "--map", str(m), str(f)])
+    assert res.exit_code == 1 and res.output.splitlines() == export_errors + ["4 errors."]
+    db = tmp_path / "db.json"
+    res = CliRunner().invoke(cli, ["import", str(db), "--map", str(m), str(f), "--goals", str(goals)])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == export_errors + [
+        f"{goals}:3: goal_id: goal G1 of C-1 already given on line 2 (got G1)",
+        f"{goals}:4: client: not in the measures or clients file, nor in the database (got C-9)",
+        "6 errors; nothing was written.",
+    ]
+    assert not db.exists()
+
+
+def test_a_goal_of_a_client_whose_export_row_has_an_error_is_not_unknown(tmp_path):
+    # the row's error only: "not in the measures or clients file" would repeat it
+    m, f = setup(tmp_path, """\
+        C-1,Q,T01,1,2026-09-07,Attended,18,,,,
+        C-2,Q,T01,1,07/09/2026,Attended,18,,,,,
+        """)
+    goals = tmp_path / "goals.csv"
+    goals.write_text("client,goal_id,set_session,agreement\nC-1,G1,1,agreed\nC-2,G1,1,agreed\n")
+    res = CliRunner().invoke(cli, ["import", str(tmp_path / "db.json"), "--map", str(m), str(f), "--goals",
+                                   str(goals)])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        f"{f}:2: Date: must be a date like 31/03/2024 (date_format %d/%m/%Y in vendor.toml) (got 2026-09-07)",
+        f"{f}:3: row: has 12 fields but the header has 11 (got 12)",
+        "2 errors; nothing was written.",
+    ]
