@@ -307,3 +307,31 @@ async def test_a_small_clinic_says_why_there_is_no_expected_course(demo_db, scen
         legends = [static_text(p.query_one(".chart-legend")) for p in app.screen.query(ChartPanel)]
         ors = next(t for t in legends if t.startswith("▬ ORS"))
         assert "no expected course: not enough clinic data for an expected trajectory: 18 of 30 clients" in ors
+
+
+@async_test
+async def test_the_agenda_shows_the_whole_method_note_and_end_reaches_it(demo40):
+    """A newcomer's trial: the agenda screen cut the effectiveness note ("… cases with the sam") and
+    its "Rates: …" sentence was never on screen (``end`` stops at the last line that can be
+    highlighted). The note wraps to the list's width, and ``end`` scrolls to the very end."""
+    from supervision_tui.reports.effectiveness import METHOD, RATES
+
+    db, _stories = demo40
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("a")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, AgendaScreen)
+        ol = app.screen.agenda_list
+        notes = [str(o.prompt.plain).strip() for o in ol.options if o.disabled]
+        joined = " ".join(" ".join(notes).split())
+        assert METHOD in joined and RATES in joined
+        note = " ".join([METHOD, RATES])
+        parts = [n for n in notes if n and n in note]  # the note's lines, each a piece of it
+        assert len(parts) >= 3 and " ".join(parts) == note
+        assert all(len(o.prompt.plain) <= ol.size.width for o in ol.options if o.prompt.plain.strip() in parts)
+        await pilot.press("end")
+        await pilot.pause(0.3)
+        assert ol.scroll_y == ol.max_scroll_y and ol.max_scroll_y > 0
+        assert "with Wilson 95 % intervals." in screen_text(app)

@@ -142,6 +142,17 @@ def pattern_line(p, open_actions: tuple[int, int] | None) -> Text:
     return t
 
 
+class AgendaList(OptionList):
+    """The agenda's list: ``end`` (``G``) also scrolls to the very end,
+    where the last lines are notes that cannot be highlighted (the
+    effectiveness method and rates): Textual's list stops at the last
+    line that can be, and the notes stayed below the fold."""
+
+    def action_last(self) -> None:
+        super().action_last()
+        self.scroll_end(animate=False, immediate=False)
+
+
 class AgendaScreen(AppScreen[None]):
     BINDINGS = bindings("agenda")
     HELP_TITLE = "Keys · agenda"
@@ -158,7 +169,7 @@ class AgendaScreen(AppScreen[None]):
         yield ModeBar()
         yield Static("", id="agenda-header", markup=False)
         with Vertical(id="agenda-box"):
-            yield OptionList(id="agenda-list")
+            yield AgendaList(id="agenda-list")
             yield Static("Building the agenda…", id="agenda-message", markup=False)
         yield Static("", id="agenda-detail", markup=False)
         yield AppFooter()
@@ -269,7 +280,10 @@ class AgendaScreen(AppScreen[None]):
                     for er, line in effectiveness_lines(list(s.effects), width, lead=False):
                         prompt = Text("    ").append_text(line)
                         target = by_id.get(er.clinician) if er is not None else None
-                        if target is None:  # titles, headers, the clinic row: read, not chosen
+                        if target is None and line.cell_len > width:  # the method note: wrapped, not cut
+                            for part in line.wrap(self.app.console, width):
+                                options.append(Option(Text("    ").append_text(part), disabled=True))
+                        elif target is None:  # titles, headers, the clinic row: read, not chosen
                             options.append(Option(prompt, disabled=True))
                         else:  # a supervisee's row: enter shows their clients, as the pattern line does
                             row(f"e:{er.instrument}:{er.clinician}", prompt, target, None)
