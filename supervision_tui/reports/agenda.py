@@ -83,7 +83,7 @@ from supervision_tui.rules.triage import lead_rank
 from supervision_tui.rules.results import ClientAnalysis, Flag
 from supervision_tui.reports.as_of import ReviewsAsOf
 from supervision_tui.store.reviews import ActionItem, FlagReview, ReviewStore
-from supervision_tui.wording import count
+from supervision_tui.wording import count, percent
 
 __all__ = [
     "Agenda",
@@ -470,7 +470,7 @@ def _one_line(text: str) -> str:
 
 
 def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{round(100 * x)} %"
+    return "—" if x is None else f"{percent(x)} %"
 
 
 def _item_parts(it: AgendaItem, agenda: Agenda, include_notes: bool) -> dict[str, Any]:

@@ -306,7 +306,9 @@ def rate_words(rate: Rate | None) -> str:
     """``44 % (30–59)``: percentage with its Wilson interval."""
     if rate is None:
         return "—"
-    return f"{round(rate.p * 100)} % ({round(rate.low * 100)}–{round(rate.high * 100)})"
+    from supervision_tui.wording import percent
+
+    return f"{percent(rate.p)} % ({percent(rate.low)}–{percent(rate.high)})"
 
 
 def axis_limit(rows: Iterable[EffectRow], floor: float = 0.3) -> float:

@@ -335,3 +335,10 @@ async def test_the_agenda_shows_the_whole_method_note_and_end_reaches_it(demo40)
         await pilot.pause(0.3)
         assert ol.scroll_y == ol.max_scroll_y and ol.max_scroll_y > 0
         assert "with Wilson 95 % intervals." in screen_text(app)
+
+
+def test_one_clinic_case_is_one_case():
+    # the newcomer trial: a one-client database read "clinic 1 cases"
+    one = [c for c in simulate_cases(random.Random(6), {"T01": (3, 41, 19)})][:1]
+    lines = [t.plain for _r, t in effectiveness_lines(effectiveness(one, REGISTRY), 120)]
+    assert any(line.endswith("· clinic 1 case") for line in lines), lines

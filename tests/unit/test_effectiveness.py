@@ -272,3 +272,20 @@ def test_supervisees_through_real_records():
     assert rows["T1"].improved.p > rows["T2"].improved.p
     assert rows["T2"].deteriorated.p >= rows["T1"].deteriorated.p
     assert rows[None].cases == 180
+
+
+@pytest.mark.parametrize("share, shown", [
+    (1 / 8, 13),  # a half rounds up (Python's round(12.5) is 12: the newcomer trial saw "12 % (1 of 8)")
+    (29 / 200, 15),  # 14.5, whose binary fraction is just below the half
+    (5 / 9, 56), (1 / 3, 33), (0.0, 0), (1.0, 100), (0.004999, 0), (0.005, 1), (7 / 8, 88), (0.995, 100),
+])
+def test_percentages_round_halves_up(share, shown):
+    from supervision_tui.wording import percent
+
+    assert percent(share) == shown
+
+
+def test_rate_words_use_the_same_rounding():
+    from supervision_tui.reports.effectiveness import Rate, rate_words
+
+    assert rate_words(Rate(1, 8, 1 / 8, 0.125, 0.475)) == "13 % (13–48)"

@@ -33,6 +33,7 @@ from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.panels import HIDDEN_TEXT
 from supervision_tui.ui.widgets.review_panels import ModeBar
+from supervision_tui.wording import percent
 
 COMPACT_WIDTH = 110
 
@@ -128,13 +129,13 @@ def pattern_line(p, open_actions: tuple[int, int] | None) -> Text:
     t.append(f" · {tiers or 'nothing flagged'}")
     t.append(f" · ruptures open {p.ruptures_open} / unrep. {p.ruptures_unrepaired}")
     rate = p.repair_rate
-    t.append(f" · repair {'—' if rate is None else f'{round(100 * rate)} %'}")
+    t.append(f" · repair {'—' if rate is None else f'{percent(rate)} %'}")
     if p.mean_srs is not None and p.srs_clients == p.alliance_clients:
         t.append(f" · SRS {p.mean_srs:.1f}")
     elif p.mean_alliance_index is not None:
         t.append(f" · alliance idx {p.mean_alliance_index:.2f}")
     det = p.pct_deteriorated
-    t.append(f" · deteriorated {'—' if det is None else f'{round(100 * det)} %'}")
+    t.append(f" · deteriorated {'—' if det is None else f'{percent(det)} %'}")
     if open_actions and open_actions[0]:
         t.append(f" · {STATUS_SYMBOLS['action']} {open_actions[0]} open")
         if open_actions[1]:

@@ -20,13 +20,14 @@ from supervision_tui.ui.keymap import bindings
 from supervision_tui.ui.widgets.effectiveness import EffectivenessPanel
 from supervision_tui.ui.widgets.footer import AppFooter
 from supervision_tui.ui.widgets.review_panels import ModeBar
+from supervision_tui.wording import percent
 
 ALL_KEY = "__all__"
 WIDE_MIN_WIDTH = 120
 
 
 def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{round(100 * x):d} %"
+    return "—" if x is None else f"{percent(x):d} %"
 
 
 def _mean(p: ClinicianPattern) -> str:

@@ -30,6 +30,7 @@ from supervision_tui.reports.effectiveness import (
     rate_words,
     whisker,
 )
+from supervision_tui.wording import count
 
 ID_W = 7
 CASES_W = 5
@@ -128,7 +129,7 @@ def effectiveness_lines(rows: list[EffectRow], width: int, *, ascii: bool = Fals
             t.append(f"too few to compare any supervisee: {', '.join(f'{r.clinician} {r.cases}' for r in people)} "
                      f"of {people[0].min_cases} needed", style="dim italic")
             if clinic_n is not None:
-                t.append(f" · clinic {clinic_n} cases", style="dim")
+                t.append(f" · clinic {count(clinic_n, 'case')}", style="dim")
             out.append((None, t))
             continue
         if out and out[-1][1].plain:
