@@ -182,7 +182,7 @@ async def test_not_on_track_on_the_caseload_client_and_agenda(demo40):
         ors = next(t for t in legends if t.startswith("▬ ORS"))
         clients = app.data.reference["ORS"].clients
         assert f"expected course for clients starting at {a.tracks['ORS'].first:g}" in ors
-        assert f"({clients} clinic clients" in ors and "lower limit: 9 in 10 of them are above it" in ors
+        assert f"({clients} clinic clients" in ors and "┄ at worst: 9 in 10 of them are above it" in ors
         assert "NOT ON TRACK" in ors
         await pilot.press("escape")
         await pilot.press("a")

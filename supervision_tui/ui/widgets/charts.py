@@ -611,8 +611,9 @@ def expected_legend(v: ClientDisplay, instrument: str) -> str:
     if track.expected is None:
         return f" · no expected course: {m.shortfall()}" if m is not None else ""
     side = "above" if m.instrument.higher_is_better else "below"
+    # "at worst" as the not-on-track detail says it (not "lower limit": on PHQ-9 the line is above the course)
     return (f" · · expected course for clients starting at {fmt_num(track.first)} "
-            f"({m.clients:,} clinic clients, {m.pairs:,} ratings) · ┄ lower limit: "
+            f"({m.clients:,} clinic clients, {m.pairs:,} ratings) · ┄ at worst: "
             f"{share_words(m.z)} of them are {side} it by then")
 
 
