@@ -198,8 +198,9 @@ class SupervisionApp(App[None]):
         # NO_COLOR wins over a theme remembered from a colour session (not over --theme):
         # an RGB theme under NO_COLOR turns to greys in which urgency reads upside down
         remembered = None if self.no_color else self.settings.ui.theme
-        requested = requested or remembered or suggested_theme()
-        self.theme_names, messages = install_themes(self, requested)
+        fallback = remembered or suggested_theme()  # (also instead of a --theme that is not available)
+        requested = requested or fallback
+        self.theme_names, messages = install_themes(self, requested, fallback=fallback)
         self._startup_messages += [Notice(m, "warning", 8) for m in messages]
 
     def _apply_keymap(self) -> None:

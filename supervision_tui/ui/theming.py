@@ -287,20 +287,24 @@ def next_theme(current: str, names: Sequence[str] | None = None) -> str:
 
 
 def resolve_theme(
-    requested: str | None, available: Iterable[str], listed: Iterable[str] | None = None
+    requested: str | None, available: Iterable[str], listed: Iterable[str] | None = None,
+    fallback: str | None = None,
 ) -> tuple[str, str | None]:
     """The theme to use for ``requested`` and a message if it cannot be used.
 
     ``None`` or ``""`` means the default, silently. ``listed``: the names
-    the message suggests (default: all of ``available``).
+    the message suggests (default: all of ``available``). ``fallback``: the
+    theme instead of one that is not available (the remembered one, when
+    it is), else the default.
     """
     if not requested:
         return DEFAULT_THEME, None
     available = list(available)
     if requested in available:
         return requested, None
+    instead = fallback if fallback and fallback in available else DEFAULT_THEME
     choices = ", ".join(listed if listed is not None else sorted(available))
-    return DEFAULT_THEME, f"Theme {requested!r} is not available; using {DEFAULT_THEME!r}. Themes: {choices}"
+    return instead, f"Theme {requested!r} is not available; using {instead!r}. Themes: {choices}"
 
 
 # --------------------------------------------------------------------------
@@ -308,9 +312,10 @@ def resolve_theme(
 
 
 def install_themes(
-    app: App, requested: str | None = None, user_dir: Path | str | None = None
+    app: App, requested: str | None = None, user_dir: Path | str | None = None, fallback: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Register every theme with ``app`` and switch to ``requested``.
+    """Register every theme with ``app`` and switch to ``requested`` (else
+    to ``fallback``, else the default: ``resolve_theme``).
 
     Returns ``(names in cycling order, messages to notify)``. Call from
     ``App.__init__`` (after ``super().__init__()``) or ``on_mount``.
@@ -319,7 +324,7 @@ def install_themes(
     for theme in themes:
         app.register_theme(theme)
     names = [theme.name for theme in themes]
-    name, problem = resolve_theme(requested, app.available_themes, listed=names)
+    name, problem = resolve_theme(requested, app.available_themes, listed=names, fallback=fallback)
     if problem:
         messages.append(problem)
     app.theme = name

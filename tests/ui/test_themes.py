@@ -568,3 +568,29 @@ def test_readme_format_example_parses():
     example = re.search(r"```toml\n(.*?)```", text, re.S).group(1)
     theme = parse_theme(example, "themes/README.md example")
     assert theme.name == "my-theme" and theme.variables["input-selection-background"] == "#4f9bd9 40%"
+
+
+def test_a_theme_not_available_falls_back_to_the_remembered_one():
+    # a newcomer's trial: with "projector" remembered, --theme nope used clinic-dark
+    name, message = resolve_theme("nope", ["clinic-dark", "projector"], fallback="projector")
+    assert name == "projector" and "using 'projector'" in message
+    name, _message = resolve_theme("nope", ["clinic-dark"], fallback="gone")  # the remembered one is gone too
+    assert name == DEFAULT_THEME
+
+
+def test_the_app_falls_back_to_the_remembered_theme(tmp_path):
+    import asyncio
+    from dataclasses import replace
+
+    from supervision_tui.settings import Settings, UISettings
+    from ui_support import make_app
+
+    settings = replace(Settings(), ui=UISettings(theme="projector"))
+    app = make_app(tmp_path / "none.json", theme="nope", settings=settings)
+
+    async def run():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert app.theme == "projector"
+
+    asyncio.run(run())
