@@ -674,11 +674,18 @@ async def test_presentation_mode_hides_private_text_everywhere(db, scenarios):
         await pilot.press("escape")
         screen = await _open_agenda(pilot)
         goal_option = f"f:{goal_flag.identity}"
+        # (the action line is in the last section, below the effectiveness note: highlighted to be on screen)
+        action_option = next(o.id for o in screen.agenda_list.options if (o.id or "").startswith("a:"))
         await _highlight(pilot, screen.agenda_list, goal_option)
         shown = screen_text(app)
-        assert NOTE in shown and ACTION in shown and goal_word in shown
+        assert NOTE in shown and goal_word in shown
+        await _highlight(pilot, screen.agenda_list, action_option)
+        assert ACTION in screen_text(app)
         await pilot.press("p")
         await pilot.pause()
+        shown = screen_text(app)
+        assert ACTION not in shown and "PRESENTING · private text hidden" in shown
+        await _highlight(pilot, screen.agenda_list, goal_option)
         shown = screen_text(app)
         assert NOTE not in shown and ACTION not in shown and goal_text not in shown
         assert "PRESENTING · private text hidden" in shown
