@@ -774,7 +774,11 @@ def _measure(row: _Row) -> Rating | None:
         row.error("risk", "needs an instrument: the risk rule only reads rows with a measure")
     if not row.ok:
         bad = row.bad or ()
-        if client is not None and session is not None and "instrument" not in bad and "rater" not in bad:
+        # a score or a risk answer without an instrument: the row meant an instrument it does not name, so
+        # it has no identity to compare (two such rows of a session are not a duplicate of each other)
+        unnamed = not instrument_text and (risk_text == "yes" or any(get(n, "") != "" for n in _SCORE_COLUMNS))
+        if (client is not None and session is not None and "instrument" not in bad and "rater" not in bad
+                and not unnamed):
             # its identity is valid: it takes part in the checks across rows, each field that is
             # itself invalid (None) left out of them (``session_errors``)
             row.partial = Rating(client, clinician, session, day,  # type: ignore[arg-type]

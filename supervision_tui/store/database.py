@@ -82,6 +82,7 @@ from supervision_tui.store.files import (
     FILE_MODE,
     FileWriteError,
     ensure_private_dir,
+    refuse_write_protected,
     remove_stale_temporaries,
     write_private_bytes,
 )
@@ -94,6 +95,16 @@ LOCK_TIMEOUT = 10.0
 
 # --- the locked atomic JSON store ------------------------------------------------
 
+
+
+def refuse_protected(path: Path) -> None:
+    """``DatabaseError`` when the file's owner made it write-protected
+    (``files.refuse_write_protected``): raised before a transaction writes
+    anything, also beside the file (a backup copy, an audit archive)."""
+    try:
+        refuse_write_protected(path, "the file was not changed")
+    except FileWriteError as err:
+        raise DatabaseError(str(err)) from err
 
 class LockBusy(DatabaseError):
     """Another process held the lock for longer than the store's ``timeout``;
@@ -273,6 +284,8 @@ class LockedStore:
                 return
             new = self._encode(data)
             if new != raw:
+                # before anything is written beside it (a format-1 file's backup copy, by before_write)
+                refuse_protected(self.path)
                 if before_write is not None:
                     before_write(raw, data)
                 try:

@@ -636,8 +636,21 @@ def _note_changer(doc: dict[str, Any], key: str) -> tuple[str | None, str | None
             continue
         before, after = e.get("before") or {}, e.get("after") or {}
         if before.get("note") != after.get("note"):
-            return _text(e.get("user")), e.get("at")
+            return _text(e.get("user")), _time_text(e.get("at"))
     return None, None
+
+
+def _time_text(value: Any) -> str | None:
+    """An audit entry's ``at`` as it may be shown: a date and time, else
+    None (a damaged or hand-made file: never its text, which could hold
+    control characters)."""
+    if type(value) is not str:
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return printable(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -827,6 +840,9 @@ class ReviewStore:
 
                 result = mutate(doc, audit, who, at)
                 if entries:
+                    from supervision_tui.store.database import refuse_protected
+
+                    refuse_protected(self.path)  # (before the audit archive is written beside it)
                     doc["seq"] = seq + len(entries)
                     doc.setdefault("audit", []).extend(entries)
                     self._rotate(doc)

@@ -671,8 +671,18 @@ SET_SESSION_0 = "goals.csv:2: set_session: must be a whole number from 1 to 1,00
 GOAL_DUP = "goals.csv:3: goal_id: goal G1 of X-1 already given on line 2 (got G1)"
 X7_UNKNOWN_DB = "goals.csv:4: client: not in the measures or clients file, nor in the database (got X-7)"
 
+M_BLANK_INSTRUMENT = ("client,clinician,session,date,attendance,instrument,rater,total\n"
+                      "C-01,T01,1,2025-01-06,attended,,client,38\n"
+                      "C-01,T01,1,2025-01-06,attended,,client,18.4\n")
+
 ONE_RUN_CASES = [
     # (id, files, command, every line the run prints)
+    # a second read: two rows of a session with scores but no instrument are two errors, not also a
+    # duplicate of each other (the instrument they mean is not named: they have no identity to compare)
+    ("blank-instrument-no-duplicate", {"measures.csv": M_BLANK_INSTRUMENT}, ["validate", "measures.csv"], [
+        "measures.csv:2: total: a score needs an instrument, but the instrument column is empty (got 38)",
+        "measures.csv:3: total: a score needs an instrument, but the instrument column is empty (got 18.4)",
+        "2 errors."]),
     ("measures-validate", {"measures.csv": M_TRIAL}, ["validate", "measures.csv"],
      M_TRIAL_ERRORS + ["4 errors."]),
     ("measures-import", {"measures.csv": M_TRIAL}, ["import", "my.json", "measures.csv"],

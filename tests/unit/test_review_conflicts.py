@@ -219,3 +219,24 @@ def test_lock_busy_is_a_database_error_with_the_old_message(tmp_path):
             with store.transaction():
                 pass
     assert isinstance(info.value, DatabaseError) and info.value.timeout == 0.05
+
+
+def test_the_time_of_the_other_change_is_never_raw_file_text(db):
+    """A second read: the "changed at" of the refusal came from the file as it was; a damaged or
+    hand-made workflow file could put an escape sequence there, shown in the notification."""
+    a = _flagged(db)
+    flag = a.flags[0]
+    mine, theirs = ReviewStore(Database(db), user="A"), ReviewStore(Database(db), user="B")
+    theirs.set_review(flag, note=THEIRS)
+    sidecar = Database(db).sidecar_path
+    doc = json.loads(sidecar.read_text())
+    doc["audit"][-1]["at"] = "\x1b]0;pwned\x07 2026"
+    sidecar.write_text(json.dumps(doc))
+    try:
+        mine.set_review(flag, note=MINE, expect_note=None)
+    except NoteChanged as err:
+        assert err.at is None and "\x1b" not in str(err) and "\x07" not in str(err)
+    except Exception as err:  # a file the store refuses as damaged is also fine: nothing shown from it
+        assert "\x1b" not in str(err) and "\x07" not in str(err)
+    else:
+        raise AssertionError("the stale note was saved")

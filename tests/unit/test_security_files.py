@@ -378,3 +378,35 @@ def test_a_new_file_that_cannot_be_written_is_not_said_to_be_unchanged(tmp_path,
         files.write_private_bytes(old, b"x")
     assert str(info.value).endswith("no space left on the device; the file was not changed")
     assert old.read_bytes() == b"before"
+
+
+def test_a_write_protected_v1_database_gets_no_backup_copy(tmp_path):
+    """A second read: the refusal came only when the new file was written, after the upgrade hook
+    had copied the format-1 file to a backup beside it: every refused import left one more copy of
+    the client data (db.v1-backup.json, db-2.v1-backup.json ...)."""
+    from v1_helpers import write_v1
+
+    cl = make_db(tmp_path / "src.json").load()
+    db = write_v1(tmp_path / "db.json", cl)
+    os.chmod(db, 0o400)
+    measures = tmp_path / "m.csv"
+    measures.write_text("client,clinician,session,date,attendance,instrument,rater,total\n"
+                        "C-2,T1,1,2026-02-02,attended,SRS,client,37\n")
+    for _ in range(2):
+        res = CliRunner().invoke(cli, ["import", str(db), str(measures)])
+        assert res.exit_code == 1 and "write-protected (mode 0400)" in res.output, res.output
+    assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == []
+
+
+def test_a_write_protected_workflow_file_gets_no_audit_archive(db):
+    """The same for the workflow file: an audit rotation wrote its archive before the refused save."""
+    store = ReviewStore(db, user="sup", audit_chunk=1)
+    archive = store.archive_dir
+    before = sorted(os.listdir(archive))
+    os.chmod(db.sidecar_path, 0o400)
+    with pytest.raises(UserError, match="write-protected"):
+        store.set_client_review("C-1", "dismissed")
+    assert sorted(os.listdir(archive)) == before
+    os.chmod(db.sidecar_path, 0o600)
+    store.set_client_review("C-1", "dismissed")
+    assert len(os.listdir(archive)) > len(before)
