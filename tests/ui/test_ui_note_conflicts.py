@@ -282,6 +282,7 @@ async def test_a_held_lock_does_not_freeze_the_dashboard(db):
             assert busy and "more than 0.25 s" in busy[0]
             assert not Database(db).sidecar_path.exists()  # nothing written
         finally:
+            holder.kill()  # (the stuck writer goes away; no need to wait out its 5 s)
             holder.wait(30)
         # the lock is free: the same key saves
         await pilot.press("k", "r")
