@@ -339,3 +339,36 @@ async def test_text_typed_while_the_lock_is_held_is_kept(db, scenarios):
         assert app.screen is screen
         assert _store(db).review_for(risk).review.note == MINE
         assert f"{code} risk: note saved" in _notes(app)
+
+
+@async_test
+async def test_a_note_whose_save_fails_comes_back_in_its_dialog(db, scenarios):
+    """Any failed save keeps the text: here the workflow file is write-protected (chmod 400); the
+    dialog comes back with the text and the reason, and once the file is writable again enter saves
+    it (before, only a notification was left and the typed note was gone)."""
+    code = scenarios["risk"]
+    _store(db).set_client_review(code, "discussed")  # the workflow file exists
+    sidecar = Database(db).sidecar_path
+    app = make_app(db)
+    async with app.run_test(size=LARGE, notifications=True) as pilot:
+        await loaded(pilot)
+        screen = await open_client(pilot, code)
+        risk = _flag(app, code, "risk")
+        await _highlight(pilot, screen, risk)
+        os.chmod(sidecar, 0o400)
+        try:
+            await pilot.press("n")
+            await pilot.pause()
+            await pilot.press(*MINE, "enter")
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, NoteDialog) and dialog.failed
+            assert dialog.query_one(Input).value == MINE
+            assert "write-protected" in dialog.failed and MINE not in dialog.failed
+            assert any("write-protected" in m for m in _notes(app))
+        finally:
+            os.chmod(sidecar, 0o600)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert _store(db).review_for(risk).review.note == MINE

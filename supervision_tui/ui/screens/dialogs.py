@@ -230,7 +230,8 @@ class NoteDialog(_Dialog):
     BINDINGS = bindings("dialog", "note-dialog")
 
     def __init__(self, target: str, note: str | None = None, *, text: str | None = None, conflict=None,
-                 status: str | None = None, busy: bool = False, id: str | None = "note-dialog") -> None:
+                 status: str | None = None, busy: bool = False, failed: str | None = None,
+                 id: str | None = "note-dialog") -> None:
         super().__init__(id=id)
         self.target = target
         self.note = note or ""
@@ -238,6 +239,7 @@ class NoteDialog(_Dialog):
         self.conflict = conflict
         self.status = status
         self.busy = busy
+        self.failed = failed  # why the last save failed (its notification; never a note's text)
 
     def _explain(self) -> str:
         what = f"your note and the status {self.status} were" if self.status else "your note was"
@@ -247,6 +249,9 @@ class NoteDialog(_Dialog):
         if self.busy:
             return (f"Busy (another process holds the workflow file's lock): {what} not saved. "
                     "Press enter to try again.")
+        if self.failed:
+            return (f"{self.failed.rstrip('.')}: {what} not saved. Press enter to try again once that is "
+                    "put right, or esc to give the text up.")
         return ""
 
     def compose(self) -> ComposeResult:
@@ -341,7 +346,10 @@ def save_note(app, target: str, text: str, expected: str | None, save: Callable[
       expects their note (the one now stored);
     * the workflow file is busy (``Outcome.busy``): the note dialog opens
       again with this text;
-    * any other refusal (read-only, a bad character): its notification.
+    * any other failure (a full disk, a write-protected or damaged
+      workflow file, a character a note may not hold): its notification,
+      and the note dialog opens again with this text and the reason, so
+      that esc, not the failure, is what gives it up.
 
     ``status``: the status saved together with the note (named in the
     dialog when it comes back)."""
@@ -360,9 +368,11 @@ def save_note(app, target: str, text: str, expected: str | None, save: Callable[
     elif outcome.busy:
         again = expected
         dialog = NoteDialog(target, again, text=text, status=status, busy=True, id=None)
+    elif outcome.notice is not None:
+        again = expected
+        dialog = NoteDialog(target, again, text=text, status=status, failed=outcome.notice.message, id=None)
     else:
-        if outcome.notice is None:
-            saved(outcome)
+        saved(outcome)
         return
 
     def chosen(new_text: str | None) -> None:
