@@ -366,9 +366,27 @@ async def test_a_note_whose_save_fails_comes_back_in_its_dialog(db, scenarios):
             assert dialog.query_one(Input).value == MINE
             assert "write-protected" in dialog.failed and MINE not in dialog.failed
             assert any("write-protected" in m for m in _notes(app))
+            # an action item too: its dialog comes back filled in, with the reason
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("x")
+            await pilot.pause()
+            await pilot.press(*"call the GP", "enter")
+            await settle(pilot)
+            again = app.screen
+            assert isinstance(again, ActionDialog) and again.draft is not None and "write-protected" in again.failed
+            assert again.query_one("#action-text", Input).value == "call the GP"
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("n")
+            await pilot.pause()
+            await pilot.press(*MINE, "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, NoteDialog) and app.screen.failed
         finally:
             os.chmod(sidecar, 0o600)
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen
         assert _store(db).review_for(risk).review.note == MINE
+        assert not _store(db).actions(client=code)  # given up with esc

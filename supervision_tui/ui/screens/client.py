@@ -462,8 +462,10 @@ class ClientScreen(AppScreen[str | None]):
                 return
             outcome = app.reviews.add_action(code, draft.text, draft.owner, draft.due, flag)
             item = app.apply(outcome)
-            if outcome.busy:  # nothing saved: the dialog comes back with what was typed
-                app.push_screen(ActionDialog(code, draft.owner, known_owners=known, draft=draft), chosen)
+            if outcome.busy or outcome.notice is not None:  # nothing saved: the dialog comes back with what was typed
+                failed = None if outcome.busy else outcome.notice.message
+                app.push_screen(ActionDialog(code, draft.owner, known_owners=known, draft=draft, failed=failed),
+                                chosen)
                 return
             if item is not None:
                 actions = self.query_one(ActionList)

@@ -395,20 +395,22 @@ class ActionDraft:
 class ActionDialog(_Dialog):
     """A new action item: what (required), owner (default: the client's
     clinician), due date (optional, YYYY-MM-DD). ``draft``: the fields as
-    entered before (brought back after a save that could not be made:
-    the workflow file was busy), with a line saying so."""
+    entered before (brought back after a save that could not be made: the
+    workflow file was busy, or ``failed`` says why), with a line saying so."""
 
     PRIVATE_INPUTS = ("action-text",)
 
     BINDINGS = bindings("dialog")
 
     def __init__(self, client: str, owner: str | None, today: date | None = None,
-                 known_owners: Iterable[str] | None = None, draft: ActionDraft | None = None) -> None:
+                 known_owners: Iterable[str] | None = None, draft: ActionDraft | None = None,
+                 failed: str | None = None) -> None:
         super().__init__(id="action-dialog" if draft is None else None)  # (a draft's: the first is still closing)
         self.client = client
         self.owner = owner or ""
         self.today = today
         self.draft = draft
+        self.failed = failed  # why the draft's save failed (None: the lock was busy)
         self.known_owners = sorted(set(known_owners)) if known_owners is not None else None
         """The clinicians of the caseload (supervisees and supervisors); None: not checked."""
 
@@ -417,8 +419,10 @@ class ActionDialog(_Dialog):
         d = self.draft
         with Vertical(classes="dialog-box"):
             if d is not None:
-                yield Static(Text("Busy (another process holds the workflow file's lock): not saved. "
-                                  "Press enter to try again.", style="italic"), classes="dialog-text")
+                why = (f"{self.failed.rstrip('.')}. Press enter to try again once that is put right, or esc to "
+                       "give the item up." if self.failed else
+                       "Busy (another process holds the workflow file's lock): not saved. Press enter to try again.")
+                yield Static(Text(why, style="italic"), classes="dialog-text")
             yield Static("What should happen", classes="dialog-label", markup=False)
             yield Input(value=d.text if d else "", id="action-text", password=masked,
                         placeholder=MASKED_HINT if masked else "e.g. revisit goals with the client")
