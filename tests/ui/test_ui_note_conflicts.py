@@ -148,7 +148,7 @@ async def test_a_status_with_a_stale_note_saves_nothing_until_merged(db, scenari
         await settle(pilot)
         review = _store(db).review_for(risk)
         assert review.status == "action"
-        assert review.review.note.startswith(THEIRS + "\n───") and review.review.note.endswith(MINE + " (merged)")
+        assert review.review.note == f"{THEIRS}\n{MINE} (merged)"  # (the separator line is not saved)
         assert f"{code} risk: action" in _notes(app)
         _no_private_text_in_notifications(app, THEIRS, MINE)
 
@@ -390,3 +390,68 @@ async def test_a_note_whose_save_fails_comes_back_in_its_dialog(db, scenarios):
         assert app.screen is screen
         assert _store(db).review_for(risk).review.note == MINE
         assert not _store(db).actions(client=code)  # given up with esc
+
+
+def test_the_separator_line_is_not_saved_into_the_note():
+    # the browser trial: enter straight after a conflict saved "─── above: alice's note … · below: yours ───"
+    from supervision_tui.ui.screens.dialogs import without_markers
+
+    merged = f"{THEIRS}\n─── above: B's note (2026-11-29 06:31 UTC) · below: yours ───\n{MINE}"
+    assert without_markers(merged) == f"{THEIRS}\n{MINE}"
+    twice = f"{THEIRS}\n─── B cleared the note · below: yours ───\nx\n─── above: the note saved meanwhile · below: yours ───\ny"
+    assert without_markers(twice) == f"{THEIRS}\nx\ny"
+    assert without_markers("a line ─── with dashes ───\nb") == "a line ─── with dashes ───\nb"  # not a separator
+
+
+@async_test
+async def test_enter_right_after_a_conflict_saves_both_texts_without_the_separator(db, scenarios):
+    code = scenarios["risk"]
+    app = make_app(db)
+    async with app.run_test(size=LARGE, notifications=True) as pilot:
+        await loaded(pilot)
+        screen = await open_client(pilot, code)
+        risk = _flag(app, code, "risk")
+        await _highlight(pilot, screen, risk)
+        await pilot.press("n")
+        await pilot.pause()
+        _store(db).set_review(risk, note=THEIRS)  # B, meanwhile
+        await pilot.press(*MINE, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, NoteDialog) and app.screen.conflict is not None
+        await pilot.press("enter")  # no editing
+        await settle(pilot)
+        assert app.screen is screen
+        assert _store(db).review_for(risk).review.note == f"{THEIRS}\n{MINE}"
+
+
+@async_test
+async def test_a_first_key_adds_to_a_stored_note_and_the_keys_line_follows_presenting(db, scenarios):
+    """The browser trial: the stored note was shown selected, so the first key replaced it whole;
+    and while presenting the keys line still offered "an empty note clears it" (refused then)."""
+    code = scenarios["risk"]
+    app = make_app(db)
+    async with app.run_test(size=LARGE, notifications=True) as pilot:
+        await loaded(pilot)
+        screen = await open_client(pilot, code)
+        risk = _flag(app, code, "risk")
+        _store(db, user="A").set_review(risk, note=MINE)
+        app.poll_workflow()
+        await pilot.pause()
+        await _highlight(pilot, screen, risk)
+        await pilot.press("n")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, NoteDialog)
+        await pilot.press(*" (GP called)")
+        assert dialog.query_one(Input).value == f"{MINE} (GP called)"
+        help_line = str(dialog.query_one("#note-help").render())
+        assert "an empty note clears it" in help_line
+        app.action_toggle_present()
+        await pilot.pause()
+        help_line = str(dialog.query_one("#note-help").render())
+        assert "an empty note clears it" not in help_line and "not shown while presenting" in help_line
+        app.action_toggle_present()
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert _store(db).review_for(risk).review.note == f"{MINE} (GP called)"

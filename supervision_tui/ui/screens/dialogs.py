@@ -111,6 +111,7 @@ class ReviewDialog(_Dialog):
                                                                                 "dismissed", "new")],
                              id="review-statuses")
             yield Input(value="" if masked else self.note, password=masked, id="review-note",
+                        select_on_focus=False,  # (a first key adds to a stored note, never replaces it)
                         placeholder="note (optional) · " + (MASKED_HINT if masked else "tab here, enter saves"))
             yield Static("", classes="dialog-error", markup=False)
             keys = " ".join(hint_key(self, f"status-{st}")
@@ -198,6 +199,16 @@ def merged_note(conflict, own: str) -> str:
     return "\n".join(part for part in (conflict.current, line, own) if part)
 
 
+_MARKER = re.compile(r"─── .* · below: yours ───")
+
+
+def without_markers(text: str) -> str:
+    """The merged text as it is saved: the separator lines ``merged_note``
+    put between the two notes left out (saved as they were, "yours" would
+    point at whoever reads the note, and each conflict added one)."""
+    return "\n".join(line for line in text.split("\n") if not _MARKER.fullmatch(line.strip()))
+
+
 class NoteArea(TextArea):
     """The note dialog's multi-line field (both texts after a conflict):
     enter saves, as in the one-line field, instead of breaking the line."""
@@ -273,12 +284,19 @@ class NoteDialog(_Dialog):
                 yield hidden
             else:
                 typed = self.text if self.text != self.note else ("" if masked else self.note)
-                yield Input(value=typed, password=masked, id="note-input",
+                # (the cursor after the text, nothing selected: a first key must not replace a stored note)
+                yield Input(value=typed, password=masked, id="note-input", select_on_focus=False,
                             placeholder=MASKED_HINT if masked else "a private note for supervision")
             yield Static("", classes="dialog-error", markup=False)
-            yield Static("enter save · an empty note clears it · esc cancel"
-                         + (" · the stored note is not shown while presenting" if masked and self.note else ""),
-                         classes="dialog-help", markup=False)
+            yield Static(self._hint(masked), id="note-help", classes="dialog-help", markup=False)
+
+    def _hint(self, present: bool) -> str:
+        """The keys line, as they work now (presenting or not)."""
+        if self.conflict is not None and present:
+            return f"{hint_key(self, 'present')} stop presenting and show both texts · esc cancel"
+        if present and self.note:  # (an empty field is refused: the stored note is not shown)
+            return "enter save · esc cancel · the stored note is not shown while presenting"
+        return "enter save · an empty note clears it · esc cancel"
 
     def on_mount(self) -> None:
         self._title("Note" if not self.note else "Edit note")
@@ -291,6 +309,7 @@ class NoteDialog(_Dialog):
             self.query_one(Input).focus()
 
     def _mask(self, present: bool) -> None:
+        self.query_one("#note-help", Static).update(self._hint(bool(present)))
         if self.conflict is None:
             super()._mask(present)
             return
@@ -327,7 +346,7 @@ class NoteDialog(_Dialog):
         event.stop()
         if _presenting(self):  # (the field is hidden; enter cannot reach it, but be sure)
             return
-        self._save(event.area.text)
+        self._save(without_markers(event.area.text))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
