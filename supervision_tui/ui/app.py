@@ -196,12 +196,31 @@ class SupervisionApp(App[None]):
         from supervision_tui.ui.theming import install_themes
 
         # NO_COLOR wins over a theme remembered from a colour session (not over --theme):
-        # an RGB theme under NO_COLOR turns to greys in which urgency reads upside down
+        # an RGB theme under NO_COLOR turns to greys in which urgency reads upside down.
+        # So does a 16-colour terminal: an RGB theme remembered from a 256-colour session
+        # collapsed there (projector's rupture tier came out yellow on white, 1.7:1)
         remembered = None if self.no_color else self.settings.ui.theme
         fallback = remembered or suggested_theme()  # (also instead of a --theme that is not available)
+        chosen = requested
         requested = requested or fallback
         self.theme_names, messages = install_themes(self, requested, fallback=fallback)
+        if self.few_colours and not self._is_ansi(self.theme):
+            if chosen:  # the user's own choice: kept, with a word about it
+                messages.append(f"Theme {self.theme!r} is made of RGB colours: on this 16-colour terminal they "
+                                "collapse and lose their contrast. The ansi themes keep it (t switches).")
+            else:
+                self.theme = suggested_theme() or "ansi"
         self._startup_messages += [Notice(m, "warning", 8) for m in messages]
+
+    @property
+    def few_colours(self) -> bool:
+        """A 16-colour terminal or ``NO_COLOR``: only the ANSI themes (the
+        terminal's own palette) keep their contrast."""
+        return suggested_theme() == "ansi"
+
+    def _is_ansi(self, name: str) -> bool:
+        theme = self.available_themes.get(name)
+        return bool(theme is not None and getattr(theme, "ansi", False))
 
     def _apply_keymap(self) -> None:
         if not self.settings.keys:
@@ -382,10 +401,15 @@ class SupervisionApp(App[None]):
         return text
 
     def action_cycle_theme(self) -> None:
-        """Switch to the next theme (remembered by ``_theme_chosen``)."""
+        """Switch to the next theme (remembered by ``_theme_chosen``); on a
+        16-colour terminal (or under ``NO_COLOR``) the next ANSI theme only
+        (the palette's theme switch still offers every theme)."""
         from supervision_tui.ui.theming import next_theme
 
-        self.theme = next_theme(self.theme, self.theme_names or None)
+        names = self.theme_names or None
+        if self.few_colours and names:
+            names = [n for n in names if self._is_ansi(n)] or names
+        self.theme = next_theme(self.theme, names)
 
     def _theme_chosen(self, name: str) -> None:
         """Every theme change after start-up (``t``, the palette's theme

@@ -594,3 +594,48 @@ def test_the_app_falls_back_to_the_remembered_theme(tmp_path):
             assert app.theme == "projector"
 
     asyncio.run(run())
+
+
+def _start(tmp_path, monkeypatch, term, theme=None, remembered="clinic-light", keys=()):
+    import asyncio
+    from dataclasses import replace
+
+    from supervision_tui.settings import Settings, UISettings
+    from ui_support import make_app
+
+    monkeypatch.setenv("TERM", term)
+    for var in ("COLORTERM", "NO_COLOR", "TEXTUAL_COLOR_SYSTEM"):
+        monkeypatch.delenv(var, raising=False)
+    settings = replace(Settings(), ui=UISettings(theme=remembered))
+    app = make_app(tmp_path / "none.json", theme=theme, settings=settings)
+    seen = []
+
+    async def run():
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.pause()
+            seen.append(app.theme)
+            app.shown = [n.message for n in app._notifications]
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause()
+                seen.append(app.theme)
+        return app
+
+    asyncio.run(run())
+    return seen, app
+
+
+def test_a_16_colour_terminal_starts_in_an_ansi_theme_and_t_keeps_to_them(tmp_path, monkeypatch):
+    """A supervisor's trial: on TERM=xterm, t led from ansi into clinic-light and remembered it; its
+    rupture tier came out yellow on white (1.7:1). A remembered RGB theme is not used there, and t
+    cycles the ANSI themes only."""
+    seen, _app = _start(tmp_path, monkeypatch, "xterm", keys=("t", "t", "t"))
+    assert seen == ["ansi", "ansi-light", "ansi", "ansi-light"]
+    seen, _app = _start(tmp_path, monkeypatch, "xterm-256color", keys=("t",))
+    assert seen[0] == "clinic-light" and seen[1] != "clinic-light"  # 256 colours: the remembered one
+
+
+def test_an_rgb_theme_asked_for_on_16_colours_is_kept_with_a_word(tmp_path, monkeypatch):
+    seen, app = _start(tmp_path, monkeypatch, "xterm", theme="projector")
+    assert seen == ["projector"]
+    assert any("16-colour terminal" in m and "projector" in m for m in app.shown), app.shown
