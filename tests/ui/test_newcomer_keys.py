@@ -218,6 +218,8 @@ async def test_a_footer_narrower_than_its_keys_cuts_no_key_in_half(demo_db):
                 line = _line_at(app, footer.region.y).rstrip()
                 assert line.endswith("^p") and line.count("^p") == 1, (width, line)
                 assert "q Quit" in line and "? Help" in line, (width, line)
+                # the screen's main action goes after the others (the browser trial: r Review went first)
+                assert "r Review" in line, (width, line)
                 shown = [k for k in footer.query(FooterKey) if k.display and not k.has_class("-command-palette")]
                 for k in shown:  # whole: its key and description on the line, left of the palette hint
                     assert k.region.right <= footer.region.right - 3, (width, k.key_display, k.region)

@@ -38,6 +38,11 @@ SECONDARY_ACTIONS = frozenset(DROP_ORDER)
 KEPT_ACTIONS = frozenset({"help", "quit"})
 """Footer keys never hidden, however narrow the terminal (with the palette hint)."""
 
+LATE_ACTIONS = frozenset({"review", "review_client", "open_client", "select_cursor"})
+"""Below 80 columns, hidden only when every other key is: a screen's main
+actions (r Review, enter Open; esc Back is every screen's and goes before
+them)."""
+
 LABEL_SHORT = {"Prev/next": "Client"}
 """Key-group labels shortened last, when the keys still do not fit."""
 
@@ -168,10 +173,12 @@ class AppFooter(Footer):
         # keys): hide keys from the right end, never help, quit and the palette hint. A key left to
         # overflow was cut by the docked palette hint and showed as garbage at the last column ("^pp":
         # the "p" of "Help").
-        for key in reversed(keys):
-            if self.full_width() <= width:
-                break
-            if key is palette or key.has_class("-dropped") or key.action.rpartition(".")[2] in KEPT_ACTIONS:
-                continue
-            key.add_class("-dropped")
+        for spare in (LATE_ACTIONS, frozenset()):  # the screen's main actions (r Review) after the others
+            for key in reversed(keys):
+                if self.full_width() <= width:
+                    break
+                action = key.action.rpartition(".")[2]
+                if key is palette or key.has_class("-dropped") or action in KEPT_ACTIONS or action in spare:
+                    continue
+                key.add_class("-dropped")
         self.refresh(layout=True)
