@@ -14,3 +14,8 @@ def _private_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SUPERVISION_TUI_CACHE_DIR", str(base / "cache"))
     for var in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT"):
         monkeypatch.delenv(var, raising=False)
+    # one terminal for every test, whatever runs the suite (a 16-colour TERM=xterm or NO_COLOR makes the
+    # app choose its ANSI themes: tests that are about that set it themselves)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for var in ("NO_COLOR", "COLORTERM", "TEXTUAL_COLOR_SYSTEM"):
+        monkeypatch.delenv(var, raising=False)
