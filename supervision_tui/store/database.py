@@ -96,7 +96,6 @@ LOCK_TIMEOUT = 10.0
 # --- the locked atomic JSON store ------------------------------------------------
 
 
-
 def refuse_protected(path: Path) -> None:
     """``DatabaseError`` when the file's owner made it write-protected
     (``files.refuse_write_protected``): raised before a transaction writes
@@ -105,6 +104,7 @@ def refuse_protected(path: Path) -> None:
         refuse_write_protected(path, "the file was not changed")
     except FileWriteError as err:
         raise DatabaseError(str(err)) from err
+
 
 class LockBusy(DatabaseError):
     """Another process held the lock for longer than the store's ``timeout``;

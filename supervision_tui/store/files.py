@@ -283,8 +283,8 @@ def write_private_files(items: list[tuple[Path, bytes]], *, replace: bool = True
     process creates meanwhile is not replaced either.
     """
     items = [(Path(path), data) for path, data in items]
+    remove_old_temporaries([path for path, _data in items])
     for path, _data in items:
-        remove_old_temporaries(path)
         refuse_write_protected(path, "no file was changed")
     if not replace:
         existing = [path for path, _data in items if os.path.lexists(path)]
@@ -356,30 +356,19 @@ def refuse_write_protected(path: Path, unchanged: str) -> None:
 STALE_TEMPORARY_SECONDS = 600
 
 
-def remove_old_temporaries(path: Path) -> int:
-    """Remove the temporaries of ``path`` (``.<name>.<random>.tmp``) older
+def remove_old_temporaries(paths: list[Path]) -> int:
+    """Remove the temporaries of ``paths`` (``.<name>.<random>.tmp``) older
     than ``STALE_TEMPORARY_SECONDS``: left by a writer killed mid-write
     where no lock guards the folder (an export folder), so a younger one
-    may belong to a writer still running and stays. Returns how many."""
-    import time
-
-    pattern = re.compile(re.escape(f".{path.name}.") + _TEMPORARY_TAIL)
+    may belong to a writer still running and stays. Each folder is listed
+    once. Returns how many were removed."""
     removed = 0
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return 0
-    now = time.time()
-    for name in names:
-        if not pattern.fullmatch(name):
-            continue
-        try:
-            st = os.lstat(path.parent / name)
-            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TEMPORARY_SECONDS:
-                os.unlink(path.parent / name)
-                removed += 1
-        except OSError:
-            pass
+    by_folder: dict[Path, list[str]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent, []).append(re.escape(path.name))
+    for folder, names in by_folder.items():
+        pattern = re.compile(r"\.(?:" + "|".join(names) + r")\." + _TEMPORARY_TAIL)
+        removed += remove_matching_temporaries(folder, pattern, older_than=STALE_TEMPORARY_SECONDS)
     return removed
 
 
@@ -515,28 +504,37 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
     the lock of ``LockedStore``). Returns how many were removed.
     """
     path = Path(path)
-    return _remove_temporaries(path.parent, re.compile(re.escape(f".{path.name}.") + _TEMPORARY_TAIL))
+    return remove_matching_temporaries(path.parent, re.compile(re.escape(f".{path.name}.") + _TEMPORARY_TAIL))
 
 
 def remove_stale_temporaries_in(folder: str | os.PathLike[str]) -> int:
     """Delete every temporary file a killed writer left in ``folder`` (a
     folder written under one lock only, e.g. the audit archive under the
     workflow file's lock; only safe while holding it)."""
-    return _remove_temporaries(Path(folder), re.compile(r"\..+\." + _TEMPORARY_TAIL))
+    return remove_matching_temporaries(Path(folder), re.compile(r"\..+\." + _TEMPORARY_TAIL))
 
 
 _TEMPORARY_TAIL = r"[0-9a-f]{12}\.tmp"  # see write_private_bytes
 
 
-def _remove_temporaries(folder: Path, pattern: re.Pattern[str]) -> int:
+def remove_matching_temporaries(folder: Path, pattern: re.Pattern[str], older_than: float | None = None) -> int:
+    """Unlink the names in ``folder`` that match ``pattern`` (``older_than``:
+    only regular files last modified more than that many seconds ago)."""
+    import time
+
     removed = 0
     try:
         names = os.listdir(folder)
     except OSError:
         return 0
+    now = time.time()
     for name in names:
         if pattern.fullmatch(name):
             try:
+                if older_than is not None:
+                    st = os.lstat(folder / name)
+                    if not stat.S_ISREG(st.st_mode) or now - st.st_mtime <= older_than:
+                        continue
                 os.unlink(folder / name)
                 removed += 1
             except OSError:

@@ -51,7 +51,6 @@ import hashlib
 import json
 import os
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -279,14 +278,9 @@ def _plain(value: Any) -> Any:
 def _remove_old_temporaries(folder: Path, age: float = 600.0) -> None:
     """Temporaries a killed writer left (``.triage-….json.<hex>.tmp``), once
     old enough that no writer can still be busy with them."""
-    now = time.time()
-    try:
-        for entry in os.scandir(folder):
-            if entry.name.startswith(".triage-") and entry.name.endswith(".tmp"):
-                try:
-                    if now - entry.stat().st_mtime > age:
-                        os.unlink(entry.path)
-                except OSError:
-                    pass
-    except OSError:
-        pass
+    from supervision_tui.store.files import remove_matching_temporaries
+
+    remove_matching_temporaries(folder, _TEMPORARY, older_than=age)
+
+
+_TEMPORARY = re.compile(r"\.triage-.*\.tmp")
